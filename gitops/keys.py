@@ -1,0 +1,29 @@
+"""Every annotation and label key the engine reads or writes, in one place.
+
+All keys live under one prefix of our own so they never collide with another tool's. Callers import
+the constants; no other module spells a key as a string literal.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PREFIX: Final = "gitops.dev"
+
+# The target (application/cluster) that owns an object; checked before prune deletes anything.
+OWNED_BY: Final = f"{PREFIX}/owned-by"
+# Label selecting every object of one application (cheap LIST per kind for inventory checks).
+APP_LABEL: Final = f"{PREFIX}/app"
+# User ordering inside a sync: lower waves apply first (integer, default 0).
+SYNC_WAVE: Final = f"{PREFIX}/sync-wave"
+# Compare options for drift, e.g. "IgnoreExtraneous" or "ServerSideDiff=false".
+COMPARE: Final = f"{PREFIX}/compare"
+# Immutable-field policy per object: "allow" lets the engine delete and recreate it.
+RECREATE: Final = f"{PREFIX}/recreate"
+# Sync options per object: "Prune=false", "Delete=false".
+SYNC_OPTIONS: Final = f"{PREFIX}/sync-options"
+# The Git revision last applied to the object (informational).
+REVISION: Final = f"{PREFIX}/revision"
+
+# Field manager the engine uses for server-side apply unless configured otherwise.
+DEFAULT_FIELD_MANAGER: Final = "gitops"

@@ -1,0 +1,143 @@
+"""Safe, bounded YAML loading and deterministic dumping for every renderer and the engine.
+
+Loads with libyaml's safe loader (fast) after cheap guards against hostile input: a size limit, binary
+content, nesting deeper than ``MAX_DEPTH`` (libyaml's composer recurses in C and would crash the
+process on a deeply nested document) and alias bombs (``&a [*b, *b, ...]``) whose expansion would
+exceed ``MAX_NODES``. The guards cost almost nothing on ordinary manifests: the nesting scan over
+parser events only runs when a quick textual bound says the document could be deep, and the alias
+walk only when the text has anchors. Every failure is a :class:`RenderError` naming the source.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from renderers.errors import RenderError
+
+MAX_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 100
+MAX_NODES = 1_000_000
+
+try:
+    _Loader: type[Any] = yaml.CSafeLoader
+    _Dumper: type[Any] = yaml.CSafeDumper
+except AttributeError:  # pragma: no cover - libyaml missing
+    _Loader = yaml.SafeLoader
+    _Dumper = yaml.SafeDumper
+
+_DEEP_INDENT = re.compile(r"^ {%d,}" % (MAX_DEPTH // 2), re.M)
+_MANY_DASHES = re.compile(r"(?:-\s+){%d,}" % (MAX_DEPTH // 4))
+
+
+def _may_be_deep(text: str) -> bool:
+    flow = text.count("[") + text.count("{")
+    return flow >= MAX_DEPTH // 4 or bool(_DEEP_INDENT.search(text)) or bool(_MANY_DASHES.search(text))
+
+
+def _check_depth(text: str, source: str) -> None:
+    depth = 0
+    starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, starts):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line = event.start_mark.line + 1 if event.start_mark else None
+                    raise RenderError(f"YAML nested deeper than {MAX_DEPTH} levels", path=source, line=line)
+            elif isinstance(event, ends):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        raise _translate(exc, source) from exc
+
+
+def _count_nodes(doc: Any, source: str) -> None:
+    """Count the nodes of ``doc`` as if aliases were expanded; reject alias bombs."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(doc, False)]
+    while stack:
+        node, done = stack.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        key = id(node)
+        if done:
+            children = node.values() if isinstance(node, dict) else node
+            size = 1 + sum(sizes.get(id(c), 1) for c in children)
+            sizes[key] = size
+            if size > MAX_NODES:
+                raise RenderError(f"YAML aliases expand to more than {MAX_NODES} nodes (alias bomb?)",
+                                  path=source)
+            continue
+        if key in sizes:
+            continue
+        stack.append((node, True))
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, False) for c in children if isinstance(c, (dict, list)) and id(c) not in sizes)
+    del total
+
+
+def _translate(exc: yaml.YAMLError, source: str) -> RenderError:
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+    if mark is not None:
+        message += f" at column {mark.column + 1}"
+    return RenderError(message, path=source, line=line)
+
+
+def decode(data: bytes | str, source: str, *, max_bytes: int = MAX_BYTES) -> str:
+    """Bytes to text with the size and binary-content checks applied."""
+    if len(data) > max_bytes:
+        raise RenderError(f"file is {len(data)} bytes, over the limit of {max_bytes}", path=source)
+    if isinstance(data, str):
+        text = data
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise RenderError(f"not UTF-8 text (binary file?) at byte {exc.start}", path=source) from exc
+    if "\x00" in text:
+        raise RenderError("binary content (NUL byte) in a YAML file", path=source)
+    return text
+
+
+def load_all(data: bytes | str, source: str = "<input>", *, max_bytes: int = MAX_BYTES) -> list[Any]:
+    """Every document of a YAML stream, empty documents dropped; hostile input is rejected."""
+    text = decode(data, source, max_bytes=max_bytes)
+    if _may_be_deep(text):
+        _check_depth(text, source)
+    try:
+        docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+    except yaml.YAMLError as exc:
+        raise _translate(exc, source) from exc
+    except RecursionError as exc:
+        raise RenderError("YAML nested too deeply", path=source) from exc
+    if "&" in text:
+        for doc in docs:
+            _count_nodes(doc, source)
+    return docs
+
+
+def load(data: bytes | str, source: str = "<input>", *, max_bytes: int = MAX_BYTES) -> Any:
+    """Exactly one YAML document (``None`` when the stream is empty)."""
+    docs = load_all(data, source, max_bytes=max_bytes)
+    if len(docs) > 1:
+        raise RenderError(f"expected one YAML document, found {len(docs)}", path=source)
+    return docs[0] if docs else None
+
+
+def iter_dump(docs: list[Any]) -> Iterator[str]:
+    for doc in docs:
+        yield yaml.dump(doc, Dumper=_Dumper, default_flow_style=False, sort_keys=True, allow_unicode=True,
+                        width=1_000_000)
+
+
+def dump_all(docs: list[Any]) -> str:
+    """Documents separated by ``---``, keys sorted (the layout ``kubectl kustomize`` prints)."""
+    return "---\n".join(iter_dump(docs))
