@@ -29,8 +29,8 @@ except AttributeError:  # pragma: no cover - libyaml missing
     _Loader = yaml.SafeLoader
     _Dumper = yaml.SafeDumper
 
-_DEEP_INDENT = re.compile(r"^ {%d,}" % (MAX_DEPTH // 2), re.M)
-_MANY_DASHES = re.compile(r"(?:-\s+){%d,}" % (MAX_DEPTH // 4))
+_DEEP_INDENT = re.compile(rf"^ {{{MAX_DEPTH // 2},}}", re.M)
+_MANY_DASHES = re.compile(rf"(?:-\s+){{{MAX_DEPTH // 4},}}")
 
 
 def _may_be_deep(text: str) -> bool:
@@ -77,7 +77,6 @@ def _count_nodes(doc: Any, source: str) -> None:
         stack.append((node, True))
         children = node.values() if isinstance(node, dict) else node
         stack.extend((c, False) for c in children if isinstance(c, (dict, list)) and id(c) not in sizes)
-    del total
 
 
 def _translate(exc: yaml.YAMLError, source: str) -> RenderError:

@@ -18,6 +18,10 @@ from typing import Any
 OUT = Path(__file__).resolve().parent.parent / "renderers" / "k8s" / "schema.json"
 
 
+LIST_ATTRS = (("x-kubernetes-list-type", "listType"), ("x-kubernetes-list-map-keys", "keys"),
+              ("x-kubernetes-patch-strategy", "patch"), ("x-kubernetes-patch-merge-key", "mergeKey"))
+
+
 def type_of(prop: dict[str, Any]) -> dict[str, Any]:
     if "$ref" in prop:
         return {"ref": prop["$ref"].split("/")[-1]}
@@ -32,8 +36,7 @@ def type_of(prop: dict[str, Any]) -> dict[str, Any]:
         return {"scalar": "boolean"}
     if t == "array":
         out: dict[str, Any] = {"list": type_of(prop.get("items", {}))}
-        for src, dst in (("x-kubernetes-list-type", "listType"), ("x-kubernetes-list-map-keys", "keys"),
-                         ("x-kubernetes-patch-strategy", "patch"), ("x-kubernetes-patch-merge-key", "mergeKey")):
+        for src, dst in LIST_ATTRS:
             if src in prop:
                 out[dst] = prop[src]
         return out
@@ -74,9 +77,10 @@ def resources(doc: dict[str, Any]) -> list[dict[str, Any]]:
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
     for path, item in doc["paths"].items():
         m = PATH_RE.match(path)
-        if not m or "/watch/" in path or m.group("plural") == "namespaces" and m.group("ns"):
+        if not m or "/watch/" in path or (m.group("plural") == "namespaces" and m.group("ns")):
             continue
-        group, version, plural, sub = m.group("group") or "", m.group("version"), m.group("plural"), m.group("sub")
+        group, version = m.group("group") or "", m.group("version")
+        plural, sub = m.group("plural"), m.group("sub")
         gvk = next((op["x-kubernetes-group-version-kind"] for op in item.values()
                     if isinstance(op, dict) and "x-kubernetes-group-version-kind" in op), None)
         if gvk is None:

@@ -2,8 +2,9 @@
 
 Each subcommand lives in its own module in this package and exposes ``register(subparsers)``, which
 adds its parser and sets ``func`` (taking the parsed namespace, returning an exit code). Modules are
-discovered here, so adding a command never edits this file. Exit codes: 0 ok, 1 "found something"
-(drift), 2 error.
+discovered here, so adding a command never edits this file. Higher layers (workers: ``up``, ``worker``,
+``beat``) contribute commands through the ``gitops.commands`` entry-point group, so the core never
+imports them. Exit codes: 0 ok, 1 "found something" (drift), 2 error.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 from typing import cast
 
 from gitops import __version__
@@ -32,6 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
         register = getattr(module, "register", None)
         if callable(register):
             register(sub)
+    for ep in sorted(entry_points(group="gitops.commands"), key=lambda e: e.name):
+        try:
+            plugin = ep.load()
+        except ImportError as exc:  # a layer that is not installed: its commands are simply absent
+            logging.getLogger(__name__).debug("command plugin %s unavailable: %s", ep.name, exc)
+            continue
+        plugin(sub)
     return parser
 
 
