@@ -1,0 +1,73 @@
+"""The bounded YAML loader: ordinary documents load, hostile ones fail fast with located errors."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from renderers import yamlio
+from renderers.errors import RenderError
+
+
+def bomb(levels: int = 9) -> str:
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    for i in range(1, levels):
+        refs = ",".join([f"*a{i - 1}"] * 9)
+        lines.append(f"a{i}: &a{i} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_multi_document_stream_drops_empty_documents() -> None:
+    assert yamlio.load_all("a: 1\n---\n---\nb: [1, 2]\n", "f.yaml") == [{"a": 1}, {"b": [1, 2]}]
+
+
+def test_alias_bomb_rejected_fast() -> None:
+    start = time.monotonic()
+    with pytest.raises(RenderError, match="alias bomb") as err:
+        yamlio.load_all(bomb(), "bomb.yaml")
+    assert err.value.path == "bomb.yaml"
+    assert time.monotonic() - start < 2
+
+
+def test_small_aliases_are_fine() -> None:
+    doc = yamlio.load("base: &b {x: 1}\nother: *b\n")
+    assert doc == {"base": {"x": 1}, "other": {"x": 1}}
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100_000 + "]" * 100_000,
+    "{a: " * 5_000 + "1" + "}" * 5_000,
+    "- " * 300 + "x\n",
+    "".join(" " * (2 * i) + f"k{i}:\n" for i in range(200)) + " " * 400 + "v: 1\n",
+])
+def test_deep_nesting_rejected_without_crashing(text: str) -> None:
+    with pytest.raises(RenderError, match="nested deeper"):
+        yamlio.load_all(text, "deep.yaml")
+
+
+def test_size_limit_and_binary_content() -> None:
+    with pytest.raises(RenderError, match="over the limit"):
+        yamlio.load_all("a: 1\n" * 100, "big.yaml", max_bytes=100)
+    with pytest.raises(RenderError, match="not UTF-8"):
+        yamlio.load_all(b"\xff\xfe\x00garbage", "bin.yaml")
+    with pytest.raises(RenderError, match="NUL"):
+        yamlio.load_all("a: \x00", "nul.yaml")
+
+
+def test_malformed_yaml_names_file_and_line() -> None:
+    with pytest.raises(RenderError) as err:
+        yamlio.load_all("ok: 1\nbad: [1, 2\n", "broken.yaml")
+    assert err.value.path == "broken.yaml"
+    assert err.value.line == 3
+    assert str(err.value).startswith("broken.yaml:3:")
+
+
+def test_load_refuses_several_documents() -> None:
+    with pytest.raises(RenderError, match="expected one YAML document"):
+        yamlio.load("a: 1\n---\nb: 2\n", "two.yaml")
+
+
+def test_dump_sorts_keys_like_kubectl() -> None:
+    out = yamlio.dump_all([{"kind": "A", "apiVersion": "v1"}, {"b": 1, "a": [1]}])
+    assert out == "apiVersion: v1\nkind: A\n---\na:\n- 1\nb: 1\n"
