@@ -24,6 +24,10 @@ RECREATE: Final = f"{PREFIX}/recreate"
 SYNC_OPTIONS: Final = f"{PREFIX}/sync-options"
 # The Git revision last applied to the object (informational).
 REVISION: Final = f"{PREFIX}/revision"
+# Hash of the desired manifest last applied; an unchanged hash lets a no-op sync skip the dry-run.
+APPLIED_HASH: Final = f"{PREFIX}/applied-hash"
+# Label on the inventory ConfigMaps (value: the target key hash) so they can be listed.
+INVENTORY_LABEL: Final = f"{PREFIX}/inventory"
 
 # Field manager the engine uses for server-side apply unless configured otherwise.
 DEFAULT_FIELD_MANAGER: Final = "gitops"
