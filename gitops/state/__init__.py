@@ -1,0 +1,49 @@
+"""Durable state: per-target status, operation history, the event stream, leases and coalescing.
+
+The workers write it (one fenced write per reconcile), ``gitops status`` and the HTTP API read it.
+Key design choice: one small :class:`Store` Protocol with two implementations — :class:`RedisStore`
+(Lua scripts, appendonly Redis, versioned ``gitops:v1:`` keys) and :class:`InMemoryStore` (tests) — so
+callers never see Redis. :func:`open_store` picks the Redis URL from the argument or
+``GITOPS_REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from gitops.errors import StateError
+from gitops.state.base import EVENTS_LIMIT, HISTORY_LIMIT, Lease, Store
+from gitops.state.memory import InMemoryStore
+from gitops.state.model import (
+    DriftRecord,
+    Event,
+    ObjectRecord,
+    Operation,
+    TargetStatus,
+    carry_forward,
+    records_from_result,
+)
+from gitops.state.names import DEFAULT_PREFIX, Keys, check_name, check_target
+from gitops.state.redis_store import RedisStore
+
+ENV_URL = "GITOPS_REDIS_URL"
+
+__all__ = [
+    "DEFAULT_PREFIX", "ENV_URL", "EVENTS_LIMIT", "HISTORY_LIMIT", "DriftRecord", "Event", "InMemoryStore",
+    "Keys", "Lease", "ObjectRecord", "Operation", "RedisStore", "Store", "TargetStatus", "carry_forward",
+    "check_name", "check_target", "open_store", "records_from_result", "redis_url",
+]
+
+
+def redis_url(url: str | None = None) -> str:
+    """The Redis URL to use: ``url`` or ``$GITOPS_REDIS_URL``; StateError when neither is set."""
+    chosen = url or os.environ.get(ENV_URL)
+    if not chosen:
+        raise StateError(f"no Redis configured: set {ENV_URL} (e.g. redis://127.0.0.1:6379/0) "
+                         "or run `gitops up`")
+    return chosen
+
+
+def open_store(url: str | None = None) -> RedisStore:
+    """A RedisStore on ``url`` (or ``$GITOPS_REDIS_URL``)."""
+    return RedisStore.from_url(redis_url(url))

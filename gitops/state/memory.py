@@ -1,0 +1,221 @@
+"""InMemoryStore: the :class:`gitops.state.base.Store` in one process (tests, eager runs).
+
+Used by unit tests of the workers and by anything that needs state without Redis. Key design choice:
+the same semantics as the Redis store — fencing tokens, capped history, coalescing transitions, lock
+expiry — under one ``threading.Lock``, so tests written against it hold for Redis too (the shared
+contract tests run against both).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+
+from gitops.errors import StateError
+from gitops.state.base import EVENTS_LIMIT, HISTORY_LIMIT, Lease
+from gitops.state.model import Event, Operation, TargetStatus
+from gitops.state.names import check_name, check_operation_id, check_target
+from gitops.status import Target
+
+
+class InMemoryStore:
+    """A Store in a dict; ``clock`` is injectable for expiry tests."""
+
+    def __init__(self, *, history_limit: int = HISTORY_LIMIT, events_limit: int = EVENTS_LIMIT,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._mutex = threading.Lock()
+        self._now = clock
+        self.history_limit = history_limit
+        self.events_limit = events_limit
+        self._status: dict[Target, TargetStatus] = {}
+        self._ops: dict[Target, dict[str, Operation]] = {}
+        self._fence: dict[Target, int] = {}
+        self._tokens: dict[Target, int] = {}
+        self._locks: dict[str, tuple[str, float]] = {}
+        self._sched: dict[Target, tuple[str, float]] = {}
+        self._events: list[Event] = []
+        self._seq = itertools.count(1)
+        self._due: dict[str, float] = {}
+        self._heads: dict[str, str] = {}
+
+    # -- writes ---------------------------------------------------------------------------------
+    def begin(self, operation: Operation, *, lease: Lease | None = None) -> None:
+        self._write(None, operation, lease, "operation", f"{operation.trigger} started")
+
+    def record(self, status: TargetStatus | None, operation: Operation, *,
+               lease: Lease | None = None) -> None:
+        message = operation.error or f"{operation.phase} at {operation.revision or 'unknown revision'}"
+        self._write(status, operation, lease, "status" if status else "operation", message)
+
+    def _write(self, status: TargetStatus | None, operation: Operation, lease: Lease | None,
+               kind: str, message: str) -> None:
+        target = check_target(operation.application, operation.cluster)
+        check_operation_id(operation.id)
+        if lease is not None and lease.target != target:
+            raise StateError(f"lease for {lease.target} used to write {target}", target=target.key)
+        with self._mutex:
+            if lease is not None:
+                if lease.token < self._fence.get(target, 0):
+                    raise StateError(f"stale lease (token {lease.token}): a newer reconcile of {target} "
+                                     "has written since; this write was refused", target=target.key)
+                self._fence[target] = lease.token
+            if status is not None:
+                self._status[target] = status
+            ops = self._ops.setdefault(target, {})
+            ops[operation.id] = operation
+            for old in sorted(ops.values(), key=lambda o: o.started)[: max(0, len(ops) - self.history_limit)]:
+                del ops[old.id]
+            self._append(Event(kind, target.application, target.cluster, message[:512],
+                               data={"phase": str(operation.phase), "operation": operation.id}))
+
+    def _append(self, event: Event) -> str:
+        event = replace(event, id=f"{int(time.time() * 1000)}-{next(self._seq)}")
+        self._events.append(event)
+        del self._events[: max(0, len(self._events) - self.events_limit)]
+        return event.id
+
+    def publish(self, event: Event) -> str:
+        check_target(event.application, event.cluster)
+        with self._mutex:
+            return self._append(event)
+
+    # -- reads ----------------------------------------------------------------------------------
+    def status(self, target: Target) -> TargetStatus | None:
+        with self._mutex:
+            return self._status.get(target)
+
+    def statuses(self) -> list[TargetStatus]:
+        with self._mutex:
+            return [self._status[t] for t in sorted(self._status, key=lambda t: t.key)]
+
+    def history(self, target: Target, limit: int = HISTORY_LIMIT) -> list[Operation]:
+        with self._mutex:
+            ops = sorted(self._ops.get(target, {}).values(), key=lambda o: o.started, reverse=True)
+        return ops[:limit]
+
+    def operation(self, target: Target, op_id: str) -> Operation | None:
+        with self._mutex:
+            return self._ops.get(target, {}).get(check_operation_id(op_id))
+
+    def events(self, after: str = "0", count: int = 100, block_ms: int | None = None) -> list[Event]:
+        def seq(event_id: str) -> tuple[int, int]:
+            ms, _, n = event_id.partition("-")
+            return int(ms), int(n or 0)
+
+        with self._mutex:
+            if after == "$":
+                return []
+            floor = seq(after) if after != "0" else (0, 0)
+            return [e for e in self._events if seq(e.id) > floor][:count]
+
+    # -- leases ---------------------------------------------------------------------------------
+    def _held(self, key: str) -> tuple[str, float] | None:
+        held = self._locks.get(key)
+        if held is not None and held[1] <= self._now():
+            del self._locks[key]
+            return None
+        return held
+
+    def acquire(self, target: Target, owner: str, ttl: float) -> Lease | None:
+        check_target(target.application, target.cluster)
+        key = f"lock:{target.key}"
+        with self._mutex:
+            if self._held(key) is not None:
+                return None
+            token = self._tokens.get(target, 0) + 1
+            self._tokens[target] = token
+            self._locks[key] = (f"{owner}|{token}", self._now() + ttl)
+            return Lease(target, owner, token)
+
+    def renew(self, lease: Lease, ttl: float) -> bool:
+        key = f"lock:{lease.target.key}"
+        with self._mutex:
+            held = self._held(key)
+            if held is None or held[0] != f"{lease.owner}|{lease.token}":
+                return False
+            self._locks[key] = (held[0], self._now() + ttl)
+            return True
+
+    def release(self, lease: Lease) -> bool:
+        key = f"lock:{lease.target.key}"
+        with self._mutex:
+            held = self._held(key)
+            if held is None or held[0] != f"{lease.owner}|{lease.token}":
+                return False
+            del self._locks[key]
+            return True
+
+    # -- coalescing -----------------------------------------------------------------------------
+    def _state(self, target: Target) -> str | None:
+        entry = self._sched.get(target)
+        if entry is not None and entry[1] <= self._now():
+            del self._sched[target]
+            return None
+        return None if entry is None else entry[0]
+
+    def trigger(self, target: Target, ttl: float) -> bool:
+        check_target(target.application, target.cluster)
+        with self._mutex:
+            state = self._state(target)
+            if state is None:
+                self._sched[target] = ("queued", self._now() + ttl)
+                return True
+            if state == "running":
+                self._sched[target] = ("dirty", self._sched[target][1])
+            return False
+
+    def begin_run(self, target: Target, ttl: float) -> None:
+        with self._mutex:
+            self._sched[target] = ("running", self._now() + ttl)
+
+    def finish_run(self, target: Target, ttl: float) -> bool:
+        with self._mutex:
+            if self._state(target) == "dirty":
+                self._sched[target] = ("queued", self._now() + ttl)
+                return True
+            self._sched.pop(target, None)
+            return False
+
+    # -- singletons and polling -----------------------------------------------------------------
+    def acquire_named(self, name: str, owner: str, ttl: float) -> bool:
+        key = f"named:{check_name(name, 'lock name')}"
+        with self._mutex:
+            held = self._held(key)
+            if held is not None and held[0] != owner:
+                return False
+            self._locks[key] = (owner, self._now() + ttl)
+            return True
+
+    def release_named(self, name: str, owner: str) -> bool:
+        key = f"named:{check_name(name, 'lock name')}"
+        with self._mutex:
+            held = self._held(key)
+            if held is None or held[0] != owner:
+                return False
+            del self._locks[key]
+            return True
+
+    def claim_due(self, intervals: Mapping[str, float], now: float | None = None) -> list[str]:
+        at = time.time() if now is None else now
+        due = []
+        with self._mutex:
+            for name, interval in sorted(intervals.items()):
+                check_name(name, "repository")
+                if self._due.get(name, float("-inf")) <= at:
+                    self._due[name] = at + interval
+                    due.append(name)
+        return due
+
+    def repo_head(self, repository: str) -> str | None:
+        with self._mutex:
+            return self._heads.get(check_name(repository, "repository"))
+
+    def set_repo_head(self, repository: str, revision: str) -> None:
+        with self._mutex:
+            self._heads[check_name(repository, "repository")] = revision[:128]
+
+    def ping(self) -> bool:
+        return True

@@ -1,0 +1,247 @@
+"""Values the state store keeps: per-target status, operations (history) and events.
+
+Built by :func:`records_from_result` from a ``ReconcileResult`` of the engine (read duck-typed, so state
+does not depend on the engine module), stored as JSON by the stores, read back by ``gitops status``,
+the workers and the HTTP API. Key design choice: every value is bounded before it is stored — long
+strings are cut, object and drift lists are capped with a count of what was dropped — so one huge
+manifest or a hostile error message can never blow up Redis or the dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from gitops.status import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
+
+MAX_TEXT = 4096
+MAX_VALUE = 1024
+MAX_OBJECTS = 1000
+MAX_DRIFT = 500
+
+
+def clip(text: object, limit: int = MAX_TEXT) -> str:
+    """``text`` as a string of at most ``limit`` characters (marked when cut)."""
+    value = text if isinstance(text, str) else str(text)
+    if len(value) <= limit:
+        return value
+    keep = max(0, limit - 24)
+    return value[:keep] + f"...[{len(value) - keep} more]"
+
+
+def _clip_opt(text: object) -> str | None:
+    return None if text is None else clip(text)
+
+
+def _value_text(value: object) -> str:
+    """A drift value as short JSON text (secrets are already masked by the kube engine)."""
+    try:
+        text = json.dumps(value, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return clip(text, MAX_VALUE)
+
+
+def _epoch(value: object) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, int | float):
+        return float(value)
+    return time.time()
+
+
+@dataclass(frozen=True)
+class ObjectRecord:
+    """What happened to one object in an operation."""
+
+    object: str
+    action: str
+    message: str = ""
+    error: str | None = None
+    health: str | None = None
+
+
+@dataclass(frozen=True)
+class DriftRecord:
+    """One drifted field: live vs predicted value (JSON text) and the manager owning the live value."""
+
+    object: str
+    path: str
+    live: str
+    predicted: str
+    manager: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    """The current status of one (application, cluster)."""
+
+    application: str
+    cluster: str
+    revision: str | None = None
+    sync: SyncStatus = SyncStatus.UNKNOWN
+    health: HealthStatus = HealthStatus.UNKNOWN
+    drift_count: int = 0
+    drift: tuple[DriftRecord, ...] = ()
+    error: str | None = None
+    temporary: bool = False
+    operation: str | None = None
+    reconciled_at: float = 0.0
+
+    @property
+    def target(self) -> Target:
+        return Target(self.application, self.cluster)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> TargetStatus:
+        return TargetStatus(
+            application=str(data["application"]), cluster=str(data["cluster"]),
+            revision=data.get("revision"), sync=SyncStatus(data.get("sync", "Unknown")),
+            health=HealthStatus(data.get("health", "Unknown")),
+            drift_count=int(data.get("drift_count", 0)),
+            drift=tuple(DriftRecord(**d) for d in data.get("drift", ())),
+            error=data.get("error"), temporary=bool(data.get("temporary", False)),
+            operation=data.get("operation"), reconciled_at=float(data.get("reconciled_at", 0.0)))
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One reconcile/sync of a target: the unit of history. ``id`` is the Celery task id."""
+
+    id: str
+    application: str
+    cluster: str
+    trigger: Trigger
+    phase: OperationPhase
+    revision: str | None = None
+    started: float = 0.0
+    finished: float | None = None
+    objects: tuple[ObjectRecord, ...] = ()
+    objects_dropped: int = 0
+    error: str | None = None
+    dry_run: bool = False
+    prune: bool = False
+    attempt: int = 1
+    fence: int = 0
+
+    @property
+    def target(self) -> Target:
+        return Target(self.application, self.cluster)
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.finished is None else max(0.0, self.finished - self.started)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["duration"] = self.duration
+        return data
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> Operation:
+        return Operation(
+            id=str(data["id"]), application=str(data["application"]), cluster=str(data["cluster"]),
+            trigger=Trigger(data.get("trigger", "manual")), phase=OperationPhase(data["phase"]),
+            revision=data.get("revision"), started=float(data.get("started", 0.0)),
+            finished=None if data.get("finished") is None else float(data["finished"]),
+            objects=tuple(ObjectRecord(**o) for o in data.get("objects", ())),
+            objects_dropped=int(data.get("objects_dropped", 0)), error=data.get("error"),
+            dry_run=bool(data.get("dry_run", False)), prune=bool(data.get("prune", False)),
+            attempt=int(data.get("attempt", 1)), fence=int(data.get("fence", 0)))
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of the event stream (live updates, notifications)."""
+
+    kind: str
+    application: str
+    cluster: str
+    message: str
+    time: float = field(default_factory=time.time)
+    data: dict[str, str] = field(default_factory=dict)
+    id: str = ""
+
+
+class ResultLike(Protocol):
+    """The fields of ``gitops.engine.ReconcileResult`` that state reads."""
+
+    @property
+    def target(self) -> Target: ...
+    @property
+    def revision(self) -> str | None: ...
+    @property
+    def sync(self) -> SyncStatus: ...
+    @property
+    def health(self) -> HealthStatus: ...
+    @property
+    def objects(self) -> Iterable[Any]: ...
+    @property
+    def drift(self) -> Iterable[Any]: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def temporary(self) -> bool: ...
+    @property
+    def started(self) -> Any: ...
+    @property
+    def finished(self) -> Any: ...
+
+
+def object_record(obj: Any) -> ObjectRecord:
+    health = getattr(obj, "health", None)
+    return ObjectRecord(object=clip(getattr(obj, "ref", "?"), 512), action=str(getattr(obj, "action", "")),
+                        message=clip(getattr(obj, "message", "") or ""),
+                        error=_clip_opt(getattr(obj, "error", None)),
+                        health=None if health is None else str(health))
+
+
+def drift_record(item: Any) -> DriftRecord:
+    manager = getattr(item, "manager", None)
+    return DriftRecord(object=clip(getattr(item, "ref", "?"), 512), path=clip(getattr(item, "path", ""), 512),
+                       live=_value_text(getattr(item, "live", None)),
+                       predicted=_value_text(getattr(item, "predicted", None)),
+                       manager=None if manager is None else clip(manager, 256))
+
+
+def _objects_and_drift(result: ResultLike) -> tuple[list[Any], list[Any]]:
+    objects = list(result.objects or ())
+    drift = list(result.drift or ())
+    if not drift:  # the engine may attach drift per object only
+        drift = [d for o in objects for d in (getattr(o, "drift", ()) or ())]
+    return objects, drift
+
+
+def records_from_result(result: ResultLike, *, operation_id: str, trigger: Trigger, dry_run: bool = False,
+                        prune: bool = False, attempt: int = 1) -> tuple[TargetStatus, Operation]:
+    """The status and the finished operation a reconcile result turns into (bounded)."""
+    objects, drift = _objects_and_drift(result)
+    started, finished = _epoch(result.started), _epoch(result.finished)
+    error = _clip_opt(result.error)
+    status = TargetStatus(
+        application=result.target.application, cluster=result.target.cluster, revision=result.revision,
+        sync=SyncStatus(result.sync), health=HealthStatus(result.health), drift_count=len(drift),
+        drift=tuple(drift_record(d) for d in drift[:MAX_DRIFT]), error=error,
+        temporary=bool(result.temporary), operation=operation_id, reconciled_at=finished)
+    operation = Operation(
+        id=operation_id, application=status.application, cluster=status.cluster, trigger=trigger,
+        phase=OperationPhase.FAILED if error else OperationPhase.SUCCEEDED, revision=result.revision,
+        started=started, finished=finished,
+        objects=tuple(object_record(o) for o in objects[:MAX_OBJECTS]),
+        objects_dropped=max(0, len(objects) - MAX_OBJECTS), error=error, dry_run=dry_run, prune=prune,
+        attempt=attempt)
+    return status, operation
+
+
+def carry_forward(previous: TargetStatus | None, new: TargetStatus) -> TargetStatus:
+    """Keep the last good revision when a failed reconcile could not resolve one (Git unreachable)."""
+    if previous is not None and new.revision is None and previous.revision is not None:
+        return replace(new, revision=previous.revision)
+    return new

@@ -1,0 +1,99 @@
+"""Validated names and the versioned Redis key layout of the state store.
+
+Called by every Store implementation and by the workers before a name reaches Redis. Key design choice:
+keys are built only from names that passed :func:`check_name` (a DNS-1123-like alphabet, bounded length),
+so a forged task argument can never inject a key separator, a glob or a newline, and every key carries
+the schema version (``gitops:v1:``) so a future layout can live next to this one during a migration.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from gitops.errors import InputError
+from gitops.status import Target
+
+SCHEMA_VERSION: Final = 1
+DEFAULT_PREFIX: Final = f"gitops:v{SCHEMA_VERSION}:"
+MAX_NAME: Final = 253
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")
+
+
+def check_name(value: object, what: str = "name") -> str:
+    """Return ``value`` if it is a valid application/cluster/repository name, else raise InputError."""
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be a string, got {type(value).__name__}", field=what)
+    if not value or len(value) > MAX_NAME or not _NAME.match(value):
+        shown = value[:60] + ("..." if len(value) > 60 else "")
+        raise InputError(f"invalid {what} {shown!r}: lowercase letters, digits, '-', '.', '_' "
+                         f"(at most {MAX_NAME})", field=what)
+    return value
+
+
+def check_target(application: object, cluster: object) -> Target:
+    """A :class:`Target` from two untrusted values (task arguments, HTTP parameters)."""
+    return Target(check_name(application, "application"), check_name(cluster, "cluster"))
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Every Redis key of the store, under one versioned prefix."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def _t(self, kind: str, target: Target) -> str:
+        check_target(target.application, target.cluster)
+        return f"{self.prefix}{kind}:{target.application}:{target.cluster}"
+
+    def status(self, target: Target) -> str:
+        return self._t("status", target)
+
+    def history(self, target: Target) -> str:
+        """Sorted set of operation ids scored by start time (newest last)."""
+        return self._t("history", target)
+
+    def operation(self, target: Target, op_id: str) -> str:
+        return f"{self._t('op', target)}:{check_operation_id(op_id)}"
+
+    def fence(self, target: Target) -> str:
+        """Highest fencing token seen by a write for the target."""
+        return self._t("fence", target)
+
+    def lock(self, target: Target) -> str:
+        return self._t("lock", target)
+
+    def token_counter(self, target: Target) -> str:
+        return self._t("tokens", target)
+
+    def schedule(self, target: Target) -> str:
+        """Coalescing state of the target: absent, ``queued``, ``running`` or ``dirty``."""
+        return self._t("sched", target)
+
+    def targets(self) -> str:
+        """Set of every target key (``app@cluster``) that has a status."""
+        return f"{self.prefix}targets"
+
+    def events(self) -> str:
+        return f"{self.prefix}events"
+
+    def named_lock(self, name: str) -> str:
+        return f"{self.prefix}lock:{check_name(name, 'lock name')}"
+
+    def repo_head(self, repository: str) -> str:
+        return f"{self.prefix}head:{check_name(repository, 'repository')}"
+
+    def repo_due(self) -> str:
+        """Sorted set: repository name scored by the time its next poll is due."""
+        return f"{self.prefix}poll-due"
+
+
+_OP_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+def check_operation_id(value: object) -> str:
+    """Operation ids are Celery task ids (UUIDs) or our own; bounded and separator-free."""
+    if not isinstance(value, str) or not _OP_ID.match(value):
+        raise InputError(f"invalid operation id {str(value)[:60]!r}", field="operation")
+    return value

@@ -1,0 +1,192 @@
+"""RedisStore: the :class:`gitops.state.base.Store` on Redis (status, history, events, leases).
+
+Used by the workers, ``gitops status`` and the HTTP API when a Redis URL is configured. Key design
+choice: each logical change is one Lua script (see :mod:`gitops.state.lua`), so the fencing check and
+the write it guards are atomic, and nothing is ever half-written. Redis errors are translated once,
+here, into :class:`gitops.errors.StateError` (temporary: Redis may come back).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, cast
+
+import redis
+
+from gitops.errors import StateError
+from gitops.state import lua
+from gitops.state.base import EVENTS_LIMIT, HISTORY_LIMIT, Lease
+from gitops.state.model import Event, Operation, TargetStatus, clip
+from gitops.state.names import DEFAULT_PREFIX, Keys, check_name, check_operation_id
+from gitops.status import Target
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise StateError(f"redis: {what}: {exc}", temporary=True) from exc
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisStore:
+    """A Store on one Redis database; ``prefix`` carries the schema version."""
+
+    def __init__(self, client: redis.Redis[bytes], *, prefix: str = DEFAULT_PREFIX,
+                 history_limit: int = HISTORY_LIMIT, events_limit: int = EVENTS_LIMIT) -> None:
+        self.redis = client
+        self.keys = Keys(prefix)
+        self.history_limit = history_limit
+        self.events_limit = events_limit
+        self._scripts = {name: client.register_script(getattr(lua, name)) for name in (
+            "ACQUIRE", "RENEW", "RELEASE", "RECORD", "TRIGGER", "BEGIN_RUN", "FINISH_RUN",
+            "ACQUIRE_NAMED", "CLAIM_DUE")}
+
+    @classmethod
+    def from_url(cls, url: str, **kw: Any) -> RedisStore:
+        client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5,
+                                      health_check_interval=30, retry_on_timeout=True)
+        return cls(client, **kw)
+
+    def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        with _translated(name.lower()):
+            return self._scripts[name](keys=keys, args=args)
+
+    # -- writes ---------------------------------------------------------------------------------
+    def begin(self, operation: Operation, *, lease: Lease | None = None) -> None:
+        self._write(None, operation, lease, "operation", f"{operation.trigger} started")
+
+    def record(self, status: TargetStatus | None, operation: Operation, *,
+               lease: Lease | None = None) -> None:
+        message = operation.error or f"{operation.phase} at {operation.revision or 'unknown revision'}"
+        self._write(status, operation, lease, "status" if status else "operation", message)
+
+    def _write(self, status: TargetStatus | None, operation: Operation, lease: Lease | None,
+               kind: str, message: str) -> None:
+        target = operation.target
+        check_operation_id(operation.id)
+        if lease is not None and lease.target != target:
+            raise StateError(f"lease for {lease.target} used to write {target}", target=target.key)
+        k = self.keys
+        keys = [k.fence(target), k.status(target), k.history(target) + ":ops", k.history(target),
+                k.targets(), k.events()]
+        args = [lease.token if lease else -1, json.dumps(status.to_dict()) if status else "",
+                operation.id, json.dumps(operation.to_dict()), repr(operation.started),
+                self.history_limit, target.key, self.events_limit, kind, clip(message, 512),
+                str(operation.phase)]
+        if not self._run("RECORD", keys, args):
+            raise StateError(f"stale lease (token {lease.token if lease else '-'}): a newer reconcile "
+                             f"of {target} has written since; this write was refused",
+                             target=target.key, temporary=False)
+
+    def publish(self, event: Event) -> str:
+        check_name(event.application, "application")
+        check_name(event.cluster, "cluster")
+        fields: dict[str, str] = {"kind": clip(event.kind, 64),
+                                  "target": f"{event.application}@{event.cluster}",
+                                  "message": clip(event.message, 512), "time": repr(event.time)}
+        fields.update({clip(k, 64): clip(v, 512) for k, v in list(event.data.items())[:16]})
+        with _translated("publish"):
+            return _text(self.redis.xadd(self.keys.events(), cast(Any, fields), maxlen=self.events_limit,
+                                         approximate=True))
+
+    # -- reads ----------------------------------------------------------------------------------
+    def status(self, target: Target) -> TargetStatus | None:
+        with _translated("status"):
+            raw = self.redis.get(self.keys.status(target))
+        return None if raw is None else TargetStatus.from_dict(json.loads(raw))
+
+    def statuses(self) -> list[TargetStatus]:
+        with _translated("statuses"):
+            members = sorted(_text(m) for m in self.redis.smembers(self.keys.targets()))
+            targets = [Target(*m.split("@", 1)) for m in members if "@" in m]
+            raws = self.redis.mget([self.keys.status(t) for t in targets]) if targets else []
+        return [TargetStatus.from_dict(json.loads(r)) for r in raws if r is not None]
+
+    def history(self, target: Target, limit: int = HISTORY_LIMIT) -> list[Operation]:
+        with _translated("history"):
+            ids = self.redis.zrevrange(self.keys.history(target), 0, max(0, limit - 1))
+            if not ids:
+                return []
+            raws = self.redis.hmget(self.keys.history(target) + ":ops", ids)
+        return [Operation.from_dict(json.loads(r)) for r in raws if r is not None]
+
+    def operation(self, target: Target, op_id: str) -> Operation | None:
+        with _translated("operation"):
+            raw = self.redis.hget(self.keys.history(target) + ":ops", check_operation_id(op_id))
+        return None if raw is None else Operation.from_dict(json.loads(raw))
+
+    def events(self, after: str = "0", count: int = 100, block_ms: int | None = None) -> list[Event]:
+        with _translated("events"):
+            reply = self.redis.xread({self.keys.events(): after}, count=count, block=block_ms)
+        out: list[Event] = []
+        for _stream, entries in cast(list[tuple[Any, list[tuple[bytes, dict[bytes, bytes]]]]], reply or []):
+            for entry_id, raw in entries:
+                data = {_text(k): _text(v) for k, v in raw.items()}
+                app, _, cluster = data.pop("target", "@").partition("@")
+                out.append(Event(kind=data.pop("kind", ""), application=app, cluster=cluster,
+                                 message=data.pop("message", ""), time=float(data.pop("time", "0") or 0),
+                                 data=data, id=_text(entry_id)))
+        return out
+
+    # -- leases ---------------------------------------------------------------------------------
+    def acquire(self, target: Target, owner: str, ttl: float) -> Lease | None:
+        token = int(self._run("ACQUIRE", [self.keys.lock(target), self.keys.token_counter(target)],
+                              [clip(owner, 200), _ms(ttl)]))
+        return Lease(target, owner, token) if token else None
+
+    def _lease_value(self, lease: Lease) -> str:
+        return f"{clip(lease.owner, 200)}|{lease.token}"
+
+    def renew(self, lease: Lease, ttl: float) -> bool:
+        return bool(self._run("RENEW", [self.keys.lock(lease.target)], [self._lease_value(lease), _ms(ttl)]))
+
+    def release(self, lease: Lease) -> bool:
+        return bool(self._run("RELEASE", [self.keys.lock(lease.target)], [self._lease_value(lease)]))
+
+    # -- coalescing -----------------------------------------------------------------------------
+    def trigger(self, target: Target, ttl: float) -> bool:
+        return bool(self._run("TRIGGER", [self.keys.schedule(target)], [_ms(ttl)]))
+
+    def begin_run(self, target: Target, ttl: float) -> None:
+        self._run("BEGIN_RUN", [self.keys.schedule(target)], [_ms(ttl)])
+
+    def finish_run(self, target: Target, ttl: float) -> bool:
+        return bool(self._run("FINISH_RUN", [self.keys.schedule(target)], [_ms(ttl)]))
+
+    # -- singletons and polling -----------------------------------------------------------------
+    def acquire_named(self, name: str, owner: str, ttl: float) -> bool:
+        return bool(self._run("ACQUIRE_NAMED", [self.keys.named_lock(name)], [clip(owner, 200), _ms(ttl)]))
+
+    def release_named(self, name: str, owner: str) -> bool:
+        return bool(self._run("RELEASE", [self.keys.named_lock(name)], [clip(owner, 200)]))
+
+    def claim_due(self, intervals: Mapping[str, float], now: float | None = None) -> list[str]:
+        args: list[Any] = [repr(time.time() if now is None else now)]
+        for name, interval in sorted(intervals.items()):
+            args += [check_name(name, "repository"), repr(float(interval))]
+        return [_text(n) for n in self._run("CLAIM_DUE", [self.keys.repo_due()], args)]
+
+    def repo_head(self, repository: str) -> str | None:
+        with _translated("repo head"):
+            raw = self.redis.get(self.keys.repo_head(repository))
+        return None if raw is None else _text(raw)
+
+    def set_repo_head(self, repository: str, revision: str) -> None:
+        with _translated("repo head"):
+            self.redis.set(self.keys.repo_head(repository), clip(revision, 128))
+
+    def ping(self) -> bool:
+        with _translated("ping"):
+            return bool(self.redis.ping())

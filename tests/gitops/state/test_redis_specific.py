@@ -1,0 +1,128 @@
+"""RedisStore specifics: versioned keys, durability across restarts, Redis going away, bounded values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops.errors import StateError
+from gitops.redis_server import RedisServer
+from gitops.state import RedisStore, TargetStatus, carry_forward, records_from_result
+from gitops.state.model import MAX_OBJECTS, MAX_TEXT
+from gitops.status import Action, HealthStatus, ObjectRef, OperationPhase, SyncStatus, Target, Trigger
+
+T = Target("web", "prod")
+
+
+@dataclass(frozen=True)
+class FakeObject:
+    ref: ObjectRef
+    action: Action
+    message: str = ""
+    error: str | None = None
+    health: HealthStatus | None = HealthStatus.HEALTHY
+
+
+@dataclass(frozen=True)
+class FakeDrift:
+    ref: ObjectRef
+    path: str
+    live: Any
+    predicted: Any
+    manager: str | None = "kubectl-edit"
+
+
+@dataclass(frozen=True)
+class FakeResult:
+    target: Target = T
+    revision: str | None = "a" * 40
+    sync: SyncStatus = SyncStatus.SYNCED
+    health: HealthStatus = HealthStatus.HEALTHY
+    objects: list[FakeObject] = field(default_factory=list)
+    drift: list[FakeDrift] = field(default_factory=list)
+    error: str | None = None
+    temporary: bool = False
+    started: Any = datetime(2026, 1, 1, tzinfo=UTC)
+    finished: Any = datetime(2026, 1, 1, 0, 0, 2, tzinfo=UTC)
+
+
+REF = ObjectRef("apps", "Deployment", "default", "web", "v1")
+
+
+def test_keys_carry_the_schema_version(redis_store: RedisStore) -> None:
+    status, operation = records_from_result(FakeResult(), operation_id="o1", trigger=Trigger.POLL)
+    redis_store.record(status, operation)
+    keys = sorted(k.decode() for k in redis_store.redis.keys("*"))
+    assert keys and all(k.startswith("gitops:v1:") for k in keys), keys
+
+
+def test_status_history_events_survive_redis_restart(tmp_path: Path) -> None:
+    server = RedisServer.start(tmp_path)
+    try:
+        store = RedisStore(server.client())
+        status, operation = records_from_result(FakeResult(), operation_id="o1", trigger=Trigger.WEBHOOK)
+        store.record(status, operation)
+        server.restart()
+        again = RedisStore(server.client())
+        assert again.status(T) == status
+        assert again.history(T) == [operation]
+        assert [e.kind for e in again.events()] == ["status"]
+    finally:
+        server.stop()
+
+
+def test_redis_away_is_a_temporary_state_error(tmp_path: Path) -> None:
+    server = RedisServer.start(tmp_path)
+    store = RedisStore.from_url(server.url)
+    server.stop(save=False)
+    with pytest.raises(StateError) as info:
+        store.status(T)
+    assert info.value.temporary
+
+
+def test_result_becomes_status_and_operation() -> None:
+    result = FakeResult(objects=[FakeObject(REF, Action.CONFIGURED, "applied")],
+                        drift=[FakeDrift(REF, ".spec.replicas", 3, 2)], sync=SyncStatus.OUT_OF_SYNC)
+    status, operation = records_from_result(result, operation_id="o1", trigger=Trigger.SELF_HEAL, prune=True)
+    assert status.sync is SyncStatus.OUT_OF_SYNC and status.drift_count == 1
+    assert status.drift[0].path == ".spec.replicas" and status.drift[0].live == "3"
+    assert status.drift[0].manager == "kubectl-edit"
+    assert operation.phase is OperationPhase.SUCCEEDED and operation.duration == 2.0
+    assert operation.objects[0].object == "Deployment.apps/default/web"
+    assert operation.objects[0].action == "configured" and operation.prune
+
+
+def test_oversized_values_are_truncated(redis_store: RedisStore) -> None:
+    huge = "x" * 1_000_000
+    objects = [FakeObject(REF, Action.FAILED, huge, huge) for _ in range(MAX_OBJECTS + 50)]
+    result = FakeResult(error=huge, objects=objects, drift=[FakeDrift(REF, ".data", huge, {"k": huge})])
+    status, operation = records_from_result(result, operation_id="o1", trigger=Trigger.POLL)
+    assert MAX_TEXT - 30 < len(status.error or "") <= MAX_TEXT and operation.phase is OperationPhase.FAILED
+    assert len(operation.objects) == MAX_OBJECTS and operation.objects_dropped == 50
+    assert len(status.drift[0].live) <= 1024
+    redis_store.record(status, operation)
+    stored = redis_store.redis.get(redis_store.keys.status(T))
+    assert stored is not None and len(stored) < 20_000
+
+
+def test_failed_source_keeps_last_good_revision() -> None:
+    good = TargetStatus("web", "prod", revision="abc", sync=SyncStatus.SYNCED)
+    failed = TargetStatus("web", "prod", revision=None, error="git server unreachable")
+    merged = carry_forward(good, failed)
+    assert merged.revision == "abc" and merged.error == "git server unreachable"
+    assert carry_forward(None, failed).revision is None
+
+
+def test_event_stream_is_capped(redis_server: RedisServer) -> None:
+    client = redis_server.client()
+    client.flushdb()
+    store = RedisStore(client, events_limit=100)
+    for i in range(400):
+        status, operation = records_from_result(FakeResult(), operation_id=f"o{i}", trigger=Trigger.POLL)
+        store.record(status, operation)
+    assert client.xlen(store.keys.events()) <= 250  # approximate trimming (MAXLEN ~)
+    assert len(store.history(T)) == 50
