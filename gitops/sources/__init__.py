@@ -1,0 +1,20 @@
+"""Git sources: poll remote heads cheaply, share read-only snapshots, diff revisions.
+
+The public face of the package; the engine and workers import from here::
+
+    from gitops.sources import GitSource, RepoSpec, Snapshot
+
+``RepoSpec.from_config(repository)`` turns a configured repository into a spec (URL policy checked);
+``GitSource(cache_dir)`` offers ``head``, ``heads``, ``snapshot``, ``changed_paths``, ``last_good``,
+``lease`` and ``collect``. :class:`SourcePort` is the small Protocol the engine depends on, so tests
+can pass a fake. See docs/sources.md for caching, auth, timeouts and limits.
+"""
+
+from __future__ import annotations
+
+from gitops.sources.git_source import GitSource, Snapshot
+from gitops.sources.materialise import Limits
+from gitops.sources.port import SourcePort
+from gitops.sources.spec import CredentialRefs, RepoSpec
+
+__all__ = ["CredentialRefs", "GitSource", "Limits", "RepoSpec", "Snapshot", "SourcePort"]

@@ -1,0 +1,131 @@
+"""What the source layer needs to know about one repository: :class:`RepoSpec` and its credentials.
+
+Built by callers (engine, workers, the ``gitops source check`` command) from the configuration's
+``Repository`` model with :meth:`RepoSpec.from_config`. Key design choice: a spec holds only
+*references* to secrets (environment variable names, file paths), never the secrets themselves, so a
+spec can be logged, hashed and passed between processes; :mod:`gitops.sources.auth` reads the secrets
+at the moment a remote asks for them. The URL is checked against the transport policy at
+construction, so an unsafe spec cannot exist.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from gitops.sources.urls import redact, url_key, validate_url
+
+DEFAULT_TIMEOUT = 30.0
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+class CredentialsLike(Protocol):
+    """The attributes of the configuration's ``RepositoryCredentials`` that this layer reads."""
+
+    @property
+    def ssh_key_file(self) -> str | None: ...
+    @property
+    def ssh_key_env(self) -> str | None: ...
+    @property
+    def known_hosts_file(self) -> str | None: ...
+    @property
+    def insecure_ignore_host_key(self) -> bool: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def password_env(self) -> str | None: ...
+    @property
+    def password_file(self) -> str | None: ...
+    @property
+    def token_env(self) -> str | None: ...
+    @property
+    def token_file(self) -> str | None: ...
+
+
+class RepositoryLike(Protocol):
+    """The attributes of the configuration's ``Repository`` model that this layer reads."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def ref(self) -> str: ...
+    @property
+    def allow_local(self) -> bool: ...
+    @property
+    def credentials(self) -> CredentialsLike | None: ...
+
+
+@dataclass(frozen=True)
+class CredentialRefs:
+    """Where to find a repository's secrets (references only; see :mod:`gitops.sources.auth`)."""
+
+    ssh_key_file: str | None = None
+    ssh_key_env: str | None = None
+    known_hosts_file: str | None = None
+    insecure_ignore_host_key: bool = False
+    username: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    token_env: str | None = None
+    token_file: str | None = None
+
+    @classmethod
+    def from_config(cls, creds: CredentialsLike | None) -> CredentialRefs | None:
+        if creds is None:
+            return None
+        def text(name: str) -> str | None:
+            value = getattr(creds, name, None)
+            return str(value) if value else None
+
+        return cls(ssh_key_file=text("ssh_key_file"), ssh_key_env=text("ssh_key_env"),
+                   known_hosts_file=text("known_hosts_file"),
+                   insecure_ignore_host_key=bool(getattr(creds, "insecure_ignore_host_key", False)),
+                   username=text("username"), password_env=text("password_env"),
+                   password_file=text("password_file"), token_env=text("token_env"),
+                   token_file=text("token_file"))
+
+
+@dataclass(frozen=True)
+class RepoSpec:
+    """One Git repository as the source layer sees it. ``url`` is validated and normalised."""
+
+    name: str
+    url: str
+    ref: str = "main"
+    credentials: CredentialRefs | None = None
+    allow_local: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+    key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", validate_url(self.url, allow_local=self.allow_local))
+        object.__setattr__(self, "key", url_key(self.url))
+        if not self.ref or self.ref.startswith("-") or any(c in self.ref for c in " ~^:?*[\\\x00\n"):
+            raise ValueError(f"repository {self.name!r}: invalid ref {self.ref!r}")
+        if not 0 < self.timeout <= 3600:
+            raise ValueError(f"repository {self.name!r}: timeout must be in (0, 3600] seconds")
+
+    @classmethod
+    def from_config(cls, repo: RepositoryLike, *, timeout: float = DEFAULT_TIMEOUT,
+                    base: Path | None = None) -> RepoSpec:
+        """Build a spec from the configuration's ``Repository`` (relative local paths use ``base``)."""
+        url = repo.url
+        if repo.allow_local and base is not None and ":" not in url and not Path(url).is_absolute():
+            url = str((base / url).resolve())
+        return cls(name=repo.name, url=url, ref=repo.ref or "main",
+                   credentials=CredentialRefs.from_config(repo.credentials),
+                   allow_local=bool(repo.allow_local), timeout=timeout)
+
+    @property
+    def display_url(self) -> str:
+        """The URL with secrets masked, for messages."""
+        return redact(self.url)
+
+    @property
+    def pinned(self) -> bool:
+        """True when ``ref`` is a full commit id: no remote lookup is needed to resolve it."""
+        return bool(_SHA.match(self.ref))
