@@ -1,0 +1,48 @@
+"""The declarative configuration: Repositories, Clusters, Applications (and reserved kinds).
+
+``load_config(path)`` reads one YAML file or a directory of them (``apiVersion: gitops.dev/v1alpha1``,
+Kubernetes-style ``kind``/``metadata``/``spec``) and returns a frozen :class:`Config`, or raises
+:class:`gitops.errors.ConfigError` listing every problem as ``file:line:column: field: message``.
+Callers: ``gitops validate`` and every command, worker and web handler that needs the configuration.
+Pydantic validates at this trust boundary only; the rest of the engine reads the resulting models.
+See docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+from gitops.config.application import (
+    Application,
+    ApplicationSet,
+    AppSource,
+    Destination,
+    IgnoreRule,
+    RetryPolicy,
+    SyncPolicy,
+    VerificationPolicy,
+)
+from gitops.config.config import Config
+from gitops.config.durations import format_duration, parse_duration
+from gitops.config.loader import API_VERSION, KINDS, load_config
+from gitops.config.models import Cluster, Repository, RepositoryCredentials
+from gitops.config.urls import Transport
+
+__all__ = [
+    "API_VERSION",
+    "KINDS",
+    "AppSource",
+    "Application",
+    "ApplicationSet",
+    "Cluster",
+    "Config",
+    "Destination",
+    "IgnoreRule",
+    "Repository",
+    "RepositoryCredentials",
+    "RetryPolicy",
+    "SyncPolicy",
+    "Transport",
+    "VerificationPolicy",
+    "format_duration",
+    "load_config",
+    "parse_duration",
+]

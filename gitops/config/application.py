@@ -1,0 +1,152 @@
+"""The ``Application`` kind, plus the reserved ``ApplicationSet`` and ``VerificationPolicy`` kinds.
+
+Called by the loader (:mod:`gitops.config.loader`), which validates ``spec`` against the ``*Spec``
+model and builds the public model with ``name`` from metadata. The engine reads ``Application``:
+``source`` feeds ``renderers.api.render``, ``destination`` picks the cluster, ``sync_policy`` drives
+apply/prune/self-heal and ``ignore_differences`` the drift comparison. The reserved kinds are validated
+structurally only (typed but permissive) until later issues implement them. References to clusters
+and repositories are checked by the loader, which sees every document.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import AfterValidator, Field, model_validator
+
+from gitops.config.fields import Model, Name, PositiveDuration, Text
+from gitops.config.models import GitRef
+from gitops.keys import DEFAULT_FIELD_MANAGER
+
+Renderer = Literal["kustomize", "jinja", "plain", "helm"]
+
+
+def _app_path(value: str) -> str:
+    if "\x00" in value or "\\" in value:
+        raise ValueError("must be a relative POSIX path (no NUL or backslash)")
+    if value.startswith("/"):
+        raise ValueError("must be relative to the repository root, not absolute")
+    normal = posixpath.normpath(value or ".")
+    if normal == ".." or normal.startswith("../"):
+        raise ValueError("must stay inside the repository ('..' leads out of it)")
+    return normal
+
+
+def _json_pointer(value: str) -> str:
+    if value and not value.startswith("/"):
+        raise ValueError("a JSON pointer starts with '/' (RFC 6901), e.g. /spec/replicas")
+    if any(part and part[0] not in "01" for part in value.split("~")[1:]):
+        raise ValueError("'~' in a JSON pointer must be followed by 0 or 1 (~0 is '~', ~1 is '/')")
+    return value
+
+
+def _field_manager(value: str) -> str:
+    if len(value) > 128:
+        raise ValueError("a field manager name has at most 128 characters")
+    return value
+
+
+AppPath = Annotated[str, AfterValidator(_app_path)]
+JsonPointer = Annotated[str, AfterValidator(_json_pointer)]
+FieldManager = Annotated[Text, AfterValidator(_field_manager)]
+
+
+class AppSource(Model):
+    """Where the manifests come from and how to render them."""
+
+    repository: Text
+    path: AppPath
+    revision: GitRef | None = None
+    renderer: Renderer = "plain"
+    options: dict[str, Any] = {}
+    parameters: dict[str, Any] = {}
+
+
+class Destination(Model):
+    """The cluster (by name) and the default namespace for namespaced objects without one."""
+
+    cluster: Text
+    namespace: Name | None = None
+
+
+class RetryPolicy(Model):
+    """Exponential backoff for failed syncs: ``backoff * factor**n``, capped at ``maxBackoff``."""
+
+    limit: int = Field(default=5, ge=0, le=1000)
+    backoff_seconds: PositiveDuration = Field(default=5.0, validation_alias="backoff")
+    factor: float = Field(default=2.0, ge=1.0, le=100.0)
+    max_backoff_seconds: PositiveDuration = Field(default=300.0, validation_alias="maxBackoff")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max_backoff_seconds < self.backoff_seconds:
+            raise ValueError("maxBackoff must not be shorter than backoff")
+        return self
+
+
+class SyncPolicy(Model):
+    """How and when the engine applies: see docs/configuration.md for each switch."""
+
+    automated: bool = False
+    prune: bool = False
+    self_heal: bool = False
+    detect_only: bool = False
+    allow_recreate: bool = False
+    prune_max_share: float = Field(default=0.5, ge=0.0, le=1.0)
+    allow_empty: bool = False
+    field_manager: FieldManager = DEFAULT_FIELD_MANAGER
+    retry: RetryPolicy = RetryPolicy()
+
+
+class IgnoreRule(Model):
+    """Differences to ignore on matching objects: JSON pointers, or fields owned by other managers."""
+
+    group: str = ""
+    kind: Text
+    name: Text | None = None
+    namespace: Text | None = None
+    json_pointers: list[JsonPointer] = []
+    managers: list[Text] = Field(default=[], validation_alias="managedFieldsManagers")
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not self.json_pointers and not self.managers:
+            raise ValueError("name at least one of jsonPointers or managedFieldsManagers")
+        return self
+
+
+class ApplicationSpec(Model):
+    source: AppSource
+    destination: Destination
+    sync_policy: SyncPolicy = SyncPolicy()
+    ignore_differences: list[IgnoreRule] = []
+
+
+class Application(ApplicationSpec):
+    """What to deploy (``source``), where (``destination``) and how (``sync_policy``)."""
+
+    name: Name
+
+
+class ApplicationSetSpec(Model):
+    """Reserved: generators produce parameter sets, each rendered through ``template``."""
+
+    generators: list[dict[str, Any]] = Field(min_length=1)
+    template: dict[str, Any]
+
+
+class ApplicationSet(ApplicationSetSpec):
+    name: Name
+
+
+class VerificationPolicySpec(Model):
+    """Reserved: images matching ``images`` globs must be signed by one of ``keys``."""
+
+    images: list[Text] = Field(min_length=1)
+    keys: list[Text] = Field(min_length=1)
+    mode: Literal["enforce", "warn"] = "enforce"
+
+
+class VerificationPolicy(VerificationPolicySpec):
+    name: Name

@@ -1,0 +1,85 @@
+"""Finds and reads the configuration files under a path, safely and in a deterministic order.
+
+Called by :mod:`gitops.config.loader`. A file path is read as is; a directory is walked recursively for
+``*.yaml`` and ``*.yml`` files, skipping hidden entries (``.git``), sorted by relative path so the same
+tree always loads in the same order. Symlinks are never followed out of the directory: one that
+resolves outside it is reported as a problem and ignored; symlinked directories are not descended (no
+loops). Only regular files are opened (a FIFO would block), and a file is read up to one byte past the
+size limit so a huge file costs no memory.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops.errors import Problem
+
+SUFFIXES = (".yaml", ".yml")
+MAX_FILES = 10_000
+MAX_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """A file to load: where it is and how problems name it."""
+
+    path: Path
+    display: str
+
+
+def discover(root: Path, display: str) -> tuple[list[ConfigFile], list[Problem]]:
+    """The configuration files under ``root`` (a file or a directory) and the problems met on the way."""
+    if not root.exists():
+        return [], [Problem("no such file or directory", display)]
+    if not root.is_dir():
+        return [ConfigFile(root, display)], []
+    found: list[tuple[tuple[str, ...], ConfigFile]] = []
+    problems: list[Problem] = []
+    real_root = os.path.realpath(root)
+    stack: list[tuple[Path, tuple[str, ...]]] = [(root, ())]
+    while stack:
+        directory, rel = stack.pop()
+        for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+            if entry.name.startswith("."):
+                continue
+            parts = (*rel, entry.name)
+            shown = os.path.join(display, *parts)
+            if entry.is_symlink():
+                target = os.path.realpath(entry.path)
+                if os.path.commonpath([real_root, target]) != real_root:
+                    problems.append(Problem("symlink points outside the configuration directory; "
+                                            "ignored, not followed", shown))
+                    continue
+                if os.path.isdir(target):
+                    continue
+            if entry.is_dir(follow_symlinks=False):
+                if len(parts) >= MAX_DEPTH:
+                    problems.append(Problem(f"directories nested deeper than {MAX_DEPTH}; ignored", shown))
+                else:
+                    stack.append((Path(entry.path), parts))
+            elif entry.name.endswith(SUFFIXES):
+                found.append((parts, ConfigFile(Path(entry.path), shown)))
+        if len(found) > MAX_FILES:
+            return [], [Problem(f"more than {MAX_FILES} configuration files", display)]
+    found.sort(key=lambda item: item[0])
+    if not found and not problems:
+        problems.append(Problem("no *.yaml or *.yml files found", display))
+    return [f for _, f in found], problems
+
+
+def read(file: ConfigFile, max_bytes: int) -> bytes:
+    """The bytes of ``file``; ValueError for a non-regular or oversized file, OSError if unreadable.
+
+    Opened non-blocking so a FIFO is detected by ``fstat`` instead of hanging the loader.
+    """
+    fd = os.open(file.path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        if info.st_size > max_bytes:
+            raise ValueError(f"file is {info.st_size} bytes, over the limit of {max_bytes}")
+        return handle.read(max_bytes + 1)

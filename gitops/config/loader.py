@@ -1,0 +1,198 @@
+"""``load_config``: files -> documents -> validated objects -> cross-checked :class:`Config`.
+
+Called by ``gitops validate`` and every command or worker that needs the configuration. Each stage
+collects problems instead of stopping at the first: unreadable or hostile files, documents that are not
+``gitops.dev/v1alpha1`` objects of a known kind, fields pydantic rejects, duplicate names within a kind
+and references to undefined clusters or repositories. If anything is wrong the whole load fails with
+one :class:`~gitops.errors.ConfigError` listing every problem in file order, so nothing half-valid is
+ever returned. Pydantic runs with YAML aliases only (``by_name=False``) so snake_case keys in YAML are
+unknown fields, while Python callers may build models with snake_case keywords.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import Field, ValidationError
+
+from gitops.config import files as config_files
+from gitops.config.application import (
+    Application,
+    ApplicationSet,
+    ApplicationSetSpec,
+    ApplicationSpec,
+    VerificationPolicy,
+    VerificationPolicySpec,
+)
+from gitops.config.config import Config
+from gitops.config.fields import Model
+from gitops.config.models import Cluster, ClusterSpec, Metadata, Repository, RepositorySpec
+from gitops.config.problems import field_path, from_errors
+from gitops.config.yamldoc import MAX_FILE_BYTES, Document, Loc, locate, parse
+from gitops.errors import ConfigError, InputError, Problem
+
+API_VERSION = "gitops.dev/v1alpha1"
+S = TypeVar("S", bound=Model)
+
+
+class Envelope(Model, Generic[S]):
+    """The Kubernetes-style frame around every spec."""
+
+    api_version: str = Field(alias="apiVersion")
+    kind: str
+    metadata: Metadata
+    spec: S
+
+
+KINDS: dict[str, tuple[type[Model], type[Model], str]] = {
+    "Repository": (RepositorySpec, Repository, "repositories"),
+    "Cluster": (ClusterSpec, Cluster, "clusters"),
+    "Application": (ApplicationSpec, Application, "applications"),
+    "ApplicationSet": (ApplicationSetSpec, ApplicationSet, "application_sets"),
+    "VerificationPolicy": (VerificationPolicySpec, VerificationPolicy, "verification_policies"),
+}
+
+
+@dataclass(frozen=True)
+class _Entry:
+    kind: str
+    name: str
+    obj: Model | None  # None when the document declared a name but failed validation
+    doc: Document
+
+
+def load_config(path: str | os.PathLike[str], *, max_file_bytes: int = MAX_FILE_BYTES) -> Config:
+    """The configuration under ``path`` (a file or a directory); ConfigError listing every problem."""
+    display = os.fspath(path)
+    found, problems = config_files.discover(Path(display).expanduser(), display)
+    entries: list[_Entry] = []
+    for file in found:
+        file_entries, file_problems = _load_file(file, max_file_bytes)
+        entries += file_entries
+        problems += file_problems
+    problems += _duplicates(entries) + _references(entries)
+    if problems:
+        order = {f.display: i for i, f in enumerate(found)}
+        raise ConfigError(sorted(problems, key=lambda p: (order.get(p.file or "", -1), p.line or 0,
+                                                          p.column or 0, p.field or "", p.message)))
+    return _build(entries, tuple(f.display for f in found))
+
+
+def _load_file(file: config_files.ConfigFile, max_bytes: int) -> tuple[list[_Entry], list[Problem]]:
+    try:
+        raw = config_files.read(file, max_bytes)
+        docs, problems = parse(raw, file.display, max_bytes=max_bytes)
+    except InputError as exc:
+        return [], [exc.problem]
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return [], [Problem(f"cannot read: {reason}", file.display)]
+    base_dir = Path(os.path.abspath(file.path)).parent
+    entries: list[_Entry] = []
+    for doc in docs:
+        entry, doc_problems = _load_document(doc, base_dir)
+        problems += doc_problems
+        if entry is not None:
+            entries.append(entry)
+    return entries, problems
+
+
+def _at(doc: Document, loc: Loc, message: str, *, at_key: bool = False) -> Problem:
+    line, column = locate(doc.node, loc, at_key=at_key)
+    return Problem(message, doc.file, line, column, field_path(loc) or None)
+
+
+def _load_document(doc: Document, base_dir: Path) -> tuple[_Entry | None, list[Problem]]:
+    data = doc.data
+    if not isinstance(data, dict):
+        return None, [_at(doc, (), f"a document must be a mapping with apiVersion, kind, metadata and "
+                                   f"spec, not {_type_name(data)}")]
+    kind, envelope_problems = _check_envelope(doc, data)
+    if kind is None:
+        return None, envelope_problems
+    spec_model, public_model, _ = KINDS[kind]
+    metadata = data.get("metadata")
+    declared = metadata.get("name") if isinstance(metadata, dict) else None
+    try:
+        envelope = Envelope[spec_model].model_validate(  # type: ignore[valid-type]
+            data, by_alias=True, by_name=False, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        entry = _Entry(kind, declared, None, doc) if isinstance(declared, str) and declared else None
+        return entry, from_errors(exc.errors(include_url=False, include_input=False), doc)
+    spec: Model = envelope.spec
+    fields: dict[str, Any] = dict(spec)
+    fields["name"] = envelope.metadata.name
+    if public_model is Cluster:
+        fields["labels"] = dict(envelope.metadata.labels)
+    obj = public_model.model_construct(_fields_set=spec.model_fields_set | {"name"}, **fields)
+    return _Entry(kind, envelope.metadata.name, obj, doc), []
+
+
+def _check_envelope(doc: Document, data: dict[Any, Any]) -> tuple[str | None, list[Problem]]:
+    problems = []
+    api, kind = data.get("apiVersion"), data.get("kind")
+    if api is None:
+        problems.append(_at(doc, ("apiVersion",), f"required field is missing (use {API_VERSION})"))
+    elif api != API_VERSION:
+        problems.append(_at(doc, ("apiVersion",), f"unknown apiVersion; expected {API_VERSION}"))
+    known = ", ".join(KINDS)
+    if kind is None:
+        problems.append(_at(doc, ("kind",), f"required field is missing (one of {known})"))
+    elif kind not in KINDS:
+        shown = f" '{kind}'" if isinstance(kind, str) and kind.isidentifier() and len(kind) < 64 else ""
+        problems.append(_at(doc, ("kind",), f"unknown kind{shown}; expected one of {known}"))
+    return (kind if not problems else None), problems
+
+
+def _type_name(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number",
+            bool: "a boolean"}.get(type(value), "a scalar")
+
+
+def _duplicates(entries: list[_Entry]) -> list[Problem]:
+    first: dict[tuple[str, str], _Entry] = {}
+    problems = []
+    for entry in entries:
+        key = (entry.kind, entry.name)
+        if key in first:
+            line, _ = locate(first[key].doc.node, ("metadata", "name"))
+            problems.append(_at(entry.doc, ("metadata", "name"), f'duplicate {entry.kind} "{entry.name}"; '
+                                f"first defined at {first[key].doc.file}:{line}"))
+        else:
+            first[key] = entry
+    return problems
+
+
+def _references(entries: list[_Entry]) -> list[Problem]:
+    declared = {(e.kind, e.name) for e in entries}
+    problems = []
+    refs = ((("spec", "source", "repository"), "Repository"), (("spec", "destination", "cluster"), "Cluster"))
+    for entry in entries:
+        if entry.kind != "Application":
+            continue
+        for loc, kind in refs:
+            name = _raw(entry.doc.data, loc)
+            if isinstance(name, str) and name.strip() and (kind, name) not in declared:
+                problems.append(_at(entry.doc, loc, f'{kind.lower()} "{name[:64]}" is not defined'))
+    return problems
+
+
+def _raw(data: Any, loc: Loc) -> Any:
+    """The raw value at ``loc``: references are checked even in documents that failed validation."""
+    for part in loc:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
+
+
+def _build(entries: list[_Entry], files: tuple[str, ...]) -> Config:
+    buckets: dict[str, dict[str, Any]] = {attr: {} for _, _, attr in KINDS.values()}
+    locations: dict[tuple[str, str], tuple[str, int]] = {}
+    for entry in entries:
+        buckets[KINDS[entry.kind][2]][entry.name] = entry.obj
+        locations[(entry.kind, entry.name)] = (entry.doc.file, entry.doc.node.start_mark.line + 1)
+    return Config(**buckets, files=files, locations=locations)

@@ -1,0 +1,189 @@
+"""The ``Repository`` and ``Cluster`` kinds, the shared ``metadata`` block and Git reference names.
+
+Called by the loader (:mod:`gitops.config.loader`) which validates each document's ``spec`` against
+the ``*Spec`` model and then builds the public model (the spec's fields plus ``name`` and, for
+clusters, ``labels`` from ``metadata``). The public models are what the rest of the engine reads:
+``Repository`` feeds ``gitops.sources.RepoSpec.from_config``, ``Cluster`` the Kubernetes client.
+Credentials are references only (environment variable names and file paths); inline secrets are
+rejected by ``extra="forbid"`` plus a dedicated message in the loader. Cross-field rules that concern
+one field (``url`` vs ``allowLocal``, credentials vs transport) are field validators, so their errors
+are located at that field.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+
+from gitops.config.fields import (
+    EnvVar,
+    LabelKey,
+    LabelValue,
+    LocalPath,
+    Model,
+    Name,
+    PositiveDuration,
+    Text,
+)
+from gitops.config.urls import Transport, classify, local_url
+
+_BAD_REF = re.compile(r"[\s~^:?*\[\\]|\.\.|@\{")
+
+
+def _git_ref(value: str) -> str:
+    if not value or len(value) > 255 or value.startswith("-") or _BAD_REF.search(value):
+        raise ValueError("must be a branch, tag or commit: no whitespace, '..', '~', '^', ':', '?', "
+                         "'*', '[', '\\' or leading '-'")
+    return value
+
+
+GitRef = Annotated[str, AfterValidator(_git_ref)]
+
+
+class Metadata(Model):
+    """``metadata`` of every document: a DNS-label name, optional labels and annotations."""
+
+    name: Name
+    labels: dict[LabelKey, LabelValue] = {}
+    annotations: dict[LabelKey, str] = {}
+
+
+class RepositoryCredentials(Model):
+    """Where to find a repository's credentials: names of environment variables and file paths."""
+
+    ssh_key_file: LocalPath | None = None
+    ssh_key_env: EnvVar | None = None
+    known_hosts_file: LocalPath | None = None
+    insecure_ignore_host_key: bool = False
+    username: Text | None = None
+    password_env: EnvVar | None = None
+    password_file: LocalPath | None = None
+    token_env: EnvVar | None = None
+    token_file: LocalPath | None = None
+
+    @model_validator(mode="after")
+    def _exclusive(self) -> Self:
+        pairs = (("sshKeyFile", "sshKeyEnv", self.ssh_key_file, self.ssh_key_env),
+                 ("passwordEnv", "passwordFile", self.password_env, self.password_file),
+                 ("tokenEnv", "tokenFile", self.token_env, self.token_file))
+        for left, right, a, b in pairs:
+            if a is not None and b is not None:
+                raise ValueError(f"set {left} or {right}, not both")
+        if self.has_password and self.has_token:
+            raise ValueError("use either a password (basic auth) or a token, not both")
+        if self.has_password and self.username is None:
+            raise ValueError("passwordEnv/passwordFile need a username")
+        if self.insecure_ignore_host_key and self.known_hosts_file is not None:
+            raise ValueError("knownHostsFile and insecureIgnoreHostKey contradict each other")
+        return self
+
+    @property
+    def has_ssh(self) -> bool:
+        refs = (self.ssh_key_file, self.ssh_key_env, self.known_hosts_file)
+        return self.insecure_ignore_host_key or any(ref is not None for ref in refs)
+
+    @property
+    def has_password(self) -> bool:
+        return self.password_env is not None or self.password_file is not None
+
+    @property
+    def has_token(self) -> bool:
+        return self.token_env is not None or self.token_file is not None
+
+
+class RepositorySpec(Model):
+    """``spec`` of a ``Repository``. ``allowLocal`` comes first: the ``url`` check reads it."""
+
+    allow_local: bool = False
+    url: Text
+    ref: GitRef = "main"
+    interval_seconds: PositiveDuration = Field(default=180.0, validation_alias="interval")
+    credentials: RepositoryCredentials | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, url: str, info: ValidationInfo) -> str:
+        if classify(url) is not Transport.LOCAL:
+            return url
+        if not info.data.get("allow_local", False):
+            raise ValueError("local repositories (file:// URLs and paths) are refused unless "
+                             "spec.allowLocal is true")
+        context = info.context if isinstance(info.context, dict) else {}
+        return local_url(url, Path(context.get("base_dir") or Path.cwd()))
+
+    @field_validator("credentials")
+    @classmethod
+    def _check_credentials(cls, creds: RepositoryCredentials | None,
+                           info: ValidationInfo) -> RepositoryCredentials | None:
+        url = info.data.get("url")
+        if creds is None or not isinstance(url, str):
+            return creds
+        transport = classify(url)
+        if transport is Transport.LOCAL:
+            raise ValueError("local repositories take no credentials")
+        if creds.has_ssh and transport is not Transport.SSH:
+            raise ValueError("sshKeyFile, sshKeyEnv, knownHostsFile and insecureIgnoreHostKey "
+                             "only apply to ssh URLs")
+        if (creds.has_password or creds.has_token) and transport is Transport.SSH:
+            raise ValueError("passwords and tokens only apply to http(s) URLs; use an SSH key")
+        return creds
+
+
+class Repository(RepositorySpec):
+    """A Git repository: ``name`` from metadata plus the validated spec."""
+
+    name: Name
+
+    @property
+    def transport(self) -> Transport:
+        return classify(self.url)
+
+
+def _server_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/@]+(/\S*)?", value):
+        raise ValueError("must be an http(s) URL of a Kubernetes API server, without credentials")
+    return value
+
+
+ServerURL = Annotated[str, AfterValidator(_server_url)]
+
+
+class ClusterSpec(Model):
+    """``spec`` of a ``Cluster``: a kubeconfig (and context), or a server with CA and token."""
+
+    kubeconfig: LocalPath | None = None
+    context: Text | None = None
+    server: ServerURL | None = None
+    ca_file: LocalPath | None = None
+    token_env: EnvVar | None = None
+    token_file: LocalPath | None = None
+    insecure_skip_tls_verify: bool = False
+    qps: float = Field(default=20.0, gt=0, le=10_000)
+    timeout_seconds: PositiveDuration = Field(default=30.0, validation_alias="timeout")
+
+    @model_validator(mode="after")
+    def _connection(self) -> Self:
+        direct = (self.ca_file, self.token_env, self.token_file)
+        if (self.kubeconfig is None) == (self.server is None):
+            raise ValueError("set either kubeconfig (with an optional context) or server, not both")
+        if self.kubeconfig is not None and (any(v is not None for v in direct)
+                                            or self.insecure_skip_tls_verify):
+            raise ValueError("caFile, tokenEnv, tokenFile and insecureSkipTlsVerify go with server, "
+                             "not with kubeconfig")
+        if self.server is not None and self.context is not None:
+            raise ValueError("context only applies with kubeconfig")
+        if self.token_env is not None and self.token_file is not None:
+            raise ValueError("set tokenEnv or tokenFile, not both")
+        if self.ca_file is not None and self.insecure_skip_tls_verify:
+            raise ValueError("caFile and insecureSkipTlsVerify contradict each other")
+        return self
+
+
+class Cluster(ClusterSpec):
+    """A Kubernetes cluster: ``name`` and ``labels`` from metadata plus the validated spec."""
+
+    name: Name
+    labels: dict[str, str] = {}
