@@ -1,0 +1,131 @@
+"""The one entry point for rendering: ``render(RenderRequest(...)) -> list[dict]``.
+
+Called by the engine (``gitops.engine``) and the CLI with a snapshot root, the application directory
+inside it, the renderer name, the renderer's options and the per-cluster parameters. It confines the
+application path to the snapshot (no ``..``, no absolute path, no symlink escape), dispatches to the
+renderer, and checks the common output shape (apiVersion, kind, metadata.name; no duplicate objects).
+
+Key design choice: the renderers are plain functions ``(root, app_dir, options, parameters)`` in a
+table; this module owns the boundary checks so each renderer only checks its own options. Every
+failure, including an unexpected OS error, leaves as :class:`renderers.errors.RenderError` naming
+the file and field; nothing is returned half-rendered.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from renderers import jinja, plain
+from renderers.errors import RenderError
+from renderers.manifest import Manifest, check_unique, from_documents
+
+RendererFn = Callable[[Path, Path, Mapping[str, Any], Mapping[str, Any]], list[Manifest]]
+
+
+class Renderer(StrEnum):
+    """The renderers an application can name in ``source.renderer``."""
+
+    KUSTOMIZE = "kustomize"
+    JINJA = "jinja"
+    PLAIN = "plain"
+    HELM = "helm"
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """What to render: ``path`` (relative, inside ``root``) with ``renderer``, options and parameters.
+
+    ``root`` is the snapshot root and the load boundary. ``parameters`` are the per-cluster values
+    (see :func:`cluster_parameters`); ``options`` are the renderer's own settings.
+    """
+
+    root: Path
+    path: str
+    renderer: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+def cluster_parameters(*, cluster: str, labels: Mapping[str, str] | None = None,
+                       application: str | None = None, namespace: str | None = None,
+                       parameters: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The standard parameters mapping: application parameters plus the reserved keys ``cluster``
+    (``{"name", "labels"}``), ``application`` and ``namespace``, which win over parameters of the
+    same name."""
+    out: dict[str, Any] = dict(parameters or {})
+    out["cluster"] = {"name": cluster, "labels": dict(labels or {})}
+    out["application"] = application
+    out["namespace"] = namespace
+    return out
+
+
+def _plain(root: Path, app_dir: Path, options: Mapping[str, Any], parameters: Mapping[str, Any]
+           ) -> list[Manifest]:
+    return plain.render(root, app_dir, options)
+
+
+def _helm(root: Path, app_dir: Path, options: Mapping[str, Any], parameters: Mapping[str, Any]
+          ) -> list[Manifest]:
+    from renderers.helm import render as render_chart  # lazy: the helm extra is optional
+
+    return render_chart(root, app_dir, options, parameters)
+
+
+KUSTOMIZE_OPTIONS = frozenset({"load_restrictor"})
+
+
+def _kustomize(root: Path, app_dir: Path, options: Mapping[str, Any], parameters: Mapping[str, Any]
+               ) -> list[Manifest]:
+    plain.check_keys(options, KUSTOMIZE_OPTIONS, "kustomize")
+    restrictor = plain.opt_str(options, "load_restrictor", "RootOnly")
+    if restrictor not in ("RootOnly", "None"):
+        raise RenderError(f"must be RootOnly or None, got {restrictor!r}", field="options.load_restrictor")
+    try:  # looked up at call time: renderers.kustomize is its own package, written separately
+        kustomize = importlib.import_module("renderers.kustomize")
+        build, kustomize_options = kustomize.build, kustomize.KustomizeOptions
+    except (ImportError, AttributeError) as exc:
+        raise RenderError(f"the kustomize renderer is not available: {exc}", field="renderer") from exc
+    docs = build(app_dir, kustomize_options(load_restrictor=restrictor, root=root))
+    return from_documents(docs, f"{plain.display(root, app_dir)}/kustomization")
+
+
+RENDERERS: dict[str, RendererFn] = {
+    Renderer.KUSTOMIZE: _kustomize,
+    Renderer.JINJA: jinja.render,
+    Renderer.PLAIN: _plain,
+    Renderer.HELM: _helm,
+}
+
+
+def _root(root: Path) -> Path:
+    try:
+        real = Path(root).resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        raise RenderError(f"snapshot root {str(root)!r} is not readable: {exc}", field="root") from exc
+    if not real.is_dir():
+        raise RenderError(f"snapshot root {str(root)!r} is not a directory", field="root")
+    return real
+
+
+def render(request: RenderRequest) -> list[Manifest]:
+    """The manifests of one application for one cluster; a RenderError on any failure."""
+    fn = RENDERERS.get(str(request.renderer))
+    if fn is None:
+        known = ", ".join(sorted(RENDERERS))
+        raise RenderError(f"unknown renderer {request.renderer!r} (known: {known})", field="renderer")
+    if not isinstance(request.parameters, Mapping):
+        raise RenderError("parameters must be a mapping", field="parameters")
+    root = _root(request.root)
+    app_dir = plain.app_directory(root, request.path or ".")
+    try:
+        manifests = fn(root, app_dir, request.options, request.parameters)
+    except OSError as exc:
+        name = plain.display(root, Path(exc.filename)) if exc.filename else request.path
+        raise RenderError(f"cannot read: {exc.strerror or exc}", path=name) from exc
+    check_unique(manifests)
+    return manifests

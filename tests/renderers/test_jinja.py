@@ -1,0 +1,277 @@
+"""The Jinja renderer: values, partials, errors with file and line, sandbox escapes and resource bombs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from renderers import jinja
+from renderers.api import RenderRequest, cluster_parameters, render
+from renderers.errors import RenderError
+
+CM = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {name}
+data:
+  value: {value}
+"""
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return root
+
+
+def run(root: Path, parameters: dict[str, Any] | None = None, **options: Any) -> list[dict[str, Any]]:
+    return render(RenderRequest(root=root, path="app", renderer="jinja", options=options,
+                                parameters=parameters or {}))
+
+
+def template(root: Path, value: str, parameters: dict[str, Any] | None = None, **options: Any) -> Any:
+    """Render one ConfigMap whose data.value is the template expression ``value``."""
+    write(root, {"app/cm.yaml.j2": CM.format(name="cm", value=value)})
+    return run(root, parameters, **options)[0]["data"]["value"]
+
+
+def failure(root: Path, value: str, parameters: dict[str, Any] | None = None) -> RenderError:
+    with pytest.raises(RenderError) as err:
+        template(root, value, parameters)
+    return err.value
+
+
+def test_cluster_parameters_and_values_files(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "app/deploy.yaml.j2": (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-{{ cluster.name }}\n"
+            "  labels: {region: {{ cluster.labels.region }}}\n"
+            "spec:\n  replicas: {{ replicas }}\n  template: {metadata: {labels: {tier: {{ tier }}}}}\n"),
+        "app/values.yaml": "replicas: 1\ntier: base\n", "app/env/prod.yaml": "tier: prod\n",
+        "common.yaml": "replicas: 7\n"})
+    params = cluster_parameters(cluster="east", labels={"region": "eu"}, application="web",
+                                namespace="apps", parameters={"replicas": 3})
+    [deploy] = run(tmp_path, params, values_files=["values.yaml", "env/prod.yaml"])
+    assert deploy["metadata"] == {"name": "web-east", "labels": {"region": "eu"}}
+    assert deploy["spec"]["replicas"] == 3
+    assert deploy["spec"]["template"]["metadata"]["labels"]["tier"] == "prod"
+    [deploy] = run(tmp_path, {"cluster": {"name": "x", "labels": {"region": "r"}}},
+                   values_files=["values.yaml", "../common.yaml"])
+    assert deploy["spec"]["replicas"] == 7
+
+
+def test_plain_yaml_is_templated_unless_told_otherwise(tmp_path: Path) -> None:
+    write(tmp_path, {"app/a.yaml": CM.format(name="a", value="'{{ 1 + 1 }}'"),
+                     "app/b.json": '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}}'})
+    assert [m["metadata"]["name"] for m in run(tmp_path)] == ["a", "b"]
+    assert run(tmp_path)[0]["data"]["value"] == "2"
+    assert run(tmp_path, template_yaml=False)[0]["data"]["value"] == "{{ 1 + 1 }}"
+
+
+def test_partials_include_and_import(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "app/_macros.j2": "{% macro label(k, v) %}{{ k }}: {{ v | tojson }}{% endmacro %}",
+        "app/_header.j2": "apiVersion: v1\nkind: ConfigMap\n",
+        "app/cm.yaml.j2": ("{% import '_macros.j2' as m %}{% include '_header.j2' %}"
+                           "metadata:\n  name: x\n  labels:\n    {{ m.label('team', team) }}\n")})
+    [cm] = run(tmp_path, {"team": "a: b"})
+    assert cm["metadata"]["labels"] == {"team": "a: b"}
+
+
+def test_recursive_and_globs(tmp_path: Path) -> None:
+    write(tmp_path, {"app/a.yaml.j2": CM.format(name="a", value="x"),
+                     "app/sub/b.yml.j2": CM.format(name="b", value="x"),
+                     "app/sub/c.j2": CM.format(name="c", value="x")})
+    got = [m["metadata"]["name"] for m in run(tmp_path, recursive=True, exclude=["c.j2"])]
+    assert got == ["a", "b"]
+    assert [m["metadata"]["name"] for m in run(tmp_path, recursive=True, include=["sub/*"])] == ["b", "c"]
+
+
+def test_values_files_are_not_rendered_as_manifests(tmp_path: Path) -> None:
+    write(tmp_path, {"app/values.yaml": "name: from-values\n", "app/cm.yaml.j2": CM.format(
+        name="{{ name }}", value="x")})
+    assert [m["metadata"]["name"] for m in run(tmp_path, values_files=["values.yaml"])] == ["from-values"]
+
+
+def test_undefined_variable_names_file_line_and_name(tmp_path: Path) -> None:
+    err = failure(tmp_path, "{{ no_such_value }}")
+    assert err.path == "app/cm.yaml.j2" and err.line == 6
+    assert "undefined" in err.message and "no_such_value" in err.message
+
+
+def test_undefined_attribute_in_an_included_partial_names_the_partial(tmp_path: Path) -> None:
+    write(tmp_path, {"app/_p.j2": "line1\n{{ cluster.nope }}\n", "app/cm.yaml.j2": "{% include '_p.j2' %}"})
+    with pytest.raises(RenderError) as err:
+        run(tmp_path, {"cluster": {"name": "c"}})
+    assert err.value.line == 2 and "nope" in err.value.message
+
+
+def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    write(tmp_path, {"app/cm.yaml.j2": "a: 1\nb: {% if %}\n"})
+    with pytest.raises(RenderError) as err:
+        run(tmp_path)
+    assert (err.value.path, err.value.line) == ("app/cm.yaml.j2", 2) and "syntax" in err.value.message
+
+
+def test_rendered_yaml_that_is_invalid_names_the_template(tmp_path: Path) -> None:
+    write(tmp_path, {"app/cm.yaml.j2": "a: [{{ 1 }}\n"})
+    with pytest.raises(RenderError, match=r"app/cm\.yaml\.j2:.*invalid YAML"):
+        run(tmp_path)
+
+
+def test_unknown_option(tmp_path: Path) -> None:
+    write(tmp_path, {"app/cm.yaml.j2": CM.format(name="a", value="x")})
+    with pytest.raises(RenderError) as err:
+        run(tmp_path, value_files=["x.yaml"])
+    assert err.value.field == "options.value_files"
+
+
+# --- injection: values are data --------------------------------------------------------------------
+
+def test_parameter_holding_template_syntax_comes_out_literally(tmp_path: Path) -> None:
+    assert template(tmp_path, "'{{ payload }}'", {"payload": "{{ 7*7 }}"}) == "{{ 7*7 }}"
+    assert template(tmp_path, "'{{ payload }}'", {"payload": "{% for x in range(3) %}x{% endfor %}"}) == (
+        "{% for x in range(3) %}x{% endfor %}")
+
+
+def test_values_file_holding_template_syntax_comes_out_literally(tmp_path: Path) -> None:
+    write(tmp_path, {"app/v.yaml": "payload: \"{{ cycler.__init__.__globals__ }}\"\n"})
+    assert template(tmp_path, "{{ payload | tojson }}", values_files=["v.yaml"]) == (
+        "{{ cycler.__init__.__globals__ }}")
+
+
+def test_tojson_stops_yaml_injection(tmp_path: Path) -> None:
+    hostile = "x\nkind: Secret\nstringData: {token: stolen}"
+    assert template(tmp_path, "{{ payload | tojson }}", {"payload": hostile}) == hostile
+
+
+# --- sandbox escapes -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("expr", [
+    "{{ ''.__class__.__mro__ }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ cycler.__init__.__globals__ }}",
+    "{{ joiner.__init__.__globals__.os }}",
+    "{{ namespace.__init__.__globals__ }}",
+    "{{ self._TemplateReference__context }}",
+    "{{ self.__init__.__globals__ }}",
+    "{{ values.__class__ }}",
+    "{{ range.__self__ }}",
+    "{{ (1).__class__.__base__.__subclasses__() }}",
+    "{{ lipsum.__globals__ }}",
+    "{{ ''|attr('__class__') }}",
+    "{% set x = values.update({'a': 1}) %}",
+    "{{ dict.mro() }}",
+])
+def test_sandbox_escapes_are_blocked(tmp_path: Path, expr: str) -> None:
+    err = failure(tmp_path, expr)
+    assert err.path == "app/cm.yaml.j2"
+    assert any(w in err.message for w in ("unsafe", "undefined")), err.message
+
+
+def test_mutation_of_values_is_blocked(tmp_path: Path) -> None:
+    params = {"items": [1, 2]}
+    err = failure(tmp_path, "{{ items.append(3) }}", params)
+    assert "unsafe" in err.message and params == {"items": [1, 2]}
+
+
+def test_include_cannot_leave_the_application_directory(tmp_path: Path) -> None:
+    write(tmp_path, {"secret.yaml": "token: x\n"})
+    for target in ("../secret.yaml", "/etc/passwd", "sub/../../secret.yaml"):
+        err = failure(tmp_path, "{% include '" + target + "' %}")
+        assert "template not found" in err.message, err.message
+
+
+def test_include_through_a_symlink_out_of_the_root_is_blocked(tmp_path: Path) -> None:
+    write(tmp_path, {"outside/secret.txt": "token", "repo/app/x": ""})
+    (tmp_path / "repo" / "app" / "_link.j2").symlink_to(tmp_path / "outside" / "secret.txt")
+    write(tmp_path, {"repo/app/cm.yaml.j2": CM.format(name="a", value="{% include '_link.j2' %}")})
+    with pytest.raises(RenderError, match="outside the repository"):
+        render(RenderRequest(root=tmp_path / "repo", path="app", renderer="jinja"))
+
+
+@pytest.mark.parametrize("rel", ["../../etc/passwd", "/etc/passwd", "../outside/v.yaml"])
+def test_values_files_cannot_leave_the_root(tmp_path: Path, rel: str) -> None:
+    write(tmp_path, {"outside/v.yaml": "a: 1\n", "repo/app/cm.yaml.j2": CM.format(name="a", value="x")})
+    with pytest.raises(RenderError) as err:
+        render(RenderRequest(root=tmp_path / "repo", path="app", renderer="jinja",
+                             options={"values_files": [rel]}))
+    assert err.value.field == "options.values_files[0]"
+
+
+def test_values_file_must_be_a_mapping(tmp_path: Path) -> None:
+    write(tmp_path, {"app/v.yaml": "- a\n", "app/cm.yaml.j2": CM.format(name="a", value="x")})
+    with pytest.raises(RenderError, match=r"app/v\.yaml: values file must hold a mapping"):
+        run(tmp_path, values_files=["v.yaml"])
+
+
+# --- resource bombs --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("expr", [
+    "{{ range(10**9) | list }}",
+    "{{ range(1000000000) | length }}",
+    "{{ 10 ** 10 ** 10 }}",  # Jinja's ** is left-associative: (10**10)**10 is small, so also:
+    "{{ 10 ** 100000000 }}",
+    "{{ 'a' * 1000000000 }}",
+    "{{ [1] * 1000000000 }}",
+    "{{ 'a'.center(1000000000) }}",
+    "{{ 'a' | center(1000000000) }}",
+    "{{ 'a\\n' | indent(100000000) }}",
+    "{{ '%1000000000d' % 1 }}",
+    "{{ '{:>1000000000}'.format(1) }}",
+    "{{ '%s' | format(1) ~ '{:{w}}'.format(1, w=1000000000) }}",
+    "{% set ns = namespace(s='aaaaaaaa') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+    "{% set ns = namespace(s='aaaaaaaa') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+    "{% set s = 'a' * 1000000 %}{{ s.replace('a', s) }}",
+    "{% set s = 'a' * 1000000 %}{{ s | replace('a', s) }}",
+    "{% set s = 'a' * 1000 %}{{ (s * 1000).join([s] * 1000) }}",
+])
+def test_resource_bombs_fail_fast(tmp_path: Path, expr: str) -> None:
+    if expr == "{{ 10 ** 10 ** 10 }}":
+        assert template(tmp_path, expr) == 10 ** 100
+        return
+    started = time.monotonic()
+    err = failure(tmp_path, expr)
+    assert time.monotonic() - started < 5
+    assert err.path == "app/cm.yaml.j2"
+    assert any(w in err.message for w in ("too large", "limit", "unsafe")), err.message
+
+
+def test_cpu_loop_hits_the_time_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jinja, "TIMEOUT_SECONDS", 0.5)
+    started = time.monotonic()
+    loop = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+    err = failure(tmp_path, loop)
+    assert time.monotonic() - started < 5 and "took too long" in err.message and err.line == 6
+
+
+def test_output_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jinja, "MAX_OUTPUT", 10_000)
+    err = failure(tmp_path, "{% for i in range(5000) %}xx{% endfor %}")
+    assert "output over the limit" in err.message and err.path == "app/cm.yaml.j2"
+
+
+def test_recursion_bomb(tmp_path: Path) -> None:
+    err = failure(tmp_path, "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}")
+    assert "recursion" in err.message
+
+
+def test_legitimate_templates_stay_unaffected_by_the_bounds(tmp_path: Path) -> None:
+    got = template(tmp_path, "'{{ (\"%05d\" % 42) ~ \"-\" ~ \"{:>4}\".format(7) ~ (\"ab\" * 3) ~ 2 ** 10 }}'")
+    assert got == "00042-   7ababab1024"
+    assert template(tmp_path, "'{{ range(1000) | join(\",\") | length }}'") == "3889"
+
+
+def test_tracing_is_restored_after_render(tmp_path: Path) -> None:
+    import sys
+
+    before = sys.gettrace()
+    template(tmp_path, "x")
+    with pytest.raises(RenderError):
+        template(tmp_path, "{{ nope }}")
+    assert sys.gettrace() is before
