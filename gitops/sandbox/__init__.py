@@ -1,0 +1,13 @@
+"""A Kubernetes API server stand-in for tests, benchmarks and demos (``gitops sandbox``).
+
+``from gitops.sandbox import Sandbox, FaultRule``; see docs/sandbox.md. The server-side apply merge
+lives in the ``ssa`` subpackage and is imported lazily by the write path, because it imports this
+package in turn.
+"""
+
+from __future__ import annotations
+
+from gitops.sandbox.instruments import FaultRule, Faults, Stats
+from gitops.sandbox.sandbox import Sandbox
+
+__all__ = ["FaultRule", "Faults", "Sandbox", "Stats"]

@@ -1,0 +1,253 @@
+"""The sandbox's HTTP front: a stdlib ``ThreadingHTTPServer`` speaking HTTP/1.1 with keep-alive.
+
+Used by :class:`gitops.sandbox.Sandbox`. One handler thread per connection parses the request, counts
+it in the stats, applies any matching fault rule, dispatches to the REST verbs or discovery and writes
+JSON. Errors become ``meta/v1`` Status bodies with the error's code. Bodies larger than 3 MiB (the
+apiserver's default limit) are refused with 413 before they are read. Watches stream chunked JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from gitops.sandbox import openapi, watch
+from gitops.sandbox.catalog import Catalog
+from gitops.sandbox.instruments import FaultRule, Faults, Stats
+from gitops.sandbox.rest import MAX_BODY, Api, Call
+from gitops.sandbox.routes import NOT_FOUND, Route, route
+from gitops.sandbox.status import ApiError, too_large
+from gitops.sandbox.store import Store, dumps
+
+log = logging.getLogger(__name__)
+VERSION = {"major": "1", "minor": "36", "gitVersion": "v1.36.0-sandbox", "gitCommit": "sandbox",
+           "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.25",
+           "compiler": "gc", "platform": "linux/amd64"}
+
+
+class App:
+    """Everything one sandbox serves: store, catalog, verbs, counters, faults."""
+
+    def __init__(self) -> None:
+        self.store = Store()
+        self.catalog = Catalog()
+        self.api = Api(self.store, self.catalog)
+        self.stats = Stats()
+        self.faults = Faults()
+        self.watch_epoch = 0  # bumped to drop every open watch
+
+    def discovery(self, parts: tuple[str, ...], host: str) -> bytes:
+        doc: dict[str, Any] | None = None
+        with self.store.lock:
+            if parts == ("version",):
+                doc = VERSION
+            elif parts == ("api",):
+                doc = {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+                    {"clientCIDR": "0.0.0.0/0", "serverAddress": host}]}
+            elif parts == ("api", "v1"):
+                doc = self.catalog.resource_list("", "v1")
+            elif parts == ("apis",):
+                doc = self.catalog.group_list()
+            elif len(parts) == 2 and parts[0] == "apis":
+                doc = self.catalog.group(parts[1])
+            elif len(parts) == 3 and parts[0] == "apis":
+                doc = self.catalog.resource_list(parts[1], parts[2])
+            elif parts == ("openapi", "v3"):
+                doc = openapi.root(self.catalog)
+            elif parts[:2] == ("openapi", "v3") and len(parts) in (4, 5):
+                group, version = ("", parts[3]) if parts[2] == "api" else (parts[3], parts[-1])
+                doc = openapi.group_version(self.catalog, group, version)
+        if doc is None:
+            raise NOT_FOUND
+        return dumps(doc)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: SandboxHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _handle(self, method: str) -> None:
+        app = self.server.app
+        url = urlsplit(self.path)
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        try:
+            body = self._body()
+            if url.path.strip("/") in ("healthz", "livez", "readyz"):
+                self._send(200, b"ok", "text/plain")
+                return
+            r = route(method, url.path, query.get("watch") in ("true", "1"), app.catalog)
+            app.stats.record(r.verb, r.rt.kind if r.rt else "", r.rt.plural if r.rt else "")
+            fault = app.faults.take(r.verb, self.path)
+            if fault is not None and self._fault(fault, r):
+                return
+            if r.rt is None:
+                self._send(200, app.discovery(r.discovery, self.headers.get("Host", "")))
+                return
+            self._dispatch(r, query, body)
+        except ApiError as exc:
+            self._error(exc)
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+        except Exception as exc:  # a bug: answer like the apiserver's panic filter, keep serving
+            log.exception("sandbox: internal error on %s %s", method, self.path)
+            self._error(ApiError(500, "InternalError", f"Internal error occurred: {exc}"))
+
+    def _body(self) -> bytes:
+        length = self.headers.get("Content-Length")
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._chunked_body()
+        if not length:
+            return b""
+        try:
+            size = int(length)
+        except ValueError as exc:
+            self.close_connection = True
+            raise ApiError(400, "BadRequest", "invalid Content-Length") from exc
+        if size > MAX_BODY:
+            self.close_connection = True  # the unread body makes the connection unusable
+            raise too_large(MAX_BODY)
+        return self.rfile.read(size)
+
+    def _chunked_body(self) -> bytes:
+        data = bytearray()
+        while True:
+            line = self.rfile.readline(100)
+            try:
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+            except ValueError as exc:
+                self.close_connection = True
+                raise ApiError(400, "BadRequest", "malformed chunked body") from exc
+            if size == 0:
+                self.rfile.readline(100)
+                return bytes(data)
+            if len(data) + size > MAX_BODY:
+                self.close_connection = True
+                raise too_large(MAX_BODY)
+            data += self.rfile.read(size)
+            self.rfile.readline(10)
+
+    def _fault(self, fault: FaultRule, r: Route) -> bool:
+        """Apply a fault rule; True when the response has been sent."""
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.drop_watch and r.verb == "watch":
+            self._start_stream()
+            self._end_stream()
+            return True
+        if fault.status is None:
+            return False
+        reasons = {429: "TooManyRequests", 500: "InternalError", 409: "Conflict", 503: "ServiceUnavailable",
+                   504: "Timeout", 403: "Forbidden", 401: "Unauthorized", 404: "NotFound"}
+        error = ApiError(fault.status, reasons.get(fault.status, "Unknown"),
+                         f"injected fault: {fault.status}", retry_after=fault.retry_after)
+        if fault.retry_after is not None:
+            error.details = {"retryAfterSeconds": int(fault.retry_after)}
+        self._error(error)
+        return True
+
+    def _dispatch(self, r: Route, query: dict[str, str], body: bytes) -> None:
+        assert r.rt is not None
+        call = Call(r.rt, r.namespace, r.name, r.subresource, query, body,
+                    self.headers.get("Content-Type", "").split(";")[0].strip(),
+                    self.headers.get("User-Agent", ""))
+        api = self.server.app.api
+        if r.verb == "watch":
+            self._watch(call)
+            return
+        handlers: dict[str, Callable[[], tuple[int, bytes]]] = {
+            "get": lambda: (200, api.get(call)), "list": lambda: (200, api.list(call)),
+            "create": lambda: api.create(call), "update": lambda: api.update(call),
+            "patch": lambda: api.patch(call), "delete": lambda: api.delete(call),
+            "deletecollection": lambda: api.delete_collection(call)}
+        code, payload = handlers[r.verb]()
+        self._send(code, payload)
+
+    def _watch(self, call: Call) -> None:
+        app = self.server.app
+        epoch = app.watch_epoch
+        self._start_stream()
+        try:
+            watch.run(app.api, call, self._chunk,
+                      lambda: app.watch_epoch != epoch or self.server.stopping)
+        except ApiError as exc:
+            self._chunk(b'{"type":"ERROR","object":' + dumps(exc.to_status()) + b"}\n")
+        self._end_stream()
+
+    def _start_stream(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        self.wfile.flush()
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%b\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def _end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+        self.close_connection = True
+
+    def _error(self, exc: ApiError) -> None:
+        extra = {"Retry-After": str(int(exc.retry_after))} if exc.retry_after is not None else {}
+        self._send(exc.code, dumps(exc.to_status()), headers=extra)
+
+    def _send(self, code: int, payload: bytes, content_type: str = "application/json",
+              headers: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], app: App) -> None:
+        self.app = app
+        self.stopping = False
+        super().__init__(address, Handler)
+
+
+def serve_in_thread(server: SandboxHTTPServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                              name="sandbox-http", daemon=True)
+    thread.start()
+    return thread
+
+
+def dump_json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True)

@@ -1,0 +1,262 @@
+"""The sandbox write pipeline: status rules, defaults, immutability, metadata, managedFields, storage,
+deletion with finalizers and garbage collection.
+
+Called by :mod:`gitops.sandbox.rest` with the store lock held. The order follows kube-apiserver's
+registry: the status subresource rules of "Subresources" (a main-resource write keeps the stored
+status, a /status write changes only status), defaulting, validation (immutability), then metadata
+(uid, generation, resourceVersion) and managed fields. A write that changes nothing is a no-op that
+keeps the resourceVersion (etcd3 store's "no-op update" short cut). Deletion follows "Finalizers" and
+"Garbage Collection" (propagationPolicy Foreground, Background, Orphan; ownerReferences).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gitops.sandbox import crds, fieldmanager
+from gitops.sandbox.catalog import Catalog, ResourceType
+from gitops.sandbox.defaults import apply_defaults
+from gitops.sandbox.immutable import check_immutable
+from gitops.sandbox.meta import now, stamp_create, stamp_update, validate_metadata, validate_name
+from gitops.sandbox.status import ApiError, bad_request, conflict, not_found
+from gitops.sandbox.store import Entry, Store, dumps
+
+if TYPE_CHECKING:
+    from gitops.sandbox.rest import Call
+
+FOREGROUND, ORPHAN = "foregroundDeletion", "orphan"
+
+
+def _without_times(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = dict(obj.get("metadata", {}))
+    meta["managedFields"] = [{k: v for k, v in m.items() if k != "time"}
+                             for m in meta.get("managedFields", [])]
+    return {**obj, "metadata": meta}
+
+
+class Writer:
+    """Stores writes and deletions; every method expects the store lock held."""
+
+    def __init__(self, store: Store, catalog: Catalog) -> None:
+        self.store = store
+        self.catalog = catalog
+
+    def commit(self, call: Call, old: Entry | None, new: dict[str, Any], *, manager: str,
+               applied: bool = False) -> tuple[int, bytes]:
+        rt = call.rt
+        self._normalize(call, new)
+        old_obj = old.obj if old is not None else None
+        if old_obj is None:
+            validate_name(rt, new["metadata"]["name"])
+            self.require_namespace(rt, call.namespace)
+        new = _status_rules(rt, call.subresource, old_obj, new)
+        apply_defaults(rt, new)
+        if old_obj is not None:
+            check_immutable(rt, old_obj, new)
+        if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
+            crds.validate_and_accept(new)
+        if not applied:
+            new = fieldmanager.update(old_obj, new, manager, subresource=call.subresource,
+                                      schema=rt.type_node(), now=now())
+        if old_obj is None:
+            stamp_create(rt, new, None if call.dry_run else self.store.rv + 1)
+        else:
+            stamp_update(rt, old_obj, new, int(old_obj["metadata"]["resourceVersion"]))
+            if _without_times(new) == _without_times(old_obj):
+                return 200, old.raw if old is not None else b""
+            if not call.dry_run:
+                new["metadata"]["resourceVersion"] = str(self.store.rv + 1)
+        if call.dry_run:
+            return (201 if old is None else 200), dumps(new)
+        self.store.next_rv()
+        entry = self.store.put(rt.key, new, created=old is None)
+        self._after_write(rt, entry)
+        return (201 if old is None else 200), entry.raw
+
+    def _normalize(self, call: Call, new: dict[str, Any]) -> None:
+        rt = call.rt
+        new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+        meta = new.setdefault("metadata", {})
+        if rt.namespaced:
+            meta["namespace"] = call.namespace
+        else:
+            meta.pop("namespace", None)
+        validate_metadata(rt, new)
+
+    def require_namespace(self, rt: ResourceType, namespace: str) -> None:
+        """Namespaced creates need an existing, non-terminating namespace (NamespaceLifecycle)."""
+        if not rt.namespaced:
+            return
+        ns = self.store.get(("", "namespaces"), "", namespace)
+        if ns is None:
+            raise not_found("namespaces", "", namespace)
+        if ns.obj["metadata"].get("deletionTimestamp"):
+            raise ApiError(403, "Forbidden", f"{rt.plural} is forbidden: unable to create new content in "
+                           f"namespace {namespace} because it is being terminated")
+
+    def _after_write(self, rt: ResourceType, entry: Entry) -> None:
+        meta = entry.obj["metadata"]
+        if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
+            self.catalog.add_custom(crds.resource_types(entry.obj))
+        if meta.get("deletionTimestamp"):
+            self.finalize(rt, entry)
+
+    # --- deletion ----------------------------------------------------------------------------
+    def delete(self, call: Call, old: Entry, options: dict[str, Any]) -> tuple[int, bytes]:
+        rt = call.rt
+        policy = call.query.get("propagationPolicy") or options.get("propagationPolicy") or "Background"
+        if policy not in ("Foreground", "Background", "Orphan"):
+            raise bad_request(f'propagationPolicy: Unsupported value: "{policy}": supported values: '
+                              f'"Foreground", "Background", "Orphan"')
+        _check_preconditions(call, old, options.get("preconditions") or {})
+        obj = old.copy()
+        meta = obj["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        extra = {"Foreground": FOREGROUND, "Orphan": ORPHAN}.get(policy)
+        if extra and extra not in finalizers and self._dependents(meta["uid"]):
+            finalizers.append(extra)
+        if rt.kind == "Namespace" and not rt.group:
+            obj.setdefault("status", {})["phase"] = "Terminating"
+        pending = finalizers or (rt.kind == "Namespace" and not rt.group)
+        if call.dry_run:
+            return 200, dumps(obj)
+        if not pending:
+            self.remove(rt, obj)
+            return 200, _success(rt, meta)
+        if not meta.get("deletionTimestamp") or meta.get("finalizers") != finalizers:
+            meta.setdefault("deletionTimestamp", now())
+            meta.setdefault("deletionGracePeriodSeconds", 0)
+            if finalizers:
+                meta["finalizers"] = finalizers
+            meta["resourceVersion"] = str(self.store.next_rv())
+            old = self.store.put(rt.key, obj, created=False)
+        self.finalize(rt, old)
+        current = self.store.get(rt.key, meta.get("namespace", ""), meta["name"])
+        return (202 if current is not None else 200), (current or old).raw
+
+    def remove(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        """Remove an object for good and collect what depended on it (Background propagation)."""
+        self.store.remove(rt.key, obj)
+        if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
+            group, plural = crds.resource_key(obj)
+            self.catalog.remove_custom(group, plural)
+            for entry in self.store.drop_resource((group, plural)):
+                self.store.remove((group, plural), entry.copy())
+        for dep_rt, dep in self._dependents(obj["metadata"]["uid"]):
+            refs = [r for r in dep.obj["metadata"].get("ownerReferences", [])
+                    if r.get("uid") != obj["metadata"]["uid"]]
+            if refs:  # still owned by someone else: only the reference goes (GC semantics)
+                self._rewrite(dep_rt, dep, lambda m, refs=refs: m.__setitem__("ownerReferences", refs))
+            else:
+                self.delete_object(dep_rt, dep)
+
+    def delete_object(self, rt: ResourceType, entry: Entry) -> None:
+        """A DELETE issued by the garbage collector or namespace controller (Background)."""
+        meta = entry.obj["metadata"]
+        if meta.get("deletionTimestamp"):
+            return
+        if meta.get("finalizers"):
+            def mark(m: dict[str, Any]) -> None:
+                m["deletionTimestamp"] = now()
+                m["deletionGracePeriodSeconds"] = 0
+            self._rewrite(rt, entry, mark)
+        else:
+            self.remove(rt, entry.copy())
+
+    def finalize(self, rt: ResourceType, entry: Entry) -> None:
+        """Run the system finalizers of a deleting object; remove it once none are left."""
+        meta = entry.obj["metadata"]
+        uid = meta["uid"]
+        finalizers = list(meta.get("finalizers") or [])
+        if ORPHAN in finalizers:
+            for dep_rt, dep in self._dependents(uid):
+                refs = [r for r in dep.obj["metadata"].get("ownerReferences", []) if r.get("uid") != uid]
+                self._rewrite(dep_rt, dep, lambda m, refs=refs: _set_or_drop(m, "ownerReferences", refs))
+            finalizers.remove(ORPHAN)
+        if FOREGROUND in finalizers:
+            for dep_rt, dep in self._dependents(uid):
+                self.delete_object(dep_rt, dep)
+            if not self._dependents(uid):
+                finalizers.remove(FOREGROUND)
+        waiting = rt.kind == "Namespace" and not rt.group and not self._empty_namespace(meta["name"])
+        if finalizers != list(meta.get("finalizers") or []):
+            entry = self._rewrite(rt, entry, lambda m: _set_or_drop(m, "finalizers", finalizers))
+        if not finalizers and not waiting:
+            self.remove(rt, entry.copy())
+
+    def _empty_namespace(self, namespace: str) -> bool:
+        empty = True
+        for rt in self.catalog.all():
+            if not rt.namespaced:
+                continue
+            for entry in self.store.list(rt.key, namespace):
+                empty = False
+                self.delete_object(rt, entry)
+        return empty
+
+    def _rewrite(self, rt: ResourceType, entry: Entry, change: Any) -> Entry:
+        obj = entry.copy()
+        change(obj["metadata"])
+        obj["metadata"]["resourceVersion"] = str(self.store.next_rv())
+        return self.store.put(rt.key, obj, created=False)
+
+    def _dependents(self, uid: str) -> list[tuple[ResourceType, Entry]]:
+        found, seen = [], set()
+        for rt in self.catalog.all():
+            if rt.key in seen:
+                continue
+            seen.add(rt.key)
+            for entry in self.store.list(rt.key, None):
+                refs = entry.obj["metadata"].get("ownerReferences")
+                if refs and any(r.get("uid") == uid for r in refs):
+                    found.append((rt, entry))
+        return found
+
+
+def _set_or_drop(meta: dict[str, Any], key: str, value: list[Any]) -> None:
+    if value:
+        meta[key] = value
+    else:
+        meta.pop(key, None)
+
+
+def _status_rules(rt: ResourceType, sub: str, old: dict[str, Any] | None, new: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """Subresource rules: /status writes change only status; main writes keep the stored status."""
+    if "status" not in rt.subresources:
+        return new
+    if sub == "status":
+        if old is None:
+            raise not_found(rt.plural, rt.group, new["metadata"]["name"])
+        result = {**old, "metadata": {**old["metadata"]}}
+        if "status" in new:
+            result["status"] = new["status"]
+        else:
+            result.pop("status", None)
+        if "managedFields" in new["metadata"]:
+            result["metadata"]["managedFields"] = new["metadata"]["managedFields"]
+        return result
+    if old is None:
+        new.pop("status", None)
+    elif "status" in old:
+        new["status"] = old["status"]
+    else:
+        new.pop("status", None)
+    return new
+
+
+def _check_preconditions(call: Call, old: Entry, pre: dict[str, Any]) -> None:
+    meta = old.obj["metadata"]
+    for key, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+        if pre.get(key) and pre[key] != meta.get(key):
+            raise conflict(call.rt.plural, call.rt.group, call.name,
+                           f"Precondition failed: {label} in precondition: {pre[key]}, {label} in object "
+                           f"meta: {meta.get(key)}")
+
+
+def _success(rt: ResourceType, meta: dict[str, Any]) -> bytes:
+    details: dict[str, Any] = {"name": meta["name"], "kind": rt.plural, "uid": meta["uid"]}
+    if rt.group:
+        details["group"] = rt.group
+    return dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                  "details": details})
