@@ -1,0 +1,85 @@
+"""Failing remotes: timeouts, the last good revision, error classes, secrets kept out of messages."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+
+import pytest
+
+from gitops.errors import AuthError, SourceUnavailable
+from gitops.sources import CredentialRefs, GitSource, RepoSpec
+from gitops.sources.remote import configure_timeouts
+
+
+@pytest.mark.parametrize("scheme", ["git", "http"])
+def test_server_that_never_answers_times_out(black_hole, source, scheme: str) -> None:
+    configure_timeouts(1.0)
+    spec = RepoSpec("slow", f"{scheme}://127.0.0.1:{black_hole.port}/r.git", timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailable) as info:
+        source.head(spec)
+    assert time.monotonic() - started < 5
+    assert info.value.temporary and "timed out" in str(info.value)
+    assert "slow" in str(info.value)
+
+
+def test_connection_refused_is_temporary(source) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    with pytest.raises(SourceUnavailable) as info:
+        source.head(RepoSpec("gone", f"http://127.0.0.1:{port}/r.git"))
+    assert info.value.temporary and info.value.revision is None
+
+
+def test_last_good_revision_survives_the_server_going_away(builder, daemon, tmp_path) -> None:
+    repo = builder()
+    head = repo.commit({"a.yaml": "a: 1"})
+    spec = RepoSpec("app", daemon.url("app.git"))
+    source = GitSource(tmp_path / "cache")
+    assert source.head(spec) == head
+    snap = source.snapshot(spec, head)
+    daemon.stop()
+    with pytest.raises(SourceUnavailable) as info:
+        source.head(spec)
+    assert info.value.revision == head and "last good revision" in str(info.value)
+    restarted = GitSource(tmp_path / "cache")  # survives a restart: recorded on disk
+    assert restarted.last_good(spec) == head
+    assert restarted.snapshot(spec, head).path == snap.path  # no network needed
+    result = restarted.heads([spec])["app"]
+    assert isinstance(result, SourceUnavailable) and result.revision == head
+
+
+def test_secrets_never_appear_in_errors_or_logs(builder, http_auth, tmp_path, monkeypatch, caplog) -> None:
+    builder().commit({"a": "1"})
+    server = http_auth("bob", "right-password-123")
+    secret_file = tmp_path / "pw"
+    secret_file.write_text("wrong-password-456")
+    monkeypatch.setenv("GITOPS_TEST_TOKEN", "wrong-token-789")
+    source = GitSource(tmp_path / "cache")
+    caplog.set_level(logging.DEBUG)
+    messages = []
+    for creds in (CredentialRefs(username="bob", password_file=str(secret_file)),
+                  CredentialRefs(username="bob", token_env="GITOPS_TEST_TOKEN")):
+        with pytest.raises(AuthError) as info:
+            source.head(RepoSpec("app", server.url("app.git"), credentials=creds))
+        messages.append(repr(info.value) + str(info.value) + str(info.value.__cause__))
+    text = "\n".join(messages) + caplog.text
+    for secret in ("right-password-123", "wrong-password-456", "wrong-token-789"):
+        assert secret not in text
+
+
+def test_unreadable_secret_file_is_auth_error(builder, http_auth, tmp_path, source) -> None:
+    builder().commit({"a": "1"})
+    server = http_auth("bob", "pw")
+    creds = CredentialRefs(username="bob", password_file=str(tmp_path / "missing"))
+    with pytest.raises(AuthError, match="cannot read"):
+        source.head(RepoSpec("app", server.url("app.git"), credentials=creds))
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"\xff\xfe zq-hidden-zq \x00")
+    creds = CredentialRefs(username="bob", password_file=str(binary))
+    with pytest.raises(AuthError, match="not UTF-8") as info:
+        source.head(RepoSpec("app", server.url("app.git"), credentials=creds))
+    assert "zq-hidden-zq" not in str(info.value) and info.value.__cause__ is None
