@@ -1,0 +1,185 @@
+"""The public entry points: server-side apply and update recording for the sandbox API server.
+
+:func:`apply_patch` (PATCH with ``application/apply-patch+yaml``) and :func:`record_update` (create,
+PUT, other PATCHes) wrap the SMD port in :mod:`.updater` with what kube-apiserver adds: validation of
+the body, the ``before-first-apply`` manager for objects without managedFields, status reset for kinds
+with a status subresource, meta stripping and managedFields encoding (:mod:`.managed`). Key design
+choice: pure functions (``now`` passed in, inputs never mutated) so the sandbox keeps storage, resource
+versions and HTTP status codes to itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from gitops.sandbox.ssa.errors import ApplyConflict, InvalidObject
+from gitops.sandbox.ssa.fieldpath import FieldSet
+from gitops.sandbox.ssa.managed import (
+    BEFORE_FIRST_APPLY,
+    SERVER_METADATA,
+    STATUS,
+    STRIP,
+    Entry,
+    Ledger,
+    body_of,
+    decode_managed,
+    encode_managed,
+    has_status_subresource,
+    meta_of,
+    strip,
+    without_server_meta,
+)
+from gitops.sandbox.ssa.updater import Conflicts, apply, update
+from renderers.k8s.schema import TypeNode, root_for
+
+
+def is_reset(entries: Any) -> bool:
+    """``managedFields: []`` or ``[{}]`` in a write asks the server to forget all ownership."""
+    return isinstance(entries, list) and (not entries or entries == [{}])
+
+
+def apply_patch(live: dict[str, Any] | None, applied: dict[str, Any], manager: str, *, force: bool = False,
+                schema: TypeNode | None = None, now: str,
+                status_subresource: bool | None = None) -> dict[str, Any]:
+    """Server-side apply of ``applied`` by ``manager`` onto ``live`` (None: create).
+
+    Returns the new object with ``metadata.managedFields`` updated (operation Apply); raises
+    :class:`ApplyConflict` when fields owned by others would change (unless ``force``) and
+    :class:`InvalidObject` for bodies that do not fit the schema. Inputs are not modified.
+    """
+    config = copy.deepcopy(body_of(applied, "applied configuration"))
+    if live is not None:
+        body_of(live, "live object")
+    if not isinstance(manager, str) or not manager:
+        raise InvalidObject("fieldManager is required for apply requests")
+    meta = meta_of(config)
+    if meta.get("managedFields") is not None:
+        raise InvalidObject("managed fields must be nil in an applied configuration",
+                            ".metadata.managedFields")
+    for name in SERVER_METADATA:
+        meta.pop(name, None)
+    node = schema if schema is not None else root_for(config["apiVersion"], config["kind"])
+    if status_subresource is None:
+        status_subresource = has_status_subresource(config["apiVersion"], config["kind"])
+    ignored = STATUS if status_subresource else None
+    if status_subresource:
+        config.pop("status", None)
+    ledger = decode_managed(meta_of(live).get("managedFields")) if live is not None else Ledger({}, {}, {})
+    base = without_server_meta(live)
+    if live is not None and not ledger.managers:
+        _first_apply(base, node, ledger, ignored, now)
+    ident = Entry(manager, "Apply").ident()
+    try:
+        new, managers = apply(base, config, node, ledger.managers, ident, force=force, ignored=ignored)
+    except Conflicts as exc:
+        raise ApplyConflict([(Entry.parse(m).manager, p) for m, p in exc.items],
+                            message=_conflict_message(exc.items)) from None
+    ledger.managers = strip(managers)
+    if new is not None or ident not in ledger.times:
+        ledger.times[ident] = now
+    ledger.versions[ident] = config["apiVersion"]
+    return _finish(new if new is not None else base, ledger)
+
+
+def _first_apply(live: dict[str, Any], node: TypeNode, ledger: Ledger, ignored: FieldSet | None,
+                 now: str) -> None:
+    """An object without managedFields: its current fields go to ``before-first-apply``."""
+    ident = Entry(BEFORE_FIRST_APPLY, "Update", str(live.get("apiVersion", ""))).ident()
+    _, managers, _ = update({}, live, node, {}, ident, ignored=ignored)
+    ledger.managers = strip(managers)
+    ledger.times[ident] = now
+
+
+def record_update(live: dict[str, Any] | None, new: dict[str, Any], manager: str, *, subresource: str = "",
+                  schema: TypeNode | None = None, now: str,
+                  status_subresource: bool | None = None) -> dict[str, Any]:
+    """Record a non-apply write (create, PUT, PATCH) of ``new`` by ``manager`` (operation Update).
+
+    The manager takes every field whose value it changed or added; removed fields leave every set.
+    With a status subresource, writes to the main resource keep the live status and writes to
+    ``status`` keep everything else. Returns the object to store, with ``managedFields`` updated.
+    """
+    body = body_of(new, "object")
+    if live is not None:
+        body_of(live, "live object")
+    node = schema if schema is not None else root_for(body["apiVersion"], body["kind"])
+    if status_subresource is None:
+        status_subresource = has_status_subresource(body["apiVersion"], body["kind"])
+    target = without_server_meta(body)
+    base = without_server_meta(live)
+    ignored = _reset_status(target, base, subresource) if status_subresource else None
+    ledger = _ledger_for_update(live, body)
+    ident = Entry(manager, "Update", body["apiVersion"], subresource).ident()
+    _, managers, cmp = update(base, target, node, ledger.managers, ident, ignored=ignored)
+    ledger.managers = strip(managers)
+    gained = cmp.modified.union(cmp.added).difference(STRIP)
+    if ignored is not None:
+        gained = gained.recursive_difference(ignored)
+    if not gained.empty() or ident not in ledger.times:
+        ledger.times[ident] = now
+    ledger.versions[ident] = body["apiVersion"]
+    return _finish(target, ledger)
+
+
+def _reset_status(target: dict[str, Any], base: dict[str, Any], subresource: str) -> FieldSet | None:
+    if subresource == "status":
+        status = target.get("status")
+        target.clear()
+        target.update(copy.deepcopy(base) or {})
+        target.pop("status", None)
+        if status is not None:
+            target["status"] = status
+        return None
+    target.pop("status", None)
+    if "status" in base:
+        target["status"] = copy.deepcopy(base["status"])
+    return STATUS
+
+
+def _ledger_for_update(live: dict[str, Any] | None, new: dict[str, Any]) -> Ledger:
+    entries = meta_of(new).get("managedFields")
+    if is_reset(entries):
+        return Ledger({}, {}, {})
+    if entries:
+        try:
+            ledger = decode_managed(entries)
+        except InvalidObject:
+            ledger = Ledger({}, {}, {})
+        if ledger.managers:
+            return ledger
+    return decode_managed(meta_of(live).get("managedFields")) if live is not None else Ledger({}, {}, {})
+
+
+def _finish(obj: dict[str, Any], ledger: Ledger) -> dict[str, Any]:
+    out = copy.deepcopy(obj) if obj else {}
+    meta = out.setdefault("metadata", {})
+    if not isinstance(meta, dict):
+        raise InvalidObject("expected map", ".metadata")
+    entries = encode_managed(ledger)
+    if entries:
+        meta["managedFields"] = entries
+    else:
+        meta.pop("managedFields", None)
+    return out
+
+
+def _conflict_message(items: list[tuple[str, str]]) -> str:
+    named = [(_print_manager(Entry.parse(m)), p) for m, p in items]
+    if len(named) == 1:
+        return f"Apply failed with 1 conflict: conflict with {named[0][0]}: {named[0][1]}"
+    lines: list[str] = []
+    for who in sorted({w for w, _ in named}):
+        lines.append(f"conflicts with {who}:")
+        lines.extend(f"- {p}" for w, p in named if w == who)
+    return f"Apply failed with {len(named)} conflicts: " + "\n".join(lines)
+
+
+def _print_manager(entry: Entry) -> str:
+    text = json.dumps(entry.manager)
+    if entry.subresource:
+        text += f" with subresource {json.dumps(entry.subresource)}"
+    if entry.operation == "Update":
+        text += f" using {entry.api_version}"
+    return text
