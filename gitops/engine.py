@@ -1,0 +1,264 @@
+"""Reconcile one target: source -> render -> verify -> plan -> apply -> prune -> health.
+
+The one entry point workers/ and the CLI call: ``reconcile(request, ports) -> ReconcileResult``. It
+reads like the flow in design.md and holds no logic of its own beyond deciding *whether* to write:
+never in detect-only mode or a dry run; on a manual sync request; when automated, for a new revision
+or when self-heal is on (self-heal takes ownership back, i.e. forces conflicts). Every port is a
+small Protocol (fakes in gitops/testing/), so this module knows nothing of Git, HTTP, Celery or
+Redis. Errors never escape: a failed reconcile is a ReconcileResult with ``error`` and ``temporary``
+set, so callers decide about retries from one value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from gitops.errors import GitOpsError, RenderFailed
+from gitops.kube import apply as applier
+from gitops.kube import diff, prune
+from gitops.kube.client import Cluster
+from gitops.kube.health import assess
+from gitops.kube.manifests import prepare, validate
+from gitops.kube.results import FieldDrift, ObjectResult
+from gitops.kube.wait import wait_healthy
+from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
+from renderers.errors import RenderError
+
+Manifest = dict[str, Any]
+log = logging.getLogger(__name__)
+
+
+class Source(Protocol):
+    """Git: the commit to reconcile and its read-only files."""
+
+    def resolve(self, repository: Any, revision: str | None) -> str: ...
+
+    def checkout(self, repository: Any, revision: str) -> Path: ...
+
+
+class Renderer(Protocol):
+    """Manifests of one application at one snapshot (raises RenderError or RenderFailed)."""
+
+    def render(self, root: Path, source: Any, parameters: Mapping[str, Any]) -> list[Manifest]: ...
+
+
+class ClusterFactory(Protocol):
+    def connect(self, cluster: Any) -> Cluster: ...
+
+
+class Verifier(Protocol):
+    """Image verification hook: raises VerificationFailed to stop the sync."""
+
+    def verify(self, manifests: list[Manifest], target: Target) -> None: ...
+
+
+class NoVerifier:
+    """The default hook: verifies nothing."""
+
+    def verify(self, manifests: list[Manifest], target: Target) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Ports:
+    source: Source
+    renderer: Renderer
+    clusters: ClusterFactory
+    verifier: Verifier = field(default_factory=NoVerifier)
+
+
+@dataclass(frozen=True)
+class ReconcileRequest:
+    """One reconcile of ``application`` on ``cluster`` (gitops.config models).
+
+    ``sync``: None lets the sync policy decide, True is a manual sync, False only compares.
+    ``previous_revision`` is the revision last synced (from state), used by automated sync.
+    """
+
+    application: Any
+    repository: Any
+    cluster: Any
+    trigger: Trigger = Trigger.POLL
+    revision: str | None = None
+    previous_revision: str | None = None
+    sync: bool | None = None
+    dry_run: bool = False
+    prune: bool | None = None
+    force: bool = False
+    allow_mass_delete: bool = False
+    wait_seconds: float = 0.0
+
+    @property
+    def target(self) -> Target:
+        return Target(self.application.name, self.cluster.name)
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    target: Target
+    revision: str | None
+    sync: SyncStatus
+    health: HealthStatus
+    objects: list[ObjectResult]
+    drift: list[FieldDrift]
+    error: str | None
+    temporary: bool
+    started: datetime
+    finished: datetime
+    applied: bool = False
+    diff: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target.key, "revision": self.revision, "sync": str(self.sync),
+                "health": str(self.health), "objects": [o.to_dict() for o in self.objects],
+                "drift": [d.to_dict() for d in self.drift], "error": self.error,
+                "temporary": self.temporary, "started": self.started.isoformat(),
+                "finished": self.finished.isoformat(), "applied": self.applied}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def should_write(request: ReconcileRequest, revision: str) -> bool:
+    policy = request.application.sync_policy
+    if policy.detect_only or request.dry_run or request.sync is False:
+        return False
+    if request.sync is True:
+        return True
+    return bool(policy.automated and (policy.self_heal or revision != request.previous_revision))
+
+
+def render(request: ReconcileRequest, ports: Ports, revision: str) -> list[Manifest]:
+    """Snapshot and render; RenderError becomes RenderFailed here, once."""
+    app, cluster = request.application, request.cluster
+    root = ports.source.checkout(request.repository, revision)
+    params = {**dict(app.source.parameters or {}),
+              "cluster": {"name": cluster.name, "labels": dict(getattr(cluster, "labels", {}) or {})},
+              "application": app.name, "namespace": app.destination.namespace}
+    try:
+        return ports.renderer.render(root, app.source, params)
+    except RenderError as exc:
+        raise RenderFailed(str(exc), target=request.target.key, revision=revision) from exc
+
+
+def _diff_options(request: ReconcileRequest) -> diff.DiffOptions:
+    app = request.application
+    policy = app.sync_policy
+    return diff.DiffOptions(application=app.name, field_manager=policy.field_manager,
+                            force=request.force or policy.self_heal, allow_recreate=policy.allow_recreate,
+                            ignore=tuple(diff.IgnoreRule.from_config(r) for r in app.ignore_differences))
+
+
+def _with_health(results: list[ObjectResult], objects: Mapping[diff.RefKey, Manifest],
+                 cluster: Cluster, wait_seconds: float) -> tuple[list[ObjectResult], HealthStatus]:
+    present = [r for r in results if r.action is not Action.DELETED]
+    if wait_seconds > 0:
+        healths = wait_healthy(cluster, [r.ref for r in present], timeout=wait_seconds).health
+    else:
+        healths = {r.ref: assess(objects.get(diff.ref_key(r.ref))) for r in present}
+    out = [dataclasses.replace(r, health=healths[r.ref].status) if r.ref in healths else r for r in results]
+    return out, HealthStatus.worst(h.status for h in healths.values())
+
+
+@dataclass(frozen=True)
+class _Synced:
+    results: list[ObjectResult]
+    objects: dict[diff.RefKey, Manifest]
+    temporary: bool
+
+
+def _sync(cluster: Cluster, request: ReconcileRequest, the_plan: diff.Plan,
+          inventory: list[ObjectRef] | None, doomed: list[ObjectRef], prune_opts: prune.PruneOptions,
+          do_prune: bool) -> _Synced:
+    policy, target = request.application.sync_policy, request.target
+    opts = applier.ApplyOptions(field_manager=policy.field_manager, force=request.force or policy.self_heal)
+    done = applier.apply_plan(cluster, the_plan, opts)
+    desired_refs = [p.ref for p in the_plan.objects]
+    if any(r.action is not Action.FAILED and r.action is not Action.SKIPPED for r in done.results):
+        wanted = prune.merged(inventory, desired_refs)
+        if wanted != (inventory or []):
+            prune.write_inventory(cluster, target, wanted, policy.field_manager)
+    results = list(done.results)
+    if do_prune and doomed and not done.failed:
+        pruned = prune.prune(cluster, target, doomed, prune_opts)
+        results += pruned
+        gone = {diff.ref_key(r.ref) for r in pruned if r.action is Action.DELETED}
+        kept = [r for r in prune.merged(inventory, desired_refs) if diff.ref_key(r) not in gone]
+        prune.write_inventory(cluster, target, kept, policy.field_manager)
+    return _Synced(results, done.objects, done.temporary)
+
+
+def _compare_only(the_plan: diff.Plan, doomed: list[ObjectRef], dry_run: bool) -> list[ObjectResult]:
+    note = "would delete (dry run)" if dry_run else "requires pruning"
+    return applier.preview(the_plan, dry_run=dry_run) + [
+        ObjectResult(r, Action.DELETED if dry_run else Action.SKIPPED, note) for r in doomed]
+
+
+@dataclass(frozen=True)
+class _Planned:
+    cluster: Cluster
+    plan: diff.Plan
+    inventory: list[ObjectRef] | None
+    doomed: list[ObjectRef]
+    prune_opts: prune.PruneOptions
+    do_prune: bool
+
+
+def plan_target(request: ReconcileRequest, ports: Ports, revision: str) -> _Planned:
+    """Render, verify, connect, plan and check the prune guard (reads only)."""
+    target, policy = request.target, request.application.sync_policy
+    manifests = validate(render(request, ports, revision))
+    ports.verifier.verify(manifests, target)
+    cluster = ports.clusters.connect(request.cluster)
+    desired = prepare(manifests, cluster, target, request.application.destination.namespace)
+    the_plan = diff.plan(cluster, desired, _diff_options(request))
+    do_prune = request.prune if request.prune is not None else policy.prune
+    inventory = prune.read_inventory(cluster, target)
+    doomed = prune.candidates(inventory, [p.ref for p in the_plan.objects])
+    opts = prune.PruneOptions(policy.prune_max_share, policy.allow_empty, request.allow_mass_delete,
+                              dry_run=request.dry_run)
+    if do_prune:
+        prune.guard(inventory, [p.ref for p in the_plan.objects], doomed, opts, target)
+    return _Planned(cluster, the_plan, inventory, doomed, opts, do_prune)
+
+
+def _execute(request: ReconcileRequest, planned: _Planned, write: bool) -> _Synced:
+    if not write:
+        return _Synced(_compare_only(planned.plan, planned.doomed, request.dry_run), planned.plan.live, False)
+    return _sync(planned.cluster, request, planned.plan, planned.inventory, planned.doomed,
+                 planned.prune_opts, planned.do_prune)
+
+
+def _finish(request: ReconcileRequest, revision: str, planned: _Planned, synced: _Synced, write: bool,
+            started: datetime) -> ReconcileResult:
+    results, health = _with_health(synced.results, synced.objects, planned.cluster,
+                                   request.wait_seconds if write else 0.0)
+    failed = [r for r in results if r.action is Action.FAILED]
+    pruned = not planned.doomed or (write and planned.do_prune)
+    in_sync = not failed and (write or planned.plan.in_sync) and pruned
+    error = f"{len(failed)} object(s) failed; first {failed[0].ref}: {failed[0].error}" if failed else None
+    return ReconcileResult(request.target, revision, SyncStatus.SYNCED if in_sync else SyncStatus.OUT_OF_SYNC,
+                           health, results, planned.plan.drift, error, synced.temporary, started, _now(),
+                           write, planned.plan.unified_diff())
+
+
+def reconcile(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
+    """Run the flow once for one target; never raises GitOpsError (it is in the result)."""
+    started, revision = _now(), None
+    try:
+        revision = ports.source.resolve(request.repository, request.revision
+                                        or request.application.source.revision)
+        planned = plan_target(request, ports, revision)
+        write = should_write(request, revision)
+        return _finish(request, revision, planned, _execute(request, planned, write), write, started)
+    except GitOpsError as exc:
+        log.info("reconcile of %s failed: %s", request.target, exc)
+        return ReconcileResult(request.target, revision, SyncStatus.UNKNOWN, HealthStatus.UNKNOWN, [], [],
+                               str(exc), exc.temporary, started, _now())

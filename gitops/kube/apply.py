@@ -1,0 +1,137 @@
+"""Apply: execute a Plan with server-side apply, stage by stage, one ObjectResult per object.
+
+Called by gitops/engine.py and ``gitops sync`` after diff.plan. Nothing is written when any object
+failed planning (invalid manifest, refused immutable change): every other object is reported as
+skipped, so a bad commit is never half-applied. Otherwise the objects go out in ordering.py's steps;
+unchanged objects are not written (decided by the plan's dry-run diff); after CRDs and Namespaces the
+applier waits (bounded) until they are Established / Active and forgets cached discovery; the first
+step with a failure stops the sync and the rest are skipped. Conflicts are forced only when
+``force`` says so; an immutable-field change is deleted and recreated when the plan allowed it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitops import keys
+from gitops.errors import ClusterError, Conflict, ImmutableField
+from gitops.kube.client import Cluster
+from gitops.kube.diff import ObjectPlan, Plan, RefKey, ref_key
+from gitops.kube.ordering import Stage, plan_steps
+from gitops.kube.results import ObjectResult
+from gitops.kube.wait import wait_healthy
+from gitops.status import Action, ObjectRef
+
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    field_manager: str = keys.DEFAULT_FIELD_MANAGER
+    force: bool = False
+    dry_run: bool = False
+    definition_timeout: float = 30.0
+    poll_interval: float = 0.2
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    results: tuple[ObjectResult, ...]
+    objects: dict[RefKey, Manifest] = field(default_factory=dict)  # latest known live objects
+    temporary: bool = False  # a failure that retrying may fix
+
+    @property
+    def failed(self) -> list[ObjectResult]:
+        return [r for r in self.results if r.action is Action.FAILED]
+
+
+def _planned(p: ObjectPlan, dry_run: bool) -> ObjectResult:
+    note = " (dry run)" if dry_run else ""
+    if p.action is Action.FAILED:
+        return ObjectResult(p.ref, Action.FAILED, p.message, p.error, drift=p.drift)
+    return ObjectResult(p.ref, p.action, p.message + note, drift=p.drift)
+
+
+def preview(plan: Plan, *, dry_run: bool = True) -> list[ObjectResult]:
+    """What applying ``plan`` would do, without any request (diff, dry runs, detect-only)."""
+    return [_planned(p, dry_run) for p in plan.objects]
+
+
+def _skipped(plan: Plan, why: str, done: set[RefKey]) -> list[ObjectResult]:
+    return [ObjectResult(p.ref, Action.SKIPPED, why) for p in plan.objects if ref_key(p.ref) not in done]
+
+
+def _recreate(cluster: Cluster, p: ObjectPlan, opts: ApplyOptions) -> Manifest:
+    cluster.delete(p.ref, propagation="Foreground")
+    deadline = time.monotonic() + opts.definition_timeout
+    while cluster.get(p.ref) is not None:
+        if time.monotonic() > deadline:
+            raise ClusterError(f"{p.ref} was deleted for recreation but is still there", obj=str(p.ref),
+                               temporary=True)
+        time.sleep(opts.poll_interval)
+    return cluster.apply(p.desired, field_manager=opts.field_manager, force=True)
+
+
+def apply_one(cluster: Cluster, p: ObjectPlan, opts: ApplyOptions) -> tuple[ObjectResult, Manifest | None]:
+    """Apply one planned object; failures become a failed result (temporary ones re-raised last)."""
+    if not p.writes:
+        return ObjectResult(p.ref, Action.UNCHANGED, p.message), p.live
+    try:
+        if p.action is Action.RECREATED:
+            return ObjectResult(p.ref, Action.RECREATED, p.message), _recreate(cluster, p, opts)
+        live = cluster.apply(p.desired, field_manager=opts.field_manager, force=opts.force)
+    except Conflict as exc:
+        owners = ", ".join(f"{f} owned by {m}" for m, f in exc.causes) or exc.message
+        return ObjectResult(p.ref, Action.FAILED, "conflict", f"conflict: {owners}; use force to take "
+                            "ownership", drift=p.drift), p.live
+    except ImmutableField as exc:
+        return ObjectResult(p.ref, Action.FAILED, "immutable field", f"immutable field "
+                            f"{', '.join(exc.fields)} changed; recreate not allowed"), p.live
+    action = Action.CREATED if p.live is None else (Action.UNCHANGED if p.action is Action.UNCHANGED
+                                                    else Action.CONFIGURED)
+    return ObjectResult(p.ref, action, p.message, drift=p.drift), live
+
+
+def _wait_definitions(cluster: Cluster, refs: list[ObjectRef], opts: ApplyOptions) -> None:
+    if refs:
+        wait_healthy(cluster, refs, timeout=opts.definition_timeout, interval=opts.poll_interval)
+    cluster.invalidate_discovery()
+
+
+def apply_plan(cluster: Cluster, plan: Plan, opts: ApplyOptions) -> ApplyResult:
+    """Execute ``plan``; see the module docstring for the staging and failure rules."""
+    if plan.failed:
+        why = f"not applied: {len(plan.failed)} object(s) failed planning"
+        return ApplyResult(tuple([_planned(p, False) for p in plan.failed] + _skipped(
+            plan, why, {ref_key(p.ref) for p in plan.failed})))
+    if opts.dry_run:
+        return ApplyResult(tuple(preview(plan)), dict(plan.live))
+    by_key = {ref_key(p.ref): p for p in plan.objects}
+    results: list[ObjectResult] = []
+    objects: dict[RefKey, Manifest] = {}
+    for step in plan_steps([p.desired for p in plan.objects]):
+        step_plans = [by_key[ref_key(ObjectRef.of(obj))] for obj in step.objects]
+        for p in step_plans:
+            try:
+                result, live = apply_one(cluster, p, opts)
+            except ClusterError as exc:
+                result, live = ObjectResult(p.ref, Action.FAILED, "error", str(exc)), p.live
+                if exc.temporary:
+                    return _stop(plan, [*results, result], objects, temporary=True)
+            results.append(result)
+            if live is not None:
+                objects[ref_key(p.ref)] = live
+        if any(r.action is Action.FAILED for r in results):
+            return _stop(plan, results, objects, temporary=False)
+        if step.stage is Stage.DEFINITIONS and any(p.writes for p in step_plans):
+            _wait_definitions(cluster, [p.ref for p in step_plans if p.writes], opts)
+    return ApplyResult(tuple(results), objects)
+
+
+def _stop(plan: Plan, results: list[ObjectResult], objects: dict[RefKey, Manifest], *,
+          temporary: bool) -> ApplyResult:
+    done = {ref_key(r.ref) for r in results}
+    rest = _skipped(plan, "skipped: an earlier object failed", done)
+    return ApplyResult(tuple(results + rest), objects, temporary)

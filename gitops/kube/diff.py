@@ -1,0 +1,259 @@
+"""Plan: desired vs live vs predicted -> per-object action and field-level drift with attribution.
+
+Called by gitops/engine.py and ``gitops diff``; apply.py executes the plan. Live objects are read with
+one LIST per kind (label selector ``keys.APP_LABEL``), plus a GET only for desired objects the LIST
+did not return (new, or not yet labelled by us). The exact prediction is the server-side dry-run apply
+of the desired object, but it is skipped when the live object carries the hash of the same desired
+manifest (``keys.APPLIED_HASH``) *and* still holds every desired value: a no-op sync of an unchanged
+application therefore costs one LIST per kind and no write. The trade-off: a change the server would
+make by itself (a mutating webhook rewriting a field we set) is seen only when the hash changes.
+
+Drift is each field where normalised live differs from normalised predicted, attributed to the
+manager owning the live value in managedFields. Ignore rules drop JSON pointers from the comparison;
+rules naming managers leave the fields those managers own to them (also removed from what we apply).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitops import keys
+from gitops.errors import ClusterError, Conflict, ImmutableField, NotFound
+from gitops.kube import managed
+from gitops.kube.client import Cluster
+from gitops.kube.fields import compare, truncate
+from gitops.kube.manifests import app_label
+from gitops.kube.normalize import contains, manifest_hash, normalize, remove_pointer
+from gitops.kube.results import FieldDrift
+from gitops.status import Action, ObjectRef
+from renderers.k8s.schema import root_for
+from renderers.yamlio import dump_all
+
+Manifest = dict[str, Any]
+RefKey = tuple[str, str, str, str]
+
+
+def ref_key(ref: ObjectRef) -> RefKey:
+    return (ref.group, ref.kind, ref.namespace, ref.name)
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    """Differences to ignore on matching objects (empty selectors match everything)."""
+
+    group: str | None = None
+    kind: str | None = None
+    name: str | None = None
+    namespace: str | None = None
+    json_pointers: tuple[str, ...] = ()
+    managers: tuple[str, ...] = ()
+
+    @staticmethod
+    def from_config(rule: Any) -> IgnoreRule:
+        return IgnoreRule(rule.group, rule.kind, rule.name, rule.namespace,
+                          tuple(rule.json_pointers or ()), tuple(rule.managers or ()))
+
+    def matches(self, ref: ObjectRef) -> bool:
+        return all(want in (None, "", have) for want, have in (
+            (self.group, ref.group), (self.kind, ref.kind), (self.name, ref.name),
+            (self.namespace, ref.namespace)))
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    application: str
+    field_manager: str = keys.DEFAULT_FIELD_MANAGER
+    force: bool = False
+    allow_recreate: bool = False
+    ignore: tuple[IgnoreRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class ObjectPlan:
+    """The planned action for one desired object; ``desired`` is exactly what apply would send."""
+
+    ref: ObjectRef
+    desired: Manifest
+    live: Manifest | None
+    predicted: Manifest | None
+    action: Action
+    drift: tuple[FieldDrift, ...] = ()
+    message: str = ""
+    error: str | None = None
+    refresh: bool = False  # unchanged, but the applied hash on live is stale: write it back
+
+    @property
+    def writes(self) -> bool:
+        return self.refresh or self.action in (Action.CREATED, Action.CONFIGURED, Action.RECREATED)
+
+
+@dataclass(frozen=True)
+class Plan:
+    objects: tuple[ObjectPlan, ...]
+    live: dict[RefKey, Manifest] = field(default_factory=dict)
+
+    @property
+    def drift(self) -> list[FieldDrift]:
+        return [d for p in self.objects for d in p.drift]
+
+    @property
+    def in_sync(self) -> bool:
+        return all(p.action is Action.UNCHANGED for p in self.objects)
+
+    @property
+    def failed(self) -> list[ObjectPlan]:
+        return [p for p in self.objects if p.action is Action.FAILED]
+
+    def unified_diff(self) -> str:
+        return "".join(unified_diff(p) for p in self.objects)
+
+
+def _kinds(desired: list[Manifest]) -> dict[tuple[str, str], set[str]]:
+    kinds: dict[tuple[str, str], set[str]] = {}
+    for obj in desired:
+        kinds.setdefault((obj["apiVersion"], obj["kind"]), set()).add(ObjectRef.of(obj).namespace)
+    return kinds
+
+
+def read_live(cluster: Cluster, desired: list[Manifest], application: str) -> dict[RefKey, Manifest]:
+    """Live objects of the application: one LIST per kind, one GET per object the LISTs missed."""
+    live: dict[RefKey, Manifest] = {}
+    selector = f"{keys.APP_LABEL}={app_label(application)}"
+    for (api_version, kind), namespaces in _kinds(desired).items():
+        only = next(iter(namespaces)) if len(namespaces) == 1 else None
+        try:
+            items = cluster.list(api_version, kind, namespace=only or None, label_selector=selector)
+        except NotFound:  # kind not served yet (its CRD is part of this application)
+            continue
+        for item in items:
+            live[ref_key(ObjectRef.of(item))] = item
+    for obj in desired:
+        key = ref_key(ObjectRef.of(obj))
+        if key not in live:
+            try:
+                found = cluster.get(ObjectRef.of(obj))
+            except NotFound:
+                found = None
+            if found is not None:
+                live[key] = found
+    return live
+
+
+def _strip_managed_by_others(desired: Manifest, live: Manifest | None, rules: list[IgnoreRule]) -> Manifest:
+    others = [m for r in rules for m in r.managers]
+    if not others or live is None:
+        return desired
+    out = copy.deepcopy(desired)
+    owned = managed.owners((live.get("metadata") or {}).get("managedFields"))
+    for path in managed.paths_of(owned, others):
+        if path[:1] != ("f:metadata",):
+            managed.remove(out, path)
+    return out
+
+
+def _stamp(desired: Manifest) -> Manifest:
+    out = copy.deepcopy(desired)
+    out["metadata"].setdefault("annotations", {})[keys.APPLIED_HASH] = manifest_hash(desired)
+    return out
+
+
+def _recreate_allowed(desired: Manifest, opts: DiffOptions) -> bool:
+    annotations = (desired.get("metadata") or {}).get("annotations") or {}
+    return opts.allow_recreate or str(annotations.get(keys.RECREATE, "")).lower() == "allow"
+
+
+def _comparable(obj: Manifest, rules: list[IgnoreRule]) -> Manifest:
+    out = normalize(obj)
+    for rule in rules:
+        for pointer in rule.json_pointers:
+            remove_pointer(out, pointer)
+    return out
+
+
+def field_drift(ref: ObjectRef, live: Manifest, predicted: Manifest,
+                rules: list[IgnoreRule]) -> list[FieldDrift]:
+    """Each differing field, with the manager owning the live value (ignored managers' fields dropped)."""
+    owned = managed.owners((live.get("metadata") or {}).get("managedFields"))
+    left = set(m for r in rules for m in r.managers)
+    node = root_for(ref.api_version, ref.kind)
+    out = []
+    for path, a, b in compare(_comparable(live, rules), _comparable(predicted, rules), node):
+        owner = managed.owner_of(path, owned)
+        if owner in left:
+            continue
+        out.append(FieldDrift(ref, managed.display(path), truncate(a), truncate(b), owner))
+    return out
+
+
+def _predict(cluster: Cluster, desired: Manifest, opts: DiffOptions) -> tuple[Manifest, str]:
+    try:
+        return cluster.apply(desired, field_manager=opts.field_manager, force=opts.force, dry_run=True), ""
+    except Conflict as exc:
+        who = ", ".join(f"{f} (owned by {m})" for m, f in exc.causes) or str(exc)
+        predicted = cluster.apply(desired, field_manager=opts.field_manager, force=True, dry_run=True)
+        return predicted, f"conflict: {who}; sync with force to take ownership"
+
+
+def plan_object(cluster: Cluster, desired: Manifest, live: Manifest | None, opts: DiffOptions,
+                crd_kinds: set[tuple[str, str]]) -> ObjectPlan:
+    ref = ObjectRef.of(desired)
+    rules = [r for r in opts.ignore if r.matches(ref)]
+    send = _stamp(_strip_managed_by_others(desired, live, rules))
+    wanted = send["metadata"]["annotations"][keys.APPLIED_HASH]
+    if live is not None and contains(live, send):
+        return ObjectPlan(ref, send, live, live, Action.UNCHANGED)
+    try:
+        predicted, note = _predict(cluster, send, opts)
+    except ImmutableField as exc:
+        if _recreate_allowed(desired, opts):
+            return ObjectPlan(ref, send, live, send, Action.RECREATED,
+                              message=f"will recreate: immutable {', '.join(exc.fields)}")
+        return ObjectPlan(ref, send, live, None, Action.FAILED, error=(
+            f"immutable field {', '.join(exc.fields)} changed; allow recreate (sync policy allow_recreate "
+            f"or annotation {keys.RECREATE}=allow) to delete and recreate the object"))
+    except NotFound as exc:
+        if live is None and (ref.group, ref.kind) in crd_kinds:
+            return ObjectPlan(ref, send, None, None, Action.CREATED,
+                              message="kind defined by this application")
+        return ObjectPlan(ref, send, live, None, Action.FAILED, error=str(exc))
+    except ClusterError as exc:
+        if exc.temporary:
+            raise
+        return ObjectPlan(ref, send, live, None, Action.FAILED, error=str(exc))
+    if live is None:
+        return ObjectPlan(ref, send, None, predicted, Action.CREATED, message=note)
+    drift = tuple(field_drift(ref, live, predicted, rules))
+    stale = ((live.get("metadata") or {}).get("annotations") or {}).get(keys.APPLIED_HASH) != wanted
+    if not drift:
+        return ObjectPlan(ref, send, live, predicted, Action.UNCHANGED, refresh=stale)
+    return ObjectPlan(ref, send, live, predicted, Action.CONFIGURED, drift, note)
+
+
+def plan(cluster: Cluster, desired: list[Manifest], opts: DiffOptions) -> Plan:
+    """The plan for every desired object (reads only; dry-run applies where needed)."""
+    live = read_live(cluster, desired, opts.application)
+    crd_kinds = {(str((o.get("spec") or {}).get("group", "")), str(((o.get("spec") or {}).get("names") or {})
+                                                                    .get("kind", "")))
+                 for o in desired if o.get("kind") == "CustomResourceDefinition"}
+    plans = tuple(plan_object(cluster, obj, live.get(ref_key(ObjectRef.of(obj))), opts, crd_kinds)
+                  for obj in desired)
+    return Plan(plans, live)
+
+
+def unified_diff(p: ObjectPlan) -> str:
+    """A unified YAML diff of live vs predicted (normalised, Secret values masked, long values cut)."""
+    if p.action is Action.UNCHANGED:
+        return ""
+    before = dump_all([truncate(normalize(p.live))]) if p.live else ""
+    after = dump_all([truncate(normalize(p.predicted or p.desired))])
+    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                 f"live/{p.ref}", f"predicted/{p.ref}")
+    return "".join(lines)
+
+
+def refs(plans: Iterable[ObjectPlan]) -> list[ObjectRef]:
+    return [p.ref for p in plans]

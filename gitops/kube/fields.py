@@ -1,0 +1,74 @@
+"""Field-level comparison of two objects of one kind (pure), in FieldsV1 path tokens.
+
+Called by diff.py on the normalised live and predicted objects. Lists that the schema declares as
+maps (``listType: map``, e.g. containers keyed by name) are compared element by element, matched by
+their keys, so a changed image is reported at ``.spec.template.spec.containers[name="web"].image``
+and can be attributed through managedFields; other lists are compared whole (atomic), as the API
+server's own merge treats them. Display helpers truncate huge values so a diff stays readable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gitops.kube.managed import Path, key_token
+from renderers.k8s.schema import TypeNode, element, field, resolve
+
+MISSING: Any = None
+MAX_VALUE_CHARS = 512
+_MAX_DEPTH = 64
+
+
+def _list_keys(node: TypeNode) -> list[str]:
+    node = resolve(node)
+    if node.get("listType") == "map" and node.get("keys"):
+        return [str(k) for k in node["keys"]]
+    if node.get("patch") == "merge" and node.get("mergeKey"):
+        return [str(node["mergeKey"])]
+    return []
+
+
+def _keyed(items: list[Any], keys: list[str]) -> dict[str, Any] | None:
+    out: dict[str, Any] = {}
+    for item in items:
+        if not isinstance(item, dict) or keys[0] not in item:
+            return None
+        token = key_token({k: item[k] for k in keys if k in item})
+        if token in out:
+            return None
+        out[token] = item
+    return out
+
+
+def compare(live: Any, predicted: Any, node: TypeNode, path: Path = ()) -> list[tuple[Path, Any, Any]]:
+    """Every (path, live value, predicted value) where the two differ."""
+    if live == predicted:
+        return []
+    if isinstance(live, dict) and isinstance(predicted, dict) and len(path) < _MAX_DEPTH:
+        out: list[tuple[Path, Any, Any]] = []
+        for name in sorted(set(live) | set(predicted)):
+            out += compare(live.get(name, MISSING), predicted.get(name, MISSING), field(node, name),
+                           (*path, f"f:{name}"))
+        return out
+    if isinstance(live, list) and isinstance(predicted, list) and len(path) < _MAX_DEPTH:
+        keys = _list_keys(node)
+        a = _keyed(live, keys) if keys else None
+        b = _keyed(predicted, keys) if keys else None
+        if a is not None and b is not None:
+            sub = element(node)
+            out = []
+            for token in sorted(set(a) | set(b)):
+                out += compare(a.get(token, MISSING), b.get(token, MISSING), sub, (*path, token))
+            return out
+    return [(path, live, predicted)]
+
+
+def truncate(value: Any, limit: int = MAX_VALUE_CHARS) -> Any:
+    """``value`` with every string longer than ``limit`` cut and marked (for display only)."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}... ({len(value) - limit} more characters)"
+    if isinstance(value, dict):
+        return {k: truncate(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [truncate(v, limit) for v in value]
+    return value

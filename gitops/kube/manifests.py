@@ -1,0 +1,119 @@
+"""Validation and preparation of rendered manifests before anything touches a cluster.
+
+Called by gitops/engine.py right after rendering (and by the CLI). ``validate`` rejects the whole set
+when one manifest is malformed (no kind/apiVersion/name, a name with ``/`` or ``..``, a duplicate),
+naming the object's position and field, so nothing is half-applied. ``prepare`` fills the
+destination namespace into namespaced objects that have none and stamps our ownership: the
+``keys.APP_LABEL`` label (cheap LIST per kind) and the ``keys.OWNED_BY`` annotation (what prune checks).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from typing import Any
+
+from gitops import keys
+from gitops.errors import InputError, NotFound
+from gitops.kube.client import Cluster, check_name
+from gitops.status import ObjectRef, Target
+
+Manifest = dict[str, Any]
+_API_VERSION = re.compile(r"([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?/)?v[0-9]+[a-z0-9]*")
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+
+
+def _where(index: int, obj: Any) -> str:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    name = meta.get("name") if isinstance(meta, dict) else None
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    return f"manifest #{index + 1}" + (f" ({kind}/{name})" if kind or name else "")
+
+
+def _check_one(index: int, obj: Any) -> Manifest:
+    where = _where(index, obj)
+    if not isinstance(obj, dict):
+        raise InputError(f"{where}: a manifest must be a mapping, got {type(obj).__name__}")
+    for name in ("apiVersion", "kind"):
+        if not isinstance(obj.get(name), str) or not obj[name]:
+            raise InputError(f"{where}: missing or non-string {name}", field=name)
+    if not _API_VERSION.fullmatch(obj["apiVersion"]) or ".." in obj["apiVersion"]:
+        raise InputError(f"{where}: invalid apiVersion {obj['apiVersion']!r}", field="apiVersion")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", obj["kind"]):
+        raise InputError(f"{where}: invalid kind {obj['kind']!r}", field="kind")
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or not meta.get("name"):
+        raise InputError(f"{where}: missing metadata.name", field="metadata.name")
+    check_name(meta["name"], "name", obj=where)
+    if meta.get("namespace") is not None:
+        check_name(meta["namespace"], "namespace", obj=where)
+    for bag in ("labels", "annotations"):
+        if meta.get(bag) is not None and not isinstance(meta[bag], dict):
+            raise InputError(f"{where}: metadata.{bag} must be a mapping", field=f"metadata.{bag}")
+    return obj
+
+
+def validate(objects: list[Any]) -> list[Manifest]:
+    """The manifests, checked; InputError on the first malformed or duplicate one."""
+    seen: dict[tuple[str, str, str, str], int] = {}
+    out = []
+    for index, obj in enumerate(objects):
+        manifest = _check_one(index, obj)
+        ref = ObjectRef.of(manifest)
+        key = (ref.group, ref.kind, ref.namespace, ref.name)
+        if key in seen:
+            raise InputError(f"{_where(index, obj)}: duplicate of manifest #{seen[key] + 1}")
+        seen[key] = index
+        out.append(manifest)
+    return out
+
+
+def app_label(application: str) -> str:
+    """The APP_LABEL value: the name when it is a valid label value, else a stable hash."""
+    if _LABEL_VALUE.match(application):
+        return application
+    return "h-" + hashlib.sha256(application.encode()).hexdigest()[:40]
+
+
+def _crd_scopes(objects: list[Manifest]) -> dict[tuple[str, str], bool]:
+    scopes = {}
+    for obj in objects:
+        if obj.get("kind") == "CustomResourceDefinition":
+            spec = obj.get("spec") or {}
+            kind = (spec.get("names") or {}).get("kind")
+            scopes[(str(spec.get("group", "")), str(kind))] = spec.get("scope") != "Cluster"
+    return scopes
+
+
+def _namespaced(cluster: Cluster, obj: Manifest, crds: dict[tuple[str, str], bool]) -> bool:
+    ref = ObjectRef.of(obj)
+    if (ref.group, ref.kind) in crds:
+        return crds[(ref.group, ref.kind)]
+    try:
+        return cluster.resource_for(ref.api_version, ref.kind).namespaced
+    except NotFound:
+        return bool(ref.namespace)
+
+
+def prepare(objects: list[Manifest], cluster: Cluster, target: Target,
+            namespace: str | None) -> list[Manifest]:
+    """Copies with the default namespace filled in and our label and ownership annotation added."""
+    crds = _crd_scopes(objects)
+    out = []
+    for obj in objects:
+        obj = copy.deepcopy(obj)
+        meta = obj["metadata"]
+        if _namespaced(cluster, obj, crds):
+            if not meta.get("namespace"):
+                if not namespace:
+                    raise InputError(f"{obj['kind']}/{meta['name']}: namespaced object without a "
+                                     "namespace and the application has no destination namespace",
+                                     field="metadata.namespace")
+                meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        meta["labels"] = {**(meta.get("labels") or {}), keys.APP_LABEL: app_label(target.application)}
+        meta["annotations"] = {**(meta.get("annotations") or {}), keys.OWNED_BY: target.key}
+        out.append(obj)
+    return out

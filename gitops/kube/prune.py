@@ -1,0 +1,144 @@
+"""Prune: delete what a target applied before but no longer renders, guarded, using an inventory.
+
+Called by gitops/engine.py after apply. The inventory is kept in the cluster, kapp-style: a ConfigMap
+``gitops-inventory-<hash of the target key>`` in the ``gitops-system`` namespace listing every object
+reference applied for the target, so a fresh worker (or another replica) knows what to prune without
+local state. Candidates are inventory entries missing from the desired set; one is deleted only when
+the live object still carries our ``keys.OWNED_BY`` annotation for this target and does not opt out
+with ``Prune=false`` in ``keys.SYNC_OPTIONS``. The mass-delete guard refuses (PruneRefused) to delete
+everything, or more than ``max_share`` of the inventory, unless explicitly allowed. Deletions run in
+reverse apply order with a configurable propagation policy (Background by default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from gitops import keys
+from gitops.errors import ClusterError, NotFound, PruneRefused
+from gitops.kube.client import Cluster
+from gitops.kube.diff import ref_key
+from gitops.kube.ordering import sort_key
+from gitops.kube.results import ObjectResult
+from gitops.status import Action, ObjectRef, Target
+
+Manifest = dict[str, Any]
+NAMESPACE = "gitops-system"
+_FIELD = "objects"
+
+
+def inventory_name(target: Target) -> str:
+    return "gitops-inventory-" + hashlib.sha256(target.key.encode()).hexdigest()[:16]
+
+
+def _ref_from(entry: Any) -> ObjectRef | None:
+    if not isinstance(entry, list) or len(entry) != 5 or not all(isinstance(x, str) for x in entry):
+        return None
+    group, version, kind, namespace, name = entry
+    return ObjectRef(group, kind, namespace, name, version)
+
+
+def read_inventory(cluster: Cluster, target: Target) -> list[ObjectRef] | None:
+    """The refs last recorded for ``target``; ``None`` when it has no inventory yet."""
+    ref = ObjectRef("", "ConfigMap", NAMESPACE, inventory_name(target), "v1")
+    try:
+        cm = cluster.get(ref)
+    except NotFound:
+        return None
+    if cm is None:
+        return None
+    try:
+        entries = json.loads((cm.get("data") or {}).get(_FIELD, "[]"))
+    except ValueError:
+        entries = []
+    return sorted(r for r in map(_ref_from, entries if isinstance(entries, list) else []) if r)
+
+
+def write_inventory(cluster: Cluster, target: Target, refs: list[ObjectRef], field_manager: str) -> None:
+    """Record ``refs`` (creating the namespace and ConfigMap when needed)."""
+    entries = sorted({ref_key(r): [r.group, r.version, r.kind, r.namespace, r.name] for r in refs}.values())
+    label = hashlib.sha256(target.key.encode()).hexdigest()[:16]
+    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+                  field_manager=field_manager)
+    cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": inventory_name(target), "namespace": NAMESPACE,
+        "labels": {keys.INVENTORY_LABEL: label}, "annotations": {keys.OWNED_BY: target.key}},
+        "data": {"target": target.key, _FIELD: json.dumps(entries, separators=(",", ":"))}},
+        field_manager=field_manager, force=True)
+
+
+def merged(old: list[ObjectRef] | None, new: list[ObjectRef]) -> list[ObjectRef]:
+    """``new`` plus the old refs it does not name (newest version of each wins)."""
+    out = {ref_key(r): r for r in old or []}
+    out.update({ref_key(r): r for r in new})
+    return sorted(out.values())
+
+
+@dataclass(frozen=True)
+class PruneOptions:
+    max_share: float = 0.5
+    allow_empty: bool = False
+    allow_mass_delete: bool = False
+    propagation: str = "Background"
+    dry_run: bool = False
+
+
+def _opted_out(live: Manifest) -> bool:
+    options = str(((live.get("metadata") or {}).get("annotations") or {}).get(keys.SYNC_OPTIONS, ""))
+    return "prune=false" in options.replace(" ", "").lower().split(",")
+
+
+def candidates(inventory: list[ObjectRef] | None, desired: list[ObjectRef]) -> list[ObjectRef]:
+    keep = {ref_key(r) for r in desired}
+    return [r for r in inventory or [] if ref_key(r) not in keep]
+
+
+def guard(inventory: list[ObjectRef] | None, desired: list[ObjectRef], doomed: list[ObjectRef],
+          opts: PruneOptions, target: Target) -> None:
+    """Raise PruneRefused when the prune would delete everything or too large a share."""
+    if not doomed or opts.allow_mass_delete:
+        return
+    total = len(inventory or [])
+    if not desired and not opts.allow_empty:
+        raise PruneRefused(f"refusing to prune all {total} objects: the application rendered nothing "
+                           "(set allow_empty to permit)", target=target.key)
+    if total and len(doomed) / total > opts.max_share:
+        raise PruneRefused(f"refusing to prune {len(doomed)} of {total} objects: more than "
+                           f"{opts.max_share:.0%} (prune_max_share)", target=target.key)
+
+
+def _delete_one(cluster: Cluster, ref: ObjectRef, target: Target, opts: PruneOptions) -> ObjectResult:
+    try:
+        live = cluster.get(ref)
+    except NotFound:
+        live = None
+    if live is None:
+        return ObjectResult(ref, Action.DELETED, "already gone")
+    owner = ((live.get("metadata") or {}).get("annotations") or {}).get(keys.OWNED_BY)
+    if owner != target.key:
+        return ObjectResult(ref, Action.SKIPPED,
+                            f"not pruned: owned by {owner or 'nobody'}, not {target.key}")
+    if _opted_out(live):
+        return ObjectResult(ref, Action.SKIPPED, "not pruned: Prune=false")
+    if opts.dry_run:
+        return ObjectResult(ref, Action.DELETED, "would delete (dry run)")
+    try:
+        cluster.delete(ref, propagation=opts.propagation)
+    except ClusterError as exc:
+        return ObjectResult(ref, Action.FAILED, "delete failed", str(exc))
+    return ObjectResult(ref, Action.DELETED, "pruned")
+
+
+def _as_manifest(ref: ObjectRef) -> Manifest:
+    return {"apiVersion": ref.api_version, "kind": ref.kind,
+            "metadata": {"name": ref.name, "namespace": ref.namespace}}
+
+
+def prune(cluster: Cluster, target: Target, doomed: list[ObjectRef],
+          opts: PruneOptions) -> list[ObjectResult]:
+    """Delete the candidates we own, dependants first (reverse apply order)."""
+    ordered = sorted(doomed, key=lambda r: sort_key(_as_manifest(r)), reverse=True)
+    return [_delete_one(cluster, ref, target, opts) for ref in ordered]

@@ -1,0 +1,205 @@
+"""``FakeCluster``: an in-memory Cluster port with just enough server-side apply to test the engine.
+
+Used by the engine's unit tests (and anyone testing code above the Cluster port) where a real API
+server is not needed; end-to-end behaviour is tested against the sandbox API server instead. Apply
+merges maps recursively and replaces lists, tracks field ownership per manager in FieldsV1 (lists
+keyed by the schema's merge keys), reports conflicts with other managers unless forced, drops fields
+a manager stopped applying, and rejects changes to configured immutable fields with the same errors
+the real client raises. ``calls`` records every request; ``faults`` queues errors to raise next.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from gitops.errors import ClusterError, Conflict, ImmutableField, NotFound
+from gitops.kube import managed
+from gitops.kube.client import ResourceInfo, builtin, check_name
+from gitops.kube.fields import compare
+from gitops.status import ObjectRef
+from renderers.k8s.schema import TypeNode, element, field, resolve, root_for
+
+Manifest = dict[str, Any]
+Key = tuple[str, str, str, str]
+IMMUTABLE: dict[tuple[str, str], tuple[str, ...]] = {
+    ("apps", "Deployment"): ("spec", "selector"), ("batch", "Job"): ("spec", "template"),
+    ("", "Service"): ("spec", "clusterIP"),
+}
+
+
+def fields_v1(obj: Any, node: TypeNode) -> dict[str, Any]:
+    """The FieldsV1 set of every leaf ``obj`` sets."""
+    out: dict[str, Any] = {}
+    if isinstance(obj, dict):
+        for name, value in obj.items():
+            sub = field(node, name)
+            out[f"f:{name}"] = fields_v1(value, sub)
+    elif isinstance(obj, list):
+        keys = resolve(node).get("keys") if resolve(node).get("listType") == "map" else None
+        if keys and all(isinstance(i, dict) for i in obj):
+            for item in obj:
+                token = managed.key_token({k: item[k] for k in keys if k in item})
+                out[token] = {".": {}, **fields_v1(item, element(node))}
+    return out
+
+
+def _merge(live: Any, applied: Any) -> Any:
+    if isinstance(live, dict) and isinstance(applied, dict):
+        out = dict(live)
+        for k, v in applied.items():
+            out[k] = _merge(live.get(k), v)
+        return out
+    return copy.deepcopy(applied)
+
+
+def _key(ref: ObjectRef) -> Key:
+    return (ref.group, ref.kind, ref.namespace, ref.name)
+
+
+class FakeCluster:
+    """In-memory cluster; see the module docstring for what it models."""
+
+    def __init__(self, name: str = "fake") -> None:
+        self.name = name
+        self.objects: dict[Key, Manifest] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.faults: list[ClusterError] = []
+        self.on_apply: Callable[[Manifest], None] | None = None
+        self._rv = itertools.count(1)
+
+    def _call(self, verb: str, kind: str) -> None:
+        self.calls.append((verb, kind))
+        if self.faults:
+            raise self.faults.pop(0)
+
+    def writes(self) -> int:
+        return sum(1 for verb, _ in self.calls if verb in ("apply", "delete"))
+
+    def resource_for(self, api_version: str, kind: str) -> ResourceInfo:
+        info = builtin(api_version, kind)
+        if info is not None:
+            return info
+        group, _, version = api_version.rpartition("/")
+        for crd in (o for k, o in self.objects.items() if k[1] == "CustomResourceDefinition"):
+            spec = crd.get("spec") or {}
+            names = spec.get("names") or {}
+            versions = [v.get("name") for v in spec.get("versions") or []]
+            if spec.get("group") == group and names.get("kind") == kind and version in versions:
+                return ResourceInfo(group, version, kind, str(names.get("plural")),
+                                    spec.get("scope") != "Cluster")
+        raise NotFound(f"kind {kind} is not served by {api_version}", status=404)
+
+    def invalidate_discovery(self) -> None:
+        self.calls.append(("discovery-reset", ""))
+
+    def get(self, ref: ObjectRef) -> Manifest | None:
+        self.resource_for(ref.api_version, ref.kind)
+        self._call("get", ref.kind)
+        found = self.objects.get(_key(ref))
+        return copy.deepcopy(found) if found is not None else None
+
+    def list(self, api_version: str, kind: str, *, namespace: str | None = None,
+             label_selector: str | None = None) -> list[Manifest]:
+        self.resource_for(api_version, kind)
+        self._call("list", kind)
+        want = dict(p.split("=", 1) for p in label_selector.split(",")) if label_selector else {}
+        return [copy.deepcopy(o) for k, o in sorted(self.objects.items())
+                if k[1] == kind and (namespace is None or k[2] == namespace)
+                and all(((o["metadata"].get("labels") or {}).get(a) == b) for a, b in want.items())]
+
+    def delete(self, ref: ObjectRef, *, propagation: str = "Background") -> bool:
+        self._call("delete", ref.kind)
+        return self.objects.pop(_key(ref), None) is not None
+
+    def apply(self, obj: Manifest, *, field_manager: str, force: bool = False,
+              dry_run: bool = False) -> Manifest:
+        ref = ObjectRef.of(obj)
+        check_name(ref.name, "name")
+        self.resource_for(ref.api_version, ref.kind)
+        self._call("apply-dry-run" if dry_run else "apply", ref.kind)
+        live = copy.deepcopy(self.objects.get(_key(ref)))
+        new = self._merge_apply(live, copy.deepcopy(obj), field_manager, force)
+        if not dry_run:
+            self.objects[_key(ref)] = new
+            if self.on_apply:
+                self.on_apply(new)
+        return copy.deepcopy(new)
+
+    def _merge_apply(self, live: Manifest | None, obj: Manifest, manager: str, force: bool) -> Manifest:
+        ref = ObjectRef.of(obj)
+        node = root_for(ref.api_version, ref.kind)
+        mine = fields_v1(obj, node)
+        if live is None:
+            new = copy.deepcopy(obj)
+            new["metadata"].update(uid=f"uid-{next(self._rv)}", generation=1,
+                                   creationTimestamp="2026-01-01T00:00:00Z")
+            others: list[dict[str, Any]] = []
+        else:
+            self._check_immutable(ref, live, obj)
+            owners = managed.owners(live["metadata"].get("managedFields"))
+            changed = {p for p, _, _ in compare(live, _merge(live, obj), node)}
+            self._check_conflicts(ref, owners, changed, manager, force)
+            new = _merge(live, obj)
+            stale = owners.get(manager, set()) - managed.decode(mine)
+            for path in sorted(stale, key=len, reverse=True):
+                managed.remove(new, path)
+            others = [e for e in live["metadata"].get("managedFields") or [] if e.get("manager") != manager]
+            if force:
+                for entry in others:
+                    kept = managed.decode(entry["fieldsV1"]) - {p for p in changed}
+                    entry["fieldsV1"] = _encode(kept)
+            if new.get("spec") != live.get("spec"):
+                new["metadata"]["generation"] = int(live["metadata"].get("generation", 1)) + 1
+        new["metadata"]["resourceVersion"] = str(next(self._rv))
+        new["metadata"]["managedFields"] = [*others, {"manager": manager, "operation": "Apply",
+                                                      "apiVersion": obj["apiVersion"],
+                                                      "fieldsType": "FieldsV1", "fieldsV1": mine}]
+        return new
+
+    def _check_immutable(self, ref: ObjectRef, live: Manifest, obj: Manifest) -> None:
+        path = IMMUTABLE.get((ref.group, ref.kind))
+        if not path:
+            return
+        a: Any = live
+        b: Any = obj
+        for part in path:
+            a, b = (a or {}).get(part), (b or {}).get(part)
+        if b is not None and a is not None and a != b:
+            raise ImmutableField("field is immutable", fields=[".".join(path)], status=422, obj=str(ref))
+
+    @staticmethod
+    def _check_conflicts(ref: ObjectRef, owners: dict[str, set[managed.Path]], changed: set[managed.Path],
+                         manager: str, force: bool) -> None:
+        if force:
+            return
+        causes = [(m, managed.display(p)) for m, paths in sorted(owners.items()) if m != manager
+                  for p in sorted(changed) if p in paths]
+        if causes:
+            raise Conflict(f"Apply failed with {len(causes)} conflict(s)", causes=causes, status=409,
+                           obj=str(ref))
+
+    def edit(self, ref: ObjectRef, patch: Manifest, manager: str) -> Manifest:
+        """Another client's merge-patch update: it takes ownership of the fields it changed."""
+        live = self.objects[_key(ref)]
+        new = _merge(live, patch)
+        node = root_for(ref.api_version, ref.kind)
+        changed = {p for p, _, _ in compare(live, new, node)}
+        for entry in new["metadata"].get("managedFields") or []:
+            entry["fieldsV1"] = _encode(managed.decode(entry["fieldsV1"]) - changed)
+        new["metadata"]["managedFields"] = [*(new["metadata"].get("managedFields") or []), {
+            "manager": manager, "operation": "Update", "fieldsType": "FieldsV1",
+            "fieldsV1": _encode(changed)}]
+        self.objects[_key(ref)] = new
+        return copy.deepcopy(new)
+
+
+def _encode(paths: set[managed.Path]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for path in paths:
+        node = out
+        for token in path:
+            node = node.setdefault(token, {})
+    return out

@@ -1,0 +1,61 @@
+"""Fakes of the engine's Source, Renderer and ClusterFactory ports (see gitops/engine.py).
+
+``FakeSource`` hands out one directory as the snapshot of every revision; ``StaticRenderer`` returns
+the manifests a test put in it (mutable between reconciles, or an exception to raise);
+``FakeClusters`` returns one prepared Cluster per configured cluster name.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitops.engine import Ports
+from gitops.kube.client import Cluster
+from gitops.testing.cluster import FakeCluster
+
+Manifest = dict[str, Any]
+
+
+@dataclass
+class FakeSource:
+    root: Path = Path(".")
+    revision: str = "0" * 40
+    resolved: int = 0
+
+    def resolve(self, repository: Any, revision: str | None) -> str:
+        self.resolved += 1
+        return revision or self.revision
+
+    def checkout(self, repository: Any, revision: str) -> Path:
+        return self.root
+
+
+@dataclass
+class StaticRenderer:
+    manifests: list[Manifest] = field(default_factory=list)
+    error: Exception | None = None
+
+    def render(self, root: Path, source: Any, parameters: Mapping[str, Any]) -> list[Manifest]:
+        if self.error is not None:
+            raise self.error
+        return copy.deepcopy(self.manifests)
+
+
+@dataclass
+class FakeClusters:
+    clusters: dict[str, Cluster] = field(default_factory=dict)
+
+    def connect(self, cluster: Any) -> Cluster:
+        found = self.clusters.get(cluster.name)
+        if found is None:
+            found = self.clusters[cluster.name] = FakeCluster(cluster.name)
+        return found
+
+
+def fake_ports(manifests: list[Manifest], cluster: Cluster | None = None, name: str = "fake") -> Ports:
+    """Ports with a static renderer over ``manifests`` and ``cluster`` (a FakeCluster by default)."""
+    return Ports(FakeSource(), StaticRenderer(manifests), FakeClusters({name: cluster or FakeCluster(name)}))

@@ -1,0 +1,166 @@
+"""Ordering, managedFields reading, normalisation, field comparison (pure helpers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gitops import keys
+from gitops.kube import managed
+from gitops.kube.fields import compare, truncate
+from gitops.kube.normalize import contains, mask, normalize, remove_pointer
+from gitops.kube.ordering import Stage, deletion_order, plan_steps, stage_of
+from renderers.k8s.schema import root_for
+
+
+def m(api: str, kind: str, name: str, ns: str | None = None, wave: int | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if ns:
+        meta["namespace"] = ns
+    if wave is not None:
+        meta["annotations"] = {keys.SYNC_WAVE: str(wave)}
+    return {"apiVersion": api, "kind": kind, "metadata": meta}
+
+
+def test_stages_and_kind_order() -> None:
+    objs = [
+        m("apps/v1", "Deployment", "web", "ns"),
+        m("v1", "Service", "web", "ns"),
+        m("example.com/v1", "Widget", "w", "ns"),
+        m("v1", "Namespace", "ns"),
+        m("apiextensions.k8s.io/v1", "CustomResourceDefinition", "widgets.example.com"),
+        m("rbac.authorization.k8s.io/v1", "ClusterRole", "r"),
+        m("v1", "ConfigMap", "c", "ns"),
+    ]
+    steps = plan_steps(objs)
+    assert [s.stage for s in steps] == [Stage.DEFINITIONS, Stage.CLUSTER, Stage.NAMESPACED]
+    assert [o["kind"] for o in steps[0].objects] == ["Namespace", "CustomResourceDefinition"]
+    assert steps[0].wait and not steps[2].wait
+    assert [o["kind"] for o in steps[2].objects] == ["ConfigMap", "Service", "Deployment", "Widget"]
+    assert [o["kind"] for o in deletion_order(objs)][-1] == "Namespace"
+
+
+def test_waves_come_before_stages() -> None:
+    objs = [
+        m("v1", "ConfigMap", "late", "ns", wave=5),
+        m("v1", "ConfigMap", "early", "ns", wave=-1),
+        m("v1", "Namespace", "ns2", wave=5),
+        m("v1", "ConfigMap", "mid", "ns"),
+    ]
+    steps = plan_steps(objs)
+    assert [(s.wave, [o["metadata"]["name"] for o in s.objects]) for s in steps] == [
+        (-1, ["early"]),
+        (0, ["mid"]),
+        (5, ["ns2"]),
+        (5, ["late"]),
+    ]
+
+
+def test_malformed_wave_counts_as_zero_and_unknown_scope_uses_namespace() -> None:
+    bad = m("v1", "ConfigMap", "x", "ns")
+    bad["metadata"]["annotations"] = {keys.SYNC_WAVE: "soon; rm -rf /"}
+    assert plan_steps([bad])[0].wave == 0
+    assert stage_of(m("example.com/v1", "Cluster", "c")) is Stage.CLUSTER
+    assert stage_of(m("example.com/v1", "Widget", "w", "ns")) is Stage.NAMESPACED
+
+
+FIELDS = {
+    "f:metadata": {"f:labels": {"f:app": {}}},
+    "f:spec": {
+        "f:replicas": {},
+        "f:template": {"f:spec": {"f:containers": {'k:{"name":"web"}': {".": {}, "f:image": {}}}}},
+    },
+}
+
+
+def test_fields_v1_decode_and_owner_lookup() -> None:
+    paths = managed.decode(FIELDS)
+    assert ("f:spec", "f:replicas") in paths
+    assert ("f:spec", "f:template", "f:spec", "f:containers", 'k:{"name":"web"}') in paths
+    owned = managed.owners(
+        [
+            {"manager": "gitops", "fieldsV1": FIELDS},
+            {"manager": "kubectl-edit", "fieldsV1": {"f:spec": {"f:paused": {}}}},
+            "garbage",
+            {"manager": "x", "fieldsV1": "not a map"},
+        ]
+    )
+    assert managed.owner_of(("f:spec", "f:replicas"), owned) == "gitops"
+    assert managed.owner_of(("f:spec", "f:paused"), owned) == "kubectl-edit"
+    assert (
+        managed.owner_of(
+            ("f:spec", "f:template", "f:spec", "f:containers", 'k:{"name":"web"}', "f:image"), owned
+        )
+        == "gitops"
+    )
+    assert managed.owner_of(("f:spec", "f:nothing"), owned) is None
+    assert (
+        managed.display(("f:spec", "f:containers", 'k:{"name":"web"}', "f:image"))
+        == '.spec.containers[name="web"].image'
+    )
+
+
+def test_remove_paths_from_desired() -> None:
+    obj = {"spec": {"replicas": 3, "containers": [{"name": "web", "image": "a"}, {"name": "x"}]}}
+    assert managed.remove(obj, ("f:spec", "f:replicas"))
+    assert managed.remove(obj, ("f:spec", "f:containers", 'k:{"name":"web"}', "f:image"))
+    assert not managed.remove(obj, ("f:spec", "f:missing"))
+    assert obj == {"spec": {"containers": [{"name": "web"}, {"name": "x"}]}}
+
+
+def test_normalize_strips_noise_and_masks_secrets() -> None:
+    live = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "status": {"x": 1},
+        "data": {"password": "aHVudGVyMg=="},
+        "metadata": {
+            "name": "s",
+            "uid": "u",
+            "resourceVersion": "9",
+            "managedFields": [],
+            "annotations": {keys.APPLIED_HASH: "h"},
+        },
+    }
+    out = normalize(live)
+    assert out["metadata"] == {"name": "s"} and "status" not in out
+    assert "aHVudGVyMg==" not in str(out)
+    assert out["data"]["password"] == mask("aHVudGVyMg==") != mask("other")
+    assert live["data"]["password"] == "aHVudGVyMg=="  # the input is untouched
+
+
+def test_remove_pointer_and_contains() -> None:
+    obj = {"spec": {"a/b": 1, "list": [1, 2, 3]}}
+    assert remove_pointer(obj, "/spec/a~1b") and remove_pointer(obj, "/spec/list/1")
+    assert not remove_pointer(obj, "/spec/none") and not remove_pointer(obj, "nope")
+    assert obj == {"spec": {"list": [1, 3]}}
+    assert contains({"a": 1, "b": [{"x": 1, "y": 2}], "extra": True}, {"a": 1, "b": [{"x": 1}]})
+    assert not contains({"a": 1}, {"a": 2})
+    assert not contains({"a": [1, 2]}, {"a": [1]})
+    assert not contains({"a": True}, {"a": 1})
+
+
+def test_compare_matches_keyed_list_elements() -> None:
+    node = root_for("apps/v1", "Deployment")
+
+    def dep(image: str, replicas: int) -> dict[str, Any]:
+        return {
+            "spec": {
+                "replicas": replicas,
+                "template": {
+                    "spec": {"containers": [{"name": "side", "image": "s"}, {"name": "web", "image": image}]}
+                },
+            }
+        }
+
+    diffs = compare(dep("a", 1), dep("b", 2), node)
+    assert [(managed.display(p), a, b) for p, a, b in diffs] == [
+        (".spec.replicas", 1, 2),
+        ('.spec.template.spec.containers[name="web"].image', "a", "b"),
+    ]
+    assert compare(dep("a", 1), dep("a", 1), node) == []
+
+
+def test_truncate_huge_values() -> None:
+    out = truncate({"v": "x" * 100_000, "l": ["y" * 600]}, 100)
+    assert len(out["v"]) < 200 and "99900 more characters" in out["v"]
+    assert out["l"][0].startswith("y" * 100)

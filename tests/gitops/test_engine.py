@@ -1,0 +1,263 @@
+"""The reconcile orchestrator over fake ports: when it writes, what it reports, how it fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops import keys
+from gitops.config import load_config
+from gitops.engine import Ports, ReconcileRequest, reconcile
+from gitops.errors import VerificationFailed
+from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
+from gitops.testing import FakeCluster, FakeClusters, FakeSource, StaticRenderer
+from renderers.errors import RenderError
+
+CONFIG = """
+apiVersion: gitops.dev/v1alpha1
+kind: Repository
+metadata: {{name: repo}}
+spec: {{url: "https://127.0.0.1/repo.git"}}
+---
+apiVersion: gitops.dev/v1alpha1
+kind: Cluster
+metadata: {{name: c1}}
+spec: {{server: "https://127.0.0.1:6443"}}
+---
+apiVersion: gitops.dev/v1alpha1
+kind: Application
+metadata: {{name: app}}
+spec:
+  source: {{repository: repo, path: app}}
+  destination: {{cluster: c1, namespace: demo}}
+  syncPolicy: {policy}
+  ignoreDifferences: {ignore}
+"""
+
+
+def request(
+    tmp_path: Path, policy: str = "{automated: true, prune: true}", ignore: str = "[]", **kw: Any
+) -> ReconcileRequest:
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG.format(policy=policy, ignore=ignore))
+    config = load_config(path)
+    return ReconcileRequest(
+        config.applications["app"], config.repositories["repo"], config.clusters["c1"], **kw
+    )
+
+
+def cm(name: str, value: str = "1") -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"v": value}}
+
+
+def deploy(replicas: int = 1) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1"}]},
+            },
+        },
+    }
+
+
+@pytest.fixture
+def cluster() -> FakeCluster:
+    return FakeCluster("c1")
+
+
+def ports(cluster: FakeCluster, manifests: list[dict[str, Any]]) -> Ports:
+    return Ports(FakeSource(), StaticRenderer(manifests), FakeClusters({"c1": cluster}))
+
+
+def actions(result: Any) -> dict[str, Action]:
+    return {r.ref.name: r.action for r in result.objects}
+
+
+def test_first_sync_then_noop(tmp_path: Path, cluster: FakeCluster) -> None:
+    p = ports(cluster, [cm("a"), cm("b"), deploy()])
+    first = reconcile(request(tmp_path), p)
+    assert first.error is None and first.applied and first.sync is SyncStatus.SYNCED
+    assert actions(first) == {"a": Action.CREATED, "b": Action.CREATED, "web": Action.CREATED}
+    assert first.target == Target("app", "c1") and first.revision == "0" * 40
+    live = cluster.objects[("", "ConfigMap", "demo", "a")]
+    assert live["metadata"]["annotations"][keys.OWNED_BY] == "app@c1"
+    assert keys.APPLIED_HASH in live["metadata"]["annotations"]
+    cluster.calls.clear()
+    again = reconcile(request(tmp_path, previous_revision=None, sync=True), p)
+    assert set(actions(again).values()) == {Action.UNCHANGED}
+    assert cluster.writes() == 0 and again.sync is SyncStatus.SYNCED
+    assert not any(v == "apply-dry-run" for v, _ in cluster.calls)
+
+
+def test_detect_only_reports_drift_with_attribution_and_never_writes(
+    tmp_path: Path, cluster: FakeCluster
+) -> None:
+    p = ports(cluster, [deploy()])
+    reconcile(request(tmp_path), p)
+    cluster.edit(
+        ObjectRef("apps", "Deployment", "demo", "web", "v1"), {"spec": {"replicas": 5}}, "kubectl-edit"
+    )
+    cluster.calls.clear()
+    result = reconcile(request(tmp_path, policy="{detectOnly: true, automated: true}", sync=True), p)
+    assert result.sync is SyncStatus.OUT_OF_SYNC and not result.applied and cluster.writes() == 0
+    [drift] = result.drift
+    assert (drift.path, drift.live, drift.predicted, drift.manager) == (
+        ".spec.replicas",
+        5,
+        1,
+        "kubectl-edit",
+    )
+    assert "-  replicas: 5" in result.diff and "+  replicas: 1" in result.diff
+
+
+def test_conflict_without_force_fails_and_self_heal_forces(tmp_path: Path, cluster: FakeCluster) -> None:
+    p = ports(cluster, [deploy()])
+    reconcile(request(tmp_path), p)
+    ref = ObjectRef("apps", "Deployment", "demo", "web", "v1")
+    cluster.edit(ref, {"spec": {"replicas": 5}}, "kubectl-edit")
+    manual = reconcile(request(tmp_path, policy="{automated: false}", sync=True), p)
+    [failed] = manual.objects
+    assert failed.action is Action.FAILED and "kubectl-edit" in (failed.error or "")
+    assert manual.error and manual.sync is SyncStatus.OUT_OF_SYNC
+    healed = reconcile(
+        request(tmp_path, policy="{automated: true, selfHeal: true}", trigger=Trigger.SELF_HEAL), p
+    )
+    assert actions(healed) == {"web": Action.CONFIGURED} and healed.sync is SyncStatus.SYNCED
+    assert cluster.objects[("apps", "Deployment", "demo", "web")]["spec"]["replicas"] == 1
+
+
+def test_automated_without_self_heal_leaves_drift_on_same_revision(
+    tmp_path: Path, cluster: FakeCluster
+) -> None:
+    p = ports(cluster, [deploy()])
+    reconcile(request(tmp_path), p)
+    cluster.edit(
+        ObjectRef("apps", "Deployment", "demo", "web", "v1"), {"spec": {"replicas": 5}}, "kubectl-edit"
+    )
+    result = reconcile(request(tmp_path, previous_revision="0" * 40), p)
+    assert not result.applied and result.sync is SyncStatus.OUT_OF_SYNC
+
+
+def test_ignore_rule_with_manager_leaves_field_to_it(tmp_path: Path, cluster: FakeCluster) -> None:
+    p = ports(cluster, [deploy()])
+    reconcile(request(tmp_path), p)
+    cluster.edit(
+        ObjectRef("apps", "Deployment", "demo", "web", "v1"), {"spec": {"replicas": 7}}, "hpa-controller"
+    )
+    ignore = "[{group: apps, kind: Deployment, managedFieldsManagers: [hpa-controller]}]"
+    result = reconcile(request(tmp_path, ignore=ignore, sync=True), p)
+    assert result.error is None and result.drift == []
+    assert cluster.objects[("apps", "Deployment", "demo", "web")]["spec"]["replicas"] == 7
+
+
+def test_prune_and_mass_delete_guard(tmp_path: Path, cluster: FakeCluster) -> None:
+    renderer = StaticRenderer([cm("a"), cm("b"), cm("c"), cm("d")])
+    p = Ports(FakeSource(), renderer, FakeClusters({"c1": cluster}))
+    reconcile(request(tmp_path), p)
+    renderer.manifests = [cm("a"), cm("b"), cm("c")]
+    result = reconcile(request(tmp_path, sync=True), p)
+    assert actions(result)["d"] is Action.DELETED and ("", "ConfigMap", "demo", "d") not in cluster.objects
+    renderer.manifests = [cm("a")]
+    refused = reconcile(request(tmp_path, sync=True), p)
+    assert refused.error and "prune_max_share" in refused.error and not refused.temporary
+    assert ("", "ConfigMap", "demo", "b") in cluster.objects
+    renderer.manifests = []
+    empty = reconcile(request(tmp_path, sync=True), p)
+    assert empty.error and "rendered nothing" in empty.error
+    forced = reconcile(request(tmp_path, sync=True, allow_mass_delete=True), p)
+    assert forced.error is None and not [k for k in cluster.objects if k[1] == "ConfigMap" and k[2] == "demo"]
+
+
+def test_prune_skips_objects_not_owned_or_opted_out(tmp_path: Path, cluster: FakeCluster) -> None:
+    renderer = StaticRenderer([cm("a"), cm("b"), cm("c")])
+    p = Ports(FakeSource(), renderer, FakeClusters({"c1": cluster}))
+    reconcile(request(tmp_path), p)
+    cluster.objects[("", "ConfigMap", "demo", "b")]["metadata"]["annotations"][keys.OWNED_BY] = "other@c1"
+    renderer.manifests = [cm("a"), cm("c")]
+    result = reconcile(request(tmp_path, sync=True), p)
+    assert actions(result)["b"] is Action.SKIPPED and ("", "ConfigMap", "demo", "b") in cluster.objects
+    keep = cm("c")
+    keep["metadata"]["annotations"] = {keys.SYNC_OPTIONS: "Prune=false"}
+    renderer.manifests = [cm("a"), keep]
+    reconcile(request(tmp_path, sync=True), p)
+    renderer.manifests = [cm("a")]
+    result = reconcile(
+        request(tmp_path, policy="{automated: true, prune: true, pruneMaxShare: 1.0}", sync=True), p
+    )
+    assert actions(result)["c"] is Action.SKIPPED
+
+
+def test_immutable_field_refused_or_recreated(tmp_path: Path, cluster: FakeCluster) -> None:
+    renderer = StaticRenderer([deploy()])
+    p = Ports(FakeSource(), renderer, FakeClusters({"c1": cluster}))
+    reconcile(request(tmp_path), p)
+    changed = deploy()
+    changed["spec"]["selector"] = {"matchLabels": {"app": "web2"}}
+    changed["spec"]["template"]["metadata"]["labels"] = {"app": "web2"}
+    renderer.manifests = [changed, cm("other")]
+    refused = reconcile(request(tmp_path, sync=True), p)
+    assert actions(refused) == {"web": Action.FAILED, "other": Action.SKIPPED}
+    assert "allow_recreate" in (refused.objects[0].error or "")
+    assert ("", "ConfigMap", "demo", "other") not in cluster.objects  # nothing half-applied
+    ok = reconcile(request(tmp_path, policy="{automated: true, allowRecreate: true}", sync=True), p)
+    assert actions(ok)["web"] is Action.RECREATED and ok.error is None
+    assert (
+        cluster.objects[("apps", "Deployment", "demo", "web")]["spec"]["selector"]["matchLabels"]["app"]
+        == "web2"
+    )
+
+
+def test_failures_become_results(tmp_path: Path, cluster: FakeCluster) -> None:
+    renderer = StaticRenderer(error=RenderError("bad template", path="app/x.yaml", line=3))
+    result = reconcile(request(tmp_path), Ports(FakeSource(), renderer, FakeClusters({"c1": cluster})))
+    assert result.error and "app/x.yaml:3" in result.error and result.sync is SyncStatus.UNKNOWN
+    renderer = StaticRenderer([{"kind": "ConfigMap", "metadata": {"name": "x"}}])
+    result = reconcile(request(tmp_path), Ports(FakeSource(), renderer, FakeClusters({"c1": cluster})))
+    assert result.error and "apiVersion" in result.error and cluster.writes() == 0
+
+    class Refuse:
+        def verify(self, manifests: list[dict[str, Any]], target: Target) -> None:
+            raise VerificationFailed("unsigned image nginx:1")
+
+    result = reconcile(
+        request(tmp_path),
+        Ports(FakeSource(), StaticRenderer([deploy()]), FakeClusters({"c1": cluster}), Refuse()),
+    )
+    assert result.error and "unsigned" in result.error and cluster.writes() == 0
+    from gitops.errors import ClusterUnavailable
+
+    cluster.faults.append(ClusterUnavailable("api down"))
+    result = reconcile(request(tmp_path), ports(cluster, [cm("a")]))
+    assert result.temporary and result.error and "api down" in result.error
+
+
+def test_secret_values_never_in_result(tmp_path: Path, cluster: FakeCluster) -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "stringData": {"password": "hunter2-very-secret"},
+    }
+    p = ports(cluster, [secret])
+    reconcile(request(tmp_path), p)
+    cluster.edit(
+        ObjectRef("", "Secret", "demo", "s", "v1"), {"stringData": {"password": "leaked-other"}}, "kubectl"
+    )
+    result = reconcile(request(tmp_path, policy="{detectOnly: true}"), p)
+    text = repr(result) + result.diff + str(result.to_dict())
+    assert result.drift and "hunter2" not in text and "leaked-other" not in text
+
+
+def test_health_is_reported_per_object_and_aggregated(tmp_path: Path, cluster: FakeCluster) -> None:
+    result = reconcile(request(tmp_path), ports(cluster, [cm("a"), deploy()]))
+    health = {r.ref.name: r.health for r in result.objects}
+    assert health == {"a": HealthStatus.HEALTHY, "web": HealthStatus.PROGRESSING}
+    assert result.health is HealthStatus.PROGRESSING
