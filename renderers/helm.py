@@ -17,10 +17,14 @@ translated once into RenderError with the template file and line parsed from Hel
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
+import resource
 import stat
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,17 +35,22 @@ from renderers.manifest import Manifest, from_documents
 
 OPTIONS = frozenset({"chart", "values_files", "values", "release_name", "namespace", "include_crds",
                      "skip_tests"})
+TIMEOUT_SECONDS = 30.0
+MAX_MEMORY_BYTES = 3 * 1024**3  # address space: the Go runtime reserves a lot, ~1 GiB is usable heap
 HOOK_ANNOTATION = "helm.sh/hook"
-_HELM_LOCATION = re.compile(r"template: ([^\s:]+):(\d+)(?::\d+)?:")
+_RELEASE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+# Helm names the failing template as "<chart>/templates/x.yaml:LINE[:COL]" (v3 prefixes "template: ")
+_HELM_LOCATION = re.compile(r'([^\s:"<>]+/[^\s:"<>]+):(\d+)(?::\d+)?')
 
 
-def _helm() -> Any:
+def _require_helm() -> None:
     try:
-        import helm_python
-    except (ImportError, OSError) as exc:
-        raise RenderError("the helm renderer needs the 'helm' extra: pip install 'gitops-engine-py[helm]' "
-                          f"({exc})", field="renderer") from exc
-    return helm_python
+        found = importlib.util.find_spec("helm_python") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise RenderError("the helm renderer needs the 'helm' extra: pip install 'gitops-engine-py[helm]'",
+                          field="renderer")
 
 
 def check_chart_tree(root: Path, chart_dir: Path) -> None:
@@ -92,8 +101,7 @@ def user_values(root: Path, app_dir: Path, options: Mapping[str, Any],
     return _merge(_merge(merged, inline), parameters)
 
 
-def _translate(exc: Exception, root: Path, chart_dir: Path, chart_name: str) -> RenderError:
-    detail = getattr(exc, "detail", None) or str(exc)
+def _translate(detail: str, root: Path, chart_dir: Path, chart_name: str) -> RenderError:
     match = _HELM_LOCATION.search(detail)
     if match:
         return RenderError(f"helm: {detail}", path=_source(root, chart_dir, chart_name, match[1]),
@@ -113,23 +121,27 @@ def _is_test_hook(manifest: Manifest) -> bool:
     return any(h.strip().startswith("test") for h in hooks.split(","))
 
 
+def _chart_name(root: Path, chart_dir: Path) -> str:
+    source = plain.display(root, chart_dir / "Chart.yaml")
+    if not (chart_dir / "Chart.yaml").is_file():
+        raise RenderError("no Chart.yaml in the chart directory", path=plain.display(root, chart_dir),
+                          field="options.chart")
+    meta = yamlio.load(plain.read_bytes(root, chart_dir / "Chart.yaml"), source)
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(name, str) or not name:
+        raise RenderError("Chart.yaml needs a name", path=source, field="name")
+    return name
+
+
 def _release(options: Mapping[str, Any], parameters: Mapping[str, Any], chart_name: str) -> tuple[str, str]:
     app = parameters.get("application")
-    name = plain.opt_str(options, "release_name", app if isinstance(app, str) and app else chart_name)
+    name = str(plain.opt_str(options, "release_name", app if isinstance(app, str) and app else chart_name))
+    if len(name) > 53 or not _RELEASE_NAME.fullmatch(name):
+        raise RenderError(f"invalid Helm release name {name!r:.80} (a lowercase DNS name of at most 53 "
+                          "characters)", field="options.release_name")
     ns = parameters.get("namespace")
     namespace = plain.opt_str(options, "namespace", ns if isinstance(ns, str) and ns else "default")
-    return str(name), str(namespace)
-
-
-def _render_chart(helm: Any, chart: Any, values: dict[str, Any], name: str, namespace: str,
-                  include_crds: bool) -> list[tuple[str, str]]:
-    """(template key, rendered text) pairs: CRDs first, then templates sorted by key."""
-    helm.validate_release_name(name)
-    chart.validate_schema(values)
-    rendered = chart.render(values, name=name, namespace=namespace, is_install=True)
-    out = [(c.get("filename") or c["name"], c["data"]) for c in chart.crds] if include_crds else []
-    out.extend((key, text) for key, text in sorted(rendered.items()) if not key.endswith("NOTES.txt"))
-    return out
+    return name, str(namespace)
 
 
 def render(root: Path, app_dir: Path, options: Mapping[str, Any],
@@ -141,26 +153,17 @@ def render(root: Path, app_dir: Path, options: Mapping[str, Any],
     include_crds = plain.opt_bool(options, "include_crds", True)
     skip_tests = plain.opt_bool(options, "skip_tests", True)
     values = user_values(root, app_dir, options, parameters)
-    if not (chart_dir / "Chart.yaml").is_file():
-        raise RenderError("no Chart.yaml in the chart directory", path=plain.display(root, chart_dir),
-                          field="options.chart")
+    chart_name = _chart_name(root, chart_dir)
+    name, namespace = _release(options, parameters, chart_name)
     check_chart_tree(root, chart_dir)
-    helm = _helm()
-    chart_name = chart_dir.name
+    _require_helm()
     try:
-        json.dumps(values)
-        with helm.Chart.load(str(chart_dir)) as chart:
-            chart_name = chart.name or chart_name
-            name, namespace = _release(options, parameters, chart_name)
-            pieces = _render_chart(helm, chart, values, name, namespace, include_crds)
-    except RenderError:
-        raise
+        job = json.dumps({"chart": str(chart_dir), "values": values, "name": name, "namespace": namespace,
+                          "include_crds": include_crds, "max_memory": MAX_MEMORY_BYTES,
+                          "timeout": TIMEOUT_SECONDS, "max_output": plain.MAX_TOTAL_BYTES})
     except (TypeError, ValueError) as exc:
-        if isinstance(exc, helm.HelmError):
-            raise _translate(exc, root, chart_dir, chart_name) from exc
         raise RenderError(f"values are not JSON-serialisable: {exc}", field="values") from exc
-    except helm.HelmError as exc:
-        raise _translate(exc, root, chart_dir, chart_name) from exc
+    pieces = _run_child(job, root, chart_dir, chart_name)
     return _to_manifests(root, chart_dir, chart_name, pieces, skip_tests)
 
 
@@ -175,3 +178,80 @@ def _to_manifests(root: Path, chart_dir: Path, chart_name: str, pieces: list[tup
             if not (skip_tests and _is_test_hook(manifest)):
                 manifests.append(manifest)
     return manifests
+
+
+# --- the child process -----------------------------------------------------------------------------
+# Helm's Go templates have no time or memory bound (``until 2000000000`` never returns), and a native
+# call cannot be interrupted from Python, so charts render in a child process (``python -m
+# renderers.helm``) with an address-space limit, a CPU limit and a wall-clock timeout.
+
+_PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+
+
+def _why(proc: subprocess.CompletedProcess[str]) -> str:
+    fatal = [line for line in proc.stderr.splitlines() if line.startswith(("fatal error:", "runtime:"))]
+    if fatal:
+        return "; ".join(fatal[:2])
+    if proc.returncode < 0:
+        return f"killed by signal {-proc.returncode}"
+    tail = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+    return tail[0][:300]
+
+
+def _run_child(job: str, root: Path, chart_dir: Path, chart_name: str) -> list[tuple[str, str]]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(_PACKAGE_PARENT),
+                                                                     os.environ.get("PYTHONPATH")) if p)}
+    try:
+        proc = subprocess.run([sys.executable, "-P", "-m", "renderers.helm"], input=job, capture_output=True,
+                              encoding="utf-8", timeout=TIMEOUT_SECONDS, env=env, cwd=_PACKAGE_PARENT,
+                              check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise RenderError(f"helm rendering took longer than {TIMEOUT_SECONDS:g}s (endless template loop?)",
+                          path=plain.display(root, chart_dir)) from exc
+    try:
+        reply = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except json.JSONDecodeError:
+        reply = None
+    if not isinstance(reply, dict):
+        raise RenderError(f"helm rendering process failed: {_why(proc)}", path=plain.display(root, chart_dir))
+    if "error" in reply:
+        raise _translate(str(reply["error"]), root, chart_dir, chart_name)
+    return [(str(key), str(text)) for key, text in reply["pieces"]]
+
+
+def _child_render(job: dict[str, Any]) -> dict[str, Any]:
+    try:
+        import helm_python as helm
+    except (ImportError, OSError) as exc:
+        return {"error": f"cannot load the helm library: {exc}"}
+    try:
+        with helm.Chart.load(job["chart"]) as chart:
+            chart.validate_schema(job["values"])
+            rendered = chart.render(job["values"], name=job["name"], namespace=job["namespace"],
+                                    is_install=True)
+            crds = chart.crds if job["include_crds"] else []
+    except helm.HelmError as exc:
+        return {"error": exc.detail or str(exc)}
+    pieces = [(c.get("filename") or c["name"], c["data"]) for c in crds]
+    pieces += [(k, v) for k, v in sorted(rendered.items()) if not k.endswith("NOTES.txt")]
+    if sum(len(text) for _, text in pieces) > job["max_output"]:
+        return {"error": f"rendered output is over the limit of {job['max_output']} bytes"}
+    return {"pieces": pieces}
+
+
+def _child_main() -> int:
+    """Entry point of the child: job JSON on stdin, reply JSON on the original stdout."""
+    reply_fd = os.dup(1)
+    os.dup2(2, 1)  # whatever the library prints must not corrupt the reply
+    job = json.loads(sys.stdin.read())
+    limit = int(job["max_memory"])
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    cpu = int(job["timeout"]) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    with os.fdopen(reply_fd, "w", encoding="utf-8") as out:
+        json.dump(_child_render(job), out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main())

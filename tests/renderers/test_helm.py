@@ -1,0 +1,291 @@
+"""The Helm renderer with a real chart written by the test: values precedence, release, CRDs, hooks,
+Helm errors with file and line, and hostile charts (symlink escapes, FIFOs, traversal)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from renderers import helm
+from renderers.api import RenderRequest, cluster_parameters, render
+from renderers.errors import RenderError
+
+pytest.importorskip("helm_python", reason="the helm extra is not installed")
+
+CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: demo\nversion: 0.1.0\n",
+    "values.yaml": "replicas: 1\nimage: nginx:1.0\nlevel: chart\ncolor: chart\nsize: chart\nextra: {}\n",
+    "templates/_helpers.tpl": '{{- define "demo.labels" }}app: {{ .Release.Name }}{{ end }}\n',
+    "templates/NOTES.txt": "Thanks for installing {{ .Release.Name }}\n",
+    "templates/deployment.yaml": """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "demo.labels" . | nindent 4 }}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector: {matchLabels: {app: {{ .Release.Name }}}}
+  template:
+    metadata: {labels: {app: {{ .Release.Name }}}}
+    spec:
+      containers: [{name: web, image: {{ .Values.image | quote }}}]
+""",
+    "templates/configmap.yaml": """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-config
+data:
+  level: {{ .Values.level | quote }}
+  color: {{ .Values.color | quote }}
+  size: {{ .Values.size | quote }}
+  cluster: {{ (.Values.cluster).name | default "none" | quote }}
+  extra: {{ .Values.extra | toJson | quote }}
+""",
+    "templates/tests/test-connection.yaml": """apiVersion: v1
+kind: Pod
+metadata:
+  name: {{ .Release.Name }}-test
+  annotations: {"helm.sh/hook": test}
+spec: {containers: [{name: t, image: busybox}]}
+""",
+    "crds/widgets.yaml": """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+""",
+}
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return root
+
+
+def chart(root: Path, where: str = "app", **overrides: str) -> Path:
+    return write(root, {f"{where}/{k}": v for k, v in {**CHART, **overrides}.items()})
+
+
+def run(root: Path, parameters: dict[str, Any] | None = None, path: str = "app",
+        **options: Any) -> list[dict[str, Any]]:
+    return render(RenderRequest(root=root, path=path, renderer="helm", options=options,
+                                parameters=parameters or {}))
+
+
+def by_kind(manifests: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    [found] = [m for m in manifests if m["kind"] == kind]
+    return found
+
+
+def test_chart_renders_to_manifests(tmp_path: Path) -> None:
+    chart(tmp_path)
+    out = run(tmp_path, release_name="web", namespace="apps")
+    assert [m["kind"] for m in out] == ["CustomResourceDefinition", "ConfigMap", "Deployment"]
+    deploy = by_kind(out, "Deployment")
+    assert deploy["metadata"] == {"name": "web", "namespace": "apps", "labels": {"app": "web"}}
+    assert deploy["spec"]["replicas"] == 1
+    assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.0"
+
+
+def test_values_precedence_chart_files_inline_cluster(tmp_path: Path) -> None:
+    chart(tmp_path)
+    write(tmp_path, {"app/env/one.yaml": "level: file1\ncolor: file1\nsize: file1\nextra: {a: 1}\n",
+                     "app/env/two.yaml": "color: file2\nsize: file2\nextra: {b: 2}\n"})
+    params = cluster_parameters(cluster="east", application="web", namespace="apps",
+                                parameters={"size": "cluster"})
+    out = run(tmp_path, params, values_files=["env/one.yaml", "env/two.yaml"],
+              values={"size": "inline", "color": "inline"})
+    data = by_kind(out, "ConfigMap")["data"]
+    assert data == {"level": "file1", "color": "inline", "size": "cluster", "cluster": "east",
+                    "extra": '{"a":1,"b":2}'}
+    deploy = by_kind(out, "Deployment")
+    assert deploy["metadata"]["name"] == "web" and deploy["metadata"]["namespace"] == "apps"
+
+
+def test_release_defaults_to_chart_name_and_default_namespace(tmp_path: Path) -> None:
+    chart(tmp_path)
+    deploy = by_kind(run(tmp_path), "Deployment")
+    assert deploy["metadata"]["name"] == "demo" and deploy["metadata"]["namespace"] == "default"
+
+
+def test_crds_and_test_hooks_are_configurable(tmp_path: Path) -> None:
+    chart(tmp_path)
+    kinds = [m["kind"] for m in run(tmp_path, include_crds=False, skip_tests=False)]
+    assert kinds == ["ConfigMap", "Deployment", "Pod"]
+
+
+def test_chart_elsewhere_in_the_repository(tmp_path: Path) -> None:
+    chart(tmp_path, where="charts/demo")
+    write(tmp_path, {"apps/web/values-prod.yaml": "replicas: 5\n"})
+    out = run(tmp_path, path="apps/web", chart="../../charts/demo", values_files=["values-prod.yaml"])
+    assert by_kind(out, "Deployment")["spec"]["replicas"] == 5
+
+
+def test_template_error_names_file_and_line(tmp_path: Path) -> None:
+    chart(tmp_path, **{"templates/broken.yaml": "a: 1\nb: {{ .Values.missing.deeper }}\n"})
+    with pytest.raises(RenderError) as err:
+        run(tmp_path)
+    assert err.value.path == "app/templates/broken.yaml" and err.value.line == 2
+
+
+def test_required_value_message_is_kept(tmp_path: Path) -> None:
+    chart(tmp_path, **{"templates/req.yaml": "x: {{ required \"set .Values.token\" .Values.token }}\n"})
+    with pytest.raises(RenderError, match=r"set \.Values\.token"):
+        run(tmp_path)
+
+
+def test_rendered_non_manifest_names_the_template(tmp_path: Path) -> None:
+    chart(tmp_path, **{"templates/junk.yaml": "just: data\n"})
+    with pytest.raises(RenderError) as err:
+        run(tmp_path)
+    assert err.value.path == "app/templates/junk.yaml#0" and err.value.field == "apiVersion"
+
+
+def test_schema_violation_is_a_render_error(tmp_path: Path) -> None:
+    schema = '{"type": "object", "properties": {"replicas": {"type": "integer", "maximum": 10}}}'
+    chart(tmp_path, **{"values.schema.json": schema})
+    assert by_kind(run(tmp_path, values={"replicas": 3}), "Deployment")["spec"]["replicas"] == 3
+    with pytest.raises(RenderError, match="replicas"):
+        run(tmp_path, values={"replicas": 50})
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    ({"valuesFiles": ["x"]}, "options.valuesFiles"),
+    ({"values": ["x"]}, "options.values"),
+    ({"include_crds": "yes"}, "options.include_crds"),
+    ({"release_name": 5}, "options.release_name"),
+])
+def test_bad_options(tmp_path: Path, options: dict[str, Any], field: str) -> None:
+    chart(tmp_path)
+    with pytest.raises(RenderError) as err:
+        run(tmp_path, **options)
+    assert err.value.field == field
+
+
+@pytest.mark.parametrize("name", ["Not_A_Valid_Name", "a" * 54, "-x", "x/../y"])
+def test_invalid_release_name(tmp_path: Path, name: str) -> None:
+    chart(tmp_path)
+    with pytest.raises(RenderError) as err:
+        run(tmp_path, release_name=name)
+    assert err.value.field == "options.release_name"
+
+
+def test_chart_yaml_without_a_name(tmp_path: Path) -> None:
+    chart(tmp_path, **{"Chart.yaml": "apiVersion: v2\nversion: 1.0.0\n"})
+    with pytest.raises(RenderError) as err:
+        run(tmp_path)
+    assert (err.value.path, err.value.field) == ("app/Chart.yaml", "name")
+
+
+def test_memory_bomb_in_a_template_kills_only_the_child(tmp_path: Path) -> None:
+    chart(tmp_path, **{"templates/bomb.yaml": "{{ range $i, $e := until 2000000000 }}{{ end }}\n"})
+    started = time.monotonic()
+    with pytest.raises(RenderError, match="helm rendering process failed") as err:
+        run(tmp_path)
+    assert time.monotonic() - started < 20 and err.value.path == "app"
+
+
+def test_endless_template_loop_hits_the_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(helm, "TIMEOUT_SECONDS", 2.0)
+    loop = "{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}\n"
+    chart(tmp_path, **{"templates/loop.yaml": loop})
+    started = time.monotonic()
+    with pytest.raises(RenderError, match=r"took longer than 2s"):
+        run(tmp_path)
+    assert time.monotonic() - started < 10
+
+
+def test_library_output_cannot_forge_the_reply(tmp_path: Path) -> None:
+    chart(tmp_path, **{"templates/fail.yaml": '{{ fail "{\\"pieces\\": []}" }}\n'})
+    with pytest.raises(RenderError, match="pieces"):
+        run(tmp_path)
+
+
+def test_values_that_are_not_json_serialisable(tmp_path: Path) -> None:
+    chart(tmp_path)
+    with pytest.raises(RenderError, match="JSON"):
+        run(tmp_path, {"when": object()})
+
+
+def test_directory_without_chart(tmp_path: Path) -> None:
+    write(tmp_path, {"app/values.yaml": "a: 1\n"})
+    with pytest.raises(RenderError, match=r"no Chart\.yaml"):
+        run(tmp_path)
+
+
+def test_template_injection_through_values_stays_data(tmp_path: Path) -> None:
+    chart(tmp_path)
+    out = run(tmp_path, values={"level": '{{ .Release.Name }}{{ include "demo.labels" . }}'})
+    assert by_kind(out, "ConfigMap")["data"]["level"] == '{{ .Release.Name }}{{ include "demo.labels" . }}'
+
+
+# --- hostile charts --------------------------------------------------------------------------------
+
+def test_symlink_in_the_chart_pointing_outside_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, {"secret.txt": "token: hunter2\n"})
+    chart(tmp_path / "repo")
+    (tmp_path / "repo/app/templates/leak.yaml").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(RenderError) as err:
+        run(tmp_path / "repo")
+    assert err.value.path == "app/templates/leak.yaml" and "outside the repository" in err.value.message
+
+
+def test_files_get_cannot_read_outside_the_chart(tmp_path: Path) -> None:
+    write(tmp_path, {"secret.txt": "hunter2"})
+    chart(tmp_path / "repo", **{"templates/cm2.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: leak}\n"
+        "data: {s: {{ .Files.Get \"../../secret.txt\" | quote }}}\n")})
+    leak = [m for m in run(tmp_path / "repo") if m["metadata"]["name"] == "leak"]
+    assert leak[0].get("data", {}).get("s", "") == ""
+
+
+def test_fifo_in_the_chart_is_refused(tmp_path: Path) -> None:
+    chart(tmp_path)
+    os.mkfifo(tmp_path / "app/templates/pipe.yaml")
+    with pytest.raises(RenderError, match="not a regular file"):
+        run(tmp_path)
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    ({"chart": "../../outside"}, "options.chart"),
+    ({"chart": "/etc"}, "options.chart"),
+    ({"values_files": ["../../outside/v.yaml"]}, "options.values_files[0]"),
+    ({"values_files": ["/etc/passwd"]}, "options.values_files[0]"),
+])
+def test_traversal_out_of_the_snapshot(tmp_path: Path, options: dict[str, Any], field: str) -> None:
+    chart(tmp_path / "outside")
+    write(tmp_path, {"outside/v.yaml": "a: 1\n"})
+    chart(tmp_path / "repo")
+    with pytest.raises(RenderError) as err:
+        run(tmp_path / "repo", **options)
+    assert err.value.field == field
+
+
+def test_values_file_bomb_is_rejected(tmp_path: Path) -> None:
+    chart(tmp_path)
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    write(tmp_path, {"app/bomb.yaml": "\n".join(lines) + "\n"})
+    with pytest.raises(RenderError, match="alias bomb"):
+        run(tmp_path, values_files=["bomb.yaml"])
+
+
+def test_helm_missing_gives_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    chart(tmp_path)
+    monkeypatch.setitem(sys.modules, "helm_python", None)
+    with pytest.raises(RenderError, match=r"helm' extra"):
+        run(tmp_path)
