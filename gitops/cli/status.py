@@ -1,0 +1,78 @@
+"""``gitops status``: applications x clusters with sync, health, revision and last error, from state.
+
+Registered by gitops/cli/__init__.py discovery. Reads gitops.state only (the Redis store at
+``--redis-url`` / ``$GITOPS_REDIS_URL``); with ``-c CONFIG`` every configured target is listed, even one
+never reconciled yet. Key design choice: a read-only view that never talks to Git or a cluster, so it
+is instant and safe to run anywhere. Exit codes: 0 every target Synced without error, 1 some target is
+OutOfSync/Unknown or failed, 2 the command itself failed (no Redis, bad configuration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from gitops.state import TargetStatus, open_store
+from gitops.status import SyncStatus, Target
+
+COLUMNS = ("APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "AGE", "ERROR")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("status", help="show sync status and health of every application/cluster")
+    p.add_argument("-c", "--config", help="configuration: also list targets never reconciled")
+    p.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    p.add_argument("--redis-url", default=None, help="state Redis (default: $GITOPS_REDIS_URL)")
+    p.set_defaults(func=run)
+
+
+def _configured(path: str | None) -> list[Target]:
+    if not path:
+        return []
+    from gitops.config import load_config
+
+    config = load_config(path)
+    return [Target(name, app.destination.cluster) for name, app in sorted(config.applications.items())]
+
+
+def _age(at: float, now: float) -> str:
+    if not at:
+        return "-"
+    seconds = max(0, int(now - at))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def rows(statuses: list[TargetStatus], now: float) -> list[tuple[str, ...]]:
+    out: list[tuple[str, ...]] = []
+    for s in statuses:
+        error = (s.error or "").splitlines()[0][:80] if s.error else ""
+        out.append((s.application, s.cluster, str(s.sync), str(s.health), (s.revision or "-")[:12],
+                    _age(s.reconciled_at, now), error))
+    return out
+
+
+def table(statuses: list[TargetStatus], now: float | None = None) -> str:
+    body = rows(statuses, time.time() if now is None else now)
+    widths = [max(len(c), *(len(r[i]) for r in body)) if body else len(c) for i, c in enumerate(COLUMNS)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in body]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_store(args.redis_url)
+    statuses = {s.target: s for s in store.statuses()}
+    for target in _configured(args.config):
+        statuses.setdefault(target, TargetStatus(target.application, target.cluster))
+    ordered = [statuses[t] for t in sorted(statuses, key=lambda t: (t.application, t.cluster))]
+    if args.output == "json":
+        print(json.dumps([s.to_dict() for s in ordered], indent=2, sort_keys=True))
+    else:
+        print(table(ordered))
+    healthy = all(s.sync is SyncStatus.SYNCED and not s.error for s in ordered)
+    return 0 if healthy else 1

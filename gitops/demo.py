@@ -1,0 +1,200 @@
+"""The ``gitops up --demo`` world: a local Git repository, three sandbox clusters and a configuration.
+
+Called by workers/cli.py (``gitops up --demo``), the workers' end-to-end tests and the benchmarks.
+Key design choice: everything lives under one data directory and on loopback only — the repository is
+a plain ``git`` repository (``file://``, ``allowLocal``) that a person can commit to, the clusters are
+in-process :class:`gitops.sandbox.Sandbox` servers with kubeconfigs, and the configuration is ordinary
+YAML that ``gitops validate`` accepts — so the demo exercises exactly the production code paths.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitops.errors import GitOpsError
+
+CLUSTERS = ("dev", "staging", "prod")
+REPLICAS = {"dev": 1, "staging": 2, "prod": 3}
+POLL_INTERVAL = "5s"
+
+BASE: dict[str, str] = {
+    "kustomization.yaml": "resources:\n  - deployment.yaml\n  - service.yaml\n  - configmap.yaml\n",
+    "deployment.yaml": """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: hello
+  labels: {app: hello}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: hello}
+  template:
+    metadata:
+      labels: {app: hello}
+    spec:
+      containers:
+        - name: hello
+          image: nginx:1.27
+          ports:
+            - containerPort: 80
+""",
+    "service.yaml": """apiVersion: v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  selector: {app: hello}
+  ports:
+    - port: 80
+      targetPort: 80
+""",
+    "configmap.yaml": """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: hello-config
+data:
+  greeting: hello from the demo
+""",
+}
+
+
+def overlay(cluster: str) -> dict[str, str]:
+    return {
+        "kustomization.yaml": f"namespace: demo-{cluster}\nresources:\n  - namespace.yaml\n  - ../../base\n"
+                              "patches:\n  - path: replicas.yaml\n",
+        "namespace.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo-{cluster}\n",
+        "replicas.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hello\n"
+                         f"spec:\n  replicas: {REPLICAS[cluster]}\n",
+    }
+
+
+def _git(repo: Path, *args: str) -> str:
+    cmd = ["git", "-c", "user.name=gitops demo", "-c", "user.email=demo@localhost",
+           "-c", "commit.gpgsign=false", "-C", str(repo), *args]
+    try:
+        done = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        raise GitOpsError(f"demo repository: git {' '.join(args)}: {detail}") from exc
+    return done.stdout.strip()
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def create_repository(repo: Path, clusters: tuple[str, ...] = CLUSTERS) -> str:
+    """A Git repository with ``base/`` and one kustomize overlay per cluster; returns the head commit."""
+    if (repo / ".git").exists():
+        return _git(repo, "rev-parse", "HEAD")
+    repo.mkdir(parents=True, exist_ok=True)
+    _git(repo, "init", "-q", "-b", "main")
+    write_files(repo / "base", BASE)
+    for cluster in clusters:
+        write_files(repo / "overlays" / cluster, overlay(cluster))
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "demo: base and overlays")
+    return _git(repo, "rev-parse", "HEAD")
+
+
+def commit(repo: Path, files: dict[str, str], message: str) -> str:
+    """Write ``files`` (relative paths) and commit them; returns the new head (tests, benchmarks)."""
+    write_files(repo, files)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", message)
+    return _git(repo, "rev-parse", "HEAD")
+
+
+def config_documents(repo: Path, kubeconfigs: dict[str, Path], interval: str = POLL_INTERVAL) -> str:
+    docs = [f"""apiVersion: gitops.dev/v1alpha1
+kind: Repository
+metadata:
+  name: demo
+spec:
+  url: {repo.resolve().as_uri()}
+  allowLocal: true
+  ref: main
+  interval: {interval}
+"""]
+    for cluster, kubeconfig in kubeconfigs.items():
+        docs.append(f"""apiVersion: gitops.dev/v1alpha1
+kind: Cluster
+metadata:
+  name: {cluster}
+  labels: {{env: {cluster}}}
+spec:
+  kubeconfig: {kubeconfig.resolve()}
+""")
+        docs.append(f"""apiVersion: gitops.dev/v1alpha1
+kind: Application
+metadata:
+  name: hello-{cluster}
+spec:
+  source:
+    repository: demo
+    path: overlays/{cluster}
+    renderer: kustomize
+  destination:
+    cluster: {cluster}
+    namespace: demo-{cluster}
+  syncPolicy:
+    automated: true
+    prune: true
+    selfHeal: true
+""")
+    return "---\n".join(docs)
+
+
+@dataclass
+class Demo:
+    """A running demo: where the repository and configuration are, and the sandboxes to stop."""
+
+    root: Path
+    repo: Path
+    config: Path
+    head: str
+    sandboxes: dict[str, Any] = field(default_factory=dict)
+
+    def instructions(self) -> str:
+        lines = [f"demo repository: {self.repo}",
+                 f"configuration:   {self.config}",
+                 "clusters:        " + ", ".join(f"{n} ({s.url})" for n, s in self.sandboxes.items()),
+                 "try:",
+                 f"  cd {self.repo}",
+                 "  sed -i 's/replicas: 3/replicas: 4/' overlays/prod/replicas.yaml",
+                 "  git commit -am 'scale prod' && gitops status",
+                 f"(the repository is polled every {POLL_INTERVAL})"]
+        return "\n".join(lines)
+
+    def stop(self) -> None:
+        for sandbox in self.sandboxes.values():
+            sandbox.stop()
+        self.sandboxes.clear()
+
+
+def start_demo(data_dir: Path, clusters: tuple[str, ...] = CLUSTERS, interval: str = POLL_INTERVAL) -> Demo:
+    """Create (or reuse) the demo repository, start one sandbox per cluster, write the configuration."""
+    from gitops.sandbox import Sandbox
+
+    root = Path(data_dir).resolve() / "demo"
+    repo = root / "repo"
+    head = create_repository(repo, clusters)
+    sandboxes: dict[str, Any] = {}
+    try:
+        for cluster in clusters:
+            sandboxes[cluster] = Sandbox.start(kubeconfig=root / "kubeconfigs" / f"{cluster}.yaml",
+                                               name=cluster)
+    except BaseException:
+        for sandbox in sandboxes.values():
+            sandbox.stop()
+        raise
+    config = root / "config.yaml"
+    kubeconfigs = {c: s.kubeconfig_path for c, s in sandboxes.items()}
+    config.write_text(config_documents(repo, kubeconfigs, interval))
+    return Demo(root, repo, config, head, sandboxes)

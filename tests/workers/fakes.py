@@ -1,0 +1,118 @@
+"""Fakes for the worker tests: a catalog, a Git poller and a reconciler controlled through Redis.
+
+Worker subprocesses load them with ``GITOPS_RUNTIME=fakes:runtime`` (``PYTHONPATH`` = this directory).
+The fake reconciler "applies" by writing the revision to ``fake:applied:<target>`` and counts runs and
+overlaps (two reconciles of one target at the same time) so tests can assert the locking held.
+Behaviour per application is set in Redis: ``fake:delay:<app>`` seconds, ``fake:fail:<app>`` =
+number of temporary failures left, ``fake:head:<repo>`` the remote head (``down`` = unreachable).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from gitops.errors import ClusterUnavailable, SourceUnavailable
+from gitops.state import RedisStore
+from gitops.status import HealthStatus, SyncStatus, Target, Trigger
+from workers.ports import TargetInfo
+from workers.runtime import Runtime
+from workers.settings import Settings
+
+DEFAULT_TARGETS = ["web@prod", "web@dev", "api@prod", "slow@prod", "flaky@prod"]
+
+
+@dataclass(frozen=True)
+class Result:
+    target: Target
+    revision: str | None
+    sync: SyncStatus = SyncStatus.SYNCED
+    health: HealthStatus = HealthStatus.HEALTHY
+    objects: tuple[Any, ...] = ()
+    drift: tuple[Any, ...] = ()
+    error: str | None = None
+    temporary: bool = False
+    started: float = field(default_factory=time.time)
+    finished: float = field(default_factory=time.time)
+
+
+@dataclass
+class FakeCatalog:
+    infos: dict[Target, TargetInfo]
+    intervals: dict[str, float]
+
+    @staticmethod
+    def of(keys: list[str], paths: Mapping[str, str] | None = None, interval: float = 1.0) -> FakeCatalog:
+        infos = {}
+        for key in keys:
+            app, _, cluster = key.partition("@")
+            t = Target(app, cluster)
+            infos[t] = TargetInfo(t, "repo", (paths or {}).get(app, f"apps/{app}"), self_heal=True)
+        return FakeCatalog(infos, {"repo": interval})
+
+    def targets(self) -> list[TargetInfo]:
+        return list(self.infos.values())
+
+    def target(self, target: Target) -> TargetInfo | None:
+        return self.infos.get(target)
+
+    def repositories(self) -> Mapping[str, float]:
+        return self.intervals
+
+
+@dataclass
+class FakeGit:
+    client: Any
+    changes: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+
+    def head(self, repository: str) -> str:
+        head = self.client.get(f"fake:head:{repository}")
+        if head is None or head == b"down":
+            raise SourceUnavailable(f"git server for {repository} unreachable")
+        return str(head.decode())
+
+    def changed_paths(self, repository: str, old: str, new: str) -> frozenset[str]:
+        raw = self.client.get(f"fake:changed:{old}:{new}")
+        return frozenset(json.loads(raw)) if raw else self.changes.get((old, new), frozenset())
+
+
+@dataclass
+class FakeReconciler:
+    client: Any
+
+    def reconcile(self, target: Target, *, trigger: Trigger, prune: bool | None = None,
+                  dry_run: bool = False) -> Result:
+        c, key = self.client, target.key
+        started = time.time()
+        if c.incr(f"fake:active:{key}") > 1:
+            c.incr(f"fake:overlap:{key}")
+        try:
+            c.incr(f"fake:runs:{key}")
+            c.rpush(f"fake:triggers:{key}", str(trigger))
+            delay = float(c.get(f"fake:delay:{target.application}") or 0)
+            time.sleep(delay)
+            head = c.get("fake:head:repo")
+            if head is None or head == b"down":
+                raise SourceUnavailable("git server unreachable: connection refused")
+            if c.decr(f"fake:fail:{target.application}") >= 0:
+                raise ClusterUnavailable("500 Internal Server Error from the API server", status=500)
+            if not dry_run:
+                c.set(f"fake:applied:{key}", head)
+            return Result(target, head.decode(), started=started, finished=time.time())
+        finally:
+            c.decr(f"fake:active:{key}")
+
+
+def runtime() -> Runtime:
+    """The runtime worker subprocesses build (``GITOPS_RUNTIME=fakes:runtime``)."""
+    settings = Settings.from_env()
+    client = redis.Redis.from_url(settings.redis_url)
+    targets = json.loads(os.environ.get("FAKE_TARGETS", "null")) or DEFAULT_TARGETS
+    return Runtime(store=RedisStore(client), catalog=FakeCatalog.of(targets), poller=FakeGit(client),
+                   reconciler=FakeReconciler(client), settings=settings)

@@ -1,0 +1,153 @@
+"""The task logic without a broker: validation, leases, retries, coalescing, polling (InMemoryStore)."""
+
+from __future__ import annotations
+
+import fakes
+import pytest
+import redis
+
+from gitops.errors import StateError
+from gitops.state import InMemoryStore
+from gitops.status import OperationPhase, SyncStatus, Target
+from workers import service
+from workers.runtime import Runtime
+from workers.settings import Settings
+
+T = Target("web", "prod")
+SETTINGS = Settings(lock_ttl=5, sched_ttl=30, retry_base=0.1, retry_max=0.4, retry_limit=2)
+
+
+@pytest.fixture
+def rt(rclient: redis.Redis) -> Runtime:
+    rclient.set("fake:head:repo", "c1")
+    return Runtime(store=InMemoryStore(), catalog=fakes.FakeCatalog.of(fakes.DEFAULT_TARGETS),
+                   poller=fakes.FakeGit(rclient), reconciler=fakes.FakeReconciler(rclient), settings=SETTINGS)
+
+
+def run(rt: Runtime, app: object = "web", cluster: object = "prod", task: str = "t1", attempt: int = 1,
+        **kw: object) -> service.Outcome:
+    return service.reconcile(rt, service.Call(task, attempt), app, cluster,
+                             trigger=kw.pop("trigger", "poll"), **kw)  # type: ignore[arg-type]
+
+
+def test_success_records_status_and_one_operation(rt: Runtime, rclient: redis.Redis) -> None:
+    out = run(rt)
+    assert out.status == "done" and out.enqueue == ()
+    status = rt.store.status(T)
+    assert status is not None and status.revision == "c1" and status.sync is SyncStatus.SYNCED
+    [op] = rt.store.history(T)
+    assert op.id == "t1" and op.phase is OperationPhase.SUCCEEDED and op.fence >= 1
+    assert rclient.get("fake:applied:web@prod") == b"c1"
+
+
+@pytest.mark.parametrize(("app", "cluster", "trigger"), [
+    (7, "prod", "poll"), ("web", None, "poll"), ("../etc", "prod", "poll"), ("web", "prod\n", "poll"),
+    ("web", "prod", "bogus"), ("nope", "prod", "poll"), ({"$ne": 1}, "prod", "poll"),
+    ("web", "x" * 10_000, "poll"),
+])
+def test_forged_arguments_are_rejected_without_side_effects(rt: Runtime, rclient: redis.Redis, app: object,
+                                                            cluster: object, trigger: str) -> None:
+    out = run(rt, app, cluster, trigger=trigger)
+    assert out.status == "rejected" and out.detail
+    assert rt.store.statuses() == [] and rclient.get("fake:runs:web@prod") is None
+
+
+def test_lock_held_means_retry_soon(rt: Runtime) -> None:
+    lease = rt.store.acquire(T, "someone", ttl=5)
+    assert lease is not None
+    out = run(rt)
+    assert out.status == "retry" and 0 < out.countdown <= SETTINGS.lock_ttl
+    assert rt.store.history(T) == []
+
+
+def test_temporary_errors_retry_with_growing_backoff_then_fail(rt: Runtime, rclient: redis.Redis) -> None:
+    rclient.set("fake:fail:web", 10)
+    outs = [run(rt, attempt=n) for n in (1, 2, 3)]
+    assert [o.status for o in outs] == ["retry", "retry", "done"]
+    assert 0.05 <= outs[0].countdown <= 0.1 and 0.1 <= outs[1].countdown <= 0.2
+    status = rt.store.status(T)
+    assert status is not None and "500" in (status.error or "") and status.temporary
+    [op] = rt.store.history(T)  # one operation, updated by every attempt
+    assert op.phase is OperationPhase.FAILED and op.attempt == 3
+
+
+def test_source_down_keeps_last_good_revision(rt: Runtime, rclient: redis.Redis) -> None:
+    run(rt, task="t1")
+    rclient.set("fake:head:repo", "down")
+    run(rt, task="t2", attempt=SETTINGS.retry_limit + 1)
+    status = rt.store.status(T)
+    assert status is not None and status.revision == "c1" and "unreachable" in (status.error or "")
+    assert rclient.get("fake:applied:web@prod") == b"c1"
+
+
+def test_triggers_during_a_run_give_exactly_one_more_run(rt: Runtime) -> None:
+    inner = rt.reconciler
+    coalesced = []
+
+    class Triggering:
+        def reconcile(self, target: Target, **kw: object) -> object:
+            coalesced.extend(rt.store.trigger(target, 30) for _ in range(50))
+            return inner.reconcile(target, **kw)  # type: ignore[arg-type]
+
+    assert rt.store.trigger(T, 30)
+    rt.reconciler = Triggering()  # type: ignore[assignment]
+    assert run(rt).enqueue == (T,)
+    assert coalesced == [False] * 50
+    rt.reconciler = inner
+    assert run(rt, task="t2").enqueue == ()
+    assert rt.store.trigger(T, 30)  # idle again
+
+
+def test_stale_worker_write_is_fenced(rt: Runtime) -> None:
+    class Stale(InMemoryStore):
+        def record(self, *a: object, **kw: object) -> None:
+            raise StateError("stale lease", temporary=False)
+
+    rt.store = Stale()
+    assert run(rt).status == "fenced"
+
+
+def test_crashing_engine_is_recorded_not_raised(rt: Runtime) -> None:
+    class Boom:
+        def reconcile(self, *a: object, **kw: object) -> None:
+            raise RuntimeError("bug")
+
+    rt.reconciler = Boom()  # type: ignore[assignment]
+    out = run(rt)
+    assert out.status == "done"
+    status = rt.store.status(T)
+    assert status is not None and "internal error: RuntimeError: bug" in (status.error or "")
+
+
+def test_poll_reconciles_only_touched_apps(rt: Runtime, rclient: redis.Redis) -> None:
+    first = service.poll(rt, "repo")
+    assert len(first.enqueue) == len(fakes.DEFAULT_TARGETS)  # first sight: everything
+    for t in first.enqueue:
+        rt.store.begin_run(t, 30)
+        rt.store.finish_run(t, 30)
+    assert service.poll(rt, "repo").detail == "unchanged"
+    rclient.set("fake:head:repo", "c2")
+    rclient.set("fake:changed:c1:c2", '["apps/web/deploy.yaml"]')
+    out = service.poll(rt, "repo")
+    assert sorted(t.key for t in out.enqueue) == ["web@dev", "web@prod"]
+    rclient.set("fake:head:repo", "c3")
+    rclient.set("fake:changed:c2:c3", '["base/common.yaml"]')  # outside every app: all of them
+    assert len(service.poll(rt, "repo").enqueue) == 3  # web@* still queued: coalesced
+
+
+def test_poll_of_a_down_source_triggers_reconciles_to_record_it(rt: Runtime, rclient: redis.Redis) -> None:
+    rclient.set("fake:head:repo", "down")
+    out = service.poll(rt, "repo")
+    assert "source error" in out.detail and len(out.enqueue) == len(fakes.DEFAULT_TARGETS)
+
+
+@pytest.mark.parametrize("repo", ["nope", "", 3, "a:b"])
+def test_poll_rejects_unknown_or_forged_repositories(rt: Runtime, repo: object) -> None:
+    assert service.poll(rt, repo).status == "rejected"
+
+
+def test_backoff_is_bounded_and_jittered() -> None:
+    values = [service.backoff(n, 1.0, 10.0) for n in range(1, 12) for _ in range(5)]
+    assert all(0.5 <= v <= 10.0 for v in values)
+    assert service.backoff(1, 1.0, 10.0, floor=7.0) == 7.0
+    assert len({round(v, 6) for v in values}) > 10

@@ -1,0 +1,69 @@
+"""The Celery application: Redis broker and result backend, JSON only, late acks, three queues.
+
+Imported by ``celery -A workers.app worker`` (what ``gitops worker`` and ``gitops up`` run), by the
+tasks module and by the dispatcher. Key design choice: at-least-once delivery made safe. Tasks are
+acknowledged after they finish (``acks_late``) and requeued when their worker dies
+(``reject_on_worker_lost`` plus the Redis visibility timeout), prefetch is 1 so a dying worker holds at
+most one message, and every task is idempotent and fenced (see workers/service.py), so a redelivered
+task converges instead of conflicting.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu.entity import Queue
+
+from workers.settings import Settings
+
+QUEUES = ("poll", "reconcile", "sync")
+ROUTES = {
+    "gitops.poll": {"queue": "poll"},
+    "gitops.beat_tick": {"queue": "poll"},
+    "gitops.reconcile": {"queue": "reconcile"},
+    "gitops.refresh": {"queue": "reconcile"},
+    "gitops.sync": {"queue": "sync"},
+    "gitops.prune": {"queue": "sync"},
+}
+
+
+def configure(app: Celery, settings: Settings) -> None:
+    transport = {"visibility_timeout": int(settings.visibility_timeout), "socket_timeout": 10,
+                 "socket_connect_timeout": 5, "health_check_interval": 10,
+                 "unacked_restore_interval": max(1, int(settings.restore_interval)),
+                 "unacked_restore_throttle": 1}
+    app.conf.update(
+        broker_url=settings.redis_url,
+        result_backend=settings.redis_url,
+        broker_transport_options=transport,
+        result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.soft_time_limit,
+        task_time_limit=settings.hard_time_limit,
+        task_queues=[Queue(name) for name in QUEUES],  # type: ignore[no-untyped-call]
+        task_default_queue="reconcile",
+        task_routes=ROUTES,
+        result_expires=3600,
+        task_ignore_result=False,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        broker_channel_error_retry=True,
+    )
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    app = Celery("gitops", include=["workers.tasks"])
+    configure(app, settings or Settings.from_env())
+    return app
+
+
+app = create_app()

@@ -1,0 +1,94 @@
+"""The beat: exactly one process schedules repository polls by interval and the self-heal resync.
+
+Run by ``gitops beat`` and ``gitops up``. Key design choice: instead of Celery beat's static schedule,
+a small loop ticks every few seconds and asks the store which repositories are due
+(``Store.claim_due``: a sorted set of next-due times, updated atomically), so intervals come from the
+configuration and survive restarts. Exactly one beat acts: each tick first takes or renews a Redis
+leader lock (TTL ``beat_lock_ttl``, renewed every tick); a second beat started against the same Redis
+waits as a hot standby and takes over within one TTL when the leader dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gitops.status import Target, Trigger
+from workers import service
+from workers.locks import LeaderLock
+from workers.runtime import Runtime
+
+log = logging.getLogger(__name__)
+BEAT_LOCK = "beat"
+RESYNC_LOCK = "resync"
+
+
+@dataclass
+class Dispatch:
+    """How the beat sends work (Celery in production, lists in tests)."""
+
+    poll: Callable[[str], object]
+    reconcile: Callable[[Target, Trigger], object]
+
+
+class Beat:
+    def __init__(self, rt: Runtime, dispatch: Dispatch, *, owner: str | None = None) -> None:
+        self.rt = rt
+        self.dispatch = dispatch
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.leader = LeaderLock(rt.store, BEAT_LOCK, self.owner, rt.settings.beat_lock_ttl)
+        self.is_leader = False
+
+    def tick(self, now: float | None = None) -> list[str]:
+        """One round: if leader, enqueue due polls and (when due) the resync. Returns what was sent."""
+        self.is_leader = self.leader.hold()
+        if not self.is_leader:
+            return []
+        sent = []
+        for repo in self.rt.store.claim_due(self.rt.catalog.repositories(), now):
+            self.dispatch.poll(repo)
+            sent.append(f"poll:{repo}")
+        if self.rt.store.acquire_named(RESYNC_LOCK, self.owner, self.rt.settings.resync_seconds):
+            # the resync lock is never released: its expiry is the resync interval
+            heal = [i.target for i in self.rt.catalog.targets() if i.self_heal]
+            out = service.request(self.rt, heal, Trigger.SELF_HEAL)
+            for target in out.enqueue:
+                self.dispatch.reconcile(target, Trigger.SELF_HEAL)
+                sent.append(f"reconcile:{target}")
+        return sent
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("beat %s started", self.owner)
+        try:
+            while not stop.is_set():
+                try:
+                    self.tick()
+                except Exception:  # Redis away, config problem: log and keep ticking
+                    log.exception("beat tick failed")
+                stop.wait(self.rt.settings.beat_tick)
+        finally:
+            self.leader.release()
+            log.info("beat %s stopped", self.owner)
+
+
+def celery_dispatch() -> Dispatch:
+    from workers import tasks
+
+    return Dispatch(poll=lambda repo: tasks.poll.apply_async((repo,)),
+                    reconcile=lambda t, trig: tasks.reconcile.apply_async(
+                        (t.application, t.cluster, str(trig))))
+
+
+def wait_for_leader(beat: Beat, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if beat.leader.hold():
+            return True
+        time.sleep(0.1)
+    return False

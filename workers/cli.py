@@ -1,0 +1,117 @@
+"""The ``gitops up``, ``gitops worker`` and ``gitops beat`` commands (entry point ``gitops.commands``).
+
+``register(subparsers)`` is called by gitops/cli/__init__.py. ``up`` runs the whole engine as one
+process tree (embedded Redis unless ``GITOPS_REDIS_URL`` is set, one Celery worker, one beat, the web
+server when ``web.app`` exists, and with ``--demo`` a demo Git repository and three sandbox clusters);
+``worker`` and ``beat`` scale out against a shared Redis. Key design choice: ``up`` owns every
+resource it starts and releases them in reverse order on Ctrl-C or SIGTERM (children first, with a
+warm shutdown, Redis last with SHUTDOWN SAVE), so a stop never loses state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from gitops.errors import ConfigError, Problem
+from workers.settings import ENV_CONFIG, ENV_DATA, ENV_REDIS
+
+log = logging.getLogger(__name__)
+QUEUES = "poll,reconcile,sync"
+
+
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", help="configuration file or directory (default: $GITOPS_CONFIG)")
+
+
+def register(subparsers: Any) -> None:
+    up = subparsers.add_parser("up", help="run Redis, a worker, the beat (and the web server) together")
+    _config_arg(up)
+    up.add_argument("--data-dir", default=None, help="where Redis data, Git caches and the demo live "
+                    "(default: ./.gitops)")
+    up.add_argument("--demo", action="store_true", help="demo: a local Git repo and three sandbox clusters")
+    up.add_argument("--port", type=int, default=8080, help="web server port (default 8080)")
+    up.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
+    up.set_defaults(func=cmd_up)
+
+    worker = subparsers.add_parser("worker", help="run a Celery worker on the shared Redis")
+    _config_arg(worker)
+    worker.add_argument("--queues", default=QUEUES, help=f"queues to consume (default {QUEUES})")
+    worker.add_argument("--concurrency", type=int, default=2)
+    worker.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"])
+    worker.add_argument("--name", default="gitops-%h-%p", help="worker node name")
+    worker.set_defaults(func=cmd_worker)
+
+    beat = subparsers.add_parser("beat", help="run the scheduler (exactly one acts; others stand by)")
+    _config_arg(beat)
+    beat.set_defaults(func=cmd_beat)
+
+
+def _export_config(path: str | None) -> None:
+    chosen = path or os.environ.get(ENV_CONFIG)
+    if not chosen:
+        raise ConfigError([Problem("no configuration: pass -c CONFIG or set GITOPS_CONFIG")])
+    os.environ[ENV_CONFIG] = str(Path(chosen).resolve())
+
+
+def worker_argv(queues: str = QUEUES, concurrency: int = 2, pool: str = "prefork",
+                name: str = "gitops-%h-%p") -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", queues,
+            "-c", str(concurrency), "-P", pool, "-n", name, "--loglevel", "INFO",
+            "--without-gossip", "--without-mingle", "--without-heartbeat"]
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    _export_config(args.config)
+    argv = worker_argv(args.queues, args.concurrency, args.pool, args.name)
+    os.execv(argv[0], argv)  # the worker replaces this process: signals go straight to Celery
+    return 0  # pragma: no cover
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def cmd_beat(args: argparse.Namespace) -> int:
+    _export_config(args.config)
+    from workers.beat import Beat, celery_dispatch
+    from workers.runtime import get_runtime
+
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    Beat(get_runtime(), celery_dispatch()).run(stop)
+    return 0
+
+
+def _web_argv(port: int) -> list[str] | None:
+    try:
+        if importlib.util.find_spec("web.app") is None:
+            return None
+    except ImportError:
+        return None
+    return [sys.executable, "-m", "uvicorn", "web.app:app", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from workers.up import Up
+
+    data_dir = Path(args.data_dir or ".gitops").resolve()
+    up = Up(data_dir=data_dir, config=args.config, demo=args.demo, port=args.port,
+            concurrency=args.concurrency, web_argv=_web_argv(args.port))
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    return up.run(stop)
+
+
+__all__ = ["ENV_DATA", "ENV_REDIS", "register", "worker_argv"]

@@ -1,0 +1,53 @@
+"""The three ports the workers call: what is configured, what Git says, and the reconcile itself.
+
+Implemented for production by workers/engine_port.py (config + gitops.sources + gitops.engine) and by
+small fakes in the tests. Key design choice: tasks depend only on these Protocols, so the Celery
+machinery (locking, coalescing, retries, redelivery) is tested with real workers and a fake engine,
+and the engine is tested without Celery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from gitops.state.model import ResultLike
+from gitops.status import Target, Trigger
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """A configured target: its repository, the app's path in it, and whether it follows the head."""
+
+    target: Target
+    repository: str
+    path: str
+    follows_head: bool = True
+    self_heal: bool = False
+
+
+class Catalog(Protocol):
+    """What is configured (applications x clusters, repositories and their poll intervals)."""
+
+    def targets(self) -> list[TargetInfo]: ...
+
+    def target(self, target: Target) -> TargetInfo | None: ...
+
+    def repositories(self) -> Mapping[str, float]:
+        """Repository name -> poll interval in seconds."""
+
+
+class Poller(Protocol):
+    """Cheap questions to Git: the head of a repository and the paths changed between commits."""
+
+    def head(self, repository: str) -> str: ...
+
+    def changed_paths(self, repository: str, old: str, new: str) -> frozenset[str]: ...
+
+
+class Reconciler(Protocol):
+    """One reconcile of one target (gitops.engine.reconcile behind it)."""
+
+    def reconcile(self, target: Target, *, trigger: Trigger, prune: bool | None = None,
+                  dry_run: bool = False) -> ResultLike: ...

@@ -1,0 +1,66 @@
+"""The per-process runtime the tasks use: store, catalog, poller, reconciler and settings.
+
+Built once per worker process on first use (``get_runtime``), from ``$GITOPS_RUNTIME`` ("module:factory",
+used by tests and benchmarks to plug in fakes) or from the configuration (workers/engine_port.py).
+Key design choice: tasks receive only IDs and look everything else up here, so a task message is small,
+JSON-safe and still valid after a config reload.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from dataclasses import dataclass
+
+from gitops.errors import ConfigError, Problem
+from gitops.state import Store
+from workers.ports import Catalog, Poller, Reconciler
+from workers.settings import Settings
+
+ENV_RUNTIME = "GITOPS_RUNTIME"
+
+
+@dataclass
+class Runtime:
+    store: Store
+    catalog: Catalog
+    poller: Poller
+    reconciler: Reconciler
+    settings: Settings
+
+
+_lock = threading.Lock()
+_current: Runtime | None = None
+
+
+def _load_factory(spec: str) -> Runtime:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigError([Problem(f"{ENV_RUNTIME} must be 'module:factory', got {spec!r}")])
+    factory = getattr(importlib.import_module(module_name), attr)
+    runtime = factory()
+    if not isinstance(runtime, Runtime):
+        raise ConfigError([Problem(f"{spec} returned {type(runtime).__name__}, not a Runtime")])
+    return runtime
+
+
+def get_runtime() -> Runtime:
+    global _current
+    with _lock:
+        if _current is None:
+            spec = os.environ.get(ENV_RUNTIME)
+            if spec:
+                _current = _load_factory(spec)
+            else:
+                from workers.engine_port import runtime_from_config
+
+                _current = runtime_from_config(Settings.from_env())
+        return _current
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    """Install (tests) or forget the runtime of this process."""
+    global _current
+    with _lock:
+        _current = runtime

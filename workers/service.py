@@ -1,0 +1,204 @@
+"""What the tasks do, without Celery: reconcile under a fenced lease, poll, trigger with coalescing.
+
+Called by workers/tasks.py (one function per task) and by workers/beat.py. Returns an :class:`Outcome`
+telling the task whether to retry (and when) and which reconciles to enqueue, so all decisions are
+testable without a broker. Key design choices: untrusted task arguments are validated before anything
+touches Redis; the operation id is the Celery task id, so a redelivered task updates its own history
+entry instead of adding one; only temporary errors are retried, with exponential backoff and jitter,
+a finite number of times; a worker that lost its lease has its writes refused (fencing).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gitops.errors import ClusterError, GitOpsError, InputError, StateError
+from gitops.state import Operation, carry_forward, check_name, check_target, records_from_result
+from gitops.state.model import ResultLike
+from gitops.status import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
+from workers.locks import LeaseKeeper
+from workers.ports import TargetInfo
+from workers.runtime import Runtime
+
+log = logging.getLogger(__name__)
+LOCK_RETRY_LIMIT = 60
+
+
+@dataclass(frozen=True)
+class Call:
+    """Who is running: the task id (also the operation id) and the attempt number (1-based)."""
+
+    task_id: str
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str                        # done | rejected | retry | fenced | gave-up
+    detail: str = ""
+    countdown: float = 0.0
+    enqueue: tuple[Target, ...] = ()   # reconciles the caller must enqueue (already marked queued)
+    trigger: Trigger = Trigger.POLL
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "detail": self.detail[:1000], "countdown": self.countdown,
+                "enqueued": [t.key for t in self.enqueue], **self.extra}
+
+
+@dataclass(frozen=True)
+class FailedResult:
+    """A ResultLike for a reconcile that raised instead of returning a result."""
+
+    target: Target
+    error: str
+    temporary: bool
+    revision: str | None = None
+    sync: SyncStatus = SyncStatus.UNKNOWN
+    health: HealthStatus = HealthStatus.UNKNOWN
+    objects: tuple[Any, ...] = ()
+    drift: tuple[Any, ...] = ()
+    started: float = field(default_factory=time.time)
+    finished: float = field(default_factory=time.time)
+
+
+def backoff(attempt: int, base: float, cap: float, *, floor: float = 0.0) -> float:
+    """Exponential backoff with jitter: base * 2^(attempt-1), capped, scaled by a random 0.5..1."""
+    raw = min(cap, base * float(2 ** max(0, attempt - 1)))
+    return max(floor, raw * (0.5 + random.random() / 2))
+
+
+def owner_id(call: Call) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{call.task_id}"
+
+
+def _validate(rt: Runtime, application: object, cluster: object, trigger: object) -> Target | str:
+    try:
+        target = check_target(application, cluster)
+        Trigger(str(trigger))
+    except (InputError, ValueError) as exc:
+        return f"rejected task arguments: {exc}"
+    if rt.catalog.target(target) is None:
+        return f"unknown target {target}: no such application/cluster in the configuration"
+    return target
+
+
+def _reconcile_safely(rt: Runtime, target: Target, trigger: Trigger, prune: bool | None,
+                      dry_run: bool) -> tuple[ResultLike, float | None]:
+    started = time.time()
+    try:
+        return rt.reconciler.reconcile(target, trigger=trigger, prune=prune, dry_run=dry_run), None
+    except GitOpsError as exc:
+        retry_after = exc.retry_after if isinstance(exc, ClusterError) else None
+        return FailedResult(target, str(exc), exc.temporary, started=started), (
+            float(retry_after) if retry_after is not None else None)
+    except Exception as exc:  # a bug in a layer below must not kill the worker or lose the record
+        log.exception("reconcile of %s crashed", target)
+        return FailedResult(target, f"internal error: {type(exc).__name__}: {exc}", False,
+                            started=started), None
+
+
+def reconcile(rt: Runtime, call: Call, application: object, cluster: object, *, trigger: object,
+              prune: bool | None = None, dry_run: bool = False, coalesced: bool = True) -> Outcome:
+    """One reconcile of (application, cluster) under the target's lease; see the module docstring."""
+    checked = _validate(rt, application, cluster, trigger)
+    if isinstance(checked, str):
+        log.warning("%s", checked)
+        return Outcome("rejected", checked)
+    target, trig, s = checked, Trigger(str(trigger)), rt.settings
+    if coalesced:
+        rt.store.begin_run(target, s.sched_ttl)
+    lease = rt.store.acquire(target, owner_id(call), s.lock_ttl)
+    if lease is None:
+        if call.attempt > LOCK_RETRY_LIMIT:
+            return _finish(rt, target, trig, coalesced, Outcome("gave-up", "lock held too long"))
+        return Outcome("retry", f"{target} is locked by another reconcile",
+                       countdown=min(s.lock_ttl, 0.5 + 0.5 * call.attempt * random.random()))
+    try:
+        with LeaseKeeper(rt.store, lease, s.lock_ttl):
+            begun = Operation(id=call.task_id, application=target.application, cluster=target.cluster,
+                              trigger=trig, phase=OperationPhase.RUNNING, started=time.time(),
+                              dry_run=dry_run, prune=bool(prune), attempt=call.attempt, fence=lease.token)
+            rt.store.begin(begun, lease=lease)
+            result, retry_after = _reconcile_safely(rt, target, trig, prune, dry_run)
+            status, operation = records_from_result(result, operation_id=call.task_id, trigger=trig,
+                                                    dry_run=dry_run, prune=bool(prune), attempt=call.attempt)
+            operation = replace(operation, started=begun.started, fence=lease.token)
+            rt.store.record(carry_forward(rt.store.status(target), status), operation, lease=lease)
+    except StateError as exc:
+        if exc.temporary:
+            return Outcome("retry", str(exc), countdown=backoff(call.attempt, s.retry_base, s.retry_max))
+        log.warning("fenced: %s", exc)
+        return Outcome("fenced", str(exc))
+    finally:
+        _release(rt, lease)
+    if result.error and result.temporary and call.attempt <= s.retry_limit:
+        wait = backoff(call.attempt, s.retry_base, s.retry_max, floor=retry_after or 0.0)
+        return Outcome("retry", result.error, countdown=wait)
+    detail = result.error or f"{status.sync}/{status.health} at {status.revision}"
+    return _finish(rt, target, trig, coalesced, Outcome("done", detail, extra={
+        "revision": status.revision, "sync": str(status.sync), "health": str(status.health)}))
+
+
+def _release(rt: Runtime, lease: Any) -> None:
+    try:
+        rt.store.release(lease)
+    except GitOpsError as exc:  # it expires on its own
+        log.warning("releasing %s: %s", lease.target, exc)
+
+
+def _finish(rt: Runtime, target: Target, trigger: Trigger, coalesced: bool, outcome: Outcome) -> Outcome:
+    if coalesced and rt.store.finish_run(target, rt.settings.sched_ttl):
+        return replace(outcome, enqueue=(target,), trigger=trigger)
+    return outcome
+
+
+def request(rt: Runtime, targets: list[Target], trigger: Trigger) -> Outcome:
+    """Ask for reconciles; returns those the caller must enqueue (the rest were coalesced)."""
+    enqueue = tuple(t for t in targets if rt.store.trigger(t, rt.settings.sched_ttl))
+    return Outcome("done", f"{len(enqueue)} of {len(targets)} enqueued", enqueue=enqueue, trigger=trigger)
+
+
+def _affected(infos: list[TargetInfo], changed: frozenset[str]) -> list[TargetInfo]:
+    """Apps whose path holds a changed file; a change outside every app path (a shared base) hits all."""
+    def under(path: str, root: str) -> bool:
+        root = root.strip("/")
+        return root in ("", ".") or path == root or path.startswith(root + "/")
+
+    hit = [i for i in infos if any(under(p, i.path) for p in changed)]
+    shared = [p for p in changed if not any(under(p, i.path) for i in infos)]
+    return infos if shared else hit
+
+
+def poll(rt: Runtime, repository: object) -> Outcome:
+    """One remote head check; on a new commit, reconcile only the applications it touches."""
+    try:
+        name = check_name(repository, "repository")
+    except InputError as exc:
+        return Outcome("rejected", str(exc))
+    if name not in rt.catalog.repositories():
+        return Outcome("rejected", f"unknown repository {name!r}")
+    infos = [i for i in rt.catalog.targets() if i.repository == name and i.follows_head]
+    try:
+        head = rt.poller.head(name)
+    except GitOpsError as exc:  # each reconcile records the source error; the last good revision stays
+        out = request(rt, [i.target for i in infos], Trigger.POLL)
+        return replace(out, detail=f"source error: {exc}")
+    old = rt.store.repo_head(name)
+    if old == head:
+        return Outcome("done", "unchanged", extra={"revision": head})
+    affected = infos
+    if old is not None:
+        try:
+            affected = _affected(infos, rt.poller.changed_paths(name, old, head))
+        except GitOpsError as exc:
+            log.warning("changed paths of %s %s..%s: %s; reconciling all", name, old, head, exc)
+    out = request(rt, [i.target for i in affected], Trigger.POLL)
+    rt.store.set_repo_head(name, head)
+    return replace(out, extra={"revision": head, "previous": old})

@@ -1,0 +1,65 @@
+"""Worker settings from the environment: Redis URL, config path, time limits, lock and coalescing TTLs.
+
+Read by workers/app.py (Celery configuration), the tasks (lock/coalescing TTLs, retry backoff) and
+``gitops up`` (which sets the environment for its children). Key design choice: every knob is an
+environment variable with a production default, so ``gitops up``, ``gitops worker`` subprocesses and
+tests (short visibility timeouts) configure the same code the same way without a settings file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+ENV_REDIS = "GITOPS_REDIS_URL"
+ENV_CONFIG = "GITOPS_CONFIG"
+ENV_DATA = "GITOPS_DATA_DIR"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = DEFAULT_REDIS
+    config_path: str | None = None
+    data_dir: str | None = None
+    visibility_timeout: float = 3600.0   # > hard time limit + longest retry countdown
+    restore_interval: float = 10.0       # how often a worker looks for messages of dead workers
+    soft_time_limit: float = 600.0
+    hard_time_limit: float = 660.0
+    lock_ttl: float = 60.0               # renewed every lock_ttl / 3 while a reconcile runs
+    sched_ttl: float = 900.0             # a queued/running mark expires if its task is lost
+    retry_base: float = 5.0
+    retry_max: float = 300.0
+    retry_limit: int = 5
+    resync_seconds: float = 300.0        # self-heal: every target re-reconciled this often
+    beat_tick: float = 2.0
+    beat_lock_ttl: float = 15.0
+
+    @staticmethod
+    def from_env() -> Settings:
+        d = Settings()
+        return Settings(
+            redis_url=os.environ.get(ENV_REDIS) or d.redis_url,
+            config_path=os.environ.get(ENV_CONFIG) or None,
+            data_dir=os.environ.get(ENV_DATA) or None,
+            visibility_timeout=_float("GITOPS_VISIBILITY_TIMEOUT", d.visibility_timeout),
+            restore_interval=_float("GITOPS_RESTORE_INTERVAL", d.restore_interval),
+            soft_time_limit=_float("GITOPS_SOFT_TIME_LIMIT", d.soft_time_limit),
+            hard_time_limit=_float("GITOPS_HARD_TIME_LIMIT", d.hard_time_limit),
+            lock_ttl=_float("GITOPS_LOCK_TTL", d.lock_ttl),
+            sched_ttl=_float("GITOPS_SCHED_TTL", d.sched_ttl),
+            retry_base=_float("GITOPS_RETRY_BASE", d.retry_base),
+            retry_max=_float("GITOPS_RETRY_MAX", d.retry_max),
+            retry_limit=int(_float("GITOPS_RETRY_LIMIT", d.retry_limit)),
+            resync_seconds=_float("GITOPS_RESYNC_SECONDS", d.resync_seconds),
+            beat_tick=_float("GITOPS_BEAT_TICK", d.beat_tick),
+            beat_lock_ttl=_float("GITOPS_BEAT_LOCK_TTL", d.beat_lock_ttl),
+        )

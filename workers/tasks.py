@@ -1,0 +1,87 @@
+"""The Celery tasks: thin, explicitly named, taking IDs, each calling one function of workers/service.py.
+
+Registered on workers.app.app; routed to the poll, reconcile and sync queues (see workers/app.py).
+Key design choice: a task never trusts its arguments (service validates them and rejects forged ones
+with a logged result, never an exception that would crash or loop), retries only what the service
+says is temporary (``self.retry`` with the computed countdown, a finite count), and enqueues follow-up
+reconciles only after the coalescing state in Redis said so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, cast
+
+from celery import Task
+
+from gitops.errors import InputError
+from gitops.state import check_target
+from gitops.status import Target, Trigger
+from workers import service
+from workers.app import app
+from workers.runtime import get_runtime
+
+log = logging.getLogger(__name__)
+MAX_RETRIES = 100  # the service decides; this is only Celery's safety net
+
+
+def _task(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``app.task`` with a declared type (Celery ships no annotations)."""
+    return cast(Callable[[Callable[..., Any]], Any], app.task(**options))
+
+
+def _call(task: Task) -> service.Call:
+    return service.Call(task_id=str(task.request.id), attempt=int(task.request.retries or 0) + 1)
+
+
+def enqueue_reconciles(targets: tuple[Target, ...], trigger: Trigger) -> list[str]:
+    return [reconcile.apply_async((t.application, t.cluster, str(trigger))).id for t in targets]
+
+
+def _conclude(task: Task, outcome: service.Outcome) -> dict[str, Any]:
+    if outcome.status == "retry":
+        log.info("%s retrying in %.1fs: %s", task.name, outcome.countdown, outcome.detail)
+        raise task.retry(countdown=outcome.countdown, max_retries=MAX_RETRIES)
+    enqueue_reconciles(outcome.enqueue, outcome.trigger)
+    return outcome.to_dict()
+
+
+@_task(name="gitops.reconcile", bind=True, max_retries=MAX_RETRIES)
+def reconcile(self: Task, application: Any, cluster: Any, trigger: Any = "poll") -> dict[str, Any]:
+    """Coalesced reconcile of one target (poll, webhook, self-heal triggers)."""
+    return _conclude(self, service.reconcile(get_runtime(), _call(self), application, cluster,
+                                             trigger=trigger))
+
+
+@_task(name="gitops.sync", bind=True, max_retries=MAX_RETRIES)
+def sync(self: Task, application: Any, cluster: Any, prune: Any = False,
+         dry_run: Any = False) -> dict[str, Any]:
+    """Manual sync, with prune / dry-run as asked (not coalesced: the user asked for this one)."""
+    return _conclude(self, service.reconcile(get_runtime(), _call(self), application, cluster,
+                                             trigger=Trigger.MANUAL, prune=prune is True,
+                                             dry_run=dry_run is True, coalesced=False))
+
+
+@_task(name="gitops.prune", bind=True, max_retries=MAX_RETRIES)
+def prune(self: Task, application: Any, cluster: Any) -> dict[str, Any]:
+    """Manual sync with prune."""
+    return _conclude(self, service.reconcile(get_runtime(), _call(self), application, cluster,
+                                             trigger=Trigger.MANUAL, prune=True, coalesced=False))
+
+
+@_task(name="gitops.refresh", bind=True, max_retries=MAX_RETRIES)
+def refresh(self: Task, application: Any, cluster: Any) -> dict[str, Any]:
+    """Re-read Git and the cluster now (coalesced with any pending reconcile of the target)."""
+    rt = get_runtime()
+    try:
+        target = check_target(application, cluster)
+    except InputError as exc:
+        return service.Outcome("rejected", str(exc)).to_dict()
+    return _conclude(self, service.request(rt, [target], Trigger.MANUAL))
+
+
+@_task(name="gitops.poll", bind=True, max_retries=3)
+def poll(self: Task, repository: Any) -> dict[str, Any]:
+    """One remote head check of a repository; reconcile the applications a new commit touches."""
+    return _conclude(self, service.poll(get_runtime(), repository))

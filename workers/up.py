@@ -1,0 +1,104 @@
+"""``gitops up``: one process tree running Redis, a worker, the beat, the web server (and the demo).
+
+Called by workers/cli.py. Key design choice: start in dependency order (Redis, demo sandboxes, config
+check, worker, beat, web), stop in reverse on the stop event (Ctrl-C / SIGTERM) or when a child dies;
+Redis is stopped last with SHUTDOWN SAVE so nothing written by the workers is lost. The children get
+their settings through the environment (``GITOPS_REDIS_URL``, ``GITOPS_CONFIG``, ``GITOPS_DATA_DIR``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops.errors import ConfigError, GitOpsError, Problem
+from gitops.redis_server import RedisServer
+from workers.settings import ENV_CONFIG, ENV_DATA, ENV_REDIS
+from workers.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+@dataclass
+class Up:
+    data_dir: Path
+    config: str | None
+    demo: bool
+    port: int
+    concurrency: int
+    web_argv: list[str] | None
+
+    def _env(self, redis_url: str, config: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({ENV_REDIS: redis_url, ENV_CONFIG: str(config), ENV_DATA: str(self.data_dir)})
+        if self.demo:
+            env.setdefault("GITOPS_RESYNC_SECONDS", "30")
+        return env
+
+    def _config_path(self) -> Path:
+        chosen = self.config or os.environ.get(ENV_CONFIG)
+        if not chosen:
+            raise ConfigError([Problem("no configuration: pass -c CONFIG, set GITOPS_CONFIG, or use --demo")])
+        return Path(chosen).resolve()
+
+    def run(self, stop: threading.Event) -> int:
+        from workers.cli import worker_argv
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        redis_server: RedisServer | None = None
+        demo = None
+        supervisor: Supervisor | None = None
+        try:
+            redis_url = os.environ.get(ENV_REDIS)
+            if not redis_url:
+                redis_server = RedisServer.start(self.data_dir / "redis")
+                redis_url = redis_server.url
+            say(f"redis: {redis_url}")
+            if self.demo:
+                from gitops.demo import start_demo
+
+                demo = start_demo(self.data_dir)
+                config = demo.config
+            else:
+                config = self._config_path()
+            from gitops.config import load_config
+
+            load_config(config)  # fail fast, with located problems, before starting anything else
+            supervisor = Supervisor(self._env(redis_url, config))
+            supervisor.spawn("worker", worker_argv(concurrency=self.concurrency, name="gitops-up-%h"))
+            supervisor.spawn("beat", [sys.executable, "-m", "gitops", "beat"])
+            if self.web_argv:
+                supervisor.spawn("web", self.web_argv)
+                say(f"web: http://127.0.0.1:{self.port}")
+            if demo is not None:
+                say(demo.instructions())
+            say("gitops up: ready (Ctrl-C to stop)")
+            return self._wait(stop, supervisor)
+        except GitOpsError as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            return 2
+        finally:
+            if supervisor is not None:
+                supervisor.stop()
+            if demo is not None:
+                demo.stop()
+            if redis_server is not None:
+                redis_server.stop()
+            say("gitops up: stopped")
+
+    def _wait(self, stop: threading.Event, supervisor: Supervisor) -> int:
+        while not stop.wait(0.5):
+            dead = supervisor.failed()
+            if dead is not None:
+                print(f"error: {dead.name} exited with {dead.process.returncode}; stopping",
+                      file=sys.stderr, flush=True)
+                return 2
+        return 0
