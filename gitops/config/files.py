@@ -4,8 +4,8 @@ Called by :mod:`gitops.config.loader`. A file path is read as is; a directory is
 ``*.yaml`` and ``*.yml`` files, skipping hidden entries (``.git``), sorted by relative path so the same
 tree always loads in the same order. Symlinks are never followed out of the directory: one that
 resolves outside it is reported as a problem and ignored; symlinked directories are not descended (no
-loops). Only regular files are opened (a FIFO would block), and a file is read up to one byte past the
-size limit so a huge file costs no memory.
+loops); a symlink to a file already listed is loaded once. Only regular files are opened, non-blocking
+(a FIFO would hang the loader), and an oversized file is refused from its size before it is read.
 """
 
 from __future__ import annotations
@@ -67,7 +67,19 @@ def discover(root: Path, display: str) -> tuple[list[ConfigFile], list[Problem]]
     found.sort(key=lambda item: item[0])
     if not found and not problems:
         problems.append(Problem("no *.yaml or *.yml files found", display))
-    return [f for _, f in found], problems
+    return _unique([f for _, f in found]), problems
+
+
+def _unique(files: list[ConfigFile]) -> list[ConfigFile]:
+    """Each real file once: a symlink to a file already listed is not loaded a second time."""
+    seen: set[str] = set()
+    out = []
+    for file in files:
+        real = os.path.realpath(file.path)
+        if real not in seen:
+            seen.add(real)
+            out.append(file)
+    return out
 
 
 def read(file: ConfigFile, max_bytes: int) -> bytes:

@@ -87,9 +87,10 @@ def _load_file(file: config_files.ConfigFile, max_bytes: int) -> tuple[list[_Ent
         docs, problems = parse(raw, file.display, max_bytes=max_bytes)
     except InputError as exc:
         return [], [exc.problem]
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return [], [Problem(f"cannot read: {reason}", file.display)]
+    except ValueError as exc:  # not a regular file, or too big
+        return [], [Problem(str(exc), file.display)]
+    except OSError as exc:
+        return [], [Problem(f"cannot read: {exc.strerror or type(exc).__name__}", file.display)]
     base_dir = Path(os.path.abspath(file.path)).parent
     entries: list[_Entry] = []
     for doc in docs:
@@ -123,7 +124,7 @@ def _load_document(doc: Document, base_dir: Path) -> tuple[_Entry | None, list[P
         entry = _Entry(kind, declared, None, doc) if isinstance(declared, str) and declared else None
         return entry, from_errors(exc.errors(include_url=False, include_input=False), doc)
     spec: Model = envelope.spec
-    fields: dict[str, Any] = dict(spec)
+    fields: dict[str, Any] = {name: getattr(spec, name) for name in type(spec).model_fields}
     fields["name"] = envelope.metadata.name
     if public_model is Cluster:
         fields["labels"] = dict(envelope.metadata.labels)
@@ -141,7 +142,7 @@ def _check_envelope(doc: Document, data: dict[Any, Any]) -> tuple[str | None, li
     known = ", ".join(KINDS)
     if kind is None:
         problems.append(_at(doc, ("kind",), f"required field is missing (one of {known})"))
-    elif kind not in KINDS:
+    elif not isinstance(kind, str) or kind not in KINDS:
         shown = f" '{kind}'" if isinstance(kind, str) and kind.isidentifier() and len(kind) < 64 else ""
         problems.append(_at(doc, ("kind",), f"unknown kind{shown}; expected one of {known}"))
     return (kind if not problems else None), problems
@@ -175,7 +176,8 @@ def _references(entries: list[_Entry]) -> list[Problem]:
             continue
         for loc, kind in refs:
             name = _raw(entry.doc.data, loc)
-            if isinstance(name, str) and name.strip() and (kind, name) not in declared:
+            # Names that are blank or unprintable already failed validation; never echo them.
+            if isinstance(name, str) and name.strip() and name.isprintable() and (kind, name) not in declared:
                 problems.append(_at(entry.doc, loc, f'{kind.lower()} "{name[:64]}" is not defined'))
     return problems
 

@@ -48,7 +48,8 @@ def field_path(loc: Loc) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            text = part if len(part) <= MAX_PART else part[:MAX_PART] + "..."
+            text = part if part.isprintable() else part.encode("unicode_escape").decode("ascii")
+            text = text if len(text) <= MAX_PART else text[:MAX_PART] + "..."
             out += f".{text}" if out else text
     return out
 

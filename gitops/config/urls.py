@@ -61,10 +61,10 @@ def _check_text(url: str) -> None:
         raise ValueError("the URL is empty")
     if len(url) > MAX_URL_LENGTH:
         raise ValueError(f"the URL is longer than {MAX_URL_LENGTH} characters")
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        raise ValueError("the URL must not contain whitespace or control characters")
     if url.startswith("-"):
         raise ValueError("the URL must not start with '-' (it would be read as a git option)")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise ValueError("the URL must not contain whitespace or control characters")
 
 
 def _classify_scheme(url: str, scheme: str) -> Transport:

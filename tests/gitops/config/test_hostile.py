@@ -1,0 +1,203 @@
+"""Hostile input: YAML bombs, deep nesting, huge and binary files, dangerous URLs, symlink escapes,
+code-execution tags, control characters, special files. Each is rejected fast with a located problem."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gitops.config import load_config
+from gitops.errors import ConfigError, Problem
+
+Write = Callable[[str, str], Path]
+Problems = Callable[[Path], list[Problem]]
+
+REPO = """\
+apiVersion: gitops.dev/v1alpha1
+kind: Repository
+metadata: {{name: r}}
+spec: {{url: {url}{extra}}}
+"""
+
+
+def _timed(problems: Problems, path: Path) -> tuple[list[Problem], float]:
+    start = time.perf_counter()
+    got = problems(path)
+    return got, time.perf_counter() - start
+
+
+def test_alias_bomb_is_rejected_fast(write: Write, problems: Problems) -> None:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    path = write("bomb.yaml", "\n".join(lines) + "\n")
+    (problem,), elapsed = _timed(problems, path)
+    assert elapsed < 1.0
+    assert problem.file == str(path) and "alias bomb" in problem.message
+
+
+@pytest.mark.parametrize("shape", ["flow", "block"])
+def test_ten_thousand_deep_nesting_is_rejected_fast(write: Write, problems: Problems, shape: str) -> None:
+    if shape == "flow":
+        text = "spec: " + "[" * 10_000 + "]" * 10_000 + "\n"
+    else:
+        text = "spec:\n" + "- " * 10_000 + "x\n"
+    (problem,), elapsed = _timed(problems, write("deep.yaml", text))
+    assert elapsed < 1.0
+    assert "nested deeper than" in problem.message and problem.line is not None
+
+
+def test_file_over_the_size_limit_is_refused_without_parsing(tmp_path: Path, problems: Problems) -> None:
+    path = tmp_path / "huge.yaml"
+    with open(path, "wb") as handle:
+        handle.write(b"# " + b"x" * (4 * 1024 * 1024) + b"\nkind: [")
+    (problem,), elapsed = _timed(problems, path)
+    assert elapsed < 1.0 and "over the limit of 4194304" in problem.message
+
+
+def test_size_limit_is_configurable(write: Write) -> None:
+    with pytest.raises(ConfigError, match="over the limit of 10"):
+        load_config(write("small.yaml", "# more than ten bytes\n"), max_file_bytes=10)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"\x7fELF\x02\x01\x01\x00\x00\x00", "binary content"),
+    (b"kind: \xff\xfe\xfa", "not UTF-8 text"),
+])
+def test_binary_file_is_refused(tmp_path: Path, problems: Problems, data: bytes, message: str) -> None:
+    path = tmp_path / "bin.yaml"
+    path.write_bytes(data)
+    (problem,) = problems(path)
+    assert message in problem.message and problem.file == str(path)
+
+
+@pytest.mark.parametrize(("kind", "shown", "column"), [("Secret", "'Secret'", 7), ("[1, 2]", "", 1),
+                                                      ('"a\\tb"', "", 7)])
+def test_unknown_kinds_are_errors(write: Write, problems: Problems, kind: str, shown: str,
+                                  column: int) -> None:
+    (problem,) = problems(write("k.yaml", f"apiVersion: gitops.dev/v1alpha1\nkind: {kind}\n"))
+    assert (problem.line, problem.column, problem.field) == (2, column, "kind")
+    assert problem.message.startswith(f"unknown kind{' ' + shown if shown else ''}; expected one of")
+
+
+@pytest.mark.parametrize(("url", "rule"), [
+    ('"ext::sh -c touch% /tmp/pwned"', "'ext::' remote-helper transport is not allowed"),
+    ("fd::7", "'fd::' remote-helper transport is not allowed"),
+    ("/srv/git/repo", "refused unless spec.allowLocal is true"),
+    ("./repo", "refused unless spec.allowLocal is true"),
+    ("file:///srv/git/repo", "refused unless spec.allowLocal is true"),
+    ('"--upload-pack=touch /tmp/pwned"', "must not start with '-'"),
+    ("ssh://-oProxyCommand=x/repo", "host in the URL must not start with '-'"),
+])
+def test_dangerous_repository_urls(write: Write, problems: Problems, url: str, rule: str) -> None:
+    (problem,) = problems(write("r.yaml", REPO.format(url=url, extra="")))
+    assert (problem.line, problem.field) == (4, "spec.url") and rule in problem.message
+
+
+def test_local_path_is_accepted_with_allow_local(write: Write) -> None:
+    path = write("r.yaml", REPO.format(url="./repo", extra=", allowLocal: true"))
+    assert load_config(path).repositories["r"].url == "file://" + str(path.parent / "repo")
+
+
+def test_symlink_out_of_the_directory_is_reported_not_followed(tmp_path: Path, base_text: str,
+                                                               problems: Problems) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "evil.yaml").write_text("kind: [unterminated\n")
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "base.yaml").write_text(base_text)
+    (config / "link.yaml").symlink_to(outside / "evil.yaml")
+    (config / "linkdir").symlink_to(outside, target_is_directory=True)
+    got = problems(config)
+    assert [(Path(p.file or "").name, p.line) for p in got] == [("link.yaml", None), ("linkdir", None)]
+    assert all("symlink points outside the configuration directory" in p.message for p in got)
+
+
+def test_symlinks_inside_the_directory_load_once_and_dirs_are_not_descended(tmp_path: Path,
+                                                                           base_text: str) -> None:
+    (tmp_path / "base.yaml").write_text(base_text)
+    (tmp_path / "alias.yaml").symlink_to(tmp_path / "base.yaml")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "loop").symlink_to(tmp_path, target_is_directory=True)
+    config = load_config(tmp_path)
+    assert [Path(f).name for f in config.files] == ["alias.yaml"]
+    assert list(config.repositories) == ["demo"]
+
+
+def test_fifo_in_the_directory_does_not_hang(tmp_path: Path, base_text: str, problems: Problems) -> None:
+    (tmp_path / "base.yaml").write_text(base_text)
+    os.mkfifo(tmp_path / "pipe.yaml")
+    (problem,) = problems(tmp_path)
+    assert problem.file == str(tmp_path / "pipe.yaml") and "not a regular file" in problem.message
+
+
+def test_missing_path_and_empty_directory(tmp_path: Path, problems: Problems) -> None:
+    assert [p.message for p in problems(tmp_path / "nope")] == ["no such file or directory"]
+    assert [p.message for p in problems(tmp_path)] == ["no *.yaml or *.yml files found"]
+
+
+def test_code_execution_tags_are_refused(write: Write, problems: Problems) -> None:
+    text = "apiVersion: gitops.dev/v1alpha1\nkind: !!python/object/apply:os.system ['touch /tmp/x']\n"
+    (problem,) = problems(write("tag.yaml", text))
+    assert (problem.line, problem.column) == (2, 7) and "constructor" in problem.message
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("qps", ".inf", "expected a finite number"),
+    ("qps", ".nan", "expected a finite number"),
+    ("qps", "-1", "must be greater than 0"),
+    ("timeout", "-5", "finite, non-negative"),
+    ("timeout", "0s", "must be greater than zero"),
+    ("timeout", "true", "not a boolean"),
+])
+def test_absurd_numbers_are_refused(write: Write, problems: Problems, field: str, value: str,
+                                    message: str) -> None:
+    text = ("apiVersion: gitops.dev/v1alpha1\nkind: Cluster\nmetadata: {name: c}\n"
+            f"spec:\n  kubeconfig: k\n  {field}: {value}\n")
+    (problem,) = problems(write("c.yaml", text))
+    assert (problem.line, problem.field) == (6, f"spec.{field}") and message in problem.message
+
+
+def test_control_characters_are_never_echoed(write: Write, problems: Problems) -> None:
+    text = ('apiVersion: gitops.dev/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n'
+            '  source: {repository: "r\\e[2J", path: p}\n  destination: {cluster: c}\n'
+            '  "evil\\e[31mkey": 1\n')
+    got = problems(write("a.yaml", text))
+    assert all("\x1b" not in str(p) for p in got)
+    assert any(p.field == "spec.evil\\x1b[31mkey" for p in got)
+
+
+def test_duplicate_names_across_files(write: Write, tmp_path: Path, base_text: str,
+                                      problems: Problems) -> None:
+    write("a.yaml", base_text)
+    write("b/c.yaml", base_text)
+    got = problems(tmp_path)
+    first = tmp_path / "a.yaml"
+    assert [(Path(p.file or "").name, p.line, p.column, p.message) for p in got] == [
+        ("c.yaml", 4, 9, f'duplicate Repository "demo"; first defined at {first}:4'),
+        ("c.yaml", 11, 9, f'duplicate Cluster "prod"; first defined at {first}:11')]
+
+
+def test_same_name_in_different_kinds_is_fine(write: Write) -> None:
+    text = ("apiVersion: gitops.dev/v1alpha1\nkind: Repository\nmetadata: {name: x}\n"
+            "spec: {url: 'https://h/r'}\n---\n"
+            "apiVersion: gitops.dev/v1alpha1\nkind: Cluster\nmetadata: {name: x}\nspec: {kubeconfig: k}\n")
+    config = load_config(write("x.yaml", text))
+    assert config.source_of("x", "Cluster")[1] == 6 and config.source_of("x")[1] == 1
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.sampled_from(list("ab:-[]{}&*!|>'\"#\n  \t,.?%@`~0123")), max_size=200))
+def test_arbitrary_text_only_ever_raises_config_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "fuzz.yaml"
+    path.write_text(text)
+    try:
+        load_config(path)
+    except ConfigError as exc:
+        assert exc.problems and all(p.file == str(path) for p in exc.problems)
