@@ -70,7 +70,7 @@ class Client:
         return self.request("PATCH", path, body, PATCH_TYPES[kind])
 
     def apply(self, path: str, body: Any, manager: str = "test", force: bool = False) -> Reply:
-        query = f"?fieldManager={manager}" + ("&force=true" if force else "")
+        query = ("&" if "?" in path else "?") + f"fieldManager={manager}" + ("&force=true" if force else "")
         return self.patch(path + query, body, "apply")
 
     def delete(self, path: str, body: Any = None) -> Reply:

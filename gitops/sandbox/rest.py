@@ -242,7 +242,8 @@ class Api:
                 applied["metadata"]["namespace"] = call.namespace
             schema = call.rt.type_node()
             merged = fieldmanager.apply(live, applied, manager, force=force, schema=schema, now=now(),
-                                        resource=call.rt.plural, group=call.rt.group)
+                                        resource=call.rt.plural, group=call.rt.group,
+                                        status_subresource="status" in call.rt.subresources)
             return self.writer.commit(call, old, merged, manager=manager, applied=True)
 
     def delete(self, call: Call) -> tuple[int, bytes]:

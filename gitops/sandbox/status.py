@@ -64,11 +64,14 @@ def conflict(resource: str, group: str, name: str, why: str) -> ApiError:
 STALE = "the object has been modified; please apply your changes to the latest version and try again"
 
 
-def apply_conflict(resource: str, group: str, name: str, conflicts: list[tuple[str, str]]) -> ApiError:
+def apply_conflict(resource: str, group: str, name: str, conflicts: list[tuple[str, str]],
+                   message: str | None = None) -> ApiError:
     """409 for server-side apply conflicts, causes shaped exactly like kube-apiserver's."""
     causes = [{"type": "FieldManagerConflict", "message": f'conflict with "{mgr}": {path}', "field": path}
               for mgr, path in conflicts]
-    if len(conflicts) == 1:
+    if message:
+        summary = message
+    elif len(conflicts) == 1:
         mgr, path = conflicts[0]
         summary = f'Apply failed with 1 conflict: conflict with "{mgr}": {path}'
     else:

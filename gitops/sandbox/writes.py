@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitops.sandbox import crds, fieldmanager
 from gitops.sandbox.catalog import Catalog, ResourceType
-from gitops.sandbox.defaults import apply_defaults
+from gitops.sandbox.defaults import apply_defaults, job_selector
 from gitops.sandbox.immutable import check_immutable
 from gitops.sandbox.meta import now, stamp_create, stamp_update, validate_metadata, validate_name
 from gitops.sandbox.status import ApiError, bad_request, conflict, not_found
@@ -50,16 +50,21 @@ class Writer:
             validate_name(rt, new["metadata"]["name"])
             self.require_namespace(rt, call.namespace)
         new = _status_rules(rt, call.subresource, old_obj, new)
-        apply_defaults(rt, new)
+        apply_defaults(rt, new, old_obj)
         if old_obj is not None:
             check_immutable(rt, old_obj, new)
-        if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
-            crds.validate_and_accept(new)
         if not applied:
             new = fieldmanager.update(old_obj, new, manager, subresource=call.subresource,
-                                      schema=rt.type_node(), now=now())
+                                      schema=rt.type_node(), now=now(),
+                                      status_subresource="status" in rt.subresources)
+        if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
+            crds.validate_and_accept(new)  # the establishing controller's status, not a user's field
+        if old_obj is None and (rt.group, rt.kind) == ("", "Namespace"):
+            new.setdefault("status", {}).setdefault("phase", "Active")  # namespace strategy PrepareForCreate
         if old_obj is None:
             stamp_create(rt, new, None if call.dry_run else self.store.rv + 1)
+            if (rt.group, rt.kind) == ("batch", "Job"):
+                job_selector(new)
         else:
             stamp_update(rt, old_obj, new, int(old_obj["metadata"]["resourceVersion"]))
             if _without_times(new) == _without_times(old_obj):

@@ -12,10 +12,19 @@ CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 
 
 def deployment(name: str = "web", replicas: int = 2) -> dict[str, Any]:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": name, "image": "nginx:1.25"}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": name, "image": "nginx:1.25"}]},
+            },
+        },
+    }
 
 
 def configmap(name: str = "cm", **labels: str) -> dict[str, Any]:
@@ -30,8 +39,14 @@ def test_discovery_documents(client: Client) -> None:
     assert client.get("/api").body["versions"] == ["v1"]
     core = client.get("/api/v1").body
     pods = next(r for r in core["resources"] if r["name"] == "pods")
-    assert pods == {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod",
-                    "verbs": pods["verbs"], "shortNames": ["po"]}
+    assert pods == {
+        "name": "pods",
+        "singularName": "pod",
+        "namespaced": True,
+        "kind": "Pod",
+        "verbs": pods["verbs"],
+        "shortNames": ["po"],
+    }
     assert {"create", "get", "list", "watch", "patch", "delete"} <= set(pods["verbs"])
     groups = {g["name"]: g for g in client.get("/apis").body["groups"]}
     assert groups["apps"]["preferredVersion"]["groupVersion"] == "apps/v1"
@@ -153,7 +168,9 @@ def test_all_namespaces_list_and_cluster_scope(client: Client) -> None:
     client.post(CONFIGMAPS, configmap("y"))
     everything = client.get("/api/v1/configmaps").body["items"]
     assert {(i["metadata"]["namespace"], i["metadata"]["name"]) for i in everything} == {
-        ("team", "x"), ("default", "y")}
+        ("team", "x"),
+        ("default", "y"),
+    }
     assert client.get("/api/v1/namespaces/default/namespaces").status == 404
 
 
