@@ -88,16 +88,17 @@ class Callbacks(pygit2.RemoteCallbacks):
         self.deadline = deadline
         self.attempts = 0
         self.host_checked = False
+        self.where = f"repository {spec.name!r} ({spec.display_url})"
 
     def _check_deadline(self) -> None:
         if time.monotonic() > self.deadline:
-            raise SourceUnavailable(f"{self.spec.display_url}: timed out after {self.spec.timeout:g}s")
+            raise SourceUnavailable(f"{self.where}: timed out after {self.spec.timeout:g}s")
 
     def credentials(self, url: str, username: str | None, allowed: CredentialType) -> Any:
         self._check_deadline()
         self.attempts += 1
         if self.attempts > 1:
-            raise AuthError(f"{self.spec.display_url}: credentials were rejected")
+            raise AuthError(f"{self.where}: credentials were rejected")
         refs = self.refs
         if allowed & CredentialType.SSH_KEY and (refs.ssh_key_file or refs.ssh_key_env):
             return self._ssh_key(username or refs.username or "git")
@@ -105,7 +106,7 @@ class Callbacks(pygit2.RemoteCallbacks):
             userpass = self._userpass()
             if userpass is not None:
                 return userpass
-        raise AuthError(f"{self.spec.display_url}: the remote requires credentials that are not "
+        raise AuthError(f"{self.where}: the remote requires credentials that are not "
                         "configured (or not of an accepted kind)")
 
     def _ssh_key(self, username: str) -> Any:
@@ -135,9 +136,12 @@ class Callbacks(pygit2.RemoteCallbacks):
         if self.refs.insecure_ignore_host_key:
             return True
         if found is None:
-            raise UnsafeSource(f"{self.spec.display_url}: cannot read the SSH host key to verify it")
+            raise UnsafeSource(f"{self.where}: cannot read the SSH host key to verify it")
         path = Path(self.refs.known_hosts_file or "~/.ssh/known_hosts").expanduser()
-        known_hosts.check(known_hosts.load(path), host.decode(), _ssh_port(self.spec.url), found[1])
+        try:
+            known_hosts.check(known_hosts.load(path), host.decode(), _ssh_port(self.spec.url), found[1])
+        except UnsafeSource as exc:
+            raise UnsafeSource(f"{self.where}: {exc.message}") from None
         self.host_checked = True
         return True
 

@@ -2,9 +2,10 @@
 
 Called by :mod:`gitops.sources.auth` from the certificate check of every SSH connection. Key design
 choice: we compare the SHA-256 fingerprint libgit2 reports for the server's key with the keys listed
-for that host (plain, ``[host]:port`` and hashed ``|1|salt|hash`` entries); ``@revoked`` entries
-reject, ``@cert-authority`` entries are ignored (we do not validate SSH certificates). No match means
-the connection is refused; there is no trust-on-first-use.
+for that host (plain, ``[host]:port``, ``*``/``?`` wildcards, ``!negations`` and hashed
+``|1|salt|hash`` entries); ``@revoked`` entries reject, ``@cert-authority`` entries are ignored (we
+do not validate SSH certificates). No match means the connection is refused; there is no
+trust-on-first-use.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,12 +50,18 @@ def _hashed_match(pattern: str, names: tuple[str, ...]) -> bool:
                for name in names)
 
 
+def _glob(pattern: str) -> re.Pattern[str]:
+    """OpenSSH host patterns: ``*`` and ``?`` are wildcards, everything else is literal."""
+    return re.compile(re.escape(pattern).replace(r"\*", ".*").replace(r"\?", "."), re.IGNORECASE)
+
+
 def _matches(entry: HostKey, names: tuple[str, ...]) -> bool:
     positive = False
     for pattern in entry.patterns:
         negated = pattern.startswith("!")
         bare = pattern[1:] if negated else pattern
-        hit = _hashed_match(bare, names) if bare.startswith("|1|") else bare in names
+        hit = _hashed_match(bare, names) if bare.startswith("|1|") else \
+            any(_glob(bare).fullmatch(name) for name in names)
         if hit and negated:
             return False
         positive = positive or hit

@@ -1,0 +1,132 @@
+"""Pure pieces: RepoSpec.from_config, known_hosts matching, ref resolution, error translation."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from gitops.errors import AuthError, SourceError, SourceUnavailable, UnsafeSource
+from gitops.sources import RepoSpec
+from gitops.sources import known_hosts as kh
+from gitops.sources.remote import resolve, translate
+
+KEY = base64.b64encode(b"\x00\x00\x00\x0bssh-ed25519" + b"k" * 32).decode()
+FP = hashlib.sha256(base64.b64decode(KEY)).digest()
+OTHER_FP = hashlib.sha256(b"other").digest()
+
+
+@dataclass
+class Creds:
+    ssh_key_file: str | None = None
+    ssh_key_env: str | None = None
+    known_hosts_file: str | None = None
+    insecure_ignore_host_key: bool = False
+    username: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    token_env: str | None = None
+    token_file: str | None = None
+
+
+@dataclass
+class Repo:
+    name: str
+    url: str
+    ref: str = "main"
+    allow_local: bool = False
+    credentials: Creds | None = None
+
+
+def test_from_config_copies_references_only(tmp_path: Path) -> None:
+    spec = RepoSpec.from_config(Repo("r", "https://127.0.0.1/r.git", "v1", credentials=Creds(token_env="T")),
+                                timeout=7)
+    assert (spec.name, spec.ref, spec.timeout, spec.credentials.token_env) == ("r", "v1", 7, "T")
+    local = RepoSpec.from_config(Repo("l", "repos/r.git", allow_local=True), base=tmp_path)
+    assert local.url == str(tmp_path / "repos/r.git")
+    with pytest.raises(UnsafeSource):
+        RepoSpec.from_config(Repo("l", "repos/r.git"))
+
+
+def test_from_config_accepts_the_real_config_model() -> None:
+    models = pytest.importorskip("gitops.config.models")
+    repo = models.Repository.model_validate({"name": "r", "url": "git@localhost:org/r.git",
+                                             "credentials": {"sshKeyFile": "/k", "knownHostsFile": "/kh"}})
+    spec = RepoSpec.from_config(repo)
+    assert spec.credentials is not None and spec.credentials.ssh_key_file == "/k"
+    assert spec.url == "git@localhost:org/r.git" and spec.key and not spec.pinned
+
+
+def test_pinned_and_key() -> None:
+    assert RepoSpec("r", "https://127.0.0.1/r.git", "a" * 40).pinned
+    assert RepoSpec("a", "https://127.0.0.1/r.git").key == RepoSpec("b", "https://127.0.0.1/r.git").key
+
+
+def _hashed(name: str) -> str:
+    salt = b"saltsaltsaltsaltsalt"
+    digest = hmac.new(salt, name.encode(), hashlib.sha1).digest()
+    return f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
+
+
+@pytest.mark.parametrize("line,host,port", [
+    (f"example.org ssh-ed25519 {KEY}", "example.org", None),
+    (f"a.org,example.org ssh-ed25519 {KEY}", "example.org", 22),
+    (f"[127.0.0.1]:2222 ssh-ed25519 {KEY}", "127.0.0.1", 2222),
+    (f"{_hashed('[127.0.0.1]:2222')} ssh-ed25519 {KEY}", "127.0.0.1", 2222),
+])
+def test_known_hosts_match(tmp_path: Path, line: str, host: str, port: int | None) -> None:
+    path = tmp_path / "kh"
+    path.write_text(f"# comment\n\ngarbage\n{line}\n")
+    kh.check(kh.load(path), host, port, FP)
+    with pytest.raises(UnsafeSource, match="does not match"):
+        kh.check(kh.load(path), host, port, OTHER_FP)
+
+
+def test_known_hosts_port_must_match_and_revoked_and_negation(tmp_path: Path) -> None:
+    path = tmp_path / "kh"
+    path.write_text(f"127.0.0.1 ssh-ed25519 {KEY}\n")
+    with pytest.raises(UnsafeSource, match="not in known_hosts"):
+        kh.check(kh.load(path), "127.0.0.1", 2222, FP)
+    path.write_text(f"@revoked example.org ssh-ed25519 {KEY}\nexample.org ssh-ed25519 {KEY}\n")
+    with pytest.raises(UnsafeSource, match="revoked"):
+        kh.check(kh.load(path), "example.org", None, FP)
+    path.write_text(f"*.org,!example.org ssh-ed25519 {KEY}\n")
+    kh.check(kh.load(path), "other.org", None, FP)
+    with pytest.raises(UnsafeSource, match="not in known_hosts"):
+        kh.check(kh.load(path), "example.org", None, FP)
+    path.write_text(f"@cert-authority example.org ssh-ed25519 {KEY}\n")
+    with pytest.raises(UnsafeSource, match="not in known_hosts"):
+        kh.check(kh.load(path), "example.org", None, FP)
+
+
+def test_known_hosts_missing_file_fails_closed(tmp_path: Path) -> None:
+    with pytest.raises(UnsafeSource, match="cannot read"):
+        kh.load(tmp_path / "absent")
+
+
+def test_resolve_prefers_branch_then_tag() -> None:
+    refs = {"refs/heads/x": "1" * 40, "refs/tags/x": "2" * 40, "refs/tags/v1": "3" * 40, "HEAD": "4" * 40}
+    spec = RepoSpec("r", "https://127.0.0.1/r.git", "x")
+    assert resolve(refs, spec) == "1" * 40
+    assert resolve(refs, RepoSpec("r", "https://127.0.0.1/r.git", "refs/tags/x")) == "2" * 40
+    assert resolve(refs, RepoSpec("r", "https://127.0.0.1/r.git", "v1")) == "3" * 40
+    assert resolve(refs, RepoSpec("r", "https://127.0.0.1/r.git", "HEAD")) == "4" * 40
+
+
+@pytest.mark.parametrize("message,kind", [
+    ("unexpected http status code: 401", AuthError),
+    ("too many redirects or authentication replays", AuthError),
+    ("unexpected http status code: 404", SourceError),
+    ("could not read from socket: timed out", SourceUnavailable),
+    ("unexpected http status code: 503", SourceUnavailable),
+    ("the SSL certificate is invalid", UnsafeSource),
+])
+def test_translate(message: str, kind: type[Exception]) -> None:
+    spec = RepoSpec("r", "https://127.0.0.1/r.git")
+    error = translate(pygit2.GitError(message), spec, "listing refs")
+    assert type(error) is kind and "'r'" in str(error)
