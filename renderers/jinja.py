@@ -18,14 +18,18 @@ from __future__ import annotations
 import functools
 import re
 import sys
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 import jinja2.runtime
+import jinja2.utils
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
@@ -100,6 +104,37 @@ class _BoundedCodeGenerator(CodeGenerator):
         self.write("))")
 
 
+class _MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates kept in memory (LRU) across renders: a reconcile re-renders the same files.
+
+    Jinja checks the source checksum on load, so a changed template is always recompiled.
+    """
+
+    def __init__(self, capacity: int = 2_000) -> None:
+        self.capacity = capacity
+        self.entries: OrderedDict[str, bytes] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with self.lock:
+            data = self.entries.get(bucket.key)
+            if data is not None:
+                self.entries.move_to_end(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = bucket.bytecode_to_string()
+        with self.lock:
+            self.entries[bucket.key] = data
+            self.entries.move_to_end(bucket.key)
+            while len(self.entries) > self.capacity:
+                self.entries.popitem(last=False)
+
+
+_BYTECODE = _MemoryBytecodeCache()
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox plus size bounds on every operation that can amplify."""
 
@@ -108,7 +143,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
     def __init__(self, loader: jinja2.BaseLoader) -> None:
         super().__init__(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
-                         keep_trailing_newline=True, auto_reload=False, cache_size=0)
+                         keep_trailing_newline=True, auto_reload=False, cache_size=0,
+                         bytecode_cache=_BYTECODE)
         self.globals.pop("lipsum", None)
         self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
 
@@ -137,6 +173,15 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         if isinstance(owner, (str, list, tuple, dict)):
             _estimate(getattr(method, "__name__", ""), owner, args + tuple(kwargs.values()))
         return _check_result(super().call(__context, __obj, *args, **kwargs), "call")
+
+
+class _NamespaceName(str):
+    """The destination namespace, still callable as Jinja's ``namespace()`` which it shadows."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> jinja2.utils.Namespace:
+        return jinja2.utils.Namespace(*args, **kwargs)
 
 
 class _ConfinedLoader(jinja2.BaseLoader):
@@ -266,6 +311,8 @@ def render(root: Path, app_dir: Path, options: Mapping[str, Any],
     values, used = load_values(root, app_dir, plain.opt_paths(options, "values_files", allow_parent=True))
     values = _deep_merge(values, parameters)
     context = {**values, "values": values}
+    if context.get("namespace") is None or isinstance(context["namespace"], str):
+        context["namespace"] = _NamespaceName(context.get("namespace") or "")
     loader = _ConfinedLoader(root, app_dir)
     env = _Sandbox(loader)
     budget = plain.Budget()

@@ -275,3 +275,18 @@ def test_tracing_is_restored_after_render(tmp_path: Path) -> None:
     with pytest.raises(RenderError):
         template(tmp_path, "{{ nope }}")
     assert sys.gettrace() is before
+
+
+def test_namespace_parameter_and_jinja_namespace_both_work(tmp_path: Path) -> None:
+    expr = ("'{% set n = namespace(c=0) %}{% for i in range(3) %}{% set n.c = n.c + 1 %}{% endfor %}"
+            "{{ namespace }}-{{ n.c }}'")
+    assert template(tmp_path, expr, cluster_parameters(cluster="c", namespace="apps")) == "apps-3"
+    assert template(tmp_path, expr, cluster_parameters(cluster="c")) == "-3"
+    assert template(tmp_path, expr) == "-3"
+
+
+def test_compiled_template_cache_never_serves_a_stale_template(tmp_path: Path) -> None:
+    assert template(tmp_path, "'{{ 1 + 1 }}'") == "2"
+    assert template(tmp_path, "'{{ 2 + 2 }}'") == "4"
+    assert template(tmp_path / "other", "'{{ 1 + 1 }}'") == "2"
+    assert template(tmp_path, "'{{ 2 + 2 }}'") == "4"
