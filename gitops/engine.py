@@ -25,9 +25,13 @@ from gitops.kube import diff, prune
 from gitops.kube.client import Cluster
 from gitops.kube.health import assess
 from gitops.kube.manifests import prepare, validate
+from gitops.kube.rest import KubeClusters
 from gitops.kube.results import FieldDrift, ObjectResult
 from gitops.kube.wait import wait_healthy
+from gitops.sources import GitSource, RepoSpec
 from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
+from renderers.api import RenderRequest
+from renderers.api import render as render_manifests
 from renderers.errors import RenderError
 
 Manifest = dict[str, Any]
@@ -156,9 +160,9 @@ def _diff_options(request: ReconcileRequest) -> diff.DiffOptions:
                             ignore=tuple(diff.IgnoreRule.from_config(r) for r in app.ignore_differences))
 
 
-def _with_health(results: list[ObjectResult], objects: Mapping[diff.RefKey, Manifest],
-                 cluster: Cluster, wait_seconds: float) -> tuple[list[ObjectResult], HealthStatus]:
-    present = [r for r in results if r.action is not Action.DELETED]
+def _with_health(results: list[ObjectResult], objects: Mapping[diff.RefKey, Manifest], cluster: Cluster,
+                 wait_seconds: float, desired: set[diff.RefKey]) -> tuple[list[ObjectResult], HealthStatus]:
+    present = [r for r in results if diff.ref_key(r.ref) in desired]
     if wait_seconds > 0:
         healths = wait_healthy(cluster, [r.ref for r in present], timeout=wait_seconds).health
     else:
@@ -192,6 +196,9 @@ def _sync(cluster: Cluster, request: ReconcileRequest, the_plan: diff.Plan,
         gone = {diff.ref_key(r.ref) for r in pruned if r.action is Action.DELETED}
         kept = [r for r in prune.merged(inventory, desired_refs) if diff.ref_key(r) not in gone]
         prune.write_inventory(cluster, target, kept, policy.field_manager)
+    elif doomed:
+        why = "requires pruning (prune disabled)" if not do_prune else "not pruned: the sync failed"
+        results += [ObjectResult(r, Action.SKIPPED, why) for r in doomed]
     return _Synced(results, done.objects, done.temporary)
 
 
@@ -238,8 +245,9 @@ def _execute(request: ReconcileRequest, planned: _Planned, write: bool) -> _Sync
 
 def _finish(request: ReconcileRequest, revision: str, planned: _Planned, synced: _Synced, write: bool,
             started: datetime) -> ReconcileResult:
+    desired = {diff.ref_key(p.ref) for p in planned.plan.objects}
     results, health = _with_health(synced.results, synced.objects, planned.cluster,
-                                   request.wait_seconds if write else 0.0)
+                                   request.wait_seconds if write else 0.0, desired)
     failed = [r for r in results if r.action is Action.FAILED]
     pruned = not planned.doomed or (write and planned.do_prune)
     in_sync = not failed and (write or planned.plan.in_sync) and pruned
@@ -262,3 +270,34 @@ def reconcile(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
         log.info("reconcile of %s failed: %s", request.target, exc)
         return ReconcileResult(request.target, revision, SyncStatus.UNKNOWN, HealthStatus.UNKNOWN, [], [],
                                str(exc), exc.temporary, started, _now())
+
+
+# -- default adapters: Git, the renderers, real clusters ------------------------------------------
+class GitSourcePort:
+    """The Source port over gitops.sources.GitSource."""
+
+    def __init__(self, git: GitSource) -> None:
+        self.git = git
+
+    def resolve(self, repository: Any, revision: str | None) -> str:
+        spec = RepoSpec.from_config(repository)
+        if revision is None:
+            return self.git.head(spec)
+        return self.git.snapshot(spec, revision).revision
+
+    def checkout(self, repository: Any, revision: str) -> Path:
+        return self.git.snapshot(RepoSpec.from_config(repository), revision).path
+
+
+class RenderersPort:
+    """The Renderer port over renderers.api.render."""
+
+    def render(self, root: Path, source: Any, parameters: Mapping[str, Any]) -> list[Manifest]:
+        return render_manifests(RenderRequest(root=root, path=source.path, renderer=str(source.renderer),
+                                              options=dict(source.options or {}), parameters=parameters))
+
+
+def default_ports(cache_dir: Path, verifier: Verifier | None = None) -> Ports:
+    """Real ports: Git under ``cache_dir``, the renderers, clusters over HTTP."""
+    return Ports(GitSourcePort(GitSource(cache_dir)), RenderersPort(), KubeClusters(),
+                 verifier or NoVerifier())

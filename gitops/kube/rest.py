@@ -216,3 +216,26 @@ class KubeCluster:
 
 def connect(settings: ClusterSettings) -> KubeCluster:
     return KubeCluster(settings)
+
+
+class KubeClusters:
+    """The ClusterFactory port: one cached KubeCluster per configured cluster (discovery reused)."""
+
+    def __init__(self, *, retry_policy: RetryPolicy | None = None) -> None:
+        self._clusters: dict[ClusterSettings, KubeCluster] = {}
+        self._retry = retry_policy
+        self._lock = threading.Lock()
+
+    def connect(self, cluster: Any) -> KubeCluster:
+        settings = ClusterSettings.from_config(cluster)
+        with self._lock:
+            found = self._clusters.get(settings)
+            if found is None:
+                found = self._clusters[settings] = KubeCluster(settings, retry_policy=self._retry)
+            return found
+
+    def close(self) -> None:
+        with self._lock:
+            for cluster in self._clusters.values():
+                cluster.close()
+            self._clusters.clear()

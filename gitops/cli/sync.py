@@ -1,0 +1,78 @@
+"""``gitops sync -c CONFIG APP [--cluster C] [--dry-run] [--prune] [--force] [--local]``.
+
+Runs one reconcile synchronously and prints each object's result (ACTION KIND NAMESPACE NAME
+MESSAGE) and a summary. When GITOPS_REDIS_URL is set and ``--local`` is not given, the sync is
+enqueued instead through ``gitops.dispatch.enqueue_sync`` (implemented by the workers layer, loaded
+through an entry point, so this module never imports Celery) and the task id is printed.
+Exit 0: synced (or enqueued); 1: a dry run found changes; 2: error or failed objects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Any
+
+from gitops.cli.diff import add_target_arguments, build_request, cache_dir, print_drift, table
+from gitops.engine import ReconcileResult, default_ports, reconcile
+from gitops.errors import GitOpsError
+from gitops.status import Action, Trigger
+
+
+def _enqueue(args: argparse.Namespace) -> int:
+    try:
+        dispatch = importlib.import_module("gitops.dispatch")
+    except ImportError as exc:
+        raise GitOpsError("GITOPS_REDIS_URL is set but gitops.dispatch is unavailable; use --local") from exc
+    task = dispatch.enqueue_sync(args.application, args.cluster, prune=args.prune, dry_run=args.dry_run)
+    print(f"enqueued sync of {args.application}: task {task}")
+    return 0
+
+
+def print_results(result: ReconcileResult) -> None:
+    rows = [["ACTION", "KIND", "NAMESPACE", "NAME", "MESSAGE"]]
+    for o in result.objects:
+        message = o.error or o.message
+        if o.health and o.action is not Action.DELETED:
+            message = f"{message} [{o.health}]".strip()
+        rows.append([str(o.action), o.ref.kind, o.ref.namespace or "-", o.ref.name, message])
+    if len(rows) > 1:
+        print(table(rows))
+    counts: dict[str, int] = {}
+    for o in result.objects:
+        counts[str(o.action)] = counts.get(str(o.action), 0) + 1
+    summary = ", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "no objects"
+    print(f"{result.target} at {(result.revision or '?')[:12]}: {summary}; sync {result.sync}, "
+          f"health {result.health}")
+
+
+def run(args: argparse.Namespace) -> int:
+    if os.environ.get("GITOPS_REDIS_URL") and not args.local:
+        return _enqueue(args)
+    request = build_request(args, sync=True, trigger=Trigger.MANUAL, dry_run=args.dry_run,
+                            prune=True if args.prune else None, force=args.force,
+                            wait_seconds=args.wait)
+    result = reconcile(request, default_ports(cache_dir(args)))
+    print_results(result)
+    if args.dry_run:
+        print_drift(result)
+    if result.error:
+        print(f"error: {result.error}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        return 1 if any(o.action is not Action.UNCHANGED for o in result.objects) else 0
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("sync", help="apply an application to a cluster now")
+    add_target_arguments(parser)
+    parser.add_argument("--dry-run", action="store_true", help="plan only: show what would change")
+    parser.add_argument("--prune", action="store_true", help="delete objects no longer in Git")
+    parser.add_argument("--force", action="store_true", help="take ownership of conflicting fields")
+    parser.add_argument("--local", action="store_true", help="run here even when GITOPS_REDIS_URL is set")
+    parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="wait up to SECONDS for the objects to become healthy")
+    parser.set_defaults(func=run)

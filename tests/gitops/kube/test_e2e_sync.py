@@ -1,0 +1,241 @@
+"""End to end over HTTP: the engine against the sandbox API server (and a real cluster when configured)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gitops import keys
+from gitops.kube import prune
+from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
+
+
+def cm(name: str, value: str = "1") -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"v": value}}
+
+
+def deploy(
+    name: str = "web", replicas: int = 1, image: str = "nginx:1.27", **annotations: str
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if annotations:
+        meta["annotations"] = annotations
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta,
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "web", "image": image, "ports": [{"containerPort": 80}]}]},
+            },
+        },
+    }
+
+
+def actions(result: Any) -> dict[str, Action]:
+    return {r.ref.name: r.action for r in result.objects}
+
+
+def test_first_sync_then_noop_writes_nothing(env: Any) -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds"},
+        "stringData": {"pw": "s3cr3t-x"},
+    }
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 80}]},
+    }
+    first = env.sync([cm("a"), secret, svc, deploy()])
+    assert first.error is None, first.error
+    assert set(actions(first).values()) == {Action.CREATED}
+    assert first.sync is SyncStatus.SYNCED
+    env.reset_stats()
+    again = env.sync()
+    assert again.error is None and set(actions(again).values()) == {Action.UNCHANGED}
+    assert again.sync is SyncStatus.SYNCED and again.drift == []
+    if env.backend.sandbox:
+        assert env.writes() == 0
+        stats = env.backend.sandbox.stats
+        for kind in ("ConfigMap", "Secret", "Service", "Deployment"):
+            assert stats.count(kind=kind, write=False) <= 2  # one LIST (+ the inventory GET for ConfigMap)
+    assert "s3cr3t" not in repr(again) + again.diff
+
+
+def test_drift_by_another_manager_is_attributed_and_healed(env: Any) -> None:
+    env.sync([deploy(replicas=2)])
+    path = f"/apis/apps/v1/namespaces/{env.namespace}/deployments/web"
+    env.kubectl_patch(path, {"spec": {"replicas": 5}})
+    detected = env.sync(policy="{automated: true, detectOnly: true}")
+    assert detected.sync is SyncStatus.OUT_OF_SYNC and not detected.applied
+    drift = {d.path: d for d in detected.drift}
+    assert drift[".spec.replicas"].live == 5 and drift[".spec.replicas"].predicted == 2
+    assert drift[".spec.replicas"].manager == "kubectl-edit"
+    env.reset_stats()
+    healed = env.sync(
+        policy="{automated: true, selfHeal: true}",
+        sync=None,
+        trigger=Trigger.SELF_HEAL,
+        previous_revision="0" * 40,
+    )
+    assert healed.error is None and actions(healed) == {"web": Action.CONFIGURED}
+    live = env.cluster.get(ObjectRef("apps", "Deployment", env.namespace, "web", "v1"))
+    assert live["spec"]["replicas"] == 2
+    if env.backend.sandbox:
+        assert env.writes() == 2  # the dry-run PATCH that found the drift, then the apply
+
+
+def test_conflict_fails_without_force_and_applies_with_it(env: Any) -> None:
+    env.sync([deploy(image="nginx:1")])
+    env.kubectl_patch(f"/apis/apps/v1/namespaces/{env.namespace}/deployments/web", {"spec": {"replicas": 3}})
+    refused = env.sync(policy="{automated: false}")
+    [obj] = refused.objects
+    assert (
+        obj.action is Action.FAILED and "kubectl-edit" in (obj.error or "") and "spec.replicas" in obj.error
+    )
+    assert refused.error
+    forced = env.sync(policy="{automated: false}", force=True)
+    assert forced.error is None and actions(forced) == {"web": Action.CONFIGURED}
+
+
+def test_ignore_rule_leaves_field_to_its_manager(env: Any) -> None:
+    env.sync([deploy(replicas=1)])
+    env.kubectl_patch(
+        f"/apis/apps/v1/namespaces/{env.namespace}/deployments/web",
+        {"spec": {"replicas": 4}},
+        manager="hpa-controller",
+    )
+    ignore = "[{group: apps, kind: Deployment, managedFieldsManagers: [hpa-controller]}]"
+    result = env.sync(ignore=ignore)
+    assert result.error is None and result.drift == [], result.drift
+    live = env.cluster.get(ObjectRef("apps", "Deployment", env.namespace, "web", "v1"))
+    assert live["spec"]["replicas"] == 4
+
+
+def test_prune_removed_object_and_mass_delete_guard(env: Any) -> None:
+    env.sync([cm("a"), cm("b"), cm("c"), cm("d")])
+    target = Target(env.app, "e2e")
+    assert len(prune.read_inventory(env.cluster, target) or []) == 4
+    result = env.sync([cm("a"), cm("b"), cm("c")])
+    assert actions(result)["d"] is Action.DELETED and result.sync is SyncStatus.SYNCED
+    assert env.cluster.get(ObjectRef("", "ConfigMap", env.namespace, "d", "v1")) is None
+    assert len(prune.read_inventory(env.cluster, target) or []) == 3
+    env.reset_stats()
+    refused = env.sync([cm("a")])
+    assert refused.error and "prune_max_share" in refused.error
+    if env.backend.sandbox:
+        assert env.writes() == 0  # refused before anything was applied
+    assert env.cluster.get(ObjectRef("", "ConfigMap", env.namespace, "b", "v1")) is not None
+    no_prune = env.sync([cm("a")], policy="{automated: true, prune: false}")
+    assert no_prune.sync is SyncStatus.OUT_OF_SYNC and actions(no_prune)["b"] is Action.SKIPPED
+    assert no_prune.health is HealthStatus.HEALTHY  # candidates for pruning do not count
+
+
+def test_crd_and_its_custom_resources_in_one_application(env: Any) -> None:
+    group = f"{env.app}.example.com"
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    widget = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"size": 3}}
+    result = env.sync([widget, crd])
+    assert result.error is None, result.error
+    assert actions(result) == {f"widgets.{group}": Action.CREATED, "w1": Action.CREATED}
+    assert [r.ref.kind for r in result.objects] == ["CustomResourceDefinition", "Widget"]
+    live = env.cluster.get(ObjectRef(group, "Widget", env.namespace, "w1", "v1"))
+    assert live["spec"]["size"] == 3
+    again = env.sync()
+    assert set(actions(again).values()) == {Action.UNCHANGED}
+
+
+def test_immutable_field_refused_or_recreated(env: Any) -> None:
+    env.sync([deploy()])
+    changed = deploy()
+    changed["spec"]["selector"] = {"matchLabels": {"app": "web", "tier": "front"}}
+    changed["spec"]["template"]["metadata"]["labels"] = {"app": "web", "tier": "front"}
+    refused = env.sync([changed, cm("new")])
+    assert actions(refused) == {"web": Action.FAILED, "new": Action.SKIPPED}
+    assert "immutable" in (refused.objects[0].error or "") and "spec.selector" in refused.objects[0].error
+    assert env.cluster.get(ObjectRef("", "ConfigMap", env.namespace, "new", "v1")) is None
+    plan = env.sync(policy="{automated: true, allowRecreate: true}", dry_run=True)
+    assert actions(plan)["web"] is Action.RECREATED and not plan.applied
+    annotated = deploy(**{keys.RECREATE: "allow"})
+    annotated["spec"] = changed["spec"]
+    result = env.sync([annotated, cm("new")])
+    assert result.error is None and actions(result)["web"] is Action.RECREATED
+    live = env.cluster.get(ObjectRef("apps", "Deployment", env.namespace, "web", "v1"))
+    assert live["spec"]["selector"]["matchLabels"]["tier"] == "front"
+
+
+def test_hostile_manifests_are_rejected_before_any_write(env: Any) -> None:
+    env.reset_stats()
+    bad = cm("ok")
+    evil = cm("../../../api/v1/namespaces/kube-system/secrets/x")
+    result = env.sync([bad, evil])
+    assert result.error and "manifest #2" in result.error and "metadata.name" in result.error
+    if env.backend.sandbox:
+        assert env.writes() == 0
+    huge = cm("huge", "x" * 200_000)
+    env.sync([huge])
+    changed = env.sync([cm("huge", "y" * 200_000)], policy="{detectOnly: true}")
+    assert changed.drift and len(changed.diff) < 20_000 and "more characters" in changed.diff
+
+
+@pytest.mark.parametrize("status", [429, 500])
+def test_retries_on_injected_errors(env: Any, status: int) -> None:
+    if not env.backend.sandbox:
+        pytest.skip("fault injection needs the sandbox")
+    from gitops.sandbox.instruments import FaultRule
+
+    rule = env.backend.sandbox.faults.add(FaultRule(verb="patch", status=status, times=2, retry_after=0.1))
+    result = env.sync([cm("a")])
+    assert result.error is None and actions(result) == {"a": Action.CREATED}
+    assert rule.hits == 2
+
+
+def test_retries_on_timeouts_and_gives_up_as_temporary(env: Any) -> None:
+    if not env.backend.sandbox:
+        pytest.skip("fault injection needs the sandbox")
+    from gitops.sandbox.instruments import FaultRule
+
+    env.cluster = env.backend.cluster(timeout=0.3)
+    env.backend.sandbox.faults.add(FaultRule(verb="list", delay=1.0, times=1))
+    result = env.sync([cm("a")])
+    assert result.error is None, result.error
+    env.backend.sandbox.faults.add(FaultRule(status=503, times=None))
+    down = env.sync([cm("b")])
+    assert down.error and down.temporary and down.sync is SyncStatus.UNKNOWN
+
+
+def test_health_of_new_deployment(env: Any) -> None:
+    result = env.sync([deploy()], wait_seconds=0)
+    health = {r.ref.name: r.health for r in result.objects}
+    assert health["web"] in (HealthStatus.PROGRESSING, HealthStatus.HEALTHY)
