@@ -128,7 +128,11 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise ApiError(400, "BadRequest", "invalid Content-Length") from exc
         if size > MAX_BODY:
-            self.close_connection = True  # the unread body makes the connection unusable
+            if size <= 4 * MAX_BODY:  # drain it so the client can read our answer
+                while size > 0:
+                    size -= len(self.rfile.read(min(size, 65536)) or b"x" * size)
+            else:  # the unread body makes the connection unusable
+                self.close_connection = True
             raise too_large(MAX_BODY)
         return self.rfile.read(size)
 

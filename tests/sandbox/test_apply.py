@@ -148,7 +148,8 @@ def test_apply_yaml_body_and_yaml_bomb(client: Client) -> None:
     ok = client.request("PATCH", f"{CONFIGMAPS}/cm?fieldManager=y", text, "application/apply-patch+yaml")
     assert ok.status == 201 and ok.body["data"] == {"a": "1"}
     bomb = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
-        f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcdefg", "bcdefgh", strict=True)
+        f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
+        for p, c in zip("abcdefg", "bcdefgh", strict=True)
     )
     bomb += "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n"
     rejected = client.request(
