@@ -290,3 +290,16 @@ def test_compiled_template_cache_never_serves_a_stale_template(tmp_path: Path) -
     assert template(tmp_path, "'{{ 2 + 2 }}'") == "4"
     assert template(tmp_path / "other", "'{{ 1 + 1 }}'") == "2"
     assert template(tmp_path, "'{{ 2 + 2 }}'") == "4"
+
+
+def test_extends_with_blocks(tmp_path: Path) -> None:
+    base = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {% block name %}b{% endblock %}\n"
+    child = "{% extends '_base.j2' %}{% block name %}child-{{ cluster.name }}{% endblock %}"
+    write(tmp_path, {"app/_base.j2": base, "app/cm.yaml.j2": child})
+    assert run(tmp_path, cluster_parameters(cluster="east"))[0]["metadata"]["name"] == "child-east"
+
+
+def test_self_include_recursion_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, {"app/cm.yaml.j2": "x\n{% include 'cm.yaml.j2' %}"})
+    with pytest.raises(RenderError, match="recursion"):
+        run(tmp_path)
