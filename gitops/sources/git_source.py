@@ -100,7 +100,10 @@ class GitSource:
         try:
             return remote.list_refs(self._repo(spec), spec)
         except SourceError as exc:
-            raise self._with_last_good(spec, exc) from exc.__cause__
+            annotated = self._with_last_good(spec, exc)
+            if annotated is exc:
+                raise
+            raise annotated from exc
 
     def _with_last_good(self, spec: RepoSpec, exc: SourceError) -> SourceError:
         good = self.layout.last_good(spec)
@@ -138,8 +141,8 @@ class GitSource:
             yield snapshot
 
     def _commit_id(self, spec: RepoSpec, revision: str) -> str:
-        if _SHA.match(revision):
-            return revision
+        if _SHA.match(revision.lower()):
+            return revision.lower()
         try:
             return self.head(replace(spec, ref=revision))
         except ValueError as exc:
