@@ -26,7 +26,8 @@ def _enqueue(args: argparse.Namespace) -> int:
         dispatch = importlib.import_module("gitops.dispatch")
     except ImportError as exc:
         raise GitOpsError("GITOPS_REDIS_URL is set but gitops.dispatch is unavailable; use --local") from exc
-    task = dispatch.enqueue_sync(args.application, args.cluster, prune=args.prune, dry_run=args.dry_run)
+    target = build_request(args).target  # validates the names before anything is queued
+    task = dispatch.enqueue_sync(target.application, target.cluster, prune=args.prune, dry_run=args.dry_run)
     print(f"enqueued sync of {args.application}: task {task}")
     return 0
 
