@@ -1,9 +1,10 @@
 """Reads one configuration file into documents that remember where every node came from.
 
 Called by :mod:`gitops.config.loader`. The file first goes through the bounded loader of
-``renderers.yamlio`` (size, binary content, nesting depth and alias-bomb guards) so hostile input is
-rejected before anything recursive touches it; only then is the text composed again with libyaml into
-position-carrying nodes, from which the data is constructed. Keeping the node tree lets the loader
+``renderers.yamlio`` (size, binary content, nesting depth and alias-bomb guards, plus a check of our
+own for recursive aliases such as ``&a [*a]``) so hostile input is rejected before anything recursive
+touches it; the guarded loader's data is then paired with the documents' node trees (composed again
+by libyaml, which keeps positions). Keeping the node tree lets the loader
 turn a pydantic error location such as ``("spec", "destination", "cluster")`` into an exact
 ``line:column``. Duplicate keys in one mapping, which YAML loaders silently collapse, are reported.
 """
@@ -33,29 +34,53 @@ class Document:
 
 
 def parse(raw: bytes, file: str, *, max_bytes: int = MAX_FILE_BYTES) -> tuple[list[Document], list[Problem]]:
-    """The non-empty documents of ``raw``, and duplicate-key problems; InputError if unreadable."""
+    """The non-empty documents of ``raw``, and duplicate-key problems; InputError if unreadable.
+
+    The data comes from the guarded ``yamlio.load_all``; the text is then only composed (not
+    constructed again) for positions. Both drop empty documents, so they pair up one to one.
+    """
     try:
         text = yamlio.decode(raw, file, max_bytes=max_bytes)
-        yamlio.load_all(text, file, max_bytes=max_bytes)
+        if "&" in text:
+            _check_recursive_aliases(text, file)
+        data = yamlio.load_all(text, file, max_bytes=max_bytes)
+        nodes = [n for n in yaml.compose_all(text, Loader=yaml.CSafeLoader) if not _is_null(n)]
     except RenderError as exc:
         raise _input_error(exc, file) from exc
-    docs: list[Document] = []
-    problems: list[Problem] = []
-    loader = yaml.CSafeLoader(text)
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:  # pragma: no cover - check_node said there is one
-                break
-            problems.extend(_duplicate_keys(node, file))
-            data = loader.construct_document(node)
-            if data is not None:
-                docs.append(Document(file, node, data))
     except yaml.YAMLError as exc:  # pragma: no cover - yamlio.load_all parsed the same text
         raise InputError(f"invalid YAML: {exc}", file=file) from exc
-    finally:
-        loader.dispose()
-    return docs, problems
+    if len(nodes) != len(data):  # pragma: no cover - defensive: never pair data with the wrong node
+        raise InputError("YAML documents could not be matched to their positions", file=file)
+    problems = [p for node in nodes for p in _duplicate_keys(node, file)]
+    return [Document(file, node, doc) for node, doc in zip(nodes, data, strict=True)], problems
+
+
+def _check_recursive_aliases(text: str, file: str) -> None:
+    """Reject an alias to a collection that is still open (``&a [*a]``): a cycle no guard can count.
+
+    Streams parser events (no recursion, so deep nesting is harmless here); syntax errors are left
+    to the loader, which reports them with their position.
+    """
+    open_anchors: list[str | None] = []
+    starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, starts):
+                open_anchors.append(event.anchor)
+            elif isinstance(event, ends):
+                open_anchors.pop()
+            elif isinstance(event, yaml.AliasEvent) and event.anchor in open_anchors:
+                mark = event.start_mark
+                raise InputError("recursive YAML alias (a collection containing itself)", file=file,
+                                 line=mark.line + 1 if mark else None,
+                                 column=mark.column + 1 if mark else None)
+    except yaml.YAMLError:
+        return
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
 
 
 def _input_error(exc: RenderError, file: str) -> InputError:
@@ -122,6 +147,19 @@ def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Nod
         for key, value in reversed(node.value):  # the last duplicate wins, as in the loaded data
             if isinstance(key, yaml.ScalarNode) and key.value == str(part):
                 return key, value
+        return _merged_child(node, part)
     elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
         return None, node.value[part]
+    return None
+
+
+def _merged_child(node: yaml.MappingNode, part: str | int) -> tuple[yaml.Node | None, yaml.Node] | None:
+    """Look ``part`` up in the mappings merged in with ``<<`` (nearest first, as YAML merges)."""
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "<<":
+            sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for source in sources:
+                found = _child(source, part) if isinstance(source, yaml.MappingNode) else None
+                if found is not None:
+                    return found
     return None

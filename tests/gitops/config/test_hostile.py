@@ -41,6 +41,23 @@ def test_alias_bomb_is_rejected_fast(write: Write, problems: Problems) -> None:
     assert problem.file == str(path) and "alias bomb" in problem.message
 
 
+@pytest.mark.parametrize(("text", "where"), [
+    ("spec: &s [*s]\n", (1, 11)),
+    ("a: 1\nmetadata: &m\n  name: c\n  <<: *m\n", (4, 7)),
+    ("x: &x {y: [1, {z: *x}]}\n", (1, 19)),
+])
+def test_recursive_aliases_are_rejected_fast(write: Write, problems: Problems, text: str,
+                                             where: tuple[int, int]) -> None:
+    (problem,), elapsed = _timed(problems, write("loop.yaml", text))
+    assert elapsed < 1.0
+    assert (problem.line, problem.column) == where and "recursive YAML alias" in problem.message
+
+
+def test_non_recursive_aliases_are_fine(write: Write, base_text: str) -> None:
+    text = base_text.replace("name: prod", "name: &n prod\n  labels: {env: *n}")
+    assert load_config(write("ok.yaml", text)).clusters["prod"].labels == {"env": "prod"}
+
+
 @pytest.mark.parametrize("shape", ["flow", "block"])
 def test_ten_thousand_deep_nesting_is_rejected_fast(write: Write, problems: Problems, shape: str) -> None:
     if shape == "flow":
