@@ -31,6 +31,7 @@ from gitops.sandbox.ssa.managed import (
     strip,
     without_server_meta,
 )
+from gitops.sandbox.ssa.typed import drop_nulls
 from gitops.sandbox.ssa.updater import Conflicts, apply, update
 from renderers.k8s.schema import TypeNode, root_for
 
@@ -80,7 +81,7 @@ def apply_patch(live: dict[str, Any] | None, applied: dict[str, Any], manager: s
     if new is not None or ident not in ledger.times:
         ledger.times[ident] = now
     ledger.versions[ident] = config["apiVersion"]
-    return _finish(new if new is not None else base, ledger)
+    return _finish(drop_nulls(new, node) if new is not None else base, ledger)
 
 
 def _first_apply(live: dict[str, Any], node: TypeNode, ledger: Ledger, ignored: FieldSet | None,
@@ -120,7 +121,7 @@ def record_update(live: dict[str, Any] | None, new: dict[str, Any], manager: str
     if not gained.empty() or ident not in ledger.times:
         ledger.times[ident] = now
     ledger.versions[ident] = body["apiVersion"]
-    return _finish(target, ledger)
+    return _finish(drop_nulls(target, node), ledger)
 
 
 def _reset_status(target: dict[str, Any], base: dict[str, Any], subresource: str) -> FieldSet | None:

@@ -161,6 +161,25 @@ def _collect(value: Any, node: TypeNode | None, path: Path, out: FieldSet) -> No
                 out.insert(sub)
 
 
+def drop_nulls(value: Any, node: TypeNode | None) -> Any:
+    """Drop ``null`` map entries at typed positions (free-form data is left alone).
+
+    Kubernetes stores built-in objects as typed structs and prunes nulls from custom resources, so a
+    ``null`` SMD leaves behind (``tags: null`` after pruning every item) never reaches storage.
+    """
+    atom = atom_of(node)
+    if atom.map is not None and atom.map.element is not None and atom.map.element.get("any"):
+        return value
+    part = _part(atom, value)
+    if part == "map" and isinstance(value, dict):
+        mt: MapAtom = atom.map  # type: ignore[assignment]
+        return {k: drop_nulls(v, mt.child(k)) for k, v in value.items() if v is not None}
+    if part == "list" and isinstance(value, list):
+        lt: ListAtom = atom.list  # type: ignore[assignment]
+        return [drop_nulls(v, lt.element) for v in value]
+    return value
+
+
 def ensure_named_fields_are_members(s: FieldSet, node: TypeNode | None) -> FieldSet:
     """SMD's ``EnsureNamedFieldsAreMembers``: struct fields with owned children become members."""
     atom = atom_of(node)

@@ -15,8 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gitops.sandbox.ssa import crd, updater
+from gitops.sandbox.ssa import ApplyConflict, apply_patch, crd, record_update, updater
 from gitops.sandbox.ssa.fieldsv1 import decode, encode
+from gitops.sandbox.ssa.managed import STRIP, Entry
+from gitops.sandbox.ssa.typed import drop_nulls
 from renderers.k8s.schema import TypeNode, root_for
 
 MANAGERS = ("alice", "bob", "carol")
@@ -207,3 +209,51 @@ def test_configmaps_match_smd(oracle: Any, seq: list[Any]) -> None:
 @given(seq=steps("widget"))
 def test_custom_resources_match_smd(widget_oracle: Any, seq: list[Any]) -> None:
     run_sequence(widget_oracle, "widget", seq)
+
+
+def run_api_sequence(oracle: Any, kind: str, seq: list[tuple[str, str, bool, dict[str, Any]]]) -> None:
+    """apply_patch/record_update against the oracle plus the apiserver's meta stripping."""
+    type_name = KINDS[kind][2]
+    schema = node_for(kind) if kind == "widget" else None
+    obj: dict[str, Any] | None = None
+    live_theirs: Any = None
+    theirs: list[dict[str, Any]] = []
+    for i, (manager, op, force, config) in enumerate(seq):
+        api_version = config["apiVersion"]
+        ident = Entry(manager, "Apply" if op == "apply" else "Update",
+                      "" if op == "apply" else api_version).ident()
+        answer = oracle.run(type_name, live=live_theirs, config=config, managed=theirs, manager=ident,
+                            op=op, force=force)
+        where = f"step {i}: {manager} {op} force={force} {json.dumps(config)}"
+        try:
+            if op == "apply":
+                obj = apply_patch(obj, config, manager, force=force, now=f"t{i}", schema=schema)
+            else:
+                obj = record_update(obj, config, manager, now=f"t{i}", schema=schema)
+        except ApplyConflict as exc:
+            expected = sorted((Entry.parse(c["manager"]).manager, c["path"]) for c in answer["conflicts"])
+            assert sorted(exc.conflicts) == expected, where
+            continue
+        assert "conflicts" not in answer, (where, answer)
+        live_theirs = answer["object"]
+        stored = drop_nulls(live_theirs, node_for(kind))  # the apiserver stores typed objects
+        theirs = []
+        for e in answer["managed"] or []:
+            fields = decode(e["fields"]).difference(STRIP)
+            if not fields.empty():
+                theirs.append({**e, "fields": encode(fields)})
+        mine = {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k != "managedFields"}}
+        assert mine == stored, where
+        got = {Entry(e["manager"], e["operation"], "" if e["operation"] == "Apply" else e["apiVersion"],
+                     e.get("subresource", "")).ident(): {"applied": e["operation"] == "Apply",
+                                                         "fields": e["fieldsV1"]}
+               for e in obj["metadata"].get("managedFields", [])}
+        assert normalized([{"manager": k, **v} for k, v in got.items()]) == normalized(theirs), where
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(kind=small(["deployment", "configmap", "service", "widget"]), data=st.data())
+def test_apply_patch_and_record_update_match_the_apiserver(widget_oracle: Any, kind: str,
+                                                           data: st.DataObject) -> None:
+    run_api_sequence(widget_oracle, kind, data.draw(steps(kind)))
