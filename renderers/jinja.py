@@ -201,7 +201,7 @@ class _ConfinedLoader(jinja2.BaseLoader):
             source = plain.display(self.root, path)
             text = yamlio.decode(plain.read_bytes(self.root, path), source)
         except RenderError as exc:
-            raise jinja2.TemplateNotFound(f"{template} ({exc})") from exc
+            raise jinja2.TemplateNotFound(template) from exc
         self.names.add(source)
         return text, source, lambda: True
 
@@ -247,6 +247,11 @@ def _translate(exc: BaseException, source: str, names: set[str]) -> RenderError:
     if isinstance(exc, jinja2.TemplateSyntaxError):
         return RenderError(f"template syntax error: {exc.message}", path=exc.filename or source,
                            line=exc.lineno)
+    cause = exc.__cause__
+    if isinstance(exc, jinja2.TemplateNotFound) and isinstance(cause, RenderError):
+        where = f" ({cause.path})" if cause.path else ""
+        return RenderError(f"cannot load template {exc.name!r}{where}: {cause.message}", path=source,
+                           line=line)
     kinds: list[tuple[type[BaseException], str]] = [
         (jinja2.UndefinedError, "undefined variable"), (SecurityError, "unsafe template operation"),
         (jinja2.TemplateNotFound, "template not found"), (_Timeout, "template took too long"),

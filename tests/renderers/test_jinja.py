@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from renderers import jinja
 from renderers.api import RenderRequest, cluster_parameters, render
@@ -184,7 +186,7 @@ def test_include_cannot_leave_the_application_directory(tmp_path: Path) -> None:
     write(tmp_path, {"secret.yaml": "token: x\n"})
     for target in ("../secret.yaml", "/etc/passwd", "sub/../../secret.yaml"):
         err = failure(tmp_path, "{% include '" + target + "' %}")
-        assert "template not found" in err.message, err.message
+        assert "cannot load template" in err.message and err.line == 6, err.message
 
 
 def test_include_through_a_symlink_out_of_the_root_is_blocked(tmp_path: Path) -> None:
@@ -208,6 +210,28 @@ def test_values_file_must_be_a_mapping(tmp_path: Path) -> None:
     write(tmp_path, {"app/v.yaml": "- a\n", "app/cm.yaml.j2": CM.format(name="a", value="x")})
     with pytest.raises(RenderError, match=r"app/v\.yaml: values file must hold a mapping"):
         run(tmp_path, values_files=["v.yaml"])
+
+
+def test_huge_template_is_rejected_before_reading(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    with (tmp_path / "app" / "big.yaml.j2").open("wb") as handle:
+        handle.truncate(jinja.yamlio.MAX_BYTES + 1)
+    with pytest.raises(RenderError, match="over the limit"):
+        run(tmp_path)
+
+
+def test_binary_template_is_rejected(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "bin.j2").write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\xff\xfe")
+    with pytest.raises(RenderError, match=r"app/bin\.j2.*(binary|UTF-8)"):
+        run(tmp_path)
+
+
+def test_malformed_values_file_names_file_and_line(tmp_path: Path) -> None:
+    write(tmp_path, {"app/v.yaml": "a: 1\nb: [unclosed\n", "app/cm.yaml.j2": CM.format(name="a", value="x")})
+    with pytest.raises(RenderError) as err:
+        run(tmp_path, values_files=["v.yaml"])
+    assert err.value.path == "app/v.yaml" and err.value.line is not None
 
 
 # --- resource bombs --------------------------------------------------------------------------------
@@ -303,3 +327,27 @@ def test_self_include_recursion_is_an_error(tmp_path: Path) -> None:
     write(tmp_path, {"app/cm.yaml.j2": "x\n{% include 'cm.yaml.j2' %}"})
     with pytest.raises(RenderError, match="recursion"):
         run(tmp_path)
+
+
+# --- fuzzing: whatever the template, the only failure is a RenderError --------------------------------
+
+
+_PIECES = st.sampled_from([
+    "{{", "}}", "{%", "%}", "{#", "#}", " if ", " for x in ", " endfor ", " endif ", " set ", "range(",
+    ")", "(", "[", "]", "'", '"', "|", "~", "*", "**", "%", ".", "__class__", "cluster", "values", "x",
+    "namespace", "include", "'_p.j2'", "\n", ": ", "- ",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+    "10", "1000000000", "join", "format", "replace", "center", "tojson", "items()", "none", "=", ",",
+])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_PIECES, max_size=25).map("".join))
+def test_any_template_renders_or_raises_render_error(tmp_path: Path, text: str) -> None:
+    write(tmp_path, {"app/_p.j2": "{{ cluster.name }}", "app/cm.yaml.j2": text})
+    try:
+        out = run(tmp_path, cluster_parameters(cluster="c", namespace="n"))
+    except RenderError as err:
+        assert err.path and err.path.startswith("app/")
+    else:
+        assert all(isinstance(m, dict) for m in out)

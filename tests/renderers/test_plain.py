@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from renderers import plain, yamlio
 from renderers.api import RenderRequest, render
@@ -216,3 +218,16 @@ def test_too_many_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(plain, "MAX_FILES", 3)
     with pytest.raises(RenderError, match="more than 3 files"):
         run(tmp_path)
+
+
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=300) | st.text(alphabet=st.sampled_from(list("ab:-[]{}&*!|>'\" \n\t#%@`,?")),
+                                          max_size=200).map(str.encode))
+def test_any_file_content_renders_or_raises_render_error(tmp_path: Path, data: bytes) -> None:
+    write(tmp_path, {"app/a.yaml": data})
+    try:
+        run(tmp_path)
+    except RenderError as err:
+        assert err.path is not None and err.path.startswith("app/a.yaml")
