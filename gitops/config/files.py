@@ -42,32 +42,48 @@ def discover(root: Path, display: str) -> tuple[list[ConfigFile], list[Problem]]
     stack: list[tuple[Path, tuple[str, ...]]] = [(root, ())]
     while stack:
         directory, rel = stack.pop()
-        for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-            if entry.name.startswith("."):
-                continue
+        for entry, what in _entries(directory, real_root, os.path.join(display, *rel), problems):
             parts = (*rel, entry.name)
-            shown = os.path.join(display, *parts)
-            if entry.is_symlink():
-                target = os.path.realpath(entry.path)
-                if os.path.commonpath([real_root, target]) != real_root:
-                    problems.append(Problem("symlink points outside the configuration directory; "
-                                            "ignored, not followed", shown))
-                    continue
-                if os.path.isdir(target):
-                    continue
-            if entry.is_dir(follow_symlinks=False):
-                if len(parts) >= MAX_DEPTH:
-                    problems.append(Problem(f"directories nested deeper than {MAX_DEPTH}; ignored", shown))
-                else:
-                    stack.append((Path(entry.path), parts))
-            elif entry.name.endswith(SUFFIXES):
-                found.append((parts, ConfigFile(Path(entry.path), shown)))
+            if what == "dir" and len(parts) >= MAX_DEPTH:
+                problems.append(Problem(f"directories nested deeper than {MAX_DEPTH}; ignored",
+                                        os.path.join(display, *parts)))
+            elif what == "dir":
+                stack.append((Path(entry.path), parts))
+            elif what == "file":
+                found.append((parts, ConfigFile(Path(entry.path), os.path.join(display, *parts))))
         if len(found) > MAX_FILES:
             return [], [Problem(f"more than {MAX_FILES} configuration files", display)]
     found.sort(key=lambda item: item[0])
     if not found and not problems:
         problems.append(Problem("no *.yaml or *.yml files found", display))
     return _unique([f for _, f in found]), problems
+
+
+def _entries(directory: Path, real_root: str, shown: str,
+             problems: list[Problem]) -> list[tuple[os.DirEntry[str], str]]:
+    """The entries of ``directory`` worth a look, each tagged "dir" or "file"; problems appended."""
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError as exc:
+        problems.append(Problem(f"cannot read directory: {exc.strerror or type(exc).__name__}", shown))
+        return []
+    out = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_symlink():
+            target = os.path.realpath(entry.path)
+            if os.path.commonpath([real_root, target]) != real_root:
+                problems.append(Problem("symlink points outside the configuration directory; "
+                                        "ignored, not followed", os.path.join(shown, entry.name)))
+                continue
+            if os.path.isdir(target):
+                continue
+        if entry.is_dir(follow_symlinks=False):
+            out.append((entry, "dir"))
+        elif entry.name.endswith(SUFFIXES):
+            out.append((entry, "file"))
+    return out
 
 
 def _unique(files: list[ConfigFile]) -> list[ConfigFile]:

@@ -218,3 +218,26 @@ def test_arbitrary_text_only_ever_raises_config_error(tmp_path: Path, text: str)
         load_config(path)
     except ConfigError as exc:
         assert exc.problems and all(p.file == str(path) for p in exc.problems)
+
+
+def test_directories_nested_too_deep_are_reported(tmp_path: Path, base_text: str,
+                                                  problems: Problems) -> None:
+    (tmp_path / "base.yaml").write_text(base_text)
+    deep = tmp_path.joinpath(*["d"] * 40)
+    deep.mkdir(parents=True)
+    (deep / "x.yaml").write_text("kind: [broken\n")
+    (problem,) = problems(tmp_path)
+    assert problem.message == "directories nested deeper than 32; ignored"
+    assert problem.file == str(tmp_path.joinpath(*["d"] * 32))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every directory")
+def test_unreadable_directory_is_reported(tmp_path: Path, base_text: str, problems: Problems) -> None:
+    (tmp_path / "base.yaml").write_text(base_text)
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0)
+    try:
+        (problem,) = problems(tmp_path)
+    finally:
+        locked.chmod(0o700)
+    assert problem.file == str(locked) and problem.message.startswith("cannot read directory")
