@@ -65,7 +65,11 @@ def _check_chars(url: str) -> None:
 def _check_scheme_url(url: str, scheme: str, allow_local: bool) -> str:
     if scheme not in ALLOWED_SCHEMES:
         raise _reject(url, f"transport {scheme!r} is not one of {sorted(ALLOWED_SCHEMES)}")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a non-numeric or out-of-range port
+    except ValueError as exc:
+        raise _reject(url, f"malformed url ({exc})") from exc
     if scheme == "file":
         if not allow_local:
             raise _reject(url, "file:// repositories need allow_local: true")

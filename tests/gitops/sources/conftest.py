@@ -131,6 +131,7 @@ class HttpGit:
     requests: list[tuple[str, str]] = field(default_factory=list)
     auth: tuple[str, str] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    trickle: float = 0.0  # seconds to sleep between 1 KiB chunks of a POST answer (slow server)
 
     @property
     def port(self) -> int:
@@ -204,7 +205,15 @@ def _handler_for(state: HttpGit) -> type[BaseHTTPRequestHandler]:
                     self.send_header(key.decode(), value.decode().strip())
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            step = 1024 if state.trickle and self.command == "POST" else len(payload) or 1
+            try:
+                for start in range(0, len(payload), step):
+                    if start:
+                        time.sleep(state.trickle)
+                    self.wfile.write(payload[start:start + step])
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up (timeout tests)
 
         do_GET = _serve
         do_POST = _serve

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import time
 
@@ -23,6 +24,17 @@ def test_server_that_never_answers_times_out(black_hole, source, scheme: str) ->
     assert time.monotonic() - started < 5
     assert info.value.temporary and "timed out" in str(info.value)
     assert "slow" in str(info.value)
+
+
+def test_overall_deadline_stops_a_trickling_server(builder, http, source) -> None:
+    head = builder().commit({"noise.bin": os.urandom(400_000)})  # incompressible: ~400 chunks
+    # Each 1 KiB chunk arrives well inside the socket timeout; the whole pack would take > 4 s.
+    # The deadline is checked per received side-band packet (up to 64 KiB, ~0.6 s here).
+    http.trickle = 0.01
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailable, match="timed out after 1s"):
+        source.snapshot(RepoSpec("slow", http.url("app.git"), timeout=1.0), head)
+    assert time.monotonic() - started < 3
 
 
 def test_connection_refused_is_temporary(source) -> None:

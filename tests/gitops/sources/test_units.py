@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pygit2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gitops.errors import AuthError, SourceError, SourceUnavailable, UnsafeSource
 from gitops.sources import RepoSpec
 from gitops.sources import known_hosts as kh
 from gitops.sources.remote import resolve, translate
+from gitops.sources.urls import redact, validate_url
 
 KEY = base64.b64encode(b"\x00\x00\x00\x0bssh-ed25519" + b"k" * 32).decode()
 FP = hashlib.sha256(base64.b64decode(KEY)).digest()
@@ -130,3 +133,23 @@ def test_translate(message: str, kind: type[Exception]) -> None:
     spec = RepoSpec("r", "https://127.0.0.1/r.git")
     error = translate(pygit2.GitError(message), spec, "listing refs")
     assert type(error) is kind and "'r'" in str(error)
+
+
+@given(st.text(max_size=120))
+@settings(max_examples=300, deadline=None)
+def test_url_policy_never_crashes_and_only_accepts_allowed_transports(url: str) -> None:
+    try:
+        accepted = validate_url(url)
+    except UnsafeSource:
+        return
+    scheme = accepted.split("://", 1)[0].lower() if "://" in accepted else "scp"
+    assert scheme in {"https", "http", "ssh", "git", "scp"}
+    assert "::" not in accepted.split("/", 1)[0]
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.~!$&'()*+,;=%", min_size=1, max_size=30))
+def test_redact_never_shows_the_password(secret: str) -> None:
+    for scheme in ("https", "http", "ssh"):
+        shown = redact(f"{scheme}://user:{secret}@127.0.0.1/r.git")
+        assert f":{secret}@" not in shown
+    assert redact(f"https://{secret}@127.0.0.1/r.git") == "https://***@127.0.0.1/r.git"
