@@ -14,6 +14,7 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
@@ -44,17 +45,15 @@ def manifests(count: int) -> list[dict[str, Any]]:
     return out
 
 
-class Policy:
-    automated, prune, self_heal, detect_only, allow_recreate = True, True, False, False, False
-    prune_max_share, allow_empty, field_manager = 0.5, False, "gitops"
-
-
 def request(app: str, namespace: str, cluster: str) -> ReconcileRequest:
-    source = type("Src", (), {"revision": None, "parameters": {}, "path": "app"})()
-    application = type("App", (), {"name": app, "source": source, "sync_policy": Policy(),
-                                   "ignore_differences": [],
-                                   "destination": type("D", (), {"namespace": namespace, "cluster": cluster})()})()
-    return ReconcileRequest(application, object(), type("C", (), {"name": cluster, "labels": {}})(), sync=True)
+    """A request built from plain namespaces shaped like the config models."""
+    policy = SimpleNamespace(automated=True, prune=True, self_heal=False, detect_only=False,
+                             allow_recreate=False, prune_max_share=0.5, allow_empty=False,
+                             field_manager="gitops")
+    application = SimpleNamespace(
+        name=app, source=SimpleNamespace(revision=None, parameters={}, path="app"), sync_policy=policy,
+        ignore_differences=[], destination=SimpleNamespace(namespace=namespace, cluster=cluster))
+    return ReconcileRequest(application, object(), SimpleNamespace(name=cluster, labels={}), sync=True)
 
 
 def timed(req: ReconcileRequest, ports: Ports) -> tuple[ReconcileResult, float]:
