@@ -78,7 +78,7 @@ def _message(err: ErrorDetails, loc: Loc) -> str:
 
 
 def _unknown_field(name: str) -> str:
-    if _SECRETISH.search(name):
+    if _SECRETISH.search(name) and not name.lower().endswith(("env", "file")):  # tokenenv: a typo
         return ("inline secrets are not allowed; reference them instead "
                 "(passwordEnv/passwordFile, tokenEnv/tokenFile, sshKeyEnv/sshKeyFile)")
     close = difflib.get_close_matches(name, _vocabulary(), n=1, cutoff=0.75)

@@ -128,3 +128,16 @@ def test_verification_policy_structure(write: Write, problems: Problems, spec: s
     text = f"apiVersion: gitops.dev/v1alpha1\nkind: VerificationPolicy\nmetadata: {{name: v}}\nspec: {spec}\n"
     (problem,) = problems(write("v.yaml", text))
     assert (problem.field, problem.message) == (field, message)
+
+
+@pytest.mark.parametrize(("key", "message"), [
+    ("tokenenv", "unknown field (did you mean 'tokenEnv'?)"),
+    ("passwordfile", "unknown field (did you mean 'passwordFile'?)"),
+    ("password", "inline secrets are not allowed"),
+    ("sshPrivateKey", "inline secrets are not allowed"),
+    ("apiKey", "inline secrets are not allowed"),
+])
+def test_reference_typos_are_not_mistaken_for_inline_secrets(write: Write, problems: Problems, key: str,
+                                                              message: str) -> None:
+    (problem,) = problems(write("r.yaml", _repo(f"{{url: 'https://h/r', credentials: {{{key}: X}}}}")))
+    assert problem.field == f"spec.credentials.{key}" and problem.message.startswith(message)
