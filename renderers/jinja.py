@@ -79,17 +79,44 @@ def _check_result(result: Any, what: str) -> Any:
     return result
 
 
+def _materialize(items: Any) -> Any:
+    """An iterator as a bounded list, so a join or sum can be sized before it runs."""
+    if isinstance(items, (str, list, tuple, dict, set, frozenset)) or not hasattr(items, "__iter__"):
+        return items
+    out: list[Any] = []
+    size = 0
+    for item in items:  # stop as soon as the joined/summed size would be over the limit
+        size += len(item) + 1 if isinstance(item, (str, list, tuple)) else 1
+        _too_big(size, "iteration")
+        out.append(item)
+    return out
+
+
+def _estimate_sum(items: Any, start: Any) -> None:
+    if isinstance(start, (str, list, tuple)) and isinstance(items, (list, tuple)):
+        _too_big(len(start) + sum(len(x) if isinstance(x, (str, list, tuple)) else 1 for x in items), "sum")
+
+
+_RUNTIME_ARGS = (jinja2.runtime.Context, jinja2.Environment, jinja2.nodes.EvalContext)
+
+
 def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        values = [a for a in args if not isinstance(a, (jinja2.runtime.Context, jinja2.Environment,
-                                                        jinja2.nodes.EvalContext))]
-        if values:
+        call = list(args)
+        first = next((i for i, a in enumerate(call) if not isinstance(a, _RUNTIME_ARGS)), None)
+        if first is not None:
+            if name in ("join", "sum"):
+                call[first] = _materialize(call[first])
+            value, rest = call[first], call[first + 1:]
             if name == "join":
-                _estimate("join", kwargs.get("d", values[1] if len(values) > 1 else ""), (values[0],))
+                sep = kwargs.get("d", rest[0] if rest and isinstance(rest[0], str) else "")
+                _estimate("join", sep, (value,))
+            elif name == "sum":
+                _estimate_sum(value, kwargs.get("start", rest[1] if len(rest) > 1 else 0))
             else:
-                _estimate(name, values[0], tuple(values[1:]) + tuple(kwargs.values()))
-        return _check_result(func(*args, **kwargs), f"filter {name}")
+                _estimate(name, value, tuple(rest) + tuple(kwargs.values()))
+        return _check_result(func(*call, **kwargs), f"filter {name}")
     return wrapper
 
 
@@ -171,7 +198,10 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         method = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format
         owner = getattr(method, "__self__", None)
         if isinstance(owner, (str, list, tuple, dict)):
-            _estimate(getattr(method, "__name__", ""), owner, args + tuple(kwargs.values()))
+            name = getattr(method, "__name__", "")
+            if name == "join" and args:
+                args = (_materialize(args[0]), *args[1:])
+            _estimate(name, owner, args + tuple(kwargs.values()))
         return _check_result(super().call(__context, __obj, *args, **kwargs), "call")
 
 

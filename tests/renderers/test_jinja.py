@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -254,14 +255,26 @@ def test_malformed_values_file_names_file_and_line(tmp_path: Path) -> None:
     "{% set s = 'a' * 1000000 %}{{ s.replace('a', s) }}",
     "{% set s = 'a' * 1000000 %}{{ s | replace('a', s) }}",
     "{% set s = 'a' * 1000 %}{{ (s * 1000).join([s] * 1000) }}",
+    "{% set s = 'a' * 4000000 %}{{ ''.join(([s] * 100) | map('lower')) }}",
+    "{% set s = 'a' * 4000000 %}{{ ([s] * 100) | map('lower') | join }}",
+    "{% set s = 'a' * 4000000 %}{{ ([s] * 100) | map('lower') | join(',') }}",
+    "{% set a = [0] * 4000000 %}{{ ([a] * 8) | sum(start=[]) | length }}",
+    "{% set a = [0] * 4000000 %}{{ ([a] * 8) | sum(none, []) | length }}",
+    "{% set a = 'x' * 4000000 %}{{ ([a] * 8) | sum(start='') | length }}",
 ])
 def test_resource_bombs_fail_fast(tmp_path: Path, expr: str) -> None:
     if expr == "{{ 10 ** 10 ** 10 }}":
         assert template(tmp_path, expr) == 10 ** 100
         return
     started = time.monotonic()
-    err = failure(tmp_path, expr)
+    tracemalloc.start()
+    try:
+        err = failure(tmp_path, expr)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
     assert time.monotonic() - started < 5
+    assert peak < 48 * 1024 * 1024, f"refused only after allocating {peak} bytes"
     assert err.path == "app/cm.yaml.j2"
     assert any(w in err.message for w in ("too large", "limit", "unsafe")), err.message
 
@@ -289,6 +302,8 @@ def test_legitimate_templates_stay_unaffected_by_the_bounds(tmp_path: Path) -> N
     got = template(tmp_path, "'{{ (\"%05d\" % 42) ~ \"-\" ~ \"{:>4}\".format(7) ~ (\"ab\" * 3) ~ 2 ** 10 }}'")
     assert got == "00042-   7ababab1024"
     assert template(tmp_path, "'{{ range(1000) | join(\",\") | length }}'") == "3889"
+    expr = "'{{ [[1], [2]] | sum(start=[]) }}-{{ \"\".join([\"a\", \"b\"] | map(\"upper\")) }}'"
+    assert template(tmp_path, expr) == "[1, 2]-AB"
 
 
 def test_tracing_is_restored_after_render(tmp_path: Path) -> None:
