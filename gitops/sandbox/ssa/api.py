@@ -32,8 +32,11 @@ from gitops.sandbox.ssa.managed import (
     without_server_meta,
 )
 from gitops.sandbox.ssa.typed import drop_nulls
-from gitops.sandbox.ssa.updater import Conflicts, apply, update
+from gitops.sandbox.ssa.updater import Conflicts, Owned, apply, update
 from renderers.k8s.schema import TypeNode, root_for
+
+MAX_UPDATE_MANAGERS = 10
+ANCIENT_CHANGES = "ancient-changes"
 
 
 def is_reset(entries: Any) -> bool:
@@ -111,7 +114,7 @@ def record_update(live: dict[str, Any] | None, new: dict[str, Any], manager: str
     target = without_server_meta(body)
     base = without_server_meta(live)
     ignored = _reset_status(target, base, subresource) if status_subresource else None
-    ledger = _ledger_for_update(live, body)
+    ledger = _ledger_for_update(live, body, subresource)
     ident = Entry(manager, "Update", body["apiVersion"], subresource).ident()
     _, managers, cmp = update(base, target, node, ledger.managers, ident, ignored=ignored)
     ledger.managers = strip(managers)
@@ -139,18 +142,45 @@ def _reset_status(target: dict[str, Any], base: dict[str, Any], subresource: str
     return STATUS
 
 
-def _ledger_for_update(live: dict[str, Any] | None, new: dict[str, Any]) -> Ledger:
+def _ledger_for_update(live: dict[str, Any] | None, new: dict[str, Any], subresource: str) -> Ledger:
+    """The apiserver's ``decodeLiveOrNew``: a write may reset or replace managedFields."""
     entries = meta_of(new).get("managedFields")
-    if is_reset(entries):
+    if not subresource and is_reset(entries):
         return Ledger({}, {}, {})
-    if entries:
+    if not subresource and entries:
         try:
             ledger = decode_managed(entries)
         except InvalidObject:
             ledger = Ledger({}, {}, {})
         if ledger.managers:
             return ledger
-    return decode_managed(meta_of(live).get("managedFields")) if live is not None else Ledger({}, {}, {})
+    try:
+        return decode_managed(meta_of(live).get("managedFields")) if live is not None else Ledger({}, {}, {})
+    except InvalidObject:
+        return Ledger({}, {}, {})
+
+
+def cap_update_managers(ledger: Ledger, limit: int = MAX_UPDATE_MANAGERS) -> None:
+    """Merge the oldest Update entries into ``ancient-changes`` until at most ``limit`` remain."""
+    updaters = sorted((ident for ident, owned in ledger.managers.items() if not owned.applied),
+                      key=lambda ident: (ledger.times.get(ident, ""), ident))
+    count = len(updaters)
+    for ident in updaters:
+        if count <= limit:
+            break
+        version = ledger.versions.get(ident, Entry.parse(ident).api_version)
+        bucket = Entry(ANCIENT_CHANGES, "Update", version).ident()
+        owned = ledger.managers.pop(ident)
+        time = ledger.times.pop(ident, "")
+        previous = ledger.managers.get(bucket)
+        if previous is None:
+            count += 1
+        merged = owned.fields if previous is None else owned.fields.union(previous.fields)
+        ledger.managers[bucket] = Owned(merged, False)
+        ledger.versions[bucket] = version
+        if time > ledger.times.get(bucket, ""):
+            ledger.times[bucket] = time
+        count -= 1
 
 
 def _finish(obj: dict[str, Any], ledger: Ledger) -> dict[str, Any]:
@@ -158,6 +188,7 @@ def _finish(obj: dict[str, Any], ledger: Ledger) -> dict[str, Any]:
     meta = out.setdefault("metadata", {})
     if not isinstance(meta, dict):
         raise InvalidObject("expected map", ".metadata")
+    cap_update_managers(ledger)
     entries = encode_managed(ledger)
     if entries:
         meta["managedFields"] = entries

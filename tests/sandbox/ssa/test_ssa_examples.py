@@ -222,3 +222,41 @@ def test_deeply_nested_free_form_data_is_rejected_not_crashing() -> None:
     with pytest.raises(InvalidObject, match="nested deeper"):
         apply_patch(None, ext, "m", now="t")
     assert apply_patch(None, crd_obj, "m", now="t")["data"] == {"a": "b"}
+
+
+def test_more_than_ten_update_managers_fold_into_ancient_changes() -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}}
+    obj = record_update(None, cm, "creator", now="2026-01-01T00:00:00Z")
+    for i in range(12):
+        new = copy.deepcopy(obj)
+        new["data"][f"k{i}"] = "v"
+        obj = record_update(obj, new, f"writer-{i:02d}", now=f"2026-01-01T00:00:{i + 1:02d}Z")
+    names = [e["manager"] for e in obj["metadata"]["managedFields"]]
+    assert len(names) == 10 and "ancient-changes" in names
+    assert "writer-00" not in names and "writer-11" in names
+    ancient = next(e for e in obj["metadata"]["managedFields"] if e["manager"] == "ancient-changes")
+    assert set(ancient["fieldsV1"]["f:data"]) >= {"f:k0", "f:k1"}
+
+
+def test_forged_managed_fields_in_an_update_fall_back_to_the_live_ones() -> None:
+    obj = apply_patch(None, deployment(), "kubectl", now="t1")
+    forged = copy.deepcopy(obj)
+    forged["metadata"]["managedFields"] = [{"manager": "x", "operation": "Steal", "fieldsV1": []}]
+    out = record_update(obj, forged, "editor", now="t2")
+    assert [e["manager"] for e in out["metadata"]["managedFields"]] == ["kubectl"]
+
+
+def test_subresource_writes_cannot_rewrite_managed_fields() -> None:
+    obj = apply_patch(None, deployment(), "kubectl", now="t1")
+    new = copy.deepcopy(obj)
+    new["metadata"]["managedFields"] = [{}]
+    new["status"] = {"replicas": 1}
+    out = record_update(obj, new, "controller", subresource="status", now="t2")
+    assert {e["manager"] for e in out["metadata"]["managedFields"]} == {"kubectl", "controller"}
+
+
+def test_corrupt_live_managed_fields_are_reported_on_apply() -> None:
+    obj = apply_patch(None, deployment(), "kubectl", now="t1")
+    obj["metadata"]["managedFields"][0]["fieldsV1"] = {"f:spec": "oops"}
+    with pytest.raises(InvalidObject, match="managedFields"):
+        apply_patch(obj, deployment(), "kubectl", now="t2")
