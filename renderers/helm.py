@@ -57,7 +57,7 @@ def check_chart_tree(root: Path, chart_dir: Path) -> None:
     """Refuse a chart directory holding symlink escapes, special files or too much data."""
     count = 0
     total = 0
-    for current, dirs, files in os.walk(chart_dir, followlinks=False):
+    for current, dirs, files in plain.walk(root, chart_dir):
         for name in sorted(dirs + files):
             path = Path(current) / name
             source = plain.display(root, path)

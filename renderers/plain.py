@@ -17,7 +17,7 @@ import fnmatch
 import json
 import os
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -169,10 +169,21 @@ class Selection:
         return not self.include or matches(rel, self.include)
 
 
+def walk(root: Path, directory: Path) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk`` that never follows symlinked directories and fails loudly on unreadable ones:
+    a silently skipped directory would mean missing manifests, and a prune of live objects."""
+
+    def fail(exc: OSError) -> None:
+        name = display(root, Path(exc.filename)) if exc.filename else display(root, directory)
+        raise RenderError(f"cannot list directory: {exc.strerror or exc}", path=name) from exc
+
+    return os.walk(directory, followlinks=False, onerror=fail)
+
+
 def collect(root: Path, directory: Path, selection: Selection) -> list[Path]:
     """The selected files under ``directory``, sorted by relative path; symlinks must stay inside."""
     found: list[tuple[str, Path]] = []
-    for current, dirs, files in os.walk(directory, followlinks=False):
+    for current, dirs, files in walk(root, directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if selection.recursive else []
         for name in files:
             path = Path(current) / name

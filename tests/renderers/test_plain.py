@@ -231,3 +231,19 @@ def test_any_file_content_renders_or_raises_render_error(tmp_path: Path, data: b
         run(tmp_path)
     except RenderError as err:
         assert err.path is not None and err.path.startswith("app/a.yaml")
+
+
+def test_unreadable_subdirectory_fails_instead_of_being_skipped(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, {"app/a.yaml": cm("a"), "app/sub/b.yaml": cm("b")})
+    real_scandir = os.scandir
+
+    def scandir(path: object) -> object:  # what a directory without read permission does
+        if str(path).endswith("sub"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(RenderError) as err:
+        run(tmp_path, recursive=True)
+    assert err.value.path == "app/sub" and "Permission denied" in err.value.message
