@@ -59,7 +59,7 @@ def check(repositories: Iterable[RepositoryLike], source: GitSource, *, output: 
         row: dict[str, Any] = {"name": repo.name, "url": repo.url, "ref": repo.ref}
         try:
             spec = RepoSpec.from_config(repo, timeout=timeout, base=base)
-        except (GitOpsError, ValueError) as exc:
+        except GitOpsError as exc:
             row["error"] = str(exc)
         else:
             specs.append(spec)

@@ -96,18 +96,24 @@ class Callbacks(pygit2.RemoteCallbacks):
 
     def credentials(self, url: str, username: str | None, allowed: CredentialType) -> Any:
         self._check_deadline()
+        if allowed & CredentialType.USERNAME and not allowed & ~CredentialType.USERNAME:
+            return pygit2.Username(self._user(username))
         self.attempts += 1
         if self.attempts > 1:
             raise AuthError(f"{self.where}: credentials were rejected")
         refs = self.refs
         if allowed & CredentialType.SSH_KEY and (refs.ssh_key_file or refs.ssh_key_env):
-            return self._ssh_key(username or refs.username or "git")
+            return self._ssh_key(self._user(username))
         if allowed & CredentialType.USERPASS_PLAINTEXT:
             userpass = self._userpass()
             if userpass is not None:
                 return userpass
         raise AuthError(f"{self.where}: the remote requires credentials that are not "
                         "configured (or not of an accepted kind)")
+
+    def _user(self, offered: str | None) -> str:
+        """The SSH user: from the URL (libgit2 offers it), else the configured username, else git."""
+        return offered or self.refs.username or "git"
 
     def _ssh_key(self, username: str) -> Any:
         refs = self.refs

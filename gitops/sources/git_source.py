@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pygit2
 
-from gitops.errors import SourceError, SourceUnavailable
+from gitops.errors import InputError, SourceError, SourceUnavailable
 from gitops.sources import remote
 from gitops.sources.cache import Layout, touch
 from gitops.sources.materialise import Limits, make_writable, materialise
@@ -145,7 +145,7 @@ class GitSource:
             return revision.lower()
         try:
             return self.head(replace(spec, ref=revision))
-        except ValueError as exc:
+        except InputError as exc:
             raise SourceError(f"repository {spec.name!r}: invalid revision {revision!r}") from exc
 
     def _build(self, spec: RepoSpec, revision: str, final: Path) -> None:

@@ -26,6 +26,7 @@ from gitops.errors import InputError, UnsafeSource
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
 DEFAULT_MAX_ENTRIES = 200_000
+DEFAULT_MAX_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Limits:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES
     max_entries: int = DEFAULT_MAX_ENTRIES
+    max_depth: int = DEFAULT_MAX_DEPTH
 
 
 @dataclass
@@ -75,6 +77,8 @@ def _write_blob(walk: _Walk, oid: pygit2.Oid, rel: str, executable: bool) -> Non
 
 
 def _walk_tree(walk: _Walk, tree: pygit2.Tree, prefix: str, links: list[tuple[str, str]]) -> None:
+    if prefix.count("/") >= walk.limits.max_depth:
+        raise InputError(f"directories nested deeper than {walk.limits.max_depth} levels", file=prefix)
     for entry in tree:
         name = os.fsdecode(entry.raw_name or b"")
         rel = f"{prefix}{name}"
@@ -133,9 +137,11 @@ def materialise(repo: pygit2.Repository, revision: str, dest: Path, limits: Limi
     walk = _Walk(repo, dest, limits, revision)
     try:
         _walk_tree(walk, commit.tree, "", links)
+        _make_links(dest, links, revision)
     except FileExistsError as exc:
         raise UnsafeSource(f"tree has a duplicate entry {exc.filename!r}", revision=revision) from exc
-    _make_links(dest, links, revision)
+    except OSError as exc:  # e.g. a path longer than the file system allows
+        raise InputError(f"cannot write snapshot file: {exc.strerror}", file=str(exc.filename)) from exc
     _freeze_dirs(dest)
 
 

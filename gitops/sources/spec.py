@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from gitops.errors import InputError
 from gitops.sources.urls import redact, url_key, validate_url
 
 DEFAULT_TIMEOUT = 30.0
@@ -105,9 +106,10 @@ class RepoSpec:
         object.__setattr__(self, "url", validate_url(self.url, allow_local=self.allow_local))
         object.__setattr__(self, "key", url_key(self.url))
         if not self.ref or self.ref.startswith("-") or any(c in self.ref for c in " ~^:?*[\\\x00\n"):
-            raise ValueError(f"repository {self.name!r}: invalid ref {self.ref!r}")
+            raise InputError(f"repository {self.name!r}: invalid ref {self.ref!r}", field="ref")
         if not 0 < self.timeout <= 3600:
-            raise ValueError(f"repository {self.name!r}: timeout must be in (0, 3600] seconds")
+            raise InputError(f"repository {self.name!r}: timeout must be in (0, 3600] seconds",
+                             field="timeout")
 
     @classmethod
     def from_config(cls, repo: RepositoryLike, *, timeout: float = DEFAULT_TIMEOUT,

@@ -58,7 +58,7 @@ def test_redaction_masks_tokens_and_passwords() -> None:
 
 def test_invalid_refs_are_refused() -> None:
     for ref in ("", "-x", "main~1", "a b", "HEAD^"):
-        with pytest.raises(ValueError):
+        with pytest.raises(InputError, match="invalid ref"):
             RepoSpec("r", "https://127.0.0.1/r.git", ref)
 
 
@@ -146,3 +146,10 @@ def _assert_no_snapshot(source: GitSource) -> None:
     root: Path = source.layout.root / "snapshots"
     leftovers = [p for p in root.rglob("*") if p.parent.parent == root]
     assert leftovers == [], "nothing half-materialised may remain"
+
+
+def test_deeply_nested_tree_is_refused(builder, daemon, source) -> None:
+    head = builder().commit({"/".join(["d"] * 150) + "/f": "x"})
+    with pytest.raises(InputError, match="nested deeper than 100"):
+        source.snapshot(RepoSpec("app", daemon.url("app.git")), head)
+    _assert_no_snapshot(source)

@@ -64,3 +64,11 @@ def test_rejected_key_is_auth_error(sshd, builder, served, source) -> None:
     refs = CredentialRefs(ssh_key_file=str(sshd.keydir / "other"), known_hosts_file=str(sshd.known_hosts()))
     with pytest.raises(AuthError):
         source.head(RepoSpec("ssh-app", sshd.url(served / "app.git"), credentials=refs))
+
+
+def test_user_from_configuration_when_url_has_none(sshd, builder, served, source) -> None:
+    head = builder().commit({"a": "1"})
+    refs = CredentialRefs(ssh_key_file=str(sshd.client_key), username="root",
+                          known_hosts_file=str(sshd.known_hosts()))
+    url = f"ssh://127.0.0.1:{sshd.port}{served / 'app.git'}"
+    assert source.head(RepoSpec("ssh-app", url, credentials=refs)) == head
