@@ -8,14 +8,13 @@ config models and the engine request; tasks and service see Protocols only.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitops.errors import ConfigError, GitOpsError, Problem
+from gitops.errors import ConfigError, Problem
 from gitops.state import RedisStore
 from gitops.state.model import ResultLike
 from gitops.status import Target, Trigger
@@ -71,34 +70,33 @@ class GitPoller:
 
 @dataclass
 class EngineReconciler:
-    """gitops.engine.reconcile for one target; automated policy decides apply vs detect-only."""
+    """gitops.engine.reconcile for one target, with the revision last recorded in state."""
 
     config: Any
-    source: Any
-    data_dir: Path
-    _engine: Any = None
+    git: Any
+    store: Any
+    _ports: Any = None
 
-    def _module(self) -> Any:
-        if self._engine is None:
-            try:
-                self._engine = importlib.import_module("gitops.engine")
-            except ImportError as exc:
-                raise GitOpsError(f"the reconcile engine is not available: {exc}") from exc
-        return self._engine
+    def _engine_ports(self) -> Any:
+        if self._ports is None:
+            from gitops.engine import GitSourcePort, Ports, RenderersPort
+            from gitops.kube.rest import KubeClusters
+
+            self._ports = Ports(GitSourcePort(self.git), RenderersPort(), KubeClusters())
+        return self._ports
 
     def reconcile(self, target: Target, *, trigger: Trigger, prune: bool | None = None,
-                  dry_run: bool = False) -> ResultLike:
-        engine = self._module()
+                  dry_run: bool = False, sync: bool | None = None) -> ResultLike:
+        from gitops.engine import ReconcileRequest, reconcile
+
         app = self.config.applications[target.application]
-        automatic = trigger in (Trigger.POLL, Trigger.WEBHOOK, Trigger.SELF_HEAL)
-        detect = dry_run or (automatic and not app.sync_policy.automated)
-        build = getattr(engine, "request_for", None)
-        if build is None:
-            raise GitOpsError("gitops.engine has no request_for(config, app, cluster, ...) yet")
-        request = build(self.config, target.application, target.cluster, trigger=trigger,
-                        prune=prune, dry_run=detect)
-        ports = engine.default_ports(self.config, source=self.source, data_dir=self.data_dir)
-        result: ResultLike = engine.reconcile(request, ports)
+        previous = self.store.status(target)
+        request = ReconcileRequest(
+            application=app, repository=self.config.repositories[app.source.repository],
+            cluster=self.config.clusters[target.cluster], trigger=trigger,
+            previous_revision=previous.revision if previous is not None else None,
+            sync=sync, dry_run=dry_run, prune=prune)
+        result: ResultLike = reconcile(request, self._engine_ports())
         return result
 
 
@@ -112,6 +110,6 @@ def runtime_from_config(settings: Settings) -> Runtime:
     config = load_config(settings.config_path)
     data_dir = Path(settings.data_dir or Path(settings.config_path).resolve().parent / ".gitops")
     source = GitSource(data_dir / "git")
-    return Runtime(store=RedisStore.from_url(settings.redis_url), catalog=ConfigCatalog(config),
-                   poller=GitPoller(config, source), reconciler=EngineReconciler(config, source, data_dir),
-                   settings=settings)
+    store = RedisStore.from_url(settings.redis_url)
+    return Runtime(store=store, catalog=ConfigCatalog(config), poller=GitPoller(config, source),
+                   reconciler=EngineReconciler(config, source, store), settings=settings)

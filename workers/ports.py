@@ -50,4 +50,5 @@ class Reconciler(Protocol):
     """One reconcile of one target (gitops.engine.reconcile behind it)."""
 
     def reconcile(self, target: Target, *, trigger: Trigger, prune: bool | None = None,
-                  dry_run: bool = False) -> ResultLike: ...
+                  dry_run: bool = False, sync: bool | None = None) -> ResultLike:
+        """``sync``: True for a manual sync (apply even when not automated); None: the policy decides."""

@@ -42,7 +42,7 @@ class Call:
 class Outcome:
     status: str                        # done | rejected | retry | fenced | gave-up
     detail: str = ""
-    countdown: float = 0.0
+    countdown: float = 0.0             # before the retry, or before the enqueued reconciles run
     enqueue: tuple[Target, ...] = ()   # reconciles the caller must enqueue (already marked queued)
     trigger: Trigger = Trigger.POLL
     extra: dict[str, Any] = field(default_factory=dict)
@@ -90,10 +90,11 @@ def _validate(rt: Runtime, application: object, cluster: object, trigger: object
 
 
 def _reconcile_safely(rt: Runtime, target: Target, trigger: Trigger, prune: bool | None,
-                      dry_run: bool) -> tuple[ResultLike, float | None]:
+                      dry_run: bool, manual: bool) -> tuple[ResultLike, float | None]:
     started = time.time()
+    sync = True if manual and not dry_run else None
     try:
-        return rt.reconciler.reconcile(target, trigger=trigger, prune=prune, dry_run=dry_run), None
+        return rt.reconciler.reconcile(target, trigger=trigger, prune=prune, dry_run=dry_run, sync=sync), None
     except GitOpsError as exc:
         retry_after = exc.retry_after if isinstance(exc, ClusterError) else None
         return FailedResult(target, str(exc), exc.temporary, started=started), (
@@ -126,7 +127,7 @@ def reconcile(rt: Runtime, call: Call, application: object, cluster: object, *, 
                               trigger=trig, phase=OperationPhase.RUNNING, started=time.time(),
                               dry_run=dry_run, prune=bool(prune), attempt=call.attempt, fence=lease.token)
             rt.store.begin(begun, lease=lease)
-            result, retry_after = _reconcile_safely(rt, target, trig, prune, dry_run)
+            result, retry_after = _reconcile_safely(rt, target, trig, prune, dry_run, not coalesced)
             status, operation = records_from_result(result, operation_id=call.task_id, trigger=trig,
                                                     dry_run=dry_run, prune=bool(prune), attempt=call.attempt)
             operation = replace(operation, started=begun.started, fence=lease.token)
@@ -155,7 +156,8 @@ def _release(rt: Runtime, lease: Any) -> None:
 
 def _finish(rt: Runtime, target: Target, trigger: Trigger, coalesced: bool, outcome: Outcome) -> Outcome:
     if coalesced and rt.store.finish_run(target, rt.settings.sched_ttl):
-        return replace(outcome, enqueue=(target,), trigger=trigger)
+        # debounced: a burst of triggers during this run is served by one run after the burst
+        return replace(outcome, enqueue=(target,), trigger=trigger, countdown=rt.settings.debounce)
     return outcome
 
 

@@ -35,7 +35,8 @@ class Settings:
     soft_time_limit: float = 600.0
     hard_time_limit: float = 660.0
     lock_ttl: float = 60.0               # renewed every lock_ttl / 3 while a reconcile runs
-    sched_ttl: float = 900.0             # a queued/running mark expires if its task is lost
+    sched_ttl: float = 300.0             # a queued/running mark expires if its task is lost
+    debounce: float = 1.0                # a follow-up run for triggers that came during a run waits this
     retry_base: float = 5.0
     retry_max: float = 300.0
     retry_limit: int = 5
@@ -56,6 +57,7 @@ class Settings:
             hard_time_limit=_float("GITOPS_HARD_TIME_LIMIT", d.hard_time_limit),
             lock_ttl=_float("GITOPS_LOCK_TTL", d.lock_ttl),
             sched_ttl=_float("GITOPS_SCHED_TTL", d.sched_ttl),
+            debounce=_float("GITOPS_DEBOUNCE", d.debounce),
             retry_base=_float("GITOPS_RETRY_BASE", d.retry_base),
             retry_max=_float("GITOPS_RETRY_MAX", d.retry_max),
             retry_limit=int(_float("GITOPS_RETRY_LIMIT", d.retry_limit)),

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from celery import Task
 
-from gitops.errors import InputError
+from gitops.errors import GitOpsError, InputError
 from gitops.state import check_target
 from gitops.status import Target, Trigger
 from workers import service
@@ -35,39 +35,49 @@ def _call(task: Task) -> service.Call:
     return service.Call(task_id=str(task.request.id), attempt=int(task.request.retries or 0) + 1)
 
 
-def enqueue_reconciles(targets: tuple[Target, ...], trigger: Trigger) -> list[str]:
-    return [reconcile.apply_async((t.application, t.cluster, str(trigger))).id for t in targets]
+def enqueue_reconciles(targets: tuple[Target, ...], trigger: Trigger, countdown: float = 0.0) -> list[str]:
+    return [reconcile.apply_async((t.application, t.cluster, str(trigger)), countdown=countdown or None).id
+            for t in targets]
 
 
-def _conclude(task: Task, outcome: service.Outcome) -> dict[str, Any]:
+def _conclude(task: Task, run: Callable[[], service.Outcome]) -> dict[str, Any]:
+    """Run the service call; retry what it says is temporary (Redis away included), enqueue follow-ups."""
+    try:
+        outcome = run()
+    except GitOpsError as exc:
+        if not exc.temporary:
+            raise
+        settings = get_runtime().settings
+        outcome = service.Outcome("retry", str(exc), countdown=service.backoff(
+            int(task.request.retries or 0) + 1, settings.retry_base, settings.retry_max))
     if outcome.status == "retry":
         log.info("%s retrying in %.1fs: %s", task.name, outcome.countdown, outcome.detail)
         raise task.retry(countdown=outcome.countdown, max_retries=MAX_RETRIES)
-    enqueue_reconciles(outcome.enqueue, outcome.trigger)
+    enqueue_reconciles(outcome.enqueue, outcome.trigger, outcome.countdown)
     return outcome.to_dict()
 
 
 @_task(name="gitops.reconcile", bind=True, max_retries=MAX_RETRIES)
 def reconcile(self: Task, application: Any, cluster: Any, trigger: Any = "poll") -> dict[str, Any]:
     """Coalesced reconcile of one target (poll, webhook, self-heal triggers)."""
-    return _conclude(self, service.reconcile(get_runtime(), _call(self), application, cluster,
-                                             trigger=trigger))
+    return _conclude(self, lambda: service.reconcile(get_runtime(), _call(self), application, cluster,
+                                                     trigger=trigger))
 
 
 @_task(name="gitops.sync", bind=True, max_retries=MAX_RETRIES)
 def sync(self: Task, application: Any, cluster: Any, prune: Any = False,
          dry_run: Any = False) -> dict[str, Any]:
     """Manual sync, with prune / dry-run as asked (not coalesced: the user asked for this one)."""
-    return _conclude(self, service.reconcile(get_runtime(), _call(self), application, cluster,
-                                             trigger=Trigger.MANUAL, prune=prune is True,
-                                             dry_run=dry_run is True, coalesced=False))
+    return _conclude(self, lambda: service.reconcile(get_runtime(), _call(self), application, cluster,
+                                                     trigger=Trigger.MANUAL, prune=prune is True,
+                                                     dry_run=dry_run is True, coalesced=False))
 
 
 @_task(name="gitops.prune", bind=True, max_retries=MAX_RETRIES)
 def prune(self: Task, application: Any, cluster: Any) -> dict[str, Any]:
     """Manual sync with prune."""
-    return _conclude(self, service.reconcile(get_runtime(), _call(self), application, cluster,
-                                             trigger=Trigger.MANUAL, prune=True, coalesced=False))
+    return _conclude(self, lambda: service.reconcile(get_runtime(), _call(self), application, cluster,
+                                                     trigger=Trigger.MANUAL, prune=True, coalesced=False))
 
 
 @_task(name="gitops.refresh", bind=True, max_retries=MAX_RETRIES)
@@ -78,10 +88,10 @@ def refresh(self: Task, application: Any, cluster: Any) -> dict[str, Any]:
         target = check_target(application, cluster)
     except InputError as exc:
         return service.Outcome("rejected", str(exc)).to_dict()
-    return _conclude(self, service.request(rt, [target], Trigger.MANUAL))
+    return _conclude(self, lambda: service.request(rt, [target], Trigger.MANUAL))
 
 
 @_task(name="gitops.poll", bind=True, max_retries=3)
 def poll(self: Task, repository: Any) -> dict[str, Any]:
     """One remote head check of a repository; reconcile the applications a new commit touches."""
-    return _conclude(self, service.poll(get_runtime(), repository))
+    return _conclude(self, lambda: service.poll(get_runtime(), repository))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,19 +15,8 @@ from gitops.redis_server import RedisServer
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-sys.path.insert(0, str(HERE))  # `import fakes` here and in worker subprocesses
+sys.path.insert(0, str(HERE))  # `import worker_fakes, worker_kit` here and in worker subprocesses
 
-FAST = {
-    "GITOPS_VISIBILITY_TIMEOUT": "4",
-    "GITOPS_RESTORE_INTERVAL": "1",
-    "GITOPS_LOCK_TTL": "2",
-    "GITOPS_SCHED_TTL": "30",
-    "GITOPS_RETRY_BASE": "0.2",
-    "GITOPS_RETRY_MAX": "0.8",
-    "GITOPS_RETRY_LIMIT": "3",
-    "GITOPS_SOFT_TIME_LIMIT": "20",
-    "GITOPS_HARD_TIME_LIMIT": "25",
-}
 
 
 @pytest.fixture(scope="session")
@@ -46,9 +34,11 @@ def rclient(redis_server: RedisServer) -> redis.Redis:
 
 
 def worker_env(url: str, **extra: str) -> dict[str, str]:
+    from worker_kit import FAST  # this directory is on sys.path only once this module ran
+
     env = dict(os.environ)
     env.update(FAST)
-    env.update({"GITOPS_REDIS_URL": url, "GITOPS_RUNTIME": "fakes:runtime",
+    env.update({"GITOPS_REDIS_URL": url, "GITOPS_RUNTIME": "worker_fakes:runtime",
                 "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT), env.get("PYTHONPATH", "")])})
     env.update(extra)
     return env
@@ -75,13 +65,3 @@ def start_worker(redis_server: RedisServer,
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=10)
-
-
-def wait_for(check: Callable[[], object], timeout: float = 20.0, every: float = 0.05) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout}s: {check}")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import fakes
 import pytest
 import redis
+import worker_fakes as fakes
 
 from gitops.errors import StateError
 from gitops.state import InMemoryStore

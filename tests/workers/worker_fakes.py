@@ -1,6 +1,6 @@
 """Fakes for the worker tests: a catalog, a Git poller and a reconciler controlled through Redis.
 
-Worker subprocesses load them with ``GITOPS_RUNTIME=fakes:runtime`` (``PYTHONPATH`` = this directory).
+Worker subprocesses load them with ``GITOPS_RUNTIME=worker_fakes:runtime`` (``PYTHONPATH`` = this directory).
 The fake reconciler "applies" by writing the revision to ``fake:applied:<target>`` and counts runs and
 overlaps (two reconciles of one target at the same time) so tests can assert the locking held.
 Behaviour per application is set in Redis: ``fake:delay:<app>`` seconds, ``fake:fail:<app>`` =
@@ -87,7 +87,7 @@ class FakeReconciler:
     client: Any
 
     def reconcile(self, target: Target, *, trigger: Trigger, prune: bool | None = None,
-                  dry_run: bool = False) -> Result:
+                  dry_run: bool = False, sync: bool | None = None) -> Result:
         c, key = self.client, target.key
         started = time.time()
         if c.incr(f"fake:active:{key}") > 1:
@@ -110,7 +110,7 @@ class FakeReconciler:
 
 
 def runtime() -> Runtime:
-    """The runtime worker subprocesses build (``GITOPS_RUNTIME=fakes:runtime``)."""
+    """The runtime worker subprocesses build (``GITOPS_RUNTIME=worker_fakes:runtime``)."""
     settings = Settings.from_env()
     client = redis.Redis.from_url(settings.redis_url)
     targets = json.loads(os.environ.get("FAKE_TARGETS", "null")) or DEFAULT_TARGETS
