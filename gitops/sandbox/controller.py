@@ -1,22 +1,147 @@
-"""The sandbox's built-in controllers (placeholder)."""
+"""The sandbox's built-in controllers: workload status, ReplicaSets, Jobs, PVCs, load balancers, GC.
+
+A background thread started by :class:`gitops.sandbox.Sandbox`. It plays kube-controller-manager in
+miniature so health checks see what they would on a cluster (status fields and conditions as the
+Deployment, StatefulSet, DaemonSet, ReplicaSet and Job controllers write them, per the workload docs):
+a new generation is first reported as progressing (``observedGeneration`` caught up, replicas not yet
+available), and ``delay`` seconds later as available, or as failed when the object carries the
+``sandbox.gitops.dev/fail-rollout: "true"`` annotation or a container image containing ``fail``
+(Progressing=False with reason ProgressDeadlineExceeded; Job Failed with BackoffLimitExceeded).
+A Deployment gets a ReplicaSet per pod template (owned by it, so garbage collection is visible);
+no Pods are created. Writes go through the normal write path as ``/status`` updates by manager
+``kube-controller-manager`` and are not counted in the request stats.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import threading
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
+
+from gitops.keys import SANDBOX_FAIL_ROLLOUT
+from gitops.sandbox import workloads
+from gitops.sandbox.catalog import ResourceType
+from gitops.sandbox.rest import Call
+from gitops.sandbox.status import ApiError
+from gitops.sandbox.store import Entry
 
 if TYPE_CHECKING:
     from gitops.sandbox.server import App
 
+MANAGER = "kube-controller-manager"
+WATCHED = (("apps", "v1", "deployments"), ("apps", "v1", "statefulsets"), ("apps", "v1", "daemonsets"),
+           ("apps", "v1", "replicasets"), ("batch", "v1", "jobs"), ("", "v1", "persistentvolumeclaims"),
+           ("", "v1", "services"))
+
+
+def failing(obj: dict[str, Any]) -> bool:
+    annotations = obj.get("metadata", {}).get("annotations") or {}
+    if annotations.get(SANDBOX_FAIL_ROLLOUT) == "true":
+        return True
+    containers = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []
+    return any(isinstance(c, dict) and "fail" in str(c.get("image", "")) for c in containers)
+
+
+def template_hash(obj: dict[str, Any]) -> str:
+    raw = json.dumps(obj.get("spec", {}).get("template", {}), sort_keys=True).encode()
+    return hashlib.sha256(raw).hexdigest()[:10]
+
 
 class Controller:
+    """Reconciles status every ``delay / 4`` seconds (at least every 50 ms, at most every 0.5 s)."""
+
     def __init__(self, app: App, delay: float = 0.2) -> None:
         self.app = app
-        self.delay = delay
+        self.delay = max(0.0, delay)
         self._stop = threading.Event()
+        self._seen: dict[tuple[str, str, str, str, int], float] = {}
+        self._visited: set[tuple[str, str, str, str, int]] = set()
+        self._pending = False
+        self._thread = threading.Thread(target=self._run, name="sandbox-controller", daemon=True)
 
     def start(self) -> None:
-        pass
+        self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        interval = min(0.5, max(0.02, self.delay / 4))
+        last_rv = -1
+        while not self._stop.wait(interval):
+            try:
+                if self.app.store.rv != last_rv or self._pending:
+                    last_rv = self.tick()
+            except Exception:  # keep the controller alive; the error shows in the log
+                logging.getLogger(__name__).exception("sandbox controller tick failed")
+
+    def tick(self) -> int:
+        """One pass over every watched resource; returns the resourceVersion it saw."""
+        store, catalog = self.app.store, self.app.catalog
+        with store.lock:
+            self._visited = set()
+            self._pending = False
+            for path in WATCHED:
+                rt = catalog.lookup(*path)
+                if rt is None:
+                    continue
+                for entry in store.list(rt.key, None):
+                    self._reconcile(rt, entry)
+            self._seen = {k: v for k, v in self._seen.items() if k in self._visited}
+            return store.rv
+
+    def _reconcile(self, rt: ResourceType, entry: Entry) -> None:
+        obj = entry.obj
+        meta = obj["metadata"]
+        if meta.get("deletionTimestamp"):
+            return
+        key = (rt.group, rt.plural, meta.get("namespace", ""), meta["name"], int(meta.get("generation", 0)))
+        self._visited.add(key)
+        first = self._seen.setdefault(key, time.monotonic())
+        settled = time.monotonic() - first >= self.delay
+        self._pending = self._pending or not settled
+        if rt.kind == "Deployment":
+            self._ensure_replicaset(rt, obj)
+        status = workloads.status_for(rt.kind, obj, settled=settled, failed=failing(obj))
+        if status is not None and status != obj.get("status"):
+            self._write_status(rt, entry, status)
+
+    def _write_status(self, rt: ResourceType, entry: Entry, status: dict[str, Any]) -> None:
+        meta = entry.obj["metadata"]
+        new = entry.copy()
+        new["status"] = status
+        call = Call(rt, meta.get("namespace", ""), meta["name"], "status", {}, user_agent=MANAGER)
+        try:
+            self.app.api.writer.commit(call, entry, new, manager=MANAGER)
+        except ApiError as exc:  # e.g. the object is being deleted; the next tick sees the new state
+            logging.getLogger(__name__).warning("sandbox controller: status of %s/%s: %s", rt.plural,
+                                                meta["name"], exc)
+
+    def _ensure_replicaset(self, rt: ResourceType, deployment: dict[str, Any]) -> None:
+        rs_rt = self.app.catalog.lookup("apps", "v1", "replicasets")
+        if rs_rt is None:
+            return
+        meta = deployment["metadata"]
+        name = f"{meta['name']}-{template_hash(deployment)}"[:253]
+        ns = meta.get("namespace", "")
+        existing = self.app.store.get(rs_rt.key, ns, name)
+        if existing is not None:
+            return
+        rs = workloads.replicaset_for(deployment, name)
+        call = Call(rs_rt, ns, "", "", {}, user_agent=MANAGER)
+        try:
+            self.app.api.writer.commit(call, None, rs, manager=MANAGER)
+        except ApiError:
+            return
+        for other in self.app.store.list(rs_rt.key, ns):  # older ReplicaSets scale down
+            refs = other.obj["metadata"].get("ownerReferences") or []
+            if other.obj["metadata"]["name"] != name and any(r.get("uid") == meta["uid"] for r in refs):
+                scaled = other.copy()
+                scaled["spec"]["replicas"] = 0
+                old_call = Call(rs_rt, ns, other.obj["metadata"]["name"], "", {}, user_agent=MANAGER)
+                self.app.api.writer.commit(old_call, other, scaled, manager=MANAGER)

@@ -154,6 +154,25 @@ class Writer:
                 self._rewrite(dep_rt, dep, lambda m, refs=refs: m.__setitem__("ownerReferences", refs))
             else:
                 self.delete_object(dep_rt, dep)
+        self._wake_waiters(rt, obj)
+
+    def _wake_waiters(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        """An owner deleting in the foreground, or a terminating namespace, may now be done."""
+        meta = obj["metadata"]
+        for ref in meta.get("ownerReferences") or []:
+            owner_rt = self.catalog.by_kind(str(ref.get("apiVersion", "")), str(ref.get("kind", "")))
+            if owner_rt is None:
+                continue
+            owner = self.store.get(owner_rt.key, meta.get("namespace", "") if owner_rt.namespaced else "",
+                                   str(ref.get("name", "")))
+            if owner is not None and owner.obj["metadata"].get("uid") == ref.get("uid") and \
+                    owner.obj["metadata"].get("deletionTimestamp"):
+                self.finalize(owner_rt, owner)
+        if rt.namespaced and meta.get("namespace"):
+            ns_rt = self.catalog.lookup("", "v1", "namespaces")
+            ns = self.store.get(("", "namespaces"), "", meta["namespace"])
+            if ns_rt is not None and ns is not None and ns.obj["metadata"].get("deletionTimestamp"):
+                self.finalize(ns_rt, ns)
 
     def delete_object(self, rt: ResourceType, entry: Entry) -> None:
         """A DELETE issued by the garbage collector or namespace controller (Background)."""

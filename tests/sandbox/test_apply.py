@@ -3,9 +3,9 @@ conflicts and their causes, shared and transferred ownership, keyed list merging
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from gitops.sandbox import Sandbox
 from gitops.sandbox.client import Client
 
 DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
@@ -26,22 +26,28 @@ def deployment(replicas: int | None = 2, containers: list[dict[str, Any]] | None
 
 
 def owners(obj: dict[str, Any], field: str) -> set[str]:
-    """Managers whose FieldsV1 set mentions ``field`` (e.g. "f:replicas")."""
-    import json
-
+    """Managers whose FieldsV1 set of ``spec`` mentions ``field`` (e.g. "f:replicas")."""
     return {
-        m["manager"] for m in obj["metadata"].get("managedFields", []) if field in json.dumps(m["fieldsV1"])
+        m["manager"]
+        for m in obj["metadata"].get("managedFields", [])
+        if field in json.dumps(m["fieldsV1"].get("f:spec", {}))
     }
 
 
 def test_apply_creates_then_is_idempotent(client: Client) -> None:
-    first = client.apply(f"{DEPLOYMENTS}/web", deployment(), manager="alice")
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "1"}}
+    first = client.apply(f"{CONFIGMAPS}/cm", cm, manager="alice")
     assert first.status == 201, first.body
     entries = first.body["metadata"]["managedFields"]
     assert [(e["manager"], e["operation"]) for e in entries] == [("alice", "Apply")]
-    again = client.apply(f"{DEPLOYMENTS}/web", deployment(), manager="alice")
+    again = client.apply(f"{CONFIGMAPS}/cm", cm, manager="alice")
     assert again.status == 200
     assert again.body["metadata"]["resourceVersion"] == first.body["metadata"]["resourceVersion"]
+    dep = client.apply(f"{DEPLOYMENTS}/web", deployment(), manager="alice")
+    assert dep.status == 201 and dep.body["metadata"]["generation"] == 1
+    assert (
+        client.apply(f"{DEPLOYMENTS}/web", deployment(), manager="alice").body["metadata"]["generation"] == 1
+    )
 
 
 def test_defaults_are_not_owned_by_the_applier(client: Client) -> None:
@@ -162,18 +168,23 @@ def test_apply_yaml_body_and_yaml_bomb(client: Client) -> None:
     assert broken.status == 400 and "YAML" in broken.body["message"]
 
 
-def test_dry_run_changes_nothing(sandbox: Sandbox, client: Client) -> None:
-    created = client.apply(f"{DEPLOYMENTS}/web", deployment(replicas=2), manager="alice").body
+def test_dry_run_changes_nothing(client: Client) -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "1"}}
+    created = client.apply(f"{CONFIGMAPS}/cm", cm, manager="alice").body
     rv = created["metadata"]["resourceVersion"]
-    preview = client.apply(f"{DEPLOYMENTS}/web?dryRun=All", deployment(replicas=7), manager="alice")
-    assert preview.status == 200 and preview.body["spec"]["replicas"] == 7
-    live = client.get(f"{DEPLOYMENTS}/web").body
-    assert live["spec"]["replicas"] == 2 and live["metadata"]["resourceVersion"] == rv
-    new_cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ghost"}, "data": {"a": "b"}}
-    assert client.request("POST", f"{CONFIGMAPS}?dryRun=All", new_cm).status == 201
+    preview = client.apply(f"{CONFIGMAPS}/cm?dryRun=All", {**cm, "data": {"a": "2"}}, manager="alice")
+    assert preview.status == 200 and preview.body["data"] == {"a": "2"}
+    assert client.patch(f"{CONFIGMAPS}/cm?dryRun=All", {"data": {"a": "3"}}).body["data"] == {"a": "3"}
+    assert client.put(f"{CONFIGMAPS}/cm?dryRun=All", {**cm, "data": {"a": "4"}}).body["data"] == {"a": "4"}
+    live = client.get(f"{CONFIGMAPS}/cm").body
+    assert live["data"] == {"a": "1"} and live["metadata"]["resourceVersion"] == rv
+    ghost = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ghost"}, "data": {"a": "b"}}
+    assert client.request("POST", f"{CONFIGMAPS}?dryRun=All", ghost).status == 201
     assert client.get(f"{CONFIGMAPS}/ghost").status == 404
-    assert client.request("DELETE", f"{DEPLOYMENTS}/web?dryRun=All").status == 200
-    assert client.get(f"{DEPLOYMENTS}/web").status == 200
-    assert client.request("POST", f"{CONFIGMAPS}?dryRun=Some", new_cm).status == 400
-    after = client.get(DEPLOYMENTS).body["metadata"]["resourceVersion"]
-    assert int(after) == int(rv)
+    assert client.request("DELETE", f"{CONFIGMAPS}/cm?dryRun=All").status == 200
+    assert client.get(f"{CONFIGMAPS}/cm").status == 200
+    assert client.request("POST", f"{CONFIGMAPS}?dryRun=Some", ghost).status == 400
+    assert client.get(CONFIGMAPS).body["metadata"]["resourceVersion"] == rv
+    preview_dep = client.apply(f"{DEPLOYMENTS}/web?dryRun=All", deployment(replicas=7), manager="alice")
+    assert preview_dep.status == 201 and preview_dep.body["spec"]["replicas"] == 7
+    assert client.get(f"{DEPLOYMENTS}/web").status == 404

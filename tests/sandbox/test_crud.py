@@ -75,6 +75,7 @@ def test_create_get_list_update_delete(client: Client) -> None:
     assert int(listed["metadata"]["resourceVersion"]) >= int(meta["resourceVersion"])
     body = got.body
     body["spec"]["replicas"] = 5
+    del body["metadata"]["resourceVersion"]  # the controller may have written status meanwhile
     updated = client.put(f"{DEPLOYMENTS}/web", body)
     assert updated.status == 200 and updated.body["metadata"]["generation"] == 2
     assert int(updated.body["metadata"]["resourceVersion"]) > int(meta["resourceVersion"])
@@ -103,9 +104,11 @@ def test_already_exists_and_stale_update(client: Client) -> None:
 def test_generation_bumps_only_on_spec_change(client: Client) -> None:
     body = client.post(DEPLOYMENTS, deployment()).body
     body["metadata"]["labels"] = {"team": "a"}
+    del body["metadata"]["resourceVersion"]
     relabeled = client.put(f"{DEPLOYMENTS}/web", body).body
     assert relabeled["metadata"]["generation"] == 1
     relabeled["spec"]["replicas"] = 3
+    del relabeled["metadata"]["resourceVersion"]
     assert client.put(f"{DEPLOYMENTS}/web", relabeled).body["metadata"]["generation"] == 2
     cm = client.post(CONFIGMAPS, configmap()).body
     assert "generation" not in cm["metadata"]  # kinds without spec carry no generation

@@ -96,17 +96,20 @@ def test_unsupported_media_type_and_stale_patch(client: Client) -> None:
 
 
 def test_status_subresource_rules(client: Client) -> None:
-    created = client.post(DEPLOYMENTS, {**deployment(), "status": {"replicas": 99}}).body
-    assert "replicas" not in created.get("status", {})  # status dropped on create
-    status = client.patch(
-        f"{DEPLOYMENTS}/web/status", {"status": {"observedGeneration": 7}, "spec": {"replicas": 5}}
-    )
+    pdbs = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"  # no controller writes its status here
+    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "p"},
+           "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}},
+           "status": {"currentHealthy": 9}}
+    created = client.post(pdbs, pdb).body
+    assert "currentHealthy" not in created.get("status", {})  # status dropped on create
+    status = client.patch(f"{pdbs}/p/status", {"status": {"currentHealthy": 7}, "spec": {"minAvailable": 5}})
     assert status.status == 200, status.body
-    assert status.body["status"]["observedGeneration"] == 7 and status.body["spec"]["replicas"] == 1
-    main = client.patch(f"{DEPLOYMENTS}/web", {"status": {"observedGeneration": 1}, "spec": {"replicas": 2}})
-    assert main.body["status"]["observedGeneration"] == 7 and main.body["spec"]["replicas"] == 2
+    assert status.body["status"]["currentHealthy"] == 7 and status.body["spec"]["minAvailable"] == 1
+    assert status.body["metadata"]["generation"] == 1
+    main = client.patch(f"{pdbs}/p", {"status": {"currentHealthy": 1}, "spec": {"minAvailable": 2}})
+    assert main.body["status"]["currentHealthy"] == 7 and main.body["spec"]["minAvailable"] == 2
     assert main.body["metadata"]["generation"] == 2
-    assert client.get(f"{DEPLOYMENTS}/web/status").status == 200
+    assert client.get(f"{pdbs}/p/status").status == 200
     assert client.get(f"{CONFIGMAPS}/cm/status").status == 404
 
 
