@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from renderers import plain, yamlio
+from renderers import plain
 from renderers.errors import RenderError
 from renderers.manifest import Manifest, from_documents
 
@@ -91,7 +91,7 @@ def user_values(root: Path, app_dir: Path, options: Mapping[str, Any],
     for i, rel in enumerate(plain.opt_paths(options, "values_files", allow_parent=True)):
         path = plain.confine(root, app_dir, rel, f"options.values_files[{i}]", allow_parent=True)
         source = plain.display(root, path)
-        data = yamlio.load(plain.read_bytes(root, path), source)
+        data = plain.load_yaml(plain.read_bytes(root, path), source)
         if data is not None and not isinstance(data, dict):
             raise RenderError(f"values file must hold a mapping, got {type(data).__name__}", path=source)
         merged = _merge(merged, data or {})
@@ -126,7 +126,7 @@ def _chart_name(root: Path, chart_dir: Path) -> str:
     if not (chart_dir / "Chart.yaml").is_file():
         raise RenderError("no Chart.yaml in the chart directory", path=plain.display(root, chart_dir),
                           field="options.chart")
-    meta = yamlio.load(plain.read_bytes(root, chart_dir / "Chart.yaml"), source)
+    meta = plain.load_yaml(plain.read_bytes(root, chart_dir / "Chart.yaml"), source)
     name = meta.get("name") if isinstance(meta, dict) else None
     if not isinstance(name, str) or not name:
         raise RenderError("Chart.yaml needs a name", path=source, field="name")
@@ -174,7 +174,7 @@ def _to_manifests(root: Path, chart_dir: Path, chart_name: str, pieces: list[tup
     for key, text in pieces:
         source = _source(root, chart_dir, chart_name, key)
         budget.take(len(text), source)
-        for manifest in from_documents(yamlio.load_all(text, source), source):
+        for manifest in from_documents(plain.load_yaml_all(text, source), source):
             if not (skip_tests and _is_test_hook(manifest)):
                 manifests.append(manifest)
     return manifests

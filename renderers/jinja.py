@@ -253,7 +253,7 @@ def load_values(root: Path, app_dir: Path, files: tuple[str, ...]) -> tuple[dict
     for i, rel in enumerate(files):
         path = plain.confine(root, app_dir, rel, f"options.values_files[{i}]", allow_parent=True)
         source = plain.display(root, path)
-        data = yamlio.load(plain.read_bytes(root, path), source)
+        data = plain.load_yaml(plain.read_bytes(root, path), source)
         if data is None:
             continue
         if not isinstance(data, dict):

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import yaml
+
 from renderers import yamlio
 from renderers.errors import RenderError
 from renderers.manifest import Manifest, from_documents
@@ -223,10 +225,44 @@ class Budget:
 OPTIONS = frozenset({"recursive", "include", "exclude"})
 
 
+def _check_recursive_aliases(text: str, source: str) -> None:
+    """Refuse an alias inside the node it names (``&a [*a]``): it builds a cyclic value that
+    ``yamlio``'s alias-bomb walk never finishes counting and no manifest can hold."""
+    open_anchors: list[str | None] = []
+    try:
+        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                open_anchors.append(event.anchor)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                open_anchors.pop()
+            elif isinstance(event, yaml.AliasEvent) and event.anchor in open_anchors:
+                line = event.start_mark.line + 1 if event.start_mark else None
+                raise RenderError(f"recursive YAML alias *{event.anchor} inside its own anchor", path=source,
+                                  line=line)
+    except yaml.YAMLError:
+        return  # the loader reports syntax errors with their location
+
+
+def load_yaml_all(data: bytes | str, source: str) -> list[Any]:
+    """Every document of a YAML stream through ``yamlio``, recursive aliases refused first."""
+    text = yamlio.decode(data, source)
+    if "&" in text and "*" in text:
+        _check_recursive_aliases(text, source)
+    return yamlio.load_all(text, source)
+
+
+def load_yaml(data: bytes | str, source: str) -> Any:
+    """Exactly one YAML document (``None`` when empty), as :func:`load_yaml_all`."""
+    docs = load_yaml_all(data, source)
+    if len(docs) > 1:
+        raise RenderError(f"expected one YAML document, found {len(docs)}", path=source)
+    return docs[0] if docs else None
+
+
 def load_documents(data: bytes | str, source: str) -> list[Any]:
     """YAML (multi-document) or, for ``*.json``, one JSON value, with the bounded loaders."""
     if not source.endswith(".json"):
-        return yamlio.load_all(data, source)
+        return load_yaml_all(data, source)
     text = yamlio.decode(data, source)
     try:
         return [json.loads(text)]

@@ -289,3 +289,11 @@ def test_helm_missing_gives_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setitem(sys.modules, "helm_python", None)
     with pytest.raises(RenderError, match=r"helm' extra"):
         run(tmp_path)
+
+
+def test_recursive_alias_in_a_values_file_is_rejected(tmp_path: Path) -> None:
+    chart(tmp_path)
+    write(tmp_path, {"app/loop.yaml": "a: &a {b: *a}\n"})
+    with pytest.raises(RenderError, match="recursive YAML alias") as err:
+        run(tmp_path, values_files=["loop.yaml"])
+    assert err.value.path == "app/loop.yaml"

@@ -366,3 +366,14 @@ def test_any_template_renders_or_raises_render_error(tmp_path: Path, text: str) 
         assert err.path and err.path.startswith("app/")
     else:
         assert all(isinstance(m, dict) for m in out)
+
+
+def test_recursive_alias_in_a_values_file_is_rejected(tmp_path: Path) -> None:
+    write(tmp_path, {"app/v.yaml": "a: &a [1, *a]\n", "app/cm.yaml.j2": CM.format(name="a", value="x")})
+    with pytest.raises(RenderError, match="recursive YAML alias") as err:
+        run(tmp_path, values_files=["v.yaml"])
+    assert err.value.path == "app/v.yaml"
+
+
+def test_recursive_alias_in_rendered_output_is_rejected(tmp_path: Path) -> None:
+    assert "recursive YAML alias" in failure(tmp_path, "&a [*a]").message

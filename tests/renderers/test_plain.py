@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -247,3 +248,21 @@ def test_unreadable_subdirectory_fails_instead_of_being_skipped(tmp_path: Path,
     with pytest.raises(RenderError) as err:
         run(tmp_path, recursive=True)
     assert err.value.path == "app/sub" and "Permission denied" in err.value.message
+
+
+@pytest.mark.parametrize("text", ["a: &a [1, *a]\n", "&m {k: *m}\n", "x: &x\n  y: [*x]\n",
+                                  "apiVersion: v1\nkind: List\nitems: &i [*i]\n"])
+def test_recursive_yaml_alias_is_rejected_not_hung(tmp_path: Path, text: str) -> None:
+    write(tmp_path, {"app/a.yaml": text})
+    started = time.monotonic()
+    with pytest.raises(RenderError) as err:
+        run(tmp_path)
+    assert time.monotonic() - started < 5
+    assert err.value.path == "app/a.yaml" and "recursive YAML alias" in err.value.message
+    assert err.value.line is not None
+
+
+def test_shared_non_recursive_aliases_are_fine(tmp_path: Path) -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: &l {x: y}, annotations: *l}\n"
+    write(tmp_path, {"app/a.yaml": text})
+    assert run(tmp_path)[0]["metadata"]["annotations"] == {"x": "y"}
