@@ -1,11 +1,13 @@
 """Repository URL policy: which transports may be used, redaction, and cache keys.
 
 Called by :mod:`gitops.sources.spec` when a :class:`RepoSpec` is built, and by every error path that
-mentions a URL. Key design choice: an allow-list of transports (https, http, ssh, git, file and
-scp-like ``user@host:path``), never a deny-list. Git's transport helpers (``ext::``, ``fd::``, any
-``helper::address``) can run commands, so any ``::`` form is refused; so are option-looking hosts
-(``-oProxyCommand=...``), control characters, and passwords embedded in the URL (secrets belong in
-``password_env``/``password_file``). Local paths and ``file://`` need ``allow_local``.
+mentions a URL. Key design choice: an allow-list of transports (https, http, ssh, git+ssh, git,
+file and scp-like ``user@host:path``), never a deny-list; it matches :mod:`gitops.config.urls` and
+is checked again here because specs can also be built without the configuration. Git's transport
+helpers (``ext::``, ``fd::``, any ``helper::address``) can run commands, so any ``::`` form is
+refused; so are option-looking hosts (``-oProxyCommand=...``), control characters, and passwords
+embedded in the URL (secrets belong in ``password_env``/``password_file``). Local paths and
+``file://`` need ``allow_local``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from gitops.errors import UnsafeSource
 
-ALLOWED_SCHEMES = frozenset({"https", "http", "ssh", "git", "file"})
-_SCP_LIKE = re.compile(r"^(?:(?P<user>[A-Za-z0-9._~-]+)@)?(?P<host>[A-Za-z0-9._-]+):(?P<path>[^/].*|/.*)$")
+ALLOWED_SCHEMES = frozenset({"https", "http", "ssh", "git+ssh", "ssh+git", "git", "file"})
+_SCP_LIKE = re.compile(r"^(?:(?P<user>[A-Za-z0-9._~-]+)@)?(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])"
+                       r":(?P<path>.*)$")
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
 _MAX_URL = 2048
 
@@ -89,13 +92,13 @@ def validate_url(url: str, *, allow_local: bool = False, base: Path | None = Non
     ``allow_local``. Raises :class:`UnsafeSource` naming the reason, with any secret redacted.
     """
     _check_chars(url)
-    if "::" in url.split("/", 1)[0] or re.match(r"^[A-Za-z0-9+.-]+::", url):
+    if re.match(r"^[A-Za-z0-9+._-]*::", url):
         raise _reject(url, "git transport helpers (ext::, fd::, ...) are not allowed")
     scheme = _SCHEME.match(url)
     if scheme:
         return _check_scheme_url(url, scheme.group("scheme").lower(), allow_local)
     scp = _SCP_LIKE.match(url)
-    if scp and "/" not in url.split(":", 1)[0]:
+    if scp:
         if scp.group("host").startswith("-"):
             raise _reject(url, "invalid host")
         return url

@@ -45,7 +45,8 @@ def test_local_paths_need_allow_local(url: str) -> None:
 
 @pytest.mark.parametrize("url", ["https://127.0.0.1/r.git", "http://localhost:8080/r.git",
                                  "git://127.0.0.1/r.git", "ssh://git@127.0.0.1:2222/r.git",
-                                 "git@localhost:org/r.git"])
+                                 "git@localhost:org/r.git", "git+ssh://git@127.0.0.1/r.git",
+                                 "git@[::1]:org/r.git"])
 def test_ordinary_urls_are_accepted(url: str) -> None:
     assert validate_url(url) == url
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,8 +144,8 @@ def test_url_policy_never_crashes_and_only_accepts_allowed_transports(url: str) 
     except UnsafeSource:
         return
     scheme = accepted.split("://", 1)[0].lower() if "://" in accepted else "scp"
-    assert scheme in {"https", "http", "ssh", "git", "scp"}
-    assert "::" not in accepted.split("/", 1)[0]
+    assert scheme in {"https", "http", "ssh", "git+ssh", "ssh+git", "git", "scp"}
+    assert not re.match(r"^[A-Za-z0-9+._-]*::", accepted), "transport helpers are never accepted"
 
 
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.~!$&'()*+,;=%", min_size=1, max_size=30))
@@ -153,3 +154,14 @@ def test_redact_never_shows_the_password(secret: str) -> None:
         shown = redact(f"{scheme}://user:{secret}@127.0.0.1/r.git")
         assert f":{secret}@" not in shown
     assert redact(f"https://{secret}@127.0.0.1/r.git") == "https://***@127.0.0.1/r.git"
+
+
+def test_from_config_with_a_loaded_local_repository(tmp_path: Path) -> None:
+    config = pytest.importorskip("gitops.config")
+    (tmp_path / "repos").mkdir()
+    path = tmp_path / "gitops.yaml"
+    path.write_text("apiVersion: gitops.dev/v1alpha1\nkind: Repository\nmetadata: {name: local}\n"
+                    "spec: {url: repos/app.git, allowLocal: true}\n")
+    repo = config.load_config(path).repositories["local"]
+    spec = RepoSpec.from_config(repo)
+    assert spec.allow_local and spec.url.endswith("repos/app.git") and "repos" in spec.url
