@@ -1,0 +1,82 @@
+"""The beat: exactly one leader, polls by interval, self-heal resync, failover when the leader dies."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import worker_fakes as fakes
+
+from gitops.state import InMemoryStore
+from gitops.status import Target, Trigger
+from workers.beat import Beat, Dispatch
+from workers.runtime import Runtime
+from workers.settings import Settings
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.polls: list[str] = []
+        self.reconciles: list[tuple[Target, Trigger]] = []
+
+    def dispatch(self) -> Dispatch:
+        return Dispatch(poll=self.polls.append, reconcile=lambda t, trig: self.reconciles.append((t, trig)))
+
+
+def runtime(store: InMemoryStore, **settings: float) -> Runtime:
+    s = Settings(beat_lock_ttl=settings.get("ttl", 0.3), resync_seconds=settings.get("resync", 100),
+                 beat_tick=0.05)
+    catalog = fakes.FakeCatalog.of(["web@prod", "api@prod"], interval=10.0)
+    return Runtime(store, catalog, None, None, s)  # type: ignore[arg-type]
+
+
+def test_only_one_beat_acts() -> None:
+    store = InMemoryStore()
+    a, b = Recorder(), Recorder()
+    beat_a = Beat(runtime(store), a.dispatch(), owner="a")
+    beat_b = Beat(runtime(store), b.dispatch(), owner="b")
+    for now in (1000.0, 1005.0, 1010.0, 1020.0):
+        beat_a.tick(now)
+        beat_b.tick(now)
+    assert a.polls == ["repo", "repo", "repo"] and b.polls == []  # due at 1000, 1010, 1020
+    assert beat_a.is_leader and not beat_b.is_leader
+
+
+def test_standby_takes_over_when_the_leader_stops_renewing() -> None:
+    store = InMemoryStore()
+    a, b = Recorder(), Recorder()
+    beat_a = Beat(runtime(store), a.dispatch(), owner="a")
+    beat_b = Beat(runtime(store), b.dispatch(), owner="b")
+    beat_a.tick(1000.0)
+    assert beat_b.tick(1011.0) == []  # a's lock is still valid
+    time.sleep(0.35)  # a died: its lock expires
+    assert beat_b.tick(1011.0) == ["poll:repo"]
+    assert beat_b.is_leader and not beat_a.tick(1030.0)  # and a, back, stands by
+
+
+def test_resync_triggers_self_heal_once_per_interval_and_coalesces() -> None:
+    store = InMemoryStore()
+    rec = Recorder()
+    beat = Beat(runtime(store, resync=0.3), rec.dispatch(), owner="a")
+    beat.tick(1000.0)
+    assert sorted(t.key for t, _ in rec.reconciles) == ["api@prod", "web@prod"]
+    assert {trig for _, trig in rec.reconciles} == {Trigger.SELF_HEAL}
+    beat.tick(1001.0)
+    assert len(rec.reconciles) == 2  # the resync interval has not passed
+    time.sleep(0.35)
+    beat.tick(1002.0)
+    assert len(rec.reconciles) == 2  # due again, but both targets are still queued: coalesced
+
+
+def test_run_loop_stops_and_releases_the_lock() -> None:
+    store = InMemoryStore()
+    rec = Recorder()
+    beat = Beat(runtime(store, ttl=30), rec.dispatch(), owner="a")
+    stop = threading.Event()
+    thread = threading.Thread(target=beat.run, args=(stop,))
+    thread.start()
+    time.sleep(0.2)
+    stop.set()
+    thread.join(timeout=5)
+    assert not thread.is_alive() and rec.polls == ["repo"]
+    assert store.acquire_named("beat", "b", ttl=1)  # released on stop, no TTL wait

@@ -1,0 +1,158 @@
+"""The commands: ``gitops up`` as a process tree (start, work, clean stop), ``status``, the dispatcher."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+from worker_kit import wait_for
+
+from gitops import dispatch
+from gitops.cli import main
+from gitops.errors import GitOpsError, InputError
+from gitops.redis_server import RedisServer
+from gitops.state import RedisStore, TargetStatus
+from gitops.status import HealthStatus, SyncStatus, Target
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = """apiVersion: gitops.dev/v1alpha1
+kind: Repository
+metadata: {name: repo}
+spec: {url: "file:///nonexistent/repo", allowLocal: true, interval: 1s}
+---
+apiVersion: gitops.dev/v1alpha1
+kind: Cluster
+metadata: {name: prod}
+spec: {server: "https://127.0.0.1:6443", insecureSkipTlsVerify: true}
+---
+apiVersion: gitops.dev/v1alpha1
+kind: Application
+metadata: {name: web}
+spec:
+  source: {repository: repo, path: apps/web}
+  destination: {cluster: prod}
+  syncPolicy: {automated: true}
+"""
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_up_runs_the_tree_and_stops_cleanly(tmp_path: Path, stop_signal: int) -> None:
+    from conftest import worker_env
+
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    env = worker_env("unused", FAKE_TARGETS='["web@prod"]')
+    env.pop("GITOPS_REDIS_URL")
+    proc = subprocess.Popen([sys.executable, "-m", "gitops", "up", "-c", str(tmp_path / "config.yaml"),
+                             "--data-dir", str(tmp_path / "data"), "--concurrency", "1"], env=env,
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    lines: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if "ready" in line:
+            break
+    url = next(line.split(": ", 1)[1].strip() for line in lines if line.startswith("redis: "))
+    client = redis.Redis.from_url(url)
+    client.set("fake:head:repo", "c1")
+    store = RedisStore(client)
+    wait_for(lambda: (s := store.status(Target("web", "prod"))) is not None and s.revision == "c1", 40)
+    children = _children(proc.pid)
+    assert len(children) >= 2  # worker, beat (and redis-server)
+    proc.send_signal(stop_signal)
+    rest, _ = proc.communicate(timeout=40)
+    assert proc.returncode == 0, "".join(lines) + rest
+    assert "gitops up: stopped" in rest
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    with pytest.raises(redis.ConnectionError):
+        client.ping()
+    with RedisServer.start(tmp_path / "data" / "redis") as again:  # state survived the stop
+        assert RedisStore(again.client()).status(Target("web", "prod")) is not None
+
+
+def test_up_with_a_broken_config_fails_fast(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.yaml").write_text("kind: Application\nmetadata: {name: Bad_Name}\n")
+    code = main(["up", "-c", str(tmp_path / "bad.yaml"), "--data-dir", str(tmp_path / "data")])
+    assert code == 2
+    assert "bad.yaml" in capsys.readouterr().err
+
+
+@pytest.fixture
+def filled(rclient: redis.Redis, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> RedisStore:
+    monkeypatch.setenv("GITOPS_REDIS_URL", redis_server.url)
+    store = RedisStore(rclient)
+    from gitops.state import Operation
+    from gitops.status import OperationPhase, Trigger
+
+    for app, sync, error in (("web", SyncStatus.SYNCED, None), ("api", SyncStatus.OUT_OF_SYNC, "boom\nmore")):
+        status = TargetStatus(app, "prod", revision="0123456789abcdef", sync=sync,
+                              health=HealthStatus.HEALTHY, error=error, reconciled_at=1.0)
+        store.record(status, Operation(f"op-{app}", app, "prod", Trigger.POLL, OperationPhase.SUCCEEDED))
+    return store
+
+
+def test_status_table_and_exit_code(filled: RedisStore, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status"]) == 1  # api is OutOfSync
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "AGE", "ERROR"]
+    assert out[1].split()[:5] == ["api", "prod", "OutOfSync", "Healthy", "0123456789ab"]
+    assert out[1].rstrip().endswith("boom") and out[2].split()[:3] == ["web", "prod", "Synced"]
+
+
+def test_status_json_lists_configured_targets_never_reconciled(filled: RedisStore, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "c.yaml").write_text(CONFIG)
+    assert main(["status", "-o", "json", "-c", str(tmp_path / "c.yaml")]) == 1
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["application"], r["sync"]) for r in rows] == [("api", "OutOfSync"), ("web", "Synced")]
+
+
+def test_status_without_redis_is_an_error(monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("GITOPS_REDIS_URL", raising=False)
+    assert main(["status"]) == 2
+    assert "GITOPS_REDIS_URL" in capsys.readouterr().err
+
+
+def test_status_with_redis_down_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--redis-url", "redis://127.0.0.1:1/0"]) == 2
+    assert "redis" in capsys.readouterr().err
+
+
+def test_dispatch_enqueues_on_the_sync_queue(rclient: redis.Redis, redis_server: RedisServer) -> None:
+    from dataclasses import replace
+
+    from workers.app import app, configure
+    from workers.settings import Settings
+
+    configure(app, replace(Settings.from_env(), redis_url=redis_server.url))
+    task_id = dispatch.enqueue_sync("web", "prod", prune=True, dry_run=False)
+    raw = rclient.lindex("sync", 0)
+    assert raw is not None
+    message = json.loads(raw)
+    assert message["headers"]["id"] == task_id and message["headers"]["task"] == "gitops.sync"
+    assert message["content-type"] == "application/json"
+    with pytest.raises(InputError):
+        dispatch.enqueue_sync("web;rm -rf", "prod", prune=False, dry_run=False)
+
+
+def test_dispatch_without_workers_installed_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dispatch, "entry_points", lambda group: [])
+    with pytest.raises(GitOpsError, match="no dispatcher installed"):
+        dispatch.enqueue_sync("web", "prod", prune=False, dry_run=True)
+
+
