@@ -56,11 +56,36 @@ def _too_big(size: int, what: str) -> None:
         raise SecurityError(f"{what} would produce {size} items/characters, over the limit of {MAX_STRING}")
 
 
+def _text_size(value: Any) -> int:
+    """An upper-ish estimate of ``len(str(value))``, walking containers without building the text;
+    stops early once over the limit (every step adds at least 2, so cycles end too)."""
+    size = 0
+    stack = [value]
+    while stack and size <= MAX_STRING:
+        item = stack.pop()
+        if isinstance(item, str):
+            size += len(item) + 4
+        elif isinstance(item, (list, tuple, set, frozenset, dict)):
+            size += 2 + 4 * len(item)
+            if size <= MAX_STRING:
+                stack.extend(item.items() if isinstance(item, dict) else item)
+        else:
+            size += 24
+    return size
+
+
+def _check_text(value: Any, what: str) -> None:
+    if not isinstance(value, (str, int, float, bool)) and value is not None:
+        _too_big(_text_size(value), what)
+
+
 def _estimate(name: str, value: Any, args: tuple[Any, ...]) -> None:
     """Refuse a str method/filter call whose result could be huge, before making it."""
     if isinstance(value, str):
-        if name in ("format", "format_map", "%") and _BIG_NUMBER.search(value):
-            raise SecurityError("format string with a huge width or precision")
+        if name in ("format", "format_map", "%"):
+            if _BIG_NUMBER.search(value):
+                raise SecurityError("format string with a huge width or precision")
+            _check_text(args, f"{name} arguments")
         if name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
             count = value.count(args[0]) if args[0] else len(value) + 1
             _too_big(len(value) + count * max(0, len(args[1]) - len(args[0])), "replace")
@@ -70,7 +95,7 @@ def _estimate(name: str, value: Any, args: tuple[Any, ...]) -> None:
                 _too_big(len(value) + n * spread, name)
     if name == "join" and isinstance(args[0] if args else None, (list, tuple)):
         sep = value if isinstance(value, str) else ""
-        _too_big(sum(len(str(x)) + len(sep) for x in args[0][: MAX_STRING + 1]), "join")
+        _too_big(_text_size(args[0]) + len(sep) * len(args[0]), "join")
 
 
 def _check_result(result: Any, what: str) -> Any:
@@ -97,6 +122,12 @@ def _estimate_sum(items: Any, start: Any) -> None:
         _too_big(len(start) + sum(len(x) if isinstance(x, (str, list, tuple)) else 1 for x in items), "sum")
 
 
+def _finalize(value: Any) -> Any:
+    """Applied to every ``{{ ... }}`` before it is turned into text: a huge container is refused."""
+    _check_text(value, "output")
+    return value
+
+
 _RUNTIME_ARGS = (jinja2.runtime.Context, jinja2.Environment, jinja2.nodes.EvalContext)
 
 
@@ -115,6 +146,8 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             elif name == "sum":
                 _estimate_sum(value, kwargs.get("start", rest[1] if len(rest) > 1 else 0))
             else:
+                if name in ("string", "pprint", "tojson", "e", "escape", "forceescape", "safe"):
+                    _check_text(value, f"filter {name}")
                 _estimate(name, value, tuple(rest) + tuple(kwargs.values()))
         return _check_result(func(*call, **kwargs), f"filter {name}")
     return wrapper
@@ -174,9 +207,10 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                          bytecode_cache=_BYTECODE)
         self.globals.pop("lipsum", None)
         self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
+        self.finalize = _finalize
 
     def bounded_join(self, parts: tuple[Any, ...]) -> str:
-        _too_big(sum(len(p) if isinstance(p, str) else 0 for p in parts), "concatenation")
+        _too_big(_text_size(parts), "concatenation")
         joined = "".join(map(str, parts))
         _too_big(len(joined), "concatenation")
         return joined
@@ -190,7 +224,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 if isinstance(seq, (str, list, tuple)) and isinstance(n, int):
                     _too_big(len(seq) * n, "repetition")
         elif operator == "%" and isinstance(left, str):
-            _estimate("%", left, ())
+            _estimate("%", left, (right,))
         return _check_result(super().call_binop(context, operator, left, right), f"operator {operator}")
 
     def call(__self, __context: jinja2.runtime.Context, __obj: Any,

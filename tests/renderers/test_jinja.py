@@ -261,6 +261,15 @@ def test_malformed_values_file_names_file_and_line(tmp_path: Path) -> None:
     "{% set a = [0] * 4000000 %}{{ ([a] * 8) | sum(start=[]) | length }}",
     "{% set a = [0] * 4000000 %}{{ ([a] * 8) | sum(none, []) | length }}",
     "{% set a = 'x' * 4000000 %}{{ ([a] * 8) | sum(start='') | length }}",
+    "{% set s = 'a' * 4000000 %}{{ [s] * 100 }}",
+    "{% set s = 'a' * 4000000 %}{{ {'k': [s] * 100} }}",
+    "{% set s = 'a' * 4000000 %}{{ 'x' ~ ([s] * 100) }}",
+    "{% set s = 'a' * 4000000 %}{{ '%s' % ([s] * 100,) }}",
+    "{% set s = 'a' * 4000000 %}{{ '{}'.format([s] * 100) }}",
+    "{% set s = 'a' * 4000000 %}{{ ([s] * 100) | string | length }}",
+    "{% set s = 'a' * 4000000 %}{{ ([s] * 100) | tojson | length }}",
+    "{% set s = 'a' * 4000000 %}{{ ([s] * 100) | pprint | length }}",
+    "{% set s = 'a' * 4000000 %}{{ [[s] * 100] | join }}",
 ])
 def test_resource_bombs_fail_fast(tmp_path: Path, expr: str) -> None:
     if expr == "{{ 10 ** 10 ** 10 }}":
