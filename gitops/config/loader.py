@@ -35,6 +35,7 @@ from gitops.config.yamldoc import MAX_FILE_BYTES, Document, Loc, locate, parse
 from gitops.errors import ConfigError, InputError, Problem
 
 API_VERSION = "gitops.dev/v1alpha1"
+MAX_PROBLEMS = 1000
 S = TypeVar("S", bound=Model)
 
 
@@ -76,8 +77,12 @@ def load_config(path: str | os.PathLike[str], *, max_file_bytes: int = MAX_FILE_
     problems += _duplicates(entries) + _references(entries)
     if problems:
         order = {f.display: i for i, f in enumerate(found)}
-        raise ConfigError(sorted(problems, key=lambda p: (order.get(p.file or "", -1), p.line or 0,
-                                                          p.column or 0, p.field or "", p.message)))
+        problems.sort(key=lambda p: (order.get(p.file or "", -1), p.line or 0, p.column or 0,
+                                     p.field or "", p.message))
+        if len(problems) > MAX_PROBLEMS:
+            more = len(problems) - MAX_PROBLEMS
+            problems = [*problems[:MAX_PROBLEMS], Problem(f"{more} more problems not shown", display)]
+        raise ConfigError(problems)
     return _build(entries, tuple(f.display for f in found))
 
 

@@ -11,6 +11,7 @@ turn a pydantic error location such as ``("spec", "destination", "cluster")`` in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ from renderers import yamlio
 from renderers.errors import RenderError
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_DOCUMENTS = 10_000
+_DOC_MARKER = re.compile(r"^(?:---|\.\.\.)(?:[ \t\r]|$)", re.M)
 Loc = tuple[str | int, ...]
 
 
@@ -41,12 +44,17 @@ def parse(raw: bytes, file: str, *, max_bytes: int = MAX_FILE_BYTES) -> tuple[li
     """
     try:
         text = yamlio.decode(raw, file, max_bytes=max_bytes)
-        if "&" in text:
-            _check_recursive_aliases(text, file)
+    except RenderError as exc:
+        raise InputError(exc.message, file=file) from exc
+    if len(_DOC_MARKER.findall(text)) >= MAX_DOCUMENTS:  # a cheap upper bound of the count
+        raise InputError(f"more than {MAX_DOCUMENTS} YAML documents in one file", file=file)
+    if "&" in text:
+        _check_recursive_aliases(text, file)
+    try:
         data = yamlio.load_all(text, file, max_bytes=max_bytes)
         nodes = [n for n in yaml.compose_all(text, Loader=yaml.CSafeLoader) if not _is_null(n)]
     except RenderError as exc:
-        raise _input_error(exc, file) from exc
+        raise _input_error(exc, file, text) from exc
     except yaml.YAMLError as exc:  # pragma: no cover - yamlio.load_all parsed the same text
         raise InputError(f"invalid YAML: {exc}", file=file) from exc
     if len(nodes) != len(data):  # pragma: no cover - defensive: never pair data with the wrong node
@@ -83,7 +91,7 @@ def _is_null(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
 
 
-def _input_error(exc: RenderError, file: str) -> InputError:
+def _input_error(exc: RenderError, file: str, text: str) -> InputError:
     cause = exc.__cause__
     if isinstance(cause, yaml.MarkedYAMLError) and cause.problem_mark is not None:
         mark = cause.problem_mark
@@ -91,7 +99,18 @@ def _input_error(exc: RenderError, file: str) -> InputError:
         context = f" ({cause.context})" if cause.context else ""
         return InputError(f"invalid YAML: {problem}{context}", file=file, line=mark.line + 1,
                           column=mark.column + 1)
+    if exc.line is None and "alias" in exc.message:
+        line, column = _first_alias(text)
+        return InputError(exc.message, file=file, line=line, column=column)
     return InputError(exc.message, file=file, line=exc.line)
+
+
+def _first_alias(text: str) -> tuple[int | None, int | None]:
+    """Where the first alias is used: the place to start looking for an alias bomb."""
+    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        if isinstance(event, yaml.AliasEvent) and event.start_mark is not None:
+            return event.start_mark.line + 1, event.start_mark.column + 1
+    return None, None  # pragma: no cover - the guard only complains about texts with aliases
 
 
 def _duplicate_keys(root: yaml.Node, file: str) -> list[Problem]:

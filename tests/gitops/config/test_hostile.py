@@ -39,6 +39,7 @@ def test_alias_bomb_is_rejected_fast(write: Write, problems: Problems) -> None:
     (problem,), elapsed = _timed(problems, path)
     assert elapsed < 1.0
     assert problem.file == str(path) and "alias bomb" in problem.message
+    assert (problem.line, problem.column) == (2, 10)  # the first alias: where the expansion starts
 
 
 @pytest.mark.parametrize(("text", "where"), [
@@ -241,3 +242,18 @@ def test_unreadable_directory_is_reported(tmp_path: Path, base_text: str, proble
     finally:
         locked.chmod(0o700)
     assert problem.file == str(locked) and problem.message.startswith("cannot read directory")
+
+
+def test_a_flood_of_tiny_documents_is_refused_fast(tmp_path: Path, problems: Problems) -> None:
+    path = tmp_path / "flood.yaml"
+    path.write_text("- x\n---\n" * 500_000)
+    (problem,), elapsed = _timed(problems, path)
+    assert elapsed < 1.0 and problem.message == "more than 10000 YAML documents in one file"
+
+
+def test_reported_problems_are_capped(tmp_path: Path, problems: Problems) -> None:
+    path = tmp_path / "many.yaml"
+    path.write_text("- x\n---\n" * 3000)
+    got = problems(path)
+    assert len(got) == 1001 and got[-1].message == "2000 more problems not shown"
+    assert [p.line for p in got[:3]] == [1, 3, 5]
