@@ -1,0 +1,44 @@
+"""``gitops kustomize DIR``: print the manifests of a kustomization, like ``kubectl kustomize DIR``.
+
+Called by the ``gitops`` CLI (discovered automatically). The renderer is
+:func:`renderers.kustomize.build`; remote bases are rejected here because the standalone command has
+no Git source to fetch them with. Exit 0 with the YAML on stdout, or 2 with one ``error:`` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from renderers import yamlio
+from renderers.errors import RenderError
+from renderers.kustomize import KustomizeOptions, build
+
+RESTRICTORS = {"LoadRestrictionsRootOnly": "RootOnly", "LoadRestrictionsNone": "None"}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("kustomize", help="build a kustomization directory (kubectl kustomize)",
+                                   description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--load-restrictor", choices=sorted(RESTRICTORS), default="LoadRestrictionsRootOnly",
+                        help="RootOnly (default): files must be inside their kustomization's directory")
+    parser.add_argument("dir", nargs="?", default=".", help="the kustomization directory (default: .)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    options = KustomizeOptions(load_restrictor=RESTRICTORS[args.load_restrictor])
+    try:
+        docs = build(Path(args.dir), options)
+        text = yamlio.dump_all(docs)
+    except RenderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # never a traceback on the command line
+        print(f"error: internal error while building {args.dir}: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    return 0

@@ -1,0 +1,128 @@
+"""File access for a kustomize build: load restrictor, remote bases, bounded reads, content cache.
+
+Callers: the target builder (kustomization files, resources, bases, components), generators (files,
+env files) and patch loading. Design choices:
+
+- ``RootOnly`` (the default) keeps every *file* inside the directory of the kustomization that names
+  it, as Kustomize does; directories (bases) may live elsewhere, but never in an ancestor of the
+  current kustomization (that is a cycle). ``KustomizeOptions.root`` is a hard fence above that:
+  nothing outside it is ever read, whatever the restrictor, and symlinks are resolved before checking.
+- Parsed YAML is cached by the SHA-256 of the file's bytes, never by path, and handed out as deep
+  copies, so overlays built in the same process cannot corrupt each other.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from renderers import yamlio
+from renderers.errors import RenderError
+from renderers.kustomize.errors import fail
+from renderers.kustomize.options import NO_RESTRICTION, KustomizeOptions
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_GENERATOR_FILE_BYTES = 1024 * 1024
+_CACHE_LIMIT = 4096
+_cache: dict[str, list[Any]] = {}
+_lock = threading.Lock()
+REMOTE_PREFIXES = ("http://", "https://", "git@", "ssh://", "git::", "github.com/", "gitlab.com/",
+                   "bitbucket.org/")
+
+
+def is_remote(ref: str) -> bool:
+    return ref.startswith(REMOTE_PREFIXES) or "?ref=" in ref or ".git//" in ref
+
+
+def parse_cached(data: bytes, source: str) -> list[Any]:
+    """Every YAML document of ``data`` (deep copies of a parse cached by content hash)."""
+    digest = hashlib.sha256(data).hexdigest()
+    docs = _cache.get(digest)
+    if docs is None:
+        docs = yamlio.load_all(data, source, max_bytes=MAX_FILE_BYTES)
+        with _lock:
+            if len(_cache) >= _CACHE_LIMIT:
+                _cache.clear()
+            _cache[digest] = docs
+    return copy.deepcopy(docs)
+
+
+@dataclass(frozen=True)
+class Loader:
+    """Reads files relative to one kustomization directory ``cwd``."""
+
+    cwd: Path
+    options: KustomizeOptions
+    fence: Path
+    chain: tuple[Path, ...] = ()
+
+    @classmethod
+    def top(cls, path: Path, options: KustomizeOptions) -> Loader:
+        real = Path(os.path.realpath(path))
+        fence = Path(os.path.realpath(options.root)) if options.root is not None else real
+        loader = cls(real, options, fence, (real,))
+        loader.check_fence(real, str(path))
+        return loader
+
+    def check_fence(self, real: Path, shown: str) -> None:
+        if self.options.root is not None and not _within(real, self.fence):
+            raise fail(f"security; path '{shown}' is outside the root '{self.fence}'")
+
+    def file(self, ref: str) -> Path:
+        """The real path of a file named by ``ref``, after the restrictor checks."""
+        if "\x00" in ref:
+            raise fail("NUL byte in a path", ref)
+        joined = self.cwd / ref
+        real = Path(os.path.realpath(joined))
+        self.check_fence(real, ref)
+        if self.options.load_restrictor != NO_RESTRICTION and not _within(real, self.cwd):
+            raise fail(f"security; file '{real}' is not in or below '{self.cwd}'", ref)
+        return real
+
+    def read(self, ref: str, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+        real = self.file(ref)
+        if not real.exists():
+            raise fail(f"file '{ref}' does not exist in '{self.cwd}'", ref)
+        if real.is_dir():
+            raise fail(f"'{ref}' is a directory, expected a file", ref)
+        size = real.stat().st_size
+        if size > max_bytes:
+            raise fail(f"file is {size} bytes, over the limit of {max_bytes}", ref)
+        try:
+            return real.read_bytes()
+        except OSError as exc:
+            raise fail(f"cannot read: {exc.strerror}", ref) from exc
+
+    def load_yaml(self, ref: str) -> list[Any]:
+        return parse_cached(self.read(ref), str(self.cwd / ref))
+
+    def directory(self, ref: str) -> Loader:
+        """A loader for the base or component directory ``ref`` (remote URLs via the remote loader)."""
+        if is_remote(ref):
+            remote = self.options.remote_loader
+            if remote is None:
+                raise fail(f"remote resource '{ref}' needs a remote loader (none is configured)", ref)
+            try:
+                real = Path(os.path.realpath(remote(ref)))
+            except RenderError:
+                raise
+            except Exception as exc:
+                raise fail(f"cannot load remote resource '{ref}': {exc}", ref) from exc
+            return Loader(real, self.options, real, (*self.chain, real))
+        real = Path(os.path.realpath(self.cwd / ref))
+        self.check_fence(real, ref)
+        if _within(self.cwd, real):
+            raise fail(f"cycle detected: '{real}' is the current kustomization's directory or above it",
+                       ref)
+        if real in self.chain:
+            raise fail(f"cycle detected: '{real}' is already being built", ref)
+        return Loader(real, self.options, self.fence, (*self.chain, real))
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents

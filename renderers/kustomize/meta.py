@@ -1,0 +1,130 @@
+"""Metadata transformers: namespace, name prefix/suffix, labels, annotations.
+
+Callers: the target builder, in Kustomize's order (namespace, prefix, suffix, labels, annotations),
+and the builtin transformer plugin configs. Each function mutates the resources of one build in place
+(the builder owns them; nothing cached is reachable from here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from renderers.kustomize.config import Config
+from renderers.kustomize.errors import fail
+from renderers.kustomize.fieldspec import FieldSpec, apply, split_path, walk
+from renderers.kustomize.resource import ResMap, Resource, cluster_scoped
+
+_SKIP_RENAME = (("", "CustomResourceDefinition"), ("apiregistration.k8s.io", "APIService"), ("", "Namespace"))
+
+
+def _scalar_setter(value: str) -> Any:
+    def setter(parent: dict[str, Any], key: str) -> None:
+        current = parent.get(key)
+        if isinstance(current, (dict, list)):
+            raise fail(f"namespace field specs must target scalar nodes ('{key}')", field=key)
+        parent[key] = value
+    return setter
+
+
+def set_namespace(resmap: ResMap, namespace: str, cfg: Config, subjects: str = "defaultOnly") -> None:
+    if not namespace:
+        return
+    for res in resmap:
+        if not cluster_scoped(res.gvk):
+            res.meta["namespace"] = namespace
+        if res.kind == "Namespace" and res.obj.get("apiVersion") == "v1":
+            res.meta["name"] = namespace
+        if res.kind in ("RoleBinding", "ClusterRoleBinding"):
+            _subjects(res, namespace, subjects)
+        apply(res, cfg.namespace, _scalar_setter(namespace))
+
+
+def _subjects(res: Resource, namespace: str, mode: str) -> None:
+    subjects = res.obj.get("subjects")
+    if mode == "none" or not isinstance(subjects, list):
+        return
+    for subject in subjects:
+        if not isinstance(subject, dict) or subject.get("kind") != "ServiceAccount":
+            continue
+        if mode == "allServiceAccounts" or subject.get("name") == "default":
+            subject["namespace"] = namespace
+
+
+def _skip_rename(res: Resource) -> bool:
+    gvk = res.org_id().gvk
+    return any((not group or group == gvk.group) and kind == gvk.kind for group, kind in _SKIP_RENAME)
+
+
+def add_prefix_suffix(resmap: ResMap, prefix: str, suffix: str, specs_prefix: list[FieldSpec],
+                      specs_suffix: list[FieldSpec]) -> None:
+    for res in resmap:
+        if _skip_rename(res):
+            continue
+        if prefix:
+            _rename(res, prefix, "", specs_prefix)
+        if suffix:
+            _rename(res, "", suffix, specs_suffix)
+
+
+def _rename(res: Resource, prefix: str, suffix: str, specs: list[FieldSpec]) -> None:
+    for spec in specs:
+        if not res.org_id().gvk.selected_by(spec.gvk):
+            continue
+        if spec.path == "metadata/name":
+            if prefix:
+                res.prefixes.append(prefix)
+            if suffix:
+                res.suffixes.append(suffix)
+            res.store_previous()
+
+        def setter(parent: dict[str, Any], key: str) -> None:
+            value = parent.get(key)
+            if isinstance(value, str) or value is None:
+                parent[key] = f"{prefix}{value or ''}{suffix}"
+        walk(res.obj, split_path(spec.path), spec.create, setter)
+
+
+def _map_setter(pairs: dict[str, str]) -> Any:
+    def setter(parent: dict[str, Any], key: str) -> None:
+        current = parent.get(key)
+        if current is None:
+            current = {}
+            parent[key] = current
+        if not isinstance(current, dict):
+            raise fail(f"expected a map at '{key}' to set {sorted(pairs)[0]!r}", field=key)
+        current.update(pairs)
+    return setter
+
+
+def string_map(raw: Any, where: str, what: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise fail(f"{what} must be a map", where, what)
+    out = {}
+    for key, value in raw.items():
+        if isinstance(value, (dict, list)):
+            raise fail(f"{what} values must be strings (key {key!r})", where, what)
+        out[str(key)] = "" if value is None else (
+            ("true" if value else "false") if isinstance(value, bool) else str(value))
+    return out
+
+
+def set_map(resmap: ResMap, pairs: dict[str, str], specs: Iterable[FieldSpec]) -> None:
+    if not pairs:
+        return
+    specs = list(specs)
+    for res in resmap:
+        apply(res, specs, _map_setter(pairs))
+
+
+def labels_entry_specs(entry: dict[str, Any], cfg: Config, where: str) -> list[FieldSpec]:
+    """The field specs of one ``labels`` entry (includeSelectors / includeTemplates / fields)."""
+    from renderers.kustomize.fieldspec import dedupe, parse_all
+    if entry.get("includeSelectors"):
+        specs = list(cfg.common_labels)
+    else:
+        specs = list(cfg.template_labels) if entry.get("includeTemplates") else []
+        specs.append(FieldSpec("metadata/labels", create=True))
+    return dedupe([*specs, *parse_all(entry.get("fields"), where)])

@@ -1,0 +1,97 @@
+"""The kustomization file: find it, parse it, validate its fields' shapes.
+
+Callers: the target builder. Unknown fields are errors (as in ``kubectl kustomize``, which decodes
+strictly), so a typo never silently does nothing. The parsed file stays a plain dict whose list and
+map fields are guaranteed to have the right container type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from renderers.kustomize.errors import fail
+from renderers.kustomize.loader import Loader
+
+FILENAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+KIND_KUSTOMIZATION = "Kustomization"
+KIND_COMPONENT = "Component"
+
+LISTS = frozenset({
+    "resources", "bases", "components", "images", "replicas", "patches", "patchesStrategicMerge",
+    "patchesJson6902", "configMapGenerator", "secretGenerator", "replacements", "vars", "configurations",
+    "crds", "buildMetadata", "generators", "transformers", "validators", "labels", "helmCharts",
+    "helmChartInflationGenerator"})
+MAPS = frozenset({"commonLabels", "commonAnnotations", "generatorOptions", "sortOptions", "openapi",
+                  "metadata", "helmGlobals", "inventory"})
+SCALARS = frozenset({"apiVersion", "kind", "namespace", "namePrefix", "nameSuffix"})
+KNOWN = LISTS | MAPS | SCALARS
+UNSUPPORTED = frozenset({"helmCharts", "helmChartInflationGenerator", "helmGlobals"})
+
+
+@dataclass(frozen=True)
+class Kustomization:
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.data.get("kind") or KIND_KUSTOMIZATION)
+
+    def list(self, key: str) -> list[Any]:
+        value = self.data.get(key)
+        return list(value) if isinstance(value, list) else []
+
+    def map(self, key: str) -> dict[str, Any]:
+        value = self.data.get(key)
+        return dict(value) if isinstance(value, dict) else {}
+
+    def str(self, key: str) -> str:
+        value = self.data.get(key)
+        return "" if value is None else str(value)
+
+
+def find(loader: Loader) -> str:
+    """The kustomization file name in ``loader.cwd``."""
+    if not loader.cwd.is_dir():
+        raise fail(f"'{loader.cwd}' must be a directory containing a kustomization file", loader.cwd)
+    present = [n for n in FILENAMES if (loader.cwd / n).is_file()]
+    if not present:
+        raise fail("unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' "
+                   f"in directory '{loader.cwd}'", loader.cwd)
+    if len(present) > 1:
+        raise fail(f"Found multiple kustomization files under: {loader.cwd}", loader.cwd)
+    return present[0]
+
+
+def load(loader: Loader) -> Kustomization:
+    name = find(loader)
+    source = loader.cwd / name
+    docs = loader.load_yaml(name)
+    if len(docs) > 1:
+        raise fail("a kustomization file must hold exactly one YAML document", source)
+    data = docs[0] if docs else {}
+    if not isinstance(data, dict):
+        raise fail("a kustomization file must be a map", source)
+    validate(data, source)
+    return Kustomization(source, data)
+
+
+def validate(data: dict[str, Any], source: Path) -> None:
+    for key, value in data.items():
+        if key not in KNOWN:
+            raise fail(f"invalid Kustomization: json: unknown field \"{key}\"", source, str(key))
+        if value is None:
+            continue
+        if key in LISTS and not isinstance(value, list):
+            raise fail(f"expected a list, got {type(value).__name__}", source, key)
+        if key in MAPS and not isinstance(value, dict):
+            raise fail(f"expected a map, got {type(value).__name__}", source, key)
+        if key in SCALARS and isinstance(value, (list, dict)):
+            raise fail("expected a string", source, key)
+        if key in UNSUPPORTED and value:
+            raise fail("Helm charts are not supported by this renderer (use the helm renderer)", source, key)
+    kind = data.get("kind")
+    if kind not in (None, KIND_KUSTOMIZATION, KIND_COMPONENT):
+        raise fail(f"unknown kind '{kind}' (expected Kustomization or Component)", source, "kind")

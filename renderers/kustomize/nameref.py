@@ -1,0 +1,134 @@
+"""Name references: after renames (prefix, suffix, hash, patches) repair every field that names
+another object (a Deployment's ConfigMap volume, a RoleBinding's roleRef and subjects, ...).
+
+Callers: the target builder, once, after hashes were added to generated names. The field table comes
+from the build's transformer configuration. Candidate selection follows Kustomize: a referral target
+must have had the referenced name, be of the target kind, be reachable from the referrer's namespace,
+and ties are broken by identical prefix/suffix history; a remaining tie is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from renderers.kustomize.config import Config
+from renderers.kustomize.errors import fail
+from renderers.kustomize.fieldspec import FieldSpec, split_path, walk
+from renderers.kustomize.resource import Gvk, ResMap, Resource, cluster_scoped
+
+Sieve = Callable[[Resource], bool]
+
+
+def fix_references(resmap: ResMap, cfg: Config) -> None:
+    for referrer in resmap:
+        filters = [(target, spec) for target, specs in cfg.name_reference for spec in specs
+                   if referrer.org_id().gvk.selected_by(spec.gvk)]
+        if not filters:
+            continue
+        candidates = _reachable(resmap, referrer)
+        for target, spec in filters:
+            _Fixer(referrer, target, spec, candidates).run()
+
+
+def _subject_namespaces(referrer: Resource) -> set[str]:
+    if referrer.kind not in ("RoleBinding", "ClusterRoleBinding"):
+        return set()
+    subjects = referrer.obj.get("subjects")
+    return {str(s.get("namespace")) for s in subjects or [] if isinstance(s, dict)
+            and s.get("kind") == "ServiceAccount" and s.get("namespace")}
+
+
+def _reachable(resmap: ResMap, referrer: Resource) -> list[Resource]:
+    ref_id = referrer.cur_id()
+    if cluster_scoped(ref_id.gvk):
+        return list(resmap)
+    namespaces = _subject_namespaces(referrer)
+    out = []
+    for res in resmap:
+        rid = res.cur_id()
+        if (cluster_scoped(rid.gvk) or rid.effective_ns() == ref_id.effective_ns()
+                or res.namespace in namespaces):
+            out.append(res)
+    return out
+
+
+def _same_ending(a: list[str], b: list[str]) -> bool:
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    if not short:
+        return not long
+    return long[len(long) - len(short):] == short
+
+
+class _Fixer:
+    def __init__(self, referrer: Resource, target: Gvk, spec: FieldSpec, candidates: list[Resource]) -> None:
+        self.referrer, self.target, self.spec, self.candidates = referrer, target, spec, candidates
+
+    def run(self) -> None:
+        walk(self.referrer.obj, split_path(self.spec.path), False, self.set)
+
+    def set(self, parent: dict[str, Any], key: str) -> None:
+        value = parent.get(key)
+        if isinstance(value, str):
+            parent[key] = self.scalar(value)
+        elif isinstance(value, dict):
+            self.mapping(value)
+        elif isinstance(value, list):
+            for i, elem in enumerate(value):
+                if isinstance(elem, str):
+                    value[i] = self.scalar(elem)
+                elif isinstance(elem, dict):
+                    self.mapping(elem)
+
+    def scalar(self, old: str) -> str:
+        referral = self.select(old, self.candidates, with_ns=False)
+        return referral.name if referral is not None else old
+
+    def mapping(self, node: dict[str, Any]) -> None:
+        if "name" not in node:
+            raise fail("path config error; no 'name' field in node", field=self.spec.path)
+        candidates = self.candidates
+        if "namespace" in node:
+            ns = str(node["namespace"] or "") or "default"
+            candidates = [r for r in self.candidates if r.org_id().effective_ns() == ns]
+            if not candidates:
+                candidates = [r for r in self.candidates if r.cur_id().effective_ns() == ns]
+        old = str(node["name"])
+        referral = self.select(old, candidates, with_ns=True)
+        if referral is None or (referral.name == old and not referral.namespace):
+            return
+        node["name"] = referral.name
+        if referral.namespace:
+            node["namespace"] = referral.namespace
+
+    def _role_ref(self) -> Gvk | None:
+        if not self.spec.path.endswith("roleRef/name"):
+            return None
+        ref = self.referrer.obj.get("roleRef")
+        if not isinstance(ref, dict) or "apiGroup" not in ref or "kind" not in ref:
+            return None
+        return Gvk(str(ref["apiGroup"] or ""), "", str(ref["kind"]))
+
+    def _same_ns(self, res: Resource) -> bool:
+        if (cluster_scoped(self.referrer.cur_id().gvk) or cluster_scoped(res.gvk)
+                or res.kind == "ServiceAccount"):
+            return True
+        return res.cur_id().effective_ns() == self.referrer.cur_id().effective_ns()
+
+    def select(self, old: str, candidates: list[Resource], *, with_ns: bool) -> Resource | None:
+        role = self._role_ref()
+        found = [r for r in candidates if any(i.name == old for i in r.prev)
+                 and any(i.gvk.selected_by(self.target) for i in r.prev)
+                 and (role is None or any(i.gvk.selected_by(role) for i in r.prev)) and self._same_ns(r)]
+        if len(found) == 1:
+            return found[0]
+        found = [r for r in found if _same_ending(r.prefixes, self.referrer.prefixes)
+                 and _same_ending(r.suffixes, self.referrer.suffixes)]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            return None
+        if all(r.name == found[0].name and (not with_ns or r.namespace == found[0].namespace) for r in found):
+            return found[0]
+        ids = ", ".join(str(r.cur_id()) for r in found)
+        raise fail(f"found multiple possible referrals: {ids}", self.referrer.source, self.spec.path)

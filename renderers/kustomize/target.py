@@ -1,0 +1,200 @@
+"""Accumulating one kustomization: resources, bases, components, generators, transformers, vars.
+
+Callers: :func:`renderers.kustomize.build` (the top) and itself (bases are built recursively, each
+into its own accumulator; components are applied to the accumulator of the kustomization that names
+them). The order of steps is Kustomize's: resources, configurations, components, generators,
+built-in transformers (patchesStrategicMerge, patches, namespace, prefix, suffix, labels,
+annotations, patchesJson6902, replicas, images, replacements), transformer plugins, vars.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from renderers.k8s.schema import TypeNode, root_for
+from renderers.kustomize import config as cfgmod
+from renderers.kustomize import generators, meta, model, patches, replacements, vars, workload
+from renderers.kustomize.errors import fail
+from renderers.kustomize.loader import Loader, is_remote
+from renderers.kustomize.resource import ResMap, Resource
+
+
+@dataclass
+class Acc:
+    """What a kustomization accumulates: resources, transformer config, vars, custom schema."""
+
+    resmap: ResMap = field(default_factory=ResMap)
+    cfg: cfgmod.Config = field(default_factory=cfgmod.Config)
+    vars: list[vars.Var] = field(default_factory=list)
+    schemas: dict[str, TypeNode] = field(default_factory=dict)
+
+    def schema(self, res: Resource) -> TypeNode:
+        custom = self.schemas.get(f"{res.obj.get('apiVersion')}/{res.kind}")
+        return custom if custom is not None else root_for(str(res.obj.get("apiVersion") or ""), res.kind)
+
+
+def accumulate(loader: Loader, *, top: bool = False) -> tuple[Acc, model.Kustomization]:
+    k = model.load(loader)
+    if k.kind == model.KIND_COMPONENT:
+        raise fail(f"expected kind '{model.KIND_KUSTOMIZATION}' for path '{loader.cwd}' but got "
+                   f"'{model.KIND_COMPONENT}'", k.path, "kind")
+    acc = Acc()
+    accumulate_into(acc, loader, k)
+    return acc, k
+
+
+def accumulate_into(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
+    where = str(k.path)
+    for ref in [*k.list("resources"), *k.list("bases")]:
+        _resource(acc, loader, str(ref), where)
+    for ref in k.list("configurations"):
+        for doc in loader.load_yaml(str(ref)) or [None]:
+            acc.cfg.merge(cfgmod.parse(doc, ref))
+    if k.list("crds"):
+        from renderers.kustomize.plugins import crd_config
+        for ref in k.list("crds"):
+            acc.cfg.merge(crd_config(loader, str(ref)))
+    if k.data.get("openapi"):
+        from renderers.kustomize.plugins import load_openapi
+        acc.schemas.update(load_openapi(loader, k.map("openapi"), where))
+    for ref in k.list("components"):
+        _component(acc, loader, str(ref), where)
+    run_generators(acc, loader, k)
+    run_transformers(acc, loader, k)
+    vars.merge(acc.vars, [vars.parse(v, where) for v in k.list("vars")], acc.resmap, where)
+
+
+def _resource(acc: Acc, loader: Loader, ref: str, where: str) -> None:
+    target = loader.cwd / ref
+    if is_remote(ref) or (not ref.startswith("/") and target.is_dir()) or (ref.startswith("/") and
+                                                                          target.is_dir()):
+        sub, _ = accumulate(loader.directory(ref))
+        _absorb(acc, sub, ref)
+        return
+    if not target.exists():
+        raise fail(f"accumulating resources: '{target}' does not exist (neither a file nor a directory)",
+                   where, "resources")
+    for res in load_resources(loader, ref):
+        acc.resmap.append(res)
+
+
+def _absorb(acc: Acc, sub: Acc, ref: str) -> None:
+    try:
+        acc.resmap.extend(sub.resmap)
+    except Exception as exc:
+        raise fail(f"accumulating resources from '{ref}': {exc}", ref, "resources") from exc
+    acc.cfg.merge(sub.cfg)
+    acc.schemas.update(sub.schemas)
+    for var in sub.vars:
+        if any(v.name == var.name for v in acc.vars):
+            raise fail(f"var '{var.name}' already encountered", ref, "vars")
+        acc.vars.append(var)
+
+
+def _component(acc: Acc, loader: Loader, ref: str, where: str) -> None:
+    sub_loader = loader.directory(ref)
+    k = model.load(sub_loader)
+    if k.kind != model.KIND_COMPONENT:
+        raise fail(f"expected kind '{model.KIND_COMPONENT}' for path '{sub_loader.cwd}' but got "
+                   f"'{k.kind}'", k.path, "kind")
+    accumulate_into(acc, sub_loader, k)
+
+
+def load_resources(loader: Loader, ref: str) -> list[Resource]:
+    out: list[Resource] = []
+    for doc in loader.load_yaml(ref):
+        out.extend(to_resources(doc, ref))
+    return out
+
+
+def to_resources(doc: Any, source: str) -> list[Resource]:
+    if not isinstance(doc, dict):
+        raise fail(f"expected a map (a Kubernetes object), got {type(doc).__name__}", source)
+    kind = doc.get("kind")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
+        return [r for item in doc["items"] for r in to_resources(item, source)]
+    if not kind:
+        raise fail("missing Resource metadata: kind is required", source, "kind")
+    metadata = doc.get("metadata")
+    if not isinstance(metadata, dict) or not metadata.get("name"):
+        raise fail(f"missing metadata.name in object of kind {kind}", source, "metadata.name")
+    for key in ("labels", "annotations"):
+        if isinstance(metadata.get(key), dict):
+            metadata[key] = {str(k): _text(v) for k, v in metadata[key].items()}
+    return [Resource(doc, source=source)]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def run_generators(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
+    where = str(k.path)
+    opts = k.map("generatorOptions")
+    made = [generators.make(loader, g, "ConfigMap", opts, where) for g in k.list("configMapGenerator")]
+    made += [generators.make(loader, g, "Secret", opts, where) for g in k.list("secretGenerator")]
+    for res in made:
+        absorb_generated(acc.resmap, res)
+    if k.list("generators"):
+        from renderers.kustomize.plugins import run_generator_plugins
+        for res in run_generator_plugins(acc, loader, k.list("generators"), where):
+            absorb_generated(acc.resmap, res)
+
+
+def absorb_generated(resmap: ResMap, res: Resource) -> None:
+    rid = res.cur_id()
+    matches = resmap.by_any_id(rid)
+    if not matches:
+        if res.behavior in ("merge", "replace"):
+            raise fail(f"id {rid} does not exist; cannot merge or replace", res.source, "behavior")
+        resmap.append(res)
+        return
+    if len(matches) > 1:
+        raise fail(f"found multiple objects that could accept merge of {rid}", res.source, "behavior")
+    old = matches[0]
+    if res.behavior not in ("merge", "replace"):
+        raise fail(f"id {rid} exists; behavior must be merge or replace", res.source, "behavior")
+    new_meta = res.meta
+    new_meta["labels"] = {**old.labels(), **res.labels()}
+    new_meta["annotations"] = {**old.annotations(), **res.annotations()}
+    for key in ("labels", "annotations"):
+        if not new_meta[key]:
+            del new_meta[key]
+    res.name = old.name
+    if old.namespace:
+        new_meta["namespace"] = old.namespace
+    if res.behavior == "merge":
+        for key in ("data", "binaryData"):
+            merged = {**(old.obj.get(key) or {}), **(res.obj.get(key) or {})}
+            if merged:
+                res.obj[key] = merged
+    res.prev, res.prefixes, res.suffixes = list(old.prev), list(old.prefixes), list(old.suffixes)
+    res.needs_hash = res.needs_hash or old.needs_hash
+    resmap.replace(old, res)
+
+
+def run_transformers(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
+    where, rm, cfg = str(k.path), acc.resmap, acc.cfg
+    patches.strategic_merge_entries(rm, loader, k.list("patchesStrategicMerge"), acc.schema, where)
+    for entry in k.list("patches"):
+        patches.patch_entry(rm, loader, entry, acc.schema, where)
+    meta.set_namespace(rm, k.str("namespace"), cfg)
+    meta.add_prefix_suffix(rm, k.str("namePrefix"), k.str("nameSuffix"), cfg.name_prefix, cfg.name_suffix)
+    meta.set_map(rm, meta.string_map(k.data.get("commonLabels"), where, "commonLabels"), cfg.common_labels)
+    for entry in k.list("labels"):
+        if not isinstance(entry, dict):
+            raise fail("a labels entry must be a map", where, "labels")
+        pairs = meta.string_map(entry.get("pairs"), where, "labels.pairs")
+        meta.set_map(rm, pairs, meta.labels_entry_specs(entry, cfg, where))
+    meta.set_map(rm, meta.string_map(k.data.get("commonAnnotations"), where, "commonAnnotations"),
+                 cfg.common_annotations)
+    patches.json6902_entries(rm, loader, k.list("patchesJson6902"), where)
+    workload.set_replicas(rm, k.list("replicas"), cfg.replicas, where)
+    workload.set_images(rm, k.list("images"), cfg.images, where)
+    replacements.apply(rm, replacements.load(loader, k.list("replacements"), where), where)
+    if k.list("transformers"):
+        from renderers.kustomize.plugins import run_transformer_plugins
+        run_transformer_plugins(acc, loader, k.list("transformers"), where)
