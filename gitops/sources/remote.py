@@ -28,8 +28,8 @@ from gitops.sources.urls import is_local
 
 UNSHALLOW = 2147483647  # libgit2's GIT_FETCH_DEPTH_UNSHALLOW
 CACHE_NS = "refs/cache/"
-_AUTH = re.compile(r"authenticat|401|403|credential|unauthorized|permission denied", re.I)
-_MISSING = re.compile(r"404|not found|not exported|does not appear to be a git repository|"
+_AUTH = re.compile(r"authenticat|status code: 40[13]\b|credential|unauthorized|permission denied", re.I)
+_MISSING = re.compile(r"status code: 404\b|not found|not exported|does not appear to be a git repository|"
                       r"no such file|could not find repository", re.I)
 _CERT = re.compile(r"certificate|hostkey|host key", re.I)
 _timeout_lock = threading.Lock()

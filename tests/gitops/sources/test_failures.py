@@ -14,15 +14,16 @@ from gitops.sources import CredentialRefs, GitSource, RepoSpec
 from gitops.sources.remote import configure_timeouts
 
 
-@pytest.mark.parametrize("scheme", ["git", "http"])
+@pytest.mark.parametrize("scheme", ["git", "http", "ssh"])
 def test_server_that_never_answers_times_out(black_hole, source, scheme: str) -> None:
     configure_timeouts(1.0)
-    spec = RepoSpec("slow", f"{scheme}://127.0.0.1:{black_hole.port}/r.git", timeout=1.0)
+    user = "git@" if scheme == "ssh" else ""
+    spec = RepoSpec("slow", f"{scheme}://{user}127.0.0.1:{black_hole.port}/r.git", timeout=1.0)
     started = time.monotonic()
     with pytest.raises(SourceUnavailable) as info:
         source.head(spec)
     assert time.monotonic() - started < 5
-    assert info.value.temporary and "timed out" in str(info.value)
+    assert info.value.temporary and "timed out" in str(info.value).lower()
     assert "slow" in str(info.value)
 
 

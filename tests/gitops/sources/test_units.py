@@ -129,6 +129,7 @@ def test_resolve_prefers_branch_then_tag() -> None:
     ("could not read from socket: timed out", SourceUnavailable),
     ("unexpected http status code: 503", SourceUnavailable),
     ("the SSL certificate is invalid", UnsafeSource),
+    ("failed to connect to 127.0.0.1:4013: Connection refused", SourceUnavailable),
 ])
 def test_translate(message: str, kind: type[Exception]) -> None:
     spec = RepoSpec("r", "https://127.0.0.1/r.git")
