@@ -133,7 +133,8 @@ def _load_document(doc: Document, base_dir: Path) -> tuple[_Entry | None, list[P
     fields["name"] = envelope.metadata.name
     if public_model is Cluster:
         fields["labels"] = dict(envelope.metadata.labels)
-    obj = public_model.model_construct(_fields_set=spec.model_fields_set | {"name"}, **fields)
+    given = spec.model_fields_set | ({"name", "labels"} & fields.keys())
+    obj = public_model.model_construct(_fields_set=given, **fields)
     return _Entry(kind, envelope.metadata.name, obj, doc), []
 
 
