@@ -133,3 +133,19 @@ def test_kustomize_cannot_load_outside_the_snapshot(tmp_path: Path) -> None:
     with pytest.raises(RenderError):
         render(RenderRequest(root=tmp_path / "repo", path="app", renderer="kustomize",
                              options={"load_restrictor": "None"}))
+
+
+@pytest.mark.skipif(not _kustomize_available(), reason="renderers.kustomize not written yet")
+def test_kustomize_load_restrictor_none_reaches_the_snapshot_but_no_further(tmp_path: Path) -> None:
+    generator = "configMapGenerator:\n- name: g\n  files: [{}]\n"
+    write(tmp_path, {"outside/cm.yaml": CM.format(name="y"), "repo/shared/cm.yaml": CM.format(name="x"),
+                     "repo/app/kustomization.yaml": generator.format("../shared/cm.yaml")})
+    root = tmp_path / "repo"
+    lifted = {"load_restrictor": "None"}
+    with pytest.raises(RenderError):
+        render(RenderRequest(root=root, path="app", renderer="kustomize"))
+    out = render(RenderRequest(root=root, path="app", renderer="kustomize", options=lifted))
+    assert out[0]["kind"] == "ConfigMap" and out[0]["metadata"]["name"].startswith("g-")
+    (root / "app" / "kustomization.yaml").write_text(generator.format("../../outside/cm.yaml"))
+    with pytest.raises(RenderError, match="outside"):
+        render(RenderRequest(root=root, path="app", renderer="kustomize", options=lifted))
