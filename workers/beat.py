@@ -54,7 +54,8 @@ class Beat:
         for repo in self.rt.store.claim_due(self.rt.catalog.repositories(), now):
             self.dispatch.poll(repo)
             sent.append(f"poll:{repo}")
-        if self.rt.store.acquire_named(RESYNC_LOCK, self.owner, self.rt.settings.resync_seconds):
+        once = f"{self.owner}:{uuid.uuid4().hex[:8]}"  # a fresh owner: taking it never renews it
+        if self.rt.store.acquire_named(RESYNC_LOCK, once, self.rt.settings.resync_seconds):
             # the resync lock is never released: its expiry is the resync interval
             heal = [i.target for i in self.rt.catalog.targets() if i.self_heal]
             out = service.request(self.rt, heal, Trigger.SELF_HEAL)

@@ -61,11 +61,18 @@ def test_resync_triggers_self_heal_once_per_interval_and_coalesces() -> None:
     beat.tick(1000.0)
     assert sorted(t.key for t, _ in rec.reconciles) == ["api@prod", "web@prod"]
     assert {trig for _, trig in rec.reconciles} == {Trigger.SELF_HEAL}
+    for target, _ in rec.reconciles:  # those reconciles ran
+        store.begin_run(target, 30)
+        store.finish_run(target, 30)
     beat.tick(1001.0)
     assert len(rec.reconciles) == 2  # the resync interval has not passed
     time.sleep(0.35)
     beat.tick(1002.0)
-    assert len(rec.reconciles) == 2  # due again, but both targets are still queued: coalesced
+    assert len(rec.reconciles) == 4  # due again
+    beat.tick(1003.0)
+    time.sleep(0.35)
+    beat.tick(1004.0)
+    assert len(rec.reconciles) == 4  # due again, but both targets are still queued: coalesced
 
 
 def test_run_loop_stops_and_releases_the_lock() -> None:
