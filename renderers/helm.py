@@ -31,7 +31,7 @@ from typing import Any
 
 from renderers import plain
 from renderers.errors import RenderError
-from renderers.manifest import Manifest, from_documents
+from renderers.manifest import Collector, Manifest, from_documents
 
 OPTIONS = frozenset({"chart", "values_files", "values", "release_name", "namespace", "include_crds",
                      "skip_tests"})
@@ -170,14 +170,14 @@ def render(root: Path, app_dir: Path, options: Mapping[str, Any],
 def _to_manifests(root: Path, chart_dir: Path, chart_name: str, pieces: list[tuple[str, str]],
                   skip_tests: bool) -> list[Manifest]:
     budget = plain.Budget()
-    manifests: list[Manifest] = []
+    manifests = Collector()
     for key, text in pieces:
         source = _source(root, chart_dir, chart_name, key)
         budget.take(len(text), source)
         for manifest in from_documents(plain.load_yaml_all(text, source), source):
             if not (skip_tests and _is_test_hook(manifest)):
-                manifests.append(manifest)
-    return manifests
+                manifests.add(manifest, source)
+    return manifests.manifests
 
 
 # --- the child process -----------------------------------------------------------------------------

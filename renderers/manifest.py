@@ -112,6 +112,27 @@ def _bad_item(item: Any, source: str, index: int, item_index: int) -> Manifest:
                       field=f"items[{item_index}]")
 
 
+class Collector:
+    """Gathers manifests file by file and rejects a second object with the same identity, naming
+    both files (applying both would be ambiguous: the later one would silently win)."""
+
+    def __init__(self) -> None:
+        self.manifests: list[Manifest] = []
+        self._first: dict[Identity, str] = {}
+
+    def add(self, manifest: Manifest, source: str) -> None:
+        ident = identity(manifest)
+        if ident in self._first:
+            raise RenderError(f"object {ident} is rendered more than once (first in {self._first[ident]})",
+                              path=source, field="metadata.name")
+        self._first[ident] = source
+        self.manifests.append(manifest)
+
+    def extend(self, manifests: Iterable[Manifest], source: str) -> None:
+        for manifest in manifests:
+            self.add(manifest, source)
+
+
 def check_unique(manifests: Iterable[Manifest]) -> None:
     """Reject two manifests with the same identity: applying both would be ambiguous."""
     seen: set[Identity] = set()

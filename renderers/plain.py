@@ -26,7 +26,7 @@ import yaml
 
 from renderers import yamlio
 from renderers.errors import RenderError
-from renderers.manifest import Manifest, from_documents
+from renderers.manifest import Collector, Manifest, from_documents
 
 MAX_FILES = 5_000
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
@@ -279,10 +279,10 @@ def render(root: Path, app_dir: Path, options: Mapping[str, Any]) -> list[Manife
     selection = Selection(MANIFEST_SUFFIXES, opt_paths(options, "include"), opt_paths(options, "exclude"),
                           opt_bool(options, "recursive", False))
     budget = Budget()
-    manifests: list[Manifest] = []
+    manifests = Collector()
     for path in collect(root, app_dir, selection):
         source = display(root, path)
         data = read_bytes(root, path)
         budget.take(len(data), source)
-        manifests.extend(from_documents(load_documents(data, source), source))
-    return manifests
+        manifests.extend(from_documents(load_documents(data, source), source), source)
+    return manifests.manifests

@@ -28,7 +28,7 @@ from jinja2.exceptions import SecurityError
 from renderers import plain, yamlio
 from renderers.errors import RenderError
 from renderers.jinja.sandbox import Sandbox
-from renderers.manifest import Manifest, from_documents
+from renderers.manifest import Collector, Manifest, from_documents
 
 OPTIONS = frozenset({"include", "exclude", "recursive", "values_files", "template_yaml"})
 MAX_OUTPUT = yamlio.MAX_BYTES
@@ -185,7 +185,7 @@ def render(root: Path, app_dir: Path, options: Mapping[str, Any],
     loader = _ConfinedLoader(root, app_dir)
     env = Sandbox(loader)
     budget = plain.Budget()
-    manifests: list[Manifest] = []
+    manifests = Collector()
     for path in plain.collect(root, app_dir, selection):
         if path.name.startswith("_") or path.resolve() in used:
             continue
@@ -196,5 +196,5 @@ def render(root: Path, app_dir: Path, options: Mapping[str, Any],
         else:
             text = yamlio.decode(plain.read_bytes(root, path), source)
         budget.take(len(text), source)
-        manifests.extend(from_documents(plain.load_documents(text, source), source))
-    return manifests
+        manifests.extend(from_documents(plain.load_documents(text, source), source), source)
+    return manifests.manifests

@@ -92,11 +92,16 @@ def test_scalar_document_is_rejected(tmp_path: Path) -> None:
 
 
 def test_duplicate_objects_are_rejected(tmp_path: Path) -> None:
-    write(tmp_path, {"app/a.yaml": cm("x", "ns"), "app/b.yaml": cm("x", "ns").replace("v1", "v1", 1)})
-    with pytest.raises(RenderError, match="ConfigMap/ns/x is rendered more than once"):
+    write(tmp_path, {"app/a.yaml": cm("x", "ns"), "app/b.yaml": cm("x", "ns")})
+    with pytest.raises(RenderError) as err:
         run(tmp_path)
+    assert err.value.path == "app/b.yaml" and err.value.field == "metadata.name"
+    assert "ConfigMap/ns/x is rendered more than once (first in app/a.yaml)" in err.value.message
     write(tmp_path, {"app/b.yaml": cm("x", "other")})
     assert len(run(tmp_path)) == 2
+    write(tmp_path, {"app/b.yaml": cm("x", "other") + "---\n" + cm("x", "other")})
+    with pytest.raises(RenderError, match=r"first in app/b\.yaml"):
+        run(tmp_path)
 
 
 def test_unknown_and_mistyped_options(tmp_path: Path) -> None:
