@@ -87,15 +87,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_port(port: int, timeout: float = 10.0) -> None:
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Wait until ``proc`` listens on ``port``; stop it and raise if it does not."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"port {port} did not open")
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=10)
+    raise RuntimeError(f"{proc.args!r} did not listen on port {port}")
 
 
 @dataclass
@@ -118,7 +122,7 @@ def start_daemon(base: Path) -> GitDaemon:
     proc = subprocess.Popen(["git", "daemon", "--reuseaddr", "--listen=127.0.0.1", f"--port={port}",
                              "--export-all", f"--base-path={base}", str(base)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port)
+    wait_port(port, proc)
     return GitDaemon(base, port, proc)
 
 
@@ -289,7 +293,7 @@ def start_sshd(keydir: Path) -> Sshd:
     Path("/run/sshd").mkdir(exist_ok=True)
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(keydir / "sshd_config")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port)
+    wait_port(port, proc)
     return Sshd(port, (keydir / "host.pub").read_text(), keydir / "client", proc, keydir)
 
 
@@ -317,13 +321,21 @@ def builder(served: Path) -> Any:
 
 @pytest.fixture
 def daemon(served: Path) -> Iterator[GitDaemon]:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed (needed to serve git://)")
     server = start_daemon(served)
     yield server
     server.stop()
 
 
+def _need_http_backend() -> None:
+    if not Path(HTTP_BACKEND).exists():
+        pytest.skip(f"{HTTP_BACKEND} is not installed (needed to serve smart HTTP)")
+
+
 @pytest.fixture
 def http(served: Path) -> Iterator[HttpGit]:
+    _need_http_backend()
     server = start_http(served)
     yield server
     server.stop()
@@ -338,7 +350,10 @@ def source(tmp_path: Path) -> GitSource:
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     if not Path(SSHD).exists() or os.geteuid() != 0 or not shutil.which("ssh-keygen"):
         pytest.skip("sshd not available (needs /usr/sbin/sshd, ssh-keygen and root)")
-    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    try:
+        server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    except (RuntimeError, subprocess.CalledProcessError, OSError) as exc:
+        pytest.skip(f"sshd could not be started on loopback: {exc}")
     yield server
     server.proc.terminate()
     server.proc.wait(timeout=10)
@@ -347,6 +362,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
 @pytest.fixture
 def http_auth(served: Path) -> Iterator[Any]:
     """Start smart-HTTP servers that demand Basic auth: ``http_auth(user, password)``."""
+    _need_http_backend()
     servers: list[HttpGit] = []
 
     def start(user: str, password: str) -> HttpGit:
