@@ -98,7 +98,10 @@ def user_values(root: Path, app_dir: Path, options: Mapping[str, Any],
     inline = options.get("values", {})
     if not isinstance(inline, Mapping):
         raise RenderError(f"must be a mapping, got {type(inline).__name__}", field="options.values")
-    return _merge(_merge(merged, inline), parameters)
+    # a top-level None parameter (no destination namespace, say) means "unset", not Helm's "delete
+    # the chart's default": drop it rather than erase a chart value of the same name
+    cluster = {k: v for k, v in parameters.items() if v is not None}
+    return _merge(_merge(merged, inline), cluster)
 
 
 def _translate(detail: str, root: Path, chart_dir: Path, chart_name: str) -> RenderError:

@@ -297,3 +297,13 @@ def test_recursive_alias_in_a_values_file_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match="recursive YAML alias") as err:
         run(tmp_path, values_files=["loop.yaml"])
     assert err.value.path == "app/loop.yaml"
+
+
+def test_unset_reserved_parameters_do_not_erase_chart_values(tmp_path: Path) -> None:
+    chart(tmp_path, **{"values.yaml": CHART["values.yaml"] + "namespace: chart-ns\n",
+                       "templates/ns.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ns}\n"
+                                            "data: {ns: {{ .Values.namespace | quote }}}\n"})
+    out = run(tmp_path, cluster_parameters(cluster="east"))
+    assert next(m for m in out if m["metadata"]["name"] == "ns")["data"]["ns"] == "chart-ns"
+    out = run(tmp_path, cluster_parameters(cluster="east", namespace="apps"))
+    assert next(m for m in out if m["metadata"]["name"] == "ns")["data"]["ns"] == "apps"
