@@ -56,27 +56,31 @@ def _check_depth(text: str, source: str) -> None:
 
 
 def _count_nodes(doc: Any, source: str) -> None:
-    """Count the nodes of ``doc`` as if aliases were expanded; reject alias bombs."""
+    """Count the nodes of ``doc`` as if aliases were expanded; reject alias bombs and cycles."""
     sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
     stack: list[tuple[Any, bool]] = [(doc, False)]
     while stack:
         node, done = stack.pop()
-        if not isinstance(node, (dict, list)):
-            continue
         key = id(node)
+        children = list(node.values() if isinstance(node, dict) else node)
         if done:
-            children = node.values() if isinstance(node, dict) else node
-            size = 1 + sum(sizes.get(id(c), 1) for c in children)
-            sizes[key] = size
-            if size > MAX_NODES:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes.get(id(c), 1) for c in children)
+            if sizes[key] > MAX_NODES:
                 raise RenderError(f"YAML aliases expand to more than {MAX_NODES} nodes (alias bomb?)",
                                   path=source)
             continue
         if key in sizes:
             continue
+        open_nodes.add(key)
         stack.append((node, True))
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((c, False) for c in children if isinstance(c, (dict, list)) and id(c) not in sizes)
+        for child in children:
+            if not isinstance(child, (dict, list)) or id(child) in sizes:
+                continue
+            if id(child) in open_nodes:
+                raise RenderError("YAML alias refers to itself (recursive structure)", path=source)
+            stack.append((child, False))
 
 
 def _translate(exc: yaml.YAMLError, source: str) -> RenderError:

@@ -30,6 +30,17 @@ def test_alias_bomb_rejected_fast() -> None:
     assert time.monotonic() - start < 2
 
 
+@pytest.mark.parametrize("text", ["spec: &s [*s]\n", "a: &a {b: *a}\n", "x: &x [1, {y: [*x]}]\n"])
+def test_recursive_aliases_rejected(text: str) -> None:
+    with pytest.raises(RenderError, match="refers to itself"):
+        yamlio.load_all(text, "loop.yaml")
+
+
+def test_shared_aliases_in_sibling_positions_are_not_cycles() -> None:
+    doc = yamlio.load("a: &a {k: 1}\nb: [*a, *a, {c: *a}]\n")
+    assert doc["b"][2] == {"c": {"k": 1}}
+
+
 def test_small_aliases_are_fine() -> None:
     doc = yamlio.load("base: &b {x: 1}\nother: *b\n")
     assert doc == {"base": {"x": 1}, "other": {"x": 1}}
