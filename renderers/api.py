@@ -124,8 +124,13 @@ def render(request: RenderRequest) -> list[Manifest]:
     app_dir = plain.app_directory(root, request.path or ".")
     try:
         manifests = fn(root, app_dir, request.options, request.parameters)
+    except RenderError:
+        raise
     except OSError as exc:
         name = plain.display(root, Path(exc.filename)) if exc.filename else request.path
         raise RenderError(f"cannot read: {exc.strerror or exc}", path=name) from exc
+    except Exception as exc:  # a renderer bug must still surface as a located RenderError
+        raise RenderError(f"{request.renderer} renderer failed: {type(exc).__name__}: {exc}",
+                          path=request.path) from exc
     check_unique(manifests)
     return manifests

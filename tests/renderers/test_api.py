@@ -149,3 +149,14 @@ def test_kustomize_load_restrictor_none_reaches_the_snapshot_but_no_further(tmp_
     (root / "app" / "kustomization.yaml").write_text(generator.format("../../outside/cm.yaml"))
     with pytest.raises(RenderError, match="outside"):
         render(RenderRequest(root=root, path="app", renderer="kustomize", options=lifted))
+
+
+def test_unexpected_renderer_exception_leaves_as_render_error(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> list[dict[str, object]]:
+        raise KeyError("bug")
+
+    monkeypatch.setitem(RENDERERS, "plain", broken)
+    with pytest.raises(RenderError, match="plain renderer failed: KeyError") as err:
+        render(RenderRequest(root=tmp_path, path=".", renderer="plain"))
+    assert isinstance(err.value.__cause__, KeyError)
