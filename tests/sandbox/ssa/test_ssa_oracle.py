@@ -52,7 +52,7 @@ container = st.fixed_dictionaries({"name": small(["web", "side"])}, optional={
     "image": small(["img:1", "img:2"]), "ports": ports.map(lambda p: _unique(p, "containerPort", "protocol")),
     "env": env.map(lambda e: _unique(e, "name")), "args": st.lists(small(["-v", "-q"]), max_size=2)})
 deployment_spec = _optional({
-    "replicas": small([1, 2, 3]), "minReadySeconds": small([0, 5]), "paused": st.booleans(),
+    "replicas": small([1, 2, 3, None]), "minReadySeconds": small([0, 5]), "paused": st.booleans(),
     "template": _optional({"metadata": _optional({"labels": labels}),
                            "spec": _optional({"containers": st.lists(container, max_size=2).map(
                                lambda c: _unique(c, "name"))})})})
@@ -91,7 +91,7 @@ KINDS: dict[str, tuple[str, str, str, st.SearchStrategy[Any], str]] = {
     "deployment": ("apps/v1", "Deployment", "io.k8s.api.apps.v1.Deployment", deployment_spec, "spec"),
     "service": ("v1", "Service", "io.k8s.api.core.v1.Service", service_spec, "spec"),
     "configmap": ("v1", "ConfigMap", "io.k8s.api.core.v1.ConfigMap",
-                  st.dictionaries(small(["a", "b", "c", "d"]), small(["1", "2"]), max_size=4), "data"),
+                  st.dictionaries(small(["a", "b", "c", "d"]), small(["1", "2", None]), max_size=4), "data"),
     "widget": ("example.com/v1", "Widget", "com.example.v1.Widget", widget_spec, "spec"),
 }
 
@@ -235,8 +235,8 @@ def run_api_sequence(oracle: Any, kind: str, seq: list[tuple[str, str, bool, dic
             assert sorted(exc.conflicts) == expected, where
             continue
         assert "conflicts" not in answer, (where, answer)
-        live_theirs = answer["object"]
-        stored = drop_nulls(live_theirs, node_for(kind))  # the apiserver stores typed objects
+        # The apiserver stores typed objects (no nulls at typed positions); the next request sees that.
+        stored = live_theirs = drop_nulls(answer["object"], node_for(kind))
         theirs = []
         for e in answer["managed"] or []:
             fields = decode(e["fields"]).difference(STRIP)
