@@ -28,6 +28,7 @@ from gitops.sandbox.writes import Writer
 from renderers import yamlio
 from renderers.errors import RenderError
 
+TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})  # Go's strconv.ParseBool, as the apiserver parses
 MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's default request body limit (3 MiB)
 PATCH_TYPES = {"application/json-patch+json": "json", "application/merge-patch+json": "merge",
                "application/strategic-merge-patch+json": "strategic", "application/apply-patch+yaml": "apply",
@@ -64,6 +65,9 @@ def decode_body(call: Call, *, yaml_ok: bool = False) -> Any:
     """The request body as a JSON value; YAML only where the content type says so."""
     if not call.body:
         raise bad_request("the request body is empty")
+    if "protobuf" in call.content_type or "cbor" in call.content_type:
+        raise ApiError(415, "UnsupportedMediaType", f"the sandbox API server does not decode "
+                       f"{call.content_type}; send application/json or YAML")
     if yaml_ok or call.content_type in ("application/yaml", "application/apply-patch+yaml"):
         try:
             return yamlio.load(call.body, "request body", max_bytes=MAX_BODY)
@@ -78,6 +82,9 @@ def decode_body(call: Call, *, yaml_ok: bool = False) -> Any:
 def _object_body(call: Call, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise bad_request("the request body must be a JSON object")
+    if not call.rt.crd:  # built-in endpoints decode with the endpoint's kind as the default
+        value.setdefault("kind", call.rt.kind)
+        value.setdefault("apiVersion", call.rt.api_version)
     kind, api_version = value.get("kind"), value.get("apiVersion")
     if not kind:
         raise bad_request(f"Object 'Kind' is missing in '{call.body[:200].decode(errors='replace')}'")
@@ -202,7 +209,7 @@ class Api:
         if ctype is None or ctype == "unsupported" or (ctype == "strategic" and call.rt.crd):
             from gitops.sandbox.status import unsupported_media_type
             raise unsupported_media_type(call.content_type)
-        force = call.query.get("force", "") == "true"
+        force = call.query.get("force", "") in TRUE
         if ctype == "apply":
             return self._apply(call, force)
         if "force" in call.query:

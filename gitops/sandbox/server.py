@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 from gitops.sandbox import openapi, watch
 from gitops.sandbox.catalog import Catalog
 from gitops.sandbox.instruments import FaultRule, Faults, Stats
-from gitops.sandbox.rest import MAX_BODY, Api, Call
+from gitops.sandbox.rest import MAX_BODY, TRUE, Api, Call
 from gitops.sandbox.routes import NOT_FOUND, Route, route
 from gitops.sandbox.status import ApiError, too_large
 from gitops.sandbox.store import Store, dumps
@@ -99,7 +99,7 @@ class Handler(BaseHTTPRequestHandler):
             if url.path.strip("/") in ("healthz", "livez", "readyz"):
                 self._send(200, b"ok", "text/plain")
                 return
-            r = route(method, url.path, query.get("watch") in ("true", "1"), app.catalog)
+            r = route(method, url.path, query.get("watch") in TRUE, app.catalog)
             app.stats.record(r.verb, r.rt.kind if r.rt else "", r.rt.plural if r.rt else "")
             fault = app.faults.take(r.verb, self.path)
             if fault is not None and self._fault(fault, r):

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gitops.sandbox.rest import Api, Call, parse_int
+from gitops.sandbox.rest import TRUE, Api, Call, parse_int
 from gitops.sandbox.selectors import field_selector, label_selector
 from gitops.sandbox.status import gone
 from gitops.sandbox.store import Entry, dumps
@@ -32,7 +32,7 @@ def run(api: Api, call: Call, send: Send, stopped: Callable[[], bool]) -> None:
     store, rt, q = api.store, call.rt, call.query
     labels, fields = label_selector(q.get("labelSelector")), field_selector(q.get("fieldSelector"))
     timeout = min(parse_int(q.get("timeoutSeconds"), "timeoutSeconds") or 1800, 1800)
-    bookmarks = q.get("allowWatchBookmarks") == "true"
+    bookmarks = q.get("allowWatchBookmarks") in TRUE
     deadline = time.monotonic() + timeout
 
     def wanted(entry: Entry) -> bool:

@@ -59,6 +59,8 @@ class Writer:
                                       status_subresource="status" in rt.subresources)
         if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
             crds.validate_and_accept(new)  # the establishing controller's status, not a user's field
+        if "status" in rt.subresources and not rt.crd:
+            new.setdefault("status", {})  # typed kinds always serialize their status struct
         if old_obj is None and (rt.group, rt.kind) == ("", "Namespace"):
             new.setdefault("status", {}).setdefault("phase", "Active")  # namespace strategy PrepareForCreate
         if old_obj is None:
