@@ -166,6 +166,8 @@ class GitSource:
             return repo
         with self.layout.lock(spec.key, f"repository {spec.name!r}"):
             repo = pygit2.Repository(str(self.layout.repo_dir(spec)))
+            if all(remote.has_commit(repo, r) for r in revisions):
+                return repo  # another thread or process fetched it while we waited for the lock
             for step in self._fetch_plan(repo, spec, revisions):
                 step()
                 missing = [r for r in revisions if not remote.has_commit(repo, r)]

@@ -160,3 +160,26 @@ def test_collect_respects_min_age(builder, daemon, source) -> None:
     for i in range(3):
         source.snapshot(spec, repo.commit({"a": str(i)}))
     assert source.collect(keep_last=0) == []  # all used just now
+
+
+def test_concurrent_snapshots_of_different_commits(builder, http, source) -> None:
+    repo = builder()
+    revisions = [repo.commit({"n": str(i)}, branch=f"b{i}") for i in range(4)]
+    revisions.append(repo.commit({"n": "main"}))
+    spec = RepoSpec("app", http.url("app.git"))
+    found: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def take(revision: str) -> None:
+        try:
+            found[revision] = (source.snapshot(spec, revision).path / "n").read_text()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=take, args=(rev,)) for rev in revisions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert [found[rev] for rev in revisions] == ["0", "1", "2", "3", "main"]
