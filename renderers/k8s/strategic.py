@@ -42,20 +42,25 @@ class _Deleted:
 DELETED = _Deleted()
 
 
-def merge(original: dict[str, Any], patch: dict[str, Any], node: TypeNode) -> dict[str, Any]:
-    """``original`` with ``patch`` applied; ``{}`` when the patch deletes the whole object."""
+def merge(original: dict[str, Any], patch: dict[str, Any], node: TypeNode, *,
+          prepend: bool = False) -> dict[str, Any]:
+    """``original`` with ``patch`` applied; ``{}`` when the patch deletes the whole object.
+
+    New list elements are appended (the API server's behaviour); ``prepend=True`` puts the patch's
+    elements first, in patch order, followed by the original's other elements (Kustomize's behaviour).
+    """
     if not isinstance(patch, dict):
         raise RenderError(f"a strategic merge patch must be a map, not {type(patch).__name__}")
-    result = merge_value(copy.deepcopy(original), patch, node)
+    result = merge_value(copy.deepcopy(original), patch, node, prepend)
     return result if isinstance(result, dict) else {}
 
 
-def merge_value(dest: Any, patch: Any, node: TypeNode) -> Any:
+def merge_value(dest: Any, patch: Any, node: TypeNode, prepend: bool = False) -> Any:
     """Merge one value; returns :data:`DELETED` when the patch removes it."""
     if isinstance(patch, dict):
-        return _merge_map(dest, patch, node)
+        return _merge_map(dest, patch, node, prepend)
     if isinstance(patch, list):
-        return _merge_list(dest, patch, node)
+        return _merge_list(dest, patch, node, prepend)
     return copy.deepcopy(patch)
 
 
@@ -66,13 +71,13 @@ def _directive(patch: dict[str, Any]) -> str:
     return str(value)
 
 
-def _merge_map(dest: Any, patch: dict[str, Any], node: TypeNode) -> Any:
+def _merge_map(dest: Any, patch: dict[str, Any], node: TypeNode, prepend: bool) -> Any:
     directive = _directive(patch)
     if directive == "delete":
         return DELETED
     body = {k: v for k, v in patch.items() if k != DIRECTIVE}
     if directive == "replace":
-        return _merge_map({}, body, node)
+        return _merge_map({}, body, node, prepend)
     base: dict[str, Any] = dict(dest) if isinstance(dest, dict) else {}
     retain = body.pop(RETAIN_KEYS, None)
     orders = {k[len(SET_ORDER):]: body.pop(k) for k in list(body) if k.startswith(SET_ORDER)}
@@ -81,7 +86,7 @@ def _merge_map(dest: Any, patch: dict[str, Any], node: TypeNode) -> Any:
         if value is None:
             base.pop(key, None)
             continue
-        merged = merge_value(base.get(key), value, field(node, key))
+        merged = merge_value(base.get(key), value, field(node, key), prepend)
         if merged is DELETED:
             base.pop(key, None)
         else:
@@ -111,7 +116,7 @@ def _list_keys(node: TypeNode) -> list[str]:
     return [str(merge_key)] if merge_key else []
 
 
-def _merge_list(dest: Any, patch: list[Any], node: TypeNode) -> Any:
+def _merge_list(dest: Any, patch: list[Any], node: TypeNode, prepend: bool) -> Any:
     replace = any(isinstance(e, dict) and e.get(DIRECTIVE) == "replace" and len(e) == 1 for e in patch)
     if replace:
         patch = [e for e in patch if not (isinstance(e, dict) and e.get(DIRECTIVE) == "replace")]
@@ -120,8 +125,11 @@ def _merge_list(dest: Any, patch: list[Any], node: TypeNode) -> Any:
         return copy.deepcopy(patch)
     base: list[Any] = list(dest) if isinstance(dest, list) else []
     if all(not isinstance(e, dict) for e in patch + base):
+        if prepend:
+            firsts = [copy.deepcopy(e) for i, e in enumerate(patch) if e not in patch[:i]]
+            return firsts + [e for e in base if e not in firsts]
         return base + [copy.deepcopy(e) for i, e in enumerate(patch) if e not in base and e not in patch[:i]]
-    return _merge_keyed(base, patch, _list_keys(node), element(node))
+    return _merge_keyed(base, patch, _list_keys(node), element(node), prepend)
 
 
 def scalar_text(value: Any) -> str:
@@ -162,21 +170,22 @@ def _unify(values: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
     return out
 
 
-def _merge_keyed(base: list[Any], patch: list[Any], keys: list[str], node: TypeNode) -> list[Any]:
+def _merge_keyed(base: list[Any], patch: list[Any], keys: list[str], node: TypeNode,
+                 prepend: bool) -> list[Any]:
     if not keys:
         return copy.deepcopy(patch)
-    tuples = [_values(e, keys) for e in base + patch]
+    tuples = [_values(e, keys) for e in (patch + base if prepend else base + patch)]
     if len(keys) > 1:
         tuples = _unify(tuples)
     order: list[tuple[str, ...]] = []
     for t in tuples:
         if t and any(t) and t not in order:
             order.append(t)
-    result = list(base)
+    result = [] if prepend else list(base)
     for values in order:
         old = next((e for e in base if _matches(e, keys, values)), None)
         new = next((e for e in patch if _matches(e, keys, values)), None)
-        merged = merge_value(old, new, node) if new is not None else old
+        merged = merge_value(old, new, node, prepend) if new is not None else old
         if merged is DELETED or merged == {} or merged is None:
             result = [e for e in result if not _matches(e, keys, values)]
             continue
@@ -187,6 +196,8 @@ def _merge_keyed(base: list[Any], patch: list[Any], keys: list[str], node: TypeN
         result = _set_element(result, keys, values, merged)
     unkeyed = [copy.deepcopy(e) for e in patch if isinstance(e, dict) and not any(_values(e, keys))
                and e.get(DIRECTIVE) is None]
+    if prepend:
+        unkeyed = [e for e in base if not any(_values(e, keys))] + unkeyed
     return [e for e in result if e != {}] + unkeyed
 
 

@@ -71,6 +71,8 @@ NAME_REFERENCES: Final[dict[str, list[str]]] = {
                                        "StatefulSet:spec/volumeClaimTemplates/spec/storageClassName"],
     "PriorityClass.scheduling.k8s.io@v1": [f"{k}:{p}/priorityClassName" for k, p in WORKLOADS.items()],
     "IngressClass.networking.k8s.io/v1@v1": ["Ingress:spec/ingressClassName"],
+    "ValidatingAdmissionPolicy.admissionregistration.k8s.io": [
+        "ValidatingAdmissionPolicyBinding.admissionregistration.k8s.io:spec/policyName"],
 }
 
 _TEMPLATE_META: Final = {"ReplicationController@v1": "spec/template/metadata",
@@ -121,7 +123,8 @@ _VAR_FIELDS = ("containers/args", "containers/command", "containers/env/value",
 VAR_REFERENCES: Final = [*[f"{k}:{p}/{f}" for k, p in {**POD_SPEC, "Pod": "spec"}.items()
                            if k not in ("Pod@v1", "PodTemplate") for f in _VAR_FIELDS],
                          "Ingress:spec/rules/host", "Ingress:spec/tls/hosts", "Ingress:spec/tls/secretName",
-                         "Service:spec/ports/port", "Service:spec/ports/targetPort", ":metadata/labels"]
+                         "Service:spec/ports/port", "Service:spec/ports/targetPort", ":metadata/labels",
+                         ":metadata/annotations", ":spec/template/metadata/annotations"]
 
 
 def parse_gvk(text: str) -> Gvk:

@@ -146,7 +146,7 @@ def _object(kind: str, name: str, spec: dict[str, Any], pairs: list[tuple[str, s
                 try:
                     text[key] = value.decode("utf-8")
                 except UnicodeDecodeError:
-                    binary[key] = base64.b64encode(value).decode()
+                    binary[key] = b64_lines(value)
             else:
                 text[key] = value
         if text:

@@ -31,9 +31,12 @@ def set_namespace(resmap: ResMap, namespace: str, cfg: Config, subjects: str = "
     if not namespace:
         return
     for res in resmap:
+        renames = res.kind == "Namespace" and res.obj.get("apiVersion") == "v1"
+        if (renames and res.name != namespace) or (not cluster_scoped(res.gvk) and res.namespace != namespace):
+            res.store_previous()
         if not cluster_scoped(res.gvk):
             res.meta["namespace"] = namespace
-        if res.kind == "Namespace" and res.obj.get("apiVersion") == "v1":
+        if renames:
             res.meta["name"] = namespace
         if res.kind in ("RoleBinding", "ClusterRoleBinding"):
             _subjects(res, namespace, subjects)

@@ -2,7 +2,7 @@
 
 Callers: :func:`renderers.kustomize.build` on the final resource list. Legacy order puts kinds others
 depend on first (Namespace, CRDs, RBAC, ConfigMaps, ...) and webhooks last; ties break by
-group_version_kind, then namespace (empty counts as ``default``), then name.
+group_version_kind, then namespace (empty sorts last), then name.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def legacy(items: list[Resource], first: tuple[str, ...] = ORDER_FIRST,
 
     def key(res: Resource) -> tuple[int, str, str, str]:
         rid = res.cur_id()
-        return ranks.get(rid.gvk.kind, 0), rid.gvk.sort_key(), rid.namespace or "default", rid.name
+        return ranks.get(rid.gvk.kind, 0), rid.gvk.sort_key(), rid.namespace or "~X", rid.name
     return sorted(items, key=key)
 
 

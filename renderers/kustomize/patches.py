@@ -83,13 +83,18 @@ def apply_smp(resmap: ResMap, res: Resource, patch: dict[str, Any], schema: Sche
     allow_name, allow_kind = bool(opts.get("allowNameChange")), bool(opts.get("allowKindChange"))
     if allow_name or allow_kind:
         res.store_previous()
-    merged = strategic.merge(res.obj, patch, schema(res))
+    api_version = res.obj.get("apiVersion")
+    merged = strategic.merge(res.obj, patch, schema(res), prepend=True)
     if not merged:
         resmap.remove(res)
         return
     res.obj = merged
     if not allow_kind:
         res.obj["kind"] = kind
+        if api_version is None:
+            res.obj.pop("apiVersion", None)
+        else:
+            res.obj["apiVersion"] = api_version
     if not allow_name:
         res.name = name
     if namespace:

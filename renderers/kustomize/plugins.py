@@ -157,6 +157,8 @@ def load_openapi(loader: Loader, spec: dict[str, Any], where: str) -> dict[str, 
     if spec.get("path") and spec.get("version"):
         raise fail("builtin version and path cannot both be specified", where, "openapi")
     if not spec.get("path"):
+        if spec.get("version") not in (None, "v1.21.2"):
+            raise fail("the specified OpenAPI version is not built in", where, "openapi.version")
         return {}
     try:
         doc = json.loads(loader.read(str(spec["path"])))

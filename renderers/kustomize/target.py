@@ -2,7 +2,7 @@
 
 Callers: :func:`renderers.kustomize.build` (the top) and itself (bases are built recursively, each
 into its own accumulator; components are applied to the accumulator of the kustomization that names
-them). The order of steps is Kustomize's: resources, configurations, components, generators,
+them). The order of steps is Kustomize's: resources, configurations, generators, components,
 built-in transformers (patchesStrategicMerge, patches, namespace, prefix, suffix, labels,
 annotations, patchesJson6902, replicas, images, replacements), transformer plugins, vars.
 """
@@ -16,6 +16,7 @@ from renderers.k8s.schema import TypeNode, root_for
 from renderers.kustomize import config as cfgmod
 from renderers.kustomize import generators, meta, model, patches, replacements, vars, workload
 from renderers.kustomize.errors import fail
+from renderers.kustomize.fieldspec import FieldSpec
 from renderers.kustomize.loader import Loader, is_remote
 from renderers.kustomize.resource import ResMap, Resource
 
@@ -25,7 +26,7 @@ class Acc:
     """What a kustomization accumulates: resources, transformer config, vars, custom schema."""
 
     resmap: ResMap = field(default_factory=ResMap)
-    cfg: cfgmod.Config = field(default_factory=cfgmod.Config)
+    cfg: cfgmod.Config = field(default_factory=cfgmod.empty)
     vars: list[vars.Var] = field(default_factory=list)
     schemas: dict[str, TypeNode] = field(default_factory=dict)
 
@@ -48,6 +49,9 @@ def accumulate_into(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
     where = str(k.path)
     for ref in [*k.list("resources"), *k.list("bases")]:
         _resource(acc, loader, str(ref), where)
+    # Kustomize: a kustomization's own configurations replace the defaults rather than extend them.
+    if not k.list("configurations"):
+        acc.cfg.merge(cfgmod.Config())
     for ref in k.list("configurations"):
         for doc in loader.load_yaml(str(ref)) or [None]:
             acc.cfg.merge(cfgmod.parse(doc, ref))
@@ -57,10 +61,10 @@ def accumulate_into(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
             acc.cfg.merge(crd_config(loader, str(ref)))
     if k.data.get("openapi"):
         from renderers.kustomize.plugins import load_openapi
-        acc.schemas.update(load_openapi(loader, k.map("openapi"), where))
+        acc.schemas = load_openapi(loader, k.map("openapi"), where)
+    run_generators(acc, loader, k)
     for ref in k.list("components"):
         _component(acc, loader, str(ref), where)
-    run_generators(acc, loader, k)
     run_transformers(acc, loader, k)
     vars.merge(acc.vars, [vars.parse(v, where) for v in k.list("vars")], acc.resmap, where)
 
@@ -172,7 +176,6 @@ def absorb_generated(resmap: ResMap, res: Resource) -> None:
             if merged:
                 res.obj[key] = merged
     res.prev, res.prefixes, res.suffixes = list(old.prev), list(old.prefixes), list(old.suffixes)
-    res.needs_hash = res.needs_hash or old.needs_hash
     resmap.replace(old, res)
 
 
@@ -182,7 +185,9 @@ def run_transformers(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
     for entry in k.list("patches"):
         patches.patch_entry(rm, loader, entry, acc.schema, where)
     meta.set_namespace(rm, k.str("namespace"), cfg)
-    meta.add_prefix_suffix(rm, k.str("namePrefix"), k.str("nameSuffix"), cfg.name_prefix, cfg.name_suffix)
+    default_name = [FieldSpec("metadata/name")]
+    meta.add_prefix_suffix(rm, k.str("namePrefix"), k.str("nameSuffix"), cfg.name_prefix or default_name,
+                           cfg.name_suffix or default_name)
     meta.set_map(rm, meta.string_map(k.data.get("commonLabels"), where, "commonLabels"), cfg.common_labels)
     for entry in k.list("labels"):
         if not isinstance(entry, dict):
