@@ -12,16 +12,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from renderers.errors import RenderError
 from renderers.kustomize import hasher, nameref, order, target, vars
 from renderers.kustomize.errors import fail
 from renderers.kustomize.loader import Loader
 from renderers.kustomize.options import NO_RESTRICTION, ROOT_ONLY, KustomizeOptions
-from renderers.kustomize.resource import ResMap
+from renderers.kustomize.resource import ResMap, Resource
 
 __all__ = ["KustomizeOptions", "build", "ROOT_ONLY", "NO_RESTRICTION"]
 
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
+ORIGIN = "config.kubernetes.io/origin"
+TRANSFORMATIONS = "alpha.config.kubernetes.io/transformations"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+BUILD_METADATA = ("originAnnotations", "transformerAnnotations", "managedByLabel")
 
 
 def build(path: Path | str, options: KustomizeOptions | None = None) -> list[dict[str, Any]]:
@@ -37,11 +43,29 @@ def build(path: Path | str, options: KustomizeOptions | None = None) -> list[dic
         vars.resolve(acc.resmap, acc.vars, acc.cfg.var_reference)
         kept = [r for r in acc.resmap if str(r.annotations().get(LOCAL_CONFIG, "")) != "true"]
         ordered = order.apply_sort_options(kept, k.map("sortOptions"), str(k.path))
+        _build_metadata(ordered, k.list("buildMetadata"), str(k.path))
         return [r.obj for r in ordered]
     except RenderError:
         raise
     except RecursionError as exc:
         raise fail("kustomization nested too deeply") from exc
+
+
+def _build_metadata(items: list[Resource], wanted: list[Any], where: str) -> None:
+    unknown = [w for w in wanted if w not in BUILD_METADATA]
+    if unknown:
+        raise fail(f"invalid buildMetadata option: {unknown[0]}", where, "buildMetadata")
+    for res in items:
+        if "originAnnotations" in wanted and res.origin:
+            res.meta.setdefault("annotations", {})[ORIGIN] = _yaml(res.origin)
+        if "transformerAnnotations" in wanted and res.transformations:
+            res.meta.setdefault("annotations", {})[TRANSFORMATIONS] = _yaml(res.transformations)
+        if "managedByLabel" in wanted:
+            res.meta.setdefault("labels", {})[MANAGED_BY] = "kustomize-v5.5.0"
+
+
+def _yaml(value: Any) -> str:
+    return str(yaml.safe_dump(value, sort_keys=False, default_flow_style=False, width=10**6))
 
 
 def _add_hashes(resmap: ResMap) -> None:

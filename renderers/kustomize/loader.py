@@ -60,12 +60,13 @@ class Loader:
     options: KustomizeOptions
     fence: Path
     chain: tuple[Path, ...] = ()
+    top_dir: Path | None = None
 
     @classmethod
     def top(cls, path: Path, options: KustomizeOptions) -> Loader:
         real = Path(os.path.realpath(path))
         fence = Path(os.path.realpath(options.root)) if options.root is not None else real
-        loader = cls(real, options, fence, (real,))
+        loader = cls(real, options, fence, (real,), real)
         loader.check_fence(real, str(path))
         return loader
 
@@ -113,7 +114,7 @@ class Loader:
                 raise
             except Exception as exc:
                 raise fail(f"cannot load remote resource '{ref}': {exc}", ref) from exc
-            return Loader(real, self.options, real, (*self.chain, real))
+            return Loader(real, self.options, real, (*self.chain, real), self.top_dir)
         real = Path(os.path.realpath(self.cwd / ref))
         self.check_fence(real, ref)
         if _within(self.cwd, real):
@@ -121,7 +122,11 @@ class Loader:
                        ref)
         if real in self.chain:
             raise fail(f"cycle detected: '{real}' is already being built", ref)
-        return Loader(real, self.options, self.fence, (*self.chain, real))
+        return Loader(real, self.options, self.fence, (*self.chain, real), self.top_dir)
+
+    def relative(self, path: Path | str) -> str:
+        """``path`` relative to the top kustomization (how origin annotations name files)."""
+        return os.path.relpath(self.cwd / path, self.top_dir or self.cwd)
 
 
 def _within(path: Path, root: Path) -> bool:

@@ -32,7 +32,8 @@ def set_namespace(resmap: ResMap, namespace: str, cfg: Config, subjects: str = "
         return
     for res in resmap:
         renames = res.kind == "Namespace" and res.obj.get("apiVersion") == "v1"
-        if (renames and res.name != namespace) or (not cluster_scoped(res.gvk) and res.namespace != namespace):
+        moves = not cluster_scoped(res.gvk) and res.namespace != namespace
+        if (renames and res.name != namespace) or moves:
             res.store_previous()
         if not cluster_scoped(res.gvk):
             res.meta["namespace"] = namespace

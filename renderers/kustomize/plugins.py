@@ -24,9 +24,10 @@ if TYPE_CHECKING:
     from renderers.kustomize.target import Acc
 
 
-def _configs(loader: Loader, entries: list[Any], where: str) -> list[dict[str, Any]]:
+def _configs(loader: Loader, entries: list[Any], where: str) -> list[tuple[dict[str, Any], str]]:
+    """Every plugin config with the file it came from (the kustomization file for inline ones)."""
     from renderers.kustomize.target import accumulate
-    out: list[dict[str, Any]] = []
+    out: list[tuple[dict[str, Any], str]] = []
     for entry in entries:
         text = str(entry)
         if "\n" in text:
@@ -39,7 +40,8 @@ def _configs(loader: Loader, entries: list[Any], where: str) -> list[dict[str, A
         for doc in docs:
             if not isinstance(doc, dict) or not doc.get("kind"):
                 raise fail("a plugin config must be an object with a kind", text, "transformers")
-            out.append(doc)
+            inline = "\n" in text or (loader.cwd / text).is_dir()
+            out.append((doc, "kustomization.yaml" if inline else text))
     return out
 
 
@@ -49,7 +51,7 @@ def _specs(conf: dict[str, Any], default: list[FieldSpec]) -> list[FieldSpec]:
 
 
 def run_transformer_plugins(acc: Acc, loader: Loader, entries: list[Any], where: str) -> None:
-    for conf in _configs(loader, entries, where):
+    for conf, _ in _configs(loader, entries, where):
         handler = _TRANSFORMERS.get(str(conf["kind"]))
         if handler is None:
             raise fail(f"unable to load plugin {conf.get('apiVersion')}/{conf['kind']}: only Kustomize's "
@@ -125,15 +127,21 @@ _TRANSFORMERS: dict[str, Callable[[Acc, Loader, dict[str, Any], str], None]] = {
 
 def run_generator_plugins(acc: Acc, loader: Loader, entries: list[Any], where: str) -> list[Resource]:
     made: list[Resource] = []
-    for conf in _configs(loader, entries, where):
+    for conf, source in _configs(loader, entries, where):
         kind = str(conf["kind"])
         metadata = conf.get("metadata") or {}
         if kind in ("ConfigMapGenerator", "SecretGenerator"):
             spec = {k: v for k, v in conf.items() if k in generators.KNOWN and k != "kind"}
-            spec["name"] = metadata.get("name")
-            if metadata.get("namespace"):
+            spec["name"] = conf.get("name") or metadata.get("name")
+            if metadata.get("namespace") and not spec.get("namespace"):
                 spec["namespace"] = metadata["namespace"]
-            made.append(generators.make(loader, spec, kind.removesuffix("Generator"), {}, where))
+            res = generators.make(loader, spec, kind.removesuffix("Generator"), {}, where)
+            by = {"apiVersion": str(conf.get("apiVersion") or ""), "kind": kind}
+            if metadata.get("name"):
+                by["name"] = str(metadata["name"])
+            res.origin = {"configuredIn": loader.relative(source),
+                          "configuredBy": by}
+            made.append(res)
         elif kind == "IAMPolicyGenerator":
             made.append(_iam(conf, where))
         else:

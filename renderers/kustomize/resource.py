@@ -82,6 +82,7 @@ class Resource:
     needs_hash: bool = False
     source: str = ""
     origin: dict[str, Any] | None = None
+    transformations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -135,7 +136,7 @@ class Resource:
         import copy as _copy
         return Resource(_copy.deepcopy(self.obj), list(self.prev), list(self.prefixes), list(self.suffixes),
                         self.behavior, self.needs_hash, self.source,
-                        _copy.deepcopy(self.origin))
+                        _copy.deepcopy(self.origin), _copy.deepcopy(self.transformations))
 
 
 class ResMap:

@@ -109,6 +109,9 @@ def load_resources(loader: Loader, ref: str) -> list[Resource]:
     out: list[Resource] = []
     for doc in loader.load_yaml(ref):
         out.extend(to_resources(doc, ref))
+    origin = {"path": loader.relative(ref)}
+    for res in out:
+        res.origin = dict(origin)
     return out
 
 
@@ -141,6 +144,8 @@ def run_generators(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
     made = [generators.make(loader, g, "ConfigMap", opts, where) for g in k.list("configMapGenerator")]
     made += [generators.make(loader, g, "Secret", opts, where) for g in k.list("secretGenerator")]
     for res in made:
+        res.origin = {"configuredIn": loader.relative(k.path.name),
+                      "configuredBy": {"apiVersion": "builtin", "kind": f"{res.kind}Generator"}}
         absorb_generated(acc.resmap, res)
     if k.list("generators"):
         from renderers.kustomize.plugins import run_generator_plugins
@@ -179,7 +184,36 @@ def absorb_generated(resmap: ResMap, res: Resource) -> None:
     resmap.replace(old, res)
 
 
+_FIELD_TRANSFORMERS = (
+    ("patchesStrategicMerge", "PatchStrategicMergeTransformer"), ("patches", "PatchTransformer"),
+    ("namespace", "NamespaceTransformer"), ("namePrefix", "PrefixTransformer"),
+    ("nameSuffix", "SuffixTransformer"), ("commonLabels", "LabelTransformer"), ("labels", "LabelTransformer"),
+    ("commonAnnotations", "AnnotationsTransformer"), ("patchesJson6902", "PatchJson6902Transformer"),
+    ("replicas", "ReplicaCountTransformer"), ("images", "ImageTagTransformer"),
+    ("replacements", "ReplacementTransformer"))
+
+
+def _record_transformers(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
+    kinds: list[str] = []
+    for key, kind in _FIELD_TRANSFORMERS:
+        if k.data.get(key) and kind not in kinds:
+            kinds.append(kind)
+    for kind in kinds:
+        entry = {"configuredIn": loader.relative(k.path.name),
+                 "configuredBy": {"apiVersion": "builtin", "kind": kind}}
+        for res in acc.resmap:
+            res.transformations.append(entry)
+
+
 def run_transformers(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
+    _builtin_transformers(acc, loader, k)
+    _record_transformers(acc, loader, k)
+    if k.list("transformers"):
+        from renderers.kustomize.plugins import run_transformer_plugins
+        run_transformer_plugins(acc, loader, k.list("transformers"), str(k.path))
+
+
+def _builtin_transformers(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
     where, rm, cfg = str(k.path), acc.resmap, acc.cfg
     patches.strategic_merge_entries(rm, loader, k.list("patchesStrategicMerge"), acc.schema, where)
     for entry in k.list("patches"):
@@ -200,6 +234,3 @@ def run_transformers(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
     workload.set_replicas(rm, k.list("replicas"), cfg.replicas, where)
     workload.set_images(rm, k.list("images"), cfg.images, where)
     replacements.apply(rm, replacements.load(loader, k.list("replacements"), where), where)
-    if k.list("transformers"):
-        from renderers.kustomize.plugins import run_transformer_plugins
-        run_transformer_plugins(acc, loader, k.list("transformers"), where)

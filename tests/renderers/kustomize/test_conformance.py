@@ -16,7 +16,7 @@ import yaml
 from renderers.errors import RenderError
 from renderers.kustomize import KustomizeOptions, build
 
-MIN_PASS_RATE = 0.90
+MIN_PASS_RATE = 0.95
 
 
 def _canon(docs: list[Any]) -> list[str]:
