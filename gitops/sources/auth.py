@@ -66,13 +66,14 @@ def _ssh_port(url: str) -> int | None:
 def _host_fingerprint() -> tuple[int, bytes] | None:
     """Find libgit2's certificate in pygit2's callback frame (pygit2 passes ``None`` to us)."""
     frame = sys._getframe(2)
-    cert = frame.f_locals.get("cert_i")
+    cert = frame.f_locals.get("cert_i") if frame.f_code.co_name == "_certificate_check_cb" else None
     if cert is None:
         return None
-    raw = bytes(pygit2.ffi.buffer(pygit2.ffi.cast("unsigned char *", cert), 76))
-    cert_type, ssh_flags = struct.unpack_from("<ii", raw, 0)
+    pointer = pygit2.ffi.cast("unsigned char *", cert)
+    cert_type, ssh_flags = struct.unpack_from("<ii", bytes(pygit2.ffi.buffer(pointer, 8)), 0)
     if cert_type != _CERT_HOSTKEY_LIBSSH2:
-        return (cert_type, b"")
+        return (cert_type, b"")  # read no further: other certificate structs are smaller
+    raw = bytes(pygit2.ffi.buffer(pointer, 76))
     if not ssh_flags & _SSH_SHA256_FLAG:
         return None
     return (cert_type, raw[_HOSTKEY_SHA256])
@@ -122,7 +123,7 @@ class Callbacks(pygit2.RemoteCallbacks):
             return pygit2.KeypairFromMemory(username, None, (key or "") + "\n", "")
         path = Path(refs.ssh_key_file or "").expanduser()
         if not path.is_file():
-            raise AuthError(f"ssh key file {path} does not exist")
+            raise AuthError(f"{self.where}: ssh key file {path} does not exist")
         return pygit2.Keypair(username, None, str(path), "")
 
     def _userpass(self) -> Any:
@@ -136,12 +137,12 @@ class Callbacks(pygit2.RemoteCallbacks):
         return None
 
     def certificate_check(self, certificate: None, valid: bool, host: bytes) -> bool:
-        found = _host_fingerprint()
-        if found is not None and found[0] != _CERT_HOSTKEY_LIBSSH2:
+        if self.spec.url.lower().startswith("https://"):
             return bool(valid)  # TLS: libgit2 verified the chain against the system trust store
         if self.refs.insecure_ignore_host_key:
             return True
-        if found is None:
+        found = _host_fingerprint()
+        if found is None or found[0] != _CERT_HOSTKEY_LIBSSH2:
             raise UnsafeSource(f"{self.where}: cannot read the SSH host key to verify it")
         path = Path(self.refs.known_hosts_file or "~/.ssh/known_hosts").expanduser()
         try:

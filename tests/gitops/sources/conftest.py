@@ -12,6 +12,7 @@ import base64
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -225,9 +226,11 @@ def _handler_for(state: HttpGit) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def start_http(base: Path, auth: tuple[str, str] | None = None) -> HttpGit:
+def start_http(base: Path, auth: tuple[str, str] | None = None, tls: ssl.SSLContext | None = None) -> HttpGit:
     state = HttpGit(base, None, auth=auth)  # type: ignore[arg-type]
     state.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(state))
+    if tls is not None:
+        state.server.socket = tls.wrap_socket(state.server.socket, server_side=True)
     state.server.daemon_threads = True
     threading.Thread(target=state.server.serve_forever, daemon=True).start()
     return state
@@ -379,3 +382,20 @@ def black_hole() -> Iterator[BlackHole]:
     hole = BlackHole()
     yield hole
     hole.close()
+
+
+@pytest.fixture
+def https_self_signed(served: Path, tmp_path: Path) -> Iterator[HttpGit]:
+    """Smart HTTP over TLS with a self-signed certificate (not in any trust store)."""
+    _need_http_backend()
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = start_http(served, tls=context)
+    yield server
+    server.stop()

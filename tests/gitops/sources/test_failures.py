@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from gitops.errors import AuthError, SourceUnavailable
+from gitops.errors import AuthError, SourceUnavailable, UnsafeSource
 from gitops.sources import CredentialRefs, GitSource, RepoSpec
 from gitops.sources.remote import configure_timeouts
 
@@ -96,3 +96,11 @@ def test_unreadable_secret_file_is_auth_error(builder, http_auth, tmp_path, sour
     with pytest.raises(AuthError, match="not UTF-8") as info:
         source.head(RepoSpec("app", server.url("app.git"), credentials=creds))
     assert "zq-hidden-zq" not in str(info.value) and info.value.__cause__ is None
+
+
+def test_https_with_an_untrusted_certificate_is_refused(builder, https_self_signed, source) -> None:
+    builder().commit({"a": "1"})
+    url = https_self_signed.url("app.git").replace("http://", "https://")
+    with pytest.raises(UnsafeSource, match="certificate") as info:
+        source.head(RepoSpec("tls", url))
+    assert not info.value.temporary
