@@ -18,7 +18,7 @@ from renderers.kustomize.resource import Gvk
 LIST_KEYS = {"namePrefix": "name_prefix", "nameSuffix": "name_suffix", "namespace": "namespace",
              "commonLabels": "common_labels", "templateLabels": "template_labels",
              "commonAnnotations": "common_annotations", "varReference": "var_reference",
-             "images": "images", "replicas": "replicas", "nameReference": ""}
+             "images": "images", "replicas": "replicas", "labels": "labels", "nameReference": ""}
 
 
 @dataclass
@@ -34,17 +34,18 @@ class Config:
     replicas: list[FieldSpec] = field(default_factory=lambda: b.specs(b.REPLICAS))
     name_reference: list[tuple[Gvk, list[FieldSpec]]] = field(default_factory=lambda: [
         (b.parse_gvk(t), b.specs(refs)) for t, refs in b.NAME_REFERENCES.items()])
+    labels: list[FieldSpec] = field(default_factory=list)
 
     def copy(self) -> Config:
         return Config(list(self.name_prefix), list(self.name_suffix), list(self.namespace),
                       list(self.common_labels), list(self.template_labels), list(self.common_annotations),
                       list(self.var_reference), list(self.images), list(self.replicas),
-                      [(g, list(s)) for g, s in self.name_reference])
+                      [(g, list(s)) for g, s in self.name_reference], list(self.labels))
 
     def merge(self, other: Config) -> None:
         for attr in LIST_KEYS.values():
             if attr:
-                setattr(self, attr, dedupe([*getattr(self, attr), *getattr(other, attr)]))
+                setattr(self, attr, merge_specs(getattr(self, attr), getattr(other, attr)))
         for gvk, refs in other.name_reference:
             self.add_name_reference(gvk, refs)
 
@@ -56,8 +57,21 @@ class Config:
         self.name_reference.append((gvk, list(refs)))
 
 
+def merge_specs(have: list[FieldSpec], incoming: list[FieldSpec]) -> list[FieldSpec]:
+    """Append new specs; a more specific spec for the same path replaces a kind-less one (as Kustomize
+    does: a custom ``namePrefix`` spec for one kind stops the prefix applying to every kind)."""
+    out = list(have)
+    for spec in incoming:
+        same = [i for i, s in enumerate(out) if s.path == spec.path and (s.gvk == spec.gvk or not s.gvk.kind)]
+        if same:
+            out[same[0]] = spec
+        else:
+            out.append(spec)
+    return dedupe(out)
+
+
 def empty() -> Config:
-    return Config([], [], [], [], [], [], [], [], [], [])
+    return Config([], [], [], [], [], [], [], [], [], [], [])
 
 
 def parse(data: Any, source: object) -> Config:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from renderers import yamlio
 from renderers.errors import RenderError
 from renderers.kustomize.errors import fail
@@ -30,6 +32,11 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_GENERATOR_FILE_BYTES = 1024 * 1024
 _CACHE_LIMIT = 4096
 _cache: dict[str, list[Any]] = {}
+_unique_keys: set[str] = set()
+try:
+    _Loader: type[Any] = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - libyaml missing
+    _Loader = yaml.SafeLoader
 _lock = threading.Lock()
 REMOTE_PREFIXES = ("http://", "https://", "git@", "ssh://", "git::", "github.com/", "gitlab.com/",
                    "bitbucket.org/")
@@ -37,6 +44,38 @@ REMOTE_PREFIXES = ("http://", "https://", "git@", "ssh://", "git::", "github.com
 
 def is_remote(ref: str) -> bool:
     return ref.startswith(REMOTE_PREFIXES) or "?ref=" in ref or ".git//" in ref
+
+
+def check_duplicate_keys(data: bytes, source: str) -> None:
+    """Reject a map that repeats a key (``kubectl kustomize`` does; PyYAML would keep the last)."""
+    digest = hashlib.sha256(data).hexdigest()
+    if digest in _unique_keys:
+        return
+    text = yamlio.decode(data, source, max_bytes=MAX_FILE_BYTES)
+    try:
+        roots = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.YAMLError as exc:
+        raise fail(f"invalid YAML: {exc}", source) from exc
+    stack: list[yaml.Node] = [r for r in roots if r is not None]
+    seen_nodes: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: dict[str, int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in keys and key.value != "<<":
+                        raise RenderError(f"mapping key \"{key.value}\" already defined at line "
+                                          f"{keys[key.value]}", path=source, line=key.start_mark.line + 1)
+                    keys[key.value] = key.start_mark.line + 1
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    with _lock:
+        _unique_keys.add(digest)
 
 
 def parse_cached(data: bytes, source: str) -> list[Any]:
@@ -99,8 +138,12 @@ class Loader:
         except OSError as exc:
             raise fail(f"cannot read: {exc.strerror}", ref) from exc
 
-    def load_yaml(self, ref: str) -> list[Any]:
-        return parse_cached(self.read(ref), str(self.cwd / ref))
+    def load_yaml(self, ref: str, *, unique_keys: bool = False) -> list[Any]:
+        data = self.read(ref)
+        docs = parse_cached(data, str(self.cwd / ref))
+        if unique_keys:
+            check_duplicate_keys(data, ref)
+        return docs
 
     def directory(self, ref: str) -> Loader:
         """A loader for the base or component directory ``ref`` (remote URLs via the remote loader)."""

@@ -32,9 +32,7 @@ def set_namespace(resmap: ResMap, namespace: str, cfg: Config, subjects: str = "
         return
     for res in resmap:
         renames = res.kind == "Namespace" and res.obj.get("apiVersion") == "v1"
-        moves = not cluster_scoped(res.gvk) and res.namespace != namespace
-        if (renames and res.name != namespace) or moves:
-            res.store_previous()
+        res.store_previous()  # Kustomize records every object's id here, moved or not
         if not cluster_scoped(res.gvk):
             res.meta["namespace"] = namespace
         if renames:
@@ -131,4 +129,4 @@ def labels_entry_specs(entry: dict[str, Any], cfg: Config, where: str) -> list[F
     else:
         specs = list(cfg.template_labels) if entry.get("includeTemplates") else []
         specs.append(FieldSpec("metadata/labels", create=True))
-    return dedupe([*specs, *parse_all(entry.get("fields"), where)])
+    return dedupe([*specs, *cfg.labels, *parse_all(entry.get("fields"), where)])

@@ -74,11 +74,35 @@ def load(loader: Loader) -> Kustomization:
     data = docs[0] if docs else {}
     if not isinstance(data, dict):
         raise fail("a kustomization file must be a map", source)
-    validate(data, source)
+    data = normalize(data, source)
     return Kustomization(source, data)
 
 
+_CANONICAL = {name.lower(): name for name in KNOWN}
+_STRING_MAPS = ("commonLabels", "commonAnnotations")
+
+
+def normalize(data: dict[str, Any], source: Path) -> dict[str, Any]:
+    """Field names matched case-insensitively (as Go's JSON decoding does), then validated."""
+    out = {_CANONICAL.get(str(k).lower(), str(k)): v for k, v in data.items()}
+    validate(out, source)
+    return out
+
+
+def _check_strings(value: Any, source: Path, key: str) -> None:
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if isinstance(item, (bool, int, float, list, dict)):
+                raise fail(f"invalid Kustomization: cannot unmarshal {type(item).__name__} into field {key} "
+                           f"of type string (key {name!r}; quote the value)", source, key)
+
+
 def validate(data: dict[str, Any], source: Path) -> None:
+    for key in _STRING_MAPS:
+        _check_strings(data.get(key), source, key)
+    for entry in data.get("labels") or []:
+        if isinstance(entry, dict):
+            _check_strings(entry.get("pairs"), source, "labels.pairs")
     for key, value in data.items():
         if key not in KNOWN:
             raise fail(f"invalid Kustomization: json: unknown field \"{key}\"", source, str(key))

@@ -88,6 +88,9 @@ class _Fixer:
         if "name" not in node:
             raise fail("path config error; no 'name' field in node", field=self.spec.path)
         candidates = self.candidates
+        if "namespace" in node and not node["namespace"]:
+            raise fail(f"Invalid Input: namespace is blank for resource {self.referrer.cur_id()}",
+                       self.referrer.source, self.spec.path)
         if "namespace" in node:
             ns = str(node["namespace"] or "") or "default"
             candidates = [r for r in self.candidates if r.org_id().effective_ns() == ns]
@@ -117,9 +120,9 @@ class _Fixer:
 
     def select(self, old: str, candidates: list[Resource], *, with_ns: bool) -> Resource | None:
         role = self._role_ref()
-        found = [r for r in candidates if any(i.name == old for i in r.all_ids())
-                 and any(i.gvk.selected_by(self.target) for i in r.all_ids())
-                 and (role is None or any(i.gvk.selected_by(role) for i in r.all_ids())) and self._same_ns(r)]
+        found = [r for r in candidates if any(i.name == old for i in r.prev)
+                 and any(i.gvk.selected_by(self.target) for i in r.prev)
+                 and (role is None or any(i.gvk.selected_by(role) for i in r.prev)) and self._same_ns(r)]
         if len(found) == 1:
             return found[0]
         found = [r for r in found if _same_ending(r.prefixes, self.referrer.prefixes)

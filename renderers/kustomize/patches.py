@@ -55,7 +55,7 @@ def patch_entry(resmap: ResMap, loader: Loader, entry: Any, schema: SchemaFn, wh
         if not isinstance(target, dict):
             raise fail("must specify a target for JSON patch", source, "target")
         for res in resmap.select(target):
-            res.obj = jsonpatch.apply(res.obj, docs[0], source)
+            json_patch(res, docs[0], source)
         return
     for doc in docs:
         if not isinstance(doc, dict):
@@ -65,6 +65,16 @@ def patch_entry(resmap: ResMap, loader: Loader, entry: Any, schema: SchemaFn, wh
                 apply_smp(resmap, res, doc, schema, opts)
         else:
             apply_smp(resmap, _own_target(resmap, doc, source), doc, schema, opts)
+
+
+def json_patch(res: Resource, ops: list[Any], source: str) -> None:
+    """Apply a JSON patch; a changed name or kind is remembered for name references."""
+    before = res.cur_id()
+    res.obj = jsonpatch.apply(res.obj, ops, source)
+    if not isinstance(res.obj, dict):
+        raise fail("a JSON patch must leave an object", source, "patches")
+    if res.cur_id() != before:
+        res.prev.append(before)
 
 
 def _own_target(resmap: ResMap, doc: dict[str, Any], source: str) -> Resource:
@@ -136,4 +146,4 @@ def json6902_entries(resmap: ResMap, loader: Loader, entries: list[Any], where: 
         if not target.get("name"):
             raise fail("must specify the target name", where, "patchesJson6902")
         for res in resmap.select(target):
-            res.obj = jsonpatch.apply(res.obj, ops, source)
+            json_patch(res, ops, source)

@@ -35,7 +35,7 @@ def load(loader: Loader, entries: list[Any], where: str) -> list[dict[str, Any]]
 
 def _source_value(resmap: ResMap, source: dict[str, Any], where: str) -> Any:
     sel = {k: source[k] for k in _SEL_KEYS if source.get(k)}
-    found = resmap.select(sel)
+    found = [r for r in resmap if selector_matches(r, sel, any_id=True)]
     if len(found) > 1:
         raise fail(f"multiple matches for selector {sel}", where, "replacements.source")
     if not found:
@@ -74,9 +74,10 @@ def _set(container: Any, key: Any, value: Any, opts: dict[str, Any]) -> None:
 
 
 def _selected(res: Resource, target: dict[str, Any]) -> bool:
-    if not selector_matches(res, target.get("select") or {}):
+    if not selector_matches(res, target.get("select") or {}, any_id=True):
         return False
-    return not any(selector_matches(res, rej) for rej in target.get("reject") or [] if isinstance(rej, dict))
+    rejects = [r for r in target.get("reject") or [] if isinstance(r, dict)]
+    return not any(selector_matches(res, rej, any_id=True) for rej in rejects)
 
 
 def apply(resmap: ResMap, replacements: list[dict[str, Any]], where: str) -> None:

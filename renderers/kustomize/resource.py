@@ -190,9 +190,12 @@ def _name_match(pattern: str, value: str) -> bool:
         return pattern == value
 
 
-def selector_matches(res: Resource, sel: dict[str, Any]) -> bool:
-    """Kustomize's patch/replacement target selector (names and namespaces are anchored regexes)."""
+def selector_matches(res: Resource, sel: dict[str, Any], *, any_id: bool = False) -> bool:
+    """Kustomize's patch/replacement target selector (names and namespaces are anchored regexes).
+    Patches look at the original and current ids; replacements (``any_id``) at every id the object had."""
     org, cur = res.org_id(), res.cur_id()
+    if any_id:
+        return any(selector_matches(Resource(res.obj, prev=[i]), sel) for i in res.all_ids())
     ns = sel.get("namespace")
     if ns and not (_name_match(str(ns), org.effective_ns()) or _name_match(str(ns), cur.effective_ns())
                    or _name_match(str(ns), org.namespace) or _name_match(str(ns), cur.namespace)):

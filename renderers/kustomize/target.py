@@ -16,7 +16,6 @@ from renderers.k8s.schema import TypeNode, root_for
 from renderers.kustomize import config as cfgmod
 from renderers.kustomize import generators, meta, model, patches, replacements, vars, workload
 from renderers.kustomize.errors import fail
-from renderers.kustomize.fieldspec import FieldSpec
 from renderers.kustomize.loader import Loader, is_remote
 from renderers.kustomize.resource import ResMap, Resource
 
@@ -49,9 +48,7 @@ def accumulate_into(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
     where = str(k.path)
     for ref in [*k.list("resources"), *k.list("bases")]:
         _resource(acc, loader, str(ref), where)
-    # Kustomize: a kustomization's own configurations replace the defaults rather than extend them.
-    if not k.list("configurations"):
-        acc.cfg.merge(cfgmod.Config())
+    acc.cfg.merge(cfgmod.Config())
     for ref in k.list("configurations"):
         for doc in loader.load_yaml(str(ref)) or [None]:
             acc.cfg.merge(cfgmod.parse(doc, ref))
@@ -107,7 +104,7 @@ def _component(acc: Acc, loader: Loader, ref: str, where: str) -> None:
 
 def load_resources(loader: Loader, ref: str) -> list[Resource]:
     out: list[Resource] = []
-    for doc in loader.load_yaml(ref):
+    for doc in loader.load_yaml(ref, unique_keys=True):
         out.extend(to_resources(doc, ref))
     origin = {"path": loader.relative(ref)}
     for res in out:
@@ -181,6 +178,7 @@ def absorb_generated(resmap: ResMap, res: Resource) -> None:
             if merged:
                 res.obj[key] = merged
     res.prev, res.prefixes, res.suffixes = list(old.prev), list(old.prefixes), list(old.suffixes)
+    res.needs_hash = res.needs_hash and old.needs_hash
     resmap.replace(old, res)
 
 
@@ -219,9 +217,7 @@ def _builtin_transformers(acc: Acc, loader: Loader, k: model.Kustomization) -> N
     for entry in k.list("patches"):
         patches.patch_entry(rm, loader, entry, acc.schema, where)
     meta.set_namespace(rm, k.str("namespace"), cfg)
-    default_name = [FieldSpec("metadata/name")]
-    meta.add_prefix_suffix(rm, k.str("namePrefix"), k.str("nameSuffix"), cfg.name_prefix or default_name,
-                           cfg.name_suffix or default_name)
+    meta.add_prefix_suffix(rm, k.str("namePrefix"), k.str("nameSuffix"), cfg.name_prefix, cfg.name_suffix)
     meta.set_map(rm, meta.string_map(k.data.get("commonLabels"), where, "commonLabels"), cfg.common_labels)
     for entry in k.list("labels"):
         if not isinstance(entry, dict):
