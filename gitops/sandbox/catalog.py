@@ -73,6 +73,7 @@ class Catalog:
     def __init__(self) -> None:
         self._by_path: dict[tuple[str, str, str], ResourceType] = {}
         self._by_gvk: dict[tuple[str, str], ResourceType] = {}
+        self.generation = 0  # bumped whenever the served resources change (discovery caches key on it)
         for rt in _builtin():
             self._add(rt)
 
@@ -90,10 +91,12 @@ class Catalog:
         return list(self._by_path.values())
 
     def add_custom(self, types: list[ResourceType]) -> None:
+        self.generation += 1
         for rt in types:
             self._add(rt)
 
     def remove_custom(self, group: str, plural: str) -> None:
+        self.generation += 1
         for key, rt in list(self._by_path.items()):
             if rt.crd and rt.group == group and rt.plural == plural:
                 del self._by_path[key]
