@@ -14,8 +14,6 @@ no Pods are created. Writes go through the normal write path as ``/status`` upda
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 import time
@@ -44,11 +42,6 @@ def failing(obj: dict[str, Any]) -> bool:
         return True
     containers = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []
     return any(isinstance(c, dict) and "fail" in str(c.get("image", "")) for c in containers)
-
-
-def template_hash(obj: dict[str, Any]) -> str:
-    raw = json.dumps(obj.get("spec", {}).get("template", {}), sort_keys=True).encode()
-    return hashlib.sha256(raw).hexdigest()[:10]
 
 
 class Controller:
@@ -143,7 +136,7 @@ class Controller:
         if rs_rt is None:
             return
         meta = deployment["metadata"]
-        name = f"{meta['name']}-{template_hash(deployment)}"[:253]
+        name = f"{meta['name']}-{workloads.template_hash(deployment)}"[:253]
         ns = meta.get("namespace", "")
         existing = self.app.store.get(rs_rt.key, ns, name)
         if existing is not None:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitops.sandbox import fieldmanager
+from gitops.sandbox import fieldmanager, scale
 from gitops.sandbox.catalog import Catalog, ResourceType
 from gitops.sandbox.meta import generated_name, now
 from gitops.sandbox.patch import json_patch, merge_patch, strategic_patch
@@ -123,6 +123,8 @@ class Api:
             entry = self.store.get(call.rt.key, call.namespace, call.name)
         if entry is None:
             raise not_found(call.rt.plural, call.rt.group, call.name)
+        if call.subresource == "scale":
+            return dumps(scale.view(entry.obj))
         return self.view(call.rt, entry)
 
     def view(self, rt: ResourceType, entry: Entry) -> bytes:
@@ -195,7 +197,19 @@ class Api:
                 raise already_exists(call.rt.plural, call.rt.group, meta["name"])
             return self.writer.commit(call, None, obj, manager=call.default_manager())
 
+    def _scale(self, call: Call, body: Any, old: Entry) -> tuple[int, bytes]:
+        """A write to the scale subresource: only spec.replicas of the parent changes."""
+        wanted = (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+        if wanted and wanted != old.obj["metadata"]["resourceVersion"]:
+            raise conflict(call.rt.plural, call.rt.group, call.name, STALE)
+        code, raw = self.writer.commit(call, old, scale.apply_scale(old.copy(), body),
+                                       manager=call.default_manager())
+        return code, dumps(scale.view(json.loads(raw)))
+
     def update(self, call: Call) -> tuple[int, bytes]:
+        if call.subresource == "scale":
+            with self.store.lock:
+                return self._scale(call, decode_body(call), self._live(call))
         obj = _object_body(call, decode_body(call, yaml_ok=call.content_type == "application/yaml"))
         obj["metadata"].setdefault("name", call.name)
         with self.store.lock:
@@ -213,6 +227,9 @@ class Api:
             raise unsupported_media_type(call.content_type)
         force = call.query.get("force", "") in TRUE
         if ctype == "apply":
+            if call.subresource == "scale":
+                raise ApiError(405, "MethodNotAllowed", "server-side apply to the scale subresource is not "
+                               "supported by the sandbox")
             return self._apply(call, force)
         if "force" in call.query:
             raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may '
@@ -220,13 +237,15 @@ class Api:
         patch = decode_body(call)
         with self.store.lock:
             old = self._live(call)
-            obj = old.copy()
+            obj = scale.view(old.obj) if call.subresource == "scale" else old.copy()
             if ctype == "json":
                 result = json_patch(obj, patch)
             elif ctype == "merge":
                 result = merge_patch(obj, patch)
             else:
                 result = strategic_patch(obj, patch, call.rt.type_node())
+            if call.subresource == "scale":
+                return self._scale(call, result, old)
             new = _object_body(call, result)
             wanted = new["metadata"].get("resourceVersion")
             if wanted and wanted != old.obj["metadata"]["resourceVersion"]:

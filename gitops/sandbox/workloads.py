@@ -9,10 +9,18 @@ PVC phase Bound; LoadBalancer ingress), so health assessment code can be tested 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import time
 from typing import Any
 
 Obj = dict[str, Any]
+
+
+def template_hash(obj: Obj) -> str:
+    """A short hash of the pod template: the suffix of the Deployment's current ReplicaSet."""
+    raw = json.dumps(obj.get("spec", {}).get("template", {}), sort_keys=True).encode()
+    return hashlib.sha256(raw).hexdigest()[:10]
 
 
 def _stamp() -> str:
@@ -32,7 +40,7 @@ def _condition(kind: str, status: str, reason: str, message: str, previous: Obj 
 def _deployment(obj: Obj, settled: bool, failed: bool) -> Obj:
     spec, meta, prev = obj.get("spec", {}), obj["metadata"], obj.get("status")
     replicas = int(spec.get("replicas", 1))
-    rs = f'ReplicaSet "{meta["name"]}"'
+    rs = f'ReplicaSet "{meta["name"]}-{template_hash(obj)}"'
     status: Obj = {"observedGeneration": meta.get("generation", 1), "replicas": replicas,
                    "updatedReplicas": replicas}
     if settled and not failed:

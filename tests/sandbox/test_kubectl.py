@@ -138,6 +138,12 @@ def test_server_side_apply_conflict_patch_wait_delete(kube: tuple[Path, dict[str
     )
     assert bad.returncode != 0
     kubectl(env, "wait", "--for=condition=Available", "deployment/web", "--timeout=20s")
+    assert "scaled" in kubectl(env, "scale", "deployment", "web", "--replicas=3").stdout
+    assert (
+        "successfully rolled out"
+        in kubectl(env, "rollout", "status", "deployment/web", "--timeout=20s").stdout
+    )
+    assert json.loads(kubectl(env, "get", "deployment", "web", "-o", "json").stdout)["spec"]["replicas"] == 3
     assert "deleted" in kubectl(env, "delete", "deployment", "web").stdout
     gone = kubectl(env, "get", "deployment", "web", ok=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr

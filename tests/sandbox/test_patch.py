@@ -216,3 +216,27 @@ def test_hostile_bodies(client: Client) -> None:
     labels = client.post(CONFIGMAPS, cm({}) | {"metadata": {"name": "l", "labels": {"a": 1}}})
     assert labels.status == 422
     assert client.request("POST", CONFIGMAPS + "/x", cm({})).status == 405
+
+
+def test_scale_subresource(client: Client) -> None:
+    client.post(DEPLOYMENTS, deployment())
+    view = client.get(f"{DEPLOYMENTS}/web/scale").body
+    assert view["kind"] == "Scale" and view["apiVersion"] == "autoscaling/v1"
+    assert view["spec"] == {"replicas": 1} and view["status"]["selector"] == "app=web"
+    scaled = client.patch(f"{DEPLOYMENTS}/web/scale", {"spec": {"replicas": 4}})
+    assert scaled.status == 200 and scaled.body["spec"]["replicas"] == 4
+    live = client.get(f"{DEPLOYMENTS}/web").body
+    assert live["spec"]["replicas"] == 4 and live["metadata"]["generation"] == 2
+    assert any(m.get("subresource") == "scale" for m in live["metadata"]["managedFields"])
+    put = client.put(
+        f"{DEPLOYMENTS}/web/scale",
+        {
+            "apiVersion": "autoscaling/v1",
+            "kind": "Scale",
+            "metadata": {"name": "web"},
+            "spec": {"replicas": 2},
+        },
+    )
+    assert put.status == 200 and client.get(f"{DEPLOYMENTS}/web").body["spec"]["replicas"] == 2
+    assert client.patch(f"{DEPLOYMENTS}/web/scale", {"spec": {"replicas": -1}}).status == 400
+    assert client.get(f"{CONFIGMAPS}/cm/scale").status == 404
