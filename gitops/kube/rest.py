@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import urllib3
+import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
@@ -28,6 +29,8 @@ from gitops.kube.client import Manifest, ResourceInfo, builtin, check_name, coll
 from gitops.kube.throttle import RetryPolicy, TokenBucket, retry
 from gitops.kube.translate import translate
 from gitops.status import ObjectRef
+from renderers import yamlio
+from renderers.errors import RenderError
 
 
 @dataclass(frozen=True)
@@ -65,13 +68,21 @@ def _token(settings: ClusterSettings) -> str | None:
     return None
 
 
+def _check_kubeconfig(path: Path) -> None:
+    """Parse the kubeconfig with the bounded loader first (size limit, no alias bombs)."""
+    doc = yamlio.load(path.read_bytes(), str(path), max_bytes=1024 * 1024)
+    if not isinstance(doc, dict):
+        raise ValueError("not a mapping")
+
+
 def _api_client(settings: ClusterSettings) -> k8s.ApiClient:
     if settings.kubeconfig:
         cfg = k8s.Configuration()
         try:
+            _check_kubeconfig(Path(settings.kubeconfig))
             k8s_config.load_kube_config(config_file=settings.kubeconfig, context=settings.context,
                                         client_configuration=cfg, persist_config=False)
-        except (ConfigException, OSError, ValueError, TypeError) as exc:
+        except (ConfigException, OSError, ValueError, TypeError, yaml.YAMLError, RenderError) as exc:
             raise ClusterError(f"cluster {settings.name}: bad kubeconfig {settings.kubeconfig}: "
                                f"{exc}") from exc
         cfg.retries = 0

@@ -184,7 +184,7 @@ class FakeCluster:
     def edit(self, ref: ObjectRef, patch: Manifest, manager: str) -> Manifest:
         """Another client's merge-patch update: it takes ownership of the fields it changed."""
         live = self.objects[_key(ref)]
-        new = _merge(live, patch)
+        new = _merge(copy.deepcopy(live), patch)
         node = root_for(ref.api_version, ref.kind)
         changed = {p for p, _, _ in compare(live, new, node)}
         for entry in new["metadata"].get("managedFields") or []:
@@ -192,6 +192,8 @@ class FakeCluster:
         new["metadata"]["managedFields"] = [*(new["metadata"].get("managedFields") or []), {
             "manager": manager, "operation": "Update", "fieldsType": "FieldsV1",
             "fieldsV1": _encode(changed)}]
+        if new.get("spec") != live.get("spec"):
+            new["metadata"]["generation"] = int(live["metadata"].get("generation", 1)) + 1
         self.objects[_key(ref)] = new
         return copy.deepcopy(new)
 

@@ -1,0 +1,162 @@
+"""The real Cluster implementation: connection settings, discovery, errors over HTTP, waits."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops.errors import ClusterError, ClusterUnavailable, Invalid, NotFound
+from gitops.kube.rest import ClusterSettings, KubeCluster, KubeClusters
+from gitops.kube.throttle import RetryPolicy
+from gitops.kube.wait import wait_healthy
+from gitops.status import HealthStatus, ObjectRef
+from gitops.testing import FakeCluster
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_connection_refused_is_temporary_after_bounded_retries() -> None:
+    cluster = KubeCluster(
+        ClusterSettings("down", server=f"http://127.0.0.1:{free_port()}", timeout_seconds=1),
+        retry_policy=RetryPolicy(attempts=2, base_delay=0.01),
+    )
+    with pytest.raises(ClusterUnavailable) as info:
+        cluster.get(ObjectRef("", "ConfigMap", "default", "x", "v1"))
+    assert info.value.temporary and "down" in str(info.value)
+
+
+def test_bad_settings_are_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ClusterError, match="neither kubeconfig nor server"):
+        KubeCluster(ClusterSettings("none"))
+    bad = tmp_path / "kubeconfig"
+    bad.write_text("clusters: [not: valid")
+    with pytest.raises(ClusterError, match="bad kubeconfig"):
+        KubeCluster(ClusterSettings("bad", kubeconfig=str(bad)))
+    monkeypatch.delenv("NO_SUCH_TOKEN", raising=False)
+    with pytest.raises(ClusterError, match="NO_SUCH_TOKEN"):
+        KubeCluster(ClusterSettings("tok", server="http://127.0.0.1:1", token_env="NO_SUCH_TOKEN"))
+    with pytest.raises(ClusterError, match="token file"):
+        KubeCluster(ClusterSettings("tok", server="http://127.0.0.1:1", token_file=str(tmp_path / "none")))
+
+
+def test_settings_from_config_and_factory_caches() -> None:
+    class Cfg:
+        name, kubeconfig, context, server, ca_file = "c", None, None, "http://127.0.0.1:1", None
+        token_env = token_file = None
+        insecure_skip_tls_verify, qps, timeout_seconds, labels = False, 5.0, 3.0, {"env": "x"}
+
+    factory = KubeClusters()
+    first = factory.connect(Cfg())
+    assert factory.connect(Cfg()) is first and first.settings.qps == 5.0
+    factory.close()
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from gitops.sandbox import Sandbox
+
+    sb = Sandbox.start(kubeconfig=tmp_path_factory.mktemp("rest") / "kubeconfig.yaml")
+    yield sb
+    sb.stop()
+
+
+def test_server_and_token_settings_reach_the_sandbox(sandbox: Any, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("sandbox-token\n")
+    cluster = KubeCluster(ClusterSettings("sb", server=sandbox.url, token_file=str(token)))
+    assert cluster.get(ObjectRef("", "Namespace", "", "default", "v1")) is not None
+    with pytest.raises(NotFound):
+        cluster.resource_for("nothere.example.com/v1", "Thing")
+    with pytest.raises(Invalid):
+        cluster.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "x", "namespace": "default"},
+                "data": {"k": {"nested": "not a string"}},
+            },
+            field_manager="t",
+        )
+    assert not cluster.delete(ObjectRef("", "ConfigMap", "default", "never-existed", "v1"))
+
+
+def test_discovery_finds_crd_kinds_after_invalidation(sandbox: Any) -> None:
+    cluster = KubeCluster(ClusterSettings("sb", kubeconfig=str(sandbox.kubeconfig_path)))
+    with pytest.raises(NotFound):
+        cluster.resource_for("disc.example.com/v1", "Gadget")
+    cluster.apply(
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "gadgets.disc.example.com"},
+            "spec": {
+                "group": "disc.example.com",
+                "scope": "Cluster",
+                "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+                "versions": [
+                    {
+                        "name": "v1",
+                        "served": True,
+                        "storage": True,
+                        "schema": {
+                            "openAPIV3Schema": {
+                                "type": "object",
+                                "x-kubernetes-preserve-unknown-fields": True,
+                            }
+                        },
+                    }
+                ],
+            },
+        },
+        field_manager="t",
+    )
+    cluster.invalidate_discovery()
+    info = cluster.resource_for("disc.example.com/v1", "Gadget")
+    assert (info.plural, info.namespaced) == ("gadgets", False)
+    cluster.apply(
+        {"apiVersion": "disc.example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}}, field_manager="t"
+    )
+    assert [g["metadata"]["name"] for g in cluster.list("disc.example.com/v1", "Gadget")] == ["g"]
+
+
+def test_wait_returns_progressing_at_the_deadline_instead_of_blocking() -> None:
+    cluster = FakeCluster()
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "n"},
+        "spec": {"replicas": 1},
+    }
+    cluster.apply(dep, field_manager="t")
+    ref = ObjectRef("apps", "Deployment", "n", "d", "v1")
+    now = [0.0]
+
+    def sleep(s: float) -> None:
+        now[0] += s
+        if now[0] >= 3:  # the "controller" finishes the rollout after 3 seconds
+            cluster.objects[("apps", "Deployment", "n", "d")]["status"] = {
+                "replicas": 1,
+                "updatedReplicas": 1,
+                "availableReplicas": 1,
+            }
+
+    done = wait_healthy(cluster, [ref], timeout=10, interval=1, clock=lambda: now[0], sleep=sleep)
+    assert not done.timed_out and done.status is HealthStatus.HEALTHY and now[0] == 3
+    cluster.objects[("apps", "Deployment", "n", "d")]["status"] = {}
+    now[0] = 0.0
+    stuck = wait_healthy(
+        cluster,
+        [ref, ObjectRef("", "ConfigMap", "n", "gone", "v1")],
+        timeout=2,
+        interval=1,
+        clock=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + s),
+    )
+    assert stuck.timed_out and stuck.status is HealthStatus.MISSING
