@@ -212,6 +212,7 @@ class Handler(BaseHTTPRequestHandler):
     def _watch(self, call: Call) -> None:
         app = self.server.app
         epoch = app.watch_epoch
+        watch.validate(call)
         self._start_stream()
         try:
             watch.run(app.api, call, self._chunk,

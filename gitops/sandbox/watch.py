@@ -27,6 +27,17 @@ def _event(kind: str, raw: bytes) -> bytes:
     return b'{"type":"' + kind.encode() + b'","object":' + raw + b"}\n"
 
 
+def validate(call: Call) -> None:
+    """Reject bad watch parameters with a 400 before the stream (and its 200) starts."""
+    q = call.query
+    label_selector(q.get("labelSelector"))
+    field_selector(q.get("fieldSelector"))
+    parse_int(q.get("timeoutSeconds"), "timeoutSeconds")
+    rv = q.get("resourceVersion", "")
+    if rv not in ("", "0"):
+        parse_int(rv, "resourceVersion")
+
+
 def run(api: Api, call: Call, send: Send, stopped: Callable[[], bool]) -> None:
     """Stream events for ``call`` until its timeout, a stop of the server, or ``stopped()``."""
     store, rt, q = api.store, call.rt, call.query

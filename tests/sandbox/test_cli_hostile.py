@@ -1,0 +1,106 @@
+"""``gitops sandbox`` argument handling, and hostile requests that must never crash the server (no 500)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gitops.cli import main
+from gitops.sandbox import Sandbox
+from gitops.sandbox.client import Client
+
+
+def test_cli_refuses_non_loopback_and_bad_port(capsys: Any) -> None:
+    assert main(["sandbox", "--host", "0.0.0.0"]) == 2
+    assert "non-loopback" in capsys.readouterr().err
+    assert main(["sandbox", "--port", "70000"]) == 2
+
+
+def test_cli_reports_port_in_use(sandbox: Sandbox) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "gitops", "sandbox", "--port", str(sandbox.port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "cannot serve" in result.stderr
+
+
+def test_sandbox_start_refuses_remote_hosts() -> None:
+    import pytest
+
+    from gitops.errors import InputError
+
+    with pytest.raises(InputError):
+        Sandbox.start(host="10.1.2.3")
+
+
+def test_hostile_query_parameters(client: Client) -> None:
+    base = "/api/v1/namespaces/default/configmaps"
+    for query in (
+        "limit=-1",
+        "limit=abc",
+        "resourceVersion=xyz",
+        "labelSelector=" + "a" * 20000,
+        "labelSelector=a%20in%20((b))",
+        "fieldSelector=metadata.name",
+        "continue=%00%01",
+        "watch=true&timeoutSeconds=-5",
+        "dryRun=Nope",
+        "resourceVersion=0&resourceVersionMatch=Exact",
+    ):
+        reply = client.request(
+            "GET" if "dryRun" not in query else "POST",
+            f"{base}?{query}",
+            {"metadata": {"name": "x"}} if "dryRun" in query else None,
+        )
+        assert 400 <= reply.status < 500, (query, reply.status, reply.body)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+_methods = st.sampled_from(
+    [
+        ("POST", "/api/v1/namespaces/default/configmaps", "application/json"),
+        ("PUT", "/api/v1/namespaces/default/configmaps/x", "application/json"),
+        ("PATCH", "/api/v1/namespaces/default/configmaps/x", "application/json-patch+json"),
+        ("PATCH", "/api/v1/namespaces/default/configmaps/x", "application/merge-patch+json"),
+        ("PATCH", "/apis/apps/v1/namespaces/default/deployments/x", "application/strategic-merge-patch+json"),
+        (
+            "PATCH",
+            "/apis/apps/v1/namespaces/default/deployments/x?fieldManager=f",
+            "application/apply-patch+yaml",
+        ),
+        ("DELETE", "/api/v1/namespaces/default/configmaps/x", "application/json"),
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(target=_methods, body=_json, wrap=st.booleans())
+def test_random_bodies_never_crash(
+    client: Client, target: tuple[str, str, str], body: Any, wrap: bool
+) -> None:
+    method, path, ctype = target
+    if wrap and isinstance(body, dict):  # a plausible object around random content
+        kind = "Deployment" if "deployments" in path else "ConfigMap"
+        body = {
+            "apiVersion": "apps/v1" if kind == "Deployment" else "v1",
+            "kind": kind,
+            "metadata": {"name": "x"},
+            "spec": body,
+            "data": body,
+        }
+    client.request("PUT", "/api/v1/namespaces/default/configmaps/x", None)  # keep the connection warm
+    reply = client.request(method, path, json.dumps(body), ctype)
+    assert reply.status < 500, (method, path, body, reply.body)
