@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from renderers import yamlio
 from renderers.errors import RenderError
 from renderers.kustomize import KustomizeOptions, build
+from renderers.kustomize.output import dump_all
 
 RESTRICTORS = {"LoadRestrictionsRootOnly": "RootOnly", "LoadRestrictionsNone": "None"}
 
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     options = KustomizeOptions(load_restrictor=RESTRICTORS[args.load_restrictor])
     try:
         docs = build(Path(args.dir), options)
-        text = yamlio.dump_all(docs)
+        text = dump_all(docs)
     except RenderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
