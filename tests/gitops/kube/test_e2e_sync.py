@@ -235,7 +235,28 @@ def test_retries_on_timeouts_and_gives_up_as_temporary(env: Any) -> None:
     assert down.error and down.temporary and down.sync is SyncStatus.UNKNOWN
 
 
-def test_health_of_new_deployment(env: Any) -> None:
-    result = env.sync([deploy()], wait_seconds=0)
-    health = {r.ref.name: r.health for r in result.objects}
-    assert health["web"] in (HealthStatus.PROGRESSING, HealthStatus.HEALTHY)
+def test_health_progressing_then_healthy(env: Any) -> None:
+    quick = env.sync([deploy()], wait_seconds=0)
+    assert quick.health is HealthStatus.PROGRESSING  # just created: no controller has reported yet
+    waited = env.sync(wait_seconds=20)
+    assert waited.health is HealthStatus.HEALTHY, [(o.ref.name, o.health, o.message) for o in waited.objects]
+    assert {o.ref.name: o.health for o in waited.objects} == {"web": HealthStatus.HEALTHY}
+
+
+def test_health_progressing_then_degraded(env: Any) -> None:
+    if not env.backend.sandbox:
+        pytest.skip("the failing rollout is simulated by the sandbox controller")
+    failing = deploy(**{keys.SANDBOX_FAIL_ROLLOUT: "true"})
+    first = env.sync([failing], wait_seconds=0)
+    assert first.health is HealthStatus.PROGRESSING
+    waited = env.sync(wait_seconds=20)
+    assert waited.health is HealthStatus.DEGRADED
+    [obj] = waited.objects
+    assert obj.health is HealthStatus.DEGRADED
+
+
+def test_wait_deadline_returns_progressing(env: Any) -> None:
+    if not env.backend.sandbox:
+        pytest.skip("needs the sandbox controller's delay")
+    result = env.sync([deploy(name="slow", replicas=2)], wait_seconds=0.01)
+    assert result.error is None and result.health is HealthStatus.PROGRESSING
