@@ -271,7 +271,8 @@ class Api:
             schema = call.rt.type_node()
             merged = fieldmanager.apply(live, applied, manager, force=force, schema=schema, now=now(),
                                         resource=call.rt.plural, group=call.rt.group,
-                                        status_subresource="status" in call.rt.subresources)
+                                        status_subresource="status" in call.rt.subresources
+                                        and call.subresource != "status")
             return self.writer.commit(call, old, merged, manager=manager, applied=True)
 
     def delete(self, call: Call) -> tuple[int, bytes]:
