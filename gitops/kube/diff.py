@@ -27,7 +27,7 @@ from gitops.kube import managed
 from gitops.kube.client import Cluster
 from gitops.kube.fields import compare, truncate
 from gitops.kube.manifests import app_label
-from gitops.kube.normalize import contains, manifest_hash, normalize, remove_pointer
+from gitops.kube.normalize import contains, manifest_hash, normalize, remove_pointer, stored_form
 from gitops.kube.results import FieldDrift
 from gitops.status import Action, ObjectRef
 from renderers.k8s.schema import root_for
@@ -204,8 +204,13 @@ def plan_object(cluster: Cluster, desired: Manifest, live: Manifest | None, opts
     rules = [r for r in opts.ignore if r.matches(ref)]
     send = _stamp(_strip_managed_by_others(desired, live, rules))
     wanted = send["metadata"]["annotations"][keys.APPLIED_HASH]
-    if live is not None and contains(live, send):
+    if live is not None and (contains(live, send) or contains(live, stored_form(send))):
         return ObjectPlan(ref, send, live, live, Action.UNCHANGED)
+    owner = ((live or {}).get("metadata", {}).get("annotations") or {}).get(keys.OWNED_BY)
+    if owner and owner != (desired["metadata"].get("annotations") or {}).get(keys.OWNED_BY):
+        return ObjectPlan(ref, send, live, None, Action.FAILED, error=(
+            f"object is managed by {owner}; remove it from one of the applications (or delete the "
+            f"{keys.OWNED_BY} annotation to hand it over)"))
     try:
         predicted, note = _predict(cluster, send, opts)
     except ImmutableField as exc:

@@ -9,6 +9,7 @@ so equal values still compare equal but no value (nor a brute-forceable plain ha
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import hmac
@@ -62,6 +63,22 @@ def mask_secret(obj: Manifest) -> Manifest:
         elif values is not None:
             obj[bag] = mask(values)
     return obj
+
+
+def stored_form(obj: Manifest) -> Manifest:
+    """``obj`` as the API server stores it where that is known client-side: a Secret's ``stringData``
+    folded into ``data`` (base64). Used only by the no-op check, so a desired Secret written with
+    stringData still matches its live object without a dry-run."""
+    if obj.get("kind") != "Secret" or obj.get("apiVersion") != "v1":
+        return obj
+    if not isinstance(obj.get("stringData"), dict):
+        return obj
+    out = dict(obj)
+    plain = out.pop("stringData")
+    data = dict(out.get("data") or {})
+    data.update({k: base64.b64encode(str(v).encode()).decode() for k, v in plain.items()})
+    out["data"] = data
+    return out
 
 
 def manifest_hash(obj: Manifest) -> str:

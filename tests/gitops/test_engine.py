@@ -261,3 +261,13 @@ def test_health_is_reported_per_object_and_aggregated(tmp_path: Path, cluster: F
     health = {r.ref.name: r.health for r in result.objects}
     assert health == {"a": HealthStatus.HEALTHY, "web": HealthStatus.PROGRESSING}
     assert result.health is HealthStatus.PROGRESSING
+
+
+def test_object_owned_by_another_target_is_not_taken_over(tmp_path: Path, cluster: FakeCluster) -> None:
+    theirs = cm("shared", "theirs")
+    theirs["metadata"].update(namespace="demo", annotations={keys.OWNED_BY: "other@c1"})
+    cluster.apply(theirs, field_manager="gitops")
+    result = reconcile(request(tmp_path), ports(cluster, [cm("shared", "ours"), cm("mine")]))
+    assert actions(result) == {"shared": Action.FAILED, "mine": Action.SKIPPED}
+    assert "managed by other@c1" in (result.objects[0].error or "")
+    assert cluster.objects[("", "ConfigMap", "demo", "shared")]["data"] == {"v": "theirs"}

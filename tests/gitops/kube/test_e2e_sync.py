@@ -260,3 +260,23 @@ def test_wait_deadline_returns_progressing(env: Any) -> None:
         pytest.skip("needs the sandbox controller's delay")
     result = env.sync([deploy(name="slow", replicas=2)], wait_seconds=0.01)
     assert result.error is None and result.health is HealthStatus.PROGRESSING
+
+
+def test_secret_values_never_logged(env: Any, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "stringData": {"pw": "Zebra-42-pass"},
+    }
+    env.sync([secret])
+    changed = {**secret, "stringData": {"pw": "Yak-99-pass"}}
+    result = env.sync([changed], policy="{detectOnly: true}")
+    assert result.drift
+    env.sync([changed])
+    text = caplog.text + repr(result) + result.diff + str(result.to_dict())
+    for value in ("Zebra-42-pass", "Yak-99-pass", "WmVicmEtNDItcGFzcw", "WWFrLTk5LXBhc3M"):
+        assert value not in text

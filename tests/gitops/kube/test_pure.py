@@ -164,3 +164,24 @@ def test_truncate_huge_values() -> None:
     out = truncate({"v": "x" * 100_000, "l": ["y" * 600]}, 100)
     assert len(out["v"]) < 200 and "99900 more characters" in out["v"]
     assert out["l"][0].startswith("y" * 100)
+
+
+def test_secret_string_data_matches_its_stored_form() -> None:
+    from gitops.kube.normalize import stored_form
+
+    desired = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "stringData": {"pw": "x"},
+        "data": {"other": "eQ=="},
+    }
+    live = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "uid": "1"},
+        "type": "Opaque",
+        "data": {"pw": "eA==", "other": "eQ=="},
+    }
+    assert not contains(live, desired) and contains(live, stored_form(desired))
+    assert stored_form(live) is live and "stringData" in desired
