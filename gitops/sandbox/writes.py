@@ -43,42 +43,50 @@ class Writer:
 
     def commit(self, call: Call, old: Entry | None, new: dict[str, Any], *, manager: str,
                applied: bool = False) -> tuple[int, bytes]:
+        """Validate, default and store ``new`` (replacing ``old``); returns (status code, JSON)."""
         rt = call.rt
-        self._normalize(call, new)
         old_obj = old.obj if old is not None else None
-        if old_obj is None:
-            validate_name(rt, new["metadata"]["name"])
-            self.require_namespace(rt, call.namespace)
-        new = _status_rules(rt, call.subresource, old_obj, new)
-        apply_defaults(rt, new, old_obj)
-        if old_obj is not None:
-            check_immutable(rt, old_obj, new)
-        if not applied:
-            new = fieldmanager.update(old_obj, new, manager, subresource=call.subresource,
-                                      schema=rt.type_node(), now=now(),
-                                      status_subresource="status" in rt.subresources)
-        if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
-            crds.validate_and_accept(new)  # the establishing controller's status, not a user's field
-        if "status" in rt.subresources and not rt.crd:
-            new.setdefault("status", {})  # typed kinds always serialize their status struct
-        if old_obj is None and (rt.group, rt.kind) == ("", "Namespace"):
-            new.setdefault("status", {}).setdefault("phase", "Active")  # namespace strategy PrepareForCreate
-        if old_obj is None:
+        new = self._prepare(call, old_obj, new, manager, applied)
+        if old is None:
             stamp_create(rt, new, None if call.dry_run else self.store.rv + 1)
             if (rt.group, rt.kind) == ("batch", "Job"):
                 job_selector(new)
         else:
-            stamp_update(rt, old_obj, new, int(old_obj["metadata"]["resourceVersion"]))
-            if _without_times(new) == _without_times(old_obj):
-                return 200, old.raw if old is not None else b""
+            stamp_update(rt, old.obj, new, int(old.obj["metadata"]["resourceVersion"]))
+            if _without_times(new) == _without_times(old.obj):
+                return 200, old.raw  # no-op update: nothing stored, resourceVersion kept
             if not call.dry_run:
                 new["metadata"]["resourceVersion"] = str(self.store.rv + 1)
+        code = 201 if old is None else 200
         if call.dry_run:
-            return (201 if old is None else 200), dumps(new)
+            return code, dumps(new)
         self.store.next_rv()
         entry = self.store.put(rt.key, new, created=old is None)
         self._after_write(rt, entry)
-        return (201 if old is None else 200), entry.raw
+        return code, entry.raw
+
+    def _prepare(self, call: Call, old: dict[str, Any] | None, new: dict[str, Any], manager: str,
+                 applied: bool) -> dict[str, Any]:
+        """Everything before metadata: validation, status rules, defaults, managed fields."""
+        rt = call.rt
+        self._normalize(call, new)
+        if old is None:
+            validate_name(rt, new["metadata"]["name"])
+            self.require_namespace(rt, call.namespace)
+        new = _status_rules(rt, call.subresource, old, new)
+        apply_defaults(rt, new, old)
+        if old is not None:
+            check_immutable(rt, old, new)
+        if not applied:
+            new = fieldmanager.update(old, new, manager, subresource=call.subresource, schema=rt.type_node(),
+                                      now=now(), status_subresource="status" in rt.subresources)
+        if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
+            crds.validate_and_accept(new)  # the establishing controller's status, not a user's field
+        if "status" in rt.subresources and not rt.crd:
+            new.setdefault("status", {})  # typed kinds always serialize their status struct
+        if old is None and (rt.group, rt.kind) == ("", "Namespace"):
+            new.setdefault("status", {}).setdefault("phase", "Active")  # namespace PrepareForCreate
+        return new
 
     def _normalize(self, call: Call, new: dict[str, Any]) -> None:
         rt = call.rt
