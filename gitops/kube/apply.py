@@ -2,11 +2,12 @@
 
 Called by gitops/engine.py and ``gitops sync`` after diff.plan. Nothing is written when any object
 failed planning (invalid manifest, refused immutable change): every other object is reported as
-skipped, so a bad commit is never half-applied. Otherwise the objects go out in ordering.py's steps;
-unchanged objects are not written (decided by the plan's dry-run diff); after CRDs and Namespaces the
-applier waits (bounded) until they are Established / Active and forgets cached discovery; the first
-step with a failure stops the sync and the rest are skipped. Conflicts are forced only when
-``force`` says so; an immutable-field change is deleted and recreated when the plan allowed it.
+skipped, so a bad commit is never half-applied. Otherwise the objects go out in ordering.py's
+steps, the objects of one step concurrently (a bounded number in flight); unchanged objects are not
+written (decided by the plan's dry-run diff); after CRDs and Namespaces the applier waits (bounded)
+until they are Established / Active and forgets cached discovery; the first step with a failure
+stops the sync and the rest are skipped. Conflicts are forced only when ``force`` says so; an
+immutable-field change is deleted and recreated when the plan allowed it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gitops.errors import ClusterError, Conflict, ImmutableField
 from gitops.kube.client import Cluster
 from gitops.kube.diff import ObjectPlan, Plan, RefKey, ref_key
 from gitops.kube.ordering import Stage, plan_steps
+from gitops.kube.parallel import DEFAULT_WORKERS, pmap
 from gitops.kube.results import ObjectResult
 from gitops.kube.wait import wait_healthy
 from gitops.status import Action, ObjectRef
@@ -34,6 +36,7 @@ class ApplyOptions:
     dry_run: bool = False
     definition_timeout: float = 30.0
     poll_interval: float = 0.2
+    workers: int = DEFAULT_WORKERS  # applies in flight at once within one step
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,15 @@ def apply_one(cluster: Cluster, p: ObjectPlan, opts: ApplyOptions) -> tuple[Obje
     return ObjectResult(p.ref, action, p.message, drift=p.drift), live
 
 
+def _attempt(cluster: Cluster, p: ObjectPlan,
+             opts: ApplyOptions) -> tuple[ObjectResult, Manifest | None, bool]:
+    try:
+        result, live = apply_one(cluster, p, opts)
+    except ClusterError as exc:
+        return ObjectResult(p.ref, Action.FAILED, "error", str(exc)), p.live, exc.temporary
+    return result, live, False
+
+
 def _wait_definitions(cluster: Cluster, refs: list[ObjectRef], opts: ApplyOptions) -> None:
     if refs:
         wait_healthy(cluster, refs, timeout=opts.definition_timeout, interval=opts.poll_interval)
@@ -113,16 +125,13 @@ def apply_plan(cluster: Cluster, plan: Plan, opts: ApplyOptions) -> ApplyResult:
     objects: dict[RefKey, Manifest] = {}
     for step in plan_steps([p.desired for p in plan.objects]):
         step_plans = [by_key[ref_key(ObjectRef.of(obj))] for obj in step.objects]
-        for p in step_plans:
-            try:
-                result, live = apply_one(cluster, p, opts)
-            except ClusterError as exc:
-                result, live = ObjectResult(p.ref, Action.FAILED, "error", str(exc)), p.live
-                if exc.temporary:
-                    return _stop(plan, [*results, result], objects, temporary=True)
+        outcomes = pmap(lambda p: _attempt(cluster, p, opts), step_plans, opts.workers)
+        for p, (result, live, _) in zip(step_plans, outcomes, strict=True):
             results.append(result)
             if live is not None:
                 objects[ref_key(p.ref)] = live
+        if any(temporary for _, _, temporary in outcomes):
+            return _stop(plan, results, objects, temporary=True)
         if any(r.action is Action.FAILED for r in results):
             return _stop(plan, results, objects, temporary=False)
         if step.stage is Stage.DEFINITIONS and any(p.writes for p in step_plans):

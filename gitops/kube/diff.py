@@ -28,6 +28,7 @@ from gitops.kube.client import Cluster
 from gitops.kube.fields import compare, truncate
 from gitops.kube.manifests import app_label
 from gitops.kube.normalize import contains, manifest_hash, normalize, remove_pointer, stored_form
+from gitops.kube.parallel import DEFAULT_WORKERS, pmap
 from gitops.kube.results import FieldDrift
 from gitops.status import Action, ObjectRef
 from renderers.k8s.schema import root_for
@@ -70,6 +71,7 @@ class DiffOptions:
     force: bool = False
     allow_recreate: bool = False
     ignore: tuple[IgnoreRule, ...] = ()
+    workers: int = DEFAULT_WORKERS  # requests in flight at once
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,15 @@ def _kinds(desired: list[Manifest]) -> dict[tuple[str, str], set[str]]:
     return kinds
 
 
-def read_live(cluster: Cluster, desired: list[Manifest], application: str) -> dict[RefKey, Manifest]:
+def _get_or_none(cluster: Cluster, ref: ObjectRef) -> Manifest | None:
+    try:
+        return cluster.get(ref)
+    except NotFound:  # the kind itself is not served (yet)
+        return None
+
+
+def read_live(cluster: Cluster, desired: list[Manifest], application: str,
+              workers: int = DEFAULT_WORKERS) -> dict[RefKey, Manifest]:
     """Live objects of the application: one LIST per kind, one GET per object the LISTs missed."""
     live: dict[RefKey, Manifest] = {}
     selector = f"{keys.APP_LABEL}={app_label(application)}"
@@ -131,15 +141,10 @@ def read_live(cluster: Cluster, desired: list[Manifest], application: str) -> di
             continue
         for item in items:
             live[ref_key(ObjectRef.of(item))] = item
-    for obj in desired:
-        key = ref_key(ObjectRef.of(obj))
-        if key not in live:
-            try:
-                found = cluster.get(ObjectRef.of(obj))
-            except NotFound:
-                found = None
-            if found is not None:
-                live[key] = found
+    missing = [ObjectRef.of(o) for o in desired if ref_key(ObjectRef.of(o)) not in live]
+    for ref, found in zip(missing, pmap(lambda r: _get_or_none(cluster, r), missing, workers), strict=True):
+        if found is not None:
+            live[ref_key(ref)] = found
     return live
 
 
@@ -240,12 +245,12 @@ def plan_object(cluster: Cluster, desired: Manifest, live: Manifest | None, opts
 
 def plan(cluster: Cluster, desired: list[Manifest], opts: DiffOptions) -> Plan:
     """The plan for every desired object (reads only; dry-run applies where needed)."""
-    live = read_live(cluster, desired, opts.application)
+    live = read_live(cluster, desired, opts.application, opts.workers)
     crd_kinds = {(str((o.get("spec") or {}).get("group", "")), str(((o.get("spec") or {}).get("names") or {})
                                                                     .get("kind", "")))
                  for o in desired if o.get("kind") == "CustomResourceDefinition"}
-    plans = tuple(plan_object(cluster, obj, live.get(ref_key(ObjectRef.of(obj))), opts, crd_kinds)
-                  for obj in desired)
+    plans = tuple(pmap(lambda obj: plan_object(cluster, obj, live.get(ref_key(ObjectRef.of(obj))), opts,
+                                               crd_kinds), desired, opts.workers))
     return Plan(plans, live)
 
 

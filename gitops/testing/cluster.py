@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -69,11 +70,14 @@ class FakeCluster:
         self.faults: list[ClusterError] = []
         self.on_apply: Callable[[Manifest], None] | None = None
         self._rv = itertools.count(1)
+        self._lock = threading.RLock()
 
     def _call(self, verb: str, kind: str) -> None:
-        self.calls.append((verb, kind))
-        if self.faults:
-            raise self.faults.pop(0)
+        with self._lock:
+            self.calls.append((verb, kind))
+            fault = self.faults.pop(0) if self.faults else None
+        if fault is not None:
+            raise fault
 
     def writes(self) -> int:
         return sum(1 for verb, _ in self.calls if verb in ("apply", "delete"))

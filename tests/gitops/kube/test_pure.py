@@ -185,3 +185,31 @@ def test_secret_string_data_matches_its_stored_form() -> None:
     }
     assert not contains(live, desired) and contains(live, stored_form(desired))
     assert stored_form(live) is live and "stringData" in desired
+
+
+def test_pmap_keeps_order_and_propagates_errors() -> None:
+    import threading
+    import time
+
+    import pytest
+
+    from gitops.kube.parallel import pmap
+
+    seen: set[str] = set()
+
+    def slow(x: int) -> int:
+        seen.add(threading.current_thread().name)
+        time.sleep(0.01 * (5 - x))
+        return x * 10
+
+    assert pmap(slow, [0, 1, 2, 3, 4], workers=5) == [0, 10, 20, 30, 40]
+    assert len(seen) > 1
+    assert pmap(slow, [1, 2], workers=1) == [10, 20]
+
+    def boom(x: int) -> int:
+        if x == 2:
+            raise ValueError("two")
+        return x
+
+    with pytest.raises(ValueError, match="two"):
+        pmap(boom, [1, 2, 3])
