@@ -43,6 +43,7 @@ class Event:
     type: str  # ADDED | MODIFIED | DELETED
     resource: ResourceKey
     entry: Entry
+    previous: Entry | None = None  # the object before a MODIFIED event (selector transitions)
 
 
 class Store:
@@ -76,8 +77,11 @@ class Store:
         """Store ``obj`` (its metadata.resourceVersion already set by the caller) and log an event."""
         meta = obj["metadata"]
         entry = Entry(obj, dumps(obj))
-        self._objects.setdefault(resource, {})[(meta.get("namespace", ""), meta["name"])] = entry
-        self._log(resource, "ADDED" if created else "MODIFIED", entry)
+        items = self._objects.setdefault(resource, {})
+        key = (meta.get("namespace", ""), meta["name"])
+        previous = items.get(key)
+        items[key] = entry
+        self._log(resource, "ADDED" if created else "MODIFIED", entry, previous)
         return entry
 
     def remove(self, resource: ResourceKey, obj: dict[str, Any]) -> Entry:
@@ -92,8 +96,9 @@ class Store:
     def drop_resource(self, resource: ResourceKey) -> builtins.list[Entry]:
         return list(self._objects.pop(resource, {}).values())
 
-    def _log(self, resource: ResourceKey, kind: str, entry: Entry) -> None:
-        self._events.append(Event(int(entry.obj["metadata"]["resourceVersion"]), kind, resource, entry))
+    def _log(self, resource: ResourceKey, kind: str, entry: Entry, previous: Entry | None = None) -> None:
+        rv = int(entry.obj["metadata"]["resourceVersion"])
+        self._events.append(Event(rv, kind, resource, entry, previous))
         self.lock.notify_all()
 
     def oldest_rv(self) -> int:

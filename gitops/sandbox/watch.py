@@ -6,7 +6,7 @@ with synthetic ADDED events for every existing object; from resourceVersion N it
 after N; when N is older than the kept event window the stream carries one ERROR event with a 410
 Expired Status ("too old resource version") and ends, so clients relist. ``allowWatchBookmarks``
 adds a BOOKMARK event each idle second. Selectors filter events per object (a MODIFIED object that
-stops matching is not turned into a DELETED event, unlike the watch cache: documented difference).
+stops matching is sent as DELETED, and one that starts matching as ADDED, as the watch cache does).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from gitops.sandbox.rest import TRUE, Api, Call, parse_int
 from gitops.sandbox.selectors import field_selector, label_selector
 from gitops.sandbox.status import gone
-from gitops.sandbox.store import Entry, dumps
+from gitops.sandbox.store import Entry, Event, dumps
 
 Send = Callable[[bytes], None]
 
@@ -80,14 +80,27 @@ def run(api: Api, call: Call, send: Send, stopped: Callable[[], bool]) -> None:
         chunk = []
         for event in events:
             last = event.rv
-            if wanted(event.entry):
-                chunk.append(_event(event.type, api.view(rt, event.entry)))
+            kind = _transition(event, wanted)
+            if kind is not None:
+                chunk.append(_event(kind, api.view(rt, event.entry)))
         if chunk:
             send(b"".join(chunk))
             idle_since = time.monotonic()
         elif bookmarks and time.monotonic() - idle_since >= 1.0:
             send(_event("BOOKMARK", dumps(_bookmark(call, last))))
             idle_since = time.monotonic()
+
+
+def _transition(event: Event, wanted: Callable[[Entry], bool]) -> str | None:
+    """The event a filtered watcher sees, as the watch cache computes it: an object that starts
+    matching the selectors is ADDED, one that stops matching is DELETED (with its new state)."""
+    now = wanted(event.entry)
+    if event.type != "MODIFIED" or event.previous is None:
+        return event.type if now else None
+    before = wanted(event.previous)
+    if now:
+        return "MODIFIED" if before else "ADDED"
+    return "DELETED" if before else None
 
 
 def _bookmark(call: Call, rv: int) -> dict[str, Any]:

@@ -121,3 +121,13 @@ def test_fault_by_path_and_status_and_delay(sandbox: Sandbox, client: Client) ->
     assert client.get(f"{CONFIGMAPS}/a").status == 200
     assert time.monotonic() - started >= 0.3
     assert sandbox.stats.count(verb="patch") == 1  # faulted requests are still counted
+
+
+def test_watch_selector_transitions(sandbox: Sandbox, client: Client) -> None:
+    rv = client.post(CONFIGMAPS, cm("a", app="x")).body["metadata"]["resourceVersion"]
+    client.patch(f"{CONFIGMAPS}/a", {"metadata": {"labels": {"app": "y"}}})  # leaves the selection
+    client.patch(f"{CONFIGMAPS}/a", {"data": {"k": "v"}})  # invisible to the watcher
+    client.patch(f"{CONFIGMAPS}/a", {"metadata": {"labels": {"app": "x"}}})  # enters it again
+    client.patch(f"{CONFIGMAPS}/a", {"data": {"k": "w"}})
+    events = watch(sandbox, f"resourceVersion={rv}&labelSelector=app%3Dx&timeoutSeconds=1", until=4)
+    assert [e["type"] for e in events] == ["DELETED", "ADDED", "MODIFIED"]
