@@ -30,7 +30,7 @@ from gitops.kube.results import FieldDrift, ObjectResult
 from gitops.kube.wait import wait_healthy
 from gitops.sources import GitSource, RepoSpec
 from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
-from renderers.api import RenderRequest
+from renderers.api import RenderRequest, cluster_parameters
 from renderers.api import render as render_manifests
 from renderers.errors import RenderError
 
@@ -143,9 +143,9 @@ def render(request: ReconcileRequest, ports: Ports, revision: str) -> list[Manif
     """Snapshot and render; RenderError becomes RenderFailed here, once."""
     app, cluster = request.application, request.cluster
     root = ports.source.checkout(request.repository, revision)
-    params = {**dict(app.source.parameters or {}),
-              "cluster": {"name": cluster.name, "labels": dict(getattr(cluster, "labels", {}) or {})},
-              "application": app.name, "namespace": app.destination.namespace}
+    params = cluster_parameters(cluster=cluster.name, labels=getattr(cluster, "labels", None),
+                                application=app.name, namespace=app.destination.namespace,
+                                parameters=app.source.parameters)
     try:
         return ports.renderer.render(root, app.source, params)
     except RenderError as exc:
@@ -202,14 +202,17 @@ def _sync(cluster: Cluster, request: ReconcileRequest, the_plan: diff.Plan,
     return _Synced(results, done.objects, done.temporary)
 
 
-def _compare_only(the_plan: diff.Plan, doomed: list[ObjectRef], dry_run: bool) -> list[ObjectResult]:
-    note = "would delete (dry run)" if dry_run else "requires pruning"
-    return applier.preview(the_plan, dry_run=dry_run) + [
-        ObjectResult(r, Action.DELETED if dry_run else Action.SKIPPED, note) for r in doomed]
+def _compare_only(planned: _Planned, dry_run: bool) -> list[ObjectResult]:
+    """Results without writing: the plan, plus what prune would do (ownership checked) or skip."""
+    results = applier.preview(planned.plan, dry_run=dry_run)
+    if dry_run and planned.do_prune:
+        return results + prune.prune(planned.cluster, planned.target, planned.doomed, planned.prune_opts)
+    return results + [ObjectResult(r, Action.SKIPPED, "requires pruning") for r in planned.doomed]
 
 
 @dataclass(frozen=True)
 class _Planned:
+    target: Target
     cluster: Cluster
     plan: diff.Plan
     inventory: list[ObjectRef] | None
@@ -233,12 +236,12 @@ def plan_target(request: ReconcileRequest, ports: Ports, revision: str) -> _Plan
                               dry_run=request.dry_run)
     if do_prune:
         prune.guard(inventory, [p.ref for p in the_plan.objects], doomed, opts, target)
-    return _Planned(cluster, the_plan, inventory, doomed, opts, do_prune)
+    return _Planned(target, cluster, the_plan, inventory, doomed, opts, do_prune)
 
 
 def _execute(request: ReconcileRequest, planned: _Planned, write: bool) -> _Synced:
     if not write:
-        return _Synced(_compare_only(planned.plan, planned.doomed, request.dry_run), planned.plan.live, False)
+        return _Synced(_compare_only(planned, request.dry_run), planned.plan.live, False)
     return _sync(planned.cluster, request, planned.plan, planned.inventory, planned.doomed,
                  planned.prune_opts, planned.do_prune)
 

@@ -4,7 +4,8 @@ Runs one reconcile synchronously and prints each object's result (ACTION KIND NA
 MESSAGE) and a summary. When GITOPS_REDIS_URL is set and ``--local`` is not given, the sync is
 enqueued instead through ``gitops.dispatch.enqueue_sync`` (implemented by the workers layer, loaded
 through an entry point, so this module never imports Celery) and the task id is printed.
-Exit 0: synced (or enqueued); 1: a dry run found changes; 2: error or failed objects.
+Exit 0: synced (or enqueued); 1: a dry run found changes, or a detect-only application differs;
+2: error or failed objects.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from gitops.cli.diff import add_target_arguments, build_request, cache_dir, print_drift, table
 from gitops.engine import ReconcileResult, default_ports, reconcile
 from gitops.errors import GitOpsError
-from gitops.status import Action, Trigger
+from gitops.status import Action, SyncStatus, Trigger
 
 
 def _enqueue(args: argparse.Namespace) -> int:
@@ -64,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.dry_run:
         return 1 if any(o.action is not Action.UNCHANGED for o in result.objects) else 0
+    if not result.applied:
+        print("not applied: the application's sync policy is detect-only", file=sys.stderr)
+        return 0 if result.sync is SyncStatus.SYNCED else 1
     return 0
 
 

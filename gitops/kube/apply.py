@@ -54,7 +54,7 @@ def _planned(p: ObjectPlan, dry_run: bool) -> ObjectResult:
     note = " (dry run)" if dry_run else ""
     if p.action is Action.FAILED:
         return ObjectResult(p.ref, Action.FAILED, p.message, p.error, drift=p.drift)
-    return ObjectResult(p.ref, p.action, p.message + note, drift=p.drift)
+    return ObjectResult(p.ref, p.action, (p.message + note).strip(), drift=p.drift)
 
 
 def preview(plan: Plan, *, dry_run: bool = True) -> list[ObjectResult]:

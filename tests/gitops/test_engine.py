@@ -271,3 +271,20 @@ def test_object_owned_by_another_target_is_not_taken_over(tmp_path: Path, cluste
     assert actions(result) == {"shared": Action.FAILED, "mine": Action.SKIPPED}
     assert "managed by other@c1" in (result.objects[0].error or "")
     assert cluster.objects[("", "ConfigMap", "demo", "shared")]["data"] == {"v": "theirs"}
+
+
+def test_dry_run_shows_prune_with_ownership_checked_and_writes_nothing(
+    tmp_path: Path, cluster: FakeCluster
+) -> None:
+    renderer = StaticRenderer([cm("a"), cm("b"), cm("c"), cm("d")])
+    p = Ports(FakeSource(), renderer, FakeClusters({"c1": cluster}))
+    reconcile(request(tmp_path), p)
+    cluster.objects[("", "ConfigMap", "demo", "d")]["metadata"]["annotations"][keys.OWNED_BY] = "other@c1"
+    renderer.manifests = [cm("a"), cm("b", "changed")]
+    cluster.calls.clear()
+    result = reconcile(request(tmp_path, sync=True, dry_run=True), p)
+    assert cluster.writes() == 0 and not result.applied
+    got = {r.ref.name: (r.action, r.message) for r in result.objects}
+    assert got["b"] == (Action.CONFIGURED, "(dry run)")
+    assert got["c"] == (Action.DELETED, "would delete (dry run)")
+    assert got["d"][0] is Action.SKIPPED and "other@c1" in got["d"][1]
