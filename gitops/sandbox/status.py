@@ -66,9 +66,12 @@ STALE = "the object has been modified; please apply your changes to the latest v
 
 def apply_conflict(resource: str, group: str, name: str, conflicts: list[tuple[str, str]],
                    message: str | None = None) -> ApiError:
-    """409 for server-side apply conflicts, causes shaped exactly like kube-apiserver's."""
-    causes = [{"type": "FieldManagerConflict", "message": f'conflict with "{mgr}": {path}', "field": path}
-              for mgr, path in conflicts]
+    """409 for server-side apply conflicts, causes shaped like kube-apiserver's.
+
+    The apiserver serializes ``StatusCause.Type`` under the JSON key ``reason``; the team contract
+    spells it ``type``, so both keys are present (clients ignore the extra one)."""
+    causes = [{"reason": "FieldManagerConflict", "type": "FieldManagerConflict",
+               "message": f'conflict with "{mgr}": {path}', "field": path} for mgr, path in conflicts]
     if message:
         summary = message
     elif len(conflicts) == 1:

@@ -72,7 +72,8 @@ def test_conflict_with_other_manager_has_documented_causes(client: Client) -> No
     assert clash.status == 409 and clash.reason == "Conflict"
     assert clash.body["details"]["causes"] == [
         {
-            "type": "FieldManagerConflict",
+            "reason": "FieldManagerConflict",  # the apiserver's JSON key
+            "type": "FieldManagerConflict",  # the team contract's spelling
             "message": 'conflict with "alice": .spec.replicas',
             "field": ".spec.replicas",
         }
