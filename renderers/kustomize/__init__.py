@@ -9,6 +9,7 @@ the file and field.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ def build(path: Path | str, options: KustomizeOptions | None = None) -> list[dic
         vars.resolve(acc.resmap, acc.vars, acc.cfg.var_reference)
         kept = [r for r in acc.resmap if str(r.annotations().get(LOCAL_CONFIG, "")) != "true"]
         ordered = order.apply_sort_options(kept, k.map("sortOptions"), str(k.path))
-        _build_metadata(ordered, k.list("buildMetadata"), str(k.path))
+        _build_metadata(ordered, k.list("buildMetadata"), str(k.path), loader.cwd)
         return [r.obj for r in ordered]
     except RenderError:
         raise
@@ -51,15 +52,24 @@ def build(path: Path | str, options: KustomizeOptions | None = None) -> list[dic
         raise fail("kustomization nested too deeply") from exc
 
 
-def _build_metadata(items: list[Resource], wanted: list[Any], where: str) -> None:
+def _relative(entry: dict[str, Any], top: Path) -> dict[str, Any]:
+    out = dict(entry)
+    for key in ("path", "configuredIn"):
+        if key in out:
+            out[key] = os.path.relpath(out[key], top)
+    return out
+
+
+def _build_metadata(items: list[Resource], wanted: list[Any], where: str, top: Path) -> None:
     unknown = [w for w in wanted if w not in BUILD_METADATA]
     if unknown:
         raise fail(f"invalid buildMetadata option: {unknown[0]}", where, "buildMetadata")
     for res in items:
         if "originAnnotations" in wanted and res.origin:
-            res.meta.setdefault("annotations", {})[ORIGIN] = _yaml(res.origin)
+            res.meta.setdefault("annotations", {})[ORIGIN] = _yaml(_relative(res.origin, top))
         if "transformerAnnotations" in wanted and res.transformations:
-            res.meta.setdefault("annotations", {})[TRANSFORMATIONS] = _yaml(res.transformations)
+            res.meta.setdefault("annotations", {})[TRANSFORMATIONS] = _yaml(
+                [_relative(t, top) for t in res.transformations])
         if "managedByLabel" in wanted:
             res.meta.setdefault("labels", {})[MANAGED_BY] = "kustomize-v5.5.0"
 

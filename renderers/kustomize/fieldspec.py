@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from renderers.kustomize.errors import fail
@@ -45,6 +46,11 @@ def parse_all(raw: Any, source: object = None) -> list[FieldSpec]:
 
 
 def split_path(path: str) -> list[str]:
+    return list(_split_path(path))
+
+
+@lru_cache(maxsize=4096)
+def _split_path(path: str) -> tuple[str, ...]:
     parts, cur, i = [], "", 0
     while i < len(path):
         if path[i] == "\\" and i + 1 < len(path) and path[i + 1] == "/":
@@ -58,7 +64,7 @@ def split_path(path: str) -> list[str]:
             cur += path[i]
         i += 1
     parts.append(cur)
-    return [p for p in parts if p]
+    return tuple(p for p in parts if p)
 
 
 def walk(node: Any, parts: list[str], create: bool, setter: Setter, where: str = "") -> None:

@@ -54,9 +54,9 @@ class Kustomization:
 
 def find(loader: Loader) -> str:
     """The kustomization file name in ``loader.cwd``."""
-    if not loader.cwd.is_dir():
+    if loader.probe(".") != "dir":
         raise fail(f"'{loader.cwd}' must be a directory containing a kustomization file", loader.cwd)
-    present = [n for n in FILENAMES if (loader.cwd / n).is_file()]
+    present = [n for n in FILENAMES if loader.probe(n) == "file"]
     if not present:
         raise fail("unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' "
                    f"in directory '{loader.cwd}'", loader.cwd)

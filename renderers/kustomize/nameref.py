@@ -15,20 +15,29 @@ from typing import Any
 from renderers.kustomize.config import Config
 from renderers.kustomize.errors import fail
 from renderers.kustomize.fieldspec import FieldSpec, split_path, walk
-from renderers.kustomize.resource import Gvk, ResMap, Resource, cluster_scoped
+from renderers.kustomize.resource import Gvk, ResId, ResMap, Resource, cluster_scoped
 
 Sieve = Callable[[Resource], bool]
 
 
 def fix_references(resmap: ResMap, cfg: Config) -> None:
+    ids = [(r, r.cur_id()) for r in resmap]
+    by_prev_name: dict[str, set[int]] = {}
+    for res in resmap:
+        for prev in res.prev:
+            by_prev_name.setdefault(prev.name, set()).add(id(res))
+    by_kind: dict[str, list[tuple[Gvk, FieldSpec]]] = {}
     for referrer in resmap:
-        filters = [(target, spec) for target, specs in cfg.name_reference for spec in specs
-                   if referrer.org_id().gvk.selected_by(spec.gvk)]
+        org = referrer.org_id().gvk
+        if org.kind not in by_kind:
+            by_kind[org.kind] = [(target, spec) for target, specs in cfg.name_reference for spec in specs
+                                 if not spec.gvk.kind or spec.gvk.kind == org.kind]
+        filters = [(t, s) for t, s in by_kind[org.kind] if org.selected_by(s.gvk)]
         if not filters:
             continue
-        candidates = _reachable(resmap, referrer)
+        candidates = _reachable(ids, referrer)
         for target, spec in filters:
-            _Fixer(referrer, target, spec, candidates).run()
+            _Fixer(referrer, target, spec, candidates, by_prev_name).run()
 
 
 def _subject_namespaces(referrer: Resource) -> set[str]:
@@ -39,14 +48,13 @@ def _subject_namespaces(referrer: Resource) -> set[str]:
             and s.get("kind") == "ServiceAccount" and s.get("namespace")}
 
 
-def _reachable(resmap: ResMap, referrer: Resource) -> list[Resource]:
+def _reachable(ids: list[tuple[Resource, ResId]], referrer: Resource) -> list[Resource]:
     ref_id = referrer.cur_id()
     if cluster_scoped(ref_id.gvk):
-        return list(resmap)
+        return [r for r, _ in ids]
     namespaces = _subject_namespaces(referrer)
     out = []
-    for res in resmap:
-        rid = res.cur_id()
+    for res, rid in ids:
         if (cluster_scoped(rid.gvk) or rid.effective_ns() == ref_id.effective_ns()
                 or res.namespace in namespaces):
             out.append(res)
@@ -61,8 +69,10 @@ def _same_ending(a: list[str], b: list[str]) -> bool:
 
 
 class _Fixer:
-    def __init__(self, referrer: Resource, target: Gvk, spec: FieldSpec, candidates: list[Resource]) -> None:
+    def __init__(self, referrer: Resource, target: Gvk, spec: FieldSpec, candidates: list[Resource],
+                 by_prev_name: dict[str, set[int]]) -> None:
         self.referrer, self.target, self.spec, self.candidates = referrer, target, spec, candidates
+        self.by_prev_name = by_prev_name
 
     def run(self) -> None:
         walk(self.referrer.obj, split_path(self.spec.path), False, self.set)
@@ -119,8 +129,11 @@ class _Fixer:
         return res.cur_id().effective_ns() == self.referrer.cur_id().effective_ns()
 
     def select(self, old: str, candidates: list[Resource], *, with_ns: bool) -> Resource | None:
+        named = self.by_prev_name.get(old)
+        if not named:
+            return None
         role = self._role_ref()
-        found = [r for r in candidates if any(i.name == old for i in r.prev)
+        found = [r for r in candidates if id(r) in named
                  and any(i.gvk.selected_by(self.target) for i in r.prev)
                  and (role is None or any(i.gvk.selected_by(role) for i in r.prev)) and self._same_ns(r)]
         if len(found) == 1:

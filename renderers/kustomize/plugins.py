@@ -26,21 +26,21 @@ if TYPE_CHECKING:
 
 def _configs(loader: Loader, entries: list[Any], where: str) -> list[tuple[dict[str, Any], str]]:
     """Every plugin config with the file it came from (the kustomization file for inline ones)."""
-    from renderers.kustomize.target import accumulate
+    from renderers.kustomize.target import sub_build
     out: list[tuple[dict[str, Any], str]] = []
     for entry in entries:
         text = str(entry)
         if "\n" in text:
             docs = parse_cached(text.encode(), f"{where} (inline plugin config)")
-        elif (loader.cwd / text).is_dir():
-            sub, _ = accumulate(loader.directory(text))
+        elif loader.probe(text) == "dir":
+            sub, _ = sub_build(loader, text)
             docs = [r.obj for r in sub.resmap]
         else:
             docs = loader.load_yaml(text)
         for doc in docs:
             if not isinstance(doc, dict) or not doc.get("kind"):
                 raise fail("a plugin config must be an object with a kind", text, "transformers")
-            inline = "\n" in text or (loader.cwd / text).is_dir()
+            inline = "\n" in text or loader.probe(text) == "dir"
             out.append((doc, "kustomization.yaml" if inline else text))
     return out
 
@@ -139,7 +139,7 @@ def run_generator_plugins(acc: Acc, loader: Loader, entries: list[Any], where: s
             by = {"apiVersion": str(conf.get("apiVersion") or ""), "kind": kind}
             if metadata.get("name"):
                 by["name"] = str(metadata["name"])
-            res.origin = {"configuredIn": loader.relative(source),
+            res.origin = {"configuredIn": loader.absolute(source),
                           "configuredBy": by}
             made.append(res)
         elif kind == "IAMPolicyGenerator":

@@ -25,8 +25,7 @@ class Gvk:
 
     @classmethod
     def of(cls, api_version: str, kind: str) -> Gvk:
-        group, _, version = api_version.rpartition("/")
-        return cls(group, version, kind)
+        return _gvk_of(api_version, kind)
 
     def selected_by(self, sel: Gvk) -> bool:
         return ((not sel.group or sel.group == self.group)
@@ -39,6 +38,12 @@ class Gvk:
 
     def sort_key(self) -> str:
         return "_".join((self.group or "~G", self.version or "~V", self.kind or "~K"))
+
+
+@lru_cache(maxsize=4096)
+def _gvk_of(api_version: str, kind: str) -> Gvk:
+    group, _, version = api_version.rpartition("/")
+    return Gvk(group, version, kind)
 
 
 @lru_cache(maxsize=1)
@@ -60,6 +65,9 @@ class ResId:
         if cluster_scoped(self.gvk):
             return "_cluster_"
         return self.namespace or "default"
+
+    def key(self) -> tuple[Gvk, str, str]:
+        return self.gvk, self.effective_ns(), self.name
 
     def same(self, other: ResId) -> bool:
         return (self.gvk == other.gvk and self.name == other.name
@@ -133,10 +141,10 @@ class Resource:
         return annotations if isinstance(annotations, dict) else {}
 
     def copy(self) -> Resource:
-        import copy as _copy
-        return Resource(_copy.deepcopy(self.obj), list(self.prev), list(self.prefixes), list(self.suffixes),
-                        self.behavior, self.needs_hash, self.source,
-                        _copy.deepcopy(self.origin), _copy.deepcopy(self.transformations))
+        from renderers.kustomize.loader import clone
+        return Resource(clone(self.obj), list(self.prev), list(self.prefixes), list(self.suffixes),
+                        self.behavior, self.needs_hash, self.source, clone(self.origin),
+                        clone(self.transformations))
 
 
 class ResMap:
@@ -152,15 +160,17 @@ class ResMap:
         return len(self.items)
 
     def append(self, res: Resource) -> None:
-        cur = res.cur_id()
-        for other in self.items:
-            if other.cur_id().same(cur):
-                raise fail(f"may not add resource with an already registered id: {cur}", res.source)
-        self.items.append(res)
+        self.extend(ResMap([res]))
 
     def extend(self, other: ResMap) -> None:
+        """Append every resource of ``other``; an id already present is an error."""
+        keys = {r.cur_id().key() for r in self.items}
         for res in other.items:
-            self.append(res)
+            cur = res.cur_id()
+            if cur.key() in keys:
+                raise fail(f"may not add resource with an already registered id: {cur}", res.source)
+            keys.add(cur.key())
+            self.items.append(res)
 
     def remove(self, res: Resource) -> None:
         self.items = [r for r in self.items if r is not res]

@@ -9,6 +9,8 @@ annotations, patchesJson6902, replicas, images, replacements), transformer plugi
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +18,7 @@ from renderers.k8s.schema import TypeNode, root_for
 from renderers.kustomize import config as cfgmod
 from renderers.kustomize import generators, meta, model, patches, replacements, vars, workload
 from renderers.kustomize.errors import fail
-from renderers.kustomize.loader import Loader, is_remote
+from renderers.kustomize.loader import Dep, Loader, deps_valid, is_remote
 from renderers.kustomize.resource import ResMap, Resource
 
 
@@ -34,14 +36,52 @@ class Acc:
         return custom if custom is not None else root_for(str(res.obj.get("apiVersion") or ""), res.kind)
 
 
+_CACHE_LIMIT = 512
+_cache: dict[tuple[Any, ...], tuple[list[Dep], Acc, model.Kustomization]] = {}
+_lock = threading.Lock()
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def _clone(acc: Acc) -> Acc:
+    copies = {id(r): r.copy() for r in acc.resmap}
+    out_vars = [dataclasses.replace(v, target=copies.get(id(v.target))) for v in acc.vars]
+    return Acc(ResMap([copies[id(r)] for r in acc.resmap]), acc.cfg.copy(), out_vars, dict(acc.schemas))
+
+
 def accumulate(loader: Loader, *, top: bool = False) -> tuple[Acc, model.Kustomization]:
+    """The accumulated kustomization in ``loader.cwd``. A directory built before is reused when every
+    file it read still has the same content (SHA-256) and every path probe the same answer."""
+    opts = loader.options
+    key = (str(loader.cwd), opts.load_restrictor, str(loader.fence), str(opts.root), id(opts.remote_loader))
+    hit = _cache.get(key)
+    if hit is not None and deps_valid(hit[0], loader.chain[:-1]):
+        loader.deps.extend(hit[0])
+        return _clone(hit[1]), hit[2]
     k = model.load(loader)
     if k.kind == model.KIND_COMPONENT:
         raise fail(f"expected kind '{model.KIND_KUSTOMIZATION}' for path '{loader.cwd}' but got "
                    f"'{model.KIND_COMPONENT}'", k.path, "kind")
     acc = Acc()
     accumulate_into(acc, loader, k)
+    with _lock:
+        if len(_cache) >= _CACHE_LIMIT:
+            _cache.clear()
+        _cache[key] = (list(loader.deps), _clone(acc), k)
     return acc, k
+
+
+def sub_build(loader: Loader, ref: str) -> tuple[Acc, model.Kustomization]:
+    """Accumulate the base ``ref``; its dependencies become the current directory's too."""
+    sub_loader = loader.directory(ref)
+    try:
+        return accumulate(sub_loader)
+    finally:
+        loader.deps.append(("dir", str(sub_loader.cwd), ""))
+        loader.deps.extend(sub_loader.deps)
 
 
 def accumulate_into(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
@@ -67,17 +107,15 @@ def accumulate_into(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
 
 
 def _resource(acc: Acc, loader: Loader, ref: str, where: str) -> None:
-    target = loader.cwd / ref
-    if is_remote(ref) or (not ref.startswith("/") and target.is_dir()) or (ref.startswith("/") and
-                                                                          target.is_dir()):
-        sub, _ = accumulate(loader.directory(ref))
+    kind = "dir" if is_remote(ref) else loader.probe(ref)
+    if kind == "dir":
+        sub, _ = sub_build(loader, ref)
         _absorb(acc, sub, ref)
         return
-    if not target.exists():
-        raise fail(f"accumulating resources: '{target}' does not exist (neither a file nor a directory)",
-                   where, "resources")
-    for res in load_resources(loader, ref):
-        acc.resmap.append(res)
+    if kind == "missing":
+        raise fail(f"accumulating resources: '{loader.cwd / ref}' does not exist (neither a file nor a "
+                   "directory)", where, "resources")
+    acc.resmap.extend(ResMap(load_resources(loader, ref)))
 
 
 def _absorb(acc: Acc, sub: Acc, ref: str) -> None:
@@ -95,18 +133,22 @@ def _absorb(acc: Acc, sub: Acc, ref: str) -> None:
 
 def _component(acc: Acc, loader: Loader, ref: str, where: str) -> None:
     sub_loader = loader.directory(ref)
-    k = model.load(sub_loader)
-    if k.kind != model.KIND_COMPONENT:
-        raise fail(f"expected kind '{model.KIND_COMPONENT}' for path '{sub_loader.cwd}' but got "
-                   f"'{k.kind}'", k.path, "kind")
-    accumulate_into(acc, sub_loader, k)
+    try:
+        k = model.load(sub_loader)
+        if k.kind != model.KIND_COMPONENT:
+            raise fail(f"expected kind '{model.KIND_COMPONENT}' for path '{sub_loader.cwd}' but got "
+                       f"'{k.kind}'", k.path, "kind")
+        accumulate_into(acc, sub_loader, k)
+    finally:
+        loader.deps.append(("dir", str(sub_loader.cwd), ""))
+        loader.deps.extend(sub_loader.deps)
 
 
 def load_resources(loader: Loader, ref: str) -> list[Resource]:
     out: list[Resource] = []
     for doc in loader.load_yaml(ref, unique_keys=True):
         out.extend(to_resources(doc, ref))
-    origin = {"path": loader.relative(ref)}
+    origin = {"path": loader.absolute(ref)}
     for res in out:
         res.origin = dict(origin)
     return out
@@ -141,7 +183,7 @@ def run_generators(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
     made = [generators.make(loader, g, "ConfigMap", opts, where) for g in k.list("configMapGenerator")]
     made += [generators.make(loader, g, "Secret", opts, where) for g in k.list("secretGenerator")]
     for res in made:
-        res.origin = {"configuredIn": loader.relative(k.path.name),
+        res.origin = {"configuredIn": loader.absolute(k.path.name),
                       "configuredBy": {"apiVersion": "builtin", "kind": f"{res.kind}Generator"}}
         absorb_generated(acc.resmap, res)
     if k.list("generators"):
@@ -197,7 +239,7 @@ def _record_transformers(acc: Acc, loader: Loader, k: model.Kustomization) -> No
         if k.data.get(key) and kind not in kinds:
             kinds.append(kind)
     for kind in kinds:
-        entry = {"configuredIn": loader.relative(k.path.name),
+        entry = {"configuredIn": loader.absolute(k.path.name),
                  "configuredBy": {"apiVersion": "builtin", "kind": kind}}
         for res in acc.resmap:
             res.transformations.append(entry)

@@ -7,6 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from renderers.errors import RenderError
 from renderers.kustomize import build
 from renderers.kustomize.hasher import suffix
 from renderers.kustomize.workload import new_image, split_image
@@ -131,3 +134,19 @@ def test_image_reference_parsing() -> None:
     assert new_image("nginx:1.0", {"name": "nginx", "digest": "sha256:x"}) == "nginx@sha256:x"
     assert new_image("nginx-extra:1", {"name": "nginx", "newTag": "2"}) is None
     assert new_image("nginx", {"name": "nginx", "newName": "r/nginx", "newTag": 3}) == "r/nginx:3"
+
+
+def test_cache_follows_content_not_paths(tree: Tree) -> None:
+    root = tree({"base/kustomization.yaml": "resources:\n- cm.yaml\n",
+                 "base/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  v: aaaa\n",
+                 "app/kustomization.yaml": "resources:\n- ../base\nnamePrefix: x-\n"})
+    assert build(root / "app")[0]["data"] == {"v": "aaaa"}
+    (root / "base/cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  v: bbbb\n")
+    assert build(root / "app")[0]["data"] == {"v": "bbbb"}
+    (root / "base/Kustomization").write_text("resources: []\n")
+    with pytest.raises(RenderError, match="multiple kustomization files"):
+        build(root / "app")
+    (root / "base/Kustomization").unlink()
+    (root / "base/kustomization.yaml").write_text("resources:\n- cm.yaml\ncommonLabels:\n  l: v\n")
+    assert build(root / "app")[0]["metadata"]["labels"] == {"l": "v"}
