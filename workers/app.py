@@ -10,7 +10,11 @@ task converges instead of conflicting.
 
 from __future__ import annotations
 
+import gc
+from typing import Any
+
 from celery import Celery
+from celery.signals import worker_init
 from kombu.entity import Queue
 
 from workers.settings import Settings
@@ -67,3 +71,19 @@ def create_app(settings: Settings | None = None) -> Celery:
 
 
 app = create_app()
+
+
+def preload_runtime(**_: Any) -> None:
+    """Load the configuration once in the worker's main process, before the pool forks.
+
+    Prefork children then share the loaded models copy-on-write (``gc.freeze`` keeps the collector
+    from touching, and so copying, those pages), and a broken configuration stops the worker at
+    start instead of failing every task.
+    """
+    from workers.runtime import get_runtime
+
+    get_runtime()
+    gc.freeze()
+
+
+worker_init.connect(preload_runtime)

@@ -19,7 +19,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitops.errors import ClusterError, GitOpsError, InputError, StateError
-from gitops.state import Operation, carry_forward, check_name, check_target, records_from_result
+from gitops.state import (
+    Lease,
+    Operation,
+    TargetStatus,
+    carry_forward,
+    check_name,
+    check_target,
+    records_from_result,
+)
 from gitops.state.model import ResultLike
 from gitops.status import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
 from workers.locks import LeaseKeeper
@@ -105,6 +113,18 @@ def _reconcile_safely(rt: Runtime, target: Target, trigger: Trigger, prune: bool
                             started=started), None
 
 
+@dataclass(frozen=True)
+class Job:
+    """One validated reconcile request."""
+
+    call: Call
+    target: Target
+    trigger: Trigger
+    prune: bool | None
+    dry_run: bool
+    coalesced: bool
+
+
 def reconcile(rt: Runtime, call: Call, application: object, cluster: object, *, trigger: object,
               prune: bool | None = None, dry_run: bool = False, coalesced: bool = True) -> Outcome:
     """One reconcile of (application, cluster) under the target's lease; see the module docstring."""
@@ -112,52 +132,68 @@ def reconcile(rt: Runtime, call: Call, application: object, cluster: object, *, 
     if isinstance(checked, str):
         log.warning("%s", checked)
         return Outcome("rejected", checked)
-    target, trig, s = checked, Trigger(str(trigger)), rt.settings
+    job = Job(call, checked, Trigger(str(trigger)), prune, dry_run, coalesced)
     if coalesced:
-        rt.store.begin_run(target, s.sched_ttl)
-    lease = rt.store.acquire(target, owner_id(call), s.lock_ttl)
+        rt.store.begin_run(job.target, rt.settings.sched_ttl)
+    lease = rt.store.acquire(job.target, owner_id(call), rt.settings.lock_ttl)
     if lease is None:
         if call.attempt > LOCK_RETRY_LIMIT:
-            return _finish(rt, target, trig, coalesced, Outcome("gave-up", "lock held too long"))
-        return Outcome("retry", f"{target} is locked by another reconcile",
-                       countdown=min(s.lock_ttl, 0.5 + 0.5 * call.attempt * random.random()))
+            return _finish(rt, job, Outcome("gave-up", "lock held too long"))
+        return Outcome("retry", f"{job.target} is locked by another reconcile",
+                       countdown=min(rt.settings.lock_ttl, 0.5 + 0.5 * call.attempt * random.random()))
     try:
-        with LeaseKeeper(rt.store, lease, s.lock_ttl):
-            begun = Operation(id=call.task_id, application=target.application, cluster=target.cluster,
-                              trigger=trig, phase=OperationPhase.RUNNING, started=time.time(),
-                              dry_run=dry_run, prune=bool(prune), attempt=call.attempt, fence=lease.token)
-            rt.store.begin(begun, lease=lease)
-            result, retry_after = _reconcile_safely(rt, target, trig, prune, dry_run, not coalesced)
-            status, operation = records_from_result(result, operation_id=call.task_id, trigger=trig,
-                                                    dry_run=dry_run, prune=bool(prune), attempt=call.attempt)
-            operation = replace(operation, started=begun.started, fence=lease.token)
-            rt.store.record(carry_forward(rt.store.status(target), status), operation, lease=lease)
+        with LeaseKeeper(rt.store, lease, rt.settings.lock_ttl):
+            result, retry_after, status = _run(rt, job, lease)
     except StateError as exc:
         if exc.temporary:
-            return Outcome("retry", str(exc), countdown=backoff(call.attempt, s.retry_base, s.retry_max))
+            return Outcome("retry", str(exc), countdown=backoff(call.attempt, rt.settings.retry_base,
+                                                                rt.settings.retry_max))
         log.warning("fenced: %s", exc)
         return Outcome("fenced", str(exc))
     finally:
         _release(rt, lease)
-    if result.error and result.temporary and call.attempt <= s.retry_limit:
-        wait = backoff(call.attempt, s.retry_base, s.retry_max, floor=retry_after or 0.0)
+    return _conclude(rt, job, result, retry_after, status)
+
+
+def _run(rt: Runtime, job: Job, lease: Lease) -> tuple[ResultLike, float | None, TargetStatus]:
+    """Record the running operation, call the engine, record the outcome (all fenced by ``lease``)."""
+    begun = Operation(id=job.call.task_id, application=job.target.application, cluster=job.target.cluster,
+                      trigger=job.trigger, phase=OperationPhase.RUNNING, started=time.time(),
+                      dry_run=job.dry_run, prune=bool(job.prune), attempt=job.call.attempt, fence=lease.token)
+    rt.store.begin(begun, lease=lease)
+    result, retry_after = _reconcile_safely(rt, job.target, job.trigger, job.prune, job.dry_run,
+                                            not job.coalesced)
+    status, operation = records_from_result(result, operation_id=job.call.task_id, trigger=job.trigger,
+                                            dry_run=job.dry_run, prune=bool(job.prune),
+                                            attempt=job.call.attempt)
+    operation = replace(operation, started=begun.started, fence=lease.token)
+    status = carry_forward(rt.store.status(job.target), status)
+    rt.store.record(status, operation, lease=lease)
+    return result, retry_after, status
+
+
+def _conclude(rt: Runtime, job: Job, result: ResultLike, retry_after: float | None,
+              status: TargetStatus) -> Outcome:
+    s = rt.settings
+    if result.error and result.temporary and job.call.attempt <= s.retry_limit:
+        wait = backoff(job.call.attempt, s.retry_base, s.retry_max, floor=retry_after or 0.0)
         return Outcome("retry", result.error, countdown=wait)
     detail = result.error or f"{status.sync}/{status.health} at {status.revision}"
-    return _finish(rt, target, trig, coalesced, Outcome("done", detail, extra={
+    return _finish(rt, job, Outcome("done", detail, extra={
         "revision": status.revision, "sync": str(status.sync), "health": str(status.health)}))
 
 
-def _release(rt: Runtime, lease: Any) -> None:
+def _release(rt: Runtime, lease: Lease) -> None:
     try:
         rt.store.release(lease)
     except GitOpsError as exc:  # it expires on its own
         log.warning("releasing %s: %s", lease.target, exc)
 
 
-def _finish(rt: Runtime, target: Target, trigger: Trigger, coalesced: bool, outcome: Outcome) -> Outcome:
-    if coalesced and rt.store.finish_run(target, rt.settings.sched_ttl):
+def _finish(rt: Runtime, job: Job, outcome: Outcome) -> Outcome:
+    if job.coalesced and rt.store.finish_run(job.target, rt.settings.sched_ttl):
         # debounced: a burst of triggers during this run is served by one run after the burst
-        return replace(outcome, enqueue=(target,), trigger=trigger, countdown=rt.settings.debounce)
+        return replace(outcome, enqueue=(job.target,), trigger=job.trigger, countdown=rt.settings.debounce)
     return outcome
 
 
