@@ -4,7 +4,8 @@ Called by diff.py on the normalised live and predicted objects. Lists that the s
 maps (``listType: map``, e.g. containers keyed by name) are compared element by element, matched by
 their keys, so a changed image is reported at ``.spec.template.spec.containers[name="web"].image``
 and can be attributed through managedFields; other lists are compared whole (atomic), as the API
-server's own merge treats them. Display helpers truncate huge values so a diff stays readable.
+server's own merge treats them. A null and an absent field compare equal (the API server drops
+nulls). Display helpers truncate huge values so a diff stays readable.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from renderers.k8s.schema import TypeNode, element, field, resolve
 
 MISSING: Any = None
 MAX_VALUE_CHARS = 512
+MAX_ITEMS = 100
 _MAX_DEPTH = 64
 
 
@@ -63,12 +65,19 @@ def compare(live: Any, predicted: Any, node: TypeNode, path: Path = ()) -> list[
     return [(path, live, predicted)]
 
 
-def truncate(value: Any, limit: int = MAX_VALUE_CHARS) -> Any:
-    """``value`` with every string longer than ``limit`` cut and marked (for display only)."""
+def truncate(value: Any, limit: int = MAX_VALUE_CHARS, depth: int = 0) -> Any:
+    """``value`` for display: strings over ``limit`` characters, lists and maps over MAX_ITEMS
+    entries and nesting deeper than _MAX_DEPTH are cut and marked."""
     if isinstance(value, str) and len(value) > limit:
         return f"{value[:limit]}... ({len(value) - limit} more characters)"
+    if isinstance(value, (dict, list)) and depth >= _MAX_DEPTH:
+        return "... (nested too deeply)"
     if isinstance(value, dict):
-        return {k: truncate(v, limit) for k, v in value.items()}
+        out = {k: truncate(v, limit, depth + 1) for k, v in list(value.items())[:MAX_ITEMS]}
+        if len(value) > MAX_ITEMS:
+            out["..."] = f"({len(value) - MAX_ITEMS} more keys)"
+        return out
     if isinstance(value, list):
-        return [truncate(v, limit) for v in value]
+        items = [truncate(v, limit, depth + 1) for v in value[:MAX_ITEMS]]
+        return items + ([f"... ({len(value) - MAX_ITEMS} more items)"] if len(value) > MAX_ITEMS else [])
     return value

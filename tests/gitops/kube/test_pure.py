@@ -158,6 +158,7 @@ def test_compare_matches_keyed_list_elements() -> None:
         ('.spec.template.spec.containers[name="web"].image', "a", "b"),
     ]
     assert compare(dep("a", 1), dep("a", 1), node) == []
+    assert compare({"x": None}, {}, node) == []  # the API server drops nulls: absent and null agree
 
 
 def test_truncate_huge_values() -> None:
@@ -213,3 +214,45 @@ def test_pmap_keeps_order_and_propagates_errors() -> None:
 
     with pytest.raises(ValueError, match="two"):
         pmap(boom, [1, 2, 3])
+
+
+def test_truncate_caps_collections_and_depth() -> None:
+    out = truncate({"items": list(range(1000)), "map": {str(i): i for i in range(500)}})
+    assert len(out["items"]) == 101 and out["items"][-1] == "... (900 more items)"
+    assert len(out["map"]) == 101 and out["map"]["..."] == "(400 more keys)"
+    deep: Any = "leaf"
+    for _ in range(200):
+        deep = [deep]
+    assert "nested too deeply" in str(truncate(deep))
+
+
+def drop_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_nulls(v) for v in value]
+    return value
+
+
+def test_compare_properties() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5))
+    values = st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)
+        ),
+        max_leaves=12,
+    )
+    node = root_for("apps/v1", "Deployment")
+
+    @settings(max_examples=200, deadline=None)
+    @given(values, values)
+    def check(a: Any, b: Any) -> None:
+        assert compare(a, a, node) == []
+        assert (compare(a, b, node) == []) == (drop_nulls(a) == drop_nulls(b))  # null == absent
+        assert contains(a, a)
+
+    check()
