@@ -3,9 +3,11 @@
 Run by ``gitops beat`` and ``gitops up``. Key design choice: instead of Celery beat's static schedule,
 a small loop ticks every few seconds and asks the store which repositories are due
 (``Store.claim_due``: a sorted set of next-due times, updated atomically), so intervals come from the
-configuration and survive restarts. Exactly one beat acts: each tick first takes or renews a Redis
-leader lock (TTL ``beat_lock_ttl``, renewed every tick); a second beat started against the same Redis
-waits as a hot standby and takes over within one TTL when the leader dies.
+configuration and survive restarts; every ``resync_seconds`` it also asks for a reconcile of every
+target (self-heal targets re-apply drift, the others refresh their drift status). Exactly one beat
+acts: each tick first takes or renews a Redis leader lock (TTL ``beat_lock_ttl``, renewed every
+tick); a second beat started against the same Redis waits as a hot standby and takes over within
+one TTL when the leader dies.
 """
 
 from __future__ import annotations
@@ -57,10 +59,17 @@ class Beat:
         once = f"{self.owner}:{uuid.uuid4().hex[:8]}"  # a fresh owner: taking it never renews it
         if self.rt.store.acquire_named(RESYNC_LOCK, once, self.rt.settings.resync_seconds):
             # the resync lock is never released: its expiry is the resync interval
-            heal = [i.target for i in self.rt.catalog.targets() if i.self_heal]
-            out = service.request(self.rt, heal, Trigger.SELF_HEAL)
-            for target in out.enqueue:
-                self.dispatch.reconcile(target, Trigger.SELF_HEAL)
+            sent += self._resync()
+        return sent
+
+    def _resync(self) -> list[str]:
+        """Every target again: self-heal ones re-apply drift, the others refresh their drift status."""
+        infos = self.rt.catalog.targets()
+        sent = []
+        for trigger, chosen in ((Trigger.SELF_HEAL, [i.target for i in infos if i.self_heal]),
+                                (Trigger.POLL, [i.target for i in infos if not i.self_heal])):
+            for target in service.request(self.rt, chosen, trigger).enqueue:
+                self.dispatch.reconcile(target, trigger)
                 sent.append(f"reconcile:{target}")
         return sent
 

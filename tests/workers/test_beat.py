@@ -27,6 +27,8 @@ def runtime(store: InMemoryStore, **settings: float) -> Runtime:
     s = Settings(beat_lock_ttl=settings.get("ttl", 0.3), resync_seconds=settings.get("resync", 100),
                  beat_tick=0.05)
     catalog = fakes.FakeCatalog.of(["web@prod", "api@prod"], interval=10.0)
+    plain = Target("plain", "prod")  # no self-heal: refreshed with trigger poll
+    catalog.infos[plain] = fakes.TargetInfo(plain, "repo", "apps/plain", self_heal=False)
     return Runtime(store, catalog, None, None, s)  # type: ignore[arg-type]
 
 
@@ -59,20 +61,20 @@ def test_resync_triggers_self_heal_once_per_interval_and_coalesces() -> None:
     rec = Recorder()
     beat = Beat(runtime(store, resync=0.3), rec.dispatch(), owner="a")
     beat.tick(1000.0)
-    assert sorted(t.key for t, _ in rec.reconciles) == ["api@prod", "web@prod"]
-    assert {trig for _, trig in rec.reconciles} == {Trigger.SELF_HEAL}
+    assert sorted((t.key, str(trig)) for t, trig in rec.reconciles) == [
+        ("api@prod", "self-heal"), ("plain@prod", "poll"), ("web@prod", "self-heal")]
     for target, _ in rec.reconciles:  # those reconciles ran
         store.begin_run(target, 30)
         store.finish_run(target, 30)
     beat.tick(1001.0)
-    assert len(rec.reconciles) == 2  # the resync interval has not passed
+    assert len(rec.reconciles) == 3  # the resync interval has not passed
     time.sleep(0.35)
     beat.tick(1002.0)
-    assert len(rec.reconciles) == 4  # due again
+    assert len(rec.reconciles) == 6  # due again
     beat.tick(1003.0)
     time.sleep(0.35)
     beat.tick(1004.0)
-    assert len(rec.reconciles) == 4  # due again, but both targets are still queued: coalesced
+    assert len(rec.reconciles) == 6  # due again, but every target is still queued: coalesced
 
 
 def test_run_loop_stops_and_releases_the_lock() -> None:

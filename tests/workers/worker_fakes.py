@@ -49,7 +49,7 @@ class FakeCatalog:
 
     @staticmethod
     def of(keys: list[str], paths: Mapping[str, str] | None = None, interval: float = 1.0) -> FakeCatalog:
-        infos = {}
+        infos: dict[Target, TargetInfo] = {}
         for key in keys:
             app, _, cluster = key.partition("@")
             t = Target(app, cluster)
