@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops import keys
-from gitops.errors import ClusterError, Conflict, ImmutableField, NotFound
+from gitops.errors import ClusterError, Conflict, Forbidden, ImmutableField, NotFound
 from gitops.kube import managed
 from gitops.kube.client import Cluster
 from gitops.kube.fields import compare, truncate
@@ -121,6 +121,21 @@ def _kinds(desired: list[Manifest]) -> dict[tuple[str, str], set[str]]:
     return kinds
 
 
+def _list_kind(cluster: Cluster, api_version: str, kind: str, namespaces: set[str],
+               selector: str) -> list[Manifest]:
+    """One LIST (one namespace, or all); per namespace when credentials may not list cluster-wide."""
+    only = next(iter(namespaces)) if len(namespaces) == 1 else None
+    try:
+        return cluster.list(api_version, kind, namespace=only or None, label_selector=selector)
+    except NotFound:  # kind not served yet (its CRD is part of this application)
+        return []
+    except Forbidden:
+        if only is not None or "" in namespaces:
+            raise
+    return [i for ns in sorted(namespaces) for i in cluster.list(api_version, kind, namespace=ns,
+                                                                 label_selector=selector)]
+
+
 def _get_or_none(cluster: Cluster, ref: ObjectRef) -> Manifest | None:
     try:
         return cluster.get(ref)
@@ -134,12 +149,7 @@ def read_live(cluster: Cluster, desired: list[Manifest], application: str,
     live: dict[RefKey, Manifest] = {}
     selector = f"{keys.APP_LABEL}={app_label(application)}"
     for (api_version, kind), namespaces in _kinds(desired).items():
-        only = next(iter(namespaces)) if len(namespaces) == 1 else None
-        try:
-            items = cluster.list(api_version, kind, namespace=only or None, label_selector=selector)
-        except NotFound:  # kind not served yet (its CRD is part of this application)
-            continue
-        for item in items:
+        for item in _list_kind(cluster, api_version, kind, namespaces, selector):
             live[ref_key(ObjectRef.of(item))] = item
     missing = [ObjectRef.of(o) for o in desired if ref_key(ObjectRef.of(o)) not in live]
     for ref, found in zip(missing, pmap(lambda r: _get_or_none(cluster, r), missing, workers), strict=True):

@@ -288,3 +288,29 @@ def test_dry_run_shows_prune_with_ownership_checked_and_writes_nothing(
     assert got["b"] == (Action.CONFIGURED, "(dry run)")
     assert got["c"] == (Action.DELETED, "would delete (dry run)")
     assert got["d"][0] is Action.SKIPPED and "other@c1" in got["d"][1]
+
+
+def test_namespace_scoped_credentials_list_per_namespace(tmp_path: Path) -> None:
+    from gitops.errors import Forbidden
+
+    class NamespaceOnly(FakeCluster):
+        def list(
+            self,
+            api_version: str,
+            kind: str,
+            *,
+            namespace: str | None = None,
+            label_selector: str | None = None,
+        ) -> list[dict[str, Any]]:
+            if namespace is None:
+                raise Forbidden("cannot list configmaps at the cluster scope", status=403)
+            return super().list(api_version, kind, namespace=namespace, label_selector=label_selector)
+
+    cluster = NamespaceOnly("c1")
+    other = cm("b")
+    other["metadata"]["namespace"] = "second"
+    p = ports(cluster, [cm("a"), other])
+    assert reconcile(request(tmp_path), p).error is None
+    again = reconcile(request(tmp_path, sync=True), p)
+    assert again.error is None and set(actions(again).values()) == {Action.UNCHANGED}
+    assert ("list", "ConfigMap") in cluster.calls
