@@ -1,26 +1,50 @@
-"""The Celery dispatcher behind ``gitops.dispatch.enqueue_sync`` (entry point ``gitops.dispatchers``).
+"""Enqueueing work on the workers: the dispatcher behind ``gitops.dispatch`` and the web layer.
 
-Loaded by gitops/dispatch.py so the core CLI can enqueue a manual sync on a configured Redis without
-importing Celery. Key design choice: names are validated here too, before a message is published.
+``CeleryDispatcher`` is registered in the ``gitops.dispatchers`` entry-point group and loaded by
+gitops/dispatch.py, so the core CLI can enqueue a manual sync without importing Celery; the web layer
+(webhooks, API) uses it directly. Key design choice: names are validated before a message is published,
+and reconcile requests go through the per-target coalescing mark in Redis, so a storm of webhooks
+enqueues one reconcile per target, not one per request.
 """
 
 from __future__ import annotations
 
-from gitops.state import check_target
+from gitops.state import RedisStore, check_name, check_target
+from gitops.status import Trigger
+from workers.settings import Settings
 
 
 class CeleryDispatcher:
-    """Publishes ``gitops.sync`` on the sync queue; returns the task (= operation) id."""
+    """Publishes tasks on the workers' queues; every method returns a task id (or None if coalesced)."""
+
+    def __init__(self, store: RedisStore | None = None) -> None:
+        self._store = store
+
+    @property
+    def store(self) -> RedisStore:
+        if self._store is None:
+            self._store = RedisStore.from_url(Settings.from_env().redis_url)
+        return self._store
 
     def enqueue_sync(self, app: str, cluster: str, *, prune: bool, dry_run: bool) -> str:
+        """A manual sync (``gitops.sync`` on the sync queue); the task id is the operation id."""
         from workers import tasks
 
         target = check_target(app, cluster)
         result = tasks.sync.apply_async((target.application, target.cluster, bool(prune), bool(dry_run)))
         return str(result.id)
 
-    def enqueue_refresh(self, app: str, cluster: str) -> str:
+    def request_reconcile(self, app: str, cluster: str, trigger: Trigger = Trigger.WEBHOOK) -> str | None:
+        """A coalesced reconcile: the task id, or None when one is already queued or running."""
         from workers import tasks
 
         target = check_target(app, cluster)
-        return str(tasks.refresh.apply_async((target.application, target.cluster)).id)
+        if not self.store.trigger(target, Settings.from_env().sched_ttl):
+            return None
+        return str(tasks.reconcile.apply_async((target.application, target.cluster, str(trigger))).id)
+
+    def enqueue_poll(self, repository: str) -> str:
+        """Check a repository's head now (a push webhook); only the apps a new commit touches follow."""
+        from workers import tasks
+
+        return str(tasks.poll.apply_async((check_name(repository, "repository"),)).id)

@@ -84,6 +84,35 @@ def test_up_runs_the_tree_and_stops_cleanly(tmp_path: Path, stop_signal: int) ->
         assert RedisStore(again.client()).status(Target("web", "prod")) is not None
 
 
+@pytest.mark.timeout(90)
+def test_up_stops_everything_when_a_child_dies(tmp_path: Path) -> None:
+    from conftest import worker_env
+
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    env = worker_env("unused", FAKE_TARGETS='["web@prod"]')
+    env.pop("GITOPS_REDIS_URL")
+    proc = subprocess.Popen([sys.executable, "-m", "gitops", "up", "-c", str(tmp_path / "config.yaml"),
+                             "--data-dir", str(tmp_path / "data"), "--concurrency", "1"], env=env,
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "ready" in line:
+            break
+    url = next(line.split(": ", 1)[1].strip() for line in lines if line.startswith("redis: "))
+    beat = next(pid for pid in _children(proc.pid)
+                if b"gitops\x00beat" in Path(f"/proc/{pid}/cmdline").read_bytes())
+    os.kill(beat, signal.SIGKILL)
+    rest, _ = proc.communicate(timeout=40)
+    assert proc.returncode == 2
+    assert "beat exited" in rest and "gitops up: stopped" in rest
+    assert _children(proc.pid) == []
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+
+
 def test_up_with_a_broken_config_fails_fast(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "bad.yaml").write_text("kind: Application\nmetadata: {name: Bad_Name}\n")
     code = main(["up", "-c", str(tmp_path / "bad.yaml"), "--data-dir", str(tmp_path / "data")])
@@ -156,3 +185,22 @@ def test_dispatch_without_workers_installed_is_a_clear_error(monkeypatch: pytest
         dispatch.enqueue_sync("web", "prod", prune=False, dry_run=True)
 
 
+
+
+def test_dispatcher_coalesces_webhook_storms(rclient: redis.Redis, redis_server: RedisServer) -> None:
+    from dataclasses import replace
+
+    from workers.app import app, configure
+    from workers.dispatch import CeleryDispatcher
+    from workers.settings import Settings
+
+    configure(app, replace(Settings.from_env(), redis_url=redis_server.url))
+    dispatcher = CeleryDispatcher(RedisStore(rclient))
+    ids = [dispatcher.request_reconcile("web", "prod") for _ in range(50)]
+    assert ids[0] is not None and ids[1:] == [None] * 49
+    assert rclient.llen("reconcile") == 1
+    assert dispatcher.enqueue_poll("repo") and rclient.llen("poll") == 1
+    with pytest.raises(InputError):
+        dispatcher.enqueue_poll("repo\r\nDEL *")
+    with pytest.raises(InputError):
+        dispatcher.request_reconcile("web", "../prod")
