@@ -9,10 +9,11 @@ here, into :class:`gitops.errors.StateError` (temporary: Redis may come back).
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import redis
 
@@ -22,6 +23,8 @@ from gitops.state.base import EVENTS_LIMIT, HISTORY_LIMIT, Lease
 from gitops.state.model import Event, Operation, TargetStatus, clip
 from gitops.state.names import DEFAULT_PREFIX, Keys, check_name, check_operation_id
 from gitops.status import Target
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -38,6 +41,35 @@ def _ms(seconds: float) -> int:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+T = TypeVar("T")
+
+
+def _decode(raw: bytes, key: str, parse: Callable[[Mapping[str, Any]], T]) -> T:
+    """One stored record; a corrupt or foreign value is a StateError naming its key."""
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise TypeError(f"expected an object, got {type(data).__name__}")
+        return parse(data)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise StateError(f"corrupt state record at {key!r}: {type(exc).__name__}: {str(exc)[:200]}",
+                         temporary=False) from exc
+
+
+def _decode_all(raws: list[bytes | None], keys: list[str],
+                parse: Callable[[Mapping[str, Any]], T]) -> list[T]:
+    """Records of a list read; corrupt ones are logged and skipped so one bad key cannot hide the rest."""
+    out: list[T] = []
+    for raw, key in zip(raws, keys, strict=True):
+        if raw is None:
+            continue
+        try:
+            out.append(_decode(raw, key, parse))
+        except StateError as exc:
+            log.warning("%s", exc)
+    return out
 
 
 class RedisStore:
@@ -103,16 +135,18 @@ class RedisStore:
 
     # -- reads ----------------------------------------------------------------------------------
     def status(self, target: Target) -> TargetStatus | None:
+        key = self.keys.status(target)
         with _translated("status"):
-            raw = self.redis.get(self.keys.status(target))
-        return None if raw is None else TargetStatus.from_dict(json.loads(raw))
+            raw = self.redis.get(key)
+        return None if raw is None else _decode(raw, key, TargetStatus.from_dict)
 
     def statuses(self) -> list[TargetStatus]:
         with _translated("statuses"):
             members = sorted(_text(m) for m in self.redis.smembers(self.keys.targets()))
             targets = [Target(*m.split("@", 1)) for m in members if "@" in m]
-            raws = self.redis.mget([self.keys.status(t) for t in targets]) if targets else []
-        return [TargetStatus.from_dict(json.loads(r)) for r in raws if r is not None]
+            keys = [self.keys.status(t) for t in targets]
+            raws = self.redis.mget(keys) if keys else []
+        return _decode_all(raws, keys, TargetStatus.from_dict)
 
     def history(self, target: Target, limit: int = HISTORY_LIMIT) -> list[Operation]:
         with _translated("history"):
@@ -120,12 +154,14 @@ class RedisStore:
             if not ids:
                 return []
             raws = self.redis.hmget(self.keys.history(target) + ":ops", ids)
-        return [Operation.from_dict(json.loads(r)) for r in raws if r is not None]
+        return _decode_all(raws, [f"{self.keys.history(target)}:ops[{_text(i)}]" for i in ids],
+                           Operation.from_dict)
 
     def operation(self, target: Target, op_id: str) -> Operation | None:
         with _translated("operation"):
             raw = self.redis.hget(self.keys.history(target) + ":ops", check_operation_id(op_id))
-        return None if raw is None else Operation.from_dict(json.loads(raw))
+        key = f"{self.keys.history(target)}:ops[{op_id}]"
+        return None if raw is None else _decode(raw, key, Operation.from_dict)
 
     def events(self, after: str = "0", count: int = 100, block_ms: int | None = None) -> list[Event]:
         with _translated("events"):

@@ -126,3 +126,21 @@ def test_event_stream_is_capped(redis_server: RedisServer) -> None:
         store.record(status, operation)
     assert client.xlen(store.keys.events()) <= 250  # approximate trimming (MAXLEN ~)
     assert len(store.history(T)) == 50
+
+
+@pytest.mark.parametrize("garbage", [b"not json", b"[1, 2]", b'{"application": "web"}', b'{"sync": "Bogus"}',
+                                     b"\xff\xfe", b"null"])
+def test_corrupt_records_are_named_errors_and_do_not_hide_the_rest(redis_store: RedisStore,
+                                                                   garbage: bytes) -> None:
+    good, operation = records_from_result(FakeResult(target=Target("api", "prod")), operation_id="o1",
+                                          trigger=Trigger.POLL)
+    redis_store.record(good, operation)
+    redis_store.record(*records_from_result(FakeResult(), operation_id="o2", trigger=Trigger.POLL))
+    redis_store.redis.set(redis_store.keys.status(T), garbage)
+    redis_store.redis.hset(redis_store.keys.history(T) + ":ops", "o2", garbage)
+    with pytest.raises(StateError, match="corrupt state record at 'gitops:v1:status:web:prod'"):
+        redis_store.status(T)
+    with pytest.raises(StateError, match="corrupt"):
+        redis_store.operation(T, "o2")
+    assert redis_store.statuses() == [good]
+    assert redis_store.history(T) == []
