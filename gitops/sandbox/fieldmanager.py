@@ -77,8 +77,10 @@ def update(live: dict[str, Any] | None, new: dict[str, Any], manager: str, *, su
         result: dict[str, Any] = ssa.record_update(live, new, manager, subresource=subresource,
                                                    schema=schema, now=now,
                                                    **_extra(ssa.record_update, status_subresource))
-    except (ValueError, TypeError) as exc:
-        raise _invalid(exc, new.get("kind", ""), "", str(new["metadata"].get("name", ""))) from exc
+    except (ValueError, TypeError) as exc:  # a typed decoder would have refused the body: 400
+        kind, version = str(new.get("kind", "")), str(new.get("apiVersion", "")).rpartition("/")[2]
+        raise ApiError(400, "BadRequest", f'{kind} in version "{version}" cannot be handled as a {kind}: '
+                       f"{exc}") from exc
     return result
 
 

@@ -14,10 +14,10 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from gitops.sandbox import fieldmanager, scale
+from gitops.sandbox import fieldmanager, fieldvalidation, scale
 from gitops.sandbox.catalog import Catalog, ResourceType
 from gitops.sandbox.meta import generated_name, now
 from gitops.sandbox.patch import json_patch, merge_patch, strategic_patch
@@ -47,6 +47,7 @@ class Call:
     body: bytes = b""
     content_type: str = ""
     user_agent: str = ""
+    warnings: list[str] = field(default_factory=list)  # sent back as ``Warning: 299`` headers
 
     @property
     def dry_run(self) -> bool:
@@ -261,6 +262,7 @@ class Api:
         if applied["metadata"].get("managedFields") is not None:
             raise bad_request("metadata.managedFields must be nil")
         applied["metadata"].setdefault("name", call.name)
+        fieldvalidation.validate(call.query, applied, call.rt.type_node(), call.warnings)
         with self.store.lock:
             old = self.store.get(call.rt.key, call.namespace, call.name)
             if old is None and call.subresource:

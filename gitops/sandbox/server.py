@@ -18,9 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from gitops.sandbox import openapi, watch
+from gitops.sandbox import fieldvalidation, openapi, watch
 from gitops.sandbox.catalog import Catalog
-from gitops.sandbox.instruments import FaultRule, Faults, Stats
+from gitops.sandbox.instruments import WRITE_VERBS, FaultRule, Faults, Stats
 from gitops.sandbox.rest import MAX_BODY, TRUE, Api, Call
 from gitops.sandbox.routes import NOT_FOUND, Route, route
 from gitops.sandbox.status import ApiError, too_large
@@ -198,6 +198,9 @@ class Handler(BaseHTTPRequestHandler):
                     self.headers.get("Content-Type", "").split(";")[0].strip(),
                     self.headers.get("User-Agent", ""))
         api = self.server.app.api
+        if r.verb in WRITE_VERBS:  # query parameters are validated before anything is looked up
+            fieldvalidation.mode(query)
+            _ = call.dry_run
         if r.verb == "watch":
             self._watch(call)
             return
@@ -207,7 +210,7 @@ class Handler(BaseHTTPRequestHandler):
             "patch": lambda: api.patch(call), "delete": lambda: api.delete(call),
             "deletecollection": lambda: api.delete_collection(call)}
         code, payload = handlers[r.verb]()
-        self._send(code, payload)
+        self._send(code, payload, warnings=call.warnings)
 
     def _watch(self, call: Call) -> None:
         app = self.server.app
@@ -243,10 +246,14 @@ class Handler(BaseHTTPRequestHandler):
         self._send(exc.code, dumps(exc.to_status()), headers=extra)
 
     def _send(self, code: int, payload: bytes, content_type: str = "application/json",
-              headers: dict[str, str] | None = None) -> None:
+              headers: dict[str, str] | None = None, warnings: list[str] | None = None) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
+        for text in warnings or []:  # RFC 7234 warn-code 299, as the apiserver sends them
+            safe = "".join(ch if " " <= ch <= "~" else "?" for ch in text[:300])  # no header injection
+            escaped = safe.replace("\\", "\\\\").replace('"', '\\"')
+            self.send_header("Warning", f'299 - "{escaped}"')
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         if self.close_connection:

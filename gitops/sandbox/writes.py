@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gitops.sandbox import crds, fieldmanager
+from gitops.sandbox import crds, fieldmanager, fieldvalidation
 from gitops.sandbox.catalog import Catalog, ResourceType
 from gitops.sandbox.defaults import apply_defaults, job_selector
 from gitops.sandbox.immutable import check_immutable
@@ -73,6 +73,8 @@ class Writer:
         if old is None:
             validate_name(rt, new["metadata"]["name"])
             self.require_namespace(rt, call.namespace)
+        if not applied:
+            fieldvalidation.validate(call.query, new, rt.type_node(), call.warnings)
         new = _status_rules(rt, call.subresource, old, new)
         apply_defaults(rt, new, old)
         if old is not None:

@@ -240,3 +240,26 @@ def test_scale_subresource(client: Client) -> None:
     assert put.status == 200 and client.get(f"{DEPLOYMENTS}/web").body["spec"]["replicas"] == 2
     assert client.patch(f"{DEPLOYMENTS}/web/scale", {"spec": {"replicas": -1}}).status == 400
     assert client.get(f"{CONFIGMAPS}/cm/scale").status == 404
+
+
+def test_field_validation_modes(client: Client) -> None:
+    body = cm({"a": "1"}) | {"bogus": 1}
+    body["metadata"] = {"name": "cm", "labels": {"x": "y"}, "colour": "red"}
+    warned = client.post(CONFIGMAPS, body)
+    assert warned.status == 201 and "bogus" not in warned.body and "colour" not in warned.body["metadata"]
+    assert warned.headers["warning"].startswith('299 - "unknown field')
+    strict = client.post(
+        f"{CONFIGMAPS}?fieldValidation=Strict", body | {"metadata": {"name": "s", "colour": 1}}
+    )
+    assert strict.status == 400 and 'unknown field "metadata.colour"' in strict.body["message"]
+    assert client.post(f"{CONFIGMAPS}?fieldValidation=Loose", body).status == 400
+    ignored = client.request(
+        "POST", f"{CONFIGMAPS}?fieldValidation=Ignore", body | {"metadata": {"name": "i"}}
+    )
+    assert ignored.status == 201 and "warning" not in ignored.headers
+    nested = deployment()
+    nested["spec"]["template"]["spec"]["containers"][0]["imagePolicy"] = "x"
+    reply = client.apply(f"{DEPLOYMENTS}/web?fieldValidation=Strict", nested, manager="m")
+    assert reply.status == 400 and "spec.template.spec.containers[0].imagePolicy" in reply.body["message"]
+    wrong_type = client.post(CONFIGMAPS, cm({"a": 1}) | {"metadata": {"name": "t"}})  # type: ignore[dict-item]
+    assert wrong_type.status == 400 and "cannot be handled as a ConfigMap" in wrong_type.body["message"]
