@@ -7,7 +7,9 @@ as Kustomize merges its TransformerConfig.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from renderers.kustomize import builtins as b
@@ -35,14 +37,24 @@ class Config:
     name_reference: list[tuple[Gvk, list[FieldSpec]]] = field(default_factory=lambda: [
         (b.parse_gvk(t), b.specs(refs)) for t, refs in b.NAME_REFERENCES.items()])
     labels: list[FieldSpec] = field(default_factory=list)
+    # What was merged in ("default", or a configuration file's content digest): merging the same
+    # source twice changes nothing, so it is skipped (builds merge the defaults once per directory).
+    sources: frozenset[str] = frozenset({"default"})
 
     def copy(self) -> Config:
         return Config(list(self.name_prefix), list(self.name_suffix), list(self.namespace),
                       list(self.common_labels), list(self.template_labels), list(self.common_annotations),
                       list(self.var_reference), list(self.images), list(self.replicas),
-                      [(g, list(s)) for g, s in self.name_reference], list(self.labels))
+                      [(g, list(s)) for g, s in self.name_reference], list(self.labels), self.sources)
 
     def merge(self, other: Config) -> None:
+        if other.sources <= self.sources:
+            return
+        if not self.sources:
+            merged = other.copy()
+            self.__dict__.update(merged.__dict__)
+            return
+        self.sources = self.sources | other.sources
         for attr in LIST_KEYS.values():
             if attr:
                 setattr(self, attr, merge_specs(getattr(self, attr), getattr(other, attr)))
@@ -70,8 +82,18 @@ def merge_specs(have: list[FieldSpec], incoming: list[FieldSpec]) -> list[FieldS
     return dedupe(out)
 
 
-def empty() -> Config:
-    return Config([], [], [], [], [], [], [], [], [], [], [])
+def empty(source: str = "") -> Config:
+    return Config([], [], [], [], [], [], [], [], [], [], [], frozenset({source}) if source else frozenset())
+
+
+@lru_cache(maxsize=1)
+def _default() -> Config:
+    return Config()
+
+
+def defaults() -> Config:
+    """The built-in configuration (parsed once, copied per use)."""
+    return _default().copy()
 
 
 def parse(data: Any, source: object) -> Config:
@@ -80,7 +102,7 @@ def parse(data: Any, source: object) -> Config:
         return empty()
     if not isinstance(data, dict):
         raise fail("a transformer configuration must be a map", source)
-    cfg = empty()
+    cfg = empty(hashlib.sha256(repr(data).encode()).hexdigest())
     for key, value in data.items():
         if key not in LIST_KEYS:
             raise fail(f"unknown transformer configuration field '{key}'", source, str(key))

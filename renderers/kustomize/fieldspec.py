@@ -8,7 +8,7 @@ and key* to a callback, so one walker serves scalar, map and list targets alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -45,8 +45,8 @@ def parse_all(raw: Any, source: object = None) -> list[FieldSpec]:
     return [FieldSpec.parse(r, source) for r in raw]
 
 
-def split_path(path: str) -> list[str]:
-    return list(_split_path(path))
+def split_path(path: str) -> Sequence[str]:
+    return _split_path(path)
 
 
 @lru_cache(maxsize=4096)
@@ -67,7 +67,7 @@ def _split_path(path: str) -> tuple[str, ...]:
     return tuple(p for p in parts if p)
 
 
-def walk(node: Any, parts: list[str], create: bool, setter: Setter, where: str = "") -> None:
+def walk(node: Any, parts: Sequence[str], create: bool, setter: Setter, where: str = "") -> None:
     """Call ``setter(parent, key)`` for every field the path reaches (creating maps when asked)."""
     if not parts:
         return

@@ -14,6 +14,7 @@ env files) and patch loading. Design choices:
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
 import threading
 from dataclasses import dataclass, field
@@ -92,11 +93,19 @@ def parse_cached(data: bytes, source: str) -> list[Any]:
 
 
 def clone(value: Any) -> Any:
-    """A deep copy of JSON-like data (several times faster than ``copy.deepcopy``)."""
+    """A deep copy of JSON-like data (``marshal`` round trip: several times faster than
+    ``copy.deepcopy``; values marshal cannot carry, such as YAML timestamps, take the slow path)."""
+    try:
+        return marshal.loads(marshal.dumps(value, 2))
+    except ValueError:
+        return _clone(value)
+
+
+def _clone(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: clone(v) for k, v in value.items()}
+        return {k: _clone(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [clone(v) for v in value]
+        return [_clone(v) for v in value]
     return value
 
 

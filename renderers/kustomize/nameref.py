@@ -21,7 +21,7 @@ Sieve = Callable[[Resource], bool]
 
 
 def fix_references(resmap: ResMap, cfg: Config) -> None:
-    ids = [(r, r.cur_id()) for r in resmap]
+    ids = [(r, rid, rid.effective_ns()) for r in resmap for rid in (r.cur_id(),)]
     by_prev_name: dict[str, set[int]] = {}
     for res in resmap:
         for prev in res.prev:
@@ -48,17 +48,14 @@ def _subject_namespaces(referrer: Resource) -> set[str]:
             and s.get("kind") == "ServiceAccount" and s.get("namespace")}
 
 
-def _reachable(ids: list[tuple[Resource, ResId]], referrer: Resource) -> list[Resource]:
+def _reachable(ids: list[tuple[Resource, ResId, str]], referrer: Resource) -> list[Resource]:
+    """Objects the referrer may name: cluster-scoped ones, its namespace's, its subjects' namespaces'."""
     ref_id = referrer.cur_id()
     if cluster_scoped(ref_id.gvk):
-        return [r for r, _ in ids]
+        return [r for r, _, _ in ids]
     namespaces = _subject_namespaces(referrer)
-    out = []
-    for res, rid in ids:
-        if (cluster_scoped(rid.gvk) or rid.effective_ns() == ref_id.effective_ns()
-                or res.namespace in namespaces):
-            out.append(res)
-    return out
+    own = ref_id.effective_ns()
+    return [res for res, _, ns in ids if ns in ("_cluster_", own) or res.namespace in namespaces]
 
 
 def _same_ending(a: list[str], b: list[str]) -> bool:
@@ -75,7 +72,9 @@ class _Fixer:
         self.by_prev_name = by_prev_name
 
     def run(self) -> None:
-        walk(self.referrer.obj, split_path(self.spec.path), False, self.set)
+        parts = split_path(self.spec.path)
+        if parts and parts[0].removesuffix("[]") in self.referrer.obj:
+            walk(self.referrer.obj, parts, False, self.set)
 
     def set(self, parent: dict[str, Any], key: str) -> None:
         value = parent.get(key)

@@ -20,6 +20,7 @@ except AttributeError:  # pragma: no cover - libyaml missing
 _STR = "tag:yaml.org,2002:str"
 
 
+_OLD_BOOLS = frozenset(("y", "Y", "n", "N"))
 _OTHER_TYPES = frozenset(f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float", "null", "timestamp"))
 
 
@@ -33,7 +34,7 @@ class _Dumper(_Base):  # type: ignore[misc]
 def _str(dumper: Any, value: str) -> Any:
     if "\n" in value and not any(value.endswith(c) for c in (" ", "\t")) and "\r" not in value:
         return dumper.represent_scalar(_STR, value, style="|")
-    if dumper.resolve(yaml.ScalarNode, value, (True, False)) in _OTHER_TYPES:
+    if value in _OLD_BOOLS or dumper.resolve(yaml.ScalarNode, value, (True, False)) in _OTHER_TYPES:
         return dumper.represent_scalar(_STR, value, style='"')
     return dumper.represent_scalar(_STR, value)
 

@@ -8,6 +8,7 @@ OpenAPI documents become type nodes for strategic merge; CRD documents contribut
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -223,11 +224,12 @@ class _Converter:
 
 def crd_config(loader: Loader, ref: str) -> cfgmod.Config:
     """Name references declared in a CRD OpenAPI document (``x-kubernetes-object-ref-kind``)."""
+    data = loader.read(ref)
     try:
-        doc = json.loads(loader.read(ref))
+        doc = json.loads(data)
     except ValueError as exc:
         raise fail(f"invalid JSON: {exc}", ref, "crds") from exc
-    cfg = cfgmod.empty()
+    cfg = cfgmod.empty("crd:" + hashlib.sha256(data).hexdigest())
     if not isinstance(doc, dict):
         return cfg
     for name, entry in doc.items():

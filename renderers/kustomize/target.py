@@ -67,10 +67,11 @@ def accumulate(loader: Loader, *, top: bool = False) -> tuple[Acc, model.Kustomi
                    f"'{model.KIND_COMPONENT}'", k.path, "kind")
     acc = Acc()
     accumulate_into(acc, loader, k)
-    with _lock:
-        if len(_cache) >= _CACHE_LIMIT:
-            _cache.clear()
-        _cache[key] = (list(loader.deps), _clone(acc), k)
+    if not top:  # bases are what overlays share; the top is built once per call
+        with _lock:
+            if len(_cache) >= _CACHE_LIMIT:
+                _cache.clear()
+            _cache[key] = (list(loader.deps), _clone(acc), k)
     return acc, k
 
 
@@ -86,9 +87,11 @@ def sub_build(loader: Loader, ref: str) -> tuple[Acc, model.Kustomization]:
 
 def accumulate_into(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
     where = str(k.path)
+    pending: list[Resource] = []
     for ref in [*k.list("resources"), *k.list("bases")]:
-        _resource(acc, loader, str(ref), where)
-    acc.cfg.merge(cfgmod.Config())
+        _resource(acc, loader, str(ref), where, pending)
+    acc.resmap.extend(ResMap(pending))
+    acc.cfg.merge(cfgmod.defaults())
     for ref in k.list("configurations"):
         for doc in loader.load_yaml(str(ref)) or [None]:
             acc.cfg.merge(cfgmod.parse(doc, ref))
@@ -106,16 +109,19 @@ def accumulate_into(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
     vars.merge(acc.vars, [vars.parse(v, where) for v in k.list("vars")], acc.resmap, where)
 
 
-def _resource(acc: Acc, loader: Loader, ref: str, where: str) -> None:
+def _resource(acc: Acc, loader: Loader, ref: str, where: str, pending: list[Resource]) -> None:
+    """Add one ``resources`` entry; file resources wait in ``pending`` (added in one pass)."""
     kind = "dir" if is_remote(ref) else loader.probe(ref)
     if kind == "dir":
         sub, _ = sub_build(loader, ref)
+        acc.resmap.extend(ResMap(pending))
+        pending.clear()
         _absorb(acc, sub, ref)
         return
     if kind == "missing":
         raise fail(f"accumulating resources: '{loader.cwd / ref}' does not exist (neither a file nor a "
                    "directory)", where, "resources")
-    acc.resmap.extend(ResMap(load_resources(loader, ref)))
+    pending.extend(load_resources(loader, ref))
 
 
 def _absorb(acc: Acc, sub: Acc, ref: str) -> None:

@@ -35,14 +35,22 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _matches(image: str, name: str, wanted: str) -> bool:
+    """Kustomize's test: the reference is the wanted name plus an optional tag/digest (the wanted name
+    is used as a regular expression, as Kustomize does), or its name part equals the wanted name."""
+    if name == wanted:
+        return True
+    try:
+        return re.fullmatch(wanted + _TAG, image) is not None
+    except re.error:
+        return re.fullmatch(re.escape(wanted) + _TAG, image) is not None
+
+
 def new_image(image: str, entry: dict[str, Any]) -> str | None:
     """The updated reference, or ``None`` when the entry does not match ``image``."""
-    try:
-        if not re.fullmatch(re.escape(_text(entry.get("name"))) + _TAG, image):
-            return None
-    except re.error:  # pragma: no cover - escaped pattern
-        return None
     name, tag, digest = split_image(image)
+    if not _matches(image, name, _text(entry.get("name"))):
+        return None
     new_tag, new_digest = _text(entry.get("newTag")), _text(entry.get("digest"))
     if entry.get("newName"):
         name = _text(entry["newName"])
