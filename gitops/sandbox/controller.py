@@ -64,6 +64,16 @@ class Controller:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
+    def wait_settled(self, timeout: float) -> bool:
+        """True once the last tick covered the newest write and no rollout timer is pending."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.app.store.lock:
+                if not self._due and self._last_rv == self.app.store.rv:
+                    return True
+            time.sleep(0.01)
+        return False
+
     def _run(self) -> None:
         interval = min(0.5, max(0.02, self.delay / 4))
         while not self._stop.wait(interval):

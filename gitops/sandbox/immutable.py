@@ -101,6 +101,8 @@ def _rules(rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> list[C
         return _pvc(old, new)
     if key in (("", "ConfigMap"), ("", "Secret")):
         return _immutable_data(old, new)
+    if key == ("apiextensions.k8s.io", "CustomResourceDefinition"):
+        return _paths(old, new, "spec.group", "spec.scope")
     return []
 
 

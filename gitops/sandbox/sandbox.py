@@ -86,6 +86,12 @@ class Sandbox:
             self.app.watch_epoch += 1
             self.app.store.lock.notify_all()
 
+    def settle(self, timeout: float = 10.0) -> bool:
+        """Wait until the controller has seen every write and no simulated rollout is still running.
+
+        Returns False on timeout. Tests use it instead of sleeping for ``controller_delay``."""
+        return self._controller.wait_settled(timeout)
+
     def objects(self, plural: str, group: str = "", namespace: str | None = None) -> list[dict[str, Any]]:
         """Copies of the stored objects of one resource (test helper; no HTTP, not counted)."""
         with self.app.store.lock:

@@ -114,6 +114,7 @@ class Writer:
     def _after_write(self, rt: ResourceType, entry: Entry) -> None:
         meta = entry.obj["metadata"]
         if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
+            self.catalog.remove_custom(*crds.resource_key(entry.obj))  # versions may have changed
             self.catalog.add_custom(crds.resource_types(entry.obj))
         if meta.get("deletionTimestamp"):
             self.finalize(rt, entry)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gitops.keys import SANDBOX_FAIL_ROLLOUT
+from gitops.sandbox import Sandbox
 from gitops.sandbox.client import Client
 
 DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
@@ -209,3 +210,9 @@ def test_jobs_pvcs_and_load_balancers(client: Client) -> None:
             .get("ingress")
         )
     )
+
+
+def test_settle_waits_for_rollouts(sandbox: Sandbox, client: Client) -> None:
+    client.post(DEPLOYMENTS, deployment())
+    assert sandbox.settle(timeout=5)
+    assert client.get(f"{DEPLOYMENTS}/web").body["status"]["availableReplicas"] == 2

@@ -108,3 +108,17 @@ def test_invalid_crds_are_rejected(client: Client) -> None:
     del no_scope["spec"]["scope"]
     assert client.post(CRDS, no_scope).status == 422
     assert client.get(WIDGETS).status == 404
+
+
+def test_crd_update_changes_served_versions_and_guards_scope(client: Client) -> None:
+    made = client.post(CRDS, crd()).body
+    v2 = dict(made["spec"]["versions"][0], name="v2", storage=False)
+    made["spec"]["versions"].append(v2)
+    assert client.put(f"{CRDS}/widgets.example.com", made).status == 200
+    assert client.get("/apis/example.com/v2/namespaces/default/widgets").status == 200
+    made = client.get(f"{CRDS}/widgets.example.com").body
+    made["spec"]["versions"] = made["spec"]["versions"][:1]
+    assert client.put(f"{CRDS}/widgets.example.com", made).status == 200
+    assert client.get("/apis/example.com/v2/namespaces/default/widgets").status == 404
+    scoped = client.patch(f"{CRDS}/widgets.example.com", {"spec": {"scope": "Cluster"}})
+    assert scoped.status == 422 and scoped.body["details"]["causes"][0]["field"] == "spec.scope"
