@@ -25,6 +25,7 @@ import yaml
 
 from renderers import yamlio
 from renderers.errors import RenderError
+from renderers.kustomize import yaml12
 from renderers.kustomize.errors import fail
 from renderers.kustomize.options import NO_RESTRICTION, KustomizeOptions
 
@@ -83,7 +84,7 @@ def parse_cached(data: bytes, source: str) -> list[Any]:
     digest = hashlib.sha256(data).hexdigest()
     docs = _cache.get(digest)
     if docs is None:
-        docs = yamlio.load_all(data, source, max_bytes=MAX_FILE_BYTES)
+        docs = yaml12.load_all(data, source, max_bytes=MAX_FILE_BYTES)
         with _lock:
             if len(_cache) >= _CACHE_LIMIT:
                 _cache.clear()

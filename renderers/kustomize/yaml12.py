@@ -1,0 +1,78 @@
+"""YAML read the way ``kubectl kustomize`` reads it (Go's yaml.v3: YAML 1.2 scalars), with the
+shared hostile-input guards.
+
+Callers: :mod:`renderers.kustomize.loader`. PyYAML resolves plain scalars by YAML 1.1 rules, so
+``yes``/``on`` would become booleans and ``0o17`` a string; Kustomize keeps ``yes`` a string and
+reads ``0o17`` as 15, and turns dates into RFC 3339 timestamps. Design choice: libyaml's fast parser
+with our own implicit resolvers; documents that could be hostile (anchors, deep nesting) first pass
+through ``renderers.yamlio.load_all``, whose guards raise the located errors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from renderers import yamlio
+from renderers.errors import RenderError
+
+try:
+    _Base: type[Any] = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - libyaml missing
+    _Base = yaml.SafeLoader
+
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[-+]\d{2}:\d{2})?$")
+
+
+class Loader(_Base):  # type: ignore[misc]
+    """Safe loader with YAML 1.2 (yaml.v3) implicit typing."""
+
+    yaml_implicit_resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+
+
+def _resolver(tag: str, pattern: str, first: str) -> None:
+    Loader.add_implicit_resolver(f"tag:yaml.org,2002:{tag}", re.compile(pattern, re.X), list(first))
+
+
+_resolver("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF")
+_resolver("int", r"""^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$""",
+          "-+0123456789")
+_resolver("float", r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
+          |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", "-+0123456789.")
+_resolver("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""])  # type: ignore[arg-type]
+_resolver("timestamp", r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[-+]\d{2}:\d{2})?)?$",
+          "0123456789")
+_resolver("merge", r"^(?:<<)$", "<")
+
+
+def _timestamp(loader: Any, node: yaml.ScalarNode) -> str:
+    value = str(node.value)
+    if _DATE.match(value):
+        return f"{value}T00:00:00Z"
+    if _DATETIME.match(value):
+        return value.replace("t", "T").replace(" ", "T", 1)
+    return value
+
+
+Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+_RISKY = re.compile(r"&|^ {50,}|[\[{]{12,}", re.M)
+
+
+def load_all(data: bytes, source: str, *, max_bytes: int) -> list[Any]:
+    """Every non-empty document of ``data`` (bounded, hostile input rejected with its location)."""
+    text = yamlio.decode(data, source, max_bytes=max_bytes)
+    if _RISKY.search(text) or text.count("[") + text.count("{") > 24:
+        yamlio.load_all(text, source, max_bytes=max_bytes)
+    try:
+        return [d for d in yaml.load_all(text, Loader=Loader) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RenderError(f"invalid YAML: {problem}", path=source,
+                          line=mark.line + 1 if mark is not None else None) from exc
+    except RecursionError as exc:
+        raise RenderError("YAML nested too deeply", path=source) from exc
