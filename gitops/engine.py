@@ -178,20 +178,20 @@ class _Synced:
     temporary: bool
 
 
-def _sync(cluster: Cluster, request: ReconcileRequest, the_plan: diff.Plan,
-          inventory: list[ObjectRef] | None, doomed: list[ObjectRef], prune_opts: prune.PruneOptions,
-          do_prune: bool) -> _Synced:
-    policy, target = request.application.sync_policy, request.target
+def _sync(request: ReconcileRequest, planned: _Planned) -> _Synced:
+    """Apply the plan, record the inventory, prune (the write path)."""
+    policy, target, cluster = request.application.sync_policy, planned.target, planned.cluster
+    inventory, doomed, do_prune = planned.inventory, planned.doomed, planned.do_prune
     opts = applier.ApplyOptions(field_manager=policy.field_manager, force=request.force or policy.self_heal)
-    done = applier.apply_plan(cluster, the_plan, opts)
-    desired_refs = [p.ref for p in the_plan.objects]
+    done = applier.apply_plan(cluster, planned.plan, opts)
+    desired_refs = [p.ref for p in planned.plan.objects]
     if any(r.action is not Action.FAILED and r.action is not Action.SKIPPED for r in done.results):
         wanted = prune.merged(inventory, desired_refs)
         if wanted != (inventory or []):
             prune.write_inventory(cluster, target, wanted, policy.field_manager)
     results = list(done.results)
     if do_prune and doomed and not done.failed:
-        pruned = prune.prune(cluster, target, doomed, prune_opts)
+        pruned = prune.prune(cluster, target, doomed, planned.prune_opts)
         results += pruned
         gone = {diff.ref_key(r.ref) for r in pruned if r.action is Action.DELETED}
         kept = [r for r in prune.merged(inventory, desired_refs) if diff.ref_key(r) not in gone]
@@ -242,8 +242,7 @@ def plan_target(request: ReconcileRequest, ports: Ports, revision: str) -> _Plan
 def _execute(request: ReconcileRequest, planned: _Planned, write: bool) -> _Synced:
     if not write:
         return _Synced(_compare_only(planned, request.dry_run), planned.plan.live, False)
-    return _sync(planned.cluster, request, planned.plan, planned.inventory, planned.doomed,
-                 planned.prune_opts, planned.do_prune)
+    return _sync(request, planned)
 
 
 def _finish(request: ReconcileRequest, revision: str, planned: _Planned, synced: _Synced, write: bool,
@@ -255,6 +254,9 @@ def _finish(request: ReconcileRequest, revision: str, planned: _Planned, synced:
     pruned = not planned.doomed or (write and planned.do_prune)
     in_sync = not failed and (write or planned.plan.in_sync) and pruned
     error = f"{len(failed)} object(s) failed; first {failed[0].ref}: {failed[0].error}" if failed else None
+    changed = sum(1 for r in results if r.action not in (Action.UNCHANGED, Action.SKIPPED))
+    log.info("reconciled %s at %s: %s, %s, %d object(s) %s", request.target, revision[:12],
+             "synced" if in_sync else "out of sync", health, changed, "changed" if write else "would change")
     return ReconcileResult(request.target, revision, SyncStatus.SYNCED if in_sync else SyncStatus.OUT_OF_SYNC,
                            health, results, planned.plan.drift, error, synced.temporary, started, _now(),
                            write, planned.plan.unified_diff())
