@@ -21,9 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from renderers import yamlio
 from renderers.errors import RenderError
 from renderers.kustomize import yaml12
 from renderers.kustomize.errors import fail
@@ -33,11 +30,6 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_GENERATOR_FILE_BYTES = 1024 * 1024
 _CACHE_LIMIT = 4096
 _cache: dict[str, list[Any]] = {}
-_unique_keys: set[str] = set()
-try:
-    _Loader: type[Any] = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _Loader = yaml.SafeLoader
 _lock = threading.Lock()
 REMOTE_PREFIXES = ("http://", "https://", "git@", "ssh://", "git::", "github.com/", "gitlab.com/",
                    "bitbucket.org/")
@@ -47,44 +39,13 @@ def is_remote(ref: str) -> bool:
     return ref.startswith(REMOTE_PREFIXES) or "?ref=" in ref or ".git//" in ref
 
 
-def check_duplicate_keys(data: bytes, source: str) -> None:
-    """Reject a map that repeats a key (``kubectl kustomize`` does; PyYAML would keep the last)."""
-    digest = hashlib.sha256(data).hexdigest()
-    if digest in _unique_keys:
-        return
-    text = yamlio.decode(data, source, max_bytes=MAX_FILE_BYTES)
-    try:
-        roots = list(yaml.compose_all(text, Loader=_Loader))
-    except yaml.YAMLError as exc:
-        raise fail(f"invalid YAML: {exc}", source) from exc
-    stack: list[yaml.Node] = [r for r in roots if r is not None]
-    seen_nodes: set[int] = set()
-    while stack:
-        node = stack.pop()
-        if id(node) in seen_nodes:
-            continue
-        seen_nodes.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            keys: dict[str, int] = {}
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode):
-                    if key.value in keys and key.value != "<<":
-                        raise RenderError(f"mapping key \"{key.value}\" already defined at line "
-                                          f"{keys[key.value]}", path=source, line=key.start_mark.line + 1)
-                    keys[key.value] = key.start_mark.line + 1
-                stack.append(value)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-    with _lock:
-        _unique_keys.add(digest)
-
-
-def parse_cached(data: bytes, source: str) -> list[Any]:
-    """Every YAML document of ``data`` (deep copies of a parse cached by content hash)."""
-    digest = hashlib.sha256(data).hexdigest()
+def parse_cached(data: bytes, source: str, *, unique_keys: bool = False) -> list[Any]:
+    """Every YAML document of ``data`` (deep copies of a parse cached by content hash);
+    ``unique_keys`` rejects a map repeating a key, as ``kubectl kustomize`` does for resources."""
+    digest = hashlib.sha256(data).hexdigest() + ("/strict" if unique_keys else "")
     docs = _cache.get(digest)
     if docs is None:
-        docs = yaml12.load_all(data, source, max_bytes=MAX_FILE_BYTES)
+        docs = yaml12.load_all(data, source, max_bytes=MAX_FILE_BYTES, unique_keys=unique_keys)
         with _lock:
             if len(_cache) >= _CACHE_LIMIT:
                 _cache.clear()
@@ -194,11 +155,7 @@ class Loader:
         return result
 
     def load_yaml(self, ref: str, *, unique_keys: bool = False) -> list[Any]:
-        data = self.read(ref)
-        docs = parse_cached(data, str(self.cwd / ref))
-        if unique_keys:
-            check_duplicate_keys(data, ref)
-        return docs
+        return parse_cached(self.read(ref), str(self.cwd / ref), unique_keys=unique_keys)
 
     def directory(self, ref: str) -> Loader:
         """A loader for the base or component directory ``ref`` (remote URLs via the remote loader)."""
@@ -235,6 +192,5 @@ def clear_caches() -> None:
     """Forget every cached parse (benchmarks and tests start cold with this)."""
     with _lock:
         _cache.clear()
-        _unique_keys.clear()
     from renderers.kustomize import target
     target.clear_cache()

@@ -59,16 +59,32 @@ def _timestamp(loader: Any, node: yaml.ScalarNode) -> str:
 
 Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
+
+class StrictLoader(Loader):
+    """Like :class:`Loader`, but a map repeating a key is an error."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: dict[str, int] = {}
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                if key.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f'mapping key "{key.value}" already defined at line {seen[key.value]}',
+                        key.start_mark)
+                seen[key.value] = key.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
 _RISKY = re.compile(r"&|^ {50,}|[\[{]{12,}", re.M)
 
 
-def load_all(data: bytes, source: str, *, max_bytes: int) -> list[Any]:
+def load_all(data: bytes, source: str, *, max_bytes: int, unique_keys: bool = False) -> list[Any]:
     """Every non-empty document of ``data`` (bounded, hostile input rejected with its location)."""
     text = yamlio.decode(data, source, max_bytes=max_bytes)
     if _RISKY.search(text) or text.count("[") + text.count("{") > 24:
         yamlio.load_all(text, source, max_bytes=max_bytes)
     try:
-        return [d for d in yaml.load_all(text, Loader=Loader) if d is not None]
+        loader = StrictLoader if unique_keys else Loader
+        return [d for d in yaml.load_all(text, Loader=loader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
