@@ -176,14 +176,16 @@ class Demo:
     head: str
     sandboxes: dict[str, Any] = field(default_factory=dict)
 
-    def instructions(self) -> str:
+    def instructions(self, redis_url: str | None = None) -> str:
+        status = f"GITOPS_REDIS_URL={redis_url} gitops status" if redis_url else "gitops status"
         lines = [f"demo repository: {self.repo}",
                  f"configuration:   {self.config}",
                  "clusters:        " + ", ".join(f"{n} ({s.url})" for n, s in self.sandboxes.items()),
                  "try:",
                  f"  cd {self.repo}",
                  "  sed -i 's/replicas: 3/replicas: 4/' overlays/prod/replicas.yaml",
-                 "  git commit -am 'scale prod' && gitops status",
+                 "  git commit -am 'scale prod'",
+                 f"  {status}",
                  f"(the repository is polled every {POLL_INTERVAL})"]
         return "\n".join(lines)
 

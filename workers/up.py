@@ -12,8 +12,11 @@ import logging
 import os
 import sys
 import threading
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from gitops.errors import ConfigError, GitOpsError, Problem
 from gitops.redis_server import RedisServer
@@ -50,49 +53,69 @@ class Up:
         return Path(chosen).resolve()
 
     def run(self, stop: threading.Event) -> int:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        guard = FileLock(str(self.data_dir / "up.lock"))
+        try:
+            guard.acquire(timeout=0)
+        except Timeout:
+            print(f"error: another gitops up is using {self.data_dir} (lock {guard.lock_file})",
+                  file=sys.stderr, flush=True)
+            return 2
+        try:
+            return self._run(stop)
+        finally:
+            guard.release()
+
+    def _run(self, stop: threading.Event) -> int:
+        with ExitStack() as stack:  # cleanups run in reverse: children, sandboxes, Redis, the last word
+            stack.callback(say, "gitops up: stopped")
+            try:
+                redis_url = self._redis(stack)
+                config = self._configuration(stack, redis_url)
+                supervisor = Supervisor(self._env(redis_url, config))
+                stack.callback(supervisor.stop)
+                self._spawn(supervisor)
+                say("gitops up: ready (Ctrl-C to stop)")
+                return self._wait(stop, supervisor)
+            except GitOpsError as exc:
+                print(f"error: {exc}", file=sys.stderr, flush=True)
+                return 2
+        return 2  # pragma: no cover - ExitStack does not swallow exceptions
+
+    def _redis(self, stack: ExitStack) -> str:
+        redis_url = os.environ.get(ENV_REDIS)
+        if not redis_url:
+            server = RedisServer.start(self.data_dir / "redis", die_with_parent=True)
+            stack.callback(server.stop)
+            redis_url = server.url
+        say(f"redis: {redis_url}")
+        return redis_url
+
+    def _configuration(self, stack: ExitStack, redis_url: str) -> Path:
+        """The demo's or the given configuration, loaded once to fail fast with located problems."""
+        from gitops.config import load_config
+
+        if self.demo:
+            from gitops.demo import start_demo
+
+            demo = start_demo(self.data_dir)
+            stack.callback(demo.stop)
+            config = demo.config
+        else:
+            config = self._config_path()
+        load_config(config)
+        if self.demo:
+            say(demo.instructions(redis_url))
+        return config
+
+    def _spawn(self, supervisor: Supervisor) -> None:
         from workers.cli import worker_argv
 
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        redis_server: RedisServer | None = None
-        demo = None
-        supervisor: Supervisor | None = None
-        try:
-            redis_url = os.environ.get(ENV_REDIS)
-            if not redis_url:
-                redis_server = RedisServer.start(self.data_dir / "redis")
-                redis_url = redis_server.url
-            say(f"redis: {redis_url}")
-            if self.demo:
-                from gitops.demo import start_demo
-
-                demo = start_demo(self.data_dir)
-                config = demo.config
-            else:
-                config = self._config_path()
-            from gitops.config import load_config
-
-            load_config(config)  # fail fast, with located problems, before starting anything else
-            supervisor = Supervisor(self._env(redis_url, config))
-            supervisor.spawn("worker", worker_argv(concurrency=self.concurrency, name="gitops-up-%h"))
-            supervisor.spawn("beat", [sys.executable, "-m", "gitops", "beat"])
-            if self.web_argv:
-                supervisor.spawn("web", self.web_argv)
-                say(f"web: http://127.0.0.1:{self.port}")
-            if demo is not None:
-                say(demo.instructions())
-            say("gitops up: ready (Ctrl-C to stop)")
-            return self._wait(stop, supervisor)
-        except GitOpsError as exc:
-            print(f"error: {exc}", file=sys.stderr, flush=True)
-            return 2
-        finally:
-            if supervisor is not None:
-                supervisor.stop()
-            if demo is not None:
-                demo.stop()
-            if redis_server is not None:
-                redis_server.stop()
-            say("gitops up: stopped")
+        supervisor.spawn("worker", worker_argv(concurrency=self.concurrency, name="gitops-up-%h"))
+        supervisor.spawn("beat", [sys.executable, "-m", "gitops", "beat"])
+        if self.web_argv:
+            supervisor.spawn("web", self.web_argv)
+            say(f"web: http://127.0.0.1:{self.port}")
 
     def _wait(self, stop: threading.Event, supervisor: Supervisor) -> int:
         while not stop.wait(0.5):

@@ -113,6 +113,50 @@ def test_up_stops_everything_when_a_child_dies(tmp_path: Path) -> None:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
 
 
+def test_second_up_on_the_same_data_dir_is_refused(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from filelock import FileLock
+
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    (tmp_path / "data").mkdir()
+    with FileLock(str(tmp_path / "data" / "up.lock")):
+        code = main(["up", "-c", str(tmp_path / "config.yaml"), "--data-dir", str(tmp_path / "data")])
+    assert code == 2
+    assert "another gitops up is using" in capsys.readouterr().err
+    assert not (tmp_path / "data" / "redis").exists()  # nothing was started
+
+
+@pytest.mark.timeout(90)
+def test_up_killed_with_9_leaves_no_orphans(tmp_path: Path) -> None:
+    from conftest import worker_env
+
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    env = worker_env("unused", FAKE_TARGETS='["web@prod"]')
+    env.pop("GITOPS_REDIS_URL")
+    proc = subprocess.Popen([sys.executable, "-m", "gitops", "up", "-c", str(tmp_path / "config.yaml"),
+                             "--data-dir", str(tmp_path / "data"), "--concurrency", "1"], env=env,
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "ready" in line:
+            break
+    children = _children(proc.pid)
+    assert len(children) >= 3  # redis-server, worker, beat
+    proc.kill()
+    proc.wait()
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        return state == "Z"
+
+    wait_for(lambda: all(gone(pid) for pid in children), timeout=30, every=0.2)
+
+
 def test_up_with_a_broken_config_fails_fast(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "bad.yaml").write_text("kind: Application\nmetadata: {name: Bad_Name}\n")
     code = main(["up", "-c", str(tmp_path / "bad.yaml"), "--data-dir", str(tmp_path / "data")])
