@@ -83,6 +83,8 @@ class ReconcileRequest:
 
     ``sync``: None lets the sync policy decide, True is a manual sync, False only compares.
     ``previous_revision`` is the revision last synced (from state), used by automated sync.
+    ``wait_seconds`` waits for health after the sync; ``wave_timeout`` bounds the wait for each sync
+    wave to become healthy before the next one is applied.
     """
 
     application: Any
@@ -97,6 +99,7 @@ class ReconcileRequest:
     force: bool = False
     allow_mass_delete: bool = False
     wait_seconds: float = 0.0
+    wave_timeout: float = 30.0
 
     @property
     def target(self) -> Target:
@@ -176,13 +179,15 @@ class _Synced:
     results: list[ObjectResult]
     objects: dict[diff.RefKey, Manifest]
     temporary: bool
+    stopped: str | None = None  # why the sync stopped early although nothing failed
 
 
 def _sync(request: ReconcileRequest, planned: _Planned) -> _Synced:
     """Apply the plan, record the inventory, prune (the write path)."""
     policy, target, cluster = request.application.sync_policy, planned.target, planned.cluster
     inventory, doomed, do_prune = planned.inventory, planned.doomed, planned.do_prune
-    opts = applier.ApplyOptions(field_manager=policy.field_manager, force=request.force or policy.self_heal)
+    opts = applier.ApplyOptions(field_manager=policy.field_manager, force=request.force or policy.self_heal,
+                                wave_timeout=request.wave_timeout)
     done = applier.apply_plan(cluster, planned.plan, opts)
     desired_refs = [p.ref for p in planned.plan.objects]
     if any(r.action is not Action.FAILED and r.action is not Action.SKIPPED for r in done.results):
@@ -199,7 +204,7 @@ def _sync(request: ReconcileRequest, planned: _Planned) -> _Synced:
     elif doomed:
         why = "requires pruning (prune disabled)" if not do_prune else "not pruned: the sync failed"
         results += [ObjectResult(r, Action.SKIPPED, why) for r in doomed]
-    return _Synced(results, done.objects, done.temporary)
+    return _Synced(results, done.objects, done.temporary, done.stopped)
 
 
 def _compare_only(planned: _Planned, dry_run: bool) -> list[ObjectResult]:
@@ -252,8 +257,9 @@ def _finish(request: ReconcileRequest, revision: str, planned: _Planned, synced:
                                    request.wait_seconds if write else 0.0, desired)
     failed = [r for r in results if r.action is Action.FAILED]
     pruned = not planned.doomed or (write and planned.do_prune)
-    in_sync = not failed and (write or planned.plan.in_sync) and pruned
+    in_sync = not failed and not synced.stopped and (write or planned.plan.in_sync) and pruned
     error = f"{len(failed)} object(s) failed; first {failed[0].ref}: {failed[0].error}" if failed else None
+    error = error or synced.stopped
     changed = sum(1 for r in results if r.action not in (Action.UNCHANGED, Action.SKIPPED))
     log.info("reconciled %s at %s: %s, %s, %d object(s) %s", request.target, revision[:12],
              "synced" if in_sync else "out of sync", health, changed, "changed" if write else "would change")

@@ -6,8 +6,11 @@ skipped, so a bad commit is never half-applied. Otherwise the objects go out in 
 steps, the objects of one step concurrently (a bounded number in flight); unchanged objects are not
 written (decided by the plan's dry-run diff); after CRDs and Namespaces the applier waits (bounded)
 until they are Established / Active and forgets cached discovery; the first step with a failure
-stops the sync and the rest are skipped. Conflicts are forced only when ``force`` says so; an
-immutable-field change is deleted and recreated when the plan allowed it.
+stops the sync and the rest are skipped. Between sync waves the applier waits (bounded by
+``wave_timeout``) for the finished wave to be healthy: a wave still Progressing stops the sync as
+temporary (the next reconcile continues where it stopped), a Degraded one as failed. Conflicts are
+forced only when ``force`` says so; an immutable-field change is deleted and recreated when the
+plan allowed it.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from gitops import keys
 from gitops.errors import ClusterError, Conflict, ImmutableField
 from gitops.kube.client import Cluster
 from gitops.kube.diff import ObjectPlan, Plan, RefKey, ref_key
+from gitops.kube.health import assess
 from gitops.kube.ordering import Stage, plan_steps
 from gitops.kube.parallel import DEFAULT_WORKERS, pmap
 from gitops.kube.results import ObjectResult
 from gitops.kube.wait import wait_healthy
-from gitops.status import Action, ObjectRef
+from gitops.status import Action, HealthStatus, ObjectRef
 
 Manifest = dict[str, Any]
 
@@ -37,6 +41,7 @@ class ApplyOptions:
     definition_timeout: float = 30.0
     poll_interval: float = 0.2
     workers: int = DEFAULT_WORKERS  # applies in flight at once within one step
+    wave_timeout: float = 30.0  # how long a sync wave may take to become healthy (0: do not wait)
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class ApplyResult:
     results: tuple[ObjectResult, ...]
     objects: dict[RefKey, Manifest] = field(default_factory=dict)  # latest known live objects
     temporary: bool = False  # a failure that retrying may fix
+    stopped: str | None = None  # why later objects were skipped although nothing failed
 
     @property
     def failed(self) -> list[ObjectResult]:
@@ -112,6 +118,34 @@ def _wait_definitions(cluster: Cluster, refs: list[ObjectRef], opts: ApplyOption
     cluster.invalidate_discovery()
 
 
+def _apply_step(cluster: Cluster, step_plans: list[ObjectPlan], opts: ApplyOptions,
+                results: list[ObjectResult], objects: dict[RefKey, Manifest]) -> bool:
+    """Apply one step's objects concurrently; ``True`` when a failure was temporary."""
+    outcomes = pmap(lambda p: _attempt(cluster, p, opts), step_plans, opts.workers)
+    for p, (result, live, _) in zip(step_plans, outcomes, strict=True):
+        results.append(result)
+        if live is not None:
+            objects[ref_key(p.ref)] = live
+    return any(temporary for _, _, temporary in outcomes)
+
+
+_SETTLED_OK = (HealthStatus.HEALTHY, HealthStatus.SUSPENDED)
+
+
+def _wave_gate(cluster: Cluster, wave: int, refs: list[ObjectRef], opts: ApplyOptions,
+               known: dict[RefKey, Manifest]) -> tuple[str, bool] | None:
+    """None when wave ``wave`` is healthy in time, else (why, temporary) to stop the sync."""
+    if all(assess(known.get(ref_key(r))).status in _SETTLED_OK for r in refs):
+        return None  # what we already hold says healthy: no request needed
+    waited = wait_healthy(cluster, refs, timeout=opts.wave_timeout, interval=opts.poll_interval)
+    if waited.status in _SETTLED_OK:
+        return None
+    bad = next(r for r, h in sorted(waited.health.items()) if h.status is waited.status)
+    detail = waited.health[bad].message
+    temporary = waited.status is not HealthStatus.DEGRADED
+    return f"sync wave {wave} is {waited.status} ({bad}: {detail})", temporary
+
+
 def apply_plan(cluster: Cluster, plan: Plan, opts: ApplyOptions) -> ApplyResult:
     """Execute ``plan``; see the module docstring for the staging and failure rules."""
     if plan.failed:
@@ -123,24 +157,25 @@ def apply_plan(cluster: Cluster, plan: Plan, opts: ApplyOptions) -> ApplyResult:
     by_key = {ref_key(p.ref): p for p in plan.objects}
     results: list[ObjectResult] = []
     objects: dict[RefKey, Manifest] = {}
-    for step in plan_steps([p.desired for p in plan.objects]):
+    steps = plan_steps([p.desired for p in plan.objects])
+    for index, step in enumerate(steps):
         step_plans = [by_key[ref_key(ObjectRef.of(obj))] for obj in step.objects]
-        outcomes = pmap(lambda p: _attempt(cluster, p, opts), step_plans, opts.workers)
-        for p, (result, live, _) in zip(step_plans, outcomes, strict=True):
-            results.append(result)
-            if live is not None:
-                objects[ref_key(p.ref)] = live
-        if any(temporary for _, _, temporary in outcomes):
+        if _apply_step(cluster, step_plans, opts, results, objects):
             return _stop(plan, results, objects, temporary=True)
         if any(r.action is Action.FAILED for r in results):
             return _stop(plan, results, objects, temporary=False)
         if step.stage is Stage.DEFINITIONS and any(p.writes for p in step_plans):
             _wait_definitions(cluster, [p.ref for p in step_plans if p.writes], opts)
+        if index + 1 < len(steps) and steps[index + 1].wave != step.wave and opts.wave_timeout > 0:
+            wave_refs = [ObjectRef.of(o) for s in steps[:index + 1] if s.wave == step.wave for o in s.objects]
+            gate = _wave_gate(cluster, step.wave, wave_refs, opts, objects)
+            if gate is not None:
+                return _stop(plan, results, objects, temporary=gate[1], why=gate[0])
     return ApplyResult(tuple(results), objects)
 
 
 def _stop(plan: Plan, results: list[ObjectResult], objects: dict[RefKey, Manifest], *,
-          temporary: bool) -> ApplyResult:
+          temporary: bool, why: str | None = None) -> ApplyResult:
     done = {ref_key(r.ref) for r in results}
-    rest = _skipped(plan, "skipped: an earlier object failed", done)
-    return ApplyResult(tuple(results + rest), objects, temporary)
+    rest = _skipped(plan, f"skipped: {why}" if why else "skipped: an earlier object failed", done)
+    return ApplyResult(tuple(results + rest), objects, temporary, why)

@@ -314,3 +314,26 @@ def test_namespace_scoped_credentials_list_per_namespace(tmp_path: Path) -> None
     again = reconcile(request(tmp_path, sync=True), p)
     assert again.error is None and set(actions(again).values()) == {Action.UNCHANGED}
     assert ("list", "ConfigMap") in cluster.calls
+
+
+def test_sync_waves_wait_for_health_and_resume(tmp_path: Path, cluster: FakeCluster) -> None:
+    first = deploy()
+    first["metadata"]["annotations"] = {keys.SYNC_WAVE: "-1"}
+    p = ports(cluster, [cm("after"), first])
+    stopped = reconcile(request(tmp_path, wave_timeout=0.3), p)
+    assert actions(stopped) == {"web": Action.CREATED, "after": Action.SKIPPED}
+    assert stopped.temporary and stopped.sync is SyncStatus.OUT_OF_SYNC
+    assert stopped.error and "sync wave -1 is Progressing" in stopped.error
+    assert ("", "ConfigMap", "demo", "after") not in cluster.objects
+    live = cluster.objects[("apps", "Deployment", "demo", "web")]
+    live["status"] = {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1}
+    cluster.calls.clear()
+    resumed = reconcile(request(tmp_path, sync=True, wave_timeout=0.3), p)
+    assert resumed.error is None and actions(resumed) == {"web": Action.UNCHANGED, "after": Action.CREATED}
+    assert ("get", "Deployment") not in cluster.calls  # the LISTed object already said healthy
+    live["status"]["conditions"] = [
+        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}
+    ]
+    cluster.objects.pop(("", "ConfigMap", "demo", "after"))
+    degraded = reconcile(request(tmp_path, sync=True, wave_timeout=0.3), p)
+    assert degraded.error and "Degraded" in degraded.error and not degraded.temporary

@@ -280,3 +280,20 @@ def test_secret_values_never_logged(env: Any, caplog: pytest.LogCaptureFixture) 
     text = caplog.text + repr(result) + result.diff + str(result.to_dict())
     for value in ("Zebra-42-pass", "Yak-99-pass", "WmVicmEtNDItcGFzcw", "WWFrLTk5LXBhc3M"):
         assert value not in text
+
+
+def test_sync_waves_gate_on_health(env: Any) -> None:
+    if not env.backend.sandbox:
+        pytest.skip("the failing rollout is simulated by the sandbox controller")
+    db = deploy(name="db", **{keys.SYNC_WAVE: "-1"})
+    result = env.sync([cm("after"), db], wave_timeout=20)
+    assert result.error is None, result.error
+    assert [(r.ref.name, r.action) for r in result.objects] == [
+        ("db", Action.CREATED),
+        ("after", Action.CREATED),
+    ]
+    broken = deploy(name="broken", **{keys.SYNC_WAVE: "-1", keys.SANDBOX_FAIL_ROLLOUT: "true"})
+    stopped = env.sync([cm("after"), db, cm("later"), broken], wave_timeout=20)
+    assert stopped.error and "sync wave -1 is Degraded" in stopped.error and not stopped.temporary
+    assert actions(stopped)["later"] is Action.SKIPPED
+    assert env.cluster.get(ObjectRef("", "ConfigMap", env.namespace, "later", "v1")) is None
