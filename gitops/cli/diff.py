@@ -18,7 +18,7 @@ from typing import Any
 from gitops.config import load_config
 from gitops.engine import ReconcileRequest, ReconcileResult, default_ports, reconcile
 from gitops.errors import ConfigError, Problem
-from gitops.status import SyncStatus
+from gitops.status import Action, SyncStatus
 from renderers.yamlio import dump_all
 
 
@@ -71,6 +71,26 @@ def print_drift(result: ReconcileResult) -> None:
     print(table(rows))
 
 
+def print_results(result: ReconcileResult, *, changes_only: bool = False) -> None:
+    """One row per object (ACTION KIND NAMESPACE NAME MESSAGE) and a summary line."""
+    rows = [["ACTION", "KIND", "NAMESPACE", "NAME", "MESSAGE"]]
+    for o in result.objects:
+        if changes_only and o.action is Action.UNCHANGED:
+            continue
+        message = o.error or o.message
+        if o.health and o.action is not Action.DELETED:
+            message = f"{message} [{o.health}]".strip()
+        rows.append([str(o.action), o.ref.kind, o.ref.namespace or "-", o.ref.name, message])
+    if len(rows) > 1:
+        print(table(rows))
+    counts: dict[str, int] = {}
+    for o in result.objects:
+        counts[str(o.action)] = counts.get(str(o.action), 0) + 1
+    summary = ", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "no objects"
+    print(f"{result.target} at {(result.revision or '?')[:12]}: {summary}; sync {result.sync}, "
+          f"health {result.health}")
+
+
 def run(args: argparse.Namespace) -> int:
     result = reconcile(build_request(args, sync=False), default_ports(cache_dir(args)))
     if args.output == "json":
@@ -81,9 +101,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(result.diff, end="")
         print_drift(result)
-        changes = [o for o in result.objects if str(o.action) != "unchanged"]
-        print(f"{result.target} at {(result.revision or '?')[:12]}: {result.sync}, {len(changes)} object(s) "
-              f"differ, {len(result.drift)} field(s) drifted")
+        print_results(result, changes_only=True)
     if result.error:
         print(f"error: {result.error}", file=sys.stderr)
         return 2

@@ -16,8 +16,8 @@ import os
 import sys
 from typing import Any
 
-from gitops.cli.diff import add_target_arguments, build_request, cache_dir, print_drift, table
-from gitops.engine import ReconcileResult, default_ports, reconcile
+from gitops.cli.diff import add_target_arguments, build_request, cache_dir, print_drift, print_results
+from gitops.engine import default_ports, reconcile
 from gitops.errors import GitOpsError
 from gitops.status import Action, SyncStatus, Trigger
 
@@ -31,23 +31,6 @@ def _enqueue(args: argparse.Namespace) -> int:
     task = dispatch.enqueue_sync(target.application, target.cluster, prune=args.prune, dry_run=args.dry_run)
     print(f"enqueued sync of {args.application}: task {task}")
     return 0
-
-
-def print_results(result: ReconcileResult) -> None:
-    rows = [["ACTION", "KIND", "NAMESPACE", "NAME", "MESSAGE"]]
-    for o in result.objects:
-        message = o.error or o.message
-        if o.health and o.action is not Action.DELETED:
-            message = f"{message} [{o.health}]".strip()
-        rows.append([str(o.action), o.ref.kind, o.ref.namespace or "-", o.ref.name, message])
-    if len(rows) > 1:
-        print(table(rows))
-    counts: dict[str, int] = {}
-    for o in result.objects:
-        counts[str(o.action)] = counts.get(str(o.action), 0) + 1
-    summary = ", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "no objects"
-    print(f"{result.target} at {(result.revision or '?')[:12]}: {summary}; sync {result.sync}, "
-          f"health {result.health}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -106,6 +106,17 @@ def test_sync_then_diff(
         assert "aHVudGVy" not in output  # nor base64 of it
     code, out, _ = run(capsys, "sync", *base)
     assert code == 0 and "configured  ConfigMap" in out
+    (setup["repo"] / "app" / "all.yaml").write_text(APP.format(color="red", password="x").split("---")[0])
+    git(setup["repo"], "commit", "-q", "-am", "drop the secret")
+    code, out, err = run(capsys, "diff", *base)
+    assert code == 1, err
+    assert ["skipped", "Secret", "default", "creds", "requires", "pruning"] in [
+        line.split() for line in out.splitlines()
+    ]
+    code, out, _ = run(capsys, "sync", *base, "--prune")
+    assert code == 0 and ["deleted", "Secret", "default", "creds", "pruned"] in [
+        line.split() for line in out.splitlines()
+    ]
 
 
 def test_errors_exit_2(
