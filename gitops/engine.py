@@ -2,11 +2,13 @@
 
 The one entry point workers/ and the CLI call: ``reconcile(request, ports) -> ReconcileResult``. It
 reads like the flow in design.md and holds no logic of its own beyond deciding *whether* to write:
-never in detect-only mode or a dry run; on a manual sync request; when automated, for a new revision
-or when self-heal is on (self-heal takes ownership back, i.e. forces conflicts). Every port is a
-small Protocol (fakes in gitops/testing/), so this module knows nothing of Git, HTTP, Celery or
-Redis. Errors never escape: a failed reconcile is a ReconcileResult with ``error`` and ``temporary``
-set, so callers decide about retries from one value.
+never in detect-only mode or a dry run; on a manual sync request; when automated, when Git asks for
+something new (a new revision, an object missing or whose applied hash differs, something to prune;
+so a failed sync of a revision is retried) or when self-heal is on (self-heal takes ownership back,
+i.e. forces conflicts). Drift by another manager alone is only reported unless self-heal is on.
+Every port is a small Protocol (fakes in gitops/testing/), so this module knows nothing of Git,
+HTTP, Celery or Redis. Errors never escape: a failed reconcile is a ReconcileResult with ``error``
+and ``temporary`` set, so callers decide about retries from one value.
 """
 
 from __future__ import annotations
@@ -133,13 +135,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def should_write(request: ReconcileRequest, revision: str) -> bool:
+def should_write(request: ReconcileRequest, revision: str, planned: _Planned) -> bool:
+    """Whether this reconcile may write (see the module docstring)."""
     policy = request.application.sync_policy
     if policy.detect_only or request.dry_run or request.sync is False:
         return False
     if request.sync is True:
         return True
-    return bool(policy.automated and (policy.self_heal or revision != request.previous_revision))
+    git_changed = revision != request.previous_revision or planned.plan.desired_changed or bool(
+        planned.doomed and planned.do_prune)
+    return bool(policy.automated and (policy.self_heal or git_changed))
 
 
 def render(request: ReconcileRequest, ports: Ports, revision: str) -> list[Manifest]:
@@ -275,7 +280,7 @@ def reconcile(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
         revision = ports.source.resolve(request.repository, request.revision
                                         or request.application.source.revision)
         planned = plan_target(request, ports, revision)
-        write = should_write(request, revision)
+        write = should_write(request, revision, planned)
         return _finish(request, revision, planned, _execute(request, planned, write), write, started)
     except GitOpsError as exc:
         log.info("reconcile of %s failed: %s", request.target, exc)

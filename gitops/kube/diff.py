@@ -89,6 +89,14 @@ class ObjectPlan:
     refresh: bool = False  # unchanged, but the applied hash on live is stale: write it back
 
     @property
+    def desired_changed(self) -> bool:
+        """Git asks for something new: the object is missing or its applied hash differs."""
+        if self.live is None:
+            return True
+        applied = ((self.live.get("metadata") or {}).get("annotations") or {}).get(keys.APPLIED_HASH)
+        return bool(applied != (self.desired["metadata"].get("annotations") or {}).get(keys.APPLIED_HASH))
+
+    @property
     def writes(self) -> bool:
         return self.refresh or self.action in (Action.CREATED, Action.CONFIGURED, Action.RECREATED)
 
@@ -105,6 +113,10 @@ class Plan:
     @property
     def in_sync(self) -> bool:
         return all(p.action is Action.UNCHANGED for p in self.objects)
+
+    @property
+    def desired_changed(self) -> bool:
+        return any(p.desired_changed for p in self.objects)
 
     @property
     def failed(self) -> list[ObjectPlan]:

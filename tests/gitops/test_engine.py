@@ -337,3 +337,16 @@ def test_sync_waves_wait_for_health_and_resume(tmp_path: Path, cluster: FakeClus
     cluster.objects.pop(("", "ConfigMap", "demo", "after"))
     degraded = reconcile(request(tmp_path, sync=True, wave_timeout=0.3), p)
     assert degraded.error and "Degraded" in degraded.error and not degraded.temporary
+
+
+def test_automated_sync_retries_a_revision_whose_sync_did_not_finish(
+    tmp_path: Path, cluster: FakeCluster
+) -> None:
+    renderer = StaticRenderer([cm("a")])
+    p = Ports(FakeSource(), renderer, FakeClusters({"c1": cluster}))
+    reconcile(request(tmp_path), p)
+    renderer.manifests = [cm("a", "2"), cm("b")]  # same revision, but the last sync of it failed half way
+    result = reconcile(request(tmp_path, previous_revision="0" * 40), p)
+    assert result.applied and actions(result) == {"a": Action.CONFIGURED, "b": Action.CREATED}
+    settled = reconcile(request(tmp_path, previous_revision="0" * 40), p)
+    assert not settled.applied and settled.sync is SyncStatus.SYNCED
