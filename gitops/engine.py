@@ -102,6 +102,7 @@ class ReconcileRequest:
     allow_mass_delete: bool = False
     wait_seconds: float = 0.0
     wave_timeout: float = 30.0
+    propagation: str = "Background"  # how pruned objects' dependants go: Background, Foreground, Orphan
 
     @property
     def target(self) -> Target:
@@ -243,7 +244,7 @@ def plan_target(request: ReconcileRequest, ports: Ports, revision: str) -> _Plan
     inventory = prune.read_inventory(cluster, target)
     doomed = prune.candidates(inventory, [p.ref for p in the_plan.objects])
     opts = prune.PruneOptions(policy.prune_max_share, policy.allow_empty, request.allow_mass_delete,
-                              dry_run=request.dry_run)
+                              propagation=request.propagation, dry_run=request.dry_run)
     if do_prune:
         prune.guard(inventory, [p.ref for p in the_plan.objects], doomed, opts, target)
     return _Planned(target, cluster, the_plan, inventory, doomed, opts, do_prune)

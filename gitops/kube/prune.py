@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops import keys
-from gitops.errors import ClusterError, NotFound, PruneRefused
+from gitops.errors import ClusterError, InputError, NotFound, PruneRefused
 from gitops.kube.client import Cluster
 from gitops.kube.diff import ref_key
 from gitops.kube.ordering import sort_key
@@ -28,6 +28,7 @@ from gitops.status import Action, ObjectRef, Target
 Manifest = dict[str, Any]
 NAMESPACE = "gitops-system"
 _FIELD = "objects"
+PROPAGATION = ("Background", "Foreground", "Orphan")
 
 
 def inventory_name(target: Target) -> str:
@@ -84,6 +85,11 @@ class PruneOptions:
     allow_mass_delete: bool = False
     propagation: str = "Background"
     dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        if self.propagation not in PROPAGATION:
+            raise InputError(f"propagation must be one of {', '.join(PROPAGATION)}, not {self.propagation!r}",
+                             field="propagation")
 
 
 def _opted_out(live: Manifest) -> bool:

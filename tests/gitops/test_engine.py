@@ -350,3 +350,9 @@ def test_automated_sync_retries_a_revision_whose_sync_did_not_finish(
     assert result.applied and actions(result) == {"a": Action.CONFIGURED, "b": Action.CREATED}
     settled = reconcile(request(tmp_path, previous_revision="0" * 40), p)
     assert not settled.applied and settled.sync is SyncStatus.SYNCED
+
+
+def test_prune_propagation_is_validated(tmp_path: Path, cluster: FakeCluster) -> None:
+    result = reconcile(request(tmp_path, propagation="Sideways"), ports(cluster, [cm("a")]))
+    assert result.error and "propagation must be one of" in result.error and cluster.writes() == 0
+    assert reconcile(request(tmp_path, propagation="Foreground"), ports(cluster, [cm("a")])).error is None
