@@ -18,7 +18,7 @@ from gitops.errors import ConfigError, Problem
 from gitops.state import RedisStore
 from gitops.state.model import ResultLike
 from gitops.status import Target, Trigger
-from workers.ports import TargetInfo
+from workers.ports import Retry, TargetInfo
 from workers.runtime import Runtime
 from workers.settings import Settings
 
@@ -35,9 +35,12 @@ class ConfigCatalog:
     def __post_init__(self) -> None:
         for name, app in sorted(self.config.applications.items()):
             target = Target(name, app.destination.cluster)
+            policy = app.sync_policy.retry
             self._targets[target] = TargetInfo(
                 target, app.source.repository, app.source.path, follows_head=app.source.revision is None,
-                self_heal=bool(app.sync_policy.self_heal))
+                self_heal=bool(app.sync_policy.self_heal),
+                retry=Retry(int(policy.limit), float(policy.backoff_seconds), float(policy.factor),
+                            float(policy.max_backoff_seconds)))
 
     def targets(self) -> list[TargetInfo]:
         return list(self._targets.values())

@@ -17,6 +17,16 @@ from gitops.status import Target, Trigger
 
 
 @dataclass(frozen=True)
+class Retry:
+    """Backoff of temporary failures: ``base * factor**(attempt-1)`` capped at ``cap``, ``limit`` retries."""
+
+    limit: int
+    base: float
+    factor: float
+    cap: float
+
+
+@dataclass(frozen=True)
 class TargetInfo:
     """A configured target: its repository, the app's path in it, and whether it follows the head."""
 
@@ -25,6 +35,7 @@ class TargetInfo:
     path: str
     follows_head: bool = True
     self_heal: bool = False
+    retry: Retry | None = None  # None: the worker settings (GITOPS_RETRY_*)
 
 
 class Catalog(Protocol):

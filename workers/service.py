@@ -31,7 +31,7 @@ from gitops.state import (
 from gitops.state.model import ResultLike
 from gitops.status import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
 from workers.locks import LeaseKeeper
-from workers.ports import TargetInfo
+from workers.ports import Retry, TargetInfo
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -76,10 +76,19 @@ class FailedResult:
     finished: float = field(default_factory=time.time)
 
 
-def backoff(attempt: int, base: float, cap: float, *, floor: float = 0.0) -> float:
-    """Exponential backoff with jitter: base * 2^(attempt-1), capped, scaled by a random 0.5..1."""
-    raw = min(cap, base * float(2 ** max(0, attempt - 1)))
+def backoff(attempt: int, base: float, cap: float, *, factor: float = 2.0, floor: float = 0.0) -> float:
+    """Exponential backoff with jitter: base * factor^(attempt-1), capped, scaled by a random 0.5..1."""
+    raw = min(cap, base * float(factor) ** min(max(0, attempt - 1), 64))
     return max(floor, raw * (0.5 + random.random() / 2))
+
+
+def retry_policy(rt: Runtime, target: Target) -> Retry:
+    """The application's retry policy, or the worker settings' when the catalog has none."""
+    info = rt.catalog.target(target)
+    if info is not None and info.retry is not None:
+        return info.retry
+    s = rt.settings
+    return Retry(s.retry_limit, s.retry_base, 2.0, s.retry_max)
 
 
 def owner_id(call: Call) -> str:
@@ -174,10 +183,12 @@ def _run(rt: Runtime, job: Job, lease: Lease) -> tuple[ResultLike, float | None,
 
 def _conclude(rt: Runtime, job: Job, result: ResultLike, retry_after: float | None,
               status: TargetStatus) -> Outcome:
-    s = rt.settings
-    if result.error and result.temporary and job.call.attempt <= s.retry_limit:
-        wait = backoff(job.call.attempt, s.retry_base, s.retry_max, floor=retry_after or 0.0)
-        return Outcome("retry", result.error, countdown=wait)
+    policy = retry_policy(rt, job.target)
+    if result.error and result.temporary and job.call.attempt <= policy.limit:
+        wait = backoff(job.call.attempt, policy.base, policy.cap, factor=policy.factor,
+                       floor=min(retry_after or 0.0, policy.cap))
+        # a countdown longer than the visibility timeout would get the waiting message redelivered
+        return Outcome("retry", result.error, countdown=min(wait, 0.9 * rt.settings.visibility_timeout))
     detail = result.error or f"{status.sync}/{status.health} at {status.revision}"
     return _finish(rt, job, Outcome("done", detail, extra={
         "revision": status.revision, "sync": str(status.sync), "health": str(status.health)}))

@@ -33,6 +33,9 @@ PROD, DEV = Target("hello-prod", "prod"), Target("hello-dev", "dev")
 def world(tmp_path: Path, rclient: redis.Redis,
           redis_server: RedisServer) -> Iterator[tuple[Demo, RedisStore]]:
     demo = start_demo(tmp_path)
+    fast_retry = f"    retry: {{limit: {FAST['GITOPS_RETRY_LIMIT']}, backoff: 200ms, maxBackoff: 800ms}}\n"
+    demo.config.write_text(demo.config.read_text().replace("    selfHeal: true\n",
+                                                           "    selfHeal: true\n" + fast_retry))
     os.environ.update(FAST)
     configure(app, replace(Settings.from_env(), redis_url=redis_server.url))
     yield demo, RedisStore(rclient)

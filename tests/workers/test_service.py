@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import redis
 import worker_fakes as fakes
@@ -10,6 +12,7 @@ from gitops.errors import StateError
 from gitops.state import InMemoryStore
 from gitops.status import OperationPhase, SyncStatus, Target
 from workers import service
+from workers.ports import Retry
 from workers.runtime import Runtime
 from workers.settings import Settings
 
@@ -69,6 +72,18 @@ def test_temporary_errors_retry_with_growing_backoff_then_fail(rt: Runtime, rcli
     assert status is not None and "500" in (status.error or "") and status.temporary
     [op] = rt.store.history(T)  # one operation, updated by every attempt
     assert op.phase is OperationPhase.FAILED and op.attempt == 3
+
+
+def test_the_application_retry_policy_wins(rt: Runtime, rclient: redis.Redis) -> None:
+    info = rt.catalog.target(T)
+    assert info is not None
+    rt.catalog.infos[T] = replace(info, retry=Retry(limit=1, base=7.0, factor=3.0, cap=100.0))  # type: ignore[attr-defined]
+    rclient.set("fake:fail:web", 10)
+    first, second = run(rt, attempt=1), run(rt, attempt=2)
+    assert first.status == "retry" and 3.5 <= first.countdown <= 7.0
+    assert second.status == "done"  # limit 1: the second failure is final
+    rt.catalog.infos[T] = replace(info, retry=Retry(limit=5, base=7.0, factor=3.0, cap=100.0))  # type: ignore[attr-defined]
+    assert 31.5 <= run(rt, attempt=3).countdown <= 63.0  # 7 * 3^2, jittered
 
 
 def test_source_down_keeps_last_good_revision(rt: Runtime, rclient: redis.Redis) -> None:

@@ -1,0 +1,58 @@
+"""The production ports read the configuration: targets, intervals, pinned revisions, retry policies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gitops.config import load_config
+from gitops.errors import ConfigError
+from gitops.status import Target
+from workers.engine_port import ConfigCatalog, runtime_from_config
+from workers.ports import Retry
+from workers.settings import Settings
+
+CONFIG = """apiVersion: gitops.dev/v1alpha1
+kind: Repository
+metadata: {name: repo}
+spec: {url: "file:///nonexistent/repo", allowLocal: true, interval: 45s}
+---
+apiVersion: gitops.dev/v1alpha1
+kind: Cluster
+metadata: {name: prod}
+spec: {server: "https://127.0.0.1:6443"}
+---
+apiVersion: gitops.dev/v1alpha1
+kind: Application
+metadata: {name: web}
+spec:
+  source: {repository: repo, path: apps/web}
+  destination: {cluster: prod}
+  syncPolicy: {automated: true, selfHeal: true, retry: {limit: 2, backoff: 1s, factor: 3, maxBackoff: 9s}}
+---
+apiVersion: gitops.dev/v1alpha1
+kind: Application
+metadata: {name: pinned}
+spec:
+  source: {repository: repo, path: apps/pinned, revision: v1.2.3}
+  destination: {cluster: prod}
+"""
+
+
+def test_catalog_from_configuration(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(CONFIG)
+    catalog = ConfigCatalog(load_config(tmp_path / "c.yaml"))
+    assert catalog.repositories() == {"repo": 45.0}
+    web = catalog.target(Target("web", "prod"))
+    assert web is not None and web.path == "apps/web" and web.self_heal and web.follows_head
+    assert web.retry == Retry(limit=2, base=1.0, factor=3.0, cap=9.0)
+    pinned = catalog.target(Target("pinned", "prod"))
+    assert pinned is not None and not pinned.follows_head and not pinned.self_heal
+    assert catalog.target(Target("web", "dev")) is None
+    assert len(catalog.targets()) == 2
+
+
+def test_runtime_needs_a_configuration() -> None:
+    with pytest.raises(ConfigError, match="GITOPS_CONFIG"):
+        runtime_from_config(Settings(config_path=None))
