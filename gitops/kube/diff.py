@@ -225,42 +225,54 @@ def _predict(cluster: Cluster, desired: Manifest, opts: DiffOptions) -> tuple[Ma
         return predicted, f"conflict: {who}; sync with force to take ownership"
 
 
-def plan_object(cluster: Cluster, desired: Manifest, live: Manifest | None, opts: DiffOptions,
-                crd_kinds: set[tuple[str, str]]) -> ObjectPlan:
-    ref = ObjectRef.of(desired)
-    rules = [r for r in opts.ignore if r.matches(ref)]
-    send = _stamp(_strip_managed_by_others(desired, live, rules))
-    wanted = send["metadata"]["annotations"][keys.APPLIED_HASH]
-    if live is not None and (contains(live, send) or contains(live, stored_form(send))):
-        return ObjectPlan(ref, send, live, live, Action.UNCHANGED)
-    owner = ((live or {}).get("metadata", {}).get("annotations") or {}).get(keys.OWNED_BY)
-    if owner and owner != (desired["metadata"].get("annotations") or {}).get(keys.OWNED_BY):
-        return ObjectPlan(ref, send, live, None, Action.FAILED, error=(
-            f"object is managed by {owner}; remove it from one of the applications (or delete the "
-            f"{keys.OWNED_BY} annotation to hand it over)"))
-    try:
-        predicted, note = _predict(cluster, send, opts)
-    except ImmutableField as exc:
+def _unpredictable(exc: ClusterError, ref: ObjectRef, send: Manifest, live: Manifest | None,
+                   desired: Manifest, opts: DiffOptions, crd_kinds: set[tuple[str, str]]) -> ObjectPlan:
+    """The plan of an object whose dry-run failed: recreate, create after its CRD, or fail."""
+    if isinstance(exc, ImmutableField):
         if _recreate_allowed(desired, opts):
             return ObjectPlan(ref, send, live, send, Action.RECREATED,
                               message=f"will recreate: immutable {', '.join(exc.fields)}")
         return ObjectPlan(ref, send, live, None, Action.FAILED, error=(
             f"immutable field {', '.join(exc.fields)} changed; allow recreate (sync policy allow_recreate "
             f"or annotation {keys.RECREATE}=allow) to delete and recreate the object"))
-    except NotFound as exc:
-        if live is None and (ref.group, ref.kind) in crd_kinds:
-            return ObjectPlan(ref, send, None, None, Action.CREATED,
-                              message="kind defined by this application")
-        return ObjectPlan(ref, send, live, None, Action.FAILED, error=str(exc))
+    if isinstance(exc, NotFound) and live is None and (ref.group, ref.kind) in crd_kinds:
+        return ObjectPlan(ref, send, None, None, Action.CREATED, message="kind defined by this application")
+    if exc.temporary:
+        raise exc
+    return ObjectPlan(ref, send, live, None, Action.FAILED, error=str(exc))
+
+
+def _foreign(ref: ObjectRef, send: Manifest, live: Manifest | None) -> ObjectPlan | None:
+    """A failed plan when ``live`` belongs to another target (never taken over silently)."""
+    owner = ((live or {}).get("metadata", {}).get("annotations") or {}).get(keys.OWNED_BY)
+    if not owner or owner == send["metadata"]["annotations"].get(keys.OWNED_BY):
+        return None
+    return ObjectPlan(ref, send, live, None, Action.FAILED, error=(
+        f"object is managed by {owner}; remove it from one of the applications (or delete the "
+        f"{keys.OWNED_BY} annotation to hand it over)"))
+
+
+def plan_object(cluster: Cluster, desired: Manifest, live: Manifest | None, opts: DiffOptions,
+                crd_kinds: set[tuple[str, str]]) -> ObjectPlan:
+    """The plan of one desired object (no request when the live object provably matches)."""
+    ref = ObjectRef.of(desired)
+    rules = [r for r in opts.ignore if r.matches(ref)]
+    send = _stamp(_strip_managed_by_others(desired, live, rules))
+    if live is not None and (contains(live, send) or contains(live, stored_form(send))):
+        return ObjectPlan(ref, send, live, live, Action.UNCHANGED)
+    foreign = _foreign(ref, send, live)
+    if foreign is not None:
+        return foreign
+    try:
+        predicted, note = _predict(cluster, send, opts)
     except ClusterError as exc:
-        if exc.temporary:
-            raise
-        return ObjectPlan(ref, send, live, None, Action.FAILED, error=str(exc))
+        return _unpredictable(exc, ref, send, live, desired, opts, crd_kinds)
     if live is None:
         return ObjectPlan(ref, send, None, predicted, Action.CREATED, message=note)
     drift = tuple(field_drift(ref, live, predicted, rules))
-    stale = ((live.get("metadata") or {}).get("annotations") or {}).get(keys.APPLIED_HASH) != wanted
     if not drift:
+        stale = ((live.get("metadata") or {}).get("annotations") or {}).get(keys.APPLIED_HASH) != \
+            send["metadata"]["annotations"][keys.APPLIED_HASH]
         return ObjectPlan(ref, send, live, predicted, Action.UNCHANGED, refresh=stale)
     return ObjectPlan(ref, send, live, predicted, Action.CONFIGURED, drift, note)
 
