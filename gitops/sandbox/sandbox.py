@@ -103,6 +103,7 @@ class Sandbox:
         self.app.store.close()
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections()
         self._thread.join(timeout=5)
 
     def __enter__(self) -> Sandbox:
