@@ -36,6 +36,7 @@ from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
 LOCK_RETRY_LIMIT = 60
+MAX_REDELIVERIES = 3
 
 
 @dataclass(frozen=True)
@@ -164,18 +165,33 @@ def reconcile(rt: Runtime, call: Call, application: object, cluster: object, *, 
     return _conclude(rt, job, result, retry_after, status)
 
 
+def _redeliveries(rt: Runtime, job: Job) -> int:
+    """How often this task already started and never finished (its worker died: OOM, kill -9)."""
+    previous = rt.store.operation(job.target, job.call.task_id)
+    if previous is None or previous.phase is not OperationPhase.RUNNING:
+        return 0
+    return previous.redeliveries + 1
+
+
 def _run(rt: Runtime, job: Job, lease: Lease) -> tuple[ResultLike, float | None, TargetStatus]:
     """Record the running operation, call the engine, record the outcome (all fenced by ``lease``)."""
+    redelivered = _redeliveries(rt, job)
     begun = Operation(id=job.call.task_id, application=job.target.application, cluster=job.target.cluster,
                       trigger=job.trigger, phase=OperationPhase.RUNNING, started=time.time(),
-                      dry_run=job.dry_run, prune=bool(job.prune), attempt=job.call.attempt, fence=lease.token)
+                      dry_run=job.dry_run, prune=bool(job.prune), attempt=job.call.attempt, fence=lease.token,
+                      redeliveries=redelivered)
     rt.store.begin(begun, lease=lease)
-    result, retry_after = _reconcile_safely(rt, job.target, job.trigger, job.prune, job.dry_run,
-                                            not job.coalesced)
+    if redelivered > MAX_REDELIVERIES:  # a poison task: it keeps killing workers; stop the loop
+        result: ResultLike = FailedResult(job.target, f"gave up: the reconcile was interrupted "
+                                          f"{redelivered} times by its worker dying (out of memory?)", False)
+        retry_after = None
+    else:
+        result, retry_after = _reconcile_safely(rt, job.target, job.trigger, job.prune, job.dry_run,
+                                                not job.coalesced)
     status, operation = records_from_result(result, operation_id=job.call.task_id, trigger=job.trigger,
                                             dry_run=job.dry_run, prune=bool(job.prune),
                                             attempt=job.call.attempt)
-    operation = replace(operation, started=begun.started, fence=lease.token)
+    operation = replace(operation, started=begun.started, fence=lease.token, redeliveries=redelivered)
     status = carry_forward(rt.store.status(job.target), status)
     rt.store.record(status, operation, lease=lease)
     return result, retry_after, status

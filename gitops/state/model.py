@@ -130,6 +130,7 @@ class Operation:
     prune: bool = False
     attempt: int = 1
     fence: int = 0
+    redeliveries: int = 0  # times the task came back after its worker died while running it
 
     @property
     def target(self) -> Target:
@@ -154,7 +155,8 @@ class Operation:
             objects=tuple(ObjectRecord(**o) for o in data.get("objects", ())),
             objects_dropped=int(data.get("objects_dropped", 0)), error=data.get("error"),
             dry_run=bool(data.get("dry_run", False)), prune=bool(data.get("prune", False)),
-            attempt=int(data.get("attempt", 1)), fence=int(data.get("fence", 0)))
+            attempt=int(data.get("attempt", 1)), fence=int(data.get("fence", 0)),
+            redeliveries=int(data.get("redeliveries", 0)))
 
 
 @dataclass(frozen=True)

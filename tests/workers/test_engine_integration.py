@@ -93,6 +93,6 @@ def test_kill_9_during_a_slow_sync_converges_with_one_operation(world: tuple[Dem
     status = store.status(PROD)
     assert status is not None and status.sync is SyncStatus.SYNCED and status.error is None, status
     [op] = store.history(PROD)
-    assert op.phase is OperationPhase.SUCCEEDED and op.fence >= 2
+    assert op.phase is OperationPhase.SUCCEEDED and op.fence >= 2 and op.redeliveries == 1
     [deployment] = sandbox.objects("deployments", "apps", "demo-prod")
     assert deployment["spec"]["replicas"] == 3

@@ -10,7 +10,7 @@ import worker_fakes as fakes
 
 from gitops.errors import StateError
 from gitops.state import InMemoryStore
-from gitops.status import OperationPhase, SyncStatus, Target
+from gitops.status import OperationPhase, SyncStatus, Target, Trigger
 from workers import service
 from workers.ports import Retry
 from workers.runtime import Runtime
@@ -53,6 +53,28 @@ def test_forged_arguments_are_rejected_without_side_effects(rt: Runtime, rclient
     out = run(rt, app, cluster, trigger=trigger)
     assert out.status == "rejected" and out.detail
     assert rt.store.statuses() == [] and rclient.get("fake:runs:web@prod") is None
+
+
+def test_a_task_that_keeps_killing_its_worker_is_given_up(rt: Runtime, rclient: redis.Redis) -> None:
+    from gitops.state import Operation
+
+    dead = Operation("t1", "web", "prod", Trigger.POLL, OperationPhase.RUNNING,
+                     redeliveries=service.MAX_REDELIVERIES)
+    rt.store.begin(dead)  # the last worker that ran t1 died in the middle
+    out = run(rt)
+    assert out.status == "done"
+    [op] = rt.store.history(T)
+    assert op.phase is OperationPhase.FAILED and op.redeliveries == service.MAX_REDELIVERIES + 1
+    assert "interrupted" in (op.error or "") and rclient.get("fake:runs:web@prod") is None
+
+
+def test_one_redelivery_is_counted_and_run(rt: Runtime, rclient: redis.Redis) -> None:
+    from gitops.state import Operation
+
+    rt.store.begin(Operation("t1", "web", "prod", Trigger.POLL, OperationPhase.RUNNING))
+    assert run(rt).status == "done"
+    [op] = rt.store.history(T)
+    assert op.phase is OperationPhase.SUCCEEDED and op.redeliveries == 1
 
 
 def test_lock_held_means_retry_soon(rt: Runtime) -> None:

@@ -103,7 +103,7 @@ def test_kill_9_mid_sync_is_redelivered_and_converges(store: RedisStore,
     wait_for(lambda: store.redis.get("fake:runs:slow@prod") == b"2", timeout=40)
     wait_for(succeeded(store, target), timeout=20)
     [op] = store.history(target)  # one operation: the redelivered task reused its id
-    assert op.phase is OperationPhase.SUCCEEDED and op.fence >= 2
+    assert op.phase is OperationPhase.SUCCEEDED and op.fence >= 2 and op.redeliveries == 1
     assert store.redis.get("fake:applied:slow@prod") == b"c1"
     assert store.redis.get("fake:overlap:slow@prod") is None
 
