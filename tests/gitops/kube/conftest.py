@@ -162,8 +162,14 @@ def env(backend: Backend, tmp_path: Path) -> Iterator[Env]:
     yield e
     if backend.sandbox:
         backend.sandbox.faults.clear()
-    if backend.kind == "cluster":
-        from gitops.status import ObjectRef
+    if backend.kind == "cluster":  # leave a real cluster as we found it
+        from gitops.kube import prune
+        from gitops.status import ObjectRef, Target
 
         cluster.delete(ObjectRef("", "Namespace", "", namespace, "v1"))
+        cluster.delete(
+            ObjectRef("", "ConfigMap", prune.NAMESPACE, prune.inventory_name(Target(e.app, "e2e")), "v1")
+        )
+        crd = f"widgets.{e.app}.example.com"
+        cluster.delete(ObjectRef("apiextensions.k8s.io", "CustomResourceDefinition", "", crd, "v1"))
     cluster.close()
