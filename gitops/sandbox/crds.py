@@ -25,11 +25,9 @@ def _spec(obj: dict[str, Any]) -> dict[str, Any]:
     return spec if isinstance(spec, dict) else {}
 
 
-def validate_and_accept(obj: dict[str, Any]) -> None:
-    """422 for an unusable CRD; otherwise set the accepted names and conditions (mutates ``obj``)."""
-    spec, name = _spec(obj), str(obj["metadata"].get("name", ""))
-    raw_names = spec.get("names")
-    names: dict[str, Any] = raw_names if isinstance(raw_names, dict) else {}
+def _problems(obj: dict[str, Any], spec: dict[str, Any], names: dict[str, Any],
+              versions: list[Any]) -> list[tuple[str, str, str]]:
+    name = str(obj["metadata"].get("name", ""))
     group, plural, kind = spec.get("group"), names.get("plural"), names.get("kind")
     problems = []
     if not isinstance(group, str) or "." not in group:
@@ -42,16 +40,26 @@ def validate_and_accept(obj: dict[str, Any]) -> None:
     if spec.get("scope") not in ("Namespaced", "Cluster"):
         problems.append(("FieldValueNotSupported", "spec.scope", f'Unsupported value: "{spec.get("scope")}": '
                          'supported values: "Cluster", "Namespaced"'))
-    raw_versions = spec.get("versions")
-    versions: list[Any] = raw_versions if isinstance(raw_versions, list) else []
     if not versions or not all(isinstance(v, dict) and v.get("name") for v in versions):
         problems.append(("FieldValueRequired", "spec.versions", "Required value: must have exactly one "
                          "version marked as storage version"))
     if not problems and name != f"{plural}.{group}":
         problems.append(("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": must be spec.names.'
                          "plural+\".\"+spec.group"))
+    return problems
+
+
+def validate_and_accept(obj: dict[str, Any]) -> None:
+    """422 for an unusable CRD; otherwise set the accepted names and conditions (mutates ``obj``)."""
+    spec = _spec(obj)
+    raw_names, raw_versions = spec.get("names"), spec.get("versions")
+    names: dict[str, Any] = raw_names if isinstance(raw_names, dict) else {}
+    versions: list[Any] = raw_versions if isinstance(raw_versions, list) else []
+    problems = _problems(obj, spec, names, versions)
     if problems:
+        name = str(obj["metadata"].get("name", ""))
         raise invalid("CustomResourceDefinition", "apiextensions.k8s.io", name, problems)
+    kind = names["kind"]
     names_out = {**names, "singular": names.get("singular") or str(kind).lower(),
                  "listKind": names.get("listKind") or f"{kind}List"}
     stamp = now()

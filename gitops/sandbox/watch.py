@@ -38,56 +38,81 @@ def validate(call: Call) -> None:
         parse_int(rv, "resourceVersion")
 
 
-def run(api: Api, call: Call, send: Send, stopped: Callable[[], bool]) -> None:
-    """Stream events for ``call`` until its timeout, a stop of the server, or ``stopped()``."""
-    store, rt, q = api.store, call.rt, call.query
-    labels, fields = label_selector(q.get("labelSelector")), field_selector(q.get("fieldSelector"))
-    timeout = min(parse_int(q.get("timeoutSeconds"), "timeoutSeconds") or 1800, 1800)
-    bookmarks = q.get("allowWatchBookmarks") in TRUE
-    deadline = time.monotonic() + timeout
+class _Stream:
+    """One watch: its filters, position (last resourceVersion sent) and deadline."""
 
-    def wanted(entry: Entry) -> bool:
+    def __init__(self, api: Api, call: Call, send: Send) -> None:
+        q = call.query
+        self.api, self.call, self.send = api, call, send
+        self.labels = label_selector(q.get("labelSelector"))
+        self.fields = field_selector(q.get("fieldSelector"))
+        timeout = min(parse_int(q.get("timeoutSeconds"), "timeoutSeconds") or 1800, 1800)
+        self.deadline = time.monotonic() + timeout
+        self.bookmarks = q.get("allowWatchBookmarks") in TRUE
+        self.last = 0
+
+    def wanted(self, entry: Entry) -> bool:
         meta = entry.obj["metadata"]
-        if call.namespace and meta.get("namespace") != call.namespace:
+        if self.call.namespace and meta.get("namespace") != self.call.namespace:
             return False
-        if labels is not None and not labels(meta.get("labels") or {}):
+        if self.labels is not None and not self.labels(meta.get("labels") or {}):
             return False
-        return fields is None or fields(meta)
+        return self.fields is None or self.fields(meta)
 
-    rv = q.get("resourceVersion", "")
-    with store.lock:
-        if rv in ("", "0"):
-            last = store.rv
-            initial = [e for e in store.list(rt.key, call.namespace or None) if wanted(e)]
-        else:
-            last, initial = parse_int(rv, "resourceVersion"), []
-            if last < store.oldest_rv():
-                error = gone(f"too old resource version: {last} ({store.oldest_rv() + 1})")
-                send(_event("ERROR", dumps(error.to_status())))
-                return
-    if initial:
-        send(b"".join(_event("ADDED", api.view(rt, e)) for e in initial))
-    idle_since = time.monotonic()
-    while not stopped() and time.monotonic() < deadline:
+    def start(self) -> bool:
+        """Send the initial events (or the 410 ERROR); False when the stream must end."""
+        store, rt, rv = self.api.store, self.call.rt, self.call.query.get("resourceVersion", "")
         with store.lock:
-            events = store.events_after(last, rt.key)
+            if rv in ("", "0"):
+                self.last = store.rv
+                initial = [e for e in store.list(rt.key, self.call.namespace or None) if self.wanted(e)]
+            else:
+                self.last, initial = parse_int(rv, "resourceVersion"), []
+                if self.last < store.oldest_rv():
+                    error = gone(f"too old resource version: {self.last} ({store.oldest_rv() + 1})")
+                    self.send(_event("ERROR", dumps(error.to_status())))
+                    return False
+        if initial:
+            self.send(b"".join(_event("ADDED", self.api.view(rt, e)) for e in initial))
+        return True
+
+    def next_events(self) -> list[Event] | None:
+        """Events after the last one sent, waiting up to half a second; None once the store closed."""
+        store = self.api.store
+        with store.lock:
+            events = store.events_after(self.last, self.call.rt.key)
             if not events and not store.closed:
-                store.lock.wait(timeout=min(0.5, max(0.0, deadline - time.monotonic())))
-                events = store.events_after(last, rt.key)
-            closed = store.closed
-        if closed:
-            return
+                store.lock.wait(timeout=min(0.5, max(0.0, self.deadline - time.monotonic())))
+                events = store.events_after(self.last, self.call.rt.key)
+            return None if store.closed else events
+
+    def forward(self, events: list[Event]) -> bool:
+        """Send what this watcher may see of ``events``; True when something was sent."""
         chunk = []
         for event in events:
-            last = event.rv
-            kind = _transition(event, wanted)
+            self.last = event.rv
+            kind = _transition(event, self.wanted)
             if kind is not None:
-                chunk.append(_event(kind, api.view(rt, event.entry)))
+                chunk.append(_event(kind, self.api.view(self.call.rt, event.entry)))
         if chunk:
-            send(b"".join(chunk))
+            self.send(b"".join(chunk))
+        return bool(chunk)
+
+
+def run(api: Api, call: Call, send: Send, stopped: Callable[[], bool]) -> None:
+    """Stream events for ``call`` until its timeout, a stop of the server, or ``stopped()``."""
+    stream = _Stream(api, call, send)
+    if not stream.start():
+        return
+    idle_since = time.monotonic()
+    while not stopped() and time.monotonic() < stream.deadline:
+        events = stream.next_events()
+        if events is None:
+            return
+        if stream.forward(events):
             idle_since = time.monotonic()
-        elif bookmarks and time.monotonic() - idle_since >= 1.0:
-            send(_event("BOOKMARK", dumps(_bookmark(call, last))))
+        elif stream.bookmarks and time.monotonic() - idle_since >= 1.0:
+            send(_event("BOOKMARK", dumps(_bookmark(call, stream.last))))
             idle_since = time.monotonic()
 
 
