@@ -80,7 +80,7 @@ def apply_patch(live: dict[str, Any] | None, applied: dict[str, Any], manager: s
     except Conflicts as exc:
         raise ApplyConflict([(Entry.parse(m).manager, p) for m, p in exc.items],
                             message=_conflict_message(exc.items)) from None
-    ledger.managers = strip(managers)
+    ledger.managers = strip(managers, ident)
     if new is not None or ident not in ledger.times:
         ledger.times[ident] = now
     ledger.versions[ident] = config["apiVersion"]
@@ -92,7 +92,7 @@ def _first_apply(live: dict[str, Any], node: TypeNode, ledger: Ledger, ignored: 
     """An object without managedFields: its current fields go to ``before-first-apply``."""
     ident = Entry(BEFORE_FIRST_APPLY, "Update", str(live.get("apiVersion", ""))).ident()
     _, managers, _ = update({}, live, node, {}, ident, ignored=ignored)
-    ledger.managers = strip(managers)
+    ledger.managers = strip(managers, ident)
     ledger.times[ident] = now
 
 
@@ -117,7 +117,7 @@ def record_update(live: dict[str, Any] | None, new: dict[str, Any], manager: str
     ledger = _ledger_for_update(live, body, subresource)
     ident = Entry(manager, "Update", body["apiVersion"], subresource).ident()
     _, managers, cmp = update(base, target, node, ledger.managers, ident, ignored=ignored)
-    ledger.managers = strip(managers)
+    ledger.managers = strip(managers, ident)
     gained = cmp.modified.union(cmp.added).difference(STRIP)
     if ignored is not None:
         gained = gained.recursive_difference(ignored)

@@ -143,11 +143,16 @@ def without_server_meta(obj: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def strip(managers: Managers) -> Managers:
-    out = {}
-    for ident, owned in managers.items():
+def strip(managers: Managers, ident: str) -> Managers:
+    """The apiserver's stripMetaManager: server-owned fields leave the acting manager's set.
+
+    Only the acting manager is stripped (the others were stripped when they wrote); an acting
+    manager left with nothing loses its entry.
+    """
+    out = dict(managers)
+    owned = out.pop(ident, None)
+    if owned is not None:
         fields = owned.fields.difference(STRIP)
         if not fields.empty():
             out[ident] = Owned(fields, owned.applied)
     return out
-

@@ -9,6 +9,7 @@ conflicts and every manager's FieldsV1 must equal the oracle's. Both sides run i
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -22,7 +23,10 @@ from gitops.sandbox.ssa.typed import drop_nulls
 from renderers.k8s.schema import TypeNode, root_for
 
 MANAGERS = ("alice", "bob", "carol")
-EXAMPLES = settings(max_examples=120, deadline=None, derandomize=True, database=None,
+# SSA_ORACLE_EXAMPLES=2000 for a longer bug hunt; SSA_ORACLE_RANDOM=1 for fresh (non-derandomized) examples.
+SCALE = int(os.environ.get("SSA_ORACLE_EXAMPLES", "120"))
+DERANDOMIZE = not os.environ.get("SSA_ORACLE_RANDOM")
+EXAMPLES = settings(max_examples=SCALE, deadline=None, derandomize=DERANDOMIZE, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 small = st.sampled_from
@@ -154,6 +158,18 @@ def normalized(managed: list[dict[str, Any]]) -> dict[str, tuple[bool, str]]:
             for e in managed}
 
 
+def assert_same_conflicts(ours: list[tuple[str, str]], theirs: list[dict[str, str]], where: str) -> None:
+    """Equal conflicts, allowing for SMD v4.1.2's aliasing bug in ``ConflictsFromManagers``.
+
+    v4.1.2 collects paths from ``Set.Iterate``, which reuses one backing array, so sibling conflicts
+    under one prefix all print as the last sibling (``[.a.y, .a.y]`` for ``[.a.x, .a.y]``). We report
+    the true paths; the count per manager and every path the oracle names must still agree.
+    """
+    theirs_pairs = [(c["manager"], c["path"]) for c in theirs]
+    assert sorted(m for m, _ in ours) == sorted(m for m, _ in theirs_pairs), where
+    assert set(theirs_pairs) <= set(ours), where
+
+
 def run_sequence(oracle: Any, kind: str, seq: list[tuple[str, str, bool, dict[str, Any]]]) -> None:
     type_name, node = KINDS[kind][2], node_for(kind)
     live_ours: Any = None
@@ -172,8 +188,8 @@ def run_sequence(oracle: Any, kind: str, seq: list[tuple[str, str, bool, dict[st
             else:
                 live_ours, ours, _ = updater.update(live_ours or {}, config, node, ours, manager)
         except updater.Conflicts as exc:
-            expected = sorted((c["manager"], c["path"]) for c in answer.get("conflicts") or [])
-            assert sorted(exc.items) == expected, where
+            assert_same_conflicts(exc.items, answer.get("conflicts") or [], where)
+            assert len(set(exc.items)) == len(exc.items), where
             continue
         assert "conflicts" not in answer, (where, answer)
         live_theirs, theirs = answer["object"], answer["managed"] or []
@@ -211,6 +227,25 @@ def test_custom_resources_match_smd(widget_oracle: Any, seq: list[Any]) -> None:
     run_sequence(widget_oracle, "widget", seq)
 
 
+def stripped(managed: list[dict[str, Any]], ident: str) -> list[dict[str, Any]]:
+    """The apiserver's stripMetaManager on the acting manager's entry."""
+    out = []
+    for e in managed:
+        fields = decode(e["fields"])
+        if e["manager"] == ident:
+            fields = fields.difference(STRIP)
+        if not fields.empty():
+            out.append({**e, "fields": encode(fields)})
+    return out
+
+
+def before_first_apply(oracle: Any, type_name: str, live: Any) -> list[dict[str, Any]]:
+    """The apiserver's skipNonAppliedManager: an unmanaged object is first owned by an Update."""
+    ident = Entry("before-first-apply", "Update", live["apiVersion"]).ident()
+    answer = oracle.run(type_name, live=None, config=live, managed=[], manager=ident, op="update")
+    return stripped(answer["managed"] or [], ident)
+
+
 def run_api_sequence(oracle: Any, kind: str, seq: list[tuple[str, str, bool, dict[str, Any]]]) -> None:
     """apply_patch/record_update against the oracle plus the apiserver's meta stripping."""
     type_name = KINDS[kind][2]
@@ -222,6 +257,8 @@ def run_api_sequence(oracle: Any, kind: str, seq: list[tuple[str, str, bool, dic
         api_version = config["apiVersion"]
         ident = Entry(manager, "Apply" if op == "apply" else "Update",
                       "" if op == "apply" else api_version).ident()
+        if op == "apply" and live_theirs is not None and not theirs:
+            theirs = before_first_apply(oracle, type_name, live_theirs)
         answer = oracle.run(type_name, live=live_theirs, config=config, managed=theirs, manager=ident,
                             op=op, force=force)
         where = f"step {i}: {manager} {op} force={force} {json.dumps(config)}"
@@ -231,17 +268,14 @@ def run_api_sequence(oracle: Any, kind: str, seq: list[tuple[str, str, bool, dic
             else:
                 obj = record_update(obj, config, manager, now=f"t{i}", schema=schema)
         except ApplyConflict as exc:
-            expected = sorted((Entry.parse(c["manager"]).manager, c["path"]) for c in answer["conflicts"])
-            assert sorted(exc.conflicts) == expected, where
+            expected = [{**c, "manager": Entry.parse(c["manager"]).manager}
+                        for c in answer.get("conflicts") or []]
+            assert_same_conflicts(exc.conflicts, expected, where)
             continue
         assert "conflicts" not in answer, (where, answer)
         # The apiserver stores typed objects (no nulls at typed positions); the next request sees that.
         stored = live_theirs = drop_nulls(answer["object"], node_for(kind))
-        theirs = []
-        for e in answer["managed"] or []:
-            fields = decode(e["fields"]).difference(STRIP)
-            if not fields.empty():
-                theirs.append({**e, "fields": encode(fields)})
+        theirs = stripped(answer["managed"] or [], ident)
         mine = {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k != "managedFields"}}
         assert mine == stored, where
         got = {Entry(e["manager"], e["operation"], "" if e["operation"] == "Apply" else e["apiVersion"],
@@ -251,7 +285,7 @@ def run_api_sequence(oracle: Any, kind: str, seq: list[tuple[str, str, bool, dic
         assert normalized([{"manager": k, **v} for k, v in got.items()]) == normalized(theirs), where
 
 
-@settings(max_examples=80, deadline=None, derandomize=True, database=None,
+@settings(max_examples=max(1, SCALE * 2 // 3), deadline=None, derandomize=DERANDOMIZE, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(kind=small(["deployment", "configmap", "service", "widget"]), data=st.data())
 def test_apply_patch_and_record_update_match_the_apiserver(widget_oracle: Any, kind: str,
