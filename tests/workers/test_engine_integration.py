@@ -96,3 +96,25 @@ def test_kill_9_during_a_slow_sync_converges_with_one_operation(world: tuple[Dem
     assert op.phase is OperationPhase.SUCCEEDED and op.fence >= 2 and op.redeliveries == 1
     [deployment] = sandbox.objects("deployments", "apps", "demo-prod")
     assert deployment["spec"]["replicas"] == 3
+
+
+def test_git_server_gone_keeps_the_last_good_revision_applied(world: tuple[Demo, RedisStore],
+                                                              start_worker: Callable[..., Any]) -> None:
+    from workers import tasks
+
+    demo, store = world
+    real_worker(start_worker, demo)
+    trigger(store, PROD)
+    wait_for(finished(store, PROD), timeout=60)
+    before = store.status(PROD)
+    assert before is not None and before.sync is SyncStatus.SYNCED and before.revision == demo.head
+    demo.repo.rename(demo.root / "repo-gone")  # the Git server goes away
+    tasks.poll.apply_async(("demo",))
+    wait_for(lambda: (s := store.status(PROD)) is not None and bool(s.error), timeout=60)
+    wait_for(finished(store, PROD), timeout=60)
+    after = store.status(PROD)
+    assert after is not None and after.error is not None and "repo" in after.error
+    assert after.revision == demo.head  # the last good revision, still applied
+    [deployment] = demo.sandboxes["prod"].objects("deployments", "apps", "demo-prod")
+    assert deployment["spec"]["replicas"] == 3
+    assert store.history(PROD)[0].phase is OperationPhase.FAILED
