@@ -129,6 +129,8 @@ def _merge_list(dest: Any, patch: list[Any], node: TypeNode, prepend: bool) -> A
             firsts = [copy.deepcopy(e) for i, e in enumerate(patch) if e not in patch[:i]]
             return firsts + [e for e in base if e not in firsts]
         return base + [copy.deepcopy(e) for i, e in enumerate(patch) if e not in base and e not in patch[:i]]
+    if prepend and _list_keys(node):
+        return _kyaml_keyed(base, patch, _list_keys(node), element(node))
     return _merge_keyed(base, patch, _list_keys(node), element(node), prepend)
 
 
@@ -226,3 +228,120 @@ def _reorder(items: list[Any], order: list[Any], keys: list[str]) -> list[Any]:
         return len(order)
 
     return sorted(items, key=position)
+
+
+# --- Kustomize's list merge (kyaml walker, "prepend" direction), ported faithfully: its quirks with
+# multi-key lists (container ports with and without a protocol) decide which elements survive and
+# where. Values are compared as text; "" means "the field must exist".
+
+
+def _field_match(elem: dict[str, Any], key: str, want: str) -> bool:
+    if elem.get(key) is None:
+        return False
+    return want == "" or scalar_text(elem[key]) == want
+
+
+def _element_setter(items: list[Any], new: Any, keys: list[str], values: list[str]) -> list[Any]:
+    """kyaml's ElementSetter: replace every match by ``new`` (delete when ``None``), else append."""
+    out: list[Any] = []
+    matched = False
+    for elem in items:
+        if elem is None or elem == {}:
+            continue
+        if not isinstance(elem, dict):
+            out.append(elem)
+            continue
+        found = all(_field_match(elem, k, values[j]) for j, k in enumerate(keys[:len(values)]))
+        if not found:
+            if values:
+                out.append(elem)
+            continue
+        matched = True
+        if new is not None:
+            out.append(new)
+    if new is not None and not matched:
+        out.append(new)
+    return out
+
+
+def _validate_keys(values_list: list[list[str]], values: list[str],
+                   keys: list[str]) -> tuple[list[str], list[str]]:
+    valid = {keys[i] for vals in values_list for i, v in enumerate(vals) if v != ""}
+    if not valid:
+        return keys, values
+    return [k for k in keys if k in valid], [v for i, v in enumerate(values) if v != "" or keys[i] in valid]
+
+
+def _match_values(a: list[str], b: list[str]) -> tuple[bool, list[str]]:
+    if len(a) != len(b):
+        return False, []
+    common, out = False, []
+    for x, y in zip(a, b, strict=True):
+        if x == y:
+            common = True
+            out.append(x)
+        elif x and y:
+            return False, []
+        else:
+            out.append(x or y)
+    return common, out
+
+
+def _first(items: list[Any], keys: list[str], values: list[str]) -> Any:
+    """The first element whose keys hold these values ("" matches an absent key)."""
+    return next((e for e in items if isinstance(e, dict)
+                 and all(scalar_text(e.get(k)) == values[j] for j, k in enumerate(keys))), None)
+
+
+def _kyaml_values(src: list[Any], dest: list[Any], keys: list[str]) -> list[list[str]]:
+    values_list: list[list[str]] = []
+    for elem in src + dest:
+        if isinstance(elem, dict):
+            vals = [scalar_text(elem.get(k)) for k in keys]
+            if vals not in values_list:
+                values_list.append(vals)
+    if len(keys) > 1:
+        for i in range(len(values_list)):
+            first = values_list[i]
+            for j in range(len(values_list)):
+                ok, merged = _match_values(first, values_list[j])
+                if ok:
+                    values_list[i] = values_list[j] = merged
+    return values_list
+
+
+def _kyaml_keyed(dest: list[Any], src: list[Any], keys: list[str], node: TypeNode) -> list[Any]:
+    values_list = _kyaml_values(src, dest, keys)
+    if not values_list:
+        return dest
+    valid_keys = _validate_keys(values_list, values_list[0], keys)[0]
+    merged_of: dict[int, Any] = {}
+    items: list[Any] = []
+    for values in values_list:
+        vkeys, vvals = _validate_keys(values_list, values, keys)
+        lkeys, lvals = _validate_keys([vvals], vvals, vkeys)
+        old, new = _first(dest, lkeys, lvals), _first(src, lkeys, lvals)
+        val = merge_value(old, new, node, True) if new is not None else old
+        if val is None or val is DELETED or val == {}:
+            dest = _element_setter(dest, None, vkeys, vvals)
+            continue
+        if isinstance(val, dict):
+            val = {**val, **{k: vvals[i] for i, k in enumerate(vkeys) if k not in val and vvals[i]}}
+        if old is not None:
+            merged_of[id(old)] = val
+        items = _element_setter(items, val, vkeys, vvals)
+    for elem in dest:
+        elem = merged_of.get(id(elem), elem)
+        if not isinstance(elem, dict):
+            items.append(elem)
+            continue
+        present = []
+        for key in valid_keys:
+            if elem.get(key) is None:
+                items.append(elem)
+                continue
+            present.append(scalar_text(elem[key]))
+        if len(valid_keys) > 1:
+            items = _element_setter(items, None, valid_keys, present)
+        items = _element_setter(items, elem, valid_keys, present)
+    return items

@@ -43,6 +43,9 @@ def build(path: Path | str, options: KustomizeOptions | None = None) -> list[dic
         nameref.fix_references(acc.resmap, acc.cfg)
         vars.resolve(acc.resmap, acc.vars, acc.cfg.var_reference)
         kept = [r for r in acc.resmap if str(r.annotations().get(LOCAL_CONFIG, "")) != "true"]
+        for res in kept:  # Kustomize rewrites every object's annotations as a string map
+            if isinstance(res.meta.get("annotations"), dict):
+                res.meta["annotations"] = {str(k): target.go_text(v) for k, v in res.annotations().items()}
         ordered = order.apply_sort_options(kept, k.map("sortOptions"), str(k.path))
         _build_metadata(ordered, k.list("buildMetadata"), str(k.path), loader.cwd)
         return [r.obj for r in ordered]

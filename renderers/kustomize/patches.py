@@ -88,12 +88,18 @@ def _own_target(resmap: ResMap, doc: dict[str, Any], source: str) -> Resource:
 
 
 def apply_smp(resmap: ResMap, res: Resource, patch: dict[str, Any], schema: SchemaFn,
-              opts: dict[str, Any]) -> None:
+              opts: dict[str, Any], *, legacy: bool = False) -> None:
     name, namespace, kind = res.name, res.namespace, res.kind
     allow_name, allow_kind = bool(opts.get("allowNameChange")), bool(opts.get("allowKindChange"))
     if allow_name or allow_kind:
         res.store_previous()
     api_version = res.obj.get("apiVersion")
+    labels = (patch.get("metadata") or {}).get("labels") if isinstance(patch.get("metadata"), dict) else None
+    if legacy and isinstance(labels, dict):  # patchesStrategicMerge reads patches as objects first:
+        patch = {**patch, "metadata": {**patch["metadata"], "labels": {
+            str(k): v if isinstance(v, str) else ("null" if v is None else str(v).lower()
+                                                  if isinstance(v, bool) else str(v))
+            for k, v in labels.items()}}}
     merged = strategic.merge(res.obj, patch, schema(res), prepend=True)
     if not merged:
         resmap.remove(res)
@@ -126,7 +132,7 @@ def strategic_merge_entries(resmap: ResMap, loader: Loader, entries: list[Any], 
         for doc in docs:
             if not isinstance(doc, dict):
                 raise fail("a strategic merge patch must be a map", source, "patchesStrategicMerge")
-            apply_smp(resmap, _own_target(resmap, doc, source), doc, schema, {})
+            apply_smp(resmap, _own_target(resmap, doc, source), doc, schema, {}, legacy=True)
 
 
 def json6902_entries(resmap: ResMap, loader: Loader, entries: list[Any], where: str) -> None:

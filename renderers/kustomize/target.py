@@ -171,16 +171,16 @@ def to_resources(doc: Any, source: str) -> list[Resource]:
     metadata = doc.get("metadata")
     if not isinstance(metadata, dict) or not metadata.get("name"):
         raise fail(f"missing metadata.name in object of kind {kind}", source, "metadata.name")
-    for key in ("labels", "annotations"):
-        if isinstance(metadata.get(key), dict):
-            metadata[key] = {str(k): _text(v) for k, v in metadata[key].items()}
     return [Resource(doc, source=source)]
 
 
-def _text(value: Any) -> str:
+def go_text(value: Any) -> str:
+    """A scalar as Kustomize turns it into a string-map value (``null`` becomes "null")."""
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    return "" if value is None else str(value)
+    return str(value)
 
 
 def run_generators(acc: Acc, loader: Loader, k: model.Kustomization) -> None:

@@ -114,3 +114,16 @@ def test_bad_directive_is_a_clear_error() -> None:
         merge(deployment(), {"$patch": "explode"}, DEPLOY)
     with pytest.raises(RenderError):
         merge(deployment(), ["not", "a", "map"], DEPLOY)  # type: ignore[arg-type]
+
+
+def test_kustomize_prepend_order_and_multi_key_ports() -> None:
+    """Expectations from kubectl kustomize (kyaml's merge walker, 'prepend' direction)."""
+    base = deployment(containers=[{"name": "a", "ports": [{"containerPort": 80, "protocol": "TCP"},
+                                                          {"containerPort": 8080}]},
+                                  {"name": "b"}])
+    patch = {"spec": {"template": {"spec": {"containers": [
+        {"name": "c"}, {"name": "a", "ports": [{"containerPort": 8080, "protocol": "TCP"},
+                                               {"containerPort": 80}]}]}}}}
+    out = pod_spec(merge(base, patch, DEPLOY, prepend=True))["containers"]
+    assert [c["name"] for c in out] == ["c", "a", "b"]
+    assert out[1]["ports"] == [{"containerPort": 80, "protocol": "TCP"}, {"containerPort": 8080}]
