@@ -33,14 +33,16 @@ MANAGER = "kube-controller-manager"
 ObjKey = tuple[tuple[str, str], str, str]  # (resource key, namespace, name)
 WATCHED = (("apps", "v1", "deployments"), ("apps", "v1", "statefulsets"), ("apps", "v1", "daemonsets"),
            ("apps", "v1", "replicasets"), ("batch", "v1", "jobs"), ("", "v1", "persistentvolumeclaims"),
-           ("", "v1", "services"))
+           ("", "v1", "services"), ("", "v1", "pods"), ("networking.k8s.io", "v1", "ingresses"))
 
 
 def failing(obj: dict[str, Any]) -> bool:
     annotations = obj.get("metadata", {}).get("annotations") or {}
     if annotations.get(SANDBOX_FAIL_ROLLOUT) == "true":
         return True
-    containers = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []
+    spec = obj.get("spec", {})
+    pod_spec = spec.get("template", {}).get("spec", {}) if "template" in spec else spec  # Pods: own spec
+    containers = pod_spec.get("containers") or []
     return any(isinstance(c, dict) and "fail" in str(c.get("image", "")) for c in containers)
 
 

@@ -153,8 +153,45 @@ def _service(obj: Obj, settled: bool, failed: bool) -> Obj | None:
     return {"loadBalancer": {"ingress": [{"ip": f"172.18.255.{octet}", "ipMode": "VIP"}]}}
 
 
-_STATUS = {"Deployment": _deployment, "StatefulSet": _statefulset, "DaemonSet": _daemonset,
-           "ReplicaSet": _replicaset, "Job": _job, "PersistentVolumeClaim": _pvc, "Service": _service}
+def _pod(obj: Obj, settled: bool, failed: bool) -> Obj:
+    """Pending while "creating", then Running and Ready, or stuck in ImagePullBackOff when failing."""
+    prev = obj.get("status") or {}
+    containers = [c for c in obj.get("spec", {}).get("containers") or [] if isinstance(c, dict)]
+    start = prev.get("startTime") or _stamp()
+    running = settled and not failed
+    reason = "ContainerCreating" if not settled else "ImagePullBackOff"
+
+    def state(c: Obj) -> Obj:
+        if running:
+            return {"running": {"startedAt": start}}
+        message = f'Back-off pulling image "{c.get("image", "")}"' if settled else ""
+        return {"waiting": {"reason": reason, **({"message": message} if message else {})}}
+
+    ready = "True" if running else "False"
+    conds = [{"type": t, "status": s, "lastProbeTime": None, "lastTransitionTime": start}
+             for t, s in (("PodReadyToStartContainers", "True" if settled else "False"),
+                          ("Initialized", "True"), ("Ready", ready), ("ContainersReady", ready),
+                          ("PodScheduled", "True"))]
+    octet = sum(obj["metadata"]["uid"].encode()) % 250 + 2
+    pod_ip = f"10.244.0.{octet}"
+    return {"phase": "Running" if running else "Pending", "conditions": conds, "hostIP": "10.0.0.10",
+            "hostIPs": [{"ip": "10.0.0.10"}], "podIP": pod_ip, "podIPs": [{"ip": pod_ip}],
+            "startTime": start, "qosClass": "BestEffort",
+            "containerStatuses": [{"name": c.get("name", ""), "image": c.get("image", ""), "imageID": "",
+                                   "ready": running, "started": running, "restartCount": 0, "state": state(c)}
+                                  for c in containers]}
+
+
+def _ingress(obj: Obj, settled: bool, failed: bool) -> Obj | None:
+    if not settled or failed:
+        return obj.get("status") or {"loadBalancer": {}}
+    octet = sum(obj["metadata"]["uid"].encode()) % 200 + 10
+    return {"loadBalancer": {"ingress": [{"ip": f"172.18.254.{octet}"}]}}
+
+
+_STATUS = {"Pod": _pod, "Ingress": _ingress, "Deployment": _deployment, "StatefulSet": _statefulset,
+           "DaemonSet": _daemonset, "ReplicaSet": _replicaset, "Job": _job, "PersistentVolumeClaim": _pvc,
+           "Service": _service}
 
 
 def status_for(kind: str, obj: Obj, *, settled: bool, failed: bool) -> Obj | None:

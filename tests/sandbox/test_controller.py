@@ -216,3 +216,33 @@ def test_settle_waits_for_rollouts(sandbox: Sandbox, client: Client) -> None:
     client.post(DEPLOYMENTS, deployment())
     assert sandbox.settle(timeout=5)
     assert client.get(f"{DEPLOYMENTS}/web").body["status"]["availableReplicas"] == 2
+
+
+def test_pods_and_ingresses_get_status(sandbox: Sandbox, client: Client) -> None:
+    pods = "/api/v1/namespaces/default/pods"
+    for name, image in (("ok", "nginx:1.25"), ("bad", "registry/fail:1")):
+        client.post(
+            pods,
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name},
+                "spec": {"containers": [{"name": "c", "image": image}]},
+            },
+        )
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "web"},
+        "spec": {"rules": [{"host": "example.test"}]},
+    }
+    client.post("/apis/networking.k8s.io/v1/namespaces/default/ingresses", ingress)
+    assert sandbox.settle(timeout=5)
+    ok = client.get(f"{pods}/ok").body["status"]
+    assert ok["phase"] == "Running" and ok["containerStatuses"][0]["ready"] is True
+    assert {c["type"]: c["status"] for c in ok["conditions"]}["Ready"] == "True"
+    bad = client.get(f"{pods}/bad").body["status"]
+    assert bad["phase"] == "Pending"
+    assert bad["containerStatuses"][0]["state"]["waiting"]["reason"] == "ImagePullBackOff"
+    lb = client.get("/apis/networking.k8s.io/v1/namespaces/default/ingresses/web").body["status"]
+    assert lb["loadBalancer"]["ingress"][0]["ip"].startswith("172.18.")
