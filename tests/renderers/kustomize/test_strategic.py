@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from renderers.errors import RenderError
 from renderers.k8s.schema import root_for
@@ -127,3 +129,24 @@ def test_kustomize_prepend_order_and_multi_key_ports() -> None:
     out = pod_spec(merge(base, patch, DEPLOY, prepend=True))["containers"]
     assert [c["name"] for c in out] == ["c", "a", "b"]
     assert out[1]["ports"] == [{"containerPort": 80, "protocol": "TCP"}, {"containerPort": 8080}]
+
+
+_scalars = st.one_of(st.integers(), st.text(max_size=5), st.booleans())
+_docs = st.recursive(st.dictionaries(st.text(min_size=1, max_size=4).filter(lambda k: not k.startswith("$")),
+                                     _scalars, max_size=4),
+                     lambda inner: st.dictionaries(
+                         st.text(min_size=1, max_size=4).filter(lambda k: not k.startswith("$")),
+                         st.one_of(_scalars, inner, st.lists(_scalars, max_size=3)), max_size=4),
+                     max_leaves=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_docs, _docs)
+def test_merge_properties(doc: dict[str, Any], patch: dict[str, Any]) -> None:
+    node = root_for("example.com/v1", "Thing")
+    for prepend in (False, True):
+        assert merge(doc, {}, node, prepend=prepend) == doc
+        assert merge(doc, doc, node, prepend=prepend) == doc
+        once = merge(doc, patch, node, prepend=prepend)
+        assert merge(once, patch, node, prepend=prepend) == once
+        assert all(once[k] == v for k, v in patch.items() if not isinstance(v, dict))
