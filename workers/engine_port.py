@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops.errors import ConfigError, Problem
-from gitops.state import RedisStore
+from gitops.state import RedisStore, TargetStatus
 from gitops.state.model import ResultLike
 from gitops.status import Target, Trigger
 from workers.ports import Retry, TargetInfo
@@ -97,10 +97,18 @@ class EngineReconciler:
         request = ReconcileRequest(
             application=app, repository=self.config.repositories[app.source.repository],
             cluster=self.config.clusters[target.cluster], trigger=trigger,
-            previous_revision=previous.revision if previous is not None else None,
+            previous_revision=_last_good(previous),
             sync=sync, dry_run=dry_run, prune=prune)
         result: ResultLike = reconcile(request, self._engine_ports())
         return result
+
+
+def _last_good(previous: TargetStatus | None) -> str | None:
+    """The revision an automated sync compares against: only a sync that ended without error counts,
+    so a target whose sync failed (cluster down past its retries) is synced again on the next resync."""
+    if previous is None or previous.error is not None:
+        return None
+    return previous.revision
 
 
 def runtime_from_config(settings: Settings) -> Runtime:

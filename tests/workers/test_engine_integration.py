@@ -118,3 +118,24 @@ def test_git_server_gone_keeps_the_last_good_revision_applied(world: tuple[Demo,
     [deployment] = demo.sandboxes["prod"].objects("deployments", "apps", "demo-prod")
     assert deployment["spec"]["replicas"] == 3
     assert store.history(PROD)[0].phase is OperationPhase.FAILED
+
+
+def test_a_failed_sync_is_retried_on_the_next_resync_without_self_heal(
+        world: tuple[Demo, RedisStore], start_worker: Callable[..., Any]) -> None:
+    demo, store = world
+    text = demo.config.read_text()
+    prod_app = text.index("name: hello-prod")
+    demo.config.write_text(text[:prod_app] + text[prod_app:].replace("selfHeal: true", "selfHeal: false", 1))
+    sandbox = demo.sandboxes["prod"]
+    sandbox.faults.add(FaultRule(path_regex="demo-prod", status=500, times=None))
+    real_worker(start_worker, demo)
+    trigger(store, PROD)
+    wait_for(finished(store, PROD), timeout=60)
+    failed = store.status(PROD)
+    assert failed is not None and failed.error and failed.revision == demo.head
+    sandbox.faults.clear()  # the cluster is back; same revision in Git
+    trigger(store, PROD)  # what the beat's resync does
+    wait_for(lambda: (s := store.status(PROD)) is not None and s.error is None, timeout=60)
+    healed = store.status(PROD)
+    assert healed is not None and healed.sync is SyncStatus.SYNCED, healed
+    assert len(sandbox.objects("deployments", "apps", "demo-prod")) == 1
