@@ -139,3 +139,24 @@ def test_a_failed_sync_is_retried_on_the_next_resync_without_self_heal(
     healed = store.status(PROD)
     assert healed is not None and healed.sync is SyncStatus.SYNCED, healed
     assert len(sandbox.objects("deployments", "apps", "demo-prod")) == 1
+
+
+def test_gitops_sync_cli_enqueues_on_the_workers(world: tuple[Demo, RedisStore], redis_server: RedisServer,
+                                                 start_worker: Callable[..., Any]) -> None:
+    import subprocess
+    import sys
+
+    from gitops.status import Trigger as T
+
+    demo, store = world
+    real_worker(start_worker, demo)
+    env = {**os.environ, "GITOPS_REDIS_URL": redis_server.url}
+    done = subprocess.run([sys.executable, "-m", "gitops", "sync", "-c", str(demo.config), "hello-prod",
+                           "--prune"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    task_id = done.stdout.strip().rsplit(" ", 1)[-1]
+    wait_for(lambda: (op := store.operation(PROD, task_id)) is not None
+             and op.phase is OperationPhase.SUCCEEDED, timeout=60)
+    op = store.operation(PROD, task_id)
+    assert op is not None and op.trigger is T.MANUAL and op.prune
+    assert len(demo.sandboxes["prod"].objects("deployments", "apps", "demo-prod")) == 1
