@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -143,11 +145,6 @@ def test_a_failed_sync_is_retried_on_the_next_resync_without_self_heal(
 
 def test_gitops_sync_cli_enqueues_on_the_workers(world: tuple[Demo, RedisStore], redis_server: RedisServer,
                                                  start_worker: Callable[..., Any]) -> None:
-    import subprocess
-    import sys
-
-    from gitops.status import Trigger as T
-
     demo, store = world
     real_worker(start_worker, demo)
     env = {**os.environ, "GITOPS_REDIS_URL": redis_server.url}
@@ -158,5 +155,5 @@ def test_gitops_sync_cli_enqueues_on_the_workers(world: tuple[Demo, RedisStore],
     wait_for(lambda: (op := store.operation(PROD, task_id)) is not None
              and op.phase is OperationPhase.SUCCEEDED, timeout=60)
     op = store.operation(PROD, task_id)
-    assert op is not None and op.trigger is T.MANUAL and op.prune
+    assert op is not None and op.trigger is Trigger.MANUAL and op.prune
     assert len(demo.sandboxes["prod"].objects("deployments", "apps", "demo-prod")) == 1
