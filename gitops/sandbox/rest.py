@@ -72,7 +72,7 @@ def decode_body(call: Call, *, yaml_ok: bool = False) -> Any:
     yaml_body = yaml_ok or call.content_type in ("application/yaml", "application/apply-patch+yaml")
     if not yaml_body or call.body.lstrip().startswith(b"{"):  # JSON is YAML, and json.loads is faster
         try:
-            return json.loads(call.body)
+            return _shallow(json.loads(call.body), call.body)
         except (ValueError, RecursionError) as exc:
             if not yaml_body:
                 raise bad_request(f"error decoding JSON body: {exc}") from exc
@@ -80,6 +80,20 @@ def decode_body(call: Call, *, yaml_ok: bool = False) -> Any:
         return yamlio.load(call.body, "request body", max_bytes=MAX_BODY)
     except RenderError as exc:
         raise bad_request(f"error decoding YAML: {exc}") from exc
+
+
+def _shallow(value: Any, raw: bytes, limit: int = 100) -> Any:
+    """Refuse JSON nested deeper than ``limit`` (the recursive merge code must not hit Python's limit)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return value
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise bad_request(f"request body nested deeper than {limit} levels")
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return value
 
 
 def _object_body(call: Call, value: Any) -> dict[str, Any]:

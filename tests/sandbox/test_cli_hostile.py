@@ -119,3 +119,15 @@ def test_pathological_selectors_are_cheap(client: Client) -> None:
     ):
         assert client.get(f"{base}?{selector}").status in (200, 400)
     assert time.monotonic() - started < 2
+
+
+def test_deeply_nested_json_is_refused_not_crashing(client: Client) -> None:
+    base = "/api/v1/namespaces/default/configmaps"
+    client.post(base, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}})
+    deep = '{"a":' * 500 + "1" + "}" * 500
+    for ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+        reply = client.request("PATCH", f"{base}/x", '{"data":{"x":' + deep + "}}", ctype)
+        assert reply.status == 400 and "nested deeper" in reply.body["message"]
+    applied = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"data":' + deep + "}"
+    reply = client.request("PATCH", f"{base}/x?fieldManager=a", applied, "application/apply-patch+yaml")
+    assert reply.status == 400
