@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -295,6 +296,8 @@ class Api:
         options = decode_body(call) if call.body.strip() else {}
         if not isinstance(options, dict):
             raise bad_request("DeleteOptions must be a JSON object")
+        if options.get("dryRun") == ["All"]:  # DeleteOptions may carry dryRun instead of the query
+            call = dataclasses.replace(call, query={**call.query, "dryRun": "All"})
         with self.store.lock:
             old = self._live(call)
             return self.writer.delete(call, old, options)

@@ -122,7 +122,9 @@ class Writer:
     # --- deletion ----------------------------------------------------------------------------
     def delete(self, call: Call, old: Entry, options: dict[str, Any]) -> tuple[int, bytes]:
         rt = call.rt
-        policy = call.query.get("propagationPolicy") or options.get("propagationPolicy") or "Background"
+        legacy = "Orphan" if options.get("orphanDependents") is True else None  # deprecated DeleteOptions
+        policy = (call.query.get("propagationPolicy") or options.get("propagationPolicy") or legacy
+                  or "Background")
         if policy not in ("Foreground", "Background", "Orphan"):
             raise bad_request(f'propagationPolicy: Unsupported value: "{policy}": supported values: '
                               f'"Foreground", "Background", "Orphan"')

@@ -246,3 +246,16 @@ def test_pods_and_ingresses_get_status(sandbox: Sandbox, client: Client) -> None
     assert bad["containerStatuses"][0]["state"]["waiting"]["reason"] == "ImagePullBackOff"
     lb = client.get("/apis/networking.k8s.io/v1/namespaces/default/ingresses/web").body["status"]
     assert lb["loadBalancer"]["ingress"][0]["ip"].startswith("172.18.")
+
+
+def test_delete_options_in_the_body(client: Client) -> None:
+    path = "/api/v1/namespaces/default/configmaps"
+    client.post(path, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "keep"}})
+    dry = client.delete(f"{path}/keep", {"kind": "DeleteOptions", "apiVersion": "v1", "dryRun": ["All"]})
+    assert dry.status == 200 and client.get(f"{path}/keep").status == 200
+    stale = client.delete(f"{path}/keep", {"preconditions": {"uid": "not-the-uid"}})
+    assert stale.status == 409 and "Precondition failed" in stale.body["message"]
+    assert client.delete(f"{path}/keep", {"propagationPolicy": "Sideways"}).status == 400
+    assert client.delete(f"{path}/keep", b"[1]").status == 400
+    assert client.delete(f"{path}/keep", {"orphanDependents": True}).status == 200
+    assert client.get(f"{path}/keep").status == 404
