@@ -39,13 +39,14 @@ def is_remote(ref: str) -> bool:
     return ref.startswith(REMOTE_PREFIXES) or "?ref=" in ref or ".git//" in ref
 
 
-def parse_cached(data: bytes, source: str, *, unique_keys: bool = False) -> list[Any]:
+def parse_cached(data: bytes, source: str, *, unique_keys: bool = False, yaml11: bool = False) -> list[Any]:
     """Every YAML document of ``data`` (deep copies of a parse cached by content hash);
     ``unique_keys`` rejects a map repeating a key, as ``kubectl kustomize`` does for resources."""
     digest = hashlib.sha256(data).hexdigest() + ("/strict" if unique_keys else "")
+    digest += "/1.1" if yaml11 else ""
     docs = _cache.get(digest)
     if docs is None:
-        docs = yaml12.load_all(data, source, max_bytes=MAX_FILE_BYTES, unique_keys=unique_keys)
+        docs = yaml12.load_all(data, source, max_bytes=MAX_FILE_BYTES, unique_keys=unique_keys, yaml11=yaml11)
         with _lock:
             if len(_cache) >= _CACHE_LIMIT:
                 _cache.clear()
@@ -154,8 +155,8 @@ class Loader:
         self.deps.append(("probe", str(path), result))
         return result
 
-    def load_yaml(self, ref: str, *, unique_keys: bool = False) -> list[Any]:
-        return parse_cached(self.read(ref), str(self.cwd / ref), unique_keys=unique_keys)
+    def load_yaml(self, ref: str, *, unique_keys: bool = False, yaml11: bool = False) -> list[Any]:
+        return parse_cached(self.read(ref), str(self.cwd / ref), unique_keys=unique_keys, yaml11=yaml11)
 
     def directory(self, ref: str) -> Loader:
         """A loader for the base or component directory ``ref`` (remote URLs via the remote loader)."""

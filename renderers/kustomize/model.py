@@ -68,7 +68,7 @@ def find(loader: Loader) -> str:
 def load(loader: Loader) -> Kustomization:
     name = find(loader)
     source = loader.cwd / name
-    docs = loader.load_yaml(name)
+    docs = loader.load_yaml(name, yaml11=True)
     if len(docs) > 1:
         raise fail("a kustomization file must hold exactly one YAML document", source)
     data = docs[0] if docs else {}
@@ -103,6 +103,12 @@ def validate(data: dict[str, Any], source: Path) -> None:
     for entry in data.get("labels") or []:
         if isinstance(entry, dict):
             _check_strings(entry.get("pairs"), source, "labels.pairs")
+    for entry in data.get("images") or []:
+        if isinstance(entry, dict):
+            _check_strings({k: v for k, v in entry.items() if k in ("name", "newName", "newTag", "digest")},
+                           source, "images")
+    _check_strings(data.get("generatorOptions", {}).get("labels") if isinstance(
+        data.get("generatorOptions"), dict) else None, source, "generatorOptions.labels")
     for key, value in data.items():
         if key not in KNOWN:
             raise fail(f"invalid Kustomization: json: unknown field \"{key}\"", source, str(key))
@@ -112,8 +118,9 @@ def validate(data: dict[str, Any], source: Path) -> None:
             raise fail(f"expected a list, got {type(value).__name__}", source, key)
         if key in MAPS and not isinstance(value, dict):
             raise fail(f"expected a map, got {type(value).__name__}", source, key)
-        if key in SCALARS and isinstance(value, (list, dict)):
-            raise fail("expected a string", source, key)
+        if key in SCALARS and not isinstance(value, str):
+            raise fail(f"invalid Kustomization: cannot unmarshal {type(value).__name__} into field {key} of "
+                       "type string (quote the value)", source, key)
         if key in UNSUPPORTED and value:
             raise fail("Helm charts are not supported by this renderer (use the helm renderer)", source, key)
     kind = data.get("kind")

@@ -77,13 +77,15 @@ class StrictLoader(Loader):
 _RISKY = re.compile(r"&|^ {50,}|[\[{]{12,}", re.M)
 
 
-def load_all(data: bytes, source: str, *, max_bytes: int, unique_keys: bool = False) -> list[Any]:
+def load_all(data: bytes, source: str, *, max_bytes: int, unique_keys: bool = False,
+             yaml11: bool = False) -> list[Any]:
+    """``yaml11``: YAML 1.1 typing, as kubectl reads kustomization files (``on`` is a boolean)."""
     """Every non-empty document of ``data`` (bounded, hostile input rejected with its location)."""
     text = yamlio.decode(data, source, max_bytes=max_bytes)
     if _RISKY.search(text) or text.count("[") + text.count("{") > 24:
         yamlio.load_all(text, source, max_bytes=max_bytes)
     try:
-        loader = StrictLoader if unique_keys else Loader
+        loader = _Base if yaml11 else StrictLoader if unique_keys else Loader
         return [d for d in yaml.load_all(text, Loader=loader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

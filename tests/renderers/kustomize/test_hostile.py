@@ -144,3 +144,11 @@ def test_injection_in_names_stays_data(tree: Tree) -> None:
     root = tree({"kustomization.yaml": "resources:\n- cm.yaml\nnamePrefix: \"$(rm -rf /)-\"\n",
                  "cm.yaml": CM})
     assert build(root)[0]["metadata"]["name"] == "$(rm -rf /)-cm"
+
+
+@pytest.mark.parametrize("field", ["namespace: on", "namePrefix: 5", "commonLabels:\n  a: yes",
+                                   "images:\n- name: nginx\n  newTag: 1.10"])
+def test_kustomization_string_fields_are_typed_like_kubectl(tree: Tree, field: str) -> None:
+    root = tree({"kustomization.yaml": f"resources:\n- cm.yaml\n{field}\n", "cm.yaml": CM})
+    with pytest.raises(RenderError, match="quote the value"):
+        build(root)
