@@ -260,3 +260,22 @@ def test_corrupt_live_managed_fields_are_reported_on_apply() -> None:
     obj["metadata"]["managedFields"][0]["fieldsV1"] = {"f:spec": "oops"}
     with pytest.raises(InvalidObject, match="managedFields"):
         apply_patch(obj, deployment(), "kubectl", now="t2")
+
+
+def test_upgrading_from_client_side_apply_needs_force_then_owns_the_fields() -> None:
+    created = record_update(None, deployment(replicas=2), "kubectl-client-side-apply", now="t1")
+    with pytest.raises(ApplyConflict) as info:
+        apply_patch(created, deployment(replicas=2, image="nginx:1.16"), "kubectl", now="t2")
+    assert info.value.conflicts == [("kubectl-client-side-apply",
+                                     '.spec.template.spec.containers[name="nginx"].image')]
+    assert 'conflict with "kubectl-client-side-apply" using apps/v1' in str(info.value)
+    moved = apply_patch(created, deployment(replicas=2, image="nginx:1.16"), "kubectl", force=True, now="t2")
+    owners = entries(moved)
+    container = 'k:{"name":"nginx"}'
+    assert "f:image" in owners[("kubectl", "Apply")]["fieldsV1"]["f:spec"]["f:template"]["f:spec"][
+        "f:containers"][container]
+    csa = owners[("kubectl-client-side-apply", "Update")]["fieldsV1"]
+    assert "f:image" not in csa["f:spec"]["f:template"]["f:spec"]["f:containers"][container]
+    # Same-valued fields stay shared: replicas is owned by both managers now.
+    assert "f:replicas" in csa["f:spec"]
+    assert "f:replicas" in owners[("kubectl", "Apply")]["fieldsV1"]["f:spec"]
