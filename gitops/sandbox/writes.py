@@ -20,11 +20,13 @@ from gitops.sandbox.immutable import check_immutable
 from gitops.sandbox.meta import now, stamp_create, stamp_update, validate_metadata, validate_name
 from gitops.sandbox.status import ApiError, bad_request, conflict, not_found
 from gitops.sandbox.store import Entry, Store, dumps
+from gitops.sandbox.validation import validate_object
 
 if TYPE_CHECKING:
     from gitops.sandbox.rest import Call
 
 FOREGROUND, ORPHAN = "foregroundDeletion", "orphan"
+PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})  # NamespaceLifecycle admission
 
 
 def _without_times(obj: dict[str, Any]) -> dict[str, Any]:
@@ -77,6 +79,8 @@ class Writer:
             fieldvalidation.validate(call.query, new, rt.type_node(), call.warnings)
         new = _status_rules(rt, call.subresource, old, new)
         apply_defaults(rt, new, old)
+        if call.subresource != "status":
+            validate_object(rt, new)
         if old is not None:
             check_immutable(rt, old, new)
         if not applied:
@@ -129,6 +133,9 @@ class Writer:
             raise bad_request(f'propagationPolicy: Unsupported value: "{policy}": supported values: '
                               f'"Foreground", "Background", "Orphan"')
         _check_preconditions(call, old, options.get("preconditions") or {})
+        if (rt.group, rt.kind) == ("", "Namespace") and call.name in PROTECTED_NAMESPACES:
+            raise ApiError(403, "Forbidden", f'namespaces "{call.name}" is forbidden: this namespace may not '
+                           "be deleted")
         obj = old.copy()
         meta = obj["metadata"]
         finalizers = list(meta.get("finalizers") or [])

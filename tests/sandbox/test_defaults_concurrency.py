@@ -92,3 +92,27 @@ def test_parallel_read_modify_write_loses_nothing(sandbox: Sandbox, client: Clie
     for t in threads:
         t.join(timeout=30)
     assert client.get(f"{path}/n").body["data"]["n"] == "80"
+
+
+def test_workload_validation_and_protected_namespaces(client: Client) -> None:
+    mismatch = workload("Deployment")
+    mismatch["spec"]["selector"] = {"matchLabels": {"app": "other"}}
+    reply = client.post(f"{APPS}/deployments", mismatch)
+    assert reply.status == 422
+    assert reply.body["details"]["causes"][0]["field"] == "spec.template.metadata.labels"
+    no_containers = workload("Deployment")
+    no_containers["spec"]["template"]["spec"] = {"containers": []}
+    assert client.post(f"{APPS}/deployments", no_containers).body["details"]["causes"][0]["field"] == (
+        "spec.template.spec.containers"
+    )
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j"},
+        "spec": {"template": {"spec": POD}},
+    }  # restartPolicy defaults to Always: not allowed for Jobs
+    refused = client.post("/apis/batch/v1/namespaces/default/jobs", job)
+    assert refused.status == 422
+    assert refused.body["details"]["causes"][0]["field"] == "spec.template.spec.restartPolicy"
+    protected = client.delete("/api/v1/namespaces/kube-system")
+    assert protected.status == 403 and "may not be deleted" in protected.body["message"]
