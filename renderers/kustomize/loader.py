@@ -93,6 +93,9 @@ def deps_valid(deps: list[Dep], chain: tuple[Path, ...]) -> bool:
         elif kind == "probe":
             if probe_path(Path(path)) != value:
                 return False
+        elif kind == "link":
+            if os.path.realpath(path) != value:
+                return False
         elif kind == "dir" and path in chain_text:
             return False
     return True
@@ -127,6 +130,8 @@ class Loader:
             raise fail("NUL byte in a path", ref)
         joined = self.cwd / ref
         real = Path(os.path.realpath(joined))
+        if real != joined:
+            self.deps.append(("link", str(joined), str(real)))
         self.check_fence(real, ref)
         if self.options.load_restrictor != NO_RESTRICTION and not _within(real, self.cwd):
             raise fail(f"security; file '{real}' is not in or below '{self.cwd}'", ref)
@@ -172,6 +177,7 @@ class Loader:
                 raise fail(f"cannot load remote resource '{ref}': {exc}", ref) from exc
             return Loader(real, self.options, real, (*self.chain, real), self.top_dir)
         real = Path(os.path.realpath(self.cwd / ref))
+        self.deps.append(("link", str(self.cwd / ref), str(real)))
         self.check_fence(real, ref)
         if _within(self.cwd, real):
             raise fail(f"cycle detected: '{real}' is the current kustomization's directory or above it",

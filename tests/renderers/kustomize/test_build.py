@@ -150,3 +150,14 @@ def test_cache_follows_content_not_paths(tree: Tree) -> None:
     (root / "base/Kustomization").unlink()
     (root / "base/kustomization.yaml").write_text("resources:\n- cm.yaml\ncommonLabels:\n  l: v\n")
     assert build(root / "app")[0]["metadata"]["labels"] == {"l": "v"}
+
+
+def test_cache_notices_a_retargeted_symlink(tree: Tree) -> None:
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  v: '{}'\n"
+    root = tree({"base/kustomization.yaml": "resources:\n- cm.yaml\n", "base/one.yaml": cm.format(1),
+                 "base/two.yaml": cm.format(2), "app/kustomization.yaml": "resources:\n- ../base\n"})
+    (root / "base/cm.yaml").symlink_to("one.yaml")
+    assert build(root / "app")[0]["data"] == {"v": "1"}
+    (root / "base/cm.yaml").unlink()
+    (root / "base/cm.yaml").symlink_to("two.yaml")
+    assert build(root / "app")[0]["data"] == {"v": "2"}
