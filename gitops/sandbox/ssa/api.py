@@ -53,17 +53,9 @@ def apply_patch(live: dict[str, Any] | None, applied: dict[str, Any], manager: s
     :class:`ApplyConflict` when fields owned by others would change (unless ``force``) and
     :class:`InvalidObject` for bodies that do not fit the schema. Inputs are not modified.
     """
-    config = copy.deepcopy(body_of(applied, "applied configuration"))
+    config = _applied_config(applied, manager)
     if live is not None:
         body_of(live, "live object")
-    if not isinstance(manager, str) or not manager:
-        raise InvalidObject("fieldManager is required for apply requests")
-    meta = meta_of(config)
-    if meta.get("managedFields") is not None:
-        raise InvalidObject("managed fields must be nil in an applied configuration",
-                            ".metadata.managedFields")
-    for name in SERVER_METADATA:
-        meta.pop(name, None)
     node = schema if schema is not None else root_for(config["apiVersion"], config["kind"])
     if status_subresource is None:
         status_subresource = has_status_subresource(config["apiVersion"], config["kind"])
@@ -85,6 +77,20 @@ def apply_patch(live: dict[str, Any] | None, applied: dict[str, Any], manager: s
         ledger.times[ident] = now
     ledger.versions[ident] = config["apiVersion"]
     return _finish(drop_nulls(new, node) if new is not None else base, ledger)
+
+
+def _applied_config(applied: Any, manager: Any) -> dict[str, Any]:
+    """A private copy of the applied body, checked, without the metadata the server sets."""
+    config = copy.deepcopy(body_of(applied, "applied configuration"))
+    if not isinstance(manager, str) or not manager:
+        raise InvalidObject("fieldManager is required for apply requests")
+    meta = meta_of(config)
+    if meta.get("managedFields") is not None:
+        raise InvalidObject("managed fields must be nil in an applied configuration",
+                            ".metadata.managedFields")
+    for name in SERVER_METADATA:
+        meta.pop(name, None)
+    return config
 
 
 def _first_apply(live: dict[str, Any], node: TypeNode, ledger: Ledger, ignored: FieldSet | None,

@@ -24,11 +24,12 @@ _RANK = {FIELD: 0, KEY: 1, VALUE: 2, INDEX: 3}
 class PathElement:
     """One step of a field path; immutable, hashable, ordered as SMD orders them."""
 
-    __slots__ = ("kind", "payload", "sort_key")
+    __slots__ = ("_hash", "kind", "payload", "sort_key")
 
     kind: str
     payload: Any
     sort_key: Key
+    _hash: int
 
     def __init__(self, kind: str, payload: Any) -> None:
         if kind == FIELD:
@@ -45,6 +46,7 @@ class PathElement:
         object.__setattr__(self, "kind", kind)
         object.__setattr__(self, "payload", payload)
         object.__setattr__(self, "sort_key", skey)
+        object.__setattr__(self, "_hash", hash(skey))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("PathElement is immutable")
@@ -72,7 +74,7 @@ class PathElement:
         return self.sort_key < other.sort_key
 
     def __hash__(self) -> int:
-        return hash(self.sort_key)
+        return self._hash
 
     def __repr__(self) -> str:
         return f"PathElement({self.serialize()})"
