@@ -54,8 +54,9 @@ def apply_patch(live: dict[str, Any] | None, applied: dict[str, Any], manager: s
     :class:`InvalidObject` for bodies that do not fit the schema. Inputs are not modified.
     """
     config = _applied_config(applied, manager)
-    if live is not None:
-        body_of(live, "live object")
+    if live is not None and body_of(live, "live object")["kind"] != config["kind"]:
+        raise InvalidObject(f"kind {config['kind']!r} does not match the live object's {live['kind']!r}",
+                            ".kind")
     node = schema if schema is not None else root_for(config["apiVersion"], config["kind"])
     if status_subresource is None:
         status_subresource = has_status_subresource(config["apiVersion"], config["kind"])

@@ -279,3 +279,19 @@ def test_upgrading_from_client_side_apply_needs_force_then_owns_the_fields() -> 
     # Same-valued fields stay shared: replicas is owned by both managers now.
     assert "f:replicas" in csa["f:spec"]
     assert "f:replicas" in owners[("kubectl", "Apply")]["fieldsV1"]["f:spec"]
+
+
+def test_applying_an_empty_configuration_releases_and_removes_everything_owned() -> None:
+    obj = apply_patch(None, deployment(replicas=3), "kubectl", now="t1")
+    empty = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "nginx-deployment"}}
+    out = apply_patch(obj, empty, "kubectl", now="t2")
+    assert "spec" not in out and "managedFields" not in out["metadata"]
+    assert out["metadata"]["name"] == "nginx-deployment" and out["metadata"]["namespace"] == "default"
+
+
+def test_apply_cannot_change_the_kind() -> None:
+    obj = apply_patch(None, deployment(), "kubectl", now="t1")
+    other = {**deployment(), "kind": "StatefulSet"}
+    with pytest.raises(InvalidObject) as info:
+        apply_patch(obj, other, "kubectl", now="t2")
+    assert info.value.path == ".kind"
