@@ -3,7 +3,8 @@
 Called by the sandbox REST layer on a private copy of the live object. Failures to apply a
 well-formed patch (a missing path, a failed ``test``) are 422 like kube-apiserver's patch handler;
 a body that is not a patch at all is 400. Strategic merge uses ``renderers.k8s.strategic.merge`` with
-the kind's type node (shared with kustomize); custom resources have no patch strategies, and the
+the kind's type node (shared with kustomize), including the ``$patch``/``$retainKeys`` directives it
+implements; custom resources have no patch strategies, and the
 apiserver rejects strategic merge patches for them with 415, which we do too.
 """
 
@@ -13,7 +14,9 @@ import copy
 from typing import Any
 
 from gitops.sandbox.status import ApiError, bad_request
+from renderers.errors import RenderError
 from renderers.k8s.schema import TypeNode
+from renderers.k8s.strategic import merge
 
 
 def _unprocessable(message: str) -> ApiError:
@@ -148,18 +151,11 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 def strategic_patch(target: dict[str, Any], patch: Any, node: TypeNode) -> dict[str, Any]:
-    """Strategic merge patch with the kind's merge keys and strategies."""
+    """Strategic merge patch with the kind's merge keys and strategies (shared with kustomize)."""
     if not isinstance(patch, dict):
         raise bad_request("strategic merge patch must be a JSON object")
     try:
-        from renderers.k8s.strategic import merge  # written concurrently by the kustomize engineer
-    except ImportError:  # until it lands: merge patch (right for maps, wrong for keyed lists)
-        result: dict[str, Any] = merge_patch(target, patch)
-        return result
-    try:
         merged: dict[str, Any] = merge(target, patch, node)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise _unprocessable(f"strategic merge patch failed: {exc}") from exc
-    except Exception as exc:  # RenderError and friends from the shared merger
+    except (RenderError, ValueError, TypeError, KeyError) as exc:
         raise _unprocessable(f"strategic merge patch failed: {exc}") from exc
     return merged

@@ -23,7 +23,17 @@ from gitops.sandbox.catalog import Catalog, ResourceType
 from gitops.sandbox.meta import generated_name, now
 from gitops.sandbox.patch import json_patch, merge_patch, strategic_patch
 from gitops.sandbox.selectors import field_selector, label_selector
-from gitops.sandbox.status import STALE, ApiError, bad_request, conflict, gone, not_found
+from gitops.sandbox.status import (
+    STALE,
+    ApiError,
+    already_exists,
+    bad_request,
+    conflict,
+    gone,
+    invalid,
+    not_found,
+    unsupported_media_type,
+)
 from gitops.sandbox.store import Entry, Store, dumps
 from gitops.sandbox.writes import Writer
 from renderers import yamlio
@@ -209,7 +219,6 @@ class Api:
             meta["name"] = generated_name(prefix)
         with self.store.lock:
             if self.store.get(call.rt.key, call.namespace, meta["name"]) is not None:
-                from gitops.sandbox.status import already_exists
                 raise already_exists(call.rt.plural, call.rt.group, meta["name"])
             return self.writer.commit(call, None, obj, manager=call.default_manager())
 
@@ -239,7 +248,6 @@ class Api:
     def patch(self, call: Call) -> tuple[int, bytes]:
         ctype = PATCH_TYPES.get(call.content_type)
         if ctype is None or ctype == "unsupported" or (ctype == "strategic" and call.rt.crd):
-            from gitops.sandbox.status import unsupported_media_type
             raise unsupported_media_type(call.content_type)
         force = call.query.get("force", "") in TRUE
         if ctype == "apply":
@@ -354,5 +362,4 @@ def _continue_key(token: str | None) -> tuple[str, str] | None:
 
 
 def _required(rt: ResourceType, field: str, message: str) -> ApiError:
-    from gitops.sandbox.status import invalid
     return invalid(rt.kind, rt.group, "", [("FieldValueRequired", field, f"Required value: {message}")])

@@ -263,3 +263,15 @@ def test_field_validation_modes(client: Client) -> None:
     assert reply.status == 400 and "spec.template.spec.containers[0].imagePolicy" in reply.body["message"]
     wrong_type = client.post(CONFIGMAPS, cm({"a": 1}) | {"metadata": {"name": "t"}})  # type: ignore[dict-item]
     assert wrong_type.status == 400 and "cannot be handled as a ConfigMap" in wrong_type.body["message"]
+
+
+def test_strategic_merge_delete_directive(client: Client) -> None:
+    client.post(DEPLOYMENTS, deployment())
+    add = {"spec": {"template": {"spec": {"containers": [{"name": "log", "image": "busybox"}]}}}}
+    client.patch(f"{DEPLOYMENTS}/web", add, "strategic")
+    drop = {"spec": {"template": {"spec": {"containers": [{"name": "web", "$patch": "delete"}]}}}}
+    result = client.patch(f"{DEPLOYMENTS}/web", drop, "strategic")
+    assert result.status == 200, result.body
+    assert [c["name"] for c in result.body["spec"]["template"]["spec"]["containers"]] == ["log"]
+    bad = client.patch(f"{DEPLOYMENTS}/web", {"spec": {"$patch": "explode"}}, "strategic")
+    assert bad.status == 422
