@@ -56,7 +56,8 @@ def accumulate(loader: Loader, *, top: bool = False) -> tuple[Acc, model.Kustomi
     """The accumulated kustomization in ``loader.cwd``. A directory built before is reused when every
     file it read still has the same content (SHA-256) and every path probe the same answer."""
     opts = loader.options
-    key = (str(loader.cwd), opts.load_restrictor, str(loader.fence), str(opts.root), id(opts.remote_loader))
+    # The fence only matters when options.root is set (and then it is options.root itself).
+    key = (str(loader.cwd), opts.load_restrictor, str(opts.root), id(opts.remote_loader))
     hit = _cache.get(key)
     if hit is not None and deps_valid(hit[0], loader.chain[:-1]):
         loader.deps.extend(hit[0])
