@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gitops.sandbox.ssa import ApplyConflict, apply_patch, crd, record_update, updater
+from gitops.sandbox.ssa import ApplyConflict, InvalidObject, apply_patch, crd, record_update, updater
 from gitops.sandbox.ssa.fieldsv1 import decode, encode
 from gitops.sandbox.ssa.managed import STRIP, Entry
 from gitops.sandbox.ssa.typed import drop_nulls
@@ -291,3 +291,38 @@ def run_api_sequence(oracle: Any, kind: str, seq: list[tuple[str, str, bool, dic
 def test_apply_patch_and_record_update_match_the_apiserver(widget_oracle: Any, kind: str,
                                                            data: st.DataObject) -> None:
     run_api_sequence(widget_oracle, kind, data.draw(steps(kind)))
+
+
+def _dep(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": spec}
+
+
+def _containers(*items: Any) -> dict[str, Any]:
+    return {"template": {"spec": {"containers": list(items)}}}
+
+
+INVALID = [
+    _dep({"replicas": "three"}),
+    _dep({"replicas": True}),
+    _dep({"bogus": 1}),
+    _dep(_containers({"name": "a"}, {"name": "a"})),
+    _dep(_containers({"image": "no-name"})),
+    _dep(_containers("not-a-map")),
+    _dep(_containers(None)),
+    _dep({"template": {"spec": {"containers": {"name": "a"}}}}),
+    _dep({"template": ["x"]}),
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "finalizers": ["a", "a"]}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "finalizers": [{"x": 1}]}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": 1}}},
+]
+
+
+@pytest.mark.parametrize("config", INVALID, ids=range(len(INVALID)))
+def test_invalid_configs_are_rejected_by_both(oracle: Any, config: dict[str, Any]) -> None:
+    type_name = KINDS["deployment" if config["kind"] == "Deployment" else "configmap"][2]
+    answer = oracle.run(type_name, live=None, config=config, managed=[], manager="m", op="apply")
+    assert "error" in answer, answer
+    with pytest.raises(InvalidObject):
+        updater.apply({}, config, root_for(config["apiVersion"], config["kind"]), {}, "m", force=False)
+    with pytest.raises(InvalidObject):
+        apply_patch(None, config, "m", now="t")
