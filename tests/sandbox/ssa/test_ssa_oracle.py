@@ -193,6 +193,7 @@ def run_sequence(oracle: Any, kind: str, seq: list[tuple[str, str, bool, dict[st
             continue
         assert "conflicts" not in answer, (where, answer)
         live_theirs, theirs = answer["object"], answer["managed"] or []
+        assert all(encode(decode(e["fields"])) == e["fields"] for e in theirs), where  # FieldsV1 round trip
         assert live_ours == live_theirs, where
         assert normalized(ours_to_oracle(ours)) == normalized(theirs), where
 
