@@ -1,8 +1,7 @@
 """A Kubernetes API server stand-in for tests, benchmarks and demos (``gitops sandbox``).
 
 ``from gitops.sandbox import Sandbox, FaultRule``; see docs/sandbox.md. The server-side apply merge
-lives in the ``ssa`` subpackage and is imported lazily by the write path, because it imports this
-package in turn.
+lives in the ``ssa`` subpackage (its own owner and docs), used through ``fieldmanager``.
 """
 
 from __future__ import annotations
