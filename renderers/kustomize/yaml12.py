@@ -75,18 +75,89 @@ class StrictLoader(Loader):
         return super().construct_mapping(node, deep=deep)
 
 _RISKY = re.compile(r"&|^ {50,}|[\[{]{12,}", re.M)
+_T = "tag:yaml.org,2002:"
+
+
+class _Fallback(Exception):
+    """The document uses something the fast path does not handle (merge keys, custom tags)."""
+
+
+def _scalar(loader: Any, node: yaml.ScalarNode) -> Any:
+    tag = node.tag
+    if tag == _T + "str":
+        return node.value
+    if tag == _T + "null":
+        return None
+    if tag == _T + "bool":
+        return node.value in ("true", "True", "TRUE")
+    if tag == _T + "int":
+        return loader.construct_yaml_int(node)
+    if tag == _T + "float":
+        return loader.construct_yaml_float(node)
+    if tag == _T + "timestamp":
+        return _timestamp(loader, node)
+    raise _Fallback
+
+
+def _build(loader: Any, node: yaml.Node, strict: bool, memo: dict[int, Any]) -> Any:
+    """Construct plain Python values from a composed node tree (what SafeConstructor does for the
+    tags Kubernetes YAML uses, without its generic machinery); shared (aliased) nodes stay shared."""
+    if id(node) in memo:
+        return memo[id(node)]
+    if isinstance(node, yaml.ScalarNode):
+        return _scalar(loader, node)
+    if isinstance(node, yaml.SequenceNode) and node.tag == _T + "seq":
+        items: list[Any] = []
+        memo[id(node)] = items
+        items.extend(_build(loader, child, strict, memo) for child in node.value)
+        return items
+    if not isinstance(node, yaml.MappingNode) or node.tag != _T + "map":
+        raise _Fallback
+    out: dict[Any, Any] = {}
+    memo[id(node)] = out
+    lines: dict[Any, int] = {}
+    for key_node, value_node in node.value:
+        if key_node.tag == _T + "merge" or not isinstance(key_node, yaml.ScalarNode):
+            raise _Fallback
+        key = _scalar(loader, key_node)
+        if strict and key in lines:
+            raise yaml.constructor.ConstructorError(
+                None, None, f'mapping key "{key_node.value}" already defined at line {lines[key]}',
+                key_node.start_mark)
+        lines[key] = key_node.start_mark.line + 1
+        out[key] = _build(loader, value_node, strict, memo)
+    return out
+
+
+def _documents(text: str, strict: bool) -> list[Any]:
+    loader = Loader(text)
+    docs: list[Any] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            doc = _build(loader, node, strict, {})
+            if doc is not None:
+                docs.append(doc)
+    finally:
+        loader.dispose()
+    return docs
 
 
 def load_all(data: bytes, source: str, *, max_bytes: int, unique_keys: bool = False,
              yaml11: bool = False) -> list[Any]:
-    """``yaml11``: YAML 1.1 typing, as kubectl reads kustomization files (``on`` is a boolean)."""
-    """Every non-empty document of ``data`` (bounded, hostile input rejected with its location)."""
+    """Every non-empty document of ``data`` (bounded, hostile input rejected with its location).
+    ``yaml11``: YAML 1.1 typing, as kubectl reads kustomization files (``on`` is a boolean)."""
     text = yamlio.decode(data, source, max_bytes=max_bytes)
     if _RISKY.search(text) or text.count("[") + text.count("{") > 24:
         yamlio.load_all(text, source, max_bytes=max_bytes)
     try:
-        loader = _Base if yaml11 else StrictLoader if unique_keys else Loader
-        return [d for d in yaml.load_all(text, Loader=loader) if d is not None]
+        if yaml11:
+            return [d for d in yaml.load_all(text, Loader=_Base) if d is not None]
+        try:
+            return _documents(text, unique_keys)
+        except _Fallback:
+            loader = StrictLoader if unique_keys else Loader
+            return [d for d in yaml.load_all(text, Loader=loader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
