@@ -6,7 +6,8 @@ Deployment, StatefulSet, DaemonSet, ReplicaSet and Job controllers write them, p
 a new generation is first reported as progressing (``observedGeneration`` caught up, replicas not yet
 available), and ``delay`` seconds later as available, or as failed when the object carries the
 ``sandbox.gitops.dev/fail-rollout: "true"`` annotation or a container image containing ``fail``
-(Progressing=False with reason ProgressDeadlineExceeded; Job Failed with BackoffLimitExceeded).
+(Progressing=False with reason ProgressDeadlineExceeded; Job Failed with BackoffLimitExceeded);
+paused Deployments report Progressing=Unknown with reason DeploymentPaused.
 A Deployment gets a ReplicaSet per pod template (owned by it, so garbage collection is visible);
 no Pods are created. Writes go through the normal write path as ``/status`` updates by manager
 ``kube-controller-manager`` and are not counted in the request stats.

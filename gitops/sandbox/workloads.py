@@ -60,6 +60,8 @@ def _deployment(obj: Obj, settled: bool, failed: bool) -> Obj:
         conds = [_condition("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have "
                             "minimum availability.", prev),
                  _condition("Progressing", "True", "ReplicaSetUpdated", f"{rs} is progressing.", prev)]
+    if spec.get("paused"):  # the Deployment controller stops progressing a paused rollout
+        conds[1] = _condition("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", prev)
     if replicas == 0:
         status = {"observedGeneration": meta.get("generation", 1)}
         conds = [conds[0] | {"status": "True", "reason": "MinimumReplicasAvailable",

@@ -259,3 +259,11 @@ def test_delete_options_in_the_body(client: Client) -> None:
     assert client.delete(f"{path}/keep", b"[1]").status == 400
     assert client.delete(f"{path}/keep", {"orphanDependents": True}).status == 200
     assert client.get(f"{path}/keep").status == 404
+
+
+def test_paused_deployment_reports_paused(sandbox: Sandbox, client: Client) -> None:
+    body = deployment()
+    body["spec"]["paused"] = True
+    client.post(DEPLOYMENTS, body)
+    assert sandbox.settle(timeout=5)
+    assert conditions(client.get(f"{DEPLOYMENTS}/web").body)["Progressing"] == ("Unknown", "DeploymentPaused")
