@@ -124,7 +124,7 @@ def strategic_merge_entries(resmap: ResMap, loader: Loader, entries: list[Any], 
     """``patchesStrategicMerge``: file paths or inline YAML patches, each matched by its own id."""
     for entry in entries:
         text = str(entry)
-        if _looks_inline(text):
+        if _looks_inline(text) and ("\n" in text or loader.probe(text) != "file"):
             docs = parse_cached(text.encode(), f"{where} (inline patch)")
             source = f"{where} (inline patch)"
         else:

@@ -161,3 +161,11 @@ def test_cache_notices_a_retargeted_symlink(tree: Tree) -> None:
     (root / "base/cm.yaml").unlink()
     (root / "base/cm.yaml").symlink_to("two.yaml")
     assert build(root / "app")[0]["data"] == {"v": "2"}
+
+
+def test_patch_files_named_like_yaml_keys_are_files(tree: Tree) -> None:
+    root = tree({"kustomization.yaml": "resources:\n- deploy.yaml\npatchesStrategicMerge:\n"
+                 "- kind-patch.yaml\n", "deploy.yaml": DEPLOY,
+                 "kind-patch.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+                                    "spec:\n  replicas: 7\n"})
+    assert build(root)[0]["spec"]["replicas"] == 7
