@@ -15,7 +15,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import worker_init
-from kombu.entity import Queue
+from kombu.entity import Exchange, Queue
 
 from workers.settings import Settings
 
@@ -28,6 +28,11 @@ ROUTES = {
     "gitops.sync": {"queue": "sync"},
     "gitops.prune": {"queue": "sync"},
 }
+
+
+def _queue(name: str) -> Queue:
+    """A queue with its own direct exchange and routing key (no implicit sharing of a default key)."""
+    return Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
 
 
 def configure(app: Celery, settings: Settings) -> None:
@@ -52,7 +57,7 @@ def configure(app: Celery, settings: Settings) -> None:
         worker_prefetch_multiplier=1,
         task_soft_time_limit=settings.soft_time_limit,
         task_time_limit=settings.hard_time_limit,
-        task_queues=[Queue(name) for name in QUEUES],  # type: ignore[no-untyped-call]
+        task_queues=[_queue(name) for name in QUEUES],
         task_default_queue="reconcile",
         task_routes=ROUTES,
         result_expires=3600,

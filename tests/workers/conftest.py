@@ -65,3 +65,6 @@ def start_worker(redis_server: RedisServer,
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=10)
+    for log in sorted(tmp_path.glob("*.log")):  # shown by pytest only when the test failed
+        print(f"--- {log.name} (last lines)")
+        print("\n".join(log.read_text(errors="replace").splitlines()[-40:]))

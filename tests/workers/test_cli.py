@@ -248,3 +248,21 @@ def test_dispatcher_coalesces_webhook_storms(rclient: redis.Redis, redis_server:
         dispatcher.enqueue_poll("repo\r\nDEL *")
     with pytest.raises(InputError):
         dispatcher.request_reconcile("web", "../prod")
+
+
+def test_each_task_lands_on_its_own_queue_only(rclient: redis.Redis, redis_server: RedisServer) -> None:
+    from dataclasses import replace
+
+    from workers import tasks
+    from workers.app import app, configure
+    from workers.settings import Settings
+
+    configure(app, replace(Settings.from_env(), redis_url=redis_server.url))
+    expected = {"poll": [tasks.poll.apply_async(("repo",)).id],
+                "reconcile": [tasks.reconcile.apply_async(("web", "prod", "poll")).id,
+                              tasks.refresh.apply_async(("web", "prod")).id],
+                "sync": [tasks.sync.apply_async(("web", "prod", False, True)).id,
+                         tasks.prune.apply_async(("web", "prod")).id]}
+    for queue, ids in expected.items():
+        found = [json.loads(m)["headers"]["id"] for m in rclient.lrange(queue, 0, -1)]
+        assert sorted(found) == sorted(ids), queue
