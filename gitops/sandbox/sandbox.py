@@ -48,7 +48,7 @@ class Sandbox:
         host, port = server.server_address[:2]
         self.host = str(host)
         self.port = int(port)
-        self.url = f"http://{self.host}:{self.port}"
+        self.url = f"http://[{self.host}]:{self.port}" if ":" in self.host else f"http://{self.host}:{self.port}"
 
     @classmethod
     def start(cls, host: str = "127.0.0.1", port: int = 0, kubeconfig: Path | None = None,

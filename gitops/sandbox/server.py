@@ -272,6 +272,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.stopping = False
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
+        if ":" in address[0]:  # an IPv6 literal such as ::1
+            self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:

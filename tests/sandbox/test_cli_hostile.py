@@ -131,3 +131,19 @@ def test_deeply_nested_json_is_refused_not_crashing(client: Client) -> None:
     applied = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"data":' + deep + "}"
     reply = client.request("PATCH", f"{base}/x?fieldManager=a", applied, "application/apply-patch+yaml")
     assert reply.status == 400
+
+
+def test_ipv6_loopback_is_served_when_available() -> None:
+    import socket
+
+    import pytest
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        sandbox = Sandbox.start(host="::1")
+    except OSError as exc:
+        pytest.skip(f"IPv6 loopback unavailable: {exc}")
+    with sandbox:
+        assert sandbox.url.startswith("http://[::1]:")
+        assert Client(sandbox.url).get("/version").status == 200
