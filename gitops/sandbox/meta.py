@@ -89,8 +89,10 @@ def has_generation(rt: ResourceType) -> bool:
     return rt.kind != "Namespace" and "spec" in rt.type_node().get("fields", {})
 
 
-def spec_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    keys = (set(old) | set(new)) - {"metadata", "status", "apiVersion", "kind"}
+def spec_changed(old: dict[str, Any], new: dict[str, Any], status_subresource: bool = True) -> bool:
+    """Did anything besides metadata (and status, when it is a subresource) change?"""
+    ignored = {"metadata", "apiVersion", "kind"} | ({"status"} if status_subresource else set())
+    keys = (set(old) | set(new)) - ignored
     return any(old.get(k) != new.get(k) for k in keys)
 
 
@@ -116,7 +118,8 @@ def stamp_update(rt: ResourceType, old: dict[str, Any], obj: dict[str, Any], rv:
             meta.pop(server_field, None)
     if has_generation(rt):
         generation = int(old_meta.get("generation", 1))
-        meta["generation"] = generation + 1 if spec_changed(old, obj) else generation
+        changed = spec_changed(old, obj, "status" in rt.subresources or not rt.crd)
+        meta["generation"] = generation + 1 if changed else generation
     else:
         meta.pop("generation", None)
     _set_rv(meta, rv)

@@ -122,3 +122,16 @@ def test_crd_update_changes_served_versions_and_guards_scope(client: Client) -> 
     assert client.get("/apis/example.com/v2/namespaces/default/widgets").status == 404
     scoped = client.patch(f"{CRDS}/widgets.example.com", {"spec": {"scope": "Cluster"}})
     assert scoped.status == 422 and scoped.body["details"]["causes"][0]["field"] == "spec.scope"
+
+
+def test_generation_of_custom_resources_without_status_subresource(client: Client) -> None:
+    client.post(CRDS, crd(status=False))
+    made = client.post(WIDGETS, widget()).body
+    assert made["metadata"]["generation"] == 1 and "status" not in made
+    with_status = client.patch(f"{WIDGETS}/w", {"status": {"ready": True}}).body
+    assert with_status["status"] == {"ready": True}  # no subresource: status is ordinary content
+    assert with_status["metadata"]["generation"] == 2
+    assert (
+        client.patch(f"{WIDGETS}/w", {"metadata": {"labels": {"a": "b"}}}).body["metadata"]["generation"] == 2
+    )
+    assert client.get(f"{WIDGETS}/w/status").status == 404
