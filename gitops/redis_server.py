@@ -122,9 +122,10 @@ class RedisServer:
                 log = self.data_dir / "redis.log"
                 tail = log.read_text(errors="replace")[-600:] if log.exists() else ""
                 raise StateError(f"redis-server exited with {self.process.returncode}: {err}{tail}")
-            try:  # the server answering must be ours, not another one already on the port
-                if self.process is not None and self.client().info("server").get("process_id") == \
-                        self.process.pid:
+            try:  # the server answering must be ours (not another one on the port) and done loading
+                info = self.client().info()
+                if self.process is not None and info.get("process_id") == self.process.pid and \
+                        not info.get("loading"):
                     return
             except redis.RedisError:
                 pass
