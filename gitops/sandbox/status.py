@@ -26,8 +26,9 @@ class ApiError(ClusterError):
 
     def to_status(self) -> dict[str, Any]:
         status: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                                  "status": "Failure", "message": self.message, "reason": self.reason,
-                                  "code": self.code}
+                                  "status": "Failure", "message": self.message, "code": self.code}
+        if self.reason:
+            status["reason"] = self.reason
         if self.details is not None:
             status["details"] = self.details
         return status

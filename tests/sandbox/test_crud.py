@@ -195,3 +195,17 @@ def test_kubeconfig_written(sandbox: Sandbox) -> None:
     text = sandbox.kubeconfig_path.read_text()
     assert sandbox.url in text and "current-context: sandbox" in text
     assert sandbox.kubeconfig_path.stat().st_mode & 0o777 == 0o600
+
+
+def test_resource_version_on_create_and_apply(client: Client) -> None:
+    stale = configmap("again")
+    stale["metadata"]["resourceVersion"] = "42"
+    refused = client.post(CONFIGMAPS, stale)  # kube-apiserver answers this with a bare 500
+    assert refused.status == 500 and "should not be set on objects to be created" in refused.body["message"]
+    assert client.apply(f"{CONFIGMAPS}/again", stale, manager="m").status == 500
+    del stale["metadata"]["resourceVersion"]
+    made = client.apply(f"{CONFIGMAPS}/again", stale, manager="m").body
+    stale["metadata"]["resourceVersion"] = "1"  # apply with a resourceVersion is a precondition
+    assert client.apply(f"{CONFIGMAPS}/again", stale, manager="m").status == 409
+    stale["metadata"]["resourceVersion"] = made["metadata"]["resourceVersion"]
+    assert client.apply(f"{CONFIGMAPS}/again", stale, manager="m").status == 200
