@@ -8,6 +8,7 @@ no Git source to fetch them with. Exit 0 with the YAML on stdout, or 2 with one 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,5 +41,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: internal error while building {args.dir}: {type(exc).__name__}: {exc}",
               file=sys.stderr)
         return 2
-    sys.stdout.write(text)
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (``| head``): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
