@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from renderers.errors import RenderError
-from renderers.k8s.schema import root_for
-from renderers.k8s.strategic import merge
+from renderers.k8s.schema import field, resolve, root_for
+from renderers.k8s.strategic import merge, merge_value
 
 DEPLOY = root_for("apps/v1", "Deployment")
 
@@ -150,3 +152,37 @@ def test_merge_properties(doc: dict[str, Any], patch: dict[str, Any]) -> None:
         once = merge(doc, patch, node, prepend=prepend)
         assert merge(once, patch, node, prepend=prepend) == once
         assert all(once[k] == v for k, v in patch.items() if not isinstance(v, dict))
+
+
+def _swagger() -> dict[str, Any]:
+    for candidate in (Path(__file__).resolve().parents[3] / "../shared/kubernetes/swagger.json",
+                      Path("/work/shared/kubernetes/swagger.json")):
+        if candidate.is_file():
+            data: dict[str, Any] = json.loads(candidate.read_text())
+            return data
+    pytest.skip("shared Kubernetes swagger.json not available")
+
+
+def test_list_strategies_follow_the_openapi_document() -> None:
+    """Every array field the API marks ``x-kubernetes-patch-strategy: merge`` merges by its merge key;
+    arrays without a strategy are replaced, as the API server does."""
+    definitions = _swagger()["definitions"]
+    checked = 0
+    for name, definition in definitions.items():
+        for field_name, prop in (definition.get("properties") or {}).items():
+            if prop.get("type") != "array" or not isinstance(prop.get("items"), dict):
+                continue
+            node = field(resolve({"ref": name}), field_name)
+            strategy = prop.get("x-kubernetes-patch-strategy", "")
+            key = prop.get("x-kubernetes-patch-merge-key")
+            original = {field_name: [{key: "a", "x": 1}, {key: "b"}] if key else ["a", "b"]}
+            patch = {field_name: [{key: "a", "y": 2}] if key else ["c"]}
+            merged = merge_value(original, patch, {"fields": {field_name: node}})[field_name]
+            if "merge" in strategy.split(",") and key:
+                assert merged == [{key: "a", "x": 1, "y": 2}, {key: "b"}], (name, field_name)
+            elif "merge" in strategy.split(","):
+                assert merged == ["a", "b", "c"], (name, field_name)
+            else:
+                assert merged == patch[field_name], (name, field_name)
+            checked += 1
+    assert checked > 300
