@@ -177,7 +177,8 @@ def bench_latency(args: argparse.Namespace, tmp: Path) -> None:
             enqueue(store, [target])
             wait(lambda: (s := store.status(target)) is not None and s.sync is SyncStatus.SYNCED, 120)
             samples = []
-            url = f"{sbx[0][1]}/api/v1/namespaces/default/configmaps/{app}-0"
+            last = args.objects - 1  # objects are applied in order: the last one means all of them
+            url = f"{sbx[0][1]}/api/v1/namespaces/default/configmaps/{app}-{last}"
             with httpx.Client(timeout=5) as http:
                 for i in range(1, args.samples + 1):
                     files = {f"apps/{app}/manifests.yaml": manifests(app, args.objects, f"v{i}")}
