@@ -3,8 +3,11 @@
 Called only by rest.py. The decision uses the ``Status`` object the API server returns: 429 and 5xx
 are ClusterUnavailable (temporary, ``Retry-After`` or ``details.retryAfterSeconds`` honoured); a 409
 with ``FieldManagerConflict`` causes is an SSA Conflict carrying (manager, field) pairs; a 422 is
-ImmutableField only when a cause of reason ``FieldValueInvalid`` says "field is immutable" for its
-field (never a loose match on the whole body), else Invalid; 404 NotFound; 401/403 Forbidden.
+ImmutableField only when a structured cause says so for its field (never a loose match on the whole
+body): reason ``FieldValueInvalid`` with "field is immutable" (selectors, clusterIP, Job template), or
+reason ``FieldValueForbidden`` with one of the apiserver's immutability messages (an immutable
+ConfigMap/Secret's data, a PVC spec, StatefulSet spec fields other than the updatable ones); else
+Invalid; 404 NotFound; 401/403 Forbidden.
 """
 
 from __future__ import annotations
@@ -56,10 +59,22 @@ def retry_after(headers: Mapping[str, str] | None, status: Mapping[str, Any]) ->
         return None
 
 
+# Messages kube-apiserver validation attaches to FieldValueForbidden causes when a field may not change
+# after creation (core/v1 ConfigMap and Secret "immutable", PVC spec, apps/v1 StatefulSet spec).
+_FORBIDDEN_IMMUTABLE = ("field is immutable", "is immutable after creation",
+                        "updates to statefulset spec for fields other than")
+
+
+def _is_immutable_cause(cause: Mapping[str, Any]) -> bool:
+    message, reason = str(cause.get("message", "")), cause.get("reason")
+    if reason == "FieldValueInvalid":
+        return "field is immutable" in message
+    return reason == "FieldValueForbidden" and any(m in message for m in _FORBIDDEN_IMMUTABLE)
+
+
 def immutable_fields(status: Mapping[str, Any]) -> list[str]:
     """Fields a 422 Status names as immutable, from its structured causes only."""
-    return [str(c.get("field", "")) for c in _causes(status)
-            if c.get("reason") == "FieldValueInvalid" and "field is immutable" in str(c.get("message", ""))]
+    return [str(c.get("field", "")) for c in _causes(status) if _is_immutable_cause(c)]
 
 
 def conflicts(status: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -297,3 +297,22 @@ def test_sync_waves_gate_on_health(env: Any) -> None:
     assert stopped.error and "sync wave -1 is Degraded" in stopped.error and not stopped.temporary
     assert actions(stopped)["later"] is Action.SKIPPED
     assert env.cluster.get(ObjectRef("", "ConfigMap", env.namespace, "later", "v1")) is None
+
+
+def test_forbidden_style_immutability_is_recognised_and_recreated(env: Any) -> None:
+    """The apiserver reports an immutable ConfigMap's data and a StatefulSet's spec as FieldValueForbidden."""
+    frozen = {**cm("frozen", "1"), "immutable": True}
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+           "spec": {"serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                    "template": {"metadata": {"labels": {"app": "db"}},
+                                 "spec": {"containers": [{"name": "db", "image": "postgres:16"}]}}}}
+    assert env.sync([frozen, sts]).error is None
+    sts2 = {**sts, "spec": {**sts["spec"], "serviceName": "db-headless"}}
+    refused = env.sync([{**frozen, "data": {"v": "2"}}, sts2])
+    assert actions(refused)["frozen"] is Action.FAILED
+    assert "immutable" in (refused.objects[0].error or "")
+    result = env.sync([{**frozen, "data": {"v": "2"}}, sts2], policy="{automated: true, allowRecreate: true}")
+    assert result.error is None, result.error
+    assert actions(result) == {"frozen": Action.RECREATED, "db": Action.RECREATED}
+    live = env.cluster.get(ObjectRef("", "ConfigMap", env.namespace, "frozen", "v1"))
+    assert live["data"] == {"v": "2"}
