@@ -31,8 +31,13 @@ ROUTES = {
 
 
 def _queue(name: str) -> Queue:
-    """A queue with its own direct exchange and routing key (no implicit sharing of a default key)."""
-    return Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
+    """A queue on the default (nameless) exchange, routed by its own name.
+
+    Publishing then needs no binding lookup in Redis: a message for ``poll`` goes to the ``poll`` list
+    even when the binding keys are gone (a flushed or replaced Redis) and the publisher still believes
+    its queues are declared; with a named exchange kombu would silently drop it.
+    """
+    return Queue(name, Exchange(""), routing_key=name)  # type: ignore[no-untyped-call]
 
 
 def configure(app: Celery, settings: Settings) -> None:

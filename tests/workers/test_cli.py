@@ -266,3 +266,6 @@ def test_each_task_lands_on_its_own_queue_only(rclient: redis.Redis, redis_serve
     for queue, ids in expected.items():
         found = [json.loads(m)["headers"]["id"] for m in rclient.lrange(queue, 0, -1)]
         assert sorted(found) == sorted(ids), queue
+    rclient.flushall()  # bindings gone, the publisher still thinks its queues are declared
+    again = tasks.poll.apply_async(("repo",)).id
+    assert [json.loads(m)["headers"]["id"] for m in rclient.lrange("poll", 0, -1)] == [again]
