@@ -33,9 +33,8 @@ ROUTES = {
 def _queue(name: str) -> Queue:
     """A queue on the default (nameless) exchange, routed by its own name.
 
-    Publishing then needs no binding lookup in Redis: a message for ``poll`` goes to the ``poll`` list
-    even when the binding keys are gone (a flushed or replaced Redis) and the publisher still believes
-    its queues are declared; with a named exchange kombu would silently drop it.
+    kombu delivers such a message straight to the list named by the routing key, without looking up
+    exchange bindings in Redis, so routing does not depend on binding keys being present.
     """
     return Queue(name, Exchange(""), routing_key=name)  # type: ignore[no-untyped-call]
 
