@@ -53,6 +53,8 @@ def build(path: Path | str, options: KustomizeOptions | None = None) -> list[dic
         raise
     except RecursionError as exc:
         raise fail("kustomization nested too deeply") from exc
+    except Exception as exc:  # a bug of ours must still reach the engine as a render failure
+        raise fail(f"internal error: {type(exc).__name__}: {exc}", path) from exc
 
 
 def _relative(entry: dict[str, Any], top: Path) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from renderers.kustomize import builtins as b
-from renderers.kustomize.errors import fail
+from renderers.kustomize.errors import as_list, fail
 from renderers.kustomize.fieldspec import FieldSpec, dedupe, parse_all
 from renderers.kustomize.resource import Gvk
 
@@ -107,7 +107,7 @@ def parse(data: Any, source: object) -> Config:
         if key not in LIST_KEYS:
             raise fail(f"unknown transformer configuration field '{key}'", source, str(key))
         if key == "nameReference":
-            for entry in value or []:
+            for entry in as_list(value, source, key):
                 if not isinstance(entry, dict):
                     raise fail("a nameReference entry must be a map", source, key)
                 gvk = Gvk(str(entry.get("group") or ""), str(entry.get("version") or ""),

@@ -14,7 +14,7 @@ import os
 import re
 from typing import Any
 
-from renderers.kustomize.errors import fail
+from renderers.kustomize.errors import as_list, as_map, fail
 from renderers.kustomize.loader import MAX_GENERATOR_FILE_BYTES, Loader
 from renderers.kustomize.resource import Resource
 
@@ -70,13 +70,13 @@ def _file_pairs(loader: Loader, source: str) -> tuple[str, bytes]:
 
 def collect(loader: Loader, spec: dict[str, Any], where: str) -> list[tuple[str, str | bytes]]:
     pairs: list[tuple[str, str | bytes]] = []
-    envs = list(spec.get("envs") or [])
+    envs = list(as_list(spec.get("envs"), where, "envs"))
     if spec.get("env"):
         envs.append(spec["env"])
     for ref in envs:
         pairs.extend(_env_lines(loader.read(str(ref), max_bytes=MAX_GENERATOR_FILE_BYTES), str(ref)))
-    pairs.extend(_literal(lit, where) for lit in spec.get("literals") or [])
-    pairs.extend(_file_pairs(loader, str(f)) for f in spec.get("files") or [])
+    pairs.extend(_literal(lit, where) for lit in as_list(spec.get("literals"), where, "literals"))
+    pairs.extend(_file_pairs(loader, str(f)) for f in as_list(spec.get("files"), where, "files"))
     seen: set[str] = set()
     for key, _ in pairs:
         if not _KEY.match(key) or key in (".", ".."):
@@ -87,11 +87,12 @@ def collect(loader: Loader, spec: dict[str, Any], where: str) -> list[tuple[str,
     return pairs
 
 
-def _options(global_opts: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
-    local = spec.get("options") or {}
-    merged: dict[str, Any] = {
-        "labels": {**(global_opts.get("labels") or {}), **(local.get("labels") or {})},
-        "annotations": {**(global_opts.get("annotations") or {}), **(local.get("annotations") or {})}}
+def _options(global_opts: dict[str, Any], spec: dict[str, Any], where: str) -> dict[str, Any]:
+    local = as_map(spec.get("options"), where, "options")
+    global_opts = as_map(global_opts, where, "generatorOptions")
+    merged: dict[str, Any] = {key: {**as_map(global_opts.get(key), where, f"generatorOptions.{key}"),
+                                    **as_map(local.get(key), where, f"options.{key}")}
+                              for key in ("labels", "annotations")}
     for key in ("disableNameSuffixHash", "immutable"):
         merged[key] = bool(local.get(key, global_opts.get(key, False)))
     return merged
@@ -118,7 +119,7 @@ def make(loader: Loader, spec: Any, kind: str, global_opts: dict[str, Any], wher
     if behavior not in BEHAVIORS:
         raise fail(f"unknown generator behavior '{behavior}'", where, "behavior")
     pairs = collect(loader, spec, where)
-    opts = _options(global_opts, spec)
+    opts = _options(global_opts, spec, where)
     obj = _object(kind, name, spec, pairs, opts)
     return Resource(obj, behavior=behavior or "create", needs_hash=not opts["disableNameSuffixHash"],
                     source=where)

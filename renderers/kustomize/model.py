@@ -97,7 +97,14 @@ def _check_strings(value: Any, source: Path, key: str) -> None:
                            f"of type string (key {name!r}; quote the value)", source, key)
 
 
+MAP_ENTRIES = frozenset({"images", "replicas", "patches", "patchesJson6902", "configMapGenerator",
+                         "secretGenerator", "replacements", "vars", "labels", "helmCharts"})
+STR_ENTRIES = frozenset({"resources", "bases", "components", "configurations", "crds", "buildMetadata",
+                         "patchesStrategicMerge", "generators", "transformers", "validators"})
+
+
 def validate(data: dict[str, Any], source: Path) -> None:
+    _validate_shapes(data, source)
     for key in _STRING_MAPS:
         _check_strings(data.get(key), source, key)
     for entry in data.get("labels") or []:
@@ -109,11 +116,21 @@ def validate(data: dict[str, Any], source: Path) -> None:
                            source, "images")
     _check_strings(data.get("generatorOptions", {}).get("labels") if isinstance(
         data.get("generatorOptions"), dict) else None, source, "generatorOptions.labels")
+    kind = data.get("kind")
+    if kind not in (None, KIND_KUSTOMIZATION, KIND_COMPONENT):
+        raise fail(f"unknown kind '{kind}' (expected Kustomization or Component)", source, "kind")
+
+
+def _validate_shapes(data: dict[str, Any], source: Path) -> None:
     for key, value in data.items():
         if key not in KNOWN:
             raise fail(f"invalid Kustomization: json: unknown field \"{key}\"", source, str(key))
         if value is None:
             continue
+        if key in MAP_ENTRIES and isinstance(value, list) and not all(isinstance(e, dict) for e in value):
+            raise fail("every entry must be a map", source, key)
+        if key in STR_ENTRIES and isinstance(value, list) and not all(isinstance(e, str) for e in value):
+            raise fail("every entry must be a string", source, key)
         if key in LISTS and not isinstance(value, list):
             raise fail(f"expected a list, got {type(value).__name__}", source, key)
         if key in MAPS and not isinstance(value, dict):
@@ -123,6 +140,3 @@ def validate(data: dict[str, Any], source: Path) -> None:
                        "type string (quote the value)", source, key)
         if key in UNSUPPORTED and value:
             raise fail("Helm charts are not supported by this renderer (use the helm renderer)", source, key)
-    kind = data.get("kind")
-    if kind not in (None, KIND_KUSTOMIZATION, KIND_COMPONENT):
-        raise fail(f"unknown kind '{kind}' (expected Kustomization or Component)", source, "kind")

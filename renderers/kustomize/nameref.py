@@ -44,7 +44,9 @@ def _subject_namespaces(referrer: Resource) -> set[str]:
     if referrer.kind not in ("RoleBinding", "ClusterRoleBinding"):
         return set()
     subjects = referrer.obj.get("subjects")
-    return {str(s.get("namespace")) for s in subjects or [] if isinstance(s, dict)
+    if not isinstance(subjects, list):
+        return set()
+    return {str(s.get("namespace")) for s in subjects if isinstance(s, dict)
             and s.get("kind") == "ServiceAccount" and s.get("namespace")}
 
 

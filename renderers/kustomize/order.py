@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from renderers.kustomize.errors import fail
+from renderers.kustomize.errors import as_list, as_map, fail
 from renderers.kustomize.resource import Resource
 
 ORDER_FIRST = ("Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition", "ServiceAccount",
@@ -44,7 +44,9 @@ def apply_sort_options(items: list[Resource], options: dict[str, Any], where: st
     if order != "legacy":
         raise fail(f"the field 'sortOptions.order' must be one of [legacy, fifo], not {order!r}", where,
                    "sortOptions")
-    legacy_opts = (options or {}).get("legacySortOptions") or {}
-    first = tuple(legacy_opts.get("orderFirst") or ORDER_FIRST) if legacy_opts else ORDER_FIRST
-    last = tuple(legacy_opts.get("orderLast") or ORDER_LAST) if legacy_opts else ORDER_LAST
+    legacy_opts = as_map((options or {}).get("legacySortOptions"), where, "sortOptions.legacySortOptions")
+    first = tuple(str(k) for k in as_list(legacy_opts.get("orderFirst"), where, "orderFirst")) or ORDER_FIRST
+    last = tuple(str(k) for k in as_list(legacy_opts.get("orderLast"), where, "orderLast")) or ORDER_LAST
+    if not legacy_opts:
+        first, last = ORDER_FIRST, ORDER_LAST
     return legacy(items, first, last)

@@ -16,7 +16,7 @@ import yaml
 from renderers.k8s import strategic
 from renderers.k8s.schema import TypeNode
 from renderers.kustomize import jsonpatch
-from renderers.kustomize.errors import fail
+from renderers.kustomize.errors import as_map, fail
 from renderers.kustomize.loader import Loader, parse_cached
 from renderers.kustomize.resource import Gvk, ResId, ResMap, Resource
 
@@ -78,7 +78,7 @@ def json_patch(res: Resource, ops: list[Any], source: str) -> None:
 
 
 def _own_target(resmap: ResMap, doc: dict[str, Any], source: str) -> Resource:
-    meta = doc.get("metadata") or {}
+    meta = as_map(doc.get("metadata"), source, "metadata")
     rid = ResId(Gvk.of(str(doc.get("apiVersion") or ""), str(doc.get("kind") or "")),
                 str(meta.get("namespace") or ""), str(meta.get("name") or ""))
     try:

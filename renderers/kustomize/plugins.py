@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from renderers.k8s.schema import TypeNode
 from renderers.kustomize import config as cfgmod
 from renderers.kustomize import generators, meta, patches, replacements, workload
-from renderers.kustomize.errors import fail
+from renderers.kustomize.errors import as_map, fail
 from renderers.kustomize.fieldspec import FieldSpec, parse_all
 from renderers.kustomize.loader import Loader, parse_cached
 from renderers.kustomize.resource import Gvk, Resource
@@ -130,7 +130,7 @@ def run_generator_plugins(acc: Acc, loader: Loader, entries: list[Any], where: s
     made: list[Resource] = []
     for conf, source in _configs(loader, entries, where):
         kind = str(conf["kind"])
-        metadata = conf.get("metadata") or {}
+        metadata = as_map(conf.get("metadata"), source, "metadata")
         if kind in ("ConfigMapGenerator", "SecretGenerator"):
             spec = {k: v for k, v in conf.items() if k in generators.KNOWN and k != "kind"}
             spec["name"] = conf.get("name") or metadata.get("name")

@@ -12,7 +12,7 @@ import copy
 from typing import Any
 
 from renderers.kustomize import fieldpath
-from renderers.kustomize.errors import fail
+from renderers.kustomize.errors import as_list, as_map, fail
 from renderers.kustomize.loader import Loader
 from renderers.kustomize.resource import ResMap, Resource, selector_matches
 
@@ -46,7 +46,7 @@ def _source_value(resmap: ResMap, source: dict[str, Any], where: str) -> Any:
         raise fail(f"fieldPath `{path}` is missing for replacement source {found[0].cur_id()}", where,
                    "replacements.source.fieldPath")
     value = values[0]
-    opts = source.get("options") or {}
+    opts = as_map(source.get("options"), where, "replacements.source.options")
     if opts.get("delimiter"):
         parts = str(value).split(str(opts["delimiter"]))
         index = int(opts.get("index") or 0)
@@ -76,24 +76,24 @@ def _set(container: Any, key: Any, value: Any, opts: dict[str, Any]) -> None:
 def _selected(res: Resource, target: dict[str, Any]) -> bool:
     if not selector_matches(res, target.get("select") or {}, any_id=True):
         return False
-    rejects = [r for r in target.get("reject") or [] if isinstance(r, dict)]
+    rejects = [r for r in as_list(target.get("reject"), "replacement", "reject") if isinstance(r, dict)]
     return not any(selector_matches(res, rej, any_id=True) for rej in rejects)
 
 
 def apply(resmap: ResMap, replacements: list[dict[str, Any]], where: str) -> None:
     for rep in replacements:
         value = _source_value(resmap, rep["source"], where)
-        for target in rep.get("targets") or []:
+        for target in as_list(rep.get("targets"), where, "replacements.targets"):
             if not isinstance(target, dict) or not isinstance(target.get("select"), dict):
                 raise fail("a replacement target needs a select", where, "replacements.targets")
-            opts: dict[str, Any] = target.get("options") or {}
+            opts: dict[str, Any] = as_map(target.get("options"), where, "replacements.targets.options")
 
             def setter(container: Any, key: Any, value: Any = value, opts: dict[str, Any] = opts) -> None:
                 _set(container, key, value, opts)
             for res in resmap:
                 if not _selected(res, target):
                     continue
-                for path in target.get("fieldPaths") or ["metadata.name"]:
+                for path in as_list(target.get("fieldPaths"), where, "fieldPaths") or ["metadata.name"]:
                     reached = fieldpath.visit(res.obj, fieldpath.split(str(path)), bool(opts.get("create")),
                                               setter)
                     if not reached:

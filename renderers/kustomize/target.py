@@ -17,7 +17,7 @@ from typing import Any
 from renderers.k8s.schema import TypeNode, root_for
 from renderers.kustomize import config as cfgmod
 from renderers.kustomize import generators, meta, model, patches, replacements, vars, workload
-from renderers.kustomize.errors import fail
+from renderers.kustomize.errors import as_map, fail
 from renderers.kustomize.loader import Dep, Loader, deps_valid, is_remote
 from renderers.kustomize.resource import ResMap, Resource
 
@@ -223,7 +223,8 @@ def absorb_generated(resmap: ResMap, res: Resource) -> None:
         new_meta["namespace"] = old.namespace
     if res.behavior == "merge":
         for key in ("data", "binaryData"):
-            merged = {**(old.obj.get(key) or {}), **(res.obj.get(key) or {})}
+            merged = {**as_map(old.obj.get(key), old.source, key),
+                      **as_map(res.obj.get(key), res.source, key)}
             if merged:
                 res.obj[key] = merged
     res.prev, res.prefixes, res.suffixes = list(old.prev), list(old.prefixes), list(old.suffixes)
