@@ -63,9 +63,14 @@ class Beat:
         return sent
 
     def _resync(self) -> list[str]:
-        """Every target again: self-heal ones re-apply drift, the others refresh their drift status."""
+        """Every target again: self-heal ones re-apply drift, the others refresh their drift status.
+
+        Targets that have a status but are no longer configured are forgotten (status and history).
+        """
         infos = self.rt.catalog.targets()
-        sent = []
+        configured = {i.target for i in infos}
+        sent = [f"forget:{s.target}" for s in self.rt.store.statuses()
+                if s.target not in configured and self.rt.store.forget(s.target)]
         for trigger, chosen in ((Trigger.SELF_HEAL, [i.target for i in infos if i.self_heal]),
                                 (Trigger.POLL, [i.target for i in infos if not i.self_heal])):
             for target in service.request(self.rt, chosen, trigger).enqueue:

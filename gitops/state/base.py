@@ -61,6 +61,9 @@ class Store(Protocol):
     def events(self, after: str = "0", count: int = 100, block_ms: int | None = None) -> list[Event]:
         """Events after the id ``after`` ("0": from the start, "$": only new ones)."""
 
+    def forget(self, target: Target) -> bool:
+        """Drop status and history of a target no longer configured; the fencing token is kept."""
+
     # -- per-target leases ----------------------------------------------------------------------
     def acquire(self, target: Target, owner: str, ttl: float) -> Lease | None:
         """Take the target's lock for ``ttl`` seconds with a fresh fencing token, or None if held."""

@@ -105,11 +105,17 @@ class InMemoryStore:
             ms, _, n = event_id.partition("-")
             return int(ms), int(n or 0)
 
+        # ``block_ms`` is accepted for the Protocol but never waits: nothing else can append meanwhile
         with self._mutex:
             if after == "$":
                 return []
             floor = seq(after) if after != "0" else (0, 0)
             return [e for e in self._events if seq(e.id) > floor][:count]
+
+    def forget(self, target: Target) -> bool:
+        with self._mutex:
+            had = self._status.pop(target, None) is not None
+            return bool(self._ops.pop(target, None)) or had
 
     # -- leases ---------------------------------------------------------------------------------
     def _held(self, key: str) -> tuple[str, float] | None:

@@ -54,8 +54,9 @@ class Keys:
         """Sorted set of operation ids scored by start time (newest last)."""
         return self._t("history", target)
 
-    def operation(self, target: Target, op_id: str) -> str:
-        return f"{self._t('op', target)}:{check_operation_id(op_id)}"
+    def operations(self, target: Target) -> str:
+        """Hash of operation id -> operation JSON (the entries the history sorted set names)."""
+        return self.history(target) + ":ops"
 
     def fence(self, target: Target) -> str:
         """Highest fencing token seen by a write for the target."""

@@ -111,7 +111,7 @@ class RedisStore:
         if lease is not None and lease.target != target:
             raise StateError(f"lease for {lease.target} used to write {target}", target=target.key)
         k = self.keys
-        keys = [k.fence(target), k.status(target), k.history(target) + ":ops", k.history(target),
+        keys = [k.fence(target), k.status(target), k.operations(target), k.history(target),
                 k.targets(), k.events()]
         args = [lease.token if lease else -1, json.dumps(status.to_dict()) if status else "",
                 operation.id, json.dumps(operation.to_dict()), repr(operation.started),
@@ -153,14 +153,14 @@ class RedisStore:
             ids = self.redis.zrevrange(self.keys.history(target), 0, max(0, limit - 1))
             if not ids:
                 return []
-            raws = self.redis.hmget(self.keys.history(target) + ":ops", ids)
-        return _decode_all(raws, [f"{self.keys.history(target)}:ops[{_text(i)}]" for i in ids],
+            raws = self.redis.hmget(self.keys.operations(target), ids)
+        return _decode_all(raws, [f"{self.keys.operations(target)}[{_text(i)}]" for i in ids],
                            Operation.from_dict)
 
     def operation(self, target: Target, op_id: str) -> Operation | None:
         with _translated("operation"):
-            raw = self.redis.hget(self.keys.history(target) + ":ops", check_operation_id(op_id))
-        key = f"{self.keys.history(target)}:ops[{op_id}]"
+            raw = self.redis.hget(self.keys.operations(target), check_operation_id(op_id))
+        key = f"{self.keys.operations(target)}[{op_id}]"
         return None if raw is None else _decode(raw, key, Operation.from_dict)
 
     def events(self, after: str = "0", count: int = 100, block_ms: int | None = None) -> list[Event]:
@@ -175,6 +175,15 @@ class RedisStore:
                                  message=data.pop("message", ""), time=float(data.pop("time", "0") or 0),
                                  data=data, id=_text(entry_id)))
         return out
+
+    def forget(self, target: Target) -> bool:
+        """Drop the status and history of a target that is no longer configured (fence kept)."""
+        k = self.keys
+        with _translated("forget"), self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(k.status(target), k.history(target), k.operations(target))
+            pipe.srem(k.targets(), target.key)
+            deleted, _removed = pipe.execute()
+        return bool(deleted)
 
     # -- leases ---------------------------------------------------------------------------------
     def acquire(self, target: Target, owner: str, ttl: float) -> Lease | None:

@@ -77,6 +77,22 @@ def test_resync_triggers_self_heal_once_per_interval_and_coalesces() -> None:
     assert len(rec.reconciles) == 6  # due again, but every target is still queued: coalesced
 
 
+def test_resync_forgets_targets_no_longer_configured() -> None:
+    from gitops.state import Operation, TargetStatus
+    from gitops.status import OperationPhase
+
+    store = InMemoryStore()
+    gone = Target("removed", "prod")
+    store.record(TargetStatus("removed", "prod"), Operation("o1", "removed", "prod", Trigger.POLL,
+                                                            OperationPhase.SUCCEEDED))
+    store.record(TargetStatus("web", "prod"), Operation("o2", "web", "prod", Trigger.POLL,
+                                                        OperationPhase.SUCCEEDED))
+    sent = Beat(runtime(store), Recorder().dispatch(), owner="a").tick(1000.0)
+    assert "forget:removed@prod" in sent
+    assert store.status(gone) is None and store.history(gone) == []
+    assert store.status(Target("web", "prod")) is not None
+
+
 def test_run_loop_stops_and_releases_the_lock() -> None:
     store = InMemoryStore()
     rec = Recorder()

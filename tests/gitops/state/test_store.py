@@ -53,6 +53,22 @@ def test_redelivered_operation_is_upserted_not_duplicated(store: Store) -> None:
     assert history[0].phase is OperationPhase.SUCCEEDED and history[0].attempt == 2
 
 
+def test_forget_drops_status_and_history_but_keeps_fencing(store: Store) -> None:
+    lease = store.acquire(T, "w1", ttl=10)
+    assert lease is not None
+    store.record(status(), op("o1"), lease=lease)
+    other = Target("web", "dev")
+    store.record(status(target=other), op("o2", target=other))
+    assert store.forget(T)
+    assert store.status(T) is None and store.history(T) == [] and store.operation(T, "o1") is None
+    assert [s.target for s in store.statuses()] == [other]
+    assert not store.forget(T)
+    store.release(lease)
+    stale = type(lease)(T, "old", lease.token - 1)
+    with pytest.raises(StateError, match="stale"):
+        store.record(status(), op("o3"), lease=stale)
+
+
 def test_lock_is_exclusive_and_tokens_increase(store: Store) -> None:
     first = store.acquire(T, "w1", ttl=10)
     assert first is not None
