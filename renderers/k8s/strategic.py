@@ -55,8 +55,16 @@ def merge(original: dict[str, Any], patch: dict[str, Any], node: TypeNode, *,
     return result if isinstance(result, dict) else {}
 
 
+def _shape(value: Any) -> str:
+    return "map" if isinstance(value, dict) else "list" if isinstance(value, list) else "scalar"
+
+
 def merge_value(dest: Any, patch: Any, node: TypeNode, prepend: bool = False) -> Any:
-    """Merge one value; returns :data:`DELETED` when the patch removes it."""
+    """Merge one value; returns :data:`DELETED` when the patch removes it. In Kustomize's mode
+    (``prepend``) a map, list or scalar meeting another shape is an error, as in kyaml."""
+    if prepend and isinstance(dest, (dict, list)) and patch is not None and _shape(dest) != _shape(patch):
+        raise RenderError(f"wrong node kind: expected {_shape(dest)} but the patch has a {_shape(patch)}: "
+                          f"{str(patch)[:80]}")
     if isinstance(patch, dict):
         return _merge_map(dest, patch, node, prepend)
     if isinstance(patch, list):

@@ -44,6 +44,8 @@ def build(path: Path | str, options: KustomizeOptions | None = None) -> list[dic
         vars.resolve(acc.resmap, acc.vars, acc.cfg.var_reference)
         kept = [r for r in acc.resmap if str(r.annotations().get(LOCAL_CONFIG, "")) != "true"]
         for res in kept:  # Kustomize rewrites every object's annotations as a string map
+            if "annotations" in res.meta and not isinstance(res.meta["annotations"], dict):
+                del res.meta["annotations"]
             if isinstance(res.meta.get("annotations"), dict):
                 res.meta["annotations"] = {str(k): target.go_text(v) for k, v in res.annotations().items()}
         ordered = order.apply_sort_options(kept, k.map("sortOptions"), str(k.path))

@@ -82,8 +82,9 @@ def _rename(res: Resource, prefix: str, suffix: str, specs: list[FieldSpec]) -> 
 
         def setter(parent: dict[str, Any], key: str) -> None:
             value = parent.get(key)
-            if isinstance(value, str) or value is None:
-                parent[key] = f"{prefix}{value or ''}{suffix}"
+            if not isinstance(value, (dict, list)):
+                text = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+                parent[key] = f"{prefix}{text}{suffix}"
         walk(res.obj, split_path(spec.path), spec.create, setter)
 
 

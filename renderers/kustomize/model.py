@@ -16,6 +16,8 @@ from renderers.kustomize.loader import Loader
 
 FILENAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 KIND_KUSTOMIZATION = "Kustomization"
+KUSTOMIZATION_VERSION = "kustomize.config.k8s.io/v1beta1"
+COMPONENT_VERSION = "kustomize.config.k8s.io/v1alpha1"
 KIND_COMPONENT = "Component"
 
 LISTS = frozenset({
@@ -75,6 +77,8 @@ def load(loader: Loader) -> Kustomization:
     if not isinstance(data, dict):
         raise fail("a kustomization file must be a map", source)
     data = normalize(data, source)
+    if not any(v is not None for k, v in data.items() if k not in ("apiVersion", "kind")):
+        raise fail(f"{name} is empty", source)
     return Kustomization(source, data)
 
 
@@ -119,6 +123,11 @@ def validate(data: dict[str, Any], source: Path) -> None:
     kind = data.get("kind")
     if kind not in (None, KIND_KUSTOMIZATION, KIND_COMPONENT):
         raise fail(f"unknown kind '{kind}' (expected Kustomization or Component)", source, "kind")
+    api_version = data.get("apiVersion")
+    if kind == KIND_COMPONENT and api_version not in (None, "", COMPONENT_VERSION):
+        raise fail(f"apiVersion for Component should be {COMPONENT_VERSION}", source, "apiVersion")
+    if kind != KIND_COMPONENT and api_version not in (None, "", KUSTOMIZATION_VERSION):
+        raise fail(f"apiVersion for Kustomization should be {KUSTOMIZATION_VERSION}", source, "apiVersion")
 
 
 def _validate_shapes(data: dict[str, Any], source: Path) -> None:

@@ -18,7 +18,7 @@ from renderers.k8s.schema import TypeNode
 from renderers.kustomize import jsonpatch
 from renderers.kustomize.errors import as_map, fail
 from renderers.kustomize.loader import Loader, parse_cached
-from renderers.kustomize.resource import Gvk, ResId, ResMap, Resource
+from renderers.kustomize.resource import Gvk, ResId, ResMap, Resource, check_selector
 
 SchemaFn = Callable[[Resource], TypeNode]
 
@@ -50,7 +50,9 @@ def patch_entry(resmap: ResMap, loader: Loader, entry: Any, schema: SchemaFn, wh
         raise fail("a patches entry must be a map with 'path' or 'patch'", where, "patches")
     docs, source = load_docs(loader, entry, where)
     target = entry.get("target")
-    opts = entry.get("options") or {}
+    if target is not None:
+        target = check_selector(target, where, "target")
+    opts = as_map(entry.get("options"), where, "options")
     if is_json_patch(docs):
         if not isinstance(target, dict):
             raise fail("must specify a target for JSON patch", source, "target")
@@ -58,7 +60,7 @@ def patch_entry(resmap: ResMap, loader: Loader, entry: Any, schema: SchemaFn, wh
             json_patch(res, docs[0], source)
         return
     for doc in docs:
-        if not isinstance(doc, dict):
+        if not isinstance(doc, dict) or ("metadata" in doc and not isinstance(doc["metadata"], dict)):
             raise fail("unable to parse SM or JSON patch", source, "patches")
         if isinstance(target, dict):
             for res in resmap.select(target):
@@ -148,7 +150,7 @@ def json6902_entries(resmap: ResMap, loader: Loader, entries: list[Any], where: 
                 raise fail(f"invalid JSON patch: {exc}", source) from exc
         if not isinstance(ops, list):
             raise fail("a JSON 6902 patch must be a list of operations", source, "patchesJson6902")
-        target = entry["target"]
+        target = check_selector(entry["target"], where, "target")
         if not target.get("name"):
             raise fail("must specify the target name", where, "patchesJson6902")
         for res in resmap.select(target):

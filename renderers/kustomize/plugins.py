@@ -41,6 +41,9 @@ def _configs(loader: Loader, entries: list[Any], where: str) -> list[tuple[dict[
         for doc in docs:
             if not isinstance(doc, dict) or not doc.get("kind"):
                 raise fail("a plugin config must be an object with a kind", text, "transformers")
+            if doc.get("apiVersion") != "builtin":
+                raise fail(f"external plugins disabled; unable to load external plugin '{doc.get('kind')}' "
+                           "(only apiVersion: builtin is supported)", text, "apiVersion")
             inline = "\n" in text or loader.probe(text) == "dir"
             out.append((doc, "kustomization.yaml" if inline else text))
     return out

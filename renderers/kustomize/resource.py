@@ -200,6 +200,20 @@ def _name_match(pattern: str, value: str) -> bool:
         return pattern == value
 
 
+SELECTOR_FIELDS = ("group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector")
+
+
+def check_selector(sel: Any, where: object, what: str) -> dict[str, Any]:
+    """A target selector whose fields are strings, as Kustomize decodes them."""
+    if not isinstance(sel, dict):
+        raise fail(f"a {what} must be a map", where, what)
+    for key in SELECTOR_FIELDS:
+        if sel.get(key) is not None and not isinstance(sel[key], str):
+            raise fail(f"cannot unmarshal {type(sel[key]).__name__} into field {what}.{key} of type string",
+                       where, f"{what}.{key}")
+    return sel
+
+
 def selector_matches(res: Resource, sel: dict[str, Any], *, any_id: bool = False) -> bool:
     """Kustomize's patch/replacement target selector (names and namespaces are anchored regexes).
     Patches look at the original and current ids; replacements (``any_id``) at every id the object had."""

@@ -167,10 +167,11 @@ def to_resources(doc: Any, source: str) -> list[Resource]:
     kind = doc.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
         return [r for item in doc["items"] for r in to_resources(item, source)]
-    if not kind:
+    if kind in (None, "") or isinstance(kind, (dict, list)):
         raise fail("missing Resource metadata: kind is required", source, "kind")
     metadata = doc.get("metadata")
-    if not isinstance(metadata, dict) or not metadata.get("name"):
+    if not isinstance(metadata, dict) or metadata.get("name") in (None, "") or isinstance(
+            metadata.get("name"), (dict, list)):
         raise fail(f"missing metadata.name in object of kind {kind}", source, "metadata.name")
     return [Resource(doc, source=source)]
 

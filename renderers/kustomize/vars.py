@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from renderers.kustomize import fieldpath
-from renderers.kustomize.errors import fail
+from renderers.kustomize.errors import as_map, fail
 from renderers.kustomize.fieldspec import FieldSpec, apply
 from renderers.kustomize.resource import Gvk, ResMap, Resource
 
@@ -34,9 +34,13 @@ def parse(raw: Any, where: str) -> Var:
     if not isinstance(raw, dict) or not raw.get("name") or not isinstance(raw.get("objref"), dict):
         raise fail("a var needs a name and an objref", where, "vars")
     ref = raw["objref"]
-    field = (raw.get("fieldref") or {}).get("fieldpath") or "metadata.name"
+    field = as_map(raw.get("fieldref"), where, "vars.fieldref").get("fieldpath") or "metadata.name"
+    api_version = str(ref.get("apiVersion") or "")
+    if not api_version and (ref.get("group") or ref.get("version")):
+        group, version = str(ref.get("group") or ""), str(ref.get("version") or "")
+        api_version = f"{group}/{version}" if group else version
     return Var(str(raw["name"]), str(ref.get("kind") or ""), str(ref.get("name") or ""),
-               str(ref.get("apiVersion") or ""), str(ref.get("namespace") or ""), str(field))
+               api_version, str(ref.get("namespace") or ""), str(field))
 
 
 def _matches(var: Var, res: Resource) -> bool:

@@ -149,7 +149,11 @@ def test_merge_properties(doc: dict[str, Any], patch: dict[str, Any]) -> None:
     for prepend in (False, True):
         assert merge(doc, {}, node, prepend=prepend) == doc
         assert merge(doc, doc, node, prepend=prepend) == doc
-        once = merge(doc, patch, node, prepend=prepend)
+        try:
+            once = merge(doc, patch, node, prepend=prepend)
+        except RenderError as exc:  # Kustomize's mode refuses a map/list/scalar shape change
+            assert prepend and "wrong node kind" in str(exc)
+            continue
         assert merge(once, patch, node, prepend=prepend) == once
         assert all(once[k] == v for k, v in patch.items() if not isinstance(v, dict))
 
