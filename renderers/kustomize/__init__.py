@@ -48,6 +48,8 @@ def build(path: Path | str, options: KustomizeOptions | None = None) -> list[dic
                 del res.meta["annotations"]
             if isinstance(res.meta.get("annotations"), dict):
                 res.meta["annotations"] = {str(k): target.go_text(v) for k, v in res.annotations().items()}
+                if not res.meta["annotations"]:
+                    del res.meta["annotations"]
         ordered = order.apply_sort_options(kept, k.map("sortOptions"), str(k.path))
         _build_metadata(ordered, k.list("buildMetadata"), str(k.path), loader.cwd)
         return [r.obj for r in ordered]

@@ -25,6 +25,12 @@ KNOWN = frozenset({"name", "namespace", "behavior", "literals", "files", "envs",
                    "kind"})
 
 
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         return value[1:-1]
@@ -131,9 +137,9 @@ def _object(kind: str, name: str, spec: dict[str, Any], pairs: list[tuple[str, s
     if spec.get("namespace"):
         meta["namespace"] = str(spec["namespace"])
     if opts["labels"]:
-        meta["labels"] = {str(k): str(v) for k, v in opts["labels"].items()}
+        meta["labels"] = {str(k): _text(v) for k, v in opts["labels"].items()}
     if opts["annotations"]:
-        meta["annotations"] = {str(k): str(v) for k, v in opts["annotations"].items()}
+        meta["annotations"] = {str(k): _text(v) for k, v in opts["annotations"].items()}
     obj: dict[str, Any] = {"apiVersion": "v1", "kind": kind, "metadata": meta}
     if kind == "Secret":
         obj["type"] = str(spec.get("type") or "Opaque")
