@@ -151,21 +151,6 @@ spec:
     return "---\n".join(docs)
 
 
-def _ensure_namespace(url: str, name: str) -> None:
-    """Pre-create the demo namespace, as a platform team provisions namespaces before apps arrive.
-
-    The engine plans with server-side dry runs, and a dry run of an object in a namespace that does
-    not exist yet is refused by the API server.
-    """
-    import httpx
-
-    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-    response = httpx.post(f"{url}/api/v1/namespaces", json=body, timeout=10)
-    if response.status_code not in (200, 201, 409):
-        raise GitOpsError(f"demo: creating namespace {name}: HTTP {response.status_code} "
-                          f"{response.text[:200]}")
-
-
 @dataclass
 class Demo:
     """A running demo: where the repository and configuration are, and the sandboxes to stop."""
@@ -211,8 +196,6 @@ def start_demo(data_dir: Path, clusters: tuple[str, ...] = CLUSTERS, interval: s
         for sandbox in sandboxes.values():
             sandbox.stop()
         raise
-    for cluster, sandbox in sandboxes.items():
-        _ensure_namespace(sandbox.url, f"demo-{cluster}")
     config = root / "config.yaml"
     kubeconfigs = {c: s.kubeconfig_path for c, s in sandboxes.items()}
     config.write_text(config_documents(repo, kubeconfigs, interval))

@@ -225,9 +225,35 @@ def _predict(cluster: Cluster, desired: Manifest, opts: DiffOptions) -> tuple[Ma
         return predicted, f"conflict: {who}; sync with force to take ownership"
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """What this application itself creates first: kinds (its CRDs) and namespaces. A dry run of an
+    object of such a kind, or in such a namespace, is answered 404 until the earlier stage has been
+    applied; the object is then planned as created, without a prediction."""
+
+    kinds: frozenset[tuple[str, str]] = frozenset()
+    namespaces: frozenset[str] = frozenset()
+
+    @staticmethod
+    def of(desired: list[Manifest]) -> _Pending:
+        kinds = {(str((o.get("spec") or {}).get("group", "")),
+                  str(((o.get("spec") or {}).get("names") or {}).get("kind", "")))
+                 for o in desired if o.get("kind") == "CustomResourceDefinition"}
+        namespaces = {str(o["metadata"]["name"]) for o in desired
+                      if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"}
+        return _Pending(frozenset(kinds), frozenset(namespaces))
+
+    def reason(self, ref: ObjectRef) -> str | None:
+        if (ref.group, ref.kind) in self.kinds:
+            return "kind defined by this application"
+        if ref.namespace and ref.namespace in self.namespaces:
+            return f"namespace {ref.namespace} created by this application"
+        return None
+
+
 def _unpredictable(exc: ClusterError, ref: ObjectRef, send: Manifest, live: Manifest | None,
-                   desired: Manifest, opts: DiffOptions, crd_kinds: set[tuple[str, str]]) -> ObjectPlan:
-    """The plan of an object whose dry-run failed: recreate, create after its CRD, or fail."""
+                   desired: Manifest, opts: DiffOptions, pending: _Pending) -> ObjectPlan:
+    """The plan of an object whose dry-run failed: recreate, create after its CRD or namespace, or fail."""
     if isinstance(exc, ImmutableField):
         if _recreate_allowed(desired, opts):
             return ObjectPlan(ref, send, live, send, Action.RECREATED,
@@ -235,8 +261,9 @@ def _unpredictable(exc: ClusterError, ref: ObjectRef, send: Manifest, live: Mani
         return ObjectPlan(ref, send, live, None, Action.FAILED, error=(
             f"immutable field {', '.join(exc.fields)} changed; allow recreate (sync policy allow_recreate "
             f"or annotation {keys.RECREATE}=allow) to delete and recreate the object"))
-    if isinstance(exc, NotFound) and live is None and (ref.group, ref.kind) in crd_kinds:
-        return ObjectPlan(ref, send, None, None, Action.CREATED, message="kind defined by this application")
+    reason = pending.reason(ref) if isinstance(exc, NotFound) and live is None else None
+    if reason is not None:
+        return ObjectPlan(ref, send, None, None, Action.CREATED, message=reason)
     if exc.temporary:
         raise exc
     return ObjectPlan(ref, send, live, None, Action.FAILED, error=str(exc))
@@ -253,7 +280,7 @@ def _foreign(ref: ObjectRef, send: Manifest, live: Manifest | None) -> ObjectPla
 
 
 def plan_object(cluster: Cluster, desired: Manifest, live: Manifest | None, opts: DiffOptions,
-                crd_kinds: set[tuple[str, str]]) -> ObjectPlan:
+                pending: _Pending) -> ObjectPlan:
     """The plan of one desired object (no request when the live object provably matches)."""
     ref = ObjectRef.of(desired)
     rules = [r for r in opts.ignore if r.matches(ref)]
@@ -266,7 +293,7 @@ def plan_object(cluster: Cluster, desired: Manifest, live: Manifest | None, opts
     try:
         predicted, note = _predict(cluster, send, opts)
     except ClusterError as exc:
-        return _unpredictable(exc, ref, send, live, desired, opts, crd_kinds)
+        return _unpredictable(exc, ref, send, live, desired, opts, pending)
     if live is None:
         return ObjectPlan(ref, send, None, predicted, Action.CREATED, message=note)
     drift = tuple(field_drift(ref, live, predicted, rules))
@@ -280,11 +307,9 @@ def plan_object(cluster: Cluster, desired: Manifest, live: Manifest | None, opts
 def plan(cluster: Cluster, desired: list[Manifest], opts: DiffOptions) -> Plan:
     """The plan for every desired object (reads only; dry-run applies where needed)."""
     live = read_live(cluster, desired, opts.application, opts.workers)
-    crd_kinds = {(str((o.get("spec") or {}).get("group", "")), str(((o.get("spec") or {}).get("names") or {})
-                                                                    .get("kind", "")))
-                 for o in desired if o.get("kind") == "CustomResourceDefinition"}
+    pending = _Pending.of(desired)
     plans = tuple(pmap(lambda obj: plan_object(cluster, obj, live.get(ref_key(ObjectRef.of(obj))), opts,
-                                               crd_kinds), desired, opts.workers))
+                                               pending), desired, opts.workers))
     return Plan(plans, live)
 
 

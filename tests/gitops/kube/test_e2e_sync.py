@@ -316,3 +316,19 @@ def test_forbidden_style_immutability_is_recognised_and_recreated(env: Any) -> N
     assert actions(result) == {"frozen": Action.RECREATED, "db": Action.RECREATED}
     live = env.cluster.get(ObjectRef("", "ConfigMap", env.namespace, "frozen", "v1"))
     assert live["data"] == {"v": "2"}
+
+
+def test_namespace_and_its_objects_in_one_first_sync(env: Any) -> None:
+    """A dry run inside a namespace that does not exist yet is a 404; the app creates it first."""
+    ns = f"{env.namespace}-fresh"
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+    inside = {**cm("inside"), "metadata": {"name": "inside", "namespace": ns}}
+    plan = env.sync([namespace, inside], dry_run=True)
+    assert plan.error is None, plan.error
+    assert actions(plan) == {ns: Action.CREATED, "inside": Action.CREATED}
+    assert env.cluster.get(ObjectRef("", "Namespace", "", ns, "v1")) is None
+    result = env.sync([namespace, inside])
+    assert result.error is None, result.error
+    assert [r.ref.kind for r in result.objects] == ["Namespace", "ConfigMap"]
+    assert env.cluster.get(ObjectRef("", "ConfigMap", ns, "inside", "v1"))["data"] == {"v": "1"}
+    assert set(actions(env.sync()).values()) == {Action.UNCHANGED}
