@@ -124,8 +124,31 @@ def _list_keys(node: TypeNode) -> list[str]:
     return [str(merge_key)] if merge_key else []
 
 
+def _is_replace(elem: Any) -> bool:
+    return isinstance(elem, dict) and elem.get(DIRECTIVE) == "replace" and len(elem) == 1
+
+
+def _merge_replace(dest: Any, patch: list[Any], node: TypeNode) -> list[Any]:
+    """kyaml's reading of a list whose first directive element is a keyed ``$patch: delete`` while a
+    ``$patch: replace`` follows: the patch's plain elements, each merged with its namesake."""
+    keys, elem_node = _list_keys(node), element(node)
+    base = dest if isinstance(dest, list) else []
+    out = []
+    for elem in patch:
+        if isinstance(elem, dict) and DIRECTIVE in elem:
+            continue
+        old = _first(base, keys, [scalar_text(elem.get(k)) for k in keys]) if isinstance(elem, dict) else None
+        merged = merge_value(old, elem, elem_node, True)
+        if merged is not DELETED:
+            out.append(merged)
+    return out
+
+
 def _merge_list(dest: Any, patch: list[Any], node: TypeNode, prepend: bool) -> Any:
-    replace = any(isinstance(e, dict) and e.get(DIRECTIVE) == "replace" and len(e) == 1 for e in patch)
+    replace = any(_is_replace(e) for e in patch)
+    directives = [e for e in patch if isinstance(e, dict) and DIRECTIVE in e]
+    if replace and prepend and _is_merge_list(node) and _list_keys(node) and not _is_replace(directives[0]):
+        return _merge_replace(dest, patch, node)
     if replace:
         patch = [e for e in patch if not (isinstance(e, dict) and e.get(DIRECTIVE) == "replace")]
         dest = []
