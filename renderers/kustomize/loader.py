@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from renderers.kustomize.options import NO_RESTRICTION, KustomizeOptions
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_GENERATOR_FILE_BYTES = 1024 * 1024
 _CACHE_LIMIT = 4096
-_cache: dict[str, list[Any]] = {}
+_cache: dict[str, bytes | list[Any]] = {}
 _lock = threading.Lock()
 REMOTE_PREFIXES = ("http://", "https://", "git@", "ssh://", "git::", "github.com/", "gitlab.com/",
                    "bitbucket.org/")
@@ -44,15 +45,21 @@ def parse_cached(data: bytes, source: str, *, unique_keys: bool = False, yaml11:
     ``unique_keys`` rejects a map repeating a key, as ``kubectl kustomize`` does for resources."""
     digest = hashlib.sha256(data).hexdigest() + ("/strict" if unique_keys else "")
     digest += "/1.1" if yaml11 else ""
-    docs = _cache.get(digest)
-    if docs is None:
-        docs = yaml12.load_all(data, source, max_bytes=MAX_FILE_BYTES, unique_keys=unique_keys, yaml11=yaml11)
-        with _lock:
-            if len(_cache) >= _CACHE_LIMIT:
-                _cache.clear()
-            _cache[digest] = docs
-    copied: list[Any] = clone(docs)
-    return copied
+    cached = _cache.get(digest)
+    if cached is not None:  # a marshal blob (fast to thaw), or the parse itself when it cannot be one
+        thawed: list[Any] = marshal.loads(cached) if isinstance(cached, bytes) else _clone(cached)
+        return thawed
+    docs = yaml12.load_all(data, source, max_bytes=MAX_FILE_BYTES, unique_keys=unique_keys, yaml11=yaml11)
+    frozen: bytes | list[Any]
+    try:
+        frozen = marshal.dumps(docs, 2)
+    except ValueError:
+        frozen = _clone(docs)
+    with _lock:
+        if len(_cache) >= _CACHE_LIMIT:
+            _cache.clear()
+        _cache[digest] = frozen
+    return docs
 
 
 def clone(value: Any) -> Any:
@@ -129,7 +136,7 @@ class Loader:
         if "\x00" in ref:
             raise fail("NUL byte in a path", ref)
         joined = self.cwd / ref
-        real = Path(os.path.realpath(joined))
+        real = joined if _plain_entry(ref, joined) else Path(os.path.realpath(joined))
         if real != joined:
             self.deps.append(("link", str(joined), str(real)))
         self.check_fence(real, ref)
@@ -189,6 +196,16 @@ class Loader:
     def absolute(self, path: Path | str) -> str:
         """``path`` made absolute (origin annotations relativize it to the top at output time)."""
         return os.path.normpath(self.cwd / path)
+
+
+def _plain_entry(ref: str, joined: Path) -> bool:
+    """A bare file name in the (already real) directory that is not a symlink: its own real path."""
+    if "/" in ref or ref in (".", "..", ""):
+        return False
+    try:
+        return not stat.S_ISLNK(os.lstat(joined).st_mode)
+    except OSError:
+        return False
 
 
 def _within(path: Path, root: Path) -> bool:
