@@ -41,7 +41,7 @@ def test_example_config_is_valid() -> None:
     assert {a.source.renderer for a in config.applications.values()} == {"kustomize", "plain"}
     assert all(c.kubeconfig and Path(c.kubeconfig).is_absolute() for c in config.clusters.values())
     repo = config.repositories["demo"]
-    assert repo.allow_local and repo.url == "file://" + str(EXAMPLES / "demo-repo")
+    assert repo.allow_local and repo.url == "file://" + str(EXAMPLES.parent)
 
 
 def test_broken_examples_report_every_error_at_its_exact_place() -> None:
