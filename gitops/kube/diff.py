@@ -87,6 +87,7 @@ class ObjectPlan:
     message: str = ""
     error: str | None = None
     refresh: bool = False  # unchanged, but the applied hash on live is stale: write it back
+    ignored: tuple[str, ...] = ()  # JSON pointers the Application's ignore rules hide from the diff
 
     @property
     def desired_changed(self) -> bool:
@@ -301,7 +302,8 @@ def plan_object(cluster: Cluster, desired: Manifest, live: Manifest | None, opts
         stale = ((live.get("metadata") or {}).get("annotations") or {}).get(keys.APPLIED_HASH) != \
             send["metadata"]["annotations"][keys.APPLIED_HASH]
         return ObjectPlan(ref, send, live, predicted, Action.UNCHANGED, refresh=stale)
-    return ObjectPlan(ref, send, live, predicted, Action.CONFIGURED, drift, note)
+    ignored = tuple(pointer for rule in rules for pointer in rule.json_pointers)
+    return ObjectPlan(ref, send, live, predicted, Action.CONFIGURED, drift, note, ignored=ignored)
 
 
 def plan(cluster: Cluster, desired: list[Manifest], opts: DiffOptions) -> Plan:
@@ -313,12 +315,18 @@ def plan(cluster: Cluster, desired: list[Manifest], opts: DiffOptions) -> Plan:
     return Plan(plans, live)
 
 
+def _shown(obj: Manifest, ignored: tuple[str, ...]) -> str:
+    out = normalize(obj)
+    for pointer in ignored:
+        remove_pointer(out, pointer)
+    return dump_all([truncate(out)])
+
+
 def unified_diff(p: ObjectPlan) -> str:
     """A unified YAML diff of live vs predicted (normalised, Secret values masked, long values cut)."""
     if p.action is Action.UNCHANGED:
         return ""
-    before = dump_all([truncate(normalize(p.live))]) if p.live else ""
-    after = dump_all([truncate(normalize(p.predicted or p.desired))])
+    before, after = (_shown(obj, p.ignored) if obj else "" for obj in (p.live, p.predicted or p.desired))
     lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
                                  f"live/{p.ref}", f"predicted/{p.ref}")
     return "".join(lines)
