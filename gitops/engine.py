@@ -158,7 +158,9 @@ def render(request: ReconcileRequest, ports: Ports, revision: str) -> list[Manif
     try:
         return ports.renderer.render(root, app.source, params)
     except RenderError as exc:
-        raise RenderFailed(str(exc), target=request.target.key, revision=revision) from exc
+        # Name files as they are in the repository, not by where its snapshot sits in the cache.
+        message = str(exc).replace(f"{root}/", "").replace(str(root), ".")
+        raise RenderFailed(message, target=request.target.key, revision=revision) from exc
 
 
 def _diff_options(request: ReconcileRequest) -> diff.DiffOptions:

@@ -87,3 +87,11 @@ def test_render_yaml_and_errors_name_the_problem(
     assert main(["render", "-c", str(config), "web", "--cache-dir", str(tmp_path / "cache")]) == 2
     err = capsys.readouterr().err
     assert "cm.yaml.j2" in err and "undefined_name" in err
+    assert str(tmp_path / "cache") not in err  # files named as in the repository, not the cache
+    (repo / "app" / "kustomization.yaml").write_text("resources: [../../outside.yaml]\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "kustomize")
+    config.write_text(config.read_text().replace("renderer: jinja", "renderer: kustomize"))
+    assert main(["render", "-c", str(config), "web", "--cache-dir", str(tmp_path / "cache")]) == 2
+    err = capsys.readouterr().err
+    assert "outside.yaml" in err and str(tmp_path / "cache") not in err, err
