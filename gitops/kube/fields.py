@@ -30,6 +30,17 @@ def _list_keys(node: TypeNode) -> list[str]:
     return []
 
 
+def _without_nulls(value: Any, depth: int = 0) -> Any:
+    """``value`` with null map entries dropped at every depth (inside atomic lists too)."""
+    if depth >= _MAX_DEPTH:
+        return value
+    if isinstance(value, dict):
+        return {k: _without_nulls(v, depth + 1) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v, depth + 1) for v in value]
+    return value
+
+
 def _keyed(items: list[Any], keys: list[str]) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     for item in items:
@@ -62,6 +73,9 @@ def compare(live: Any, predicted: Any, node: TypeNode, path: Path = ()) -> list[
             for token in sorted(set(a) | set(b)):
                 out += compare(a.get(token, MISSING), b.get(token, MISSING), sub, (*path, token))
             return out
+    both_lists = isinstance(live, list) and isinstance(predicted, list)
+    if both_lists and _without_nulls(live) == _without_nulls(predicted):
+        return []  # an atomic list whose elements differ only by null map entries
     return [(path, live, predicted)]
 
 

@@ -256,3 +256,10 @@ def test_compare_properties() -> None:
         assert contains(a, a)
 
     check()
+
+
+def test_atomic_list_elements_differing_only_by_nulls_are_equal() -> None:
+    """Found by the property above: a null map entry inside an atomic list is not a difference."""
+    node = root_for("apps/v1", "Deployment")
+    assert compare([{"a": False}, {}, {}], [{"a": False}, {}, {"a": None}], node) == []
+    assert compare([{"a": False}], [{"a": True}], node) != []
