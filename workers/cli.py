@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops.errors import ConfigError, Problem
+from gitops.state import DEFAULT_DATA_DIR
 from workers.settings import ENV_CONFIG, ENV_DATA, ENV_REDIS
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ def _web_argv(port: int) -> list[str] | None:
 def cmd_up(args: argparse.Namespace) -> int:
     from workers.up import Up
 
-    data_dir = Path(args.data_dir or ".gitops").resolve()
+    data_dir = Path(args.data_dir or DEFAULT_DATA_DIR).resolve()
     up = Up(data_dir=data_dir, config=args.config, demo=args.demo, port=args.port,
             concurrency=args.concurrency, web_argv=_web_argv(args.port))
     stop = threading.Event()

@@ -20,6 +20,7 @@ from filelock import FileLock, Timeout
 
 from gitops.errors import ConfigError, GitOpsError, Problem
 from gitops.redis_server import RedisServer
+from gitops.state import URL_FILE
 from workers.settings import ENV_CONFIG, ENV_DATA, ENV_REDIS
 from workers.supervisor import Supervisor
 
@@ -88,6 +89,9 @@ class Up:
             server = RedisServer.start(self.data_dir / "redis", die_with_parent=True)
             stack.callback(server.stop)
             redis_url = server.url
+            recorded = self.data_dir / URL_FILE  # read by `gitops status` run from the same directory
+            recorded.write_text(redis_url + "\n")
+            stack.callback(recorded.unlink, missing_ok=True)
         say(f"redis: {redis_url}")
         return redis_url
 

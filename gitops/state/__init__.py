@@ -10,6 +10,7 @@ callers never see Redis. :func:`open_store` picks the Redis URL from the argumen
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from gitops.errors import StateError
 from gitops.state.base import EVENTS_LIMIT, HISTORY_LIMIT, Lease, Store
@@ -35,12 +36,20 @@ __all__ = [
 ]
 
 
+# `gitops up` writes the URL of the Redis it started here, inside its data directory, so commands run
+# from the same directory (`gitops status`) find a running engine without any setting.
+URL_FILE = "redis.url"
+DEFAULT_DATA_DIR = ".gitops"
+
+
 def redis_url(url: str | None = None) -> str:
-    """The Redis URL to use: ``url`` or ``$GITOPS_REDIS_URL``; StateError when neither is set."""
-    chosen = url or os.environ.get(ENV_URL)
+    """The Redis URL to use: ``url``, ``$GITOPS_REDIS_URL``, or the one a running ``gitops up`` recorded
+    in ``./.gitops/redis.url``; StateError when there is none."""
+    recorded = Path(DEFAULT_DATA_DIR) / URL_FILE
+    chosen = url or os.environ.get(ENV_URL) or (recorded.read_text().strip() if recorded.is_file() else "")
     if not chosen:
         raise StateError(f"no Redis configured: set {ENV_URL} (e.g. redis://127.0.0.1:6379/0) "
-                         "or run `gitops up`")
+                         "or run `gitops up` in this directory")
     return chosen
 
 

@@ -65,6 +65,7 @@ def test_up_runs_the_tree_and_stops_cleanly(tmp_path: Path, stop_signal: int) ->
         if "ready" in line:
             break
     url = next(line.split(": ", 1)[1].strip() for line in lines if line.startswith("redis: "))
+    assert (tmp_path / "data" / "redis.url").read_text().strip() == url  # found by `gitops status`
     client = redis.Redis.from_url(url)
     client.set("fake:head:repo", "c1")
     store = RedisStore(client)
@@ -75,6 +76,7 @@ def test_up_runs_the_tree_and_stops_cleanly(tmp_path: Path, stop_signal: int) ->
     rest, _ = proc.communicate(timeout=40)
     assert proc.returncode == 0, "".join(lines) + rest
     assert "gitops up: stopped" in rest
+    assert not (tmp_path / "data" / "redis.url").exists()
     for pid in children:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
@@ -194,11 +196,24 @@ def test_status_json_lists_configured_targets_never_reconciled(filled: RedisStor
     assert [(r["application"], r["sync"]) for r in rows] == [("api", "OutOfSync"), ("web", "Synced")]
 
 
-def test_status_without_redis_is_an_error(monkeypatch: pytest.MonkeyPatch,
+def test_status_without_redis_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("GITOPS_REDIS_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
     assert main(["status"]) == 2
     assert "GITOPS_REDIS_URL" in capsys.readouterr().err
+
+
+def test_status_finds_the_redis_of_gitops_up_in_this_directory(
+        filled: RedisStore, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("GITOPS_REDIS_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".gitops").mkdir()
+    (tmp_path / ".gitops" / "redis.url").write_text(redis_server.url + "\n")
+    assert main(["status"]) == 1  # the filled store: api is OutOfSync
+    out = capsys.readouterr().out
+    assert "APPLICATION" in out and "OutOfSync" in out
 
 
 def test_status_with_redis_down_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
