@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from gitops.kube.rest import KubeClusters
 from gitops.kube.results import FieldDrift, ObjectResult
 from gitops.kube.wait import wait_healthy
 from gitops.sources import GitSource, RepoSpec
+from gitops.sources.remote_bases import RemoteBaseLoader
 from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
 from renderers.api import RenderRequest, cluster_parameters
 from renderers.api import render as render_manifests
@@ -40,18 +41,24 @@ Manifest = dict[str, Any]
 log = logging.getLogger(__name__)
 
 
+RemoteLoader = Callable[[str], Path]
+
+
 class Source(Protocol):
-    """Git: the commit to reconcile and its read-only files."""
+    """Git: the commit to reconcile, its read-only files, and a loader for remote Kustomize bases."""
 
     def resolve(self, repository: Any, revision: str | None) -> str: ...
 
     def checkout(self, repository: Any, revision: str) -> Path: ...
 
+    def remote_loader(self, repository: Any) -> RemoteLoader | None: ...
+
 
 class Renderer(Protocol):
     """Manifests of one application at one snapshot (raises RenderError or RenderFailed)."""
 
-    def render(self, root: Path, source: Any, parameters: Mapping[str, Any]) -> list[Manifest]: ...
+    def render(self, root: Path, source: Any, parameters: Mapping[str, Any],
+               remote_loader: RemoteLoader | None = None) -> list[Manifest]: ...
 
 
 class ClusterFactory(Protocol):
@@ -156,7 +163,7 @@ def render(request: ReconcileRequest, ports: Ports, revision: str) -> list[Manif
                                 application=app.name, namespace=app.destination.namespace,
                                 parameters=app.source.parameters)
     try:
-        return ports.renderer.render(root, app.source, params)
+        return ports.renderer.render(root, app.source, params, ports.source.remote_loader(request.repository))
     except RenderError as exc:
         # Name files as they are in the repository, not by where its snapshot sits in the cache.
         message = str(exc).replace(f"{root}/", "").replace(str(root), ".")
@@ -307,13 +314,18 @@ class GitSourcePort:
     def checkout(self, repository: Any, revision: str) -> Path:
         return self.git.snapshot(RepoSpec.from_config(repository), revision).path
 
+    def remote_loader(self, repository: Any) -> RemoteLoader:
+        return RemoteBaseLoader(self.git, RepoSpec.from_config(repository))
+
 
 class RenderersPort:
     """The Renderer port over renderers.api.render."""
 
-    def render(self, root: Path, source: Any, parameters: Mapping[str, Any]) -> list[Manifest]:
+    def render(self, root: Path, source: Any, parameters: Mapping[str, Any],
+               remote_loader: RemoteLoader | None = None) -> list[Manifest]:
         return render_manifests(RenderRequest(root=root, path=source.path, renderer=str(source.renderer),
-                                              options=dict(source.options or {}), parameters=parameters))
+                                              options=dict(source.options or {}), parameters=parameters,
+                                              remote_loader=remote_loader))
 
 
 def default_ports(cache_dir: Path, verifier: Verifier | None = None) -> Ports:

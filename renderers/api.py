@@ -49,6 +49,8 @@ class RenderRequest:
     renderer: str
     options: Mapping[str, Any] = field(default_factory=dict)
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    # Fetches Kustomize remote bases (URL -> local directory); None rejects them with a clear error.
+    remote_loader: Callable[[str], Path] | None = None
 
 
 def cluster_parameters(*, cluster: str, labels: Mapping[str, str] | None = None,
@@ -79,8 +81,8 @@ def _helm(root: Path, app_dir: Path, options: Mapping[str, Any], parameters: Map
 KUSTOMIZE_OPTIONS = frozenset({"load_restrictor"})
 
 
-def _kustomize(root: Path, app_dir: Path, options: Mapping[str, Any], parameters: Mapping[str, Any]
-               ) -> list[Manifest]:
+def _kustomize(root: Path, app_dir: Path, options: Mapping[str, Any], parameters: Mapping[str, Any],
+               remote_loader: Callable[[str], Path] | None = None) -> list[Manifest]:
     plain.check_keys(options, KUSTOMIZE_OPTIONS, "kustomize")
     restrictor = plain.opt_str(options, "load_restrictor", "RootOnly")
     if restrictor not in ("RootOnly", "None"):
@@ -90,7 +92,8 @@ def _kustomize(root: Path, app_dir: Path, options: Mapping[str, Any], parameters
         build, kustomize_options = kustomize.build, kustomize.KustomizeOptions
     except (ImportError, AttributeError) as exc:
         raise RenderError(f"the kustomize renderer is not available: {exc}", field="renderer") from exc
-    docs = build(app_dir, kustomize_options(load_restrictor=restrictor, root=root))
+    opts = kustomize_options(load_restrictor=restrictor, root=root, remote_loader=remote_loader)
+    docs = build(app_dir, opts)
     return from_documents(docs, f"{plain.display(root, app_dir)}/kustomization")
 
 
@@ -123,7 +126,8 @@ def render(request: RenderRequest) -> list[Manifest]:
     root = _root(request.root)
     app_dir = plain.app_directory(root, request.path or ".")
     try:
-        manifests = fn(root, app_dir, request.options, request.parameters)
+        manifests = (_kustomize(root, app_dir, request.options, request.parameters, request.remote_loader)
+                     if fn is _kustomize else fn(root, app_dir, request.options, request.parameters))
     except RenderError:
         raise
     except OSError as exc:

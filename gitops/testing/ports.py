@@ -8,7 +8,7 @@ the manifests a test put in it (mutable between reconciles, or an exception to r
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,13 +33,17 @@ class FakeSource:
     def checkout(self, repository: Any, revision: str) -> Path:
         return self.root
 
+    def remote_loader(self, repository: Any) -> Callable[[str], Path] | None:
+        return None
+
 
 @dataclass
 class StaticRenderer:
     manifests: list[Manifest] = field(default_factory=list)
     error: Exception | None = None
 
-    def render(self, root: Path, source: Any, parameters: Mapping[str, Any]) -> list[Manifest]:
+    def render(self, root: Path, source: Any, parameters: Mapping[str, Any],
+               remote_loader: Callable[[str], Path] | None = None) -> list[Manifest]:
         if self.error is not None:
             raise self.error
         return copy.deepcopy(self.manifests)
