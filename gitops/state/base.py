@@ -11,6 +11,7 @@ never overwrite the result of the worker that took over.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -29,6 +30,23 @@ class Lease:
     target: Target
     owner: str
     token: int
+
+
+class OperationWrites(ABC):
+    """``begin`` and ``record`` of the Store, expressed once over a store's one atomic, fenced write."""
+
+    @abstractmethod
+    def _write(self, status: TargetStatus | None, operation: Operation, lease: Lease | None,
+               kind: str, message: str) -> None:
+        """Write status (unless None) and the operation, append history and an event, all or nothing."""
+
+    def begin(self, operation: Operation, *, lease: Lease | None = None) -> None:
+        self._write(None, operation, lease, "operation", f"{operation.trigger} started")
+
+    def record(self, status: TargetStatus | None, operation: Operation, *,
+               lease: Lease | None = None) -> None:
+        message = operation.error or f"{operation.phase} at {operation.revision or 'unknown revision'}"
+        self._write(status, operation, lease, "status" if status else "operation", message)
 
 
 class Store(Protocol):

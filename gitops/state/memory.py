@@ -15,13 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from gitops.errors import StateError
-from gitops.state.base import EVENTS_LIMIT, HISTORY_LIMIT, Lease
+from gitops.state.base import EVENTS_LIMIT, HISTORY_LIMIT, Lease, OperationWrites
 from gitops.state.model import Event, Operation, TargetStatus
 from gitops.state.names import check_name, check_operation_id, check_target
 from gitops.status import Target
 
 
-class InMemoryStore:
+class InMemoryStore(OperationWrites):
     """A Store in a dict; ``clock`` is injectable for expiry tests."""
 
     def __init__(self, *, history_limit: int = HISTORY_LIMIT, events_limit: int = EVENTS_LIMIT,
@@ -42,14 +42,6 @@ class InMemoryStore:
         self._heads: dict[str, str] = {}
 
     # -- writes ---------------------------------------------------------------------------------
-    def begin(self, operation: Operation, *, lease: Lease | None = None) -> None:
-        self._write(None, operation, lease, "operation", f"{operation.trigger} started")
-
-    def record(self, status: TargetStatus | None, operation: Operation, *,
-               lease: Lease | None = None) -> None:
-        message = operation.error or f"{operation.phase} at {operation.revision or 'unknown revision'}"
-        self._write(status, operation, lease, "status" if status else "operation", message)
-
     def _write(self, status: TargetStatus | None, operation: Operation, lease: Lease | None,
                kind: str, message: str) -> None:
         target = check_target(operation.application, operation.cluster)

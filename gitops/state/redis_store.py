@@ -19,7 +19,7 @@ import redis
 
 from gitops.errors import StateError
 from gitops.state import lua
-from gitops.state.base import EVENTS_LIMIT, HISTORY_LIMIT, Lease
+from gitops.state.base import EVENTS_LIMIT, HISTORY_LIMIT, Lease, OperationWrites
 from gitops.state.model import Event, Operation, TargetStatus, clip
 from gitops.state.names import DEFAULT_PREFIX, Keys, check_name, check_operation_id
 from gitops.status import Target
@@ -72,7 +72,7 @@ def _decode_all(raws: list[bytes | None], keys: list[str],
     return out
 
 
-class RedisStore:
+class RedisStore(OperationWrites):
     """A Store on one Redis database; ``prefix`` carries the schema version."""
 
     def __init__(self, client: redis.Redis[bytes], *, prefix: str = DEFAULT_PREFIX,
@@ -96,14 +96,6 @@ class RedisStore:
             return self._scripts[name](keys=keys, args=args)
 
     # -- writes ---------------------------------------------------------------------------------
-    def begin(self, operation: Operation, *, lease: Lease | None = None) -> None:
-        self._write(None, operation, lease, "operation", f"{operation.trigger} started")
-
-    def record(self, status: TargetStatus | None, operation: Operation, *,
-               lease: Lease | None = None) -> None:
-        message = operation.error or f"{operation.phase} at {operation.revision or 'unknown revision'}"
-        self._write(status, operation, lease, "status" if status else "operation", message)
-
     def _write(self, status: TargetStatus | None, operation: Operation, lease: Lease | None,
                kind: str, message: str) -> None:
         target = operation.target
