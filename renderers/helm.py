@@ -74,16 +74,6 @@ def check_chart_tree(root: Path, chart_dir: Path) -> None:
                                   f"{plain.MAX_TOTAL_BYTES} bytes", path=plain.display(root, chart_dir))
 
 
-def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def user_values(root: Path, app_dir: Path, options: Mapping[str, Any],
                 parameters: Mapping[str, Any]) -> dict[str, Any]:
     """values files < inline values < parameters, deep-merged (chart defaults are merged by Helm)."""
@@ -94,14 +84,14 @@ def user_values(root: Path, app_dir: Path, options: Mapping[str, Any],
         data = plain.load_yaml(plain.read_bytes(root, path), source)
         if data is not None and not isinstance(data, dict):
             raise RenderError(f"values file must hold a mapping, got {type(data).__name__}", path=source)
-        merged = _merge(merged, data or {})
+        merged = plain.deep_merge(merged, data or {})
     inline = options.get("values", {})
     if not isinstance(inline, Mapping):
         raise RenderError(f"must be a mapping, got {type(inline).__name__}", field="options.values")
     # a top-level None parameter (no destination namespace, say) means "unset", not Helm's "delete
     # the chart's default": drop it rather than erase a chart value of the same name
     cluster = {k: v for k, v in parameters.items() if v is not None}
-    return _merge(_merge(merged, inline), cluster)
+    return plain.deep_merge(plain.deep_merge(merged, inline), cluster)
 
 
 def _translate(detail: str, root: Path, chart_dir: Path, chart_name: str) -> RenderError:

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
 from renderers import yamlio
 from renderers.errors import RenderError
 from renderers.manifest import Collector, Manifest, from_documents
@@ -225,30 +223,20 @@ class Budget:
 OPTIONS = frozenset({"recursive", "include", "exclude"})
 
 
-def _check_recursive_aliases(text: str, source: str) -> None:
-    """Refuse an alias inside the node it names (``&a [*a]``): it builds a cyclic value that
-    ``yamlio``'s alias-bomb walk never finishes counting and no manifest can hold."""
-    open_anchors: list[str | None] = []
-    try:
-        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                open_anchors.append(event.anchor)
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                open_anchors.pop()
-            elif isinstance(event, yaml.AliasEvent) and event.anchor in open_anchors:
-                line = event.start_mark.line + 1 if event.start_mark else None
-                raise RenderError(f"recursive YAML alias *{event.anchor} inside its own anchor", path=source,
-                                  line=line)
-    except yaml.YAMLError:
-        return  # the loader reports syntax errors with their location
+def deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``top`` merged over ``base``: maps merge key by key, anything else from ``top`` wins."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def load_yaml_all(data: bytes | str, source: str) -> list[Any]:
-    """Every document of a YAML stream through ``yamlio``, recursive aliases refused first."""
-    text = yamlio.decode(data, source)
-    if "&" in text and "*" in text:
-        _check_recursive_aliases(text, source)
-    return yamlio.load_all(text, source)
+    """Every document of a YAML stream through ``yamlio`` (size, depth and alias guards)."""
+    return yamlio.load_all(data, source)
 
 
 def load_yaml(data: bytes | str, source: str) -> Any:

@@ -5,7 +5,8 @@ content, nesting deeper than ``MAX_DEPTH`` (libyaml's composer recurses in C and
 process on a deeply nested document) and alias bombs (``&a [*b, *b, ...]``) whose expansion would
 exceed ``MAX_NODES``. The guards cost almost nothing on ordinary manifests: the nesting scan over
 parser events only runs when a quick textual bound says the document could be deep, and the alias
-walk only when the text has anchors. Every failure is a :class:`RenderError` naming the source.
+checks (recursive aliases refused, expansion counted) only when the text has anchors and aliases.
+Every failure is a :class:`RenderError` naming the source.
 """
 
 from __future__ import annotations
@@ -56,16 +57,15 @@ def _check_depth(text: str, source: str) -> None:
 
 
 def _count_nodes(doc: Any, source: str) -> None:
-    """Count the nodes of ``doc`` as if aliases were expanded; reject alias bombs and cycles."""
+    """Count the nodes of ``doc`` as if aliases were expanded; reject alias bombs. ``doc`` is acyclic:
+    recursive aliases were refused before loading."""
     sizes: dict[int, int] = {}
-    open_nodes: set[int] = set()
     stack: list[tuple[Any, bool]] = [(doc, False)]
     while stack:
         node, done = stack.pop()
         key = id(node)
         children = list(node.values() if isinstance(node, dict) else node)
         if done:
-            open_nodes.discard(key)
             sizes[key] = 1 + sum(sizes.get(id(c), 1) for c in children)
             if sizes[key] > MAX_NODES:
                 raise RenderError(f"YAML aliases expand to more than {MAX_NODES} nodes (alias bomb?)",
@@ -73,14 +73,26 @@ def _count_nodes(doc: Any, source: str) -> None:
             continue
         if key in sizes:
             continue
-        open_nodes.add(key)
         stack.append((node, True))
-        for child in children:
-            if not isinstance(child, (dict, list)) or id(child) in sizes:
-                continue
-            if id(child) in open_nodes:
-                raise RenderError("YAML alias refers to itself (recursive structure)", path=source)
-            stack.append((child, False))
+        stack.extend((c, False) for c in children if isinstance(c, (dict, list)) and id(c) not in sizes)
+
+
+def _check_recursive_aliases(text: str, source: str) -> None:
+    """Refuse an alias inside the collection it names (``&a [*a]``): a cyclic value that no manifest
+    can hold and no walk can finish. Parser events only, so the error names the line."""
+    open_anchors: list[str | None] = []
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                open_anchors.append(event.anchor)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                open_anchors.pop()
+            elif isinstance(event, yaml.AliasEvent) and event.anchor in open_anchors:
+                line = event.start_mark.line + 1 if event.start_mark else None
+                raise RenderError(f"recursive YAML alias *{event.anchor} refers to itself (inside its own "
+                                  "anchor)", path=source, line=line)
+    except yaml.YAMLError as exc:
+        raise _translate(exc, source) from exc
 
 
 def _translate(exc: yaml.YAMLError, source: str) -> RenderError:
@@ -115,6 +127,8 @@ def load_all(data: bytes | str, source: str = "<input>", *, max_bytes: int = MAX
     text = decode(data, source, max_bytes=max_bytes)
     if _may_be_deep(text):
         _check_depth(text, source)
+    if "&" in text and "*" in text:
+        _check_recursive_aliases(text, source)
     try:
         docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
     except yaml.YAMLError as exc:

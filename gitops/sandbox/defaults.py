@@ -160,15 +160,20 @@ def _replicaset(obj: Obj, old: Obj | None) -> None:
     _template(spec)
 
 
-def _job_spec(spec: Obj) -> None:
-    if "completions" not in spec and "parallelism" not in spec:
-        spec["completions"] = 1
-    spec.setdefault("parallelism", 1)
+def _job_template_spec(spec: Obj) -> None:
+    """Defaults a Job's spec and a CronJob's jobTemplate.spec share."""
     spec.setdefault("backoffLimit", 6)
     spec.setdefault("completionMode", "NonIndexed")
     spec.setdefault("suspend", False)
     spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
     _template(spec)
+
+
+def _job_spec(spec: Obj) -> None:
+    if "completions" not in spec and "parallelism" not in spec:
+        spec["completions"] = 1
+    spec.setdefault("parallelism", 1)
+    _job_template_spec(spec)
 
 
 def _job(obj: Obj, old: Obj | None) -> None:
@@ -201,12 +206,7 @@ def _cronjob(obj: Obj, old: Obj | None) -> None:
     spec.setdefault("suspend", False)
     spec.setdefault("successfulJobsHistoryLimit", 3)
     spec.setdefault("failedJobsHistoryLimit", 1)
-    job_spec = _map(_map(spec, "jobTemplate"), "spec")
-    job_spec.setdefault("backoffLimit", 6)
-    job_spec.setdefault("completionMode", "NonIndexed")
-    job_spec.setdefault("suspend", False)
-    job_spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
-    _template(job_spec)
+    _job_template_spec(_map(_map(spec, "jobTemplate"), "spec"))
 
 
 def _service(obj: Obj, old: Obj | None) -> None:

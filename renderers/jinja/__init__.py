@@ -70,16 +70,6 @@ class _ConfinedLoader(jinja2.BaseLoader):
         return text, source, lambda: True
 
 
-def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def load_values(root: Path, app_dir: Path, files: tuple[str, ...]) -> tuple[dict[str, Any], set[Path]]:
     """Values files merged in order (later wins); paths relative to the app dir, inside the root."""
     merged: dict[str, Any] = {}
@@ -92,7 +82,7 @@ def load_values(root: Path, app_dir: Path, files: tuple[str, ...]) -> tuple[dict
             continue
         if not isinstance(data, dict):
             raise RenderError(f"values file must hold a mapping, got {type(data).__name__}", path=source)
-        merged = _deep_merge(merged, data)
+        merged = plain.deep_merge(merged, data)
         used.add(path)
     return merged, used
 
@@ -178,7 +168,7 @@ def render(root: Path, app_dir: Path, options: Mapping[str, Any],
     selection = plain.Selection((".j2", *plain.MANIFEST_SUFFIXES), plain.opt_paths(options, "include"),
                                 plain.opt_paths(options, "exclude"), recursive)
     values, used = load_values(root, app_dir, plain.opt_paths(options, "values_files", allow_parent=True))
-    values = _deep_merge(values, parameters)
+    values = plain.deep_merge(values, parameters)
     context = {**values, "values": values}
     if context.get("namespace") is None or isinstance(context["namespace"], str):
         context["namespace"] = _NamespaceName(context.get("namespace") or "")
