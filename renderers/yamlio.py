@@ -40,20 +40,35 @@ def _may_be_deep(text: str) -> bool:
 
 
 def _check_depth(text: str, source: str) -> None:
+    """Refuse nesting deeper than ``MAX_DEPTH`` with our own message, whatever libyaml's version.
+
+    libyaml's parser streams events without recursing, so counting them is safe and fast. Newer
+    libyaml versions also refuse deep flow nesting themselves (while scanning ahead, before the first
+    event we could count); any error from libyaml here is therefore checked again with PyYAML's
+    pure-Python parser, which has no nesting limit of its own and does not recurse either: a document
+    that is too deep gets our error, a genuinely malformed one its located syntax error.
+    """
+    try:
+        _count_depth(text, source, _Loader)
+    except yaml.YAMLError:
+        try:
+            _count_depth(text, source, yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            raise _translate(exc, source) from exc
+
+
+def _count_depth(text: str, source: str, loader: type[Any]) -> None:
     depth = 0
     starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
     ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-    try:
-        for event in yaml.parse(text, Loader=_Loader):
-            if isinstance(event, starts):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    line = event.start_mark.line + 1 if event.start_mark else None
-                    raise RenderError(f"YAML nested deeper than {MAX_DEPTH} levels", path=source, line=line)
-            elif isinstance(event, ends):
-                depth -= 1
-    except yaml.YAMLError as exc:
-        raise _translate(exc, source) from exc
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, starts):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else None
+                raise RenderError(f"YAML nested deeper than {MAX_DEPTH} levels", path=source, line=line)
+        elif isinstance(event, ends):
+            depth -= 1
 
 
 def _count_nodes(doc: Any, source: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import yaml
 
 from renderers import yamlio
 from renderers.errors import RenderError
@@ -55,6 +56,27 @@ def test_small_aliases_are_fine() -> None:
 def test_deep_nesting_rejected_without_crashing(text: str) -> None:
     with pytest.raises(RenderError, match="nested deeper"):
         yamlio.load_all(text, "deep.yaml")
+
+
+class _StrictLibyaml(yamlio._Loader):  # type: ignore[name-defined,misc]
+    """A libyaml loader that, like libyaml releases that cap nesting, refuses deep flow nesting with a
+    message of its own before emitting a single event."""
+
+    def __init__(self, stream: str) -> None:
+        if stream.count("[") > 60:
+            raise yaml.YAMLError("some library's own wording about nesting")
+        super().__init__(stream)
+
+
+def test_our_depth_check_wins_whatever_libyaml_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yamlio, "_Loader", _StrictLibyaml)
+    with pytest.raises(RenderError, match=f"nested deeper than {yamlio.MAX_DEPTH} levels") as err:
+        yamlio.load_all("spec: " + "[" * 5_000 + "]" * 5_000 + "\n", "deep.yaml")
+    assert (err.value.path, err.value.line) == ("deep.yaml", 1)
+    # a malformed document that is not too deep still gets its located syntax error
+    with pytest.raises(RenderError) as err:
+        yamlio.load_all("a: " + "[" * 70 + "\n b: }\n", "bad.yaml")
+    assert err.value.path == "bad.yaml" and err.value.line == 2 and "nested" not in err.value.message
 
 
 def test_size_limit_and_binary_content() -> None:
