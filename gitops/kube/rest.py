@@ -10,6 +10,7 @@ group version, forgotten by ``invalidate_discovery`` after CRDs change.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import threading
@@ -122,19 +123,25 @@ class KubeCluster:
               content_type: str, obj: str | None) -> Any:
         self._bucket.acquire()
         timeout = self.settings.timeout_seconds
+        resp = None
         try:
             resp = self._api.call_api(
                 path, method, query_params=query, body=body, auth_settings=["BearerToken"],
                 header_params={"Content-Type": content_type, "Accept": "application/json"},
                 _preload_content=False, _return_http_data_only=True, _request_timeout=(timeout, timeout))
+            data = resp.data  # the body is read here, inside the guard: a cut connection is temporary
         except ApiException as exc:
             raise translate(exc.status or 0, exc.body, exc.headers, obj=obj,
                             target=self.name) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ClusterUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}", obj=obj,
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+            cut = " (connection cut mid-response)" if resp is not None else ""
+            raise ClusterUnavailable(f"{method} {path}: {type(exc).__name__}{cut}: {exc}", obj=obj,
                                      target=self.name) from exc
+        finally:
+            if resp is not None:
+                resp.release_conn()
         try:
-            return json.loads(resp.data) if resp.data else {}
+            return json.loads(data) if data else {}
         except ValueError as exc:
             raise ClusterUnavailable(f"{method} {path}: response is not JSON", obj=obj,
                                      target=self.name) from exc

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import socketserver
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +163,88 @@ def test_wait_returns_progressing_at_the_deadline_instead_of_blocking() -> None:
         sleep=lambda s: now.__setitem__(0, now[0] + s),
     )
     assert stuck.timed_out and stuck.status is HealthStatus.MISSING
+
+
+class _CutServer:
+    """A loopback HTTP server answering every request with a JSON object; the first ``cut``
+    responses send their headers and half the body, then close the connection."""
+
+    BODY = json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "x", "namespace": "default"},
+            "data": {"k": "v" * 200},
+        }
+    ).encode()
+
+    def __init__(self, cut: int | None) -> None:
+        self.cut = cut
+        self.served = 0
+        outer = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                while True:
+                    length = 0
+                    line = self.rfile.readline()
+                    if not line:
+                        return
+                    while line not in (b"\r\n", b"\n", b""):
+                        name, _, value = line.decode("latin-1").partition(":")
+                        if name.strip().lower() == "content-length":
+                            length = int(value.strip())
+                        line = self.rfile.readline()
+                    self.rfile.read(length)
+                    outer.served += 1
+                    head = (
+                        f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        f"Content-Length: {len(outer.BODY)}\r\n\r\n"
+                    ).encode()
+                    if outer.cut is None or outer.served <= outer.cut:
+                        self.wfile.write(head + outer.BODY[: len(outer.BODY) // 2])
+                        self.wfile.flush()
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
+                    self.wfile.write(head + outer.BODY)
+                    self.wfile.flush()
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> _CutServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_body_cut_mid_response_is_a_temporary_error_and_retried() -> None:
+    ref = ObjectRef("", "ConfigMap", "default", "x", "v1")
+    with _CutServer(cut=1) as server:  # the first answer is cut, the retry is whole
+        cluster = KubeCluster(
+            ClusterSettings("cut", server=server.url, timeout_seconds=5),
+            retry_policy=RetryPolicy(attempts=3, base_delay=0.0),
+        )
+        got = cluster.get(ref)
+        assert got is not None and got["data"]["k"] == "v" * 200 and server.served == 2
+        cluster.close()
+    with _CutServer(cut=None) as server:  # every answer is cut: a temporary error, never urllib3's
+        cluster = KubeCluster(
+            ClusterSettings("cut", server=server.url, timeout_seconds=5),
+            retry_policy=RetryPolicy(attempts=2, base_delay=0.0),
+        )
+        with pytest.raises(ClusterUnavailable) as info:
+            cluster.apply(
+                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "default"}},
+                field_manager="t",
+            )
+        assert info.value.temporary and server.served == 2 and "cut" in str(info.value)
+        cluster.close()
