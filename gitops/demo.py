@@ -95,6 +95,9 @@ def create_repository(repo: Path, clusters: tuple[str, ...] = CLUSTERS) -> str:
         return _git(repo, "rev-parse", "HEAD")
     repo.mkdir(parents=True, exist_ok=True)
     _git(repo, "init", "-q", "-b", "main")
+    # so the commit the instructions suggest works on a machine without a global Git identity
+    _git(repo, "config", "user.name", "gitops demo")
+    _git(repo, "config", "user.email", "demo@localhost")
     write_files(repo / "base", BASE)
     for cluster in clusters:
         write_files(repo / "overlays" / cluster, overlay(cluster))
@@ -161,16 +164,16 @@ class Demo:
     head: str
     sandboxes: dict[str, Any] = field(default_factory=dict)
 
-    def instructions(self, redis_url: str | None = None) -> str:
-        status = f"GITOPS_REDIS_URL={redis_url} gitops status" if redis_url else "gitops status"
+    def instructions(self, program: str = "gitops") -> str:
+        """What to try next, as commands that work pasted into a shell in the directory where ``gitops
+        up`` runs (``program`` is how the user starts the CLI there, e.g. ``scripts/gitops``)."""
         lines = [f"demo repository: {self.repo}",
                  f"configuration:   {self.config}",
                  "clusters:        " + ", ".join(f"{n} ({s.url})" for n, s in self.sandboxes.items()),
-                 "try:",
-                 f"  cd {self.repo}",
-                 "  sed -i 's/replicas: 3/replicas: 4/' overlays/prod/replicas.yaml",
-                 "  git commit -am 'scale prod'",
-                 f"  {status}",
+                 "try, in another terminal in this directory:",
+                 f"  sed -i 's/replicas: 3/replicas: 4/' {self.repo}/overlays/prod/replicas.yaml",
+                 f"  git -C {self.repo} commit -qam 'scale prod'",
+                 f"  {program} status",
                  f"(the repository is polled every {POLL_INTERVAL})"]
         return "\n".join(lines)
 

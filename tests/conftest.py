@@ -2,14 +2,49 @@
 
 Hypothesis explores new random examples on every local run, so developers keep finding edge cases;
 under CI (``CI=true``) it is derandomized, so a run's outcome depends only on the code under test.
+
+Shared material (``../shared``: the Kubernetes OpenAPI document, the Kustomize corpus, the SSA
+oracle) is reached through the ``shared`` fixture: without it a developer's run skips those tests, but
+under CI a missing piece fails them, so CI can never go green by skipping its reference checks.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
 
+import pytest
 from hypothesis import settings
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+Missing = Callable[[str], NoReturn]
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+def missing_reference(what: str) -> NoReturn:
+    """Skip locally, fail under CI: reference material and tools CI is expected to provide."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what}: CI must run these tests (.ci/run provides it)", pytrace=False)
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="session")
+def missing() -> Missing:
+    """:func:`missing_reference`, for conftests and tests that find references of their own."""
+    return missing_reference
+
+
+@pytest.fixture(scope="session")
+def shared() -> Callable[[str], Path]:
+    """``shared("kubernetes/swagger.json")``: the path in ../shared, or a skip (a failure under CI)."""
+    def get(relative: str) -> Path:
+        path = SHARED / relative
+        if not path.exists():
+            missing_reference(f"../shared/{relative} is absent")
+        return path
+    return get

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from gitops import program
 from gitops.errors import ConfigError, GitOpsError, Problem
 from gitops.redis_server import RedisServer
-from gitops.state import URL_FILE
+from gitops.state import recorded_url_path
 from workers.settings import ENV_CONFIG, ENV_DATA, ENV_REDIS
 from workers.supervisor import Supervisor
 
@@ -89,11 +90,24 @@ class Up:
             server = RedisServer.start(self.data_dir / "redis", die_with_parent=True)
             stack.callback(server.stop)
             redis_url = server.url
-            recorded = self.data_dir / URL_FILE  # read by `gitops status` run from the same directory
-            recorded.write_text(redis_url + "\n")
-            stack.callback(recorded.unlink, missing_ok=True)
+        self._record(stack, redis_url)
         say(f"redis: {redis_url}")
         return redis_url
+
+    @staticmethod
+    def _record(stack: ExitStack, redis_url: str) -> None:
+        """Leave the URL in ./.gitops/redis.url, where `gitops status` run from this directory looks
+        (also with another --data-dir); owner-only, since a shared Redis URL may carry a password."""
+        recorded = recorded_url_path()
+        try:
+            recorded.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(recorded, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(redis_url + "\n")
+        except OSError as exc:  # a read-only working directory: the URL is printed all the same
+            log.warning("could not record the Redis URL in %s: %s", recorded, exc)
+            return
+        stack.callback(recorded.unlink, missing_ok=True)
 
     def _configuration(self, stack: ExitStack, redis_url: str) -> Path:
         """The demo's or the given configuration, loaded once to fail fast with located problems."""
@@ -109,7 +123,7 @@ class Up:
             config = self._config_path()
         load_config(config)
         if self.demo:
-            say(demo.instructions(redis_url))
+            say(demo.instructions(program()))
         return config
 
     def _spawn(self, supervisor: Supervisor) -> None:

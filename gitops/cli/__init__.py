@@ -19,12 +19,12 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from typing import cast
 
-from gitops import __version__
+from gitops import __version__, program
 from gitops.errors import GitOpsError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gitops", description="GitOps continuous delivery engine")
+    parser = argparse.ArgumentParser(prog=program(), description="GitOps continuous delivery engine")
     parser.add_argument("--version", action="version", version=f"gitops {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug output to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gitops import program
 from gitops.errors import StateError
 from gitops.state.base import EVENTS_LIMIT, HISTORY_LIMIT, Lease, Store
 from gitops.state.memory import InMemoryStore
@@ -32,24 +33,30 @@ ENV_URL = "GITOPS_REDIS_URL"
 __all__ = [
     "DEFAULT_PREFIX", "ENV_URL", "EVENTS_LIMIT", "HISTORY_LIMIT", "DriftRecord", "Event", "InMemoryStore",
     "Keys", "Lease", "ObjectRecord", "Operation", "RedisStore", "Store", "TargetStatus", "carry_forward",
-    "check_name", "check_target", "open_store", "records_from_result", "redis_url",
+    "check_name", "check_target", "open_store", "recorded_url_path", "records_from_result", "redis_url",
 ]
 
 
-# `gitops up` writes the URL of the Redis it started here, inside its data directory, so commands run
-# from the same directory (`gitops status`) find a running engine without any setting.
+# `gitops up` writes the URL of the Redis it uses into ./.gitops/redis.url of the directory it was started
+# in (whatever its --data-dir), so commands run from the same directory (`gitops status`) find a running
+# engine without any setting.
 URL_FILE = "redis.url"
 DEFAULT_DATA_DIR = ".gitops"
+
+
+def recorded_url_path(directory: Path | None = None) -> Path:
+    """Where `gitops up` started in ``directory`` (default: the current one) records its Redis URL."""
+    return (directory or Path()) / DEFAULT_DATA_DIR / URL_FILE
 
 
 def redis_url(url: str | None = None) -> str:
     """The Redis URL to use: ``url``, ``$GITOPS_REDIS_URL``, or the one a running ``gitops up`` recorded
     in ``./.gitops/redis.url``; StateError when there is none."""
-    recorded = Path(DEFAULT_DATA_DIR) / URL_FILE
+    recorded = recorded_url_path()
     chosen = url or os.environ.get(ENV_URL) or (recorded.read_text().strip() if recorded.is_file() else "")
     if not chosen:
         raise StateError(f"no Redis configured: set {ENV_URL} (e.g. redis://127.0.0.1:6379/0) "
-                         "or run `gitops up` in this directory")
+                         f"or run `{program()} up` in this directory")
     return chosen
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,20 +11,16 @@ import pytest
 
 from renderers.k8s import schema
 
-SWAGGER = Path(__file__).resolve().parents[2].parent / "shared" / "kubernetes" / "swagger.json"
 
-
-@lru_cache(maxsize=1)
-def swagger() -> dict[str, Any]:
-    if not SWAGGER.exists():
-        pytest.skip("../shared/kubernetes/swagger.json is absent")
-    data: dict[str, Any] = json.loads(SWAGGER.read_text())
+@pytest.fixture(scope="module")
+def swagger(shared: Callable[[str], Path]) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(shared("kubernetes/swagger.json").read_text())
     return data
 
 
-def test_every_list_merge_key_and_strategy_matches_swagger() -> None:
+def test_every_list_merge_key_and_strategy_matches_swagger(swagger: dict[str, Any]) -> None:
     checked = 0
-    for name, definition in swagger()["definitions"].items():
+    for name, definition in swagger["definitions"].items():
         for fname, prop in definition.get("properties", {}).items():
             if prop.get("type") != "array":
                 continue
@@ -37,8 +33,8 @@ def test_every_list_merge_key_and_strategy_matches_swagger() -> None:
     assert checked > 300
 
 
-def test_every_gvk_in_swagger_is_indexed() -> None:
-    for name, definition in swagger()["definitions"].items():
+def test_every_gvk_in_swagger_is_indexed(swagger: dict[str, Any]) -> None:
+    for name, definition in swagger["definitions"].items():
         for gvk in definition.get("x-kubernetes-group-version-kind", []):
             if gvk["kind"] in ("WatchEvent", "DeleteOptions", "Status"):
                 continue

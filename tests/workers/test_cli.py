@@ -54,29 +54,35 @@ def test_up_runs_the_tree_and_stops_cleanly(tmp_path: Path, stop_signal: int) ->
     (tmp_path / "config.yaml").write_text(CONFIG)
     env = worker_env("unused", FAKE_TARGETS='["web@prod"]')
     env.pop("GITOPS_REDIS_URL")
+    here = tmp_path / "work"  # started here, with its data elsewhere
+    here.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "gitops", "up", "-c", str(tmp_path / "config.yaml"),
                              "--data-dir", str(tmp_path / "data"), "--concurrency", "1"], env=env,
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=here, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     lines: list[str] = []
     assert proc.stdout is not None
     for line in proc.stdout:
         lines.append(line)
-        if "ready" in line:
+        if "ready" in line or "error" in line:
             break
     url = next(line.split(": ", 1)[1].strip() for line in lines if line.startswith("redis: "))
-    assert (tmp_path / "data" / "redis.url").read_text().strip() == url  # found by `gitops status`
+    recorded = here / ".gitops" / "redis.url"  # found by `gitops status` run from the same directory
+    assert recorded.read_text().strip() == url and recorded.stat().st_mode & 0o777 == 0o600
     client = redis.Redis.from_url(url)
     client.set("fake:head:repo", "c1")
     store = RedisStore(client)
     wait_for(lambda: (s := store.status(Target("web", "prod"))) is not None and s.revision == "c1", 40)
+    status = subprocess.run([sys.executable, "-m", "gitops", "status"], cwd=here, env=env, text=True,
+                            capture_output=True, timeout=60)
+    assert "web" in status.stdout and "prod" in status.stdout and "no Redis" not in status.stderr, status.stdout + status.stderr
     children = _children(proc.pid)
     assert len(children) >= 2  # worker, beat (and redis-server)
     proc.send_signal(stop_signal)
     rest, _ = proc.communicate(timeout=40)
     assert proc.returncode == 0, "".join(lines) + rest
     assert "gitops up: stopped" in rest
-    assert not (tmp_path / "data" / "redis.url").exists()
+    assert not recorded.exists()
     for pid in children:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

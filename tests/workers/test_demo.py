@@ -14,11 +14,9 @@ import redis
 import yaml
 from worker_kit import wait_for
 
-from gitops.demo import commit
 from gitops.state import RedisStore
 from gitops.status import HealthStatus, SyncStatus, Target
 
-ROOT = Path(__file__).resolve().parents[2]
 TARGETS = [Target(f"hello-{c}", c) for c in ("dev", "staging", "prod")]
 
 
@@ -33,10 +31,14 @@ def _replicas(data: Path, cluster: str) -> int | None:
 @pytest.mark.timeout(150)
 def test_demo_syncs_three_clusters_and_follows_a_commit(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITOPS_")}
-    env["GITOPS_DEBOUNCE"] = "0.2"
+    here = tmp_path / "work"  # where the user runs `gitops up` and pastes the printed commands
+    home = tmp_path / "home"  # no global Git identity, as on a fresh machine
+    here.mkdir()
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITOPS_", "GIT_"))}
+    env.update({"GITOPS_DEBOUNCE": "0.2", "HOME": str(home), "GITOPS_PROGRAM": f"{sys.executable} -m gitops"})
     proc = subprocess.Popen([sys.executable, "-m", "gitops", "up", "--demo", "--data-dir", str(data)],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env, cwd=here, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     lines: list[str] = []
     try:
@@ -59,9 +61,15 @@ def test_demo_syncs_three_clusters_and_follows_a_commit(tmp_path: Path) -> None:
         idle = lambda: all(store.redis.get(store.keys.schedule(t)) is None for t in TARGETS)  # noqa: E731
         wait_for(idle, timeout=30, every=0.2)  # the start-up polls and resync have all run
         dev_before = len(store.history(TARGETS[0]))
-        head = commit(data / "demo" / "repo", {"overlays/prod/replicas.yaml": (
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hello\nspec:\n  replicas: 4\n")},
-            "scale prod")
+        # the commands the demo printed, pasted as they are into a shell in the same directory
+        tried = text.split("try, in another terminal in this directory:\n", 1)[1].splitlines()
+        edit, change, show_status = (line.strip() for line in tried[:3])
+        for command in (edit, change):
+            done = subprocess.run(["bash", "-c", command], cwd=here, env=env, capture_output=True, text=True,
+                                  timeout=30)
+            assert done.returncode == 0, (command, done.stderr)
+        head = subprocess.run(["git", "-C", str(data / "demo" / "repo"), "rev-parse", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
         wait_for(lambda: _replicas(data, "prod") == 4, timeout=40, every=0.3)
         wait_for(lambda: (s := store.status(TARGETS[2])) is not None and s.revision == head, timeout=20)
         prod = store.status(TARGETS[2])
@@ -71,9 +79,12 @@ def test_demo_syncs_three_clusters_and_follows_a_commit(tmp_path: Path) -> None:
         assert len(dev_ops) == dev_before, [  # only the app whose path changed was reconciled
             (op.trigger, op.revision, op.started) for op in dev_ops]
         assert _replicas(data, "dev") == 1
-        status = subprocess.run([sys.executable, "-m", "gitops", "status"], cwd=ROOT, capture_output=True,
-                                env={**env, "GITOPS_REDIS_URL": url}, text=True, timeout=30)
+        assert show_status == f"{sys.executable} -m gitops status"
+        # finds the Redis by ./.gitops/redis.url, as printed
+        status = subprocess.run(["bash", "-c", show_status], cwd=here, capture_output=True, env=env,
+                                text=True, timeout=30)
         assert "hello-prod" in status.stdout and head[:12] in status.stdout, status.stdout + status.stderr
+        assert (here / ".gitops" / "redis.url").read_text().strip() == url
     finally:
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=60)

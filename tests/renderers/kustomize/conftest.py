@@ -7,24 +7,11 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-CORPUS_CANDIDATES = (REPO / "../shared/kustomize-corpus/cases", Path("/work/shared/kustomize-corpus/cases"))
-
-
-def corpus_dir() -> Path | None:
-    for candidate in CORPUS_CANDIDATES:
-        if candidate.is_dir():
-            return candidate.resolve()
-    return None
-
 
 @pytest.fixture
-def corpus() -> Path:
-    """The shared corpus of Kustomize builds; the test is skipped when it is absent."""
-    found = corpus_dir()
-    if found is None:
-        pytest.skip("shared kustomize corpus not available")
-    return found
+def corpus(shared: Callable[[str], Path]) -> Path:
+    """The shared corpus of Kustomize builds (skipped when absent, a failure under CI)."""
+    return shared("kustomize-corpus/cases")
 
 
 @pytest.fixture

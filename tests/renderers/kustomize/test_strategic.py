@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,19 +159,10 @@ def test_merge_properties(doc: dict[str, Any], patch: dict[str, Any]) -> None:
         assert all(once[k] == v for k, v in patch.items() if not isinstance(v, dict))
 
 
-def _swagger() -> dict[str, Any]:
-    for candidate in (Path(__file__).resolve().parents[3] / "../shared/kubernetes/swagger.json",
-                      Path("/work/shared/kubernetes/swagger.json")):
-        if candidate.is_file():
-            data: dict[str, Any] = json.loads(candidate.read_text())
-            return data
-    pytest.skip("shared Kubernetes swagger.json not available")
-
-
-def test_list_strategies_follow_the_openapi_document() -> None:
+def test_list_strategies_follow_the_openapi_document(shared: Callable[[str], Path]) -> None:
     """Every array field the API marks ``x-kubernetes-patch-strategy: merge`` merges by its merge key;
     arrays without a strategy are replaced, as the API server does."""
-    definitions = _swagger()["definitions"]
+    definitions = json.loads(shared("kubernetes/swagger.json").read_text())["definitions"]
     checked = 0
     for name, definition in definitions.items():
         for field_name, prop in (definition.get("properties") or {}).items():

@@ -1,7 +1,8 @@
 """The structured-merge-diff oracle (``ssaoracle``) for differential tests.
 
 Builds ../shared/ssa-oracle once per machine into a cache keyed by the hash of the oracle's sources,
-and skips cleanly when ../shared, Go or the Debian SMD sources are absent (never installs anything).
+and skips cleanly when ../shared, Go or the Debian SMD sources are absent (never installs anything;
+under CI a missing piece is a failure: .ci/run installs them).
 Requests carry a schema trimmed to the types reachable from the requested type (about 10 ms a call).
 """
 
@@ -12,9 +13,9 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from filelock import FileLock
@@ -25,7 +26,8 @@ UNTYPED = ("__untyped_atomic_", "__untyped_deduced_")
 
 
 def _go() -> str | None:
-    return shutil.which("go") or ("/usr/lib/go/bin/go" if Path("/usr/lib/go/bin/go").exists() else None)
+    """The machine's Go (``PATH``); Debian's old golang-go is never looked for."""
+    return shutil.which("go")
 
 
 class Oracle:
@@ -89,19 +91,18 @@ def _source_hash() -> str:
 
 
 @pytest.fixture(scope="session")
-def oracle() -> Oracle:
-    if not (SHARED / "build.sh").exists():
-        pytest.skip("../shared/ssa-oracle is absent")
+def oracle(shared: Callable[[str], Path], missing: Callable[[str], NoReturn]) -> Oracle:
+    shared("ssa-oracle/build.sh")
     if _go() is None or not SMD_SOURCES.is_dir():
-        pytest.skip("go or the structured-merge-diff sources are not installed")
+        missing("go or the structured-merge-diff sources (golang-k8s-sigs-structured-merge-diff-dev) "
+                "are not installed")
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gitops-ssa-oracle"
     out = cache / _source_hash()
     cache.mkdir(parents=True, exist_ok=True)
     with FileLock(str(cache / ".lock")):
         if not (out / "ssaoracle").exists() or not (out / "schema.yaml").exists():
-            env = {**os.environ, "PATH": f"{os.environ.get('PATH', '')}:/usr/lib/go/bin"}
             proc = subprocess.run(["bash", str(SHARED / "build.sh"), str(out)], capture_output=True,
-                                  text=True, timeout=600, env=env, check=False)
+                                  text=True, timeout=600, check=False)
             if proc.returncode != 0:
                 pytest.fail(f"ssaoracle did not build: {proc.stderr[-500:]}")
     return Oracle(out / "ssaoracle", json.loads((out / "schema.yaml").read_text()))
