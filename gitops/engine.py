@@ -179,14 +179,19 @@ def _diff_options(request: ReconcileRequest) -> diff.DiffOptions:
 
 
 def _with_health(results: list[ObjectResult], objects: Mapping[diff.RefKey, Manifest], cluster: Cluster,
-                 wait_seconds: float, desired: set[diff.RefKey]) -> tuple[list[ObjectResult], HealthStatus]:
+                 wait_seconds: float, desired: set[diff.RefKey]
+                 ) -> tuple[list[ObjectResult], HealthStatus, GitOpsError | None]:
+    """Results with their health; a failed wait falls back to the objects already held (and says so)."""
     present = [r for r in results if diff.ref_key(r.ref) in desired]
+    healths = {r.ref: assess(objects.get(diff.ref_key(r.ref))) for r in present}
+    failure = None
     if wait_seconds > 0:
-        healths = wait_healthy(cluster, [r.ref for r in present], timeout=wait_seconds).health
-    else:
-        healths = {r.ref: assess(objects.get(diff.ref_key(r.ref))) for r in present}
+        try:
+            healths = wait_healthy(cluster, [r.ref for r in present], timeout=wait_seconds).health
+        except GitOpsError as exc:
+            failure = exc
     out = [dataclasses.replace(r, health=healths[r.ref].status) if r.ref in healths else r for r in results]
-    return out, HealthStatus.worst(h.status for h in healths.values())
+    return out, HealthStatus.worst(h.status for h in healths.values()), failure
 
 
 @dataclass(frozen=True)
@@ -197,27 +202,50 @@ class _Synced:
     stopped: str | None = None  # why the sync stopped early although nothing failed
 
 
+def _write_inventory(planned: _Planned, refs: list[ObjectRef], field_manager: str) -> GitOpsError | None:
+    """Record ``refs`` as the target's inventory; the error, when that failed."""
+    try:
+        prune.write_inventory(planned.cluster, planned.target, refs, field_manager)
+    except GitOpsError as exc:
+        log.warning("inventory of %s not written: %s", planned.target, exc)
+        return exc
+    return None
+
+
 def _sync(request: ReconcileRequest, planned: _Planned) -> _Synced:
-    """Apply the plan, record the inventory, prune (the write path)."""
+    """Write the intended inventory, apply the plan, prune, shrink the inventory (the write path).
+
+    The inventory is written ahead: before the first object is written it names the old inventory
+    plus every desired object, so objects created by a sync that dies half way (lost connection, OOM,
+    time limit) are still known to the next one. Only after a complete sync that pruned does it
+    shrink (what prune deleted leaves it). A failed inventory write keeps the per-object results.
+    """
     policy, target, cluster = request.application.sync_policy, planned.target, planned.cluster
     inventory, doomed, do_prune = planned.inventory, planned.doomed, planned.do_prune
+    desired_refs = [p.ref for p in planned.plan.objects]
+    intended = prune.merged(inventory, desired_refs)
+    if not planned.plan.failed and intended != planned.recorded:
+        failure = _write_inventory(planned, intended, policy.field_manager)
+        if failure is not None:  # nothing is written before the inventory names it
+            why = "not applied: the inventory could not be written first"
+            results = [ObjectResult(r, Action.SKIPPED, why) for r in desired_refs + doomed]
+            return _Synced(results, dict(planned.plan.live), failure.temporary,
+                           f"inventory write failed: {failure}")
     opts = applier.ApplyOptions(field_manager=policy.field_manager, force=request.force or policy.self_heal,
                                 wave_timeout=request.wave_timeout)
     done = applier.apply_plan(cluster, planned.plan, opts)
-    desired_refs = [p.ref for p in planned.plan.objects]
-    if any(r.action is not Action.FAILED and r.action is not Action.SKIPPED for r in done.results):
-        wanted = prune.merged(inventory, desired_refs)
-        if wanted != (inventory or []):
-            prune.write_inventory(cluster, target, wanted, policy.field_manager)
     results = list(done.results)
-    if do_prune and doomed and not done.failed:
+    if do_prune and doomed and not done.failed and not done.stopped:
         pruned = prune.prune(cluster, target, doomed, planned.prune_opts)
         results += pruned
         gone = {diff.ref_key(r.ref) for r in pruned if r.action is Action.DELETED}
-        kept = [r for r in prune.merged(inventory, desired_refs) if diff.ref_key(r) not in gone]
-        prune.write_inventory(cluster, target, kept, policy.field_manager)
+        kept = [r for r in intended if diff.ref_key(r) not in gone]
+        if kept != intended:
+            failure = _write_inventory(planned, kept, policy.field_manager)
+            if failure is not None:  # the inventory written ahead still names every object: retry
+                return _Synced(results, done.objects, True, f"inventory write failed: {failure}")
     elif doomed:
-        why = "requires pruning (prune disabled)" if not do_prune else "not pruned: the sync failed"
+        why = "requires pruning (prune disabled)" if not do_prune else "not pruned: the sync did not finish"
         results += [ObjectResult(r, Action.SKIPPED, why) for r in doomed]
     return _Synced(results, done.objects, done.temporary, done.stopped)
 
@@ -235,10 +263,11 @@ class _Planned:
     target: Target
     cluster: Cluster
     plan: diff.Plan
-    inventory: list[ObjectRef] | None
+    inventory: list[ObjectRef] | None  # as recorded, or recovered from ownership marks when missing
     doomed: list[ObjectRef]
     prune_opts: prune.PruneOptions
     do_prune: bool
+    recorded: list[ObjectRef] | None = None  # the inventory ConfigMap's content (None: missing)
 
 
 def plan_target(request: ReconcileRequest, ports: Ports, revision: str) -> _Planned:
@@ -250,13 +279,16 @@ def plan_target(request: ReconcileRequest, ports: Ports, revision: str) -> _Plan
     desired = prepare(manifests, cluster, target, request.application.destination.namespace)
     the_plan = diff.plan(cluster, desired, _diff_options(request))
     do_prune = request.prune if request.prune is not None else policy.prune
-    inventory = prune.read_inventory(cluster, target)
+    recorded = inventory = prune.read_inventory(cluster, target)
+    if recorded is None:  # lost, or a new target: find what carries our marks
+        namespaces = {p.ref.namespace for p in the_plan.objects} | {request.application.destination.namespace}
+        inventory = prune.recover(cluster, target, the_plan.live.values(), {n for n in namespaces if n})
     doomed = prune.candidates(inventory, [p.ref for p in the_plan.objects])
     opts = prune.PruneOptions(policy.prune_max_share, policy.allow_empty, request.allow_mass_delete,
                               propagation=request.propagation, dry_run=request.dry_run)
     if do_prune:
         prune.guard(inventory, [p.ref for p in the_plan.objects], doomed, opts, target)
-    return _Planned(target, cluster, the_plan, inventory, doomed, opts, do_prune)
+    return _Planned(target, cluster, the_plan, inventory, doomed, opts, do_prune, recorded)
 
 
 def _execute(request: ReconcileRequest, planned: _Planned, write: bool) -> _Synced:
@@ -268,18 +300,20 @@ def _execute(request: ReconcileRequest, planned: _Planned, write: bool) -> _Sync
 def _finish(request: ReconcileRequest, revision: str, planned: _Planned, synced: _Synced, write: bool,
             started: datetime) -> ReconcileResult:
     desired = {diff.ref_key(p.ref) for p in planned.plan.objects}
-    results, health = _with_health(synced.results, synced.objects, planned.cluster,
-                                   request.wait_seconds if write else 0.0, desired)
+    results, health, unhealthy = _with_health(synced.results, synced.objects, planned.cluster,
+                                              request.wait_seconds if write else 0.0, desired)
     failed = [r for r in results if r.action is Action.FAILED]
     pruned = not planned.doomed or (write and planned.do_prune)
     in_sync = not failed and not synced.stopped and (write or planned.plan.in_sync) and pruned
-    error = f"{len(failed)} object(s) failed; first {failed[0].ref}: {failed[0].error}" if failed else None
-    error = error or synced.stopped
+    errors = [f"{len(failed)} object(s) failed; first {failed[0].ref}: {failed[0].error}" if failed else "",
+              synced.stopped or "", f"waiting for health failed: {unhealthy}" if unhealthy else ""]
+    error = "; ".join(e for e in errors if e) or None
+    temporary = synced.temporary or bool(unhealthy and unhealthy.temporary)
     changed = sum(1 for r in results if r.action not in (Action.UNCHANGED, Action.SKIPPED))
     log.info("reconciled %s at %s: %s, %s, %d object(s) %s", request.target, revision[:12],
              "synced" if in_sync else "out of sync", health, changed, "changed" if write else "would change")
     return ReconcileResult(request.target, revision, SyncStatus.SYNCED if in_sync else SyncStatus.OUT_OF_SYNC,
-                           health, results, planned.plan.drift, error, synced.temporary, started, _now(),
+                           health, results, planned.plan.drift, error, temporary, started, _now(),
                            write, planned.plan.unified_diff())
 
 

@@ -164,13 +164,18 @@ def apply_plan(cluster: Cluster, plan: Plan, opts: ApplyOptions) -> ApplyResult:
             return _stop(plan, results, objects, temporary=True)
         if any(r.action is Action.FAILED for r in results):
             return _stop(plan, results, objects, temporary=False)
-        if step.stage is Stage.DEFINITIONS and any(p.writes for p in step_plans):
-            _wait_definitions(cluster, [p.ref for p in step_plans if p.writes], opts)
-        if index + 1 < len(steps) and steps[index + 1].wave != step.wave and opts.wave_timeout > 0:
-            wave_refs = [ObjectRef.of(o) for s in steps[:index + 1] if s.wave == step.wave for o in s.objects]
-            gate = _wave_gate(cluster, step.wave, wave_refs, opts, objects)
-            if gate is not None:
-                return _stop(plan, results, objects, temporary=gate[1], why=gate[0])
+        try:  # a failed read between steps stops the sync; what was applied stays reported
+            if step.stage is Stage.DEFINITIONS and any(p.writes for p in step_plans):
+                _wait_definitions(cluster, [p.ref for p in step_plans if p.writes], opts)
+            gate = None
+            if index + 1 < len(steps) and steps[index + 1].wave != step.wave and opts.wave_timeout > 0:
+                wave_refs = [ObjectRef.of(o) for s in steps[:index + 1] if s.wave == step.wave
+                             for o in s.objects]
+                gate = _wave_gate(cluster, step.wave, wave_refs, opts, objects)
+        except ClusterError as exc:
+            gate = (f"waiting after step {index + 1} failed: {exc}", exc.temporary)
+        if gate is not None:
+            return _stop(plan, results, objects, temporary=gate[1], why=gate[0])
     return ApplyResult(tuple(results), objects)
 
 

@@ -14,16 +14,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from gitops import keys
-from gitops.errors import ClusterError, InputError, NotFound, PruneRefused
+from gitops.errors import ClusterError, Forbidden, InputError, NotFound, PruneRefused
 from gitops.kube.client import Cluster
 from gitops.kube.diff import ref_key
+from gitops.kube.manifests import app_label
 from gitops.kube.ordering import sort_key
+from gitops.kube.parallel import DEFAULT_WORKERS, pmap
 from gitops.kube.results import ObjectResult
 from gitops.status import Action, ObjectRef, Target
+from renderers.k8s.schema import resources
 
 Manifest = dict[str, Any]
 NAMESPACE = "gitops-system"
@@ -69,6 +74,105 @@ def write_inventory(cluster: Cluster, target: Target, refs: list[ObjectRef], fie
         "labels": {keys.INVENTORY_LABEL: label}, "annotations": {keys.OWNED_BY: target.key}},
         "data": {"target": target.key, _FIELD: json.dumps(entries, separators=(",", ":"))}},
         field_manager=field_manager, force=True)
+
+
+def owner_of(obj: Manifest | None) -> str | None:
+    """The target key in an object's ``keys.OWNED_BY`` annotation."""
+    value = (((obj or {}).get("metadata") or {}).get("annotations") or {}).get(keys.OWNED_BY)
+    return value if isinstance(value, str) else None
+
+
+def owned(objects: Iterable[Manifest], target: Target) -> list[ObjectRef]:
+    """Refs of the objects whose ownership annotation names ``target``."""
+    return sorted({ref_key(r): r for r in (ObjectRef.of(o) for o in objects
+                                           if owner_of(o) == target.key)}.values())
+
+
+_VERSION = re.compile(r"v([0-9]+)(?:(alpha|beta)([0-9]+))?")
+
+
+def _version_rank(version: str) -> tuple[int, int, int]:
+    """Kubernetes' version priority: GA before beta before alpha, higher numbers first."""
+    found = _VERSION.fullmatch(version)
+    if found is None:
+        return (3, 0, 0)
+    stage = {None: 0, "beta": 1, "alpha": 2}[found.group(2)]
+    return (stage, -int(found.group(1)), -int(found.group(3) or 0))
+
+
+def _builtin_kinds() -> dict[tuple[str, str], tuple[str, bool]]:
+    """(group, kind) -> (the preferred listable apiVersion, namespaced) of the built-in catalog."""
+    best: dict[tuple[str, str], tuple[tuple[int, int, int], str, bool]] = {}
+    for res in resources():
+        if "list" not in res.verbs:
+            continue
+        rank = _version_rank(res.version)
+        known = best.get((res.group, res.kind))
+        if known is None or rank < known[0]:
+            best[(res.group, res.kind)] = (rank, res.api_version, res.namespaced)
+    return {gk: (version, namespaced) for gk, (_, version, namespaced) in best.items()}
+
+
+def _custom_kinds(cluster: Cluster) -> dict[tuple[str, str], tuple[str, bool]]:
+    """(group, kind) -> (apiVersion, namespaced) of every CustomResourceDefinition the cluster has."""
+    try:
+        crds = cluster.list("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+    except ClusterError as exc:
+        if exc.temporary:
+            raise
+        return {}
+    out = {}
+    for crd in crds:
+        spec = crd.get("spec") or {}
+        versions = [v for v in spec.get("versions") or [] if isinstance(v, dict) and v.get("served")]
+        versions.sort(key=lambda v: (not v.get("storage"), _version_rank(str(v.get("name")))))
+        kind, group = (spec.get("names") or {}).get("kind"), spec.get("group")
+        if versions and isinstance(kind, str) and isinstance(group, str):
+            out[(group, kind)] = (f"{group}/{versions[0].get('name')}", spec.get("scope") != "Cluster")
+    return out
+
+
+def _list_marked(cluster: Cluster, api_version: str, kind: str, namespaced: bool, selector: str,
+                 namespaces: list[str]) -> list[Manifest]:
+    """The objects of one kind with our label (per namespace when listing cluster-wide is forbidden);
+    kinds the cluster does not serve or lets us not list are skipped, temporary errors raised."""
+    try:
+        return cluster.list(api_version, kind, label_selector=selector)
+    except ClusterError as exc:
+        if exc.temporary:
+            raise
+        if not isinstance(exc, Forbidden) or not namespaced:
+            return []
+    out: list[Manifest] = []
+    for namespace in namespaces:
+        try:
+            out += cluster.list(api_version, kind, namespace=namespace, label_selector=selector)
+        except ClusterError as exc:
+            if exc.temporary:
+                raise
+    return out
+
+
+def recover(cluster: Cluster, target: Target, seen: Iterable[Manifest], namespaces: Iterable[str],
+            workers: int = DEFAULT_WORKERS) -> list[ObjectRef] | None:
+    """The objects of a target whose inventory is missing, found by the marks ``prepare`` put on them.
+
+    ``seen`` are objects already read (the LISTs of the desired kinds): when none of them carries
+    ``target``'s ownership annotation, the target never applied anything here (a new target) and
+    nothing more is read. Otherwise every listable kind the cluster may serve (the built-in catalog,
+    one version per kind, and every CRD's kind) is listed with the application label, and the
+    objects whose ``keys.OWNED_BY`` names ``target`` are returned; ``None`` when there are none.
+    """
+    probe = owned(seen, target)
+    if not probe:
+        return None
+    kinds = {**_builtin_kinds(), **_custom_kinds(cluster)}
+    selector = f"{keys.APP_LABEL}={app_label(target.application)}"
+    spaces = sorted({n for n in namespaces if n})
+    listed = pmap(lambda item: _list_marked(cluster, item[1][0], item[0][1], item[1][1], selector, spaces),
+                  sorted(kinds.items()), workers)
+    found = owned([o for batch in listed for o in batch], target)
+    return merged(probe, found) or None
 
 
 def merged(old: list[ObjectRef] | None, new: list[ObjectRef]) -> list[ObjectRef]:
@@ -121,9 +225,11 @@ def _delete_one(cluster: Cluster, ref: ObjectRef, target: Target, opts: PruneOpt
         live = cluster.get(ref)
     except NotFound:
         live = None
+    except ClusterError as exc:
+        return ObjectResult(ref, Action.FAILED, "not pruned: could not read it", str(exc))
     if live is None:
         return ObjectResult(ref, Action.DELETED, "already gone")
-    owner = ((live.get("metadata") or {}).get("annotations") or {}).get(keys.OWNED_BY)
+    owner = owner_of(live)
     if owner != target.key:
         return ObjectResult(ref, Action.SKIPPED,
                             f"not pruned: owned by {owner or 'nobody'}, not {target.key}")

@@ -11,6 +11,7 @@ from gitops import keys
 from gitops.config import load_config
 from gitops.engine import Ports, ReconcileRequest, reconcile
 from gitops.errors import VerificationFailed
+from gitops.kube import prune
 from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
 from gitops.testing import FakeCluster, FakeClusters, FakeSource, StaticRenderer
 from renderers.errors import RenderError
@@ -356,3 +357,91 @@ def test_prune_propagation_is_validated(tmp_path: Path, cluster: FakeCluster) ->
     result = reconcile(request(tmp_path, propagation="Sideways"), ports(cluster, [cm("a")]))
     assert result.error and "propagation must be one of" in result.error and cluster.writes() == 0
     assert reconcile(request(tmp_path, propagation="Foreground"), ports(cluster, [cm("a")])).error is None
+
+
+class Crash(BaseException):
+    """The process dies (OOM kill, hard time limit, redeploy): nothing after it runs."""
+
+
+def inventory(cluster: FakeCluster) -> list[str]:
+    return sorted(r.name for r in prune.read_inventory(cluster, Target("app", "c1")) or [])
+
+
+def test_objects_of_an_interrupted_sync_are_in_the_inventory_before_the_first_write(
+    tmp_path: Path, cluster: FakeCluster
+) -> None:
+    renderer = StaticRenderer([cm("a")])
+    p = Ports(FakeSource(), renderer, FakeClusters({"c1": cluster}))
+    assert reconcile(request(tmp_path), p).error is None
+    seen: list[list[str]] = []
+
+    def die_on_b(obj: dict[str, Any]) -> None:
+        if obj["metadata"].get("namespace") == "demo":
+            seen.append(inventory(cluster))  # what a crash right after this write would leave behind
+        if obj["metadata"]["name"] == "b":
+            raise Crash
+
+    cluster.on_apply = die_on_b
+    renderer.manifests = [cm("a", "2"), cm("b")]
+    with pytest.raises(Crash):
+        reconcile(request(tmp_path, sync=True), p)
+    assert ("", "ConfigMap", "demo", "b") in cluster.objects
+    assert seen and all(names == ["a", "b"] for names in seen)  # old + desired, durable before any write
+    cluster.on_apply = None
+    renderer.manifests = [cm("a", "2"), cm("c")]  # Git drops b: the interrupted sync's object is pruned
+    result = reconcile(request(tmp_path, sync=True), p)
+    assert result.error is None and actions(result)["b"] is Action.DELETED
+    assert ("", "ConfigMap", "demo", "b") not in cluster.objects and inventory(cluster) == ["a", "c"]
+
+
+def test_missing_inventory_is_recovered_from_ownership_marks(tmp_path: Path, cluster: FakeCluster) -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"k": "v"}}
+    renderer = StaticRenderer([cm("a"), cm("b"), cm("c"), secret])
+    p = Ports(FakeSource(), renderer, FakeClusters({"c1": cluster}))
+    assert reconcile(request(tmp_path), p).error is None
+    other = cm("theirs")  # same application label, but applied for the same app on another cluster
+    other["metadata"].update(
+        namespace="demo", labels={keys.APP_LABEL: "app"}, annotations={keys.OWNED_BY: "app@c2"}
+    )
+    cluster.apply(other, field_manager="gitops")
+    cluster.objects.pop(("", "ConfigMap", prune.NAMESPACE, prune.inventory_name(Target("app", "c1"))))
+    renderer.manifests = [cm("a"), cm("c")]  # b (a kind still rendered) and s (a kind no longer rendered) go
+    result = reconcile(request(tmp_path, sync=True), p)
+    assert result.error is None, result.error
+    assert actions(result) == {
+        "a": Action.UNCHANGED,
+        "c": Action.UNCHANGED,
+        "b": Action.DELETED,
+        "s": Action.DELETED,
+    }
+    assert ("", "Secret", "demo", "s") not in cluster.objects and (
+        "",
+        "ConfigMap",
+        "demo",
+        "b",
+    ) not in cluster.objects
+    assert ("", "ConfigMap", "demo", "theirs") in cluster.objects and inventory(cluster) == ["a", "c"]
+
+
+def test_a_brand_new_target_lists_only_the_kinds_it_renders(tmp_path: Path, cluster: FakeCluster) -> None:
+    assert reconcile(request(tmp_path), ports(cluster, [cm("a")])).error is None
+    assert {kind for verb, kind in cluster.calls if verb == "list"} == {"ConfigMap"}
+
+
+def test_a_failed_read_between_sync_waves_keeps_what_was_applied_in_the_report(
+    tmp_path: Path, cluster: FakeCluster
+) -> None:
+    from gitops.errors import ClusterUnavailable
+
+    first = deploy()
+    first["metadata"]["annotations"] = {keys.SYNC_WAVE: "-1"}
+
+    def drop_connection(obj: dict[str, Any]) -> None:
+        if obj["kind"] == "Deployment":  # the wave gate's read of it is the next request
+            cluster.faults.append(ClusterUnavailable("connection reset"))
+
+    cluster.on_apply = drop_connection
+    result = reconcile(request(tmp_path, wave_timeout=5.0), ports(cluster, [cm("after"), first]))
+    assert actions(result) == {"web": Action.CREATED, "after": Action.SKIPPED}
+    assert result.error and "connection reset" in result.error and result.temporary
+    assert inventory(cluster) == ["after", "web"]

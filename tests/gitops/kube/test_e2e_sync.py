@@ -302,10 +302,19 @@ def test_sync_waves_gate_on_health(env: Any) -> None:
 def test_forbidden_style_immutability_is_recognised_and_recreated(env: Any) -> None:
     """The apiserver reports an immutable ConfigMap's data and a StatefulSet's spec as FieldValueForbidden."""
     frozen = {**cm("frozen", "1"), "immutable": True}
-    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
-           "spec": {"serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
-                    "template": {"metadata": {"labels": {"app": "db"}},
-                                 "spec": {"containers": [{"name": "db", "image": "postgres:16"}]}}}}
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {
+            "serviceName": "db",
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "db", "image": "postgres:16"}]},
+            },
+        },
+    }
     assert env.sync([frozen, sts]).error is None
     sts2 = {**sts, "spec": {**sts["spec"], "serviceName": "db-headless"}}
     refused = env.sync([{**frozen, "data": {"v": "2"}}, sts2])
@@ -332,3 +341,56 @@ def test_namespace_and_its_objects_in_one_first_sync(env: Any) -> None:
     assert [r.ref.kind for r in result.objects] == ["Namespace", "ConfigMap"]
     assert env.cluster.get(ObjectRef("", "ConfigMap", ns, "inside", "v1"))["data"] == {"v": "1"}
     assert set(actions(env.sync()).values()) == {Action.UNCHANGED}
+
+
+def _inventory_writes(env: Any, *rules: Any) -> None:
+    for rule in rules:
+        env.backend.sandbox.faults.add(rule)
+
+
+def test_inventory_write_failing_after_apply_keeps_the_report(env: Any) -> None:
+    if not env.backend.sandbox:
+        pytest.skip("fault injection needs the sandbox")
+    from gitops.sandbox.instruments import FaultRule
+
+    env.sync([cm("a"), cm("b")])
+    inventory_cm = f"namespaces/{prune.NAMESPACE}/configmaps/"
+    _inventory_writes(
+        env,
+        FaultRule(verb="patch", path_regex=inventory_cm, status=None, times=1),  # the write-ahead passes
+        FaultRule(verb="patch", path_regex=inventory_cm, status=500, times=None),  # the final one fails
+    )
+    result = env.sync([cm("a"), cm("c")])
+    assert actions(result) == {"a": Action.UNCHANGED, "c": Action.CREATED, "b": Action.DELETED}
+    assert result.error and "inventory" in result.error and result.temporary
+    assert result.sync is SyncStatus.OUT_OF_SYNC
+    target = Target(env.app, "e2e")
+    assert sorted(r.name for r in prune.read_inventory(env.cluster, target) or []) == ["a", "b", "c"]
+    env.backend.sandbox.faults.clear()
+    retried = env.sync([cm("a"), cm("c")])
+    assert retried.error is None and retried.sync is SyncStatus.SYNCED
+    assert sorted(r.name for r in prune.read_inventory(env.cluster, target) or []) == ["a", "c"]
+
+
+def test_nothing_is_applied_while_the_inventory_cannot_be_written(env: Any) -> None:
+    if not env.backend.sandbox:
+        pytest.skip("fault injection needs the sandbox")
+    from gitops.sandbox.instruments import FaultRule
+
+    inventory_cm = f"namespaces/{prune.NAMESPACE}/configmaps/"
+    _inventory_writes(env, FaultRule(verb="patch", path_regex=inventory_cm, status=500, times=None))
+    result = env.sync([cm("a"), cm("b")])
+    assert result.error and "inventory" in result.error and result.temporary
+    assert actions(result) == {"a": Action.SKIPPED, "b": Action.SKIPPED}
+    assert env.cluster.get(ObjectRef("", "ConfigMap", env.namespace, "a", "v1")) is None
+
+
+def test_lost_inventory_is_recovered_from_ownership_marks(env: Any) -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"k": "v"}}
+    assert env.sync([cm("a"), cm("b"), secret]).error is None
+    target = Target(env.app, "e2e")
+    env.cluster.delete(ObjectRef("", "ConfigMap", prune.NAMESPACE, prune.inventory_name(target), "v1"))
+    result = env.sync([cm("a"), cm("b")])  # the Secret's kind is no longer rendered at all
+    assert result.error is None and actions(result)["s"] is Action.DELETED
+    assert env.cluster.get(ObjectRef("", "Secret", env.namespace, "s", "v1")) is None
+    assert sorted(r.name for r in prune.read_inventory(env.cluster, target) or []) == ["a", "b"]
