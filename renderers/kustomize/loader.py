@@ -9,6 +9,11 @@ env files) and patch loading. Design choices:
   nothing outside it is ever read, whatever the restrictor, and symlinks are resolved before checking.
 - Parsed YAML is cached by the SHA-256 of the file's bytes, never by path, and handed out as deep
   copies, so overlays built in the same process cannot corrupt each other.
+- Only regular files are read, with a bound (:func:`read_regular`): a FIFO would hang the build and
+  ``/dev/zero`` fill memory.
+- A remote base is a dependency of the build like a file: its URL and the snapshot directory the
+  remote loader resolved it to. A cached base is reused only if the URL still resolves there, so a new
+  commit of a remote base is never rendered as the old one, whichever loader object asks.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import marshal
 import os
 import stat
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,18 +88,57 @@ def _clone(value: Any) -> Any:
 Dep = tuple[str, str, str]
 
 
+def read_regular(path: Path, shown: str, max_bytes: int) -> bytes:
+    """The bytes of the regular file ``path``, at most ``max_bytes``: a FIFO, device or socket is
+    refused before anything is read (opened non-blocking, so a FIFO cannot hang the open, and checked
+    again on the open descriptor), and the read stops one byte past the limit (``/dev/zero`` or a file
+    growing while read never fills memory)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise fail("not a regular file (FIFO, device or socket)", shown)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise fail(f"cannot read: {exc.strerror}", shown) from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise fail("not a regular file (FIFO, device or socket)", shown)
+        if info.st_size > max_bytes:
+            raise fail(f"file is {info.st_size} bytes, over the limit of {max_bytes}", shown)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise fail(f"cannot read: {exc.strerror}", shown) from exc
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise fail(f"file grew over the limit of {max_bytes} bytes while being read", shown)
+    return data
+
+
 def probe_path(path: Path) -> str:
     return "dir" if path.is_dir() else "file" if path.exists() else "missing"
 
 
-def deps_valid(deps: list[Dep], chain: tuple[Path, ...]) -> bool:
-    """True when every file still has the recorded content (SHA-256) and every probe its answer."""
+def deps_valid(deps: list[Dep], chain: tuple[Path, ...],
+               remote: Callable[[str], Path] | None = None) -> bool:
+    """True when every file still has the recorded content (SHA-256), every probe its answer and every
+    remote base URL still resolves to the same snapshot directory (``remote`` is asked again: a new
+    commit of a remote base is a new snapshot, whatever object the loader is)."""
     chain_text = {str(p) for p in chain}
     for kind, path, value in deps:
-        if kind == "file":
+        if kind == "remote":
+            if remote is None:
+                return False
             try:
-                data = Path(path).read_bytes()
-            except OSError:
+                if os.path.realpath(remote(path)) != value:
+                    return False
+            except Exception:  # any failure means "rebuild", and the rebuild reports it
+                return False
+        elif kind == "file":
+            try:
+                data = read_regular(Path(path), path, MAX_FILE_BYTES)
+            except RenderError:
                 return False
             if hashlib.sha256(data).hexdigest() != value:
                 return False
@@ -150,13 +195,7 @@ class Loader:
             raise fail(f"file '{ref}' does not exist in '{self.cwd}'", ref)
         if real.is_dir():
             raise fail(f"'{ref}' is a directory, expected a file", ref)
-        size = real.stat().st_size
-        if size > max_bytes:
-            raise fail(f"file is {size} bytes, over the limit of {max_bytes}", ref)
-        try:
-            data = real.read_bytes()
-        except OSError as exc:
-            raise fail(f"cannot read: {exc.strerror}", ref) from exc
+        data = read_regular(real, ref, max_bytes)
         self.deps.append(("file", str(real), hashlib.sha256(data).hexdigest()))
         return data
 
@@ -182,6 +221,7 @@ class Loader:
                 raise
             except Exception as exc:
                 raise fail(f"cannot load remote resource '{ref}': {exc}", ref) from exc
+            self.deps.append(("remote", ref, str(real)))
             return Loader(real, self.options, real, (*self.chain, real), self.top_dir)
         real = Path(os.path.realpath(self.cwd / ref))
         self.deps.append(("link", str(self.cwd / ref), str(real)))

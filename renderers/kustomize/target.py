@@ -56,10 +56,11 @@ def accumulate(loader: Loader, *, top: bool = False) -> tuple[Acc, model.Kustomi
     """The accumulated kustomization in ``loader.cwd``. A directory built before is reused when every
     file it read still has the same content (SHA-256) and every path probe the same answer."""
     opts = loader.options
-    # The fence only matters when options.root is set (and then it is options.root itself).
-    key = (str(loader.cwd), opts.load_restrictor, str(opts.root), id(opts.remote_loader))
+    # The fence only matters when options.root is set (and then it is options.root itself). Remote
+    # bases are dependencies (URL -> snapshot directory, asked again on reuse), not part of the key.
+    key = (str(loader.cwd), opts.load_restrictor, str(opts.root))
     hit = _cache.get(key)
-    if hit is not None and deps_valid(hit[0], loader.chain[:-1]):
+    if hit is not None and deps_valid(hit[0], loader.chain[:-1], opts.remote_loader):
         loader.deps.extend(hit[0])
         return _clone(hit[1]), hit[2]
     k = model.load(loader)

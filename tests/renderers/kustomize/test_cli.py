@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,3 +40,26 @@ def test_load_restrictor_flag_and_remote_rejection(tree: Tree, capsys: pytest.Ca
     assert "name: c" in capsys.readouterr().out
     assert main(["kustomize", str(root / "remote")]) == 2
     assert "remote loader" in capsys.readouterr().err
+
+
+def test_fifo_as_a_resource_is_refused_not_read(tree: Tree, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tree({"kustomization.yaml": "resources:\n- pipe.yaml\n"})
+    os.mkfifo(root / "pipe.yaml")
+    assert main(["kustomize", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "pipe.yaml" in err and "not a regular file" in err
+
+
+def test_fifo_as_the_kustomization_is_refused(tree: Tree, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tree({"app/readme.txt": "x"})
+    os.mkfifo(root / "app/kustomization.yaml")
+    assert main(["kustomize", str(root / "app")]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_device_behind_a_symlink_is_refused_not_read(tree: Tree, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tree({"kustomization.yaml": "resources:\n- zero.yaml\n"})
+    os.symlink("/dev/zero", root / "zero.yaml")
+    assert main(["kustomize", "--load-restrictor", "LoadRestrictionsNone", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "zero.yaml" in err and "not a regular file" in err

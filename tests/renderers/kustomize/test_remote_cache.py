@@ -1,0 +1,66 @@
+"""Remote bases behind local bases: the base cache is keyed on what determines the result (the
+remote URL and the snapshot it resolved to), never on the identity of the loader object."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from renderers.errors import RenderError
+from renderers.kustomize import KustomizeOptions, build
+
+Tree = Callable[[dict[str, str | bytes]], Path]
+URL = "https://git.example.com/org/bases.git//web?ref=main"
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  commit: {commit}\n"
+
+
+class Snapshots:
+    """A remote loader whose answer moves when the remote repository gets a new commit."""
+
+    def __init__(self, current: Path) -> None:
+        self.current = current
+        self.calls = 0
+
+    def __call__(self, url: str) -> Path:
+        assert url == URL
+        self.calls += 1
+        return self.current
+
+
+def _commits(tree: Tree) -> Path:
+    return tree({
+        "remote/c1/web/kustomization.yaml": "resources: [cm.yaml]\n",
+        "remote/c1/web/cm.yaml": CM.format(commit="one"),
+        "remote/c2/web/kustomization.yaml": "resources: [cm.yaml]\n",
+        "remote/c2/web/cm.yaml": CM.format(commit="two"),
+        "repo/base/kustomization.yaml": f"resources:\n- {URL}\n",
+        "repo/app/kustomization.yaml": "resources: [../base]\nnamePrefix: app-\n",
+    })
+
+
+def test_new_commit_of_a_remote_base_behind_a_local_base_is_rendered(tree: Tree) -> None:
+    root = _commits(tree)
+    loader = Snapshots(root / "remote/c1/web")
+    options = KustomizeOptions(root=root / "repo", remote_loader=loader)
+    assert build(root / "repo/app", options)[0]["data"] == {"commit": "one"}
+    loader.current = root / "remote/c2/web"  # the remote moved on; same loader object (same id())
+    assert build(root / "repo/app", options)[0]["data"] == {"commit": "two"}
+
+
+def test_a_fresh_loader_for_the_same_commit_reuses_the_cached_base(tree: Tree) -> None:
+    root = _commits(tree)
+    first = Snapshots(root / "remote/c1/web")
+    build(root / "repo/app", KustomizeOptions(root=root / "repo", remote_loader=first))
+    second = Snapshots(root / "remote/c1/web")
+    out = build(root / "repo/app", KustomizeOptions(root=root / "repo", remote_loader=second))
+    assert out[0]["data"] == {"commit": "one"} and second.calls == 1
+
+
+def test_a_cached_base_with_a_remote_is_not_reused_without_a_remote_loader(tree: Tree) -> None:
+    root = _commits(tree)
+    loader = Snapshots(root / "remote/c1/web")
+    build(root / "repo/app", KustomizeOptions(root=root / "repo", remote_loader=loader))
+    with pytest.raises(RenderError, match="remote loader"):
+        build(root / "repo/app", KustomizeOptions(root=root / "repo"))
