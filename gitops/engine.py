@@ -273,7 +273,7 @@ class _Planned:
 def plan_target(request: ReconcileRequest, ports: Ports, revision: str) -> _Planned:
     """Render, verify, connect, plan and check the prune guard (reads only)."""
     target, policy = request.target, request.application.sync_policy
-    manifests = validate(render(request, ports, revision))
+    manifests = validate(render(request, ports, revision), source=request.application.source.path or ".")
     ports.verifier.verify(manifests, target)
     cluster = ports.clusters.connect(request.cluster)
     desired = prepare(manifests, cluster, target, request.application.destination.namespace)

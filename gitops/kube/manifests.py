@@ -1,10 +1,16 @@
 """Validation and preparation of rendered manifests before anything touches a cluster.
 
 Called by gitops/engine.py right after rendering (and by the CLI). ``validate`` rejects the whole set
-when one manifest is malformed (no kind/apiVersion/name, a name with ``/`` or ``..``, a duplicate),
-naming the object's position and field, so nothing is half-applied. ``prepare`` fills the
-destination namespace into namespaced objects that have none and stamps our ownership: the
-``keys.APP_LABEL`` label (cheap LIST per kind) and the ``keys.OWNED_BY`` annotation (what prune checks).
+when one manifest is malformed (no kind/apiVersion/name, a name with ``/`` or ``..``, a duplicate,
+deletion state copied from a live object), so nothing is half-applied. Its errors name the file and
+document: from the location annotations a renderer leaves (kyaml's ``internal.config.kubernetes.io/
+path`` and ``index``, their legacy ``config.kubernetes.io/`` forms, Kustomize's
+``config.kubernetes.io/origin``), else the application's path and the manifest's position.
+``prepare`` drops the metadata the server owns (managedFields, resourceVersion, uid,
+creationTimestamp, generation, selfLink: an object exported with ``kubectl get -o yaml`` applies as
+its content, never as a stale precondition), fills the destination namespace into namespaced objects
+that have none and stamps our ownership: the ``keys.APP_LABEL`` label (cheap LIST per kind) and the
+``keys.OWNED_BY`` annotation (what prune and inventory recovery check).
 """
 
 from __future__ import annotations
@@ -18,10 +24,21 @@ from gitops import keys
 from gitops.errors import InputError, NotFound
 from gitops.kube.client import Cluster, check_name
 from gitops.status import ObjectRef, Target
+from renderers import yamlio
+from renderers.errors import RenderError
 
 Manifest = dict[str, Any]
 _API_VERSION = re.compile(r"([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?/)?v[0-9]+[a-z0-9]*")
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+# Metadata only the API server sets: dropped before apply (sent, they are preconditions or refused).
+SERVER_OWNED = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")
+# Deletion state of a live object: Git cannot ask for it, so a manifest carrying it is refused.
+DELETION_STATE = ("deletionTimestamp", "deletionGracePeriodSeconds")
+# Where a renderer says a manifest came from (kyaml's convention; the legacy keys; Kustomize's origin).
+_INTERNAL = "internal.config.kubernetes.io/"
+_LOCATIONS = ((f"{_INTERNAL}path", f"{_INTERNAL}index"),
+              ("config.kubernetes.io/path", "config.kubernetes.io/index"))
+_ORIGIN = "config.kubernetes.io/origin"
 
 
 def _where(index: int, obj: Any) -> str:
@@ -29,6 +46,28 @@ def _where(index: int, obj: Any) -> str:
     name = meta.get("name") if isinstance(meta, dict) else None
     kind = obj.get("kind") if isinstance(obj, dict) else None
     return f"manifest #{index + 1}" + (f" ({kind}/{name})" if kind or name else "")
+
+
+def _origin_path(value: Any) -> str | None:
+    try:
+        origin = yamlio.load(value, _ORIGIN, max_bytes=4096) if isinstance(value, str) else None
+    except RenderError:
+        return None
+    path = origin.get("path") if isinstance(origin, dict) else None
+    return path if isinstance(path, str) and path else None
+
+
+def source_of(obj: Any, default: str | None = None) -> str | None:
+    """The file (``path#document``) a manifest came from, when its renderer said so; else ``default``."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(annotations, dict):
+        return default
+    for path_key, index_key in _LOCATIONS:
+        path, index = annotations.get(path_key), annotations.get(index_key)
+        if isinstance(path, str) and path:
+            return f"{path}#{index}" if isinstance(index, str) and index.isdigit() else path
+    return _origin_path(annotations.get(_ORIGIN)) or default
 
 
 def _check_one(index: int, obj: Any) -> Manifest:
@@ -51,19 +90,36 @@ def _check_one(index: int, obj: Any) -> Manifest:
     for bag in ("labels", "annotations"):
         if meta.get(bag) is not None and not isinstance(meta[bag], dict):
             raise InputError(f"{where}: metadata.{bag} must be a mapping", field=f"metadata.{bag}")
+    for state in DELETION_STATE:
+        if meta.get(state) is not None:
+            raise InputError(f"{where}: {state} is the deletion state of a live object, which Git cannot "
+                             "ask for (remove it: was this exported with kubectl get?)",
+                             field=f"metadata.{state}")
     return obj
 
 
-def validate(objects: list[Any]) -> list[Manifest]:
-    """The manifests, checked; InputError on the first malformed or duplicate one."""
+def validate(objects: list[Any], source: str | None = None) -> list[Manifest]:
+    """The manifests, checked; InputError on the first malformed or duplicate one.
+
+    Errors name the manifest's file and document when its renderer left them (see ``source_of``),
+    else ``source`` (the application's path), and always its position in the rendered list.
+    """
     seen: dict[tuple[str, str, str, str], int] = {}
     out = []
     for index, obj in enumerate(objects):
-        manifest = _check_one(index, obj)
-        ref = ObjectRef.of(manifest)
-        key = (ref.group, ref.kind, ref.namespace, ref.name)
-        if key in seen:
-            raise InputError(f"{_where(index, obj)}: duplicate of manifest #{seen[key] + 1}")
+        try:
+            manifest = _check_one(index, obj)
+            ref = ObjectRef.of(manifest)
+            key = (ref.group, ref.kind, ref.namespace, ref.name)
+            if key in seen:
+                first = source_of(objects[seen[key]])
+                raise InputError(f"{_where(index, obj)}: duplicate of manifest #{seen[key] + 1}"
+                                 + (f" ({first})" if first else ""))
+        except InputError as exc:
+            if exc.problem.file is not None:
+                raise
+            raise InputError(exc.problem.message, file=source_of(obj, source), field=exc.problem.field,
+                             line=exc.problem.line, column=exc.problem.column) from exc
         seen[key] = index
         out.append(manifest)
     return out
@@ -104,6 +160,11 @@ def prepare(objects: list[Manifest], cluster: Cluster, target: Target,
     for obj in objects:
         obj = copy.deepcopy(obj)
         meta = obj["metadata"]
+        for server_owned in SERVER_OWNED:
+            meta.pop(server_owned, None)
+        if any(str(k).startswith(_INTERNAL) for k in meta.get("annotations") or {}):
+            meta["annotations"] = {k: v for k, v in meta["annotations"].items()
+                                   if not str(k).startswith(_INTERNAL)}
         if _namespaced(cluster, obj, crds):
             if not meta.get("namespace"):
                 if not namespace:

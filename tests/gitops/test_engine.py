@@ -445,3 +445,28 @@ def test_a_failed_read_between_sync_waves_keeps_what_was_applied_in_the_report(
     assert actions(result) == {"web": Action.CREATED, "after": Action.SKIPPED}
     assert result.error and "connection reset" in result.error and result.temporary
     assert inventory(cluster) == ["after", "web"]
+
+
+def test_apply_never_sends_finalizers_that_only_live_state_has(tmp_path: Path) -> None:
+    class Recording(FakeCluster):
+        sent: list[dict[str, Any]] = []
+
+        def apply(self, obj: dict[str, Any], **kw: Any) -> dict[str, Any]:
+            if not kw.get("dry_run"):
+                self.sent.append(obj)
+            return super().apply(obj, **kw)
+
+    cluster = Recording("c1")
+    renderer = StaticRenderer([cm("a")])
+    p = Ports(FakeSource(), renderer, FakeClusters({"c1": cluster}))
+    reconcile(request(tmp_path), p)
+    ref = ObjectRef("", "ConfigMap", "demo", "a", "v1")
+    cluster.edit(ref, {"metadata": {"finalizers": ["controller.example.com/cleanup"]}}, "some-controller")
+    cluster.sent.clear()
+    renderer.manifests = [cm("a", "2")]
+    result = reconcile(request(tmp_path, policy="{automated: true, selfHeal: true}", sync=True), p)
+    assert result.error is None and actions(result) == {"a": Action.CONFIGURED}
+    [sent] = [o for o in cluster.sent if o["metadata"]["name"] == "a"]
+    assert "finalizers" not in sent["metadata"]  # the controller's finalizer stays the controller's
+    live = cluster.objects[("", "ConfigMap", "demo", "a")]
+    assert live["metadata"]["finalizers"] == ["controller.example.com/cleanup"]

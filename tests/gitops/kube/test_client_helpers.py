@@ -193,3 +193,70 @@ def test_prepare_stamps_ownership_and_namespace() -> None:
     with pytest.raises(InputError, match="no destination namespace"):
         prepare(objs, cluster, Target("app", "c1"), None)
     assert app_label("a" * 80).startswith("h-") and len(app_label("a" * 80)) <= 63
+
+
+def test_manifest_errors_name_the_source_file_and_document() -> None:
+    ok = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ok"}}
+    located = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "x",
+            "deletionGracePeriodSeconds": 30,
+            "annotations": {
+                "internal.config.kubernetes.io/path": "base/cm.yaml",
+                "internal.config.kubernetes.io/index": "1",
+            },
+        },
+    }
+    with pytest.raises(InputError) as info:
+        validate([ok, located], source="apps/web")
+    assert info.value.problem.file == "base/cm.yaml#1" and "<input>" not in str(info.value)
+    assert info.value.problem.field == "metadata.deletionGracePeriodSeconds"
+    origin = {
+        "apiVersion": "v1",
+        "metadata": {
+            "name": "y",
+            "annotations": {"config.kubernetes.io/origin": "path: overlays/prod/cm.yaml\n"},
+        },
+    }
+    with pytest.raises(InputError) as info:
+        validate([ok, origin], source="apps/web")
+    assert info.value.problem.file == "overlays/prod/cm.yaml" and info.value.problem.field == "kind"
+    bad_name = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a/b"}}
+    with pytest.raises(InputError) as info:
+        validate([ok, bad_name], source="apps/web")
+    assert str(info.value).startswith("apps/web: ") and "manifest #2" in str(info.value)
+
+
+def test_prepare_strips_server_owned_metadata_and_location_annotations() -> None:
+    obj = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "a",
+            "uid": "u",
+            "resourceVersion": "1",
+            "generation": 2,
+            "creationTimestamp": "2020-01-01T00:00:00Z",
+            "selfLink": "/x",
+            "managedFields": [{"manager": "m"}],
+            "finalizers": ["example.com/mine"],
+            "annotations": {"internal.config.kubernetes.io/path": "a.yaml", "team": "x"},
+        },
+        "status": {"phase": "kept for the server to judge"},
+    }
+    [out] = prepare([obj], FakeCluster(), Target("app", "c1"), "dest")
+    meta = out["metadata"]
+    assert not {
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "selfLink",
+        "managedFields",
+    } & set(meta)
+    assert meta["finalizers"] == ["example.com/mine"] and out["status"] == obj["status"]
+    assert (
+        "internal.config.kubernetes.io/path" not in meta["annotations"] and meta["annotations"]["team"] == "x"
+    )

@@ -394,3 +394,46 @@ def test_lost_inventory_is_recovered_from_ownership_marks(env: Any) -> None:
     assert result.error is None and actions(result)["s"] is Action.DELETED
     assert env.cluster.get(ObjectRef("", "Secret", env.namespace, "s", "v1")) is None
     assert sorted(r.name for r in prune.read_inventory(env.cluster, target) or []) == ["a", "b"]
+
+
+def test_server_owned_metadata_from_git_is_stripped_or_refused(env: Any) -> None:
+    exported = cm("exported")  # as `kubectl get -o yaml` prints it, committed to Git
+    exported["metadata"].update(
+        resourceVersion="999999",
+        uid="0f2c1a7e-0000-4000-8000-000000000000",
+        creationTimestamp="2020-01-01T00:00:00Z",
+        generation=7,
+        selfLink="/api/v1/namespaces/elsewhere/configmaps/exported",
+        managedFields=[
+            {
+                "manager": "kubectl",
+                "operation": "Update",
+                "apiVersion": "v1",
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:data": {"f:v": {}}},
+            }
+        ],
+        finalizers=["example.com/keep"],  # the user's own: passed on
+    )
+    result = env.sync([exported])
+    assert result.error is None, result.error
+    live = env.cluster.get(ObjectRef("", "ConfigMap", env.namespace, "exported", "v1"))
+    assert live is not None and live["metadata"]["uid"] != exported["metadata"]["uid"]
+    assert live["metadata"]["finalizers"] == ["example.com/keep"]
+    assert [m["manager"] for m in live["metadata"]["managedFields"]] == ["gitops"]
+    again = env.sync([exported])  # a stale resourceVersion is no precondition either
+    assert again.error is None and actions(again) == {"exported": Action.UNCHANGED}
+    env.kubectl_patch(
+        f"/api/v1/namespaces/{env.namespace}/configmaps/exported", {"metadata": {"finalizers": None}}
+    )
+    env.reset_stats()
+    deleting = cm("deleting")
+    deleting["metadata"]["deletionTimestamp"] = "2020-01-01T00:00:00Z"
+    refused = env.sync([cm("fine"), deleting])
+    assert refused.error and "<input>" not in refused.error
+    assert (
+        "manifest #2 (ConfigMap/deleting)" in refused.error and "metadata.deletionTimestamp" in refused.error
+    )
+    assert refused.error.startswith("app: ")  # the application's path in its repository
+    if env.backend.sandbox:
+        assert env.writes() == 0
