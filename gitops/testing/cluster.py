@@ -5,7 +5,9 @@ server is not needed; end-to-end behaviour is tested against the sandbox API ser
 merges maps recursively and replaces lists, tracks field ownership per manager in FieldsV1 (lists
 keyed by the schema's merge keys), reports conflicts with other managers unless forced, drops fields
 a manager stopped applying, and rejects changes to configured immutable fields with the same errors
-the real client raises. ``calls`` records every request; ``faults`` queues errors to raise next.
+the real client raises, including what the server refuses in an apply body (managedFields, a
+resourceVersion on create or a stale one). ``calls`` records every request; ``faults`` queues errors
+to raise next; ``on_apply`` runs after each stored apply (a test can fail or stop the sync there).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from gitops.errors import ClusterError, Conflict, ImmutableField, NotFound
+from gitops.errors import ClusterError, Conflict, ImmutableField, Invalid, NotFound
 from gitops.kube import managed
 from gitops.kube.client import ResourceInfo, builtin, check_name
 from gitops.kube.fields import compare
@@ -125,6 +127,7 @@ class FakeCluster:
         self.resource_for(ref.api_version, ref.kind)
         self._call("apply-dry-run" if dry_run else "apply", ref.kind)
         live = copy.deepcopy(self.objects.get(_key(ref)))
+        self._check_apply_metadata(ref, obj["metadata"], live)
         new = self._merge_apply(live, copy.deepcopy(obj), field_manager, force)
         if not dry_run:
             self.objects[_key(ref)] = new
@@ -162,6 +165,20 @@ class FakeCluster:
                                                       "apiVersion": obj["apiVersion"],
                                                       "fieldsType": "FieldsV1", "fieldsV1": mine}]
         return new
+
+    @staticmethod
+    def _check_apply_metadata(ref: ObjectRef, meta: Manifest, live: Manifest | None) -> None:
+        """What the API server refuses in an apply body: managedFields, a resourceVersion on create,
+        a stale resourceVersion (apply's optimistic lock)."""
+        if meta.get("managedFields") is not None:
+            raise Invalid("metadata.managedFields must be nil", status=400, reason="BadRequest", obj=str(ref))
+        wanted = meta.get("resourceVersion")
+        if wanted and live is None:
+            raise Invalid("resourceVersion should not be set on objects to be created", status=422,
+                          obj=str(ref))
+        if wanted and live is not None and wanted != live["metadata"].get("resourceVersion"):
+            raise Conflict("the object has been modified; please apply your changes to the latest version "
+                           "and try again", status=409, reason="Conflict", temporary=True, obj=str(ref))
 
     def _check_immutable(self, ref: ObjectRef, live: Manifest, obj: Manifest) -> None:
         path = IMMUTABLE.get((ref.group, ref.kind))

@@ -470,3 +470,15 @@ def test_apply_never_sends_finalizers_that_only_live_state_has(tmp_path: Path) -
     assert "finalizers" not in sent["metadata"]  # the controller's finalizer stays the controller's
     live = cluster.objects[("", "ConfigMap", "demo", "a")]
     assert live["metadata"]["finalizers"] == ["controller.example.com/cleanup"]
+
+
+def test_an_object_exported_from_a_live_cluster_syncs_as_its_content(
+    tmp_path: Path, cluster: FakeCluster
+) -> None:
+    p = ports(cluster, [cm("a")])
+    reconcile(request(tmp_path), p)
+    exported = cluster.objects[("", "ConfigMap", "demo", "a")]  # resourceVersion, uid, managedFields...
+    exported = {**exported, "data": {"v": "2"}}
+    result = reconcile(request(tmp_path, sync=True), ports(cluster, [exported]))
+    assert result.error is None and actions(result) == {"a": Action.CONFIGURED}
+    assert cluster.objects[("", "ConfigMap", "demo", "a")]["data"] == {"v": "2"}
