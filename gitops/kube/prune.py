@@ -1,13 +1,18 @@
 """Prune: delete what a target applied before but no longer renders, guarded, using an inventory.
 
-Called by gitops/engine.py after apply. The inventory is kept in the cluster, kapp-style: a ConfigMap
+Called by gitops/engine.py around apply. The inventory is kept in the cluster, kapp-style: a ConfigMap
 ``gitops-inventory-<hash of the target key>`` in the ``gitops-system`` namespace listing every object
 reference applied for the target, so a fresh worker (or another replica) knows what to prune without
-local state. Candidates are inventory entries missing from the desired set; one is deleted only when
-the live object still carries our ``keys.OWNED_BY`` annotation for this target and does not opt out
-with ``Prune=false`` in ``keys.SYNC_OPTIONS``. The mass-delete guard refuses (PruneRefused) to delete
-everything, or more than ``max_share`` of the inventory, unless explicitly allowed. Deletions run in
-reverse apply order with a configurable propagation policy (Background by default).
+local state. The engine writes it ahead (old plus desired, before the first object is written) and
+shrinks it after a complete prune. When it is missing, ``recover`` finds the target's objects by the
+ownership marks ``manifests.prepare`` put on them (label ``keys.APP_LABEL``, annotation
+``keys.OWNED_BY``), listing every kind the cluster may serve only when a LIST the plan already made
+shows a marked object (a new target costs nothing). Candidates are inventory entries missing from
+the desired set; one is deleted only when the live object still carries our ``keys.OWNED_BY``
+annotation for this target and does not opt out with ``Prune=false`` in ``keys.SYNC_OPTIONS``. The
+mass-delete guard refuses (PruneRefused) to delete everything, or more than ``max_share`` of the
+inventory, unless explicitly allowed. Deletions run in reverse apply order with a configurable
+propagation policy (Background by default).
 """
 
 from __future__ import annotations
