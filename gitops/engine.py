@@ -8,14 +8,17 @@ so a failed sync of a revision is retried) or when self-heal is on (self-heal ta
 i.e. forces conflicts). Drift by another manager alone is only reported unless self-heal is on.
 Every port is a small Protocol (fakes in gitops/testing/), so this module knows nothing of Git,
 HTTP, Celery or Redis. Errors never escape: a failed reconcile is a ReconcileResult with ``error``
-and ``temporary`` set, so callers decide about retries from one value.
+and ``temporary`` set, so callers decide about retries from one value; once anything was written,
+the result keeps every object's outcome. The inventory is written ahead of the first write (old
+plus desired) and shrunk after a complete prune, so an interrupted sync never loses track of what
+it created.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +34,7 @@ from gitops.kube.rest import KubeClusters
 from gitops.kube.results import FieldDrift, ObjectResult
 from gitops.kube.wait import wait_healthy
 from gitops.sources import GitSource, RepoSpec
-from gitops.sources.remote_bases import RemoteBaseLoader
+from gitops.sources.remote_bases import RemoteBaseLoader, configured_hosts
 from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
 from renderers.api import RenderRequest, cluster_parameters
 from renderers.api import render as render_manifests
@@ -334,10 +337,12 @@ def reconcile(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
 
 # -- default adapters: Git, the renderers, real clusters ------------------------------------------
 class GitSourcePort:
-    """The Source port over gitops.sources.GitSource."""
+    """The Source port over gitops.sources.GitSource. ``repositories`` (the configured ones) give the
+    default allow-list of hosts for Kustomize remote bases."""
 
-    def __init__(self, git: GitSource) -> None:
+    def __init__(self, git: GitSource, repositories: Iterable[Any] = ()) -> None:
         self.git = git
+        self.remote_base_hosts = configured_hosts(repositories)
 
     def resolve(self, repository: Any, revision: str | None) -> str:
         spec = RepoSpec.from_config(repository)
@@ -349,7 +354,8 @@ class GitSourcePort:
         return self.git.snapshot(RepoSpec.from_config(repository), revision).path
 
     def remote_loader(self, repository: Any) -> RemoteLoader:
-        return RemoteBaseLoader(self.git, RepoSpec.from_config(repository))
+        return RemoteBaseLoader(self.git, RepoSpec.from_config(repository),
+                                default_hosts=self.remote_base_hosts)
 
 
 class RenderersPort:
@@ -362,7 +368,9 @@ class RenderersPort:
                                               remote_loader=remote_loader))
 
 
-def default_ports(cache_dir: Path, verifier: Verifier | None = None) -> Ports:
-    """Real ports: Git under ``cache_dir``, the renderers, clusters over HTTP."""
-    return Ports(GitSourcePort(GitSource(cache_dir)), RenderersPort(), KubeClusters(),
+def default_ports(cache_dir: Path, verifier: Verifier | None = None,
+                  repositories: Iterable[Any] = ()) -> Ports:
+    """Real ports: Git under ``cache_dir``, the renderers, clusters over HTTP; ``repositories`` (the
+    configured ones) give the default allow-list for Kustomize remote bases."""
+    return Ports(GitSourcePort(GitSource(cache_dir), repositories), RenderersPort(), KubeClusters(),
                  verifier or NoVerifier())

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from gitops.errors import GitOpsError
 from gitops.sources import GitSource, RepoSpec
 from gitops.sources.spec import DEFAULT_TIMEOUT, RepositoryLike
+from gitops.sources.urls import redact
 
 
 def default_cache_dir() -> Path:
@@ -56,7 +57,7 @@ def check(repositories: Iterable[RepositoryLike], source: GitSource, *, output: 
     rows: list[dict[str, Any]] = []
     specs: list[RepoSpec] = []
     for repo in repositories:
-        row: dict[str, Any] = {"name": repo.name, "url": repo.url, "ref": repo.ref}
+        row: dict[str, Any] = {"name": repo.name, "url": redact(repo.url), "ref": repo.ref}
         try:
             spec = RepoSpec.from_config(repo, timeout=timeout, base=base)
         except GitOpsError as exc:

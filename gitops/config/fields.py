@@ -85,6 +85,26 @@ def _positive(value: float) -> float:
     return value
 
 
+_SIZE = re.compile(r"([0-9]+)(k|M|G|T|Ki|Mi|Gi|Ti)?")
+_UNITS = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+          "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+MAX_BYTES = 2**50
+
+
+def _byte_size(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value  # the strict int check reports the wrong type
+    if isinstance(value, str):
+        match = _SIZE.fullmatch(value.strip())
+        if not match:
+            raise ValueError("must be a size in bytes: a number, optionally with a unit k, M, G, T or "
+                             "Ki, Mi, Gi, Ti (e.g. 512Mi)")
+        value = int(match.group(1)) * _UNITS[match.group(2)]
+    if isinstance(value, int) and not 0 < value <= MAX_BYTES:
+        raise ValueError(f"must be greater than zero and at most {MAX_BYTES} bytes")
+    return value
+
+
 def _local_path(value: str, info: ValidationInfo) -> str:
     _text(value)
     if "\x00" in value:
@@ -92,7 +112,11 @@ def _local_path(value: str, info: ValidationInfo) -> str:
     context = info.context if isinstance(info.context, dict) else {}
     base = context.get("base_dir")
     base_dir = Path(base) if base is not None else Path.cwd()
-    return os.path.normpath(base_dir / Path(value).expanduser())
+    try:
+        expanded = Path(value).expanduser()
+    except RuntimeError:
+        raise ValueError("'~user' names no known user's home directory") from None
+    return os.path.normpath(base_dir / expanded)
 
 
 Name = Annotated[str, AfterValidator(_dns_label)]
@@ -102,5 +126,7 @@ LabelValue = Annotated[str, AfterValidator(_label_value)]
 Text = Annotated[str, AfterValidator(_text)]
 Duration = Annotated[float, BeforeValidator(_duration)]
 PositiveDuration = Annotated[float, BeforeValidator(_duration), AfterValidator(_positive)]
+ByteSize = Annotated[int, BeforeValidator(_byte_size)]
+"""A size in bytes: an integer, or a Kubernetes-style quantity string (``512Mi``, ``2G``)."""
 LocalPath = Annotated[str, AfterValidator(_local_path)]
 """A file path, made absolute against the declaring file's directory (``~`` is expanded)."""

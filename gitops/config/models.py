@@ -16,9 +16,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from gitops.config.fields import (
+    ByteSize,
     EnvVar,
     LabelKey,
     LabelValue,
@@ -28,7 +29,7 @@ from gitops.config.fields import (
     PositiveDuration,
     Text,
 )
-from gitops.config.urls import Transport, classify, local_url
+from gitops.config.urls import Transport, check_server, classify, host_pattern, local_url
 
 _BAD_REF = re.compile(r"[\s~^:?*\[\\]|\.\.|@\{")
 
@@ -94,6 +95,22 @@ class RepositoryCredentials(Model):
         return self.token_env is not None or self.token_file is not None
 
 
+def _tuple(value: object) -> object:
+    return tuple(value) if isinstance(value, list) else value
+
+
+HostPattern = Annotated[str, AfterValidator(host_pattern)]
+HostPatterns = Annotated[tuple[HostPattern, ...], BeforeValidator(_tuple)]
+
+
+class SnapshotLimits(Model):
+    """``spec.snapshotLimits`` of a ``Repository``: caps on one snapshot (unset: the engine's defaults)."""
+
+    max_bytes: ByteSize | None = None
+    max_entries: int | None = Field(default=None, gt=0, le=10_000_000)
+    max_file_bytes: ByteSize | None = None
+
+
 class RepositorySpec(Model):
     """``spec`` of a ``Repository``. ``allowLocal`` comes first: the ``url`` check reads it."""
 
@@ -102,6 +119,10 @@ class RepositorySpec(Model):
     ref: GitRef = "main"
     interval_seconds: PositiveDuration = Field(default=180.0, validation_alias="interval")
     credentials: RepositoryCredentials | None = None
+    remote_base_hosts: HostPatterns | None = None
+    """Hosts Kustomize remote bases in this repository may come from (None: every configured
+    Repository's host); the repository's own host is always allowed."""
+    snapshot_limits: SnapshotLimits | None = None
 
     @field_validator("url")
     @classmethod
@@ -142,13 +163,7 @@ class Repository(RepositorySpec):
         return classify(self.url)
 
 
-def _server_url(value: str) -> str:
-    if not re.fullmatch(r"https?://[^\s/@]+(/\S*)?", value):
-        raise ValueError("must be an http(s) URL of a Kubernetes API server, without credentials")
-    return value
-
-
-ServerURL = Annotated[str, AfterValidator(_server_url)]
+ServerURL = Annotated[str, AfterValidator(check_server)]
 
 
 class ClusterSpec(Model):

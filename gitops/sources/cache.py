@@ -2,7 +2,7 @@
 
 Used by :mod:`gitops.sources.git_source`. Layout under the cache directory::
 
-    repos/<key>/                 bare repository for one URL (<key> = hash of the URL)
+    repos/<key>/                 bare repository for one (URL, credentials) (<key> = RepoSpec.key)
     snapshots/<key>/<commit>/    read-only files of one (repository, commit)
     snapshots/<key>/.tmp-*       snapshots being built (renamed into place when complete)
     locks/<key>.lock             held while fetching into repos/<key>

@@ -5,7 +5,9 @@ ref listing only (no fetch); a snapshot of one (repository, commit) is built onc
 a temporary directory renamed into place, and then shared read-only by every application and
 cluster; fetching asks only for what the wanted commit needs (a shallow fetch of a ref whose tip is
 that commit, deeper only when it is not a tip). Each successful head check is recorded so that the
-last good revision (and its snapshot) stays usable while the remote is away.
+last good revision (and its snapshot) stays usable while the remote is away. Everything on disk is
+keyed by ``RepoSpec.key`` (URL *and* credential references), so a repository without credentials
+never reads a cache that another repository's credentials filled.
 """
 
 from __future__ import annotations
@@ -61,15 +63,19 @@ class GitSource:
         return self._record(spec, remote.resolve(self._list(spec), spec))
 
     def heads(self, specs: Iterable[RepoSpec]) -> dict[str, str | Exception]:
-        """``{spec.name: commit or error}``, listing each distinct URL once (in parallel)."""
-        by_url: dict[str, list[RepoSpec]] = defaultdict(list)
+        """``{spec.name: commit or error}``, listing each distinct (URL, credentials) once, in parallel.
+
+        Specs with the same URL but different credentials are listed separately: a repository
+        without credentials never sees what another's credentials can read.
+        """
+        by_key: dict[str, list[RepoSpec]] = defaultdict(list)
         result: dict[str, str | Exception] = {}
         for spec in specs:
             if spec.pinned:
                 result[spec.name] = spec.ref
             else:
-                by_url[spec.url].append(spec)
-        groups = list(by_url.values())
+                by_key[spec.key].append(spec)
+        groups = list(by_key.values())
         with ThreadPoolExecutor(max_workers=max(1, min(self.max_parallel, len(groups) or 1))) as pool:
             for group_result in pool.map(self._heads_of_group, groups):
                 result.update(group_result)
@@ -77,10 +83,11 @@ class GitSource:
 
     def _heads_of_group(self, group: list[RepoSpec]) -> dict[str, str | Exception]:
         out: dict[str, str | Exception] = {}
+        leader = group[0]
         try:
-            refs = self._list(group[0])
-        except SourceError as exc:
-            return {spec.name: self._with_last_good(spec, exc) for spec in group}
+            refs = remote.list_refs(self._repo(leader), leader)
+        except SourceError as exc:  # each spec gets the error under its own name and last good revision
+            return {spec.name: self._with_last_good(spec, _attributed(exc, leader, spec)) for spec in group}
         for spec in group:
             try:
                 out[spec.name] = self._record(spec, remote.resolve(refs, spec))
@@ -153,8 +160,13 @@ class GitSource:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=".tmp-"))
         try:
-            materialise(repo, revision, tmp, self.limits)
+            materialise(repo, revision, tmp, spec.limits or self.limits)
             os.rename(tmp, final)
+        except InputError as exc:
+            make_writable(tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise InputError(f"repository {spec.name!r} ({spec.display_url}) at {revision[:12]}: "
+                             f"{exc.problem.message}", file=exc.problem.file) from None
         except BaseException:
             make_writable(tmp)
             shutil.rmtree(tmp, ignore_errors=True)
@@ -247,6 +259,19 @@ class GitSource:
                 if now - tmp.stat().st_mtime > _STALE_TMP_SECONDS:
                     make_writable(tmp)
                     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _attributed(exc: SourceError, leader: RepoSpec, spec: RepoSpec) -> SourceError:
+    """``exc`` (raised for ``leader``'s listing) reworded for ``spec``, which shares its URL and
+    credentials: every repository's error names that repository."""
+    if spec is leader:
+        return exc
+    prefix = f"repository {leader.name!r}"
+    message = f"repository {spec.name!r}{exc.message[len(prefix):]}" if exc.message.startswith(prefix) else (
+        f"repository {spec.name!r}: {exc.message}")
+    copy = type(exc)(message, revision=exc.revision, temporary=exc.temporary)
+    copy.__cause__ = exc.__cause__
+    return copy
 
 
 def _refspec(ref: str) -> str:

@@ -24,14 +24,14 @@ from pygit2.enums import FileMode
 from gitops.errors import InputError, UnsafeSource
 
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
-DEFAULT_MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
-DEFAULT_MAX_ENTRIES = 200_000
+DEFAULT_MAX_TOTAL_BYTES = 1024 * 1024 * 1024
+DEFAULT_MAX_ENTRIES = 100_000
 DEFAULT_MAX_DEPTH = 100
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on what one snapshot may contain."""
+    """Bounds on what one snapshot may contain (a Repository's ``snapshotLimits`` in the configuration)."""
 
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES
@@ -58,11 +58,12 @@ def _check_name(name: str, where: str, revision: str) -> None:
 def _write_blob(walk: _Walk, oid: pygit2.Oid, rel: str, executable: bool) -> None:
     _, size = walk.repo.odb.read_header(oid)
     if size > walk.limits.max_file_bytes:
-        raise InputError(f"file is {size} bytes, larger than the limit of {walk.limits.max_file_bytes}",
-                         file=rel)
+        raise InputError(f"file is {size} bytes, larger than the limit of {walk.limits.max_file_bytes} "
+                         "bytes (snapshotLimits.maxFileBytes)", file=rel)
     walk.total += size
     if walk.total > walk.limits.max_total_bytes:
-        raise InputError(f"snapshot larger than the limit of {walk.limits.max_total_bytes} bytes", file=rel)
+        raise InputError(f"snapshot larger than the limit of {walk.limits.max_total_bytes} bytes "
+                         "(snapshotLimits.maxBytes)", file=rel)
     data = walk.repo[oid].read_raw()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(walk.root / rel, flags, 0o600)
@@ -85,7 +86,8 @@ def _walk_tree(walk: _Walk, tree: pygit2.Tree, prefix: str, links: list[tuple[st
         _check_name(name, rel, walk.revision)
         walk.entries += 1
         if walk.entries > walk.limits.max_entries:
-            raise InputError(f"snapshot has more than {walk.limits.max_entries} entries", file=rel)
+            raise InputError(f"snapshot has more than {walk.limits.max_entries} entries (files, directories "
+                             "and links; snapshotLimits.maxEntries)", file=rel)
         mode = entry.filemode
         if mode == FileMode.TREE:
             (walk.root / rel).mkdir(mode=0o700)

@@ -24,7 +24,7 @@ from pygit2.enums import Option
 from gitops.errors import AuthError, SourceError, SourceUnavailable, UnsafeSource
 from gitops.sources.auth import Callbacks
 from gitops.sources.spec import RepoSpec
-from gitops.sources.urls import is_local
+from gitops.sources.urls import is_local, redact_text
 
 UNSHALLOW = 2147483647  # libgit2's GIT_FETCH_DEPTH_UNSHALLOW
 CACHE_NS = "refs/cache/"
@@ -52,7 +52,7 @@ def translate(exc: Exception, spec: RepoSpec, action: str) -> SourceError:
     """Map a pygit2/libgit2 failure to our error tree; the message never contains secrets."""
     if isinstance(exc, SourceError):
         return exc
-    text = str(exc).replace(spec.url, spec.display_url)
+    text = redact_text(str(exc).replace(spec.url, spec.display_url))
     message = f"repository {spec.name!r} ({spec.display_url}): {action} failed: {text}"
     if _CERT.search(text):
         return UnsafeSource(message)

@@ -4,19 +4,22 @@ Built by callers (engine, workers, the ``gitops source check`` command) from the
 ``Repository`` model with :meth:`RepoSpec.from_config`. Key design choice: a spec holds only
 *references* to secrets (environment variable names, file paths), never the secrets themselves, so a
 spec can be logged, hashed and passed between processes; :mod:`gitops.sources.auth` reads the secrets
-at the moment a remote asks for them. The URL is checked against the transport policy at
-construction, so an unsafe spec cannot exist.
+at the moment a remote asks for them. The URL is checked against the URL policy
+(:mod:`gitops.sources.urls`) at construction, so an unsafe spec cannot exist. The cache ``key`` is
+derived from the URL *and* the credential references, so two Repository entries with the same URL but
+different credentials (or none) never share a cache, a snapshot or a remote listing.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from gitops.errors import InputError
-from gitops.sources.urls import redact, url_key, validate_url
+from gitops.sources.materialise import Limits
+from gitops.sources.urls import cache_key, redact, validate_url
 
 DEFAULT_TIMEOUT = 30.0
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -89,10 +92,31 @@ class CredentialRefs:
                    password_file=text("password_file"), token_env=text("token_env"),
                    token_file=text("token_file"))
 
+    @property
+    def identity(self) -> str:
+        """Which credentials these are, by reference (never the secret): part of the cache key."""
+        return "" if self == CredentialRefs() else repr(astuple(self))
+
+
+def _limits(repo: object) -> Limits | None:
+    """The configuration's ``snapshotLimits`` as :class:`Limits` (None: the GitSource's defaults)."""
+    conf = getattr(repo, "snapshot_limits", None)
+    if conf is None:
+        return None
+    default = Limits()
+    return Limits(max_file_bytes=getattr(conf, "max_file_bytes", None) or default.max_file_bytes,
+                  max_total_bytes=getattr(conf, "max_bytes", None) or default.max_total_bytes,
+                  max_entries=getattr(conf, "max_entries", None) or default.max_entries)
+
 
 @dataclass(frozen=True)
 class RepoSpec:
-    """One Git repository as the source layer sees it. ``url`` is validated and normalised."""
+    """One Git repository as the source layer sees it. ``url`` is validated and normalised.
+
+    ``limits`` caps its snapshots (None: the GitSource's limits); ``remote_base_hosts`` is the
+    allow-list for Kustomize remote bases named by its content (None: the hosts of the configured
+    repositories; see :mod:`gitops.sources.remote_bases`).
+    """
 
     name: str
     url: str
@@ -100,11 +124,14 @@ class RepoSpec:
     credentials: CredentialRefs | None = None
     allow_local: bool = False
     timeout: float = DEFAULT_TIMEOUT
+    limits: Limits | None = None
+    remote_base_hosts: tuple[str, ...] | None = None
     key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url", validate_url(self.url, allow_local=self.allow_local))
-        object.__setattr__(self, "key", url_key(self.url))
+        identity = self.credentials.identity if self.credentials is not None else ""
+        object.__setattr__(self, "key", cache_key(self.url, identity))
         if not self.ref or self.ref.startswith("-") or any(c in self.ref for c in " ~^:?*[\\\x00\n"):
             raise InputError(f"repository {self.name!r}: invalid ref {self.ref!r}", field="ref")
         if not 0 < self.timeout <= 3600:
@@ -118,9 +145,11 @@ class RepoSpec:
         url = repo.url
         if repo.allow_local and base is not None and ":" not in url and not Path(url).is_absolute():
             url = str((base / url).resolve())
+        hosts = getattr(repo, "remote_base_hosts", None)
         return cls(name=repo.name, url=url, ref=repo.ref or "main",
                    credentials=CredentialRefs.from_config(repo.credentials),
-                   allow_local=bool(repo.allow_local), timeout=timeout)
+                   allow_local=bool(repo.allow_local), timeout=timeout, limits=_limits(repo),
+                   remote_base_hosts=tuple(hosts) if hosts is not None else None)
 
     @property
     def display_url(self) -> str:

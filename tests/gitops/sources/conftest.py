@@ -345,6 +345,15 @@ def http(served: Path) -> Iterator[HttpGit]:
 
 
 @pytest.fixture
+def http_second(served: Path) -> Iterator[HttpGit]:
+    """A second smart-HTTP server on another loopback port, serving the same repositories."""
+    _need_http_backend()
+    server = start_http(served)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def source(tmp_path: Path) -> GitSource:
     return GitSource(tmp_path / "cache")
 

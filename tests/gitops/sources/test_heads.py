@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pygit2
@@ -109,3 +110,34 @@ def test_local_repository_needs_allow_local(builder, served: Path, source) -> No
     spec = RepoSpec("local", str(served / "app.git"), allow_local=True)
     assert source.head(spec) == head
     assert source.snapshot(spec, head).path.joinpath("a").read_text() == "1"
+
+
+def test_repositories_sharing_a_url_do_not_share_credentials_or_cache(builder, http_auth, monkeypatch,
+                                                                      source) -> None:
+    head = builder("private.git").commit({"secret.yaml": "password: x"})
+    server = http_auth("alice", "pw-private")
+    monkeypatch.setenv("PRIVATE_PW", "pw-private")
+    url = server.url("private.git")
+    creds = CredentialRefs(username="alice", password_env="PRIVATE_PW")
+    private = RepoSpec("private", url, credentials=creds)
+    snooper = RepoSpec("snooper", url)  # the same URL, no credentials
+    assert private.key != snooper.key
+    assert (source.snapshot(private, head).path / "secret.yaml").is_file()
+    with pytest.raises(AuthError):  # pinned to the commit the private repository fetched
+        source.snapshot(RepoSpec("snooper", url, head), head)
+    for order in ([private, snooper], [snooper, private]):
+        result = source.heads(order)
+        assert result["private"] == head
+        assert isinstance(result["snooper"], AuthError) and "'snooper'" in str(result["snooper"])
+    assert source.layout.last_good(snooper) is None
+
+
+def test_errors_name_each_repository_of_a_shared_url(source) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/gone.git"  # nothing listens there
+    result = source.heads([RepoSpec("first", url), RepoSpec("second", url), RepoSpec("third", url, "dev")])
+    for name in ("first", "second", "third"):
+        error = result[name]
+        assert isinstance(error, SourceError) and f"repository {name!r}" in str(error), error
+        assert not any(f"'{other}'" in str(error) for other in ("first", "second", "third") if other != name)

@@ -38,7 +38,7 @@ def test_dangerous_urls_are_refused(url: str) -> None:
 
 @pytest.mark.parametrize("url", ["/srv/git/r.git", "file:///srv/git/r.git", "./relative/r.git"])
 def test_local_paths_need_allow_local(url: str) -> None:
-    with pytest.raises(UnsafeSource, match="allow_local"):
+    with pytest.raises(UnsafeSource, match="allowLocal"):
         RepoSpec("local", url)
     assert RepoSpec("local", url, allow_local=True).url.endswith("r.git")
 
@@ -154,3 +154,24 @@ def test_deeply_nested_tree_is_refused(builder, daemon, source) -> None:
     with pytest.raises(InputError, match="nested deeper than 100"):
         source.snapshot(RepoSpec("app", daemon.url("app.git")), head)
     _assert_no_snapshot(source)
+
+
+def test_snapshot_caps_name_the_repository_and_the_limit(builder, daemon, source) -> None:
+    head = builder().commit({"a.yaml": "x" * 60_000, "b.yaml": "y" * 60_000, "c.yaml": "z" * 60_000})
+    spec = RepoSpec("huge-repo", daemon.url("app.git"), limits=Limits(max_total_bytes=150_000))
+    with pytest.raises(InputError) as info:
+        source.snapshot(spec, head)
+    message = str(info.value)
+    assert "repository 'huge-repo'" in message and "150000 bytes" in message and "maxBytes" in message
+    _assert_no_snapshot(source)
+    many = RepoSpec("many-files", daemon.url("app.git"), limits=Limits(max_entries=2))
+    with pytest.raises(InputError) as info:
+        source.snapshot(many, head)
+    assert "repository 'many-files'" in str(info.value) and "2 entries" in str(info.value)
+    assert "maxEntries" in str(info.value)
+    _assert_no_snapshot(source)
+    assert (source.snapshot(RepoSpec("fits", daemon.url("app.git")), head).path / "c.yaml").is_file()
+
+
+def test_default_snapshot_caps_are_modest() -> None:
+    assert Limits().max_total_bytes <= 1024**3 and Limits().max_entries <= 100_000
