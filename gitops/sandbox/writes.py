@@ -42,6 +42,7 @@ class Writer:
     def __init__(self, store: Store, catalog: Catalog) -> None:
         self.store = store
         self.catalog = catalog
+        self._finalizing: set[str] = set()  # uids whose finalize() is on the stack
 
     def commit(self, call: Call, old: Entry | None, new: dict[str, Any], *, manager: str,
                applied: bool = False) -> tuple[int, bytes]:
@@ -122,6 +123,8 @@ class Writer:
             self.catalog.add_custom(crds.resource_types(entry.obj))
         if meta.get("deletionTimestamp"):
             self.finalize(rt, entry)
+        elif meta.get("ownerReferences"):
+            self.collect(rt, entry)  # the garbage collector sees every object that names owners
 
     # --- deletion ----------------------------------------------------------------------------
     def delete(self, call: Call, old: Entry, options: dict[str, Any]) -> tuple[int, bytes]:
@@ -166,17 +169,65 @@ class Writer:
         self.store.remove(rt.key, obj)
         if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
             group, plural = crds.resource_key(obj)
+            for entry in self.store.drop_resource((group, plural)):  # while the kind still resolves
+                gone = entry.copy()
+                self.store.remove((group, plural), gone)
+                self._collect_dependents(gone["metadata"]["uid"])
             self.catalog.remove_custom(group, plural)
-            for entry in self.store.drop_resource((group, plural)):
-                self.store.remove((group, plural), entry.copy())
-        for dep_rt, dep in self._dependents(obj["metadata"]["uid"]):
-            refs = [r for r in dep.obj["metadata"].get("ownerReferences", [])
-                    if r.get("uid") != obj["metadata"]["uid"]]
-            if refs:  # still owned by someone else: only the reference goes (GC semantics)
-                self._rewrite(dep_rt, dep, lambda m, refs=refs: m.__setitem__("ownerReferences", refs))
-            else:
-                self.delete_object(dep_rt, dep)
+        self._collect_dependents(obj["metadata"]["uid"])
         self._wake_waiters(rt, obj)
+
+    # --- garbage collection ------------------------------------------------------------------
+    def _collect_dependents(self, uid: str) -> None:
+        for dep_rt, dep in self._dependents(uid):
+            meta = dep.obj["metadata"]
+            current = self.store.get(dep_rt.key, meta.get("namespace", ""), meta["name"])
+            if current is not None and current.obj["metadata"].get("uid") == meta.get("uid"):
+                self.collect(dep_rt, current)
+
+    def collect(self, rt: ResourceType, entry: Entry) -> None:
+        """The garbage collector's attemptToDeleteItem for an object with ownerReferences.
+
+        Each reference is resolved as the collector does: the owner is looked up by kind and name
+        (in the dependent's namespace for namespaced kinds) and counts as absent when it does not
+        exist or has another uid. An object with at least one present owner keeps only its present
+        references (dangling ones, and owners waiting in foreground deletion, are removed); one
+        without is deleted (Foreground when an owner waits for its dependents and it has dependents
+        of its own, otherwise as its finalizers say). A reference the collector cannot resolve (an
+        unknown kind, or a namespaced owner of a cluster-scoped object) leaves the object alone.
+        """
+        meta = entry.obj["metadata"]
+        if meta.get("deletionTimestamp"):
+            return
+        refs = [r for r in meta.get("ownerReferences") or [] if isinstance(r, dict)]
+        solid: list[dict[str, Any]] = []
+        waiting: list[dict[str, Any]] = []
+        dangling: list[dict[str, Any]] = []
+        for ref in refs:
+            state = self._owner_state(rt, meta, ref)
+            if state is None:
+                return
+            {"solid": solid, "waiting": waiting, "absent": dangling}[state].append(ref)
+        if solid:
+            if waiting or dangling:
+                self._rewrite(rt, entry, lambda m: m.__setitem__("ownerReferences", solid))
+            return
+        foreground = bool(waiting) and bool(self._dependents(meta["uid"]))
+        self.delete_object(rt, entry, foreground=foreground)
+
+    def _owner_state(self, rt: ResourceType, meta: dict[str, Any], ref: dict[str, Any]) -> str | None:
+        """solid, waiting (deleting in the foreground), absent, or None when unresolvable."""
+        owner_rt = self.catalog.by_kind(str(ref.get("apiVersion", "")), str(ref.get("kind", "")))
+        if owner_rt is None or (owner_rt.namespaced and not rt.namespaced):
+            return None
+        namespace = meta.get("namespace", "") if owner_rt.namespaced else ""
+        owner = self.store.get(owner_rt.key, namespace, str(ref.get("name", "")))
+        if owner is None or owner.obj["metadata"].get("uid") != ref.get("uid"):
+            return "absent"
+        owner_meta = owner.obj["metadata"]
+        if owner_meta.get("deletionTimestamp") and FOREGROUND in (owner_meta.get("finalizers") or []):
+            return "waiting"
+        return "solid"
 
     def _wake_waiters(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         """An owner deleting in the foreground, or a terminating namespace, may now be done."""
@@ -196,23 +247,44 @@ class Writer:
             if ns_rt is not None and ns is not None and ns.obj["metadata"].get("deletionTimestamp"):
                 self.finalize(ns_rt, ns)
 
-    def delete_object(self, rt: ResourceType, entry: Entry) -> None:
-        """A DELETE issued by the garbage collector or namespace controller (Background)."""
+    def delete_object(self, rt: ResourceType, entry: Entry, *, foreground: bool = False) -> None:
+        """A DELETE issued by the garbage collector or namespace controller: Background, or
+        Foreground when asked (the object then waits for its own dependents)."""
         meta = entry.obj["metadata"]
         if meta.get("deletionTimestamp"):
             return
-        if meta.get("finalizers"):
+        finalizers = list(meta.get("finalizers") or [])
+        if foreground and FOREGROUND not in finalizers:
+            finalizers.append(FOREGROUND)
+        if finalizers:
             def mark(m: dict[str, Any]) -> None:
                 m["deletionTimestamp"] = now()
                 m["deletionGracePeriodSeconds"] = 0
-            self._rewrite(rt, entry, mark)
+                m["finalizers"] = finalizers
+            marked = self._rewrite(rt, entry, mark)
+            if ORPHAN in finalizers or FOREGROUND in finalizers:
+                self.finalize(rt, marked)
         else:
             self.remove(rt, entry.copy())
 
     def finalize(self, rt: ResourceType, entry: Entry) -> None:
-        """Run the system finalizers of a deleting object; remove it once none are left."""
+        """Run the system finalizers of a deleting object; remove it once none are left.
+
+        Deleting a dependent wakes its owner (``_wake_waiters``) from inside this method; such a
+        nested call for an object already being finalized is ignored, since the outer pass re-reads
+        what is left after collecting (the nested pass would work on a stale copy)."""
+        uid = entry.obj["metadata"]["uid"]
+        if uid in self._finalizing:
+            return
+        self._finalizing.add(uid)
+        try:
+            self._finalize(rt, entry)
+        finally:
+            self._finalizing.discard(uid)
+
+    def _finalize(self, rt: ResourceType, entry: Entry) -> None:
         meta = entry.obj["metadata"]
-        uid = meta["uid"]
+        uid, namespace, name = meta["uid"], meta.get("namespace", ""), meta["name"]
         finalizers = list(meta.get("finalizers") or [])
         if ORPHAN in finalizers:
             for dep_rt, dep in self._dependents(uid):
@@ -220,25 +292,26 @@ class Writer:
                 self._rewrite(dep_rt, dep, lambda m, refs=refs: _set_or_drop(m, "ownerReferences", refs))
             finalizers.remove(ORPHAN)
         if FOREGROUND in finalizers:
-            for dep_rt, dep in self._dependents(uid):
-                self.delete_object(dep_rt, dep)
+            self._collect_dependents(uid)  # they see this owner waiting for them
             if not self._dependents(uid):
                 finalizers.remove(FOREGROUND)
-        waiting = rt.kind == "Namespace" and not rt.group and not self._empty_namespace(meta["name"])
-        if finalizers != list(meta.get("finalizers") or []):
+        waiting = rt.kind == "Namespace" and not rt.group and not self._empty_namespace(name)
+        current = self.store.get(rt.key, namespace, name)
+        if current is None or current.obj["metadata"].get("uid") != uid:
+            return
+        entry = current
+        if finalizers != list(entry.obj["metadata"].get("finalizers") or []):
             entry = self._rewrite(rt, entry, lambda m: _set_or_drop(m, "finalizers", finalizers))
         if not finalizers and not waiting:
             self.remove(rt, entry.copy())
 
     def _empty_namespace(self, namespace: str) -> bool:
-        empty = True
-        for rt in self.catalog.all():
-            if not rt.namespaced:
-                continue
+        """Delete everything in a terminating namespace; True once nothing is left."""
+        namespaced = [rt for rt in self.catalog.all() if rt.namespaced]
+        for rt in namespaced:
             for entry in self.store.list(rt.key, namespace):
-                empty = False
                 self.delete_object(rt, entry)
-        return empty
+        return not any(self.store.list(rt.key, namespace) for rt in namespaced)
 
     def _rewrite(self, rt: ResourceType, entry: Entry, change: Any) -> Entry:
         obj = entry.copy()
