@@ -85,7 +85,9 @@ class EngineReconciler:
             from gitops.engine import GitSourcePort, Ports, RenderersPort
             from gitops.kube.rest import KubeClusters
 
-            self._ports = Ports(GitSourcePort(self.git), RenderersPort(), KubeClusters())
+            # the configured repositories are the default allow-list for Kustomize remote bases
+            self._ports = Ports(GitSourcePort(self.git, self.config.repositories.values()), RenderersPort(),
+                                KubeClusters())
         return self._ports
 
     def reconcile(self, target: Target, *, trigger: Trigger, prune: bool | None = None,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops.config import load_config
-from gitops.engine import ReconcileRequest, ReconcileResult, default_ports, reconcile
+from gitops.engine import Ports, ReconcileRequest, ReconcileResult, default_ports, reconcile
 from gitops.errors import ConfigError, Problem
 from gitops.status import Action, SyncStatus
 from renderers.yamlio import dump_all
@@ -34,6 +34,11 @@ def cache_dir(args: argparse.Namespace) -> Path:
     if args.cache_dir:
         return Path(args.cache_dir)
     return Path(os.environ.get("GITOPS_CACHE_DIR") or Path.home() / ".cache" / "gitops")
+
+
+def ports(args: argparse.Namespace) -> Ports:
+    """The engine's ports; the configured repositories are the default allow-list for remote bases."""
+    return default_ports(cache_dir(args), repositories=load_config(args.config).repositories.values())
 
 
 def build_request(args: argparse.Namespace, **kw: Any) -> ReconcileRequest:
@@ -92,7 +97,7 @@ def print_results(result: ReconcileResult, *, changes_only: bool = False) -> Non
 
 
 def run(args: argparse.Namespace) -> int:
-    result = reconcile(build_request(args, sync=False), default_ports(cache_dir(args)))
+    result = reconcile(build_request(args, sync=False), ports(args))
     if args.output == "json":
         json.dump(result.to_dict(), sys.stdout, indent=2, default=str)
         print()

@@ -13,14 +13,15 @@ import argparse
 import json
 from typing import Any
 
-from gitops.cli.diff import add_target_arguments, build_request, cache_dir
-from gitops.engine import default_ports, render
+from gitops.cli.diff import add_target_arguments, build_request
+from gitops.cli.diff import ports as engine_ports
+from gitops.engine import render
 from renderers.yamlio import dump_all
 
 
 def run(args: argparse.Namespace) -> int:
     request = build_request(args)
-    ports = default_ports(cache_dir(args))
+    ports = engine_ports(args)
     revision = ports.source.resolve(request.repository, args.revision or request.application.source.revision)
     manifests = render(request, ports, revision)
     if args.output == "json":

@@ -16,8 +16,8 @@ import os
 import sys
 from typing import Any
 
-from gitops.cli.diff import add_target_arguments, build_request, cache_dir, print_drift, print_results
-from gitops.engine import default_ports, reconcile
+from gitops.cli.diff import add_target_arguments, build_request, ports, print_drift, print_results
+from gitops.engine import reconcile
 from gitops.errors import GitOpsError
 from gitops.status import Action, SyncStatus, Trigger
 
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     request = build_request(args, sync=True, trigger=Trigger.MANUAL, dry_run=args.dry_run,
                             prune=True if args.prune else None, force=args.force,
                             wait_seconds=args.wait)
-    result = reconcile(request, default_ports(cache_dir(args)))
+    result = reconcile(request, ports(args))
     print_results(result)
     if args.dry_run:
         print_drift(result)

@@ -252,3 +252,35 @@ def test_anonymous_remote_base_cannot_read_what_a_credentialed_repository_fetche
     loader = RemoteBaseLoader(git, public_app)
     with pytest.raises(AuthError):
         loader(f"{server.url('private.git')}//base?ref={head}")
+
+
+def _config(app_url: str, base_url: str | None) -> str:
+    docs = ["apiVersion: gitops.dev/v1alpha1\nkind: Repository\nmetadata: {name: app}\n"
+            f"spec: {{url: '{app_url}'}}\n"]
+    if base_url:
+        docs.append("apiVersion: gitops.dev/v1alpha1\nkind: Repository\nmetadata: {name: bases}\n"
+                    f"spec: {{url: '{base_url}'}}\n")
+    docs.append("apiVersion: gitops.dev/v1alpha1\nkind: Cluster\nmetadata: {name: c}\n"
+                "spec: {kubeconfig: missing-kubeconfig.yaml}\n")
+    docs.append("apiVersion: gitops.dev/v1alpha1\nkind: Application\nmetadata: {name: web}\nspec:\n"
+                "  source: {repository: app, path: overlay, renderer: kustomize}\n"
+                "  destination: {cluster: c, namespace: web}\n")
+    return "---\n".join(docs)
+
+
+def test_command_line_allows_remote_bases_from_configured_repositories(
+        builder: Any, http: Any, http_second: Any, tmp_path: Path, capsys: Any) -> None:
+    from gitops.cli import main
+
+    builder("base.git").commit(BASE_FILES)
+    builder("app.git").commit({"overlay/kustomization.yaml":
+                               f"resources:\n  - {http_second.url('base.git')}//base\n"})
+    config = tmp_path / "config.yaml"
+    config.write_text(_config(http.url("app.git"), None))
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    assert main(["render", "-c", str(config), "web", *cache]) == 2
+    assert "not in the allowed hosts" in capsys.readouterr().err
+    assert http_second.requests == []
+    config.write_text(_config(http.url("app.git"), http_second.url("base.git")))
+    assert main(["render", "-c", str(config), "web", *cache]) == 0
+    assert "name: settings" in capsys.readouterr().out
