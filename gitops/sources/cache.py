@@ -5,6 +5,7 @@ Used by :mod:`gitops.sources.git_source`. Layout under the cache directory::
     repos/<key>/                 bare repository for one (URL, credentials) (<key> = RepoSpec.key)
     snapshots/<key>/<commit>/    read-only files of one (repository, commit)
     snapshots/<key>/.tmp-*       snapshots being built (renamed into place when complete)
+    blobs/<key>/<blob>[-x]       file contents, hard-linked into that repository's snapshots
     locks/<key>.lock             held while fetching into repos/<key>
     locks/<key>-<commit>.lock    held while building one snapshot
     leases/<key>-<commit>        flock()ed shared by readers, exclusively by garbage collection
@@ -42,7 +43,7 @@ class Layout:
     def __init__(self, root: Path, lock_timeout: float) -> None:
         self.root = root
         self.lock_timeout = lock_timeout
-        for sub in ("repos", "snapshots", "locks", "leases", "state"):
+        for sub in ("repos", "snapshots", "blobs", "locks", "leases", "state"):
             (root / sub).mkdir(parents=True, exist_ok=True)
 
     def repo_dir(self, spec: RepoSpec) -> Path:
@@ -50,6 +51,9 @@ class Layout:
 
     def snapshots_dir(self, key: str) -> Path:
         return self.root / "snapshots" / key
+
+    def blobs_dir(self, key: str) -> Path:
+        return self.root / "blobs" / key
 
     def snapshot_dir(self, spec: RepoSpec, revision: str) -> Path:
         return self.snapshots_dir(spec.key) / revision

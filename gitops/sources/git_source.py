@@ -29,7 +29,7 @@ import pygit2
 from gitops.errors import InputError, SourceError, SourceUnavailable
 from gitops.sources import remote
 from gitops.sources.cache import Layout, touch
-from gitops.sources.materialise import Limits, make_writable, materialise
+from gitops.sources.materialise import Limits, make_writable, materialise, prune_store
 from gitops.sources.spec import RepoSpec
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -160,7 +160,7 @@ class GitSource:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=".tmp-"))
         try:
-            materialise(repo, revision, tmp, spec.limits or self.limits)
+            materialise(repo, revision, tmp, spec.limits or self.limits, self.layout.blobs_dir(spec.key))
             os.rename(tmp, final)
         except InputError as exc:
             make_writable(tmp)
@@ -225,6 +225,7 @@ class GitSource:
         root = self.layout.root / "snapshots"
         for repo_dir in sorted(p for p in root.iterdir() if p.is_dir()):
             removed.extend(self._collect_repo(repo_dir, max(0, keep_last), min_age_seconds))
+            prune_store(self.layout.blobs_dir(repo_dir.name), min_age_seconds)
         return removed
 
     def _collect_repo(self, repo_dir: Path, keep_last: int, min_age: float) -> list[Path]:

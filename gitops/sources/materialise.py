@@ -7,14 +7,24 @@ hostile input. Names must be plain (no ``..``, ``/``, NUL or ``.git``); files ar
 symlink whose target is absolute or resolves outside the snapshot makes the whole snapshot fail with
 :class:`UnsafeSource` (nothing half-materialised, nothing silently missing); submodules are ignored;
 files are written read-only (0444, or 0555 when executable: never setuid) and directories are made
-read-only at the end. Sizes are checked from the object header before a blob is read.
+read-only at the end. Sizes are checked from the object header before a blob is read, and the caps of
+:class:`Limits` count every file as if it were copied.
+
+With a ``store`` (a per-repository directory of the cache), file contents are written once per blob
+and hard-linked into each snapshot, so a new commit costs only the files it changed plus its
+directories, not a full copy of the tree. Store entries are read-only and named by blob id and mode;
+garbage collection removes the ones no snapshot links to any more (:func:`prune_store`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import posixpath
 import stat
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +55,7 @@ class _Walk:
     root: Path
     limits: Limits
     revision: str
+    store: Path | None = None
     entries: int = 0
     total: int = 0
 
@@ -64,9 +75,16 @@ def _write_blob(walk: _Walk, oid: pygit2.Oid, rel: str, executable: bool) -> Non
     if walk.total > walk.limits.max_total_bytes:
         raise InputError(f"snapshot larger than the limit of {walk.limits.max_total_bytes} bytes "
                          "(snapshotLimits.maxBytes)", file=rel)
-    data = walk.repo[oid].read_raw()
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(walk.root / rel, flags, 0o600)
+    if walk.store is not None and _link_from_store(walk, oid, rel, executable):
+        return
+    _write_file(walk.root / rel, walk.repo[oid].read_raw(), executable)
+
+
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def _write_file(path: Path, data: bytes, executable: bool) -> None:
+    fd = os.open(path, _FLAGS, 0o600)
     try:
         view = memoryview(data)
         written = 0
@@ -75,6 +93,50 @@ def _write_blob(walk: _Walk, oid: pygit2.Oid, rel: str, executable: bool) -> Non
         os.fchmod(fd, 0o555 if executable else 0o444)
     finally:
         os.close(fd)
+
+
+def _link_from_store(walk: _Walk, oid: pygit2.Oid, rel: str, executable: bool) -> bool:
+    """Hard-link the blob from the store into the snapshot (writing it there first if needed).
+
+    False when linking is impossible (too many links, another file system): the caller copies.
+    """
+    assert walk.store is not None
+    shared = walk.store / f"{oid}{'-x' if executable else ''}"
+    for _ in range(3):  # garbage collection may remove an unlinked store entry between our steps
+        try:
+            os.link(shared, walk.root / rel, follow_symlinks=False)
+            return True
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            if exc.errno in (errno.EMLINK, errno.EXDEV, errno.EPERM):
+                return False
+            raise
+        fd, tmp = tempfile.mkstemp(dir=walk.store, prefix=".tmp-")
+        os.close(fd)
+        os.unlink(tmp)
+        try:
+            _write_file(Path(tmp), walk.repo[oid].read_raw(), executable)
+            with contextlib.suppress(FileExistsError):  # another builder stored it meanwhile
+                os.link(tmp, shared)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return False
+
+
+def prune_store(store: Path, min_age_seconds: float) -> int:
+    """Remove store entries no snapshot links to (older than ``min_age_seconds``); returns the count."""
+    removed, now = 0, time.time()
+    if not store.is_dir():
+        return 0
+    for entry in store.iterdir():
+        with contextlib.suppress(OSError):
+            info = entry.lstat()
+            if info.st_nlink <= 1 and now - info.st_ctime >= min_age_seconds:
+                entry.unlink()
+                removed += 1
+    return removed
 
 
 def _walk_tree(walk: _Walk, tree: pygit2.Tree, prefix: str, links: list[tuple[str, str]]) -> None:
@@ -130,13 +192,17 @@ def _freeze_dirs(root: Path) -> None:
         os.chmod(dirpath, 0o555)
 
 
-def materialise(repo: pygit2.Repository, revision: str, dest: Path, limits: Limits) -> None:
-    """Write the tree of commit ``revision`` into the empty directory ``dest`` and make it read-only."""
+def materialise(repo: pygit2.Repository, revision: str, dest: Path, limits: Limits,
+                store: Path | None = None) -> None:
+    """Write the tree of commit ``revision`` into the empty directory ``dest`` and make it read-only
+    (file contents hard-linked from ``store`` when given)."""
     commit = repo[revision]
     if not isinstance(commit, pygit2.Commit):
         raise UnsafeSource(f"{revision} is not a commit", revision=revision)
     links: list[tuple[str, str]] = []
-    walk = _Walk(repo, dest, limits, revision)
+    if store is not None:
+        store.mkdir(parents=True, exist_ok=True)
+    walk = _Walk(repo, dest, limits, revision, store)
     try:
         _walk_tree(walk, commit.tree, "", links)
         _make_links(dest, links, revision)

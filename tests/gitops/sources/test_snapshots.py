@@ -183,3 +183,23 @@ def test_concurrent_snapshots_of_different_commits(builder, http, source) -> Non
         thread.join(60)
     assert not errors
     assert [found[rev] for rev in revisions] == ["0", "1", "2", "3", "main"]
+
+
+def test_unchanged_files_are_stored_once_across_commits(builder, daemon, source) -> None:
+    repo = builder()
+    big = "x: " + "y" * 200_000 + "\n"
+    first = repo.commit({"big.yaml": big, "small.yaml": "a: 1\n", "run.sh": (b"#!/bin/sh\n", 0o100755)})
+    second = repo.commit({"big.yaml": big, "small.yaml": "a: 2\n", "run.sh": (b"#!/bin/sh\n", 0o100755)})
+    spec = RepoSpec("app", daemon.url("app.git"))
+    one, two = source.snapshot(spec, first), source.snapshot(spec, second)
+    assert (one.path / "big.yaml").stat().st_ino == (two.path / "big.yaml").stat().st_ino
+    assert (one.path / "small.yaml").stat().st_ino != (two.path / "small.yaml").stat().st_ino
+    assert [(one.path / "small.yaml").read_text(), (two.path / "small.yaml").read_text()] == ["a: 1\n", "a: 2\n"]
+    assert stat.S_IMODE((two.path / "run.sh").stat().st_mode) == 0o555
+    assert stat.S_IMODE((two.path / "big.yaml").stat().st_mode) == 0o444
+    store = source.layout.blobs_dir(spec.key)
+    assert len(list(store.iterdir())) == 4  # big, run.sh, and the two versions of small
+    os.utime(one.path, (1_000_000, 1_000_000))  # the older snapshot is collected first
+    assert source.collect(keep_last=1, min_age_seconds=0) == [one.path]
+    assert len(list(store.iterdir())) == 3  # small.yaml of the first commit was only in that snapshot
+    assert (two.path / "big.yaml").read_text() == big
