@@ -7,7 +7,8 @@ configuration and survive restarts; every ``resync_seconds`` it also asks for a 
 target (self-heal targets re-apply drift, the others refresh their drift status). Exactly one beat
 acts: each tick first takes or renews a Redis leader lock (TTL ``beat_lock_ttl``, renewed every
 tick); a second beat started against the same Redis waits as a hot standby and takes over within
-one TTL when the leader dies.
+one TTL when the leader dies. The loop's waits and its ``now`` come from the runtime's clock, so tests
+drive the beat with a manual clock.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gitops.clock import poll_until
 from gitops.status import Target, Trigger
 from workers import service
 from workers.locks import LeaderLock
@@ -48,12 +49,16 @@ class Beat:
         self.is_leader = False
 
     def tick(self, now: float | None = None) -> list[str]:
-        """One round: if leader, enqueue due polls and (when due) the resync. Returns what was sent."""
+        """One round: if leader, enqueue due polls and (when due) the resync. Returns what was sent.
+
+        ``now`` (default: the runtime's clock) is the time the polls are due against.
+        """
         self.is_leader = self.leader.hold()
         if not self.is_leader:
             return []
         sent = []
-        for repo in self.rt.store.claim_due(self.rt.catalog.repositories(), now):
+        at = self.rt.clock.now() if now is None else now
+        for repo in self.rt.store.claim_due(self.rt.catalog.repositories(), at):
             self.dispatch.poll(repo)
             sent.append(f"poll:{repo}")
         once = f"{self.owner}:{uuid.uuid4().hex[:8]}"  # a fresh owner: taking it never renews it
@@ -86,7 +91,7 @@ class Beat:
                     self.tick()
                 except Exception:  # Redis away, config problem: log and keep ticking
                     log.exception("beat tick failed")
-                stop.wait(self.rt.settings.beat_tick)
+                self.rt.clock.wait(stop, self.rt.settings.beat_tick)
         finally:
             self.leader.release()
             log.info("beat %s stopped", self.owner)
@@ -101,9 +106,4 @@ def celery_dispatch() -> Dispatch:
 
 
 def wait_for_leader(beat: Beat, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if beat.leader.hold():
-            return True
-        time.sleep(0.1)
-    return False
+    return bool(poll_until(beat.leader.hold, timeout, every=0.1, clock=beat.rt.clock))

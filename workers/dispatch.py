@@ -9,7 +9,7 @@ enqueues one reconcile per target, not one per request.
 
 from __future__ import annotations
 
-from gitops.state import RedisStore, check_name, check_target
+from gitops.state import Coalescing, RedisStore, check_name, check_target
 from gitops.status import Trigger
 from workers.settings import Settings
 
@@ -17,11 +17,12 @@ from workers.settings import Settings
 class CeleryDispatcher:
     """Publishes tasks on the workers' queues; every method returns a task id (or None if coalesced)."""
 
-    def __init__(self, store: RedisStore | None = None) -> None:
+    def __init__(self, store: Coalescing | None = None) -> None:
         self._store = store
 
     @property
-    def store(self) -> RedisStore:
+    def store(self) -> Coalescing:
+        """The coalescing marks (Redis on ``$GITOPS_REDIS_URL`` unless one was given)."""
         if self._store is None:
             self._store = RedisStore.from_url(Settings.from_env().redis_url)
         return self._store

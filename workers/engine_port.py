@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops.errors import ConfigError, Problem
-from gitops.state import RedisStore, TargetStatus
+from gitops.state import RecordReader, RedisStore, TargetStatus
 from gitops.state.model import ResultLike
 from gitops.status import Target, Trigger
 from workers.ports import Retry, TargetInfo
@@ -77,7 +77,7 @@ class EngineReconciler:
 
     config: Any
     git: Any
-    store: Any
+    store: RecordReader
     _ports: Any = None
 
     def _engine_ports(self) -> Any:

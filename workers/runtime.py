@@ -1,4 +1,4 @@
-"""The per-process runtime the tasks use: store, catalog, poller, reconciler and settings.
+"""The per-process runtime the tasks use: store, catalog, poller, reconciler, settings and clock.
 
 Built once per worker process on first use (``get_runtime``), from ``$GITOPS_RUNTIME`` ("module:factory",
 used by tests and benchmarks to plug in fakes) or from the configuration (workers/engine_port.py).
@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.errors import ConfigError, Problem
 from gitops.state import Store
 from workers.ports import Catalog, Poller, Reconciler
@@ -23,11 +24,12 @@ ENV_RUNTIME = "GITOPS_RUNTIME"
 
 @dataclass
 class Runtime:
-    store: Store
+    store: Store  # every role: records, leases, coalescing, schedule
     catalog: Catalog
     poller: Poller
     reconciler: Reconciler
     settings: Settings
+    clock: Clock = field(default=SYSTEM_CLOCK)  # the beat's ticks and ``now``; a ManualClock in tests
 
 
 _lock = threading.Lock()

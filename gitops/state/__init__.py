@@ -1,10 +1,13 @@
 """Durable state: per-target status, operation history, the event stream, leases and coalescing.
 
 The workers write it (one fenced write per reconcile), ``gitops status`` and the HTTP API read it.
-Key design choice: one small :class:`Store` Protocol with two implementations — :class:`RedisStore`
-(Lua scripts, appendonly Redis, versioned ``gitops:v1:`` keys) and :class:`InMemoryStore` (tests) — so
-callers never see Redis. :func:`open_store` picks the Redis URL from the argument or
-``GITOPS_REDIS_URL``.
+Key design choice: the port is split by role — :class:`Records` (status, history, events; its read
+side :class:`RecordReader`), :class:`Leases` (fenced per-target leases, named locks),
+:class:`Coalescing` (trigger state per target) and :class:`Schedule` (due polls, repository heads) —
+so each caller depends only on what it uses; :class:`Store` is all of them. Two implementations provide
+every role — :class:`RedisStore` (Lua scripts, appendonly Redis, versioned ``gitops:v1:`` keys) and
+:class:`InMemoryStore` (tests; time from an injected :class:`gitops.clock.Clock`) — so callers never
+see Redis. :func:`open_store` picks the Redis URL from the argument or ``GITOPS_REDIS_URL``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,17 @@ from pathlib import Path
 
 from gitops import program
 from gitops.errors import StateError
-from gitops.state.base import EVENTS_LIMIT, HISTORY_LIMIT, Lease, Store
+from gitops.state.base import (
+    EVENTS_LIMIT,
+    HISTORY_LIMIT,
+    Coalescing,
+    Lease,
+    Leases,
+    RecordReader,
+    Records,
+    Schedule,
+    Store,
+)
 from gitops.state.memory import InMemoryStore
 from gitops.state.model import (
     DriftRecord,
@@ -31,9 +44,10 @@ from gitops.state.redis_store import RedisStore
 ENV_URL = "GITOPS_REDIS_URL"
 
 __all__ = [
-    "DEFAULT_PREFIX", "ENV_URL", "EVENTS_LIMIT", "HISTORY_LIMIT", "DriftRecord", "Event", "InMemoryStore",
-    "Keys", "Lease", "ObjectRecord", "Operation", "RedisStore", "Store", "TargetStatus", "carry_forward",
-    "check_name", "check_target", "open_store", "recorded_url_path", "records_from_result", "redis_url",
+    "DEFAULT_PREFIX", "ENV_URL", "EVENTS_LIMIT", "HISTORY_LIMIT", "Coalescing", "DriftRecord", "Event",
+    "InMemoryStore", "Keys", "Lease", "Leases", "ObjectRecord", "Operation", "RecordReader", "Records",
+    "RedisStore", "Schedule", "Store", "TargetStatus", "carry_forward", "check_name", "check_target",
+    "open_store", "recorded_url_path", "records_from_result", "redis_url",
 ]
 
 

@@ -1,33 +1,48 @@
-"""InMemoryStore: the :class:`gitops.state.base.Store` in one process (tests, eager runs).
+"""InMemoryStore: every role of :class:`gitops.state.base.Store` in one process (tests, eager runs).
 
 Used by unit tests of the workers and by anything that needs state without Redis. Key design choice:
-the same semantics as the Redis store — fencing tokens, capped history, coalescing transitions, lock
-expiry — under one ``threading.Lock``, so tests written against it hold for Redis too (the shared
-contract tests run against both).
+the same semantics as the Redis store — fencing tokens, capped history (ordered like the Redis sorted
+set), bounded events, coalescing transitions, lock expiry, validation before any change — under one
+``threading.Lock``, with time from an injected :class:`gitops.clock.Clock`, so tests written against
+it hold for Redis too (the contract tests in tests/gitops/state run the same scenarios on both) and
+move time with a :class:`gitops.clock.ManualClock` instead of sleeping.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 
+from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.errors import StateError
-from gitops.state.base import EVENTS_LIMIT, HISTORY_LIMIT, Lease, OperationWrites
-from gitops.state.model import Event, Operation, TargetStatus
+from gitops.state.base import (
+    EVENTS_LIMIT,
+    HISTORY_LIMIT,
+    Lease,
+    OperationWrites,
+    Store,
+    bounded_event,
+    write_event,
+)
+from gitops.state.model import Event, Operation, TargetStatus, clip
 from gitops.state.names import check_name, check_operation_id, check_target
 from gitops.status import Target
 
 
-class InMemoryStore(OperationWrites):
-    """A Store in a dict; ``clock`` is injectable for expiry tests."""
+def _history_order(operation: Operation) -> tuple[float, str]:
+    """The order of a Redis sorted set scored by start time: score, then member."""
+    return operation.started, operation.id
+
+
+class InMemoryStore(OperationWrites, Store):
+    """A Store in a dict; TTLs run on ``clock.monotonic()``, stamps and due times on ``clock.now()``."""
 
     def __init__(self, *, history_limit: int = HISTORY_LIMIT, events_limit: int = EVENTS_LIMIT,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._mutex = threading.Lock()
-        self._now = clock
+        self.clock = clock
         self.history_limit = history_limit
         self.events_limit = events_limit
         self._status: dict[Target, TargetStatus] = {}
@@ -41,7 +56,13 @@ class InMemoryStore(OperationWrites):
         self._due: dict[str, float] = {}
         self._heads: dict[str, str] = {}
 
-    # -- writes ---------------------------------------------------------------------------------
+    def _expiry(self, ttl: float) -> float:
+        return self.clock.monotonic() + ttl
+
+    def _expired(self, at: float) -> bool:
+        return at <= self.clock.monotonic()
+
+    # -- records --------------------------------------------------------------------------------
     def _write(self, status: TargetStatus | None, operation: Operation, lease: Lease | None,
                kind: str, message: str) -> None:
         target = check_target(operation.application, operation.cluster)
@@ -58,13 +79,12 @@ class InMemoryStore(OperationWrites):
                 self._status[target] = status
             ops = self._ops.setdefault(target, {})
             ops[operation.id] = operation
-            for old in sorted(ops.values(), key=lambda o: o.started)[: max(0, len(ops) - self.history_limit)]:
+            for old in sorted(ops.values(), key=_history_order)[: max(0, len(ops) - self.history_limit)]:
                 del ops[old.id]
-            self._append(Event(kind, target.application, target.cluster, message[:512],
-                               data={"phase": str(operation.phase), "operation": operation.id}))
+            self._append(write_event(kind, operation, message))
 
     def _append(self, event: Event) -> str:
-        event = replace(event, id=f"{int(time.time() * 1000)}-{next(self._seq)}")
+        event = replace(event, id=f"{int(self.clock.now() * 1000)}-{next(self._seq)}")
         self._events.append(event)
         del self._events[: max(0, len(self._events) - self.events_limit)]
         return event.id
@@ -72,10 +92,10 @@ class InMemoryStore(OperationWrites):
     def publish(self, event: Event) -> str:
         check_target(event.application, event.cluster)
         with self._mutex:
-            return self._append(event)
+            return self._append(bounded_event(event))
 
-    # -- reads ----------------------------------------------------------------------------------
     def status(self, target: Target) -> TargetStatus | None:
+        check_target(target.application, target.cluster)
         with self._mutex:
             return self._status.get(target)
 
@@ -84,11 +104,13 @@ class InMemoryStore(OperationWrites):
             return [self._status[t] for t in sorted(self._status, key=lambda t: t.key)]
 
     def history(self, target: Target, limit: int = HISTORY_LIMIT) -> list[Operation]:
+        check_target(target.application, target.cluster)
         with self._mutex:
-            ops = sorted(self._ops.get(target, {}).values(), key=lambda o: o.started, reverse=True)
-        return ops[:limit]
+            ops = sorted(self._ops.get(target, {}).values(), key=_history_order, reverse=True)
+        return ops[: max(0, limit)]
 
     def operation(self, target: Target, op_id: str) -> Operation | None:
+        check_target(target.application, target.cluster)
         with self._mutex:
             return self._ops.get(target, {}).get(check_operation_id(op_id))
 
@@ -105,6 +127,7 @@ class InMemoryStore(OperationWrites):
             return [e for e in self._events if seq(e.id) > floor][:count]
 
     def forget(self, target: Target) -> bool:
+        check_target(target.application, target.cluster)
         with self._mutex:
             had = self._status.pop(target, None) is not None
             return bool(self._ops.pop(target, None)) or had
@@ -112,10 +135,15 @@ class InMemoryStore(OperationWrites):
     # -- leases ---------------------------------------------------------------------------------
     def _held(self, key: str) -> tuple[str, float] | None:
         held = self._locks.get(key)
-        if held is not None and held[1] <= self._now():
+        if held is not None and self._expired(held[1]):
             del self._locks[key]
             return None
         return held
+
+    @staticmethod
+    def _lease_key(lease: Lease) -> tuple[str, str]:
+        target = check_target(lease.target.application, lease.target.cluster)
+        return f"lock:{target.key}", f"{clip(lease.owner, 200)}|{lease.token}"
 
     def acquire(self, target: Target, owner: str, ttl: float) -> Lease | None:
         check_target(target.application, target.cluster)
@@ -125,23 +153,41 @@ class InMemoryStore(OperationWrites):
                 return None
             token = self._tokens.get(target, 0) + 1
             self._tokens[target] = token
-            self._locks[key] = (f"{owner}|{token}", self._now() + ttl)
+            self._locks[key] = (f"{clip(owner, 200)}|{token}", self._expiry(ttl))
             return Lease(target, owner, token)
 
     def renew(self, lease: Lease, ttl: float) -> bool:
-        key = f"lock:{lease.target.key}"
+        key, value = self._lease_key(lease)
         with self._mutex:
             held = self._held(key)
-            if held is None or held[0] != f"{lease.owner}|{lease.token}":
+            if held is None or held[0] != value:
                 return False
-            self._locks[key] = (held[0], self._now() + ttl)
+            self._locks[key] = (value, self._expiry(ttl))
             return True
 
     def release(self, lease: Lease) -> bool:
-        key = f"lock:{lease.target.key}"
+        key, value = self._lease_key(lease)
         with self._mutex:
             held = self._held(key)
-            if held is None or held[0] != f"{lease.owner}|{lease.token}":
+            if held is None or held[0] != value:
+                return False
+            del self._locks[key]
+            return True
+
+    def acquire_named(self, name: str, owner: str, ttl: float) -> bool:
+        key, value = f"named:{check_name(name, 'lock name')}", clip(owner, 200)
+        with self._mutex:
+            held = self._held(key)
+            if held is not None and held[0] != value:
+                return False
+            self._locks[key] = (value, self._expiry(ttl))
+            return True
+
+    def release_named(self, name: str, owner: str) -> bool:
+        key, value = f"named:{check_name(name, 'lock name')}", clip(owner, 200)
+        with self._mutex:
+            held = self._held(key)
+            if held is None or held[0] != value:
                 return False
             del self._locks[key]
             return True
@@ -149,7 +195,7 @@ class InMemoryStore(OperationWrites):
     # -- coalescing -----------------------------------------------------------------------------
     def _state(self, target: Target) -> str | None:
         entry = self._sched.get(target)
-        if entry is not None and entry[1] <= self._now():
+        if entry is not None and self._expired(entry[1]):
             del self._sched[target]
             return None
         return None if entry is None else entry[0]
@@ -159,49 +205,34 @@ class InMemoryStore(OperationWrites):
         with self._mutex:
             state = self._state(target)
             if state is None:
-                self._sched[target] = ("queued", self._now() + ttl)
+                self._sched[target] = ("queued", self._expiry(ttl))
                 return True
             if state == "running":
                 self._sched[target] = ("dirty", self._sched[target][1])
             return False
 
     def begin_run(self, target: Target, ttl: float) -> None:
+        check_target(target.application, target.cluster)
         with self._mutex:
-            self._sched[target] = ("running", self._now() + ttl)
+            self._sched[target] = ("running", self._expiry(ttl))
 
     def finish_run(self, target: Target, ttl: float) -> bool:
+        check_target(target.application, target.cluster)
         with self._mutex:
             if self._state(target) == "dirty":
-                self._sched[target] = ("queued", self._now() + ttl)
+                self._sched[target] = ("queued", self._expiry(ttl))
                 return True
             self._sched.pop(target, None)
             return False
 
-    # -- singletons and polling -----------------------------------------------------------------
-    def acquire_named(self, name: str, owner: str, ttl: float) -> bool:
-        key = f"named:{check_name(name, 'lock name')}"
-        with self._mutex:
-            held = self._held(key)
-            if held is not None and held[0] != owner:
-                return False
-            self._locks[key] = (owner, self._now() + ttl)
-            return True
-
-    def release_named(self, name: str, owner: str) -> bool:
-        key = f"named:{check_name(name, 'lock name')}"
-        with self._mutex:
-            held = self._held(key)
-            if held is None or held[0] != owner:
-                return False
-            del self._locks[key]
-            return True
-
+    # -- schedule -------------------------------------------------------------------------------
     def claim_due(self, intervals: Mapping[str, float], now: float | None = None) -> list[str]:
-        at = time.time() if now is None else now
+        at = self.clock.now() if now is None else now
+        checked = [(check_name(name, "repository"), float(interval))
+                   for name, interval in sorted(intervals.items())]
         due = []
         with self._mutex:
-            for name, interval in sorted(intervals.items()):
-                check_name(name, "repository")
+            for name, interval in checked:
                 if self._due.get(name, float("-inf")) <= at:
                     self._due[name] = at + interval
                     due.append(name)
@@ -213,7 +244,7 @@ class InMemoryStore(OperationWrites):
 
     def set_repo_head(self, repository: str, revision: str) -> None:
         with self._mutex:
-            self._heads[check_name(repository, "repository")] = revision[:128]
+            self._heads[check_name(repository, "repository")] = clip(revision, 128)
 
     def ping(self) -> bool:
         return True

@@ -1,25 +1,36 @@
-"""RedisStore: the :class:`gitops.state.base.Store` on Redis (status, history, events, leases).
+"""RedisStore: every role of :class:`gitops.state.base.Store` on Redis (records, leases, coalescing,
+schedule).
 
 Used by the workers, ``gitops status`` and the HTTP API when a Redis URL is configured. Key design
 choice: each logical change is one Lua script (see :mod:`gitops.state.lua`), so the fencing check and
-the write it guards are atomic, and nothing is ever half-written. Redis errors are translated once,
-here, into :class:`gitops.errors.StateError` (temporary: Redis may come back).
+the write it guards are atomic, and nothing is ever half-written; TTLs run on the Redis server's clock,
+only the default ``now`` of ``claim_due`` comes from the injected :class:`gitops.clock.Clock`. Redis
+errors are translated once, here, into :class:`gitops.errors.StateError` (temporary: Redis may come
+back).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 import redis
 
+from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.errors import StateError
 from gitops.state import lua
-from gitops.state.base import EVENTS_LIMIT, HISTORY_LIMIT, Lease, OperationWrites
+from gitops.state.base import (
+    EVENTS_LIMIT,
+    HISTORY_LIMIT,
+    Lease,
+    OperationWrites,
+    Store,
+    bounded_event,
+    write_event,
+)
 from gitops.state.model import Event, Operation, TargetStatus, clip
 from gitops.state.names import DEFAULT_PREFIX, Keys, check_name, check_operation_id
 from gitops.status import Target
@@ -72,12 +83,14 @@ def _decode_all(raws: list[bytes | None], keys: list[str],
     return out
 
 
-class RedisStore(OperationWrites):
+class RedisStore(OperationWrites, Store):
     """A Store on one Redis database; ``prefix`` carries the schema version."""
 
     def __init__(self, client: redis.Redis[bytes], *, prefix: str = DEFAULT_PREFIX,
-                 history_limit: int = HISTORY_LIMIT, events_limit: int = EVENTS_LIMIT) -> None:
+                 history_limit: int = HISTORY_LIMIT, events_limit: int = EVENTS_LIMIT,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.redis = client
+        self.clock = clock
         self.keys = Keys(prefix)
         self.history_limit = history_limit
         self.events_limit = events_limit
@@ -95,20 +108,21 @@ class RedisStore(OperationWrites):
         with _translated(name.lower()):
             return self._scripts[name](keys=keys, args=args)
 
-    # -- writes ---------------------------------------------------------------------------------
+    # -- records: writes ------------------------------------------------------------------------
     def _write(self, status: TargetStatus | None, operation: Operation, lease: Lease | None,
                kind: str, message: str) -> None:
         target = operation.target
         check_operation_id(operation.id)
         if lease is not None and lease.target != target:
             raise StateError(f"lease for {lease.target} used to write {target}", target=target.key)
+        event = write_event(kind, operation, message)
         k = self.keys
         keys = [k.fence(target), k.status(target), k.operations(target), k.history(target),
                 k.targets(), k.events()]
         args = [lease.token if lease else -1, json.dumps(status.to_dict()) if status else "",
                 operation.id, json.dumps(operation.to_dict()), repr(operation.started),
-                self.history_limit, target.key, self.events_limit, kind, clip(message, 512),
-                str(operation.phase)]
+                self.history_limit, target.key, self.events_limit, event.kind, event.message,
+                event.data["phase"]]
         if not self._run("RECORD", keys, args):
             raise StateError(f"stale lease (token {lease.token if lease else '-'}): a newer reconcile "
                              f"of {target} has written since; this write was refused",
@@ -117,15 +131,14 @@ class RedisStore(OperationWrites):
     def publish(self, event: Event) -> str:
         check_name(event.application, "application")
         check_name(event.cluster, "cluster")
-        fields: dict[str, str] = {"kind": clip(event.kind, 64),
-                                  "target": f"{event.application}@{event.cluster}",
-                                  "message": clip(event.message, 512), "time": repr(event.time)}
-        fields.update({clip(k, 64): clip(v, 512) for k, v in list(event.data.items())[:16]})
+        event = bounded_event(event)
+        fields: dict[str, str] = {"kind": event.kind, "target": f"{event.application}@{event.cluster}",
+                                  "message": event.message, "time": repr(event.time), **event.data}
         with _translated("publish"):
             return _text(self.redis.xadd(self.keys.events(), cast(Any, fields), maxlen=self.events_limit,
                                          approximate=True))
 
-    # -- reads ----------------------------------------------------------------------------------
+    # -- records: reads -------------------------------------------------------------------------
     def status(self, target: Target) -> TargetStatus | None:
         key = self.keys.status(target)
         with _translated("status"):
@@ -141,8 +154,11 @@ class RedisStore(OperationWrites):
         return _decode_all(raws, keys, TargetStatus.from_dict)
 
     def history(self, target: Target, limit: int = HISTORY_LIMIT) -> list[Operation]:
+        key = self.keys.history(target)
+        if limit <= 0:
+            return []
         with _translated("history"):
-            ids = self.redis.zrevrange(self.keys.history(target), 0, max(0, limit - 1))
+            ids = self.redis.zrevrange(key, 0, limit - 1)
             if not ids:
                 return []
             raws = self.redis.hmget(self.keys.operations(target), ids)
@@ -192,6 +208,12 @@ class RedisStore(OperationWrites):
     def release(self, lease: Lease) -> bool:
         return bool(self._run("RELEASE", [self.keys.lock(lease.target)], [self._lease_value(lease)]))
 
+    def acquire_named(self, name: str, owner: str, ttl: float) -> bool:
+        return bool(self._run("ACQUIRE_NAMED", [self.keys.named_lock(name)], [clip(owner, 200), _ms(ttl)]))
+
+    def release_named(self, name: str, owner: str) -> bool:
+        return bool(self._run("RELEASE", [self.keys.named_lock(name)], [clip(owner, 200)]))
+
     # -- coalescing -----------------------------------------------------------------------------
     def trigger(self, target: Target, ttl: float) -> bool:
         return bool(self._run("TRIGGER", [self.keys.schedule(target)], [_ms(ttl)]))
@@ -202,15 +224,9 @@ class RedisStore(OperationWrites):
     def finish_run(self, target: Target, ttl: float) -> bool:
         return bool(self._run("FINISH_RUN", [self.keys.schedule(target)], [_ms(ttl)]))
 
-    # -- singletons and polling -----------------------------------------------------------------
-    def acquire_named(self, name: str, owner: str, ttl: float) -> bool:
-        return bool(self._run("ACQUIRE_NAMED", [self.keys.named_lock(name)], [clip(owner, 200), _ms(ttl)]))
-
-    def release_named(self, name: str, owner: str) -> bool:
-        return bool(self._run("RELEASE", [self.keys.named_lock(name)], [clip(owner, 200)]))
-
+    # -- schedule -------------------------------------------------------------------------------
     def claim_due(self, intervals: Mapping[str, float], now: float | None = None) -> list[str]:
-        args: list[Any] = [repr(time.time() if now is None else now)]
+        args: list[Any] = [repr(self.clock.now() if now is None else now)]
         for name, interval in sorted(intervals.items()):
             args += [check_name(name, "repository"), repr(float(interval))]
         return [_text(n) for n in self._run("CLAIM_DUE", [self.keys.repo_due()], args)]
