@@ -83,6 +83,48 @@ def validate_metadata(rt: ResourceType, obj: dict[str, Any]) -> None:
             ("FieldValueInvalid", "metadata.finalizers", "Invalid value: must be a list of strings")])
 
 
+def go_quote(text: str) -> str:
+    """``text`` as Go's ``%q`` prints it (validation messages quote values this way)."""
+    named = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+             "\v": "\\v", "\\": "\\\\", '"': '\\"'}
+    out = []
+    for ch in text:
+        if ch in named:
+            out.append(named[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return '"' + "".join(out) + '"'
+
+
+def validate_managed_fields(rt: ResourceType, obj: dict[str, Any]) -> None:
+    """apimachinery's ValidateManagedFields on the entries about to be stored: 422 for a manager
+    longer than 128 bytes or with unprintable characters, or a subresource longer than 256 bytes.
+    (Operation and fieldsType cannot be wrong here: the field manager re-encodes every entry.)"""
+    causes = []
+    for i, item in enumerate(obj["metadata"].get("managedFields") or []):
+        where = f"metadata.managedFields[{i}]"
+        manager, subresource = str(item.get("manager", "")), str(item.get("subresource", ""))
+        if len(manager.encode()) > 128:
+            causes.append(("FieldValueTooLong", f"{where}.manager", "Too long: must have at most 128 bytes"))
+        for pos, ch in enumerate(manager):
+            if not ch.isprintable():
+                at = len(manager[:pos].encode())
+                detail = f"invalid character U+{ord(ch):04X} (at position {at})"
+                causes.append(("FieldValueInvalid", f"{where}.manager",
+                               f"Invalid value: {go_quote(manager)}: {detail}"))
+        if len(subresource.encode()) > 256:
+            causes.append(("FieldValueTooLong", f"{where}.subresource",
+                           "Too long: must have at most 256 bytes"))
+    if causes:
+        raise invalid(rt.kind, rt.group, str(obj["metadata"].get("name", "")), causes)
+
+
 def has_generation(rt: ResourceType) -> bool:
     if rt.crd:
         return True

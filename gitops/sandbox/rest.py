@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitops.sandbox import fieldmanager, fieldvalidation, scale
+from gitops.sandbox import decoding, fieldmanager, fieldvalidation, scale
 from gitops.sandbox.catalog import Catalog, ResourceType
 from gitops.sandbox.meta import generated_name, now
 from gitops.sandbox.patch import json_patch, merge_patch, strategic_patch
@@ -135,6 +135,33 @@ def _object_body(call: Call, value: Any) -> dict[str, Any]:
     return value
 
 
+def _decoded(call: Call, obj: dict[str, Any]) -> dict[str, Any]:
+    """A POST or PUT body through the typed decoder: 400 as the create and update handlers send it."""
+    try:
+        decoding.decode(call.rt, obj)
+    except decoding.DecodeError as exc:
+        kind, version = call.rt.kind, str(obj.get("apiVersion", "")).rpartition("/")[2]
+        message = f'{kind} in version "{version}" cannot be handled as a {kind}: {exc.message}'
+        raise bad_request(message) from exc
+    return obj
+
+
+def _decoded_patch(call: Call, obj: dict[str, Any], patch: Any, strategic: bool) -> dict[str, Any]:
+    """A patched object through the typed decoder: the patch handler's 422 on field ``patch``, whose
+    value is the patched JSON (JSON and merge patches) or the decoded patch (strategic)."""
+    try:
+        decoding.decode(call.rt, obj)
+    except decoding.DecodeError as exc:
+        if strategic:
+            value = decoding.go_patch_value(patch)
+            message = ("error decoding from json: " if exc.base64_field else "") + exc.message
+        else:
+            value, message = dumps(obj).decode(), exc.message
+        raise invalid("", "", "", [("FieldValueInvalid", "patch",
+                                    f"Invalid value: {json.dumps(value)}: {message}")]) from exc
+    return obj
+
+
 class Api:
     """The verbs over a store and a catalog."""
 
@@ -210,7 +237,8 @@ class Api:
 
     # --- writes ------------------------------------------------------------------------------
     def create(self, call: Call) -> tuple[int, bytes]:
-        obj = _object_body(call, decode_body(call, yaml_ok=call.content_type == "application/yaml"))
+        body = decode_body(call, yaml_ok=call.content_type == "application/yaml")
+        obj = _decoded(call, _object_body(call, body))
         meta = obj["metadata"]
         if not meta.get("name"):
             prefix = meta.get("generateName")
@@ -236,7 +264,8 @@ class Api:
         if call.subresource == "scale":
             with self.store.lock:
                 return self._scale(call, decode_body(call), self._live(call))
-        obj = _object_body(call, decode_body(call, yaml_ok=call.content_type == "application/yaml"))
+        body = decode_body(call, yaml_ok=call.content_type == "application/yaml")
+        obj = _decoded(call, _object_body(call, body))
         obj["metadata"].setdefault("name", call.name)
         with self.store.lock:
             old = self._live(call)
@@ -271,7 +300,7 @@ class Api:
                 result = strategic_patch(obj, patch, call.rt.type_node())
             if call.subresource == "scale":
                 return self._scale(call, result, old)
-            new = _object_body(call, result)
+            new = _decoded_patch(call, _object_body(call, result), patch, ctype == "strategic")
             wanted = new["metadata"].get("resourceVersion")
             if wanted and wanted != old.obj["metadata"]["resourceVersion"]:
                 raise conflict(call.rt.plural, call.rt.group, call.name, STALE)
@@ -304,6 +333,13 @@ class Api:
                                         resource=call.rt.plural, group=call.rt.group,
                                         status_subresource="status" in call.rt.subresources
                                         and call.subresource != "status")
+            try:  # the merged result is converted to the typed object only now
+                decoding.decode(call.rt, merged)
+            except decoding.DecodeError as exc:
+                gvk = f"{call.rt.group}/{call.rt.version}, Kind={call.rt.kind}"
+                prefix = "error decoding from json: " if exc.base64_field else ""
+                raise ApiError(500, "", f"failed to convert new object ({call.namespace}/{call.name}; {gvk}) "
+                               f"to proper version: {prefix}{exc.message}") from exc
             return self.writer.commit(call, old, merged, manager=manager, applied=True)
 
     def delete(self, call: Call) -> tuple[int, bytes]:

@@ -17,7 +17,14 @@ from gitops.sandbox import crds, fieldmanager, fieldvalidation
 from gitops.sandbox.catalog import Catalog, ResourceType
 from gitops.sandbox.defaults import apply_defaults, job_selector
 from gitops.sandbox.immutable import check_immutable
-from gitops.sandbox.meta import now, stamp_create, stamp_update, validate_metadata, validate_name
+from gitops.sandbox.meta import (
+    now,
+    stamp_create,
+    stamp_update,
+    validate_managed_fields,
+    validate_metadata,
+    validate_name,
+)
 from gitops.sandbox.status import ApiError, bad_request, conflict, not_found
 from gitops.sandbox.store import Entry, Store, dumps
 from gitops.sandbox.validation import validate_object
@@ -87,6 +94,7 @@ class Writer:
         if not applied:
             new = fieldmanager.update(old, new, manager, subresource=call.subresource, schema=rt.type_node(),
                                       now=now(), status_subresource="status" in rt.subresources)
+        validate_managed_fields(rt, new)
         if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
             crds.validate_and_accept(new)  # the establishing controller's status, not a user's field
         if "status" in rt.subresources and not rt.crd:

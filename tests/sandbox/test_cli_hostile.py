@@ -146,4 +146,6 @@ def test_ipv6_loopback_is_served_when_available() -> None:
         pytest.skip(f"IPv6 loopback unavailable: {exc}")
     with sandbox:
         assert sandbox.url.startswith("http://[::1]:")
-        assert Client(sandbox.url).get("/version").status == 200
+        client = Client(sandbox.url)
+        assert client.get("/version").status == 200
+        client.close()

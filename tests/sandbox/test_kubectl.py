@@ -67,6 +67,9 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[
     yield tmp, env
     proc.terminate()
     assert proc.wait(timeout=10) == 0
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 def kubectl(
@@ -190,3 +193,6 @@ def test_watch_briefly(kube: tuple[Path, dict[str, str]]) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()

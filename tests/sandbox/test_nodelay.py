@@ -40,4 +40,5 @@ def test_every_accepted_connection_disables_nagle(recorded: tuple[list[int], San
         client.get("/api/v1/namespaces/default")
         client.post("/api/v1/namespaces/default/configmaps",
                     {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"}})
+    client.close()
     assert seen and all(flag != 0 for flag in seen), seen

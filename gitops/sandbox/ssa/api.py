@@ -40,8 +40,13 @@ ANCIENT_CHANGES = "ancient-changes"
 
 
 def is_reset(entries: Any) -> bool:
-    """``managedFields: []`` or ``[{}]`` in a write asks the server to forget all ownership."""
-    return isinstance(entries, list) and (not entries or entries == [{}])
+    """``managedFields: []`` or one empty entry in a write asks the server to forget all ownership.
+
+    "Empty" is Go's zero ``ManagedFieldsEntry``: ``{}``, ``null``, or only null or empty values."""
+    if not isinstance(entries, list) or len(entries) > 1:
+        return False
+    return not entries or entries[0] is None or (
+        isinstance(entries[0], dict) and all(v is None or v == "" for v in entries[0].values()))
 
 
 def apply_patch(live: dict[str, Any] | None, applied: dict[str, Any], manager: str, *, force: bool = False,
@@ -156,8 +161,8 @@ def _ledger_for_update(live: dict[str, Any] | None, new: dict[str, Any], subreso
         return Ledger({}, {}, {})
     if not subresource and entries:
         try:
-            ledger = decode_managed(entries)
-        except InvalidObject:
+            ledger = decode_managed(entries, request=True)
+        except InvalidObject:  # undecodable entries are ignored, the live ones kept
             ledger = Ledger({}, {}, {})
         if ledger.managers:
             return ledger

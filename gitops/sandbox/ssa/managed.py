@@ -87,8 +87,13 @@ class Ledger:
     versions: dict[str, str]
 
 
-def decode_managed(entries: Any) -> Ledger:
-    """Field sets, times and apiVersions per manager identifier from ``metadata.managedFields``."""
+def decode_managed(entries: Any, *, request: bool = False) -> Ledger:
+    """Field sets, times and apiVersions per manager identifier from ``metadata.managedFields``.
+
+    ``request=True`` applies the rules of the apiserver's ``DecodeManagedFields`` to entries a client
+    sent: ``operation`` must be Apply or Update, ``apiVersion`` must not be empty, ``fieldsType`` must be
+    exactly ``FieldsV1``, and a later entry with the same identity replaces an earlier one. Stored
+    entries (written by this library) are decoded leniently, and duplicates there are an error."""
     ledger = Ledger({}, {}, {})
     if entries is None:
         return ledger
@@ -101,16 +106,22 @@ def decode_managed(entries: Any) -> Ledger:
         op = raw.get("operation")
         if op not in ("Apply", "Update"):
             raise InvalidObject(f"operation must be Apply or Update, got {op!r}", where)
-        if raw.get("fieldsType", "FieldsV1") != "FieldsV1":
+        fields_type = raw.get("fieldsType") if request else raw.get("fieldsType", "FieldsV1")
+        if fields_type != "FieldsV1":
             raise InvalidObject(f"unsupported fieldsType {raw.get('fieldsType')!r}", where)
-        version = str(raw.get("apiVersion", ""))
-        entry = Entry(str(raw.get("manager", "")), op, "" if op == "Apply" else version,
-                      str(raw.get("subresource", "")))
+        version = str(raw.get("apiVersion") or "")
+        if request and not version:
+            raise InvalidObject("apiVersion must not be empty", where)
+        entry = Entry(str(raw.get("manager") or ""), op, "" if op == "Apply" else version,
+                      str(raw.get("subresource") or ""))
         ident = entry.ident()
-        if ident in ledger.managers:
+        if ident in ledger.managers and not request:
             raise InvalidObject(f"duplicate entry for manager {entry.manager!r}", where)
-        ledger.managers[ident] = Owned(decode(raw.get("fieldsV1", {}), where + ".fieldsV1"), op == "Apply")
+        fields = raw.get("fieldsV1")
+        ledger.managers[ident] = Owned(decode({} if fields is None else fields, where + ".fieldsV1"),
+                                       op == "Apply")
         ledger.versions[ident] = version
+        ledger.times.pop(ident, None)
         if isinstance(raw.get("time"), str):
             ledger.times[ident] = raw["time"]
     return ledger
@@ -122,13 +133,14 @@ def encode_managed(ledger: Ledger) -> list[dict[str, Any]]:
     for ident, owned in ledger.managers.items():
         entry = Entry.parse(ident)
         item: dict[str, Any] = {"manager": entry.manager, "operation": entry.operation,
-                                "apiVersion": ledger.versions.get(ident, entry.api_version),
-                                "time": ledger.times.get(ident, ""), "fieldsType": "FieldsV1",
-                                "fieldsV1": encode(owned.fields)}
+                                "apiVersion": ledger.versions.get(ident, entry.api_version)}
+        if ident in ledger.times:  # a client may have sent an entry without one (Go: a nil *Time)
+            item["time"] = ledger.times[ident]
+        item.update({"fieldsType": "FieldsV1", "fieldsV1": encode(owned.fields)})
         if entry.subresource:
             item["subresource"] = entry.subresource
         out.append(item)
-    out.sort(key=lambda e: (e["operation"], e["time"], e["manager"], e["apiVersion"],
+    out.sort(key=lambda e: (e["operation"], e.get("time", ""), e["manager"], e["apiVersion"],
                             e.get("subresource", "")))
     return out
 
