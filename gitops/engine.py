@@ -363,9 +363,11 @@ class RenderersPort:
 
     def render(self, root: Path, source: Any, parameters: Mapping[str, Any],
                remote_loader: RemoteLoader | None = None) -> list[Manifest]:
+        budget = getattr(source, "budget", None)  # the application's render budget (config: source.budget)
         return render_manifests(RenderRequest(root=root, path=source.path, renderer=str(source.renderer),
                                               options=dict(source.options or {}), parameters=parameters,
-                                              remote_loader=remote_loader))
+                                              remote_loader=remote_loader,
+                                              budget=budget.to_budget() if budget is not None else None))
 
 
 def default_ports(cache_dir: Path, verifier: Verifier | None = None,

@@ -5,22 +5,32 @@ inside it, the renderer name, the renderer's options and the per-cluster paramet
 application path to the snapshot (no ``..``, no absolute path, no symlink escape), dispatches to the
 renderer, and checks the common output shape (apiVersion, kind, metadata.name; no duplicate objects).
 
-Key design choice: the renderers are plain functions ``(root, app_dir, options, parameters)`` in a
+Key design choices: the renderers are plain functions ``(root, app_dir, options, parameters)`` in a
 table; this module owns the boundary checks so each renderer only checks its own options. Every
-failure, including an unexpected OS error, leaves as :class:`renderers.errors.RenderError` naming
-the file and field; nothing is returned half-rendered.
+render runs under one :class:`renderers.budget.Budget` (``RenderRequest.budget``), in a
+resource-limited worker process from a warm pool (:mod:`renderers.isolation`): CPU and memory are
+bounded by the kernel, objects, output bytes and YAML nodes by in-process counters. The
+``*_in_process`` functions are what a worker runs (the counters apply, the kernel limits do not).
+Every failure, including an unexpected OS error, leaves as :class:`renderers.errors.RenderError`
+naming the file and field (:class:`renderers.budget.BudgetExceeded` naming the budget); nothing is
+returned half-rendered.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import os
+import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from renderers import jinja, plain
+from renderers import budget as budgets
+from renderers import isolation, jinja, plain
+from renderers.budget import Budget
 from renderers.errors import RenderError
 from renderers.manifest import Manifest, check_unique, from_documents
 
@@ -50,7 +60,10 @@ class RenderRequest:
     options: Mapping[str, Any] = field(default_factory=dict)
     parameters: Mapping[str, Any] = field(default_factory=dict)
     # Fetches Kustomize remote bases (URL -> local directory); None rejects them with a clear error.
+    # Called in this process (the render's worker asks for each URL it meets).
     remote_loader: Callable[[str], Path] | None = None
+    # What the render may use (None: renderers.budget.DEFAULT); see docs/renderers.md.
+    budget: Budget | None = None
 
 
 def cluster_parameters(*, cluster: str, labels: Mapping[str, str] | None = None,
@@ -116,7 +129,59 @@ def _root(root: Path) -> Path:
 
 
 def render(request: RenderRequest) -> list[Manifest]:
-    """The manifests of one application for one cluster; a RenderError on any failure."""
+    """The manifests of one application for one cluster, rendered in a pooled worker process under
+    ``request.budget``; a RenderError (BudgetExceeded naming the budget) on any failure."""
+    limits = request.budget or budgets.DEFAULT
+    # the worker has a working directory of its own: relative roots are the caller's
+    root = Path(os.path.abspath(request.root))
+    job = ("render", dataclasses.replace(request, root=root, remote_loader=None, budget=limits))
+    try:
+        pickle.dumps(job, protocol=5)
+    except Exception as exc:
+        raise RenderError(f"options and parameters must be plain data: {exc}", field="options") from exc
+    result: list[Manifest] = isolation.run(job, limits, request.remote_loader)
+    return result
+
+
+def build_kustomization(path: Path, load_restrictor: str = "RootOnly", budget: Budget | None = None
+                        ) -> list[dict[str, Any]]:
+    """``kubectl kustomize DIR``: the documents of the kustomization in ``path`` (no snapshot fence,
+    no remote bases), built in a pooled worker process under ``budget``. For ``gitops kustomize``."""
+    limits = budget or budgets.DEFAULT
+    job = ("kustomize", os.path.abspath(path), load_restrictor, limits)  # relative to the caller's cwd
+    result: list[dict[str, Any]] = isolation.run(job, limits)
+    return result
+
+
+def render_in_process(request: RenderRequest, *, remote_loader: Callable[[str], Path] | None = None,
+                      check_output: bool = True) -> list[Manifest]:
+    """:func:`render` in the calling process: the object, output and YAML-node budgets apply, the CPU
+    and memory budgets do not (that is what the worker process is for). ``remote_loader`` overrides
+    the request's; ``check_output=False`` leaves the output budget to the caller (the worker checks
+    it while serialising the reply)."""
+    limits = request.budget or budgets.DEFAULT
+    with budgets.metering(limits) as meter:
+        manifests = _render(request, remote_loader or request.remote_loader)
+        meter.check_objects(len(manifests), request.path)
+        if check_output:
+            isolation.encode(manifests, limits)
+    return manifests
+
+
+def build_kustomization_in_process(path: Path, load_restrictor: str, budget: Budget | None = None, *,
+                                   check_output: bool = True) -> list[dict[str, Any]]:
+    """:func:`build_kustomization` in the calling process (see :func:`render_in_process`)."""
+    from renderers.kustomize import KustomizeOptions, build
+
+    limits = budget or budgets.DEFAULT
+    with budgets.metering(limits):
+        docs = build(path, KustomizeOptions(load_restrictor=load_restrictor))
+        if check_output:
+            isolation.encode(docs, limits)
+    return docs
+
+
+def _render(request: RenderRequest, remote_loader: Callable[[str], Path] | None) -> list[Manifest]:
     fn = RENDERERS.get(str(request.renderer))
     if fn is None:
         known = ", ".join(sorted(RENDERERS))
@@ -126,7 +191,7 @@ def render(request: RenderRequest) -> list[Manifest]:
     root = _root(request.root)
     app_dir = plain.app_directory(root, request.path or ".")
     try:
-        manifests = (_kustomize(root, app_dir, request.options, request.parameters, request.remote_loader)
+        manifests = (_kustomize(root, app_dir, request.options, request.parameters, remote_loader)
                      if fn is _kustomize else fn(root, app_dir, request.options, request.parameters))
     except RenderError:
         raise

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import resource
+import signal
 import stat
 import subprocess
 import sys
@@ -29,18 +30,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from renderers import plain
+from renderers import budget, plain
 from renderers.errors import RenderError
 from renderers.manifest import Collector, Manifest, from_documents
 
 OPTIONS = frozenset({"chart", "values_files", "values", "release_name", "namespace", "include_crds",
                      "skip_tests"})
-TIMEOUT_SECONDS = 30.0
-MAX_MEMORY_BYTES = 3 * 1024**3  # address space: the Go runtime reserves a lot, ~1 GiB is usable heap
+# Address space on top of the memory budget: the Go runtime reserves ~2 GiB it never touches. The
+# memory budget itself is enforced on the data segment (RLIMIT_DATA), which counts what is used.
+ADDRESS_SPACE_RESERVE = 3 * 1024**3
 HOOK_ANNOTATION = "helm.sh/hook"
 _RELEASE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-# Helm names the failing template as "<chart>/templates/x.yaml:LINE[:COL]" (v3 prefixes "template: ")
-_HELM_LOCATION = re.compile(r'([^\s:"<>]+/[^\s:"<>]+):(\d+)(?::\d+)?')
+_OUT_OF_MEMORY = ("out of memory", "cannot allocate memory")
 
 
 def _require_helm() -> None:
@@ -94,8 +95,14 @@ def user_values(root: Path, app_dir: Path, options: Mapping[str, Any],
     return plain.deep_merge(plain.deep_merge(merged, inline), cluster)
 
 
+def _location(chart_name: str) -> re.Pattern[str]:
+    """Helm names a template ``<chart>/templates/x.yaml:LINE[:COL]``, after ``template: `` or inside
+    ``parse error at (...)``: the key starts with the chart name, at a word boundary."""
+    return re.compile(rf'(?<![\w./-])({re.escape(chart_name)}/[^\s:"<>()]+):(\d+)(?::\d+)?')
+
+
 def _translate(detail: str, root: Path, chart_dir: Path, chart_name: str) -> RenderError:
-    match = _HELM_LOCATION.search(detail)
+    match = _location(chart_name).search(detail)
     if match:
         return RenderError(f"helm: {detail}", path=_source(root, chart_dir, chart_name, match[1]),
                            line=int(match[2]))
@@ -105,8 +112,8 @@ def _translate(detail: str, root: Path, chart_dir: Path, chart_name: str) -> Ren
 def _source(root: Path, chart_dir: Path, chart_name: str, key: str) -> str:
     """A Helm template key (``<chart>/templates/x.yaml``) as a path relative to the snapshot."""
     base = plain.display(root, chart_dir)
-    prefix = f"{chart_name}/"
-    return f"{base}/{key[len(prefix):]}" if key.startswith(prefix) else f"{base}/{key}"
+    rest = key.removeprefix(f"{chart_name}/")
+    return rest if base in ("", ".") else f"{base}/{rest}"
 
 
 def _is_test_hook(manifest: Manifest) -> bool:
@@ -150,13 +157,15 @@ def render(root: Path, app_dir: Path, options: Mapping[str, Any],
     name, namespace = _release(options, parameters, chart_name)
     check_chart_tree(root, chart_dir)
     _require_helm()
+    limits = budget.current()
     try:
         job = json.dumps({"chart": str(chart_dir), "values": values, "name": name, "namespace": namespace,
-                          "include_crds": include_crds, "max_memory": MAX_MEMORY_BYTES,
-                          "timeout": TIMEOUT_SECONDS, "max_output": plain.MAX_TOTAL_BYTES})
+                          "include_crds": include_crds, "max_memory": limits.memory_bytes,
+                          "cpu_seconds": limits.cpu_seconds,
+                          "max_output": min(plain.MAX_TOTAL_BYTES, limits.max_output_bytes)})
     except (TypeError, ValueError) as exc:
         raise RenderError(f"values are not JSON-serialisable: {exc}", field="values") from exc
-    pieces = _run_child(job, root, chart_dir, chart_name)
+    pieces = _run_child(job, root, chart_dir, chart_name, limits)
     return _to_manifests(root, chart_dir, chart_name, pieces, skip_tests)
 
 
@@ -176,37 +185,45 @@ def _to_manifests(root: Path, chart_dir: Path, chart_name: str, pieces: list[tup
 # --- the child process -----------------------------------------------------------------------------
 # Helm's Go templates have no time or memory bound (``until 2000000000`` never returns), and a native
 # call cannot be interrupted from Python, so charts render in a child process (``python -m
-# renderers.helm``) with an address-space limit, a CPU limit and a wall-clock timeout.
+# renderers.helm``) under the render's budget: CPU (RLIMIT_CPU: SIGXCPU at the budget, SIGKILL a
+# second later), memory (RLIMIT_DATA, with an address-space backstop) and a wall-clock timeout.
 
 _PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 
 
-def _why(proc: subprocess.CompletedProcess[str]) -> str:
+def _failure(proc: subprocess.CompletedProcess[str], limits: budget.Budget, where: str) -> RenderError:
+    """Why the child died, naming the budget it ran out of when it did."""
     fatal = [line for line in proc.stderr.splitlines() if line.startswith(("fatal error:", "runtime:"))]
+    if any(m in line for line in fatal for m in _OUT_OF_MEMORY) or "MemoryError" in proc.stderr[-2000:]:
+        return limits.exceeded("memory_bytes", path=where, detail="helm: " + "; ".join(fatal[:1]))
+    if proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL) and not fatal:
+        return limits.exceeded("cpu_seconds", path=where, detail="helm rendering was stopped")
     if fatal:
-        return "; ".join(fatal[:2])
-    if proc.returncode < 0:
-        return f"killed by signal {-proc.returncode}"
-    tail = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
-    return tail[0][:300]
+        why = "; ".join(fatal[:2])
+    elif proc.returncode < 0:
+        why = f"killed by {signal.Signals(-proc.returncode).name}"
+    else:
+        why = (proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"])[0][:300]
+    return RenderError(f"helm rendering process failed: {why}", path=where)
 
 
-def _run_child(job: str, root: Path, chart_dir: Path, chart_name: str) -> list[tuple[str, str]]:
+def _run_child(job: str, root: Path, chart_dir: Path, chart_name: str,
+               limits: budget.Budget) -> list[tuple[str, str]]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(_PACKAGE_PARENT),
                                                                      os.environ.get("PYTHONPATH")) if p)}
+    where = plain.display(root, chart_dir)
     try:
         proc = subprocess.run([sys.executable, "-P", "-m", "renderers.helm"], input=job, capture_output=True,
-                              encoding="utf-8", timeout=TIMEOUT_SECONDS, env=env, cwd=_PACKAGE_PARENT,
+                              encoding="utf-8", timeout=limits.wall_seconds, env=env, cwd=_PACKAGE_PARENT,
                               check=False)
     except subprocess.TimeoutExpired as exc:
-        raise RenderError(f"helm rendering took longer than {TIMEOUT_SECONDS:g}s (endless template loop?)",
-                          path=plain.display(root, chart_dir)) from exc
+        raise limits.exceeded("wall", path=where, detail="helm rendering (blocked?)") from exc
     try:
         reply = json.loads(proc.stdout) if proc.returncode == 0 else None
     except json.JSONDecodeError:
         reply = None
     if not isinstance(reply, dict):
-        raise RenderError(f"helm rendering process failed: {_why(proc)}", path=plain.display(root, chart_dir))
+        raise _failure(proc, limits, where)
     if "error" in reply:
         raise _translate(str(reply["error"]), root, chart_dir, chart_name)
     return [(str(key), str(text)) for key, text in reply["pieces"]]
@@ -238,9 +255,11 @@ def _child_main() -> int:
     os.dup2(2, 1)  # whatever the library prints must not corrupt the reply
     job = json.loads(sys.stdin.read())
     limit = int(job["max_memory"])
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    cpu = int(job["timeout"]) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_AS, (limit + ADDRESS_SPACE_RESERVE, limit + ADDRESS_SPACE_RESERVE))
+    cpu = int(job["cpu_seconds"])  # SIGXCPU (fatal: Go leaves it alone) at the budget, SIGKILL after
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     with os.fdopen(reply_fd, "w", encoding="utf-8") as out:
         json.dump(_child_render(job), out)
     return 0

@@ -3,10 +3,12 @@
 Loads with libyaml's safe loader (fast) after cheap guards against hostile input: a size limit, binary
 content, nesting deeper than ``MAX_DEPTH`` (libyaml's composer recurses in C and would crash the
 process on a deeply nested document) and alias bombs (``&a [*b, *b, ...]``) whose expansion would
-exceed ``MAX_NODES``. The guards cost almost nothing on ordinary manifests: the nesting scan over
-parser events only runs when a quick textual bound says the document could be deep, and the alias
-checks (recursive aliases refused, expansion counted) only when the text has anchors and aliases.
-Every failure is a :class:`RenderError` naming the source.
+exceed ``MAX_NODES`` in one file (all its documents together). The guards cost almost nothing on
+ordinary manifests: the nesting scan over parser events only runs when a quick textual bound says
+the document could be deep, and the alias checks (recursive aliases refused, expansion counted) only
+when the text has anchors and aliases. Inside a render, every file's nodes (aliases expanded) are
+charged to the render's YAML node budget (:mod:`renderers.budget`), so many files cannot add up to
+an unbounded parse either. Every failure is a :class:`RenderError` naming the source.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from renderers import budget
 from renderers.errors import RenderError
 
 MAX_BYTES = 8 * 1024 * 1024
@@ -71,25 +74,54 @@ def _count_depth(text: str, source: str, loader: type[Any]) -> None:
             depth -= 1
 
 
-def _count_nodes(doc: Any, source: str) -> None:
-    """Count the nodes of ``doc`` as if aliases were expanded; reject alias bombs. ``doc`` is acyclic:
-    recursive aliases were refused before loading."""
+def _expanded_size(doc: Any, source: str, limit: int) -> int:
+    """The nodes of ``doc`` as if aliases were expanded (a shared collection counts once per use);
+    over ``limit`` is an alias bomb. ``doc`` is acyclic: recursive aliases were refused before
+    loading."""
     sizes: dict[int, int] = {}
     stack: list[tuple[Any, bool]] = [(doc, False)]
     while stack:
         node, done = stack.pop()
         key = id(node)
+        if not isinstance(node, (dict, list)):
+            continue
         children = list(node.values() if isinstance(node, dict) else node)
         if done:
             sizes[key] = 1 + sum(sizes.get(id(c), 1) for c in children)
-            if sizes[key] > MAX_NODES:
-                raise RenderError(f"YAML aliases expand to more than {MAX_NODES} nodes (alias bomb?)",
-                                  path=source)
+            if sizes[key] > limit:
+                raise RenderError(f"YAML aliases expand to more than {MAX_NODES} nodes in one file "
+                                  "(alias bomb?)", path=source)
             continue
         if key in sizes:
             continue
         stack.append((node, True))
         stack.extend((c, False) for c in children if isinstance(c, (dict, list)) and id(c) not in sizes)
+    return sizes.get(id(doc), 1)
+
+
+def tree_size(doc: Any) -> int:
+    """The nodes of an alias-free ``doc``: every collection and scalar value."""
+    count = 0
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
+
+
+def count_nodes(docs: list[Any], source: str, *, shared: bool) -> int:
+    """The nodes of ``docs`` with aliases expanded (``shared``: the text had anchors, so values may be
+    shared); more than ``MAX_NODES`` in aliased text is refused as an alias bomb."""
+    if not shared:
+        return sum(tree_size(doc) for doc in docs)
+    total = 0
+    for doc in docs:
+        total += _expanded_size(doc, source, MAX_NODES - total)
+    return total
 
 
 def _check_recursive_aliases(text: str, source: str) -> None:
@@ -137,8 +169,10 @@ def decode(data: bytes | str, source: str, *, max_bytes: int = MAX_BYTES) -> str
     return text
 
 
-def load_all(data: bytes | str, source: str = "<input>", *, max_bytes: int = MAX_BYTES) -> list[Any]:
-    """Every document of a YAML stream, empty documents dropped; hostile input is rejected."""
+def load_all(data: bytes | str, source: str = "<input>", *, max_bytes: int = MAX_BYTES,
+             charge: bool = True) -> list[Any]:
+    """Every document of a YAML stream, empty documents dropped; hostile input is rejected. Inside a
+    render the nodes are charged to its YAML node budget (``charge=False``: the caller charges)."""
     text = decode(data, source, max_bytes=max_bytes)
     if _may_be_deep(text):
         _check_depth(text, source)
@@ -150,9 +184,11 @@ def load_all(data: bytes | str, source: str = "<input>", *, max_bytes: int = MAX
         raise _translate(exc, source) from exc
     except RecursionError as exc:
         raise RenderError("YAML nested too deeply", path=source) from exc
-    if "&" in text:
-        for doc in docs:
-            _count_nodes(doc, source)
+    meter = budget.active() if charge else None
+    if "&" in text or meter is not None:
+        nodes = count_nodes(docs, source, shared="&" in text)
+        if meter is not None:
+            meter.charge_nodes(nodes, source)
     return docs
 
 

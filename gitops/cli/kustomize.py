@@ -1,8 +1,10 @@
 """``gitops kustomize DIR``: print the manifests of a kustomization, like ``kubectl kustomize DIR``.
 
 Called by the ``gitops`` CLI (discovered automatically). The renderer is
-:func:`renderers.kustomize.build`; remote bases are rejected here because the standalone command has
-no Git source to fetch them with. Exit 0 with the YAML on stdout, or 2 with one ``error:`` line.
+:func:`renderers.kustomize.build`, run through :func:`renderers.api.build_kustomization`: in a
+resource-limited worker process under the default render budget, like every render of repository
+content. Remote bases are rejected here because the standalone command has no Git source to fetch
+them with. Exit 0 with the YAML on stdout, or 2 with one ``error:`` line.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from renderers.api import build_kustomization
 from renderers.errors import RenderError
-from renderers.kustomize import KustomizeOptions, build
 from renderers.kustomize.output import dump_all
 
 RESTRICTORS = {"LoadRestrictionsRootOnly": "RootOnly", "LoadRestrictionsNone": "None"}
@@ -30,9 +32,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    options = KustomizeOptions(load_restrictor=RESTRICTORS[args.load_restrictor])
     try:
-        docs = build(Path(args.dir), options)
+        docs = build_kustomization(Path(args.dir), RESTRICTORS[args.load_restrictor])
         text = dump_all(docs)
     except RenderError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import posixpath
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from gitops.config.fields import Model, Name, PositiveDuration, Text
 from gitops.config.models import GitRef
 from gitops.keys import DEFAULT_FIELD_MANAGER
+from renderers import budget as render_budget
 
 Renderer = Literal["kustomize", "jinja", "plain", "helm"]
 
@@ -51,6 +52,38 @@ AppPath = Annotated[str, AfterValidator(_app_path)]
 JsonPointer = Annotated[str, AfterValidator(_json_pointer)]
 FieldManager = Annotated[Text, AfterValidator(_field_manager)]
 
+_UNITS = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
+
+
+def _bytes(value: Any) -> Any:
+    """``512Mi``, ``2Gi``, ``65536Ki`` or a plain integer of bytes."""
+    if isinstance(value, str) and value[-2:] in _UNITS and value[:-2].isdigit():
+        return int(value[:-2]) * _UNITS[value[-2:]]
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value  # the strict int check reports the wrong type
+
+
+def _limit(name: str) -> Any:
+    low, high = render_budget.LIMITS[name]
+    return Field(default=getattr(render_budget.DEFAULT, name), ge=low, le=high)
+
+
+Bytes = Annotated[int, BeforeValidator(_bytes)]
+
+
+class RenderBudget(Model):
+    """What one render of this application may use (docs/renderers.md, "Render budgets")."""
+
+    cpu_seconds: int = _limit("cpu_seconds")
+    memory_bytes: Bytes = _limit("memory_bytes")
+    max_objects: int = _limit("max_objects")
+    max_output_bytes: Bytes = _limit("max_output_bytes")
+    max_yaml_nodes: int = _limit("max_yaml_nodes")
+
+    def to_budget(self) -> render_budget.Budget:
+        return render_budget.Budget(**self.model_dump())
+
 
 class AppSource(Model):
     """Where the manifests come from and how to render them."""
@@ -61,6 +94,7 @@ class AppSource(Model):
     renderer: Renderer = "plain"
     options: dict[str, Any] = {}
     parameters: dict[str, Any] = {}
+    budget: RenderBudget = RenderBudget()
 
 
 class Destination(Model):

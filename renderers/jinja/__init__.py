@@ -8,17 +8,17 @@ the bounded YAML loader. Files whose name starts with ``_`` are partials: only f
 Key design choice: templates come from Git and are untrusted, so they run in the hardened sandbox of
 ``renderers.jinja.sandbox`` (Jinja's immutable sandbox plus size bounds on everything that can
 amplify) with ``StrictUndefined`` and a loader that cannot leave the application directory; this
-module adds the output size limit per file and a time budget enforced by a trace hook on template
-frames only. Values are data: they are never rendered as templates.
+module adds the output size limit per file. Time and memory are not bounded here: no check inside a
+template can interrupt a built-in, so the render's CPU and memory budgets are enforced by the kernel
+on the worker process it runs in (:mod:`renderers.isolation`). Values are data: they are never
+rendered as templates.
 """
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any
 
 import jinja2
@@ -32,11 +32,6 @@ from renderers.manifest import Collector, Manifest, from_documents
 
 OPTIONS = frozenset({"include", "exclude", "recursive", "values_files", "template_yaml"})
 MAX_OUTPUT = yamlio.MAX_BYTES
-TIMEOUT_SECONDS = 10.0
-
-
-class _Timeout(Exception):
-    """Raised by the trace hook when a render runs past its time budget."""
 
 
 class _NamespaceName(str):
@@ -108,7 +103,7 @@ def _translate(exc: BaseException, source: str, names: set[str]) -> RenderError:
                            line=line)
     kinds: list[tuple[type[BaseException], str]] = [
         (jinja2.UndefinedError, "undefined variable"), (SecurityError, "unsafe template operation"),
-        (jinja2.TemplateNotFound, "template not found"), (_Timeout, "template took too long"),
+        (jinja2.TemplateNotFound, "template not found"),
         (OverflowError, "value too large"), (RecursionError, "template recursion too deep"),
         (MemoryError, "out of memory")]
     label = next((text for kind, text in kinds if isinstance(exc, kind)), "template failed")
@@ -118,32 +113,16 @@ def _translate(exc: BaseException, source: str, names: set[str]) -> RenderError:
     return RenderError(f"{label}: {detail}", path=source, line=line)
 
 
-def _guarded(names: set[str], chunks: Iterator[str], source: str, deadline: float) -> str:
-    """Join template output under a trace hook that enforces the deadline on template frames."""
-    steps = [0]
-
-    def local(frame: FrameType, event: str, arg: Any) -> Any:
-        steps[0] += 1
-        if steps[0] % 1000 == 0 and time.monotonic() > deadline:
-            raise _Timeout(f"over {TIMEOUT_SECONDS:g}s")
-        return local
-
-    def tracer(frame: FrameType, event: str, arg: Any) -> Any:
-        return local if frame.f_code.co_filename in names else None
-
-    previous = sys.gettrace()
-    sys.settrace(tracer)
-    try:
-        out: list[str] = []
-        size = 0
-        for chunk in chunks:
-            size += len(chunk)
-            if size > MAX_OUTPUT:
-                raise RenderError(f"template output over the limit of {MAX_OUTPUT} characters", path=source)
-            out.append(chunk)
-        return "".join(out)
-    finally:
-        sys.settrace(previous)
+def _joined(chunks: Iterator[str], source: str) -> str:
+    """Template output joined, refused as soon as it is over ``MAX_OUTPUT``."""
+    out: list[str] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_OUTPUT:
+            raise RenderError(f"template output over the limit of {MAX_OUTPUT} characters", path=source)
+        out.append(chunk)
+    return "".join(out)
 
 
 def render_file(env: Sandbox, loader: _ConfinedLoader, name: str, context: dict[str, Any],
@@ -151,8 +130,7 @@ def render_file(env: Sandbox, loader: _ConfinedLoader, name: str, context: dict[
     """One template rendered to text; every failure a RenderError with file and line."""
     try:
         template = env.get_template(name)
-        return _guarded(loader.names, template.generate(context), source,
-                        time.monotonic() + TIMEOUT_SECONDS)
+        return _joined(template.generate(context), source)
     except RenderError:
         raise
     except Exception as exc:  # every template failure, translated once

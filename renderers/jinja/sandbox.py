@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+import string
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -27,8 +28,9 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 MAX_STRING = 4 * 1024 * 1024
-# a %-format or {}-format spec with a width/precision of 7+ digits, a ``*`` width, or a nested {} width
-_BIG_NUMBER = re.compile(r"%[-+ #0]*(?:\d{7,}|\*|\d*\.(?:\d{7,}|\*))|\{[^{}]*:[^{}]*(?:\d{7,}|\{)")
+# a %-format conversion: optional mapping key, flags, width, precision, length modifier, type
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(\*|\d+)?(?:\.(\*|\d*))?[hlL]?(.)", re.S)
+_NUMBER = re.compile(r"\d+")
 
 def _too_big(size: int, what: str) -> None:
     if size > MAX_STRING:
@@ -58,13 +60,35 @@ def _check_text(value: Any, what: str) -> None:
         _too_big(_text_size(value), what)
 
 
+def _format_widths(fmt: str) -> int:
+    """The characters the widths and precisions of ``fmt`` can add, summed over every conversion, in
+    both %-style (``%(key)10.3f``) and {}-style (``{0[a]:>10}``); a width taken from an argument
+    (``*`` or a nested ``{}``) counts as over the limit."""
+    total = 0
+    for match in _PERCENT_SPEC.finditer(fmt):
+        if "*" in (match[1] or "", match[2] or ""):
+            return MAX_STRING + 1
+        total += int(match[1] or 0) + int(match[2] or 0)
+    if "{" in fmt:
+        try:
+            for _, _, spec, _ in string.Formatter().parse(fmt):
+                if spec and "{" in spec:
+                    return MAX_STRING + 1
+                total += sum(int(n) for n in _NUMBER.findall(spec or ""))
+        except ValueError:
+            pass  # malformed: formatting will raise its own error without allocating
+    return total
+
+
 def _estimate(name: str, value: Any, args: tuple[Any, ...]) -> None:
     """Refuse a str method/filter call whose result could be huge, before making it."""
     if isinstance(value, str):
         if name in ("format", "format_map", "%"):
-            if _BIG_NUMBER.search(value):
-                raise SecurityError("format string with a huge width or precision")
-            _check_text(args, f"{name} arguments")
+            widths = _format_widths(value)
+            if len(value) + widths > MAX_STRING:
+                raise SecurityError(f"format string with a huge width or precision: up to "
+                                    f"{len(value) + widths} characters, over the limit of {MAX_STRING}")
+            _too_big(len(value) + widths + _text_size(args), f"{name} with its arguments")
         if name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
             count = value.count(args[0]) if args[0] else len(value) + 1
             _too_big(len(value) + count * max(0, len(args[1]) - len(args[0])), "replace")

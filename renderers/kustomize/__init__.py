@@ -9,12 +9,15 @@ the file and field.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from renderers import budget
 from renderers.errors import RenderError
 from renderers.kustomize import hasher, nameref, order, target, vars
 from renderers.kustomize.errors import fail
@@ -32,10 +35,16 @@ BUILD_METADATA = ("originAnnotations", "transformerAnnotations", "managedByLabel
 
 
 def build(path: Path | str, options: KustomizeOptions | None = None) -> list[dict[str, Any]]:
-    """The manifests of the kustomization in ``path``, in ``kubectl kustomize`` order."""
+    """The manifests of the kustomization in ``path``, in ``kubectl kustomize`` order. Counted
+    against the render's budget (:mod:`renderers.budget`; the default budget when called alone)."""
+    if budget.active() is None:
+        with budget.metering():
+            return build(path, options)
     options = options or KustomizeOptions()
     if options.load_restrictor not in (ROOT_ONLY, NO_RESTRICTION):
         raise fail(f"unknown load restrictor {options.load_restrictor!r}")
+    if options.remote_loader is not None:
+        options = dataclasses.replace(options, remote_loader=_once_per_build(options.remote_loader))
     try:
         loader = Loader.top(Path(path), options)
         acc, k = target.accumulate(loader, top=True)
@@ -52,6 +61,7 @@ def build(path: Path | str, options: KustomizeOptions | None = None) -> list[dic
                     del res.meta["annotations"]
         ordered = order.apply_sort_options(kept, k.map("sortOptions"), str(k.path))
         _build_metadata(ordered, k.list("buildMetadata"), str(k.path), loader.cwd)
+        budget.check_objects(len(ordered), str(k.path))
         return [r.obj for r in ordered]
     except RenderError:
         raise
@@ -59,6 +69,18 @@ def build(path: Path | str, options: KustomizeOptions | None = None) -> list[dic
         raise fail("kustomization nested too deeply") from exc
     except Exception as exc:  # a bug of ours must still reach the engine as a render failure
         raise fail(f"internal error: {type(exc).__name__}: {exc}", path) from exc
+
+
+def _once_per_build(remote: Callable[[str], Path]) -> Callable[[str], Path]:
+    """Each remote URL resolved once per build: one snapshot of a remote base for the whole build,
+    and one Git round trip however many bases (or cache checks) name it."""
+    seen: dict[str, Path] = {}
+
+    def resolve(url: str) -> Path:
+        if url not in seen:
+            seen[url] = remote(url)
+        return seen[url]
+    return resolve
 
 
 def _relative(entry: dict[str, Any], top: Path) -> dict[str, Any]:

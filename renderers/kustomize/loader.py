@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from renderers import budget, yamlio
 from renderers.errors import RenderError
 from renderers.kustomize import yaml12
 from renderers.kustomize.errors import fail
@@ -36,7 +37,7 @@ from renderers.kustomize.options import NO_RESTRICTION, KustomizeOptions
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_GENERATOR_FILE_BYTES = 1024 * 1024
 _CACHE_LIMIT = 4096
-_cache: dict[str, bytes | list[Any]] = {}
+_cache: dict[str, tuple[int, bytes | list[Any]]] = {}
 _lock = threading.Lock()
 REMOTE_PREFIXES = ("http://", "https://", "git@", "ssh://", "git::", "github.com/", "gitlab.com/",
                    "bitbucket.org/")
@@ -48,23 +49,29 @@ def is_remote(ref: str) -> bool:
 
 def parse_cached(data: bytes, source: str, *, unique_keys: bool = False, yaml11: bool = False) -> list[Any]:
     """Every YAML document of ``data`` (deep copies of a parse cached by content hash);
-    ``unique_keys`` rejects a map repeating a key, as ``kubectl kustomize`` does for resources."""
+    ``unique_keys`` rejects a map repeating a key, as ``kubectl kustomize`` does for resources. The
+    nodes (aliases expanded) are charged to the render's YAML node budget on every call, cached or
+    not: the outcome of a render never depends on what the cache holds."""
     digest = hashlib.sha256(data).hexdigest() + ("/strict" if unique_keys else "")
     digest += "/1.1" if yaml11 else ""
     cached = _cache.get(digest)
     if cached is not None:  # a marshal blob (fast to thaw), or the parse itself when it cannot be one
-        thawed: list[Any] = marshal.loads(cached) if isinstance(cached, bytes) else _clone(cached)
+        nodes, frozen = cached
+        budget.charge_nodes(nodes, source)
+        thawed: list[Any] = marshal.loads(frozen) if isinstance(frozen, bytes) else _clone(frozen)
         return thawed
     docs = yaml12.load_all(data, source, max_bytes=MAX_FILE_BYTES, unique_keys=unique_keys, yaml11=yaml11)
-    frozen: bytes | list[Any]
+    nodes = yamlio.count_nodes(docs, source, shared=b"&" in data)
+    budget.charge_nodes(nodes, source)
+    blob: bytes | list[Any]
     try:
-        frozen = marshal.dumps(docs, 2)
+        blob = marshal.dumps(docs, 2)
     except ValueError:
-        frozen = _clone(docs)
+        blob = _clone(docs)
     with _lock:
         if len(_cache) >= _CACHE_LIMIT:
             _cache.clear()
-        _cache[digest] = frozen
+        _cache[digest] = (nodes, blob)
     return docs
 
 

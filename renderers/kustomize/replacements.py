@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from renderers import budget
 from renderers.kustomize import fieldpath
 from renderers.kustomize.errors import as_list, as_map, fail
 from renderers.kustomize.loader import Loader
@@ -56,7 +57,27 @@ def _source_value(resmap: ResMap, source: dict[str, Any], where: str) -> Any:
     return value
 
 
-def _set(container: Any, key: Any, value: Any, opts: dict[str, Any]) -> None:
+def _text_size(value: Any) -> int:
+    """About how many bytes ``value`` adds to the output (strings by length, 8 per other node)."""
+    size = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            size += len(item) + 2
+        elif isinstance(item, dict):
+            size += 8 + sum(len(str(k)) for k in item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            size += 8
+            stack.extend(item)
+        else:
+            size += 8
+    return size
+
+
+def _set(container: Any, key: Any, value: Any, opts: dict[str, Any], size: int, where: str) -> None:
+    budget.charge_output(size, where)  # one large value copied into hundreds of objects adds up
     if opts.get("delimiter"):
         delim = str(opts["delimiter"])
         current = container[key] if not (isinstance(container, dict) and key not in container) else ""
@@ -83,13 +104,15 @@ def _selected(res: Resource, target: dict[str, Any]) -> bool:
 def apply(resmap: ResMap, replacements: list[dict[str, Any]], where: str) -> None:
     for rep in replacements:
         value = _source_value(resmap, rep["source"], where)
+        size = _text_size(value)
         for target in as_list(rep.get("targets"), where, "replacements.targets"):
             if not isinstance(target, dict) or not isinstance(target.get("select"), dict):
                 raise fail("a replacement target needs a select", where, "replacements.targets")
             opts: dict[str, Any] = as_map(target.get("options"), where, "replacements.targets.options")
 
-            def setter(container: Any, key: Any, value: Any = value, opts: dict[str, Any] = opts) -> None:
-                _set(container, key, value, opts)
+            def setter(container: Any, key: Any, value: Any = value, opts: dict[str, Any] = opts,
+                       size: int = size) -> None:
+                _set(container, key, value, opts, size, where)
             for res in resmap:
                 if not _selected(res, target):
                     continue

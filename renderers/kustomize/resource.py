@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from renderers import budget
 from renderers.k8s.schema import resources as catalog
 from renderers.kustomize.errors import fail
 
@@ -171,6 +172,8 @@ class ResMap:
                 raise fail(f"may not add resource with an already registered id: {cur}", res.source)
             keys.add(cur.key())
             self.items.append(res)
+        if other.items:  # a diamond of bases multiplies objects long before the output exists
+            budget.check_objects(len(self.items), other.items[-1].source)
 
     def remove(self, res: Resource) -> None:
         self.items = [r for r in self.items if r is not res]

@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from renderers import budget
 from renderers.k8s.schema import TypeNode, root_for
 from renderers.kustomize import config as cfgmod
 from renderers.kustomize import generators, meta, model, patches, replacements, vars, workload
@@ -37,7 +38,8 @@ class Acc:
 
 
 _CACHE_LIMIT = 512
-_cache: dict[tuple[Any, ...], tuple[list[Dep], Acc, model.Kustomization]] = {}
+# directory key -> (dependencies, accumulated base, its kustomization, YAML nodes its build charged)
+_cache: dict[tuple[Any, ...], tuple[list[Dep], Acc, model.Kustomization, int]] = {}
 _lock = threading.Lock()
 
 
@@ -60,9 +62,13 @@ def accumulate(loader: Loader, *, top: bool = False) -> tuple[Acc, model.Kustomi
     # bases are dependencies (URL -> snapshot directory, asked again on reuse), not part of the key.
     key = (str(loader.cwd), opts.load_restrictor, str(opts.root))
     hit = _cache.get(key)
+    meter = budget.active()
     if hit is not None and deps_valid(hit[0], loader.chain[:-1], opts.remote_loader):
+        if meter is not None:  # a reused base costs what building it cost: budgets never depend on caches
+            meter.charge_nodes(hit[3], str(loader.cwd))
         loader.deps.extend(hit[0])
         return _clone(hit[1]), hit[2]
+    nodes_before = meter.nodes if meter is not None else 0
     k = model.load(loader)
     if k.kind == model.KIND_COMPONENT:
         raise fail(f"expected kind '{model.KIND_KUSTOMIZATION}' for path '{loader.cwd}' but got "
@@ -73,7 +79,8 @@ def accumulate(loader: Loader, *, top: bool = False) -> tuple[Acc, model.Kustomi
         with _lock:
             if len(_cache) >= _CACHE_LIMIT:
                 _cache.clear()
-            _cache[key] = (list(loader.deps), _clone(acc), k)
+            nodes = meter.nodes - nodes_before if meter is not None else 0
+            _cache[key] = (list(loader.deps), _clone(acc), k, nodes)
     return acc, k
 
 
@@ -129,6 +136,8 @@ def _resource(acc: Acc, loader: Loader, ref: str, where: str, pending: list[Reso
 def _absorb(acc: Acc, sub: Acc, ref: str) -> None:
     try:
         acc.resmap.extend(sub.resmap)
+    except budget.BudgetExceeded:
+        raise
     except Exception as exc:
         raise fail(f"accumulating resources from '{ref}': {exc}", ref, "resources") from exc
     acc.cfg.merge(sub.cfg)

@@ -149,7 +149,7 @@ def load_all(data: bytes, source: str, *, max_bytes: int, unique_keys: bool = Fa
     ``yaml11``: YAML 1.1 typing, as kubectl reads kustomization files (``on`` is a boolean)."""
     text = yamlio.decode(data, source, max_bytes=max_bytes)
     if _RISKY.search(text) or text.count("[") + text.count("{") > 24:
-        yamlio.load_all(text, source, max_bytes=max_bytes)
+        yamlio.load_all(text, source, max_bytes=max_bytes, charge=False)  # the caller charges nodes
     try:
         if yaml11:
             return [d for d in yaml.load_all(text, Loader=_Base) if d is not None]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from renderers.api import RENDERERS, Renderer, RenderRequest, cluster_parameters, render
+from renderers.api import RENDERERS, Renderer, RenderRequest, cluster_parameters, render, render_in_process
 from renderers.errors import RenderError
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
@@ -59,6 +59,12 @@ def test_missing_root_and_missing_path(tmp_path: Path) -> None:
     with pytest.raises(RenderError) as err:
         render(RenderRequest(root=tmp_path, path="nope", renderer="plain"))
     assert err.value.field == "path" and "does not exist" in err.value.message
+
+
+def test_relative_root_is_relative_to_the_caller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, {"repo/app/a.yaml": CM.format(name="a")})
+    monkeypatch.chdir(tmp_path)
+    assert len(render(RenderRequest(root=Path("repo"), path="app", renderer="plain"))) == 1
 
 
 def test_path_to_a_file_is_rejected(tmp_path: Path) -> None:
@@ -158,5 +164,5 @@ def test_unexpected_renderer_exception_leaves_as_render_error(tmp_path: Path,
 
     monkeypatch.setitem(RENDERERS, "plain", broken)
     with pytest.raises(RenderError, match="plain renderer failed: KeyError") as err:
-        render(RenderRequest(root=tmp_path, path=".", renderer="plain"))
+        render_in_process(RenderRequest(root=tmp_path, path=".", renderer="plain"))
     assert isinstance(err.value.__cause__, KeyError)

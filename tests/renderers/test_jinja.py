@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from renderers import jinja
-from renderers.api import RenderRequest, cluster_parameters, render
+from renderers.api import RenderRequest, cluster_parameters, render, render_in_process
+from renderers.budget import Budget, BudgetExceeded, MiB
 from renderers.errors import RenderError
 
 CM = """apiVersion: v1
@@ -32,20 +33,24 @@ def write(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def run(root: Path, parameters: dict[str, Any] | None = None, **options: Any) -> list[dict[str, Any]]:
-    return render(RenderRequest(root=root, path="app", renderer="jinja", options=options,
-                                parameters=parameters or {}))
+def run(root: Path, parameters: dict[str, Any] | None = None, *, in_process: bool = False,
+        budget: Budget | None = None, **options: Any) -> list[dict[str, Any]]:
+    """Render ``root/app`` as the engine does (in a worker process), or ``in_process`` (to watch this
+    process's allocations, or to see a monkeypatched module)."""
+    request = RenderRequest(root=root, path="app", renderer="jinja", options=options,
+                            parameters=parameters or {}, budget=budget)
+    return render_in_process(request) if in_process else render(request)
 
 
-def template(root: Path, value: str, parameters: dict[str, Any] | None = None, **options: Any) -> Any:
+def template(root: Path, value: str, parameters: dict[str, Any] | None = None, **kwargs: Any) -> Any:
     """Render one ConfigMap whose data.value is the template expression ``value``."""
     write(root, {"app/cm.yaml.j2": CM.format(name="cm", value=value)})
-    return run(root, parameters, **options)[0]["data"]["value"]
+    return run(root, parameters, **kwargs)[0]["data"]["value"]
 
 
-def failure(root: Path, value: str, parameters: dict[str, Any] | None = None) -> RenderError:
+def failure(root: Path, value: str, parameters: dict[str, Any] | None = None, **kwargs: Any) -> RenderError:
     with pytest.raises(RenderError) as err:
-        template(root, value, parameters)
+        template(root, value, parameters, **kwargs)
     return err.value
 
 
@@ -278,7 +283,7 @@ def test_resource_bombs_fail_fast(tmp_path: Path, expr: str) -> None:
     started = time.monotonic()
     tracemalloc.start()
     try:
-        err = failure(tmp_path, expr)
+        err = failure(tmp_path, expr, in_process=True)  # the sandbox refuses before allocating
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -288,17 +293,57 @@ def test_resource_bombs_fail_fast(tmp_path: Path, expr: str) -> None:
     assert any(w in err.message for w in ("too large", "limit", "unsafe")), err.message
 
 
-def test_cpu_loop_hits_the_time_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jinja, "TIMEOUT_SECONDS", 0.5)
-    started = time.monotonic()
+@pytest.mark.parametrize("expr", [
+    "{{ '%(a)99999999s' % {'a': 1} }}",
+    "{{ '%(a).99999999f' % {'a': 1.5} }}",
+    "{{ '%(a)99999999s' | format(a=1) }}",
+    "{{ ('%999999s' * 60) % ((1,) * 60) }}",
+    "{{ ('%(a)999999s' * 60) | format(a=1) }}",
+    "{{ ('{:999999}' * 60).format(*([1] * 60)) }}",
+    "{{ ('{0[a]:>999999}' * 60).format({'a': 1}) }}",
+])
+def test_format_widths_are_summed_before_formatting(tmp_path: Path, expr: str) -> None:
+    tracemalloc.start()
+    try:
+        err = failure(tmp_path, expr, in_process=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024, f"refused only after allocating {peak} bytes"
+    assert "width" in err.message and err.path == "app/cm.yaml.j2"
+
+
+def test_values_accumulated_in_a_loop_hit_the_memory_budget(tmp_path: Path) -> None:
+    loop = ("{% set big = 'a' * 4000000 %}{% set ns = namespace(items=[]) %}{% for i in range(150) %}"
+            "{% set ns.items = ns.items + [big ~ i] %}{% endfor %}{{ ns.items | length }}")
+    err = failure(tmp_path, loop, budget=Budget(memory_bytes=256 * MiB))
+    assert isinstance(err, BudgetExceeded) and err.budget == "memory_bytes"
+    assert "render exceeded its memory budget (256 MiB)" in str(err)
+
+
+def test_one_builtin_comparison_hits_the_cpu_budget(tmp_path: Path) -> None:
+    shared = ("{% set ns = namespace(a=[1], b=[1]) %}{% for i in range(80) %}{% set ns.a = [ns.a, ns.a] %}"
+              "{% set ns.b = [ns.b, ns.b] %}{% endfor %}{{ ns.a == ns.b }}")  # 2**80 element comparisons
+    err = failure(tmp_path, shared, budget=Budget(cpu_seconds=1))
+    assert isinstance(err, BudgetExceeded) and err.budget == "cpu_seconds"
+    assert str(err) == "render exceeded its CPU budget (1 s)"
+
+
+def test_cpu_loop_hits_the_cpu_budget(tmp_path: Path) -> None:
     loop = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
-    err = failure(tmp_path, loop)
-    assert time.monotonic() - started < 5 and "took too long" in err.message and err.line == 6
+    err = failure(tmp_path, loop, budget=Budget(cpu_seconds=1))
+    assert isinstance(err, BudgetExceeded) and "CPU budget (1 s)" in err.message
+
+
+def test_the_worker_is_replaced_after_a_budget_kill(tmp_path: Path) -> None:
+    failure(tmp_path, "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+            budget=Budget(cpu_seconds=1))
+    assert template(tmp_path, "'{{ 6 * 7 }}'") == "42"
 
 
 def test_output_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jinja, "MAX_OUTPUT", 10_000)
-    err = failure(tmp_path, "{% for i in range(5000) %}xx{% endfor %}")
+    err = failure(tmp_path, "{% for i in range(5000) %}xx{% endfor %}", in_process=True)
     assert "output over the limit" in err.message and err.path == "app/cm.yaml.j2"
 
 

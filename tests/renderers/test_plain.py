@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from renderers import plain, yamlio
-from renderers.api import RenderRequest, render
+from renderers.api import RenderRequest, render, render_in_process
 from renderers.errors import RenderError
 
 
@@ -32,8 +32,11 @@ def write(root: Path, files: dict[str, str | bytes]) -> Path:
     return root
 
 
-def run(root: Path, path: str = "app", **options: object) -> list[dict[str, object]]:
-    return render(RenderRequest(root=root, path=path, renderer="plain", options=options))
+def run(root: Path, path: str = "app", *, in_process: bool = False, **options: object
+        ) -> list[dict[str, object]]:
+    """As the engine renders (in a worker process), or ``in_process`` to see a monkeypatched module."""
+    request = RenderRequest(root=root, path=path, renderer="plain", options=options)
+    return render_in_process(request) if in_process else render(request)
 
 
 def names(manifests: list[dict[str, object]]) -> list[str]:
@@ -164,7 +167,7 @@ def test_total_budget_across_files(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     write(tmp_path, {f"app/{i}.yaml": cm(f"c{i}") for i in range(5)})
     monkeypatch.setattr(plain, "MAX_TOTAL_BYTES", 200)
     with pytest.raises(RenderError, match="adds up to more than 200 bytes"):
-        run(tmp_path)
+        run(tmp_path, in_process=True)
 
 
 def test_fifo_is_rejected_not_read(tmp_path: Path) -> None:
@@ -223,7 +226,7 @@ def test_too_many_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     write(tmp_path, {f"app/{i}.yaml": cm(f"c{i}") for i in range(4)})
     monkeypatch.setattr(plain, "MAX_FILES", 3)
     with pytest.raises(RenderError, match="more than 3 files"):
-        run(tmp_path)
+        run(tmp_path, in_process=True)
 
 
 
@@ -251,7 +254,7 @@ def test_unreadable_subdirectory_fails_instead_of_being_skipped(tmp_path: Path,
 
     monkeypatch.setattr(os, "scandir", scandir)
     with pytest.raises(RenderError) as err:
-        run(tmp_path, recursive=True)
+        run(tmp_path, recursive=True, in_process=True)
     assert err.value.path == "app/sub" and "Permission denied" in err.value.message
 
 

@@ -104,3 +104,34 @@ def test_load_refuses_several_documents() -> None:
 def test_dump_sorts_keys_like_kubectl() -> None:
     out = yamlio.dump_all([{"kind": "A", "apiVersion": "v1"}, {"b": 1, "a": [1]}])
     assert out == "apiVersion: v1\nkind: A\n---\na:\n- 1\nb: 1\n"
+
+
+def _document(i: int, levels: int = 5) -> str:
+    """One document whose aliases expand to about 10**levels nodes (under the per-file limit alone)."""
+    lines = [f"kind: D{i}", 'a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
+    lines += [f"a{k}: &a{k} [{','.join([f'*a{k - 1}'] * 10)}]" for k in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_expansion_is_bounded_per_file_not_per_document() -> None:
+    one = _document(0)
+    assert len(yamlio.load_all(one, "one.yaml")) == 1
+    many = "---\n".join(_document(i) for i in range(12))  # 12 x ~111k nodes: over 1M for the file
+    with pytest.raises(RenderError, match="alias") as err:
+        yamlio.load_all(many, "many.yaml")
+    assert err.value.path == "many.yaml"
+
+
+def test_yaml_nodes_add_up_across_files_of_one_render() -> None:
+    from renderers.budget import Budget, BudgetExceeded, metering
+
+    with metering(Budget(max_yaml_nodes=250_000)):
+        yamlio.load_all(_document(0), "a.yaml")
+        yamlio.load_all(_document(1), "b.yaml")
+        with pytest.raises(BudgetExceeded, match=r"YAML node budget \(250000 nodes\)") as err:
+            yamlio.load_all(_document(2), "c.yaml")
+    assert err.value.path == "c.yaml" and err.value.budget == "max_yaml_nodes"
+    with metering(Budget(max_yaml_nodes=2000)):
+        plain_text = "items:\n" + "".join(f"- {{name: n{i}, value: {i}}}\n" for i in range(1000))
+        with pytest.raises(BudgetExceeded, match="YAML node budget"):
+            yamlio.load_all(plain_text, "plain.yaml")

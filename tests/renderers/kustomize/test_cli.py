@@ -63,3 +63,15 @@ def test_device_behind_a_symlink_is_refused_not_read(tree: Tree, capsys: pytest.
     assert main(["kustomize", "--load-restrictor", "LoadRestrictionsNone", str(root)]) == 2
     err = capsys.readouterr().err
     assert "zero.yaml" in err and "not a regular file" in err
+
+
+def test_relative_directory_is_the_callers(tree: Tree, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tree({"app/kustomization.yaml": "resources:\n- cm.yaml\n",
+                 "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: here\n"})
+    monkeypatch.chdir(root / "app")
+    assert main(["kustomize"]) == 0
+    assert "name: here" in capsys.readouterr().out
+    monkeypatch.chdir(root)
+    assert main(["kustomize", "app"]) == 0
+    assert "name: here" in capsys.readouterr().out

@@ -64,3 +64,28 @@ def test_a_cached_base_with_a_remote_is_not_reused_without_a_remote_loader(tree:
     build(root / "repo/app", KustomizeOptions(root=root / "repo", remote_loader=loader))
     with pytest.raises(RenderError, match="remote loader"):
         build(root / "repo/app", KustomizeOptions(root=root / "repo"))
+
+
+def test_remote_bases_resolve_through_the_callers_loader_across_the_process_boundary(tree: Tree) -> None:
+    from renderers.api import RenderRequest, render
+
+    root = _commits(tree)
+    request = RenderRequest(root=root / "repo", path="app", renderer="kustomize",
+                            remote_loader=Snapshots(root / "remote/c1/web"))
+    assert render(request)[0]["data"] == {"commit": "one"}
+    moved = Snapshots(root / "remote/c2/web")  # a new loader object per reconcile, as the engine makes
+    out = render(RenderRequest(root=root / "repo", path="app", renderer="kustomize", remote_loader=moved))
+    assert out[0]["data"] == {"commit": "two"} and moved.calls == 1
+
+
+def test_a_remote_loader_failure_keeps_its_message_and_cause(tree: Tree) -> None:
+    from renderers.api import RenderRequest, render
+
+    root = _commits(tree)
+
+    def offline(url: str) -> Path:
+        raise TimeoutError(f"fetching {url} timed out")
+
+    with pytest.raises(RenderError, match=r"cannot load remote resource .* timed out") as err:
+        render(RenderRequest(root=root / "repo", path="app", renderer="kustomize", remote_loader=offline))
+    assert isinstance(err.value.__cause__, TimeoutError)
