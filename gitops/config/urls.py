@@ -46,15 +46,12 @@ def host_pattern(entry: str) -> str:
 
 
 def local_url(url: str, base_dir: Path) -> str:
-    """The absolute ``file://`` URL of a local repository URL or path, relative to ``base_dir``."""
+    """The absolute ``file://`` URL of a local repository URL or path (one :func:`classify` accepted as
+    local), relative to ``base_dir``."""
     path = url
     if url.lower().startswith("file://"):
         rest = url[len("file://"):]
-        if rest.startswith("localhost/"):
-            rest = rest[len("localhost"):]
-        elif not rest.startswith(("/", "./", "../", "~")) and rest not in (".", ".."):
-            raise ValueError("a file:// URL must name a local path (file:///abs/path or file://./rel/path)")
-        path = rest
+        path = rest[len("localhost"):] if rest.startswith("localhost/") else rest
     try:
         expanded = Path(path).expanduser()
     except RuntimeError:

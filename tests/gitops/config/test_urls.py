@@ -82,7 +82,7 @@ def test_local_urls_resolve_against_the_declaring_directory(url: str, expected: 
 
 def test_file_url_naming_a_remote_host_is_rejected() -> None:
     with pytest.raises(ValueError, match="local path"):
-        local_url("file://evil.example.com/share/repo", Path("/base"))
+        classify("file://evil.example.com/share/repo")
 
 
 TOKEN = "ghp_S3cr3tT0k3n"

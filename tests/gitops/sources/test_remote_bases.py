@@ -233,7 +233,7 @@ def test_remote_base_errors_do_not_echo_the_remote(tmp_path: Path, status: int) 
     finally:
         server.shutdown()
         server.server_close()
-    text = str(info.value)
+    text = str(info.value).replace(str(server.server_address[1]), "<port>")  # the port may contain "500"
     assert "banner" not in text.lower() and "PONG" not in text and str(status) not in text
     assert "status code" not in text and "content-type" not in text
     assert "could not be fetched" in text
