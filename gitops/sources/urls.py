@@ -122,16 +122,15 @@ def redact(url: str) -> str:
     if not scheme:
         return _mask_tail(url)  # scp-like or a path: only a query or fragment can hide a secret
     rest = url[scheme.end():]
-    cut = min([i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0] or [len(rest)])
-    netloc, tail = rest[:cut], rest[cut:]
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        kind = _BY_SCHEME.get(scheme.group(1).lower())
+    cut = min([i for i in (rest.find("?"), rest.find("#")) if i >= 0] or [len(rest)])
+    head, tail = rest[:cut], rest[cut:]
+    if "@" in head:  # the last '@' before any query: a token may itself contain '/'
+        userinfo, after = head.rsplit("@", 1)
         user = userinfo.split(":", 1)[0]
-        masked = f"{user}:***" if kind is Transport.SSH and ":" in userinfo else (
-            userinfo if kind is Transport.SSH else "***")
-        netloc = f"{masked}@{host}"
-    return f"{scheme.group(0)}{netloc}{_mask_tail(tail)}"
+        ssh = _BY_SCHEME.get(scheme.group(1).lower()) is Transport.SSH and _USER.match(user) is not None
+        masked = (f"{user}:***" if ":" in userinfo else user) if ssh else "***"
+        head = f"{masked}@{after}"
+    return f"{scheme.group(0)}{head}{_mask_tail(tail)}"
 
 
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")

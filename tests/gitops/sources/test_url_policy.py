@@ -46,6 +46,8 @@ def test_repo_spec_refuses_inline_secrets_without_echoing_them(url: str) -> None
     (f"https://host/r.git#{TOKEN}", "https://host/r.git#***"),
     ("https://host/org/repo//base?ref=v1.2.0", "https://host/org/repo//base?ref=v1.2.0"),
     ("git@host:org/r.git", "git@host:org/r.git"),
+    (f"https://ab/{TOKEN}+/x@host/r.git", "https://***@host/r.git"),  # a token containing '/'
+    (f"ssh://we/ird:{TOKEN}@host/r.git", "ssh://***@host/r.git"),
 ])
 def test_redact(url: str, shown: str) -> None:
     assert redact(url) == shown
