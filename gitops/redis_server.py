@@ -118,10 +118,11 @@ class RedisServer:
         deadline = time.monotonic() + _START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                proc, self.process = self.process, None
+                err = _drain(proc)
                 log = self.data_dir / "redis.log"
                 tail = log.read_text(errors="replace")[-600:] if log.exists() else ""
-                raise StateError(f"redis-server exited with {self.process.returncode}: {err}{tail}")
+                raise StateError(f"redis-server exited with {proc.returncode}: {err}{tail}")
             try:  # the server answering must be ours (not another one on the port) and done loading
                 info = self.client().info()
                 if self.process is not None and info.get("process_id") == self.process.pid and \
@@ -139,7 +140,10 @@ class RedisServer:
     def stop(self, *, save: bool = True, timeout: float = 10.0) -> None:
         """Ask for ``SHUTDOWN SAVE`` (or NOSAVE), then terminate/kill if it does not exit in time."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
+            return
+        if proc.poll() is not None:
+            _drain(proc)
             return
         with contextlib.suppress(redis.RedisError):
             self.client().shutdown(save=save, nosave=not save)
@@ -152,8 +156,7 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
+        _drain(proc)
 
     def kill(self) -> None:
         """Kill -9 the server (tests: a crash; the append-only file must carry the data)."""
@@ -161,8 +164,8 @@ class RedisServer:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
-        if proc is not None and proc.stderr:
-            proc.stderr.close()
+        if proc is not None:
+            _drain(proc)
 
     def restart(self) -> None:
         """Stop (saving) and start again on the same port and data directory."""
@@ -177,3 +180,11 @@ class RedisServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def _drain(proc: subprocess.Popen[bytes]) -> str:
+    """What an exited server wrote to stderr; the pipe is closed either way."""
+    if proc.stderr is None:
+        return ""
+    with proc.stderr:
+        return proc.stderr.read().decode(errors="replace")
