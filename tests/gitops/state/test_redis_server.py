@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 import redis
 
+from gitops.clock import poll_until
 from gitops.errors import StateError
 from gitops.redis_server import RedisServer, find_redis_server
 
@@ -42,7 +42,11 @@ def test_data_survives_kill_9_via_appendonly(tmp_path: Path) -> None:
     server = RedisServer.start(tmp_path)
     port = server.port
     server.client().set("k", "durable")
-    time.sleep(1.2)  # appendfsync everysec
+
+    def in_the_log() -> bool:  # written to the OS (appendfsync everysec only delays the fsync)
+        return any(b"durable" in f.read_bytes() for f in tmp_path.rglob("appendonly*") if f.is_file())
+
+    assert poll_until(in_the_log, timeout=10)
     server.kill()
     again = RedisServer.start(tmp_path, port=port)
     try:
