@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from gitops.config import load_config
+from gitops.domain import from_config
 from gitops.errors import ConfigError
 from gitops.status import Target
 from workers.engine_port import ConfigCatalog, runtime_from_config
@@ -42,7 +43,7 @@ spec:
 
 def test_catalog_from_configuration(tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text(CONFIG)
-    catalog = ConfigCatalog(load_config(tmp_path / "c.yaml"))
+    catalog = ConfigCatalog(from_config(load_config(tmp_path / "c.yaml")))
     assert catalog.repositories() == {"repo": 45.0}
     web = catalog.target(Target("web", "prod"))
     assert web is not None and web.path == "apps/web" and web.self_heal and web.follows_head

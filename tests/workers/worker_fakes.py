@@ -2,9 +2,12 @@
 
 Worker subprocesses load them with ``GITOPS_RUNTIME=worker_fakes:runtime`` (``PYTHONPATH`` = this directory).
 The fake reconciler "applies" by writing the revision to ``fake:applied:<target>`` and counts runs and
-overlaps (two reconciles of one target at the same time) so tests can assert the locking held.
-Behaviour per application is set in Redis: ``fake:delay:<app>`` seconds, ``fake:fail:<app>`` =
-number of temporary failures left, ``fake:head:<repo>`` the remote head (``down`` = unreachable).
+overlaps (two reconciles of one target at the same time) so tests can assert the locking held; every run
+appends its target to ``fake:log`` (the order runs started in). Behaviour per application is set in
+Redis: ``fake:hold:<app>`` set = each run waits, mid-reconcile, until the test pushes to
+``fake:go:<target>`` (so a test knows a run is in progress for as long as it needs, without timing);
+``fake:fail:<app>`` = number of temporary failures left, ``fake:head:<repo>`` the remote head (``down`` =
+unreachable).
 """
 
 from __future__ import annotations
@@ -95,8 +98,9 @@ class FakeReconciler:
         try:
             c.incr(f"fake:runs:{key}")
             c.rpush(f"fake:triggers:{key}", str(trigger))
-            delay = float(c.get(f"fake:delay:{target.application}") or 0)
-            time.sleep(delay)
+            c.rpush("fake:log", key)
+            if c.get(f"fake:hold:{target.application}") is not None:
+                c.blpop([f"fake:go:{key}"], timeout=60)
             head = c.get("fake:head:repo")
             if head is None or head == b"down":
                 raise SourceUnavailable("git server unreachable: connection refused")

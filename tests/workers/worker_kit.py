@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+
+from gitops.clock import poll_until
 
 FAST = {
     "GITOPS_VISIBILITY_TIMEOUT": "4",
@@ -19,10 +20,8 @@ FAST = {
 
 
 def wait_for(check: Callable[[], object], timeout: float = 20.0, every: float = 0.05) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout}s: {check}")
+    """The tests' one way to wait: poll ``check`` until it holds (its value) or fail after ``timeout``."""
+    value = poll_until(check, timeout, every=every)
+    if not value:
+        raise AssertionError(f"condition not met within {timeout}s: {check}")
+    return value
