@@ -51,12 +51,12 @@ def start_worker(redis_server: RedisServer,
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(name: str = "w1", **env: str) -> subprocess.Popen[bytes]:
-        log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
         argv = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-P", "solo", "-c", "1",
                 "-Q", "poll,reconcile,sync", "-n", f"{name}@%h", "--loglevel", "INFO",
                 "--without-gossip", "--without-mingle", "--without-heartbeat"]
-        proc = subprocess.Popen(argv, env=worker_env(redis_server.url, **env), stdout=log,
-                                stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+        with open(tmp_path / f"{name}.log", "wb") as log:  # the worker keeps its own descriptor
+            proc = subprocess.Popen(argv, env=worker_env(redis_server.url, **env), stdout=log,
+                                    stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
         procs.append(proc)
         return proc
 

@@ -153,6 +153,7 @@ def test_up_killed_with_9_leaves_no_orphans(tmp_path: Path) -> None:
     assert len(children) >= 3  # redis-server, worker, beat
     proc.kill()
     proc.wait()
+    proc.stdout.close()
 
     def gone(pid: int) -> bool:
         try:

@@ -41,9 +41,9 @@ def test_two_workers_two_beats_one_leader_and_failover(rclient: redis.Redis, red
     rclient.set("fake:head:repo", "c1")
 
     def start(*args: str) -> subprocess.Popen[bytes]:
-        log = open(tmp_path / f"{len(procs)}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([sys.executable, "-m", "gitops", *args], env=env, cwd=ROOT, stdout=log,
-                                stderr=subprocess.STDOUT)
+        with open(tmp_path / f"{len(procs)}.log", "wb") as log:  # the process keeps its own descriptor
+            proc = subprocess.Popen([sys.executable, "-m", "gitops", *args], env=env, cwd=ROOT, stdout=log,
+                                    stderr=subprocess.STDOUT)
         procs.append(proc)
         return proc
 
