@@ -1,71 +1,92 @@
 """Reconcile one target: source -> render -> verify -> plan -> apply -> prune -> health.
 
-The one entry point workers/ and the CLI call: ``reconcile(request, ports) -> ReconcileResult``. It
-reads like the flow in design.md and holds no logic of its own beyond deciding *whether* to write:
-never in detect-only mode or a dry run; on a manual sync request; when automated, when Git asks for
-something new (a new revision, an object missing or whose applied hash differs, something to prune;
-so a failed sync of a revision is retried) or when self-heal is on (self-heal takes ownership back,
-i.e. forces conflicts). Drift by another manager alone is only reported unless self-heal is on.
-Every port is a small Protocol (fakes in gitops/testing/), so this module knows nothing of Git,
-HTTP, Celery or Redis. Errors never escape: a failed reconcile is a ReconcileResult with ``error``
-and ``temporary`` set, so callers decide about retries from one value; once anything was written,
-the result keeps every object's outcome. The inventory is written ahead of the first write (old
-plus desired) and shrunk after a complete prune, so an interrupted sync never loses track of what
-it created.
+The one entry point workers/ and the CLI call: ``reconcile(request, ports) -> ReconcileResult``.
+:func:`reconcile` below is the whole algorithm; each line is one port call or one verb of
+gitops/kube (diff, apply, prune, health), and :mod:`gitops.outcome` derives what is reported. The
+only decision made here is *whether* to write (:func:`should_write`): never in detect-only mode or a
+dry run; on a manual sync request; when automated, when Git asks for something new (a new revision,
+an object missing or whose applied hash differs, something to prune; so a failed sync of a revision
+is retried) or when self-heal is on (self-heal takes ownership back, i.e. forces conflicts). Drift by
+another manager alone is only reported unless self-heal is on.
+
+Inputs are typed values (:mod:`gitops.domain`, converted from the configuration once); every port
+is a small Protocol over them (fakes in gitops/testing/, production adapters in gitops/adapters.py,
+which this module never imports: importing the engine loads neither pygit2 nor kubernetes). Errors
+never escape: a failed reconcile is a ReconcileResult whose ``failure`` (a gitops.errors.Failure)
+says what kind of error it was, whether a retry can help and after how long the cluster asked us to
+retry; once anything was written, the result keeps every object's outcome.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from gitops.errors import GitOpsError, RenderFailed
+from gitops import domain, outcome
+from gitops.errors import Failure, GitOpsError, RenderFailed
 from gitops.kube import apply as applier
 from gitops.kube import diff, prune
 from gitops.kube.client import Cluster
-from gitops.kube.health import assess
+from gitops.kube.diff import RefKey
+from gitops.kube.health import Health
 from gitops.kube.manifests import prepare, validate
-from gitops.kube.rest import KubeClusters
 from gitops.kube.results import FieldDrift, ObjectResult
 from gitops.kube.wait import wait_healthy
-from gitops.sources import GitSource, RepoSpec
-from gitops.sources.remote_bases import RemoteBaseLoader, configured_hosts
 from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
-from renderers.api import RenderRequest, cluster_parameters
-from renderers.api import render as render_manifests
+from renderers.api import cluster_parameters
 from renderers.errors import RenderError
 
 Manifest = dict[str, Any]
+RemoteLoader = Callable[[str], Path]
 log = logging.getLogger(__name__)
 
 
-RemoteLoader = Callable[[str], Path]
+def reconcile(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
+    """Run the flow once for one target; never raises GitOpsError (it is in the result)."""
+    started, revision, app, target = _now(), None, request.application, request.target
+    try:
+        revision = ports.source.resolve(request.repository, request.revision or app.source.revision)
+        manifests = validate(render(request, ports, revision), source=app.source.path or ".")
+        ports.verifier.verify(manifests, target)
+        cluster = ports.clusters.connect(request.cluster)
+        desired = prepare(manifests, cluster, target, app.destination.namespace)
+        plan = diff.plan(cluster, desired, diff_options(request))
+        pruning = prune.plan(cluster, target, plan, prune_options(request),
+                             enabled=prune_enabled(request), namespace=app.destination.namespace)
+        write = should_write(request, revision, plan, pruning)
+        synced = sync(request, cluster, plan, pruning) if write else compare(cluster, plan, pruning)
+        healths, unhealthy = health(cluster, plan, synced, request.wait_seconds if write else 0.0)
+        return report(request, revision, plan, pruning, synced, healths, unhealthy, write, started)
+    except GitOpsError as exc:
+        log.info("reconcile of %s failed: %s", target, exc)
+        return ReconcileResult(target, revision, SyncStatus.UNKNOWN, HealthStatus.UNKNOWN, [], [],
+                               Failure.of(exc), started, _now())
 
 
+# -- the ports ------------------------------------------------------------------------------------
 class Source(Protocol):
     """Git: the commit to reconcile, its read-only files, and a loader for remote Kustomize bases."""
 
-    def resolve(self, repository: Any, revision: str | None) -> str: ...
+    def resolve(self, repository: domain.Repository, revision: str | None) -> str: ...
 
-    def checkout(self, repository: Any, revision: str) -> Path: ...
+    def checkout(self, repository: domain.Repository, revision: str) -> Path: ...
 
-    def remote_loader(self, repository: Any) -> RemoteLoader | None: ...
+    def remote_loader(self, repository: domain.Repository) -> RemoteLoader | None: ...
 
 
 class Renderer(Protocol):
     """Manifests of one application at one snapshot (raises RenderError or RenderFailed)."""
 
-    def render(self, root: Path, source: Any, parameters: Mapping[str, Any],
+    def render(self, root: Path, source: domain.AppSource, parameters: Mapping[str, Any],
                remote_loader: RemoteLoader | None = None) -> list[Manifest]: ...
 
 
 class ClusterFactory(Protocol):
-    def connect(self, cluster: Any) -> Cluster: ...
+    def connect(self, cluster: domain.Cluster) -> Cluster: ...
 
 
 class Verifier(Protocol):
@@ -89,9 +110,11 @@ class Ports:
     verifier: Verifier = field(default_factory=NoVerifier)
 
 
+# -- request and result ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ReconcileRequest:
-    """One reconcile of ``application`` on ``cluster`` (gitops.config models).
+    """One reconcile of ``application`` on ``cluster`` (gitops.domain values; ``Fleet.lookup`` gives
+    the three).
 
     ``sync``: None lets the sync policy decide, True is a manual sync, False only compares.
     ``previous_revision`` is the revision last synced (from state), used by automated sync.
@@ -99,9 +122,9 @@ class ReconcileRequest:
     wave to become healthy before the next one is applied.
     """
 
-    application: Any
-    repository: Any
-    cluster: Any
+    application: domain.Application
+    repository: domain.Repository
+    cluster: domain.Cluster
     trigger: Trigger = Trigger.POLL
     revision: str | None = None
     previous_revision: str | None = None
@@ -121,18 +144,28 @@ class ReconcileRequest:
 
 @dataclass(frozen=True)
 class ReconcileResult:
+    """What one reconcile did; ``failure`` is None when it completed (``error`` and ``temporary``
+    read it)."""
+
     target: Target
     revision: str | None
     sync: SyncStatus
     health: HealthStatus
     objects: list[ObjectResult]
     drift: list[FieldDrift]
-    error: str | None
-    temporary: bool
+    failure: Failure | None
     started: datetime
     finished: datetime
     applied: bool = False
     diff: str = ""
+
+    @property
+    def error(self) -> str | None:
+        return self.failure.message if self.failure is not None else None
+
+    @property
+    def temporary(self) -> bool:
+        return self.failure is not None and self.failure.temporary
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target.key, "revision": self.revision, "sync": str(self.sync),
@@ -142,237 +175,124 @@ class ReconcileResult:
                 "finished": self.finished.isoformat(), "applied": self.applied}
 
 
+# -- the steps ------------------------------------------------------------------------------------
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def should_write(request: ReconcileRequest, revision: str, planned: _Planned) -> bool:
+def render(request: ReconcileRequest, ports: Ports, revision: str) -> list[Manifest]:
+    """Snapshot and render; RenderError becomes RenderFailed here, once (temporary when Git could not
+    fetch a remote base in time)."""
+    app, cluster = request.application, request.cluster
+    root = ports.source.checkout(request.repository, revision)
+    params = cluster_parameters(cluster=cluster.name, labels=cluster.labels, application=app.name,
+                                namespace=app.destination.namespace, parameters=app.source.parameters)
+    try:
+        return ports.renderer.render(root, app.source, params, ports.source.remote_loader(request.repository))
+    except RenderError as exc:
+        # Name files as they are in the repository, not by where its snapshot sits in the cache.
+        message = str(exc).replace(f"{root}/", "").replace(str(root), ".")
+        raise RenderFailed.wrapping(exc, message, target=request.target.key, revision=revision) from exc
+
+
+def diff_options(request: ReconcileRequest) -> diff.DiffOptions:
+    app = request.application
+    policy = app.sync_policy
+    return diff.DiffOptions(application=app.name, field_manager=policy.field_manager,
+                            force=request.force or policy.self_heal, allow_recreate=policy.allow_recreate,
+                            ignore=app.ignore_differences)
+
+
+def prune_enabled(request: ReconcileRequest) -> bool:
+    return request.prune if request.prune is not None else request.application.sync_policy.prune
+
+
+def prune_options(request: ReconcileRequest) -> prune.PruneOptions:
+    policy = request.application.sync_policy
+    return prune.PruneOptions(policy.prune_max_share, policy.allow_empty, request.allow_mass_delete,
+                              propagation=request.propagation, dry_run=request.dry_run)
+
+
+def should_write(request: ReconcileRequest, revision: str, plan: diff.Plan, pruning: prune.PrunePlan) -> bool:
     """Whether this reconcile may write (see the module docstring)."""
     policy = request.application.sync_policy
     if policy.detect_only or request.dry_run or request.sync is False:
         return False
     if request.sync is True:
         return True
-    git_changed = revision != request.previous_revision or planned.plan.desired_changed or bool(
-        planned.doomed and planned.do_prune)
+    git_changed = revision != request.previous_revision or plan.desired_changed or bool(
+        pruning.doomed and pruning.enabled)
     return bool(policy.automated and (policy.self_heal or git_changed))
 
 
-def render(request: ReconcileRequest, ports: Ports, revision: str) -> list[Manifest]:
-    """Snapshot and render; RenderError becomes RenderFailed here, once."""
-    app, cluster = request.application, request.cluster
-    root = ports.source.checkout(request.repository, revision)
-    params = cluster_parameters(cluster=cluster.name, labels=getattr(cluster, "labels", None),
-                                application=app.name, namespace=app.destination.namespace,
-                                parameters=app.source.parameters)
-    try:
-        return ports.renderer.render(root, app.source, params, ports.source.remote_loader(request.repository))
-    except RenderError as exc:
-        # Name files as they are in the repository, not by where its snapshot sits in the cache.
-        message = str(exc).replace(f"{root}/", "").replace(str(root), ".")
-        raise RenderFailed(message, target=request.target.key, revision=revision) from exc
-
-
-def _diff_options(request: ReconcileRequest) -> diff.DiffOptions:
-    app = request.application
-    policy = app.sync_policy
-    return diff.DiffOptions(application=app.name, field_manager=policy.field_manager,
-                            force=request.force or policy.self_heal, allow_recreate=policy.allow_recreate,
-                            ignore=tuple(diff.IgnoreRule.from_config(r) for r in app.ignore_differences))
-
-
-def _with_health(results: list[ObjectResult], objects: Mapping[diff.RefKey, Manifest], cluster: Cluster,
-                 wait_seconds: float, desired: set[diff.RefKey]
-                 ) -> tuple[list[ObjectResult], HealthStatus, GitOpsError | None]:
-    """Results with their health; a failed wait falls back to the objects already held (and says so)."""
-    present = [r for r in results if diff.ref_key(r.ref) in desired]
-    healths = {r.ref: assess(objects.get(diff.ref_key(r.ref))) for r in present}
-    failure = None
-    if wait_seconds > 0:
-        try:
-            healths = wait_healthy(cluster, [r.ref for r in present], timeout=wait_seconds).health
-        except GitOpsError as exc:
-            failure = exc
-    out = [dataclasses.replace(r, health=healths[r.ref].status) if r.ref in healths else r for r in results]
-    return out, HealthStatus.worst(h.status for h in healths.values()), failure
-
-
 @dataclass(frozen=True)
-class _Synced:
+class Synced:
+    """What the write (or compare-only) path did."""
+
     results: list[ObjectResult]
-    objects: dict[diff.RefKey, Manifest]
-    temporary: bool
+    objects: Mapping[RefKey, Manifest]  # the latest live objects known
+    temporary: bool = False
     stopped: str | None = None  # why the sync stopped early although nothing failed
+    retry_after: float | None = None  # the cluster's retry hint, when a temporary error stopped it
 
 
-def _write_inventory(planned: _Planned, refs: list[ObjectRef], field_manager: str) -> GitOpsError | None:
-    """Record ``refs`` as the target's inventory; the error, when that failed."""
-    try:
-        prune.write_inventory(planned.cluster, planned.target, refs, field_manager)
-    except GitOpsError as exc:
-        log.warning("inventory of %s not written: %s", planned.target, exc)
-        return exc
-    return None
+def sync(request: ReconcileRequest, cluster: Cluster, plan: diff.Plan, pruning: prune.PrunePlan) -> Synced:
+    """Write the intended inventory, apply the plan, prune and shrink the inventory (the write path).
 
-
-def _sync(request: ReconcileRequest, planned: _Planned) -> _Synced:
-    """Write the intended inventory, apply the plan, prune, shrink the inventory (the write path).
-
-    The inventory is written ahead: before the first object is written it names the old inventory
-    plus every desired object, so objects created by a sync that dies half way (lost connection, OOM,
-    time limit) are still known to the next one. Only after a complete sync that pruned does it
-    shrink (what prune deleted leaves it). A failed inventory write keeps the per-object results.
+    Nothing is applied before the inventory names it (a sync that dies half way never loses track of
+    what it created); a failed inventory write keeps the per-object results.
     """
-    policy, target, cluster = request.application.sync_policy, planned.target, planned.cluster
-    inventory, doomed, do_prune = planned.inventory, planned.doomed, planned.do_prune
-    desired_refs = [p.ref for p in planned.plan.objects]
-    intended = prune.merged(inventory, desired_refs)
-    if not planned.plan.failed and intended != planned.recorded:
-        failure = _write_inventory(planned, intended, policy.field_manager)
-        if failure is not None:  # nothing is written before the inventory names it
-            why = "not applied: the inventory could not be written first"
-            results = [ObjectResult(r, Action.SKIPPED, why) for r in desired_refs + doomed]
-            return _Synced(results, dict(planned.plan.live), failure.temporary,
-                           f"inventory write failed: {failure}")
-    opts = applier.ApplyOptions(field_manager=policy.field_manager, force=request.force or policy.self_heal,
-                                wave_timeout=request.wave_timeout)
-    done = applier.apply_plan(cluster, planned.plan, opts)
-    results = list(done.results)
-    if do_prune and doomed and not done.failed and not done.stopped:
-        pruned = prune.prune(cluster, target, doomed, planned.prune_opts)
-        results += pruned
-        gone = {diff.ref_key(r.ref) for r in pruned if r.action is Action.DELETED}
-        kept = [r for r in intended if diff.ref_key(r) not in gone]
-        if kept != intended:
-            failure = _write_inventory(planned, kept, policy.field_manager)
-            if failure is not None:  # the inventory written ahead still names every object: retry
-                return _Synced(results, done.objects, True, f"inventory write failed: {failure}")
-    elif doomed:
-        why = "requires pruning (prune disabled)" if not do_prune else "not pruned: the sync did not finish"
-        results += [ObjectResult(r, Action.SKIPPED, why) for r in doomed]
-    return _Synced(results, done.objects, done.temporary, done.stopped)
+    policy = request.application.sync_policy
+    ahead = None if plan.failed else prune.write_ahead(cluster, pruning, policy.field_manager)
+    if ahead is not None:
+        why = "not applied: the inventory could not be written first"
+        skipped = [ObjectResult(r, Action.SKIPPED, why) for r in pruning.desired + pruning.doomed]
+        return Synced(skipped, plan.live, ahead.temporary, f"inventory write failed: {ahead}",
+                      ahead.retry_after)
+    done = applier.apply_plan(cluster, plan, applier.ApplyOptions(
+        field_manager=policy.field_manager, force=request.force or policy.self_heal,
+        wave_timeout=request.wave_timeout))
+    pruned = prune.execute(cluster, pruning, complete=not done.failed and not done.stopped,
+                           field_manager=policy.field_manager)
+    results = list(done.results) + pruned.results
+    if pruned.failure is not None:  # the inventory written ahead still names every object: retry
+        return Synced(results, done.objects, True, f"inventory write failed: {pruned.failure}",
+                      pruned.failure.retry_after)
+    return Synced(results, done.objects, done.temporary, done.stopped, done.retry_after)
 
 
-def _compare_only(planned: _Planned, dry_run: bool) -> list[ObjectResult]:
-    """Results without writing: the plan, plus what prune would do (ownership checked) or skip."""
-    results = applier.preview(planned.plan, dry_run=dry_run)
-    if dry_run and planned.do_prune:
-        return results + prune.prune(planned.cluster, planned.target, planned.doomed, planned.prune_opts)
-    return results + [ObjectResult(r, Action.SKIPPED, "requires pruning") for r in planned.doomed]
+def compare(cluster: Cluster, plan: diff.Plan, pruning: prune.PrunePlan) -> Synced:
+    """Without writing: the plan, plus what prune would do (ownership checked) or skip."""
+    previews = applier.preview(plan, dry_run=pruning.options.dry_run)
+    return Synced(previews + prune.preview(cluster, pruning), plan.live)
 
 
-@dataclass(frozen=True)
-class _Planned:
-    target: Target
-    cluster: Cluster
-    plan: diff.Plan
-    inventory: list[ObjectRef] | None  # as recorded, or recovered from ownership marks when missing
-    doomed: list[ObjectRef]
-    prune_opts: prune.PruneOptions
-    do_prune: bool
-    recorded: list[ObjectRef] | None = None  # the inventory ConfigMap's content (None: missing)
-
-
-def plan_target(request: ReconcileRequest, ports: Ports, revision: str) -> _Planned:
-    """Render, verify, connect, plan and check the prune guard (reads only)."""
-    target, policy = request.target, request.application.sync_policy
-    manifests = validate(render(request, ports, revision), source=request.application.source.path or ".")
-    ports.verifier.verify(manifests, target)
-    cluster = ports.clusters.connect(request.cluster)
-    desired = prepare(manifests, cluster, target, request.application.destination.namespace)
-    the_plan = diff.plan(cluster, desired, _diff_options(request))
-    do_prune = request.prune if request.prune is not None else policy.prune
-    recorded = inventory = prune.read_inventory(cluster, target)
-    if recorded is None:  # lost, or a new target: find what carries our marks
-        namespaces = {p.ref.namespace for p in the_plan.objects} | {request.application.destination.namespace}
-        inventory = prune.recover(cluster, target, the_plan.live.values(), {n for n in namespaces if n})
-    doomed = prune.candidates(inventory, [p.ref for p in the_plan.objects])
-    opts = prune.PruneOptions(policy.prune_max_share, policy.allow_empty, request.allow_mass_delete,
-                              propagation=request.propagation, dry_run=request.dry_run)
-    if do_prune:
-        prune.guard(inventory, [p.ref for p in the_plan.objects], doomed, opts, target)
-    return _Planned(target, cluster, the_plan, inventory, doomed, opts, do_prune, recorded)
-
-
-def _execute(request: ReconcileRequest, planned: _Planned, write: bool) -> _Synced:
-    if not write:
-        return _Synced(_compare_only(planned, request.dry_run), planned.plan.live, False)
-    return _sync(request, planned)
-
-
-def _finish(request: ReconcileRequest, revision: str, planned: _Planned, synced: _Synced, write: bool,
-            started: datetime) -> ReconcileResult:
-    desired = {diff.ref_key(p.ref) for p in planned.plan.objects}
-    results, health, unhealthy = _with_health(synced.results, synced.objects, planned.cluster,
-                                              request.wait_seconds if write else 0.0, desired)
-    failed = [r for r in results if r.action is Action.FAILED]
-    pruned = not planned.doomed or (write and planned.do_prune)
-    in_sync = not failed and not synced.stopped and (write or planned.plan.in_sync) and pruned
-    errors = [f"{len(failed)} object(s) failed; first {failed[0].ref}: {failed[0].error}" if failed else "",
-              synced.stopped or "", f"waiting for health failed: {unhealthy}" if unhealthy else ""]
-    error = "; ".join(e for e in errors if e) or None
-    temporary = synced.temporary or bool(unhealthy and unhealthy.temporary)
-    changed = sum(1 for r in results if r.action not in (Action.UNCHANGED, Action.SKIPPED))
-    log.info("reconciled %s at %s: %s, %s, %d object(s) %s", request.target, revision[:12],
-             "synced" if in_sync else "out of sync", health, changed, "changed" if write else "would change")
-    return ReconcileResult(request.target, revision, SyncStatus.SYNCED if in_sync else SyncStatus.OUT_OF_SYNC,
-                           health, results, planned.plan.drift, error, temporary, started, _now(),
-                           write, planned.plan.unified_diff())
-
-
-def reconcile(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
-    """Run the flow once for one target; never raises GitOpsError (it is in the result)."""
-    started, revision = _now(), None
+def health(cluster: Cluster, plan: diff.Plan, synced: Synced, wait_seconds: float
+           ) -> tuple[dict[ObjectRef, Health], GitOpsError | None]:
+    """Each desired object's health: judged from the objects held, or waited for (bounded) when asked;
+    a failed wait falls back to the objects held and is returned."""
+    refs = outcome.desired_refs(synced.results, plan)
+    held = outcome.held_health(refs, synced.objects)
+    if wait_seconds <= 0:
+        return held, None
     try:
-        revision = ports.source.resolve(request.repository, request.revision
-                                        or request.application.source.revision)
-        planned = plan_target(request, ports, revision)
-        write = should_write(request, revision, planned)
-        return _finish(request, revision, planned, _execute(request, planned, write), write, started)
+        return wait_healthy(cluster, refs, timeout=wait_seconds).health, None
     except GitOpsError as exc:
-        log.info("reconcile of %s failed: %s", request.target, exc)
-        return ReconcileResult(request.target, revision, SyncStatus.UNKNOWN, HealthStatus.UNKNOWN, [], [],
-                               str(exc), exc.temporary, started, _now())
+        return held, exc
 
 
-# -- default adapters: Git, the renderers, real clusters ------------------------------------------
-class GitSourcePort:
-    """The Source port over gitops.sources.GitSource. ``repositories`` (the configured ones) give the
-    default allow-list of hosts for Kustomize remote bases."""
-
-    def __init__(self, git: GitSource, repositories: Iterable[Any] = ()) -> None:
-        self.git = git
-        self.remote_base_hosts = configured_hosts(repositories)
-
-    def resolve(self, repository: Any, revision: str | None) -> str:
-        spec = RepoSpec.from_config(repository)
-        if revision is None:
-            return self.git.head(spec)
-        return self.git.snapshot(spec, revision).revision
-
-    def checkout(self, repository: Any, revision: str) -> Path:
-        return self.git.snapshot(RepoSpec.from_config(repository), revision).path
-
-    def remote_loader(self, repository: Any) -> RemoteLoader:
-        return RemoteBaseLoader(self.git, RepoSpec.from_config(repository),
-                                default_hosts=self.remote_base_hosts)
-
-
-class RenderersPort:
-    """The Renderer port over renderers.api.render."""
-
-    def render(self, root: Path, source: Any, parameters: Mapping[str, Any],
-               remote_loader: RemoteLoader | None = None) -> list[Manifest]:
-        budget = getattr(source, "budget", None)  # the application's render budget (config: source.budget)
-        return render_manifests(RenderRequest(root=root, path=source.path, renderer=str(source.renderer),
-                                              options=dict(source.options or {}), parameters=parameters,
-                                              remote_loader=remote_loader,
-                                              budget=budget.to_budget() if budget is not None else None))
-
-
-def default_ports(cache_dir: Path, verifier: Verifier | None = None,
-                  repositories: Iterable[Any] = ()) -> Ports:
-    """Real ports: Git under ``cache_dir``, the renderers, clusters over HTTP; ``repositories`` (the
-    configured ones) give the default allow-list for Kustomize remote bases."""
-    return Ports(GitSourcePort(GitSource(cache_dir), repositories), RenderersPort(), KubeClusters(),
-                 verifier or NoVerifier())
+def report(request: ReconcileRequest, revision: str, plan: diff.Plan, pruning: prune.PrunePlan,
+           synced: Synced, healths: Mapping[ObjectRef, Health], unhealthy: GitOpsError | None, wrote: bool,
+           started: datetime) -> ReconcileResult:
+    results = outcome.with_health(synced.results, healths)
+    sync_status = outcome.sync_status(
+        results, wrote=wrote, stopped=synced.stopped, plan_in_sync=plan.in_sync,
+        prune_pending=bool(pruning.doomed) and not (wrote and pruning.enabled))
+    failure = outcome.failure(results, stopped=synced.stopped, unhealthy=unhealthy,
+                              temporary=synced.temporary, retry_after=synced.retry_after)
+    changed = sum(1 for r in results if r.action not in (Action.UNCHANGED, Action.SKIPPED))
+    target_health = outcome.target_health(healths)
+    log.info("reconciled %s at %s: %s, %s, %d object(s) %s", request.target, revision[:12], sync_status,
+             target_health, changed, "changed" if wrote else "would change")
+    return ReconcileResult(request.target, revision, sync_status, target_health, results, plan.drift,
+                           failure, started, _now(), wrote, plan.unified_diff())

@@ -2,9 +2,13 @@
 
 Every error the core raises derives from :class:`GitOpsError`. Each carries what it is about
 (``target``: application/cluster, ``obj``: a ``kind/namespace/name`` reference, ``revision``: a commit)
-and says whether retrying can help (``temporary``). Celery tasks retry only temporary errors.
+and says whether retrying can help (``temporary``) and, when the other side said so, after how many
+seconds (``retry_after``: a cluster's ``Retry-After``). Celery tasks retry only temporary errors.
 Third-party errors (pygit2, kubernetes, redis, yaml) are translated once, at the edge that calls the
-library, and chained with ``raise ... from``.
+library, and chained with ``raise ... from``. A wrapper keeps what it wraps retryable: a render that
+failed because Git could not fetch a Kustomize remote base in time is a temporary ``RenderFailed``
+(:meth:`RenderFailed.wrapping`). :class:`Failure` is an error as a value (kind, message, temporary,
+retry hint): what a ``ReconcileResult`` carries across processes instead of an exception.
 
 ::
 
@@ -15,7 +19,8 @@ library, and chained with ``raise ... from``.
     │   ├── SourceUnavailable         (temporary) network, timeout, remote 5xx
     │   ├── AuthError                 credentials rejected or missing
     │   └── UnsafeSource              dangerous transport, symlink escaping the repository
-    ├── RenderFailed                  a renderer failed (wraps renderers.errors.RenderError)
+    ├── RenderFailed                  a renderer failed (wraps renderers.errors.RenderError;
+    │                                 temporary when a temporary SourceError caused it)
     ├── VerificationFailed            an image signature did not satisfy the policy
     ├── ClusterError                  talking to a Kubernetes API server
     │   ├── ClusterUnavailable        (temporary) timeout, connection refused, 429, 5xx
@@ -25,6 +30,8 @@ library, and chained with ``raise ... from``.
     │   ├── NotFound                  404 on a resource or kind
     │   └── Forbidden                 401/403
     ├── PruneRefused                  the mass-delete guard stopped a prune
+    ├── SyncFailed                    a sync ran but did not complete: objects failed, a wave or
+    │                                 the inventory stopped it, the health wait failed
     ├── LockHeld                      (temporary) another reconcile of the same target runs
     └── StateError                    reading or writing state (temporary when Redis is away)
 """
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -58,9 +66,11 @@ class GitOpsError(Exception):
     """Base of every engine error."""
 
     temporary: bool = False
+    retry_after: float | None = None  # seconds the other side asked us to wait before retrying
 
     def __init__(self, message: str, *, target: str | None = None, obj: str | None = None,
-                 revision: str | None = None, temporary: bool | None = None) -> None:
+                 revision: str | None = None, temporary: bool | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.target = target
@@ -68,6 +78,8 @@ class GitOpsError(Exception):
         self.revision = revision
         if temporary is not None:
             self.temporary = temporary
+        if retry_after is not None:
+            self.retry_after = retry_after
 
     def __str__(self) -> str:
         context = [f"{k}={v}" for k, v in
@@ -115,6 +127,16 @@ class UnsafeSource(SourceError):
 class RenderFailed(GitOpsError):
     """A renderer failed; the message names the file and field."""
 
+    @classmethod
+    def wrapping(cls, error: BaseException, message: str, *, target: str | None = None,
+                 revision: str | None = None) -> RenderFailed:
+        """The RenderFailed for ``error`` (raise it ``from error``): temporary, with the retry hint,
+        when a SourceError behind it was (a remote base Git could not fetch in time)."""
+        source = source_cause(error)
+        return cls(message, target=target, revision=revision,
+                   temporary=source.temporary if source is not None else None,
+                   retry_after=source.retry_after if source is not None else None)
+
 
 class VerificationFailed(GitOpsError):
     """An image did not satisfy the verification policy."""
@@ -126,10 +148,10 @@ class ClusterError(GitOpsError):
     def __init__(self, message: str, *, status: int | None = None, reason: str | None = None,
                  target: str | None = None, obj: str | None = None, revision: str | None = None,
                  temporary: bool | None = None, retry_after: float | None = None) -> None:
-        super().__init__(message, target=target, obj=obj, revision=revision, temporary=temporary)
+        super().__init__(message, target=target, obj=obj, revision=revision, temporary=temporary,
+                         retry_after=retry_after)
         self.status = status
         self.reason = reason
-        self.retry_after = retry_after
 
 
 class ClusterUnavailable(ClusterError):
@@ -170,6 +192,10 @@ class PruneRefused(GitOpsError):
     """The mass-delete guard refused a prune that would delete too much."""
 
 
+class SyncFailed(GitOpsError):
+    """A sync ran but did not complete; its per-object results say what was done."""
+
+
 class LockHeld(GitOpsError):
     """Another reconcile of the same target holds the lock."""
 
@@ -178,3 +204,43 @@ class LockHeld(GitOpsError):
 
 class StateError(GitOpsError):
     """State could not be read or written."""
+
+
+def source_cause(error: BaseException) -> SourceError | None:
+    """The SourceError in ``error``'s chain (``error`` itself, its ``__cause__``, or its context
+    unless suppressed), whatever layers wrapped it; None when Git had no part in it."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, SourceError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ if current.__cause__ is not None else (
+            None if current.__suppress_context__ else current.__context__)
+    return None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An error as a value: its ``kind`` (the class name in this tree), message, whether retrying can
+    help and after how many seconds the other side asked us to retry (None: no hint).
+
+    Carried by ``gitops.engine.ReconcileResult`` so callers (the workers' retry backoff, the CLI, state)
+    read one typed value instead of parsing a string; it crosses processes as plain data.
+    """
+
+    kind: str
+    message: str
+    temporary: bool = False
+    retry_after: float | None = None
+
+    @staticmethod
+    def of(error: GitOpsError) -> Failure:
+        return Failure(type(error).__name__, str(error), error.temporary, error.retry_after)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "message": self.message, "temporary": self.temporary,
+                "retry_after": self.retry_after}

@@ -1,9 +1,11 @@
 """Production ports for the workers: the configuration as a Catalog, Git as a Poller, the engine.
 
 Built by workers/runtime.py when no test runtime is installed: ``runtime_from_config`` loads
-``$GITOPS_CONFIG`` (gitops.config), opens the Redis store, and wires gitops.sources and
-gitops.engine.reconcile. Key design choice: the only place in workers/ that knows the shapes of the
-config models and the engine request; tasks and service see Protocols only.
+``$GITOPS_CONFIG`` (gitops.config), converts it to the engine's values once
+(``gitops.domain.from_config``, as the CLI does), opens the Redis store, and wires gitops.sources and
+gitops.engine.reconcile through the engine's own wiring (``gitops.adapters.production_ports``, which
+takes an optional image verifier). Key design choice: the only place in workers/ that knows the
+engine request; tasks and service see Protocols only.
 """
 
 from __future__ import annotations
@@ -12,15 +14,19 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from gitops.domain import Fleet
+from gitops.engine import Ports, ReconcileRequest, ReconcileResult, Verifier, reconcile
 from gitops.errors import ConfigError, Problem
 from gitops.state import RecordReader, RedisStore, TargetStatus
-from gitops.state.model import ResultLike
 from gitops.status import Target, Trigger
 from workers.ports import Retry, TargetInfo
 from workers.runtime import Runtime
 from workers.settings import Settings
+
+if TYPE_CHECKING:
+    from gitops.sources import GitSource, RepoSpec
 
 log = logging.getLogger(__name__)
 
@@ -29,18 +35,17 @@ log = logging.getLogger(__name__)
 class ConfigCatalog:
     """Applications x their destination cluster, and repositories with their poll intervals."""
 
-    config: Any
+    fleet: Fleet
     _targets: dict[Target, TargetInfo] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name, app in sorted(self.config.applications.items()):
+        for name, app in sorted(self.fleet.applications.items()):
             target = Target(name, app.destination.cluster)
             policy = app.sync_policy.retry
             self._targets[target] = TargetInfo(
                 target, app.source.repository, app.source.path, follows_head=app.source.revision is None,
-                self_heal=bool(app.sync_policy.self_heal),
-                retry=Retry(int(policy.limit), float(policy.backoff_seconds), float(policy.factor),
-                            float(policy.max_backoff_seconds)))
+                self_heal=app.sync_policy.self_heal,
+                retry=Retry(policy.limit, policy.backoff_seconds, policy.factor, policy.max_backoff_seconds))
 
     def targets(self) -> list[TargetInfo]:
         return list(self._targets.values())
@@ -49,23 +54,23 @@ class ConfigCatalog:
         return self._targets.get(target)
 
     def repositories(self) -> Mapping[str, float]:
-        return {name: float(repo.interval_seconds) for name, repo in self.config.repositories.items()}
+        return {name: repo.interval_seconds for name, repo in self.fleet.repositories.items()}
 
 
 @dataclass
 class GitPoller:
     """Remote head checks and changed paths through gitops.sources."""
 
-    config: Any
-    source: Any
+    fleet: Fleet
+    source: GitSource
 
-    def _spec(self, repository: str) -> Any:
+    def _spec(self, repository: str) -> RepoSpec:
         from gitops.sources import RepoSpec
 
-        return RepoSpec.from_config(self.config.repositories[repository])
+        return RepoSpec.from_config(self.fleet.repositories[repository])
 
     def head(self, repository: str) -> str:
-        return str(self.source.head(self._spec(repository)))
+        return self.source.head(self._spec(repository))
 
     def changed_paths(self, repository: str, old: str, new: str) -> frozenset[str]:
         return frozenset(self.source.changed_paths(self._spec(repository), old, new))
@@ -73,36 +78,32 @@ class GitPoller:
 
 @dataclass
 class EngineReconciler:
-    """gitops.engine.reconcile for one target, with the revision last recorded in state."""
+    """gitops.engine.reconcile for one target, with the revision last recorded in state.
 
-    config: Any
-    git: Any
+    The ports come from the engine's one wiring (``production_ports``), built on first use over the
+    shared ``git`` source, with ``verifier`` (None: no image verification)."""
+
+    fleet: Fleet
+    git: GitSource
     store: RecordReader
-    _ports: Any = None
+    verifier: Verifier | None = None
+    _ports: Ports | None = None
 
-    def _engine_ports(self) -> Any:
+    def _engine_ports(self) -> Ports:
         if self._ports is None:
-            from gitops.engine import GitSourcePort, Ports, RenderersPort
-            from gitops.kube.rest import KubeClusters
+            from gitops.adapters import production_ports
 
             # the configured repositories are the default allow-list for Kustomize remote bases
-            self._ports = Ports(GitSourcePort(self.git, self.config.repositories.values()), RenderersPort(),
-                                KubeClusters())
+            self._ports = production_ports(self.git, self.verifier, self.fleet.repositories.values())
         return self._ports
 
     def reconcile(self, target: Target, *, trigger: Trigger, prune: bool | None = None,
-                  dry_run: bool = False, sync: bool | None = None) -> ResultLike:
-        from gitops.engine import ReconcileRequest, reconcile
-
-        app = self.config.applications[target.application]
-        previous = self.store.status(target)
-        request = ReconcileRequest(
-            application=app, repository=self.config.repositories[app.source.repository],
-            cluster=self.config.clusters[target.cluster], trigger=trigger,
-            previous_revision=_last_good(previous),
-            sync=sync, dry_run=dry_run, prune=prune)
-        result: ResultLike = reconcile(request, self._engine_ports())
-        return result
+                  dry_run: bool = False, sync: bool | None = None) -> ReconcileResult:
+        placement = self.fleet.lookup(target.application, target.cluster)
+        request = ReconcileRequest(*placement, trigger=trigger,
+                                   previous_revision=_last_good(self.store.status(target)),
+                                   sync=sync, dry_run=dry_run, prune=prune)
+        return reconcile(request, self._engine_ports())
 
 
 def _last_good(previous: TargetStatus | None) -> str | None:
@@ -116,13 +117,14 @@ def _last_good(previous: TargetStatus | None) -> str | None:
 def runtime_from_config(settings: Settings) -> Runtime:
     """The production runtime: config from ``$GITOPS_CONFIG``, Redis store, Git source, engine."""
     from gitops.config import load_config
+    from gitops.domain import from_config
     from gitops.sources import GitSource
 
     if not settings.config_path:
         raise ConfigError([Problem("no configuration: set GITOPS_CONFIG (or pass -c to gitops up)")])
-    config = load_config(settings.config_path)
+    fleet = from_config(load_config(settings.config_path))
     data_dir = Path(settings.data_dir or Path(settings.config_path).resolve().parent / ".gitops")
     source = GitSource(data_dir / "git")
     store = RedisStore.from_url(settings.redis_url)
-    return Runtime(store=store, catalog=ConfigCatalog(config), poller=GitPoller(config, source),
-                   reconciler=EngineReconciler(config, source, store), settings=settings)
+    return Runtime(store=store, catalog=ConfigCatalog(fleet), poller=GitPoller(fleet, source),
+                   reconciler=EngineReconciler(fleet, source, store), settings=settings)

@@ -5,7 +5,9 @@ telling the task whether to retry (and when) and which reconciles to enqueue, so
 testable without a broker. Key design choices: untrusted task arguments are validated before anything
 touches Redis; the operation id is the Celery task id, so a redelivered task updates its own history
 entry instead of adding one; only temporary errors are retried, with exponential backoff and jitter,
-a finite number of times; a worker that lost its lease has its writes refused (fencing).
+a finite number of times, never sooner than the cluster asked (the ``Retry-After`` hint carried by the
+result's typed ``failure``, capped by the retry policy); a worker that lost its lease has its writes
+refused (fencing).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gitops.errors import ClusterError, GitOpsError, InputError, StateError
+from gitops.engine import ReconcileResult
+from gitops.errors import Failure, GitOpsError, InputError, StateError
 from gitops.state import (
     Lease,
     Operation,
@@ -66,8 +69,7 @@ class FailedResult:
     """A ResultLike for a reconcile that raised instead of returning a result."""
 
     target: Target
-    error: str
-    temporary: bool
+    failure: Failure
     revision: str | None = None
     sync: SyncStatus = SyncStatus.UNKNOWN
     health: HealthStatus = HealthStatus.UNKNOWN
@@ -75,6 +77,21 @@ class FailedResult:
     drift: tuple[Any, ...] = ()
     started: float = field(default_factory=time.time)
     finished: float = field(default_factory=time.time)
+
+    @property
+    def error(self) -> str:
+        return self.failure.message
+
+    @property
+    def temporary(self) -> bool:
+        return self.failure.temporary
+
+
+def retry_hint(result: ResultLike) -> float | None:
+    """Seconds the cluster asked us to wait before retrying (its ``Retry-After``), from the result's
+    typed failure; None when there is no hint (or the reconciler returns untyped results)."""
+    failure = result.failure if isinstance(result, ReconcileResult | FailedResult) else None
+    return failure.retry_after if failure is not None else None
 
 
 def backoff(attempt: int, base: float, cap: float, *, factor: float = 2.0, floor: float = 0.0) -> float:
@@ -108,19 +125,17 @@ def _validate(rt: Runtime, application: object, cluster: object, trigger: object
 
 
 def _reconcile_safely(rt: Runtime, target: Target, trigger: Trigger, prune: bool | None,
-                      dry_run: bool, manual: bool) -> tuple[ResultLike, float | None]:
+                      dry_run: bool, manual: bool) -> ResultLike:
     started = time.time()
     sync = True if manual and not dry_run else None
     try:
-        return rt.reconciler.reconcile(target, trigger=trigger, prune=prune, dry_run=dry_run, sync=sync), None
+        return rt.reconciler.reconcile(target, trigger=trigger, prune=prune, dry_run=dry_run, sync=sync)
     except GitOpsError as exc:
-        retry_after = exc.retry_after if isinstance(exc, ClusterError) else None
-        return FailedResult(target, str(exc), exc.temporary, started=started), (
-            float(retry_after) if retry_after is not None else None)
+        return FailedResult(target, Failure.of(exc), started=started)
     except Exception as exc:  # a bug in a layer below must not kill the worker or lose the record
         log.exception("reconcile of %s crashed", target)
-        return FailedResult(target, f"internal error: {type(exc).__name__}: {exc}", False,
-                            started=started), None
+        kind = type(exc).__name__
+        return FailedResult(target, Failure(kind, f"internal error: {kind}: {exc}"), started=started)
 
 
 @dataclass(frozen=True)
@@ -153,7 +168,7 @@ def reconcile(rt: Runtime, call: Call, application: object, cluster: object, *, 
                        countdown=min(rt.settings.lock_ttl, 0.5 + 0.5 * call.attempt * random.random()))
     try:
         with LeaseKeeper(rt.store, lease, rt.settings.lock_ttl):
-            result, retry_after, status = _run(rt, job, lease)
+            result, status = _run(rt, job, lease)
     except StateError as exc:
         if exc.temporary:
             return Outcome("retry", str(exc), countdown=backoff(call.attempt, rt.settings.retry_base,
@@ -162,7 +177,7 @@ def reconcile(rt: Runtime, call: Call, application: object, cluster: object, *, 
         return Outcome("fenced", str(exc))
     finally:
         _release(rt, lease)
-    return _conclude(rt, job, result, retry_after, status)
+    return _conclude(rt, job, result, status)
 
 
 def _redeliveries(rt: Runtime, job: Job) -> int:
@@ -173,7 +188,7 @@ def _redeliveries(rt: Runtime, job: Job) -> int:
     return previous.redeliveries + 1
 
 
-def _run(rt: Runtime, job: Job, lease: Lease) -> tuple[ResultLike, float | None, TargetStatus]:
+def _run(rt: Runtime, job: Job, lease: Lease) -> tuple[ResultLike, TargetStatus]:
     """Record the running operation, call the engine, record the outcome (all fenced by ``lease``)."""
     redelivered = _redeliveries(rt, job)
     begun = Operation(id=job.call.task_id, application=job.target.application, cluster=job.target.cluster,
@@ -182,27 +197,25 @@ def _run(rt: Runtime, job: Job, lease: Lease) -> tuple[ResultLike, float | None,
                       redeliveries=redelivered)
     rt.store.begin(begun, lease=lease)
     if redelivered > MAX_REDELIVERIES:  # a poison task: it keeps killing workers; stop the loop
-        result: ResultLike = FailedResult(job.target, f"gave up: the reconcile was interrupted "
-                                          f"{redelivered} times by its worker dying (out of memory?)", False)
-        retry_after = None
+        result: ResultLike = FailedResult(job.target, Failure("SyncFailed", (
+            f"gave up: the reconcile was interrupted {redelivered} times by its worker dying "
+            "(out of memory?)")))
     else:
-        result, retry_after = _reconcile_safely(rt, job.target, job.trigger, job.prune, job.dry_run,
-                                                not job.coalesced)
+        result = _reconcile_safely(rt, job.target, job.trigger, job.prune, job.dry_run, not job.coalesced)
     status, operation = records_from_result(result, operation_id=job.call.task_id, trigger=job.trigger,
                                             dry_run=job.dry_run, prune=bool(job.prune),
                                             attempt=job.call.attempt)
     operation = replace(operation, started=begun.started, fence=lease.token, redeliveries=redelivered)
     status = carry_forward(rt.store.status(job.target), status)
     rt.store.record(status, operation, lease=lease)
-    return result, retry_after, status
+    return result, status
 
 
-def _conclude(rt: Runtime, job: Job, result: ResultLike, retry_after: float | None,
-              status: TargetStatus) -> Outcome:
+def _conclude(rt: Runtime, job: Job, result: ResultLike, status: TargetStatus) -> Outcome:
     policy = retry_policy(rt, job.target)
     if result.error and result.temporary and job.call.attempt <= policy.limit:
         wait = backoff(job.call.attempt, policy.base, policy.cap, factor=policy.factor,
-                       floor=min(retry_after or 0.0, policy.cap))
+                       floor=min(retry_hint(result) or 0.0, policy.cap))
         # a countdown longer than the visibility timeout would get the waiting message redelivered
         return Outcome("retry", result.error, countdown=min(wait, 0.9 * rt.settings.visibility_timeout))
     detail = result.error or f"{status.sync}/{status.health} at {status.revision}"

@@ -3,7 +3,9 @@
 Synchronous (no Celery): renders the application at its revision, plans against the cluster with a
 server-side dry-run and prints the field-level drift with the manager that owns each live value, and
 a unified YAML diff (Secret values masked, huge values cut). Exit 0: in sync; 1: differences; 2:
-error. Also holds the helpers ``gitops sync`` shares (loading the target, printing results).
+error. Also holds the helpers ``gitops sync`` and ``gitops render`` share: :func:`load` reads the
+configuration once, converts it to the engine's values (``gitops.domain.from_config``) and wires the
+production ports (``gitops.adapters.production_ports``); printing results.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from gitops.config import load_config
-from gitops.engine import Ports, ReconcileRequest, ReconcileResult, default_ports, reconcile
-from gitops.errors import ConfigError, Problem
+from gitops.domain import Fleet, from_config
+from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
 from gitops.status import Action, SyncStatus
 from renderers.yamlio import dump_all
 
@@ -36,25 +38,28 @@ def cache_dir(args: argparse.Namespace) -> Path:
     return Path(os.environ.get("GITOPS_CACHE_DIR") or Path.home() / ".cache" / "gitops")
 
 
-def ports(args: argparse.Namespace) -> Ports:
+def fleet(args: argparse.Namespace) -> Fleet:
+    """The configuration as the engine's values (ConfigError listing every problem)."""
+    return from_config(load_config(args.config))
+
+
+def ports(args: argparse.Namespace, configured: Fleet) -> Ports:
     """The engine's ports; the configured repositories are the default allow-list for remote bases."""
-    return default_ports(cache_dir(args), repositories=load_config(args.config).repositories.values())
+    from gitops.adapters import production_ports  # Git and HTTP clients: loaded when needed
+
+    return production_ports(cache_dir(args), repositories=configured.repositories.values())
 
 
-def build_request(args: argparse.Namespace, **kw: Any) -> ReconcileRequest:
+def build_request(args: argparse.Namespace, configured: Fleet | None = None, **kw: Any) -> ReconcileRequest:
     """The ReconcileRequest for APP on --cluster from the configuration (ConfigError when unknown)."""
-    config = load_config(args.config)
-    app = config.applications.get(args.application)
-    if app is None:
-        raise ConfigError([Problem(f"no application named {args.application!r}", file=str(args.config))])
-    cluster_name = args.cluster or app.destination.cluster
-    cluster = config.clusters.get(cluster_name)
-    if cluster is None:
-        raise ConfigError([Problem(f"no cluster named {cluster_name!r}", file=str(args.config))])
-    repository = config.repositories.get(app.source.repository)
-    if repository is None:
-        raise ConfigError([Problem(f"no repository named {app.source.repository!r}", file=str(args.config))])
-    return ReconcileRequest(app, repository, cluster, **kw)
+    placement = (configured or fleet(args)).lookup(args.application, args.cluster, file=str(args.config))
+    return ReconcileRequest(*placement, **kw)
+
+
+def load(args: argparse.Namespace, **kw: Any) -> tuple[ReconcileRequest, Ports]:
+    """The request for APP on --cluster and the production ports, from one read of the configuration."""
+    configured = fleet(args)
+    return build_request(args, configured, **kw), ports(args, configured)
 
 
 def table(rows: list[list[str]]) -> str:
@@ -97,7 +102,7 @@ def print_results(result: ReconcileResult, *, changes_only: bool = False) -> Non
 
 
 def run(args: argparse.Namespace) -> int:
-    result = reconcile(build_request(args, sync=False), ports(args))
+    result = reconcile(*load(args, sync=False))
     if args.output == "json":
         json.dump(result.to_dict(), sys.stdout, indent=2, default=str)
         print()

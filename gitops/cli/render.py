@@ -13,15 +13,13 @@ import argparse
 import json
 from typing import Any
 
-from gitops.cli.diff import add_target_arguments, build_request
-from gitops.cli.diff import ports as engine_ports
+from gitops.cli.diff import add_target_arguments, load
 from gitops.engine import render
 from renderers.yamlio import dump_all
 
 
 def run(args: argparse.Namespace) -> int:
-    request = build_request(args)
-    ports = engine_ports(args)
+    request, ports = load(args)
     revision = ports.source.resolve(request.repository, args.revision or request.application.source.revision)
     manifests = render(request, ports, revision)
     if args.output == "json":

@@ -42,12 +42,13 @@ def register(subparsers: Any) -> None:
 
 def _run_check(args: argparse.Namespace) -> int:
     from gitops.config import load_config  # imported late: the config package is a separate module
+    from gitops.domain import from_config
 
     path = Path(args.config)
-    config = load_config(path)
+    fleet = from_config(load_config(path))
     base = path if path.is_dir() else path.parent
     source = GitSource(args.cache_dir or default_cache_dir())
-    return check(config.repositories.values(), source, output=args.output, timeout=args.timeout,
+    return check(fleet.repositories.values(), source, output=args.output, timeout=args.timeout,
                  base=base.resolve())
 
 

@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Any
 
-from gitops.cli.diff import add_target_arguments, build_request, ports, print_drift, print_results
+from gitops.cli.diff import add_target_arguments, build_request, load, print_drift, print_results
 from gitops.engine import reconcile
 from gitops.errors import GitOpsError
 from gitops.status import Action, SyncStatus, Trigger
@@ -36,10 +36,9 @@ def _enqueue(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if os.environ.get("GITOPS_REDIS_URL") and not args.local:
         return _enqueue(args)
-    request = build_request(args, sync=True, trigger=Trigger.MANUAL, dry_run=args.dry_run,
-                            prune=True if args.prune else None, force=args.force,
-                            wait_seconds=args.wait)
-    result = reconcile(request, ports(args))
+    request, ports = load(args, sync=True, trigger=Trigger.MANUAL, dry_run=args.dry_run,
+                          prune=True if args.prune else None, force=args.force, wait_seconds=args.wait)
+    result = reconcile(request, ports)
     print_results(result)
     if args.dry_run:
         print_drift(result)

@@ -1,11 +1,13 @@
 """The ``Application`` kind, plus the reserved ``ApplicationSet`` and ``VerificationPolicy`` kinds.
 
 Called by the loader (:mod:`gitops.config.loader`), which validates ``spec`` against the ``*Spec``
-model and builds the public model with ``name`` from metadata. The engine reads ``Application``:
-``source`` feeds ``renderers.api.render``, ``destination`` picks the cluster, ``sync_policy`` drives
-apply/prune/self-heal and ``ignore_differences`` the drift comparison. The reserved kinds are validated
-structurally only (typed but permissive) until later issues implement them. References to clusters
-and repositories are checked by the loader, which sees every document.
+model and builds the public model with ``name`` from metadata. ``gitops.domain.from_config`` converts
+``Application`` into the engine's values: ``source`` feeds ``renderers.api.render``, ``destination``
+picks the cluster, ``sync_policy`` drives apply/prune/self-heal and ``ignore_differences`` the drift
+comparison. The reserved kinds are validated structurally only (typed but permissive) until later
+issues implement them; a valid ``VerificationPolicy`` is then refused by the loader, since nothing
+enforces it yet. References to clusters and repositories are checked by the loader, which sees every
+document.
 """
 
 from __future__ import annotations

@@ -3,10 +3,13 @@
 Called by ``gitops validate`` and every command or worker that needs the configuration. Each stage
 collects problems instead of stopping at the first: unreadable or hostile files, documents that are not
 ``gitops.dev/v1alpha1`` objects of a known kind, fields pydantic rejects, duplicate names within a kind
-and references to undefined clusters or repositories. If anything is wrong the whole load fails with
-one :class:`~gitops.errors.ConfigError` listing every problem in file order, so nothing half-valid is
-ever returned. Pydantic runs with YAML aliases only (``by_name=False``) so snake_case keys in YAML are
-unknown fields, while Python callers may build models with snake_case keywords.
+and references to undefined clusters or repositories. A ``VerificationPolicy`` that validates is
+still refused (located at its ``kind``): image verification is not implemented yet, and accepting a
+policy nothing enforces would leave a user who asked for verification with none. If anything is wrong
+the whole load fails with one :class:`~gitops.errors.ConfigError` listing every problem in file order,
+so nothing half-valid is ever returned. Pydantic runs with YAML aliases only (``by_name=False``) so
+snake_case keys in YAML are unknown fields, while Python callers may build models with snake_case
+keywords.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from gitops.errors import ConfigError, InputError, Problem
 
 API_VERSION = "gitops.dev/v1alpha1"
 MAX_PROBLEMS = 1000
+UNENFORCED = {"VerificationPolicy": "image verification is not implemented yet: a VerificationPolicy would "
+                                    "not be enforced, so it is refused; remove it"}
 S = TypeVar("S", bound=Model)
 
 
@@ -128,6 +133,8 @@ def _load_document(doc: Document, base_dir: Path) -> tuple[_Entry | None, list[P
     except ValidationError as exc:
         entry = _Entry(kind, declared, None, doc) if isinstance(declared, str) and declared else None
         return entry, from_errors(exc.errors(include_url=False, include_input=False), doc)
+    if kind in UNENFORCED:  # valid, but nothing would enforce it: refusing beats a false sense of safety
+        return _Entry(kind, envelope.metadata.name, None, doc), [_at(doc, ("kind",), UNENFORCED[kind])]
     spec: Model = envelope.spec
     fields: dict[str, Any] = {name: getattr(spec, name) for name in type(spec).model_fields}
     fields["name"] = envelope.metadata.name

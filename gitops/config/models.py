@@ -2,8 +2,9 @@
 
 Called by the loader (:mod:`gitops.config.loader`) which validates each document's ``spec`` against
 the ``*Spec`` model and then builds the public model (the spec's fields plus ``name`` and, for
-clusters, ``labels`` from ``metadata``). The public models are what the rest of the engine reads:
-``Repository`` feeds ``gitops.sources.RepoSpec.from_config``, ``Cluster`` the Kubernetes client.
+clusters, ``labels`` from ``metadata``). ``gitops.domain.from_config`` converts the public models into
+the values the engine, the CLI and the workers read (``Repository`` then feeds
+``gitops.sources.RepoSpec.from_config``, ``Cluster`` the Kubernetes client).
 Credentials are references only (environment variable names and file paths); inline secrets are
 rejected by ``extra="forbid"`` plus a dedicated message in the loader. Cross-field rules that concern
 one field (``url`` vs ``allowLocal``, credentials vs transport) are field validators, so their errors

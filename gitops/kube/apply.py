@@ -8,9 +8,10 @@ written (decided by the plan's dry-run diff); after CRDs and Namespaces the appl
 until they are Established / Active and forgets cached discovery; the first step with a failure
 stops the sync and the rest are skipped. Between sync waves the applier waits (bounded by
 ``wave_timeout``) for the finished wave to be healthy: a wave still Progressing stops the sync as
-temporary (the next reconcile continues where it stopped), a Degraded one as failed. Conflicts are
-forced only when ``force`` says so; an immutable-field change is deleted and recreated when the
-plan allowed it.
+temporary (the next reconcile continues where it stopped), a Degraded one as failed. A temporary
+error that stopped the sync keeps the cluster's retry hint (``ApplyResult.retry_after``, from a 429 or
+503 ``Retry-After``). Conflicts are forced only when ``force`` says so; an immutable-field change is
+deleted and recreated when the plan allowed it.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class ApplyResult:
     objects: dict[RefKey, Manifest] = field(default_factory=dict)  # latest known live objects
     temporary: bool = False  # a failure that retrying may fix
     stopped: str | None = None  # why later objects were skipped although nothing failed
+    retry_after: float | None = None  # seconds the cluster asked us to wait (a temporary failure)
 
     @property
     def failed(self) -> list[ObjectResult]:
@@ -104,12 +106,12 @@ def apply_one(cluster: Cluster, p: ObjectPlan, opts: ApplyOptions) -> tuple[Obje
 
 
 def _attempt(cluster: Cluster, p: ObjectPlan,
-             opts: ApplyOptions) -> tuple[ObjectResult, Manifest | None, bool]:
+             opts: ApplyOptions) -> tuple[ObjectResult, Manifest | None, ClusterError | None]:
     try:
         result, live = apply_one(cluster, p, opts)
     except ClusterError as exc:
-        return ObjectResult(p.ref, Action.FAILED, "error", str(exc)), p.live, exc.temporary
-    return result, live, False
+        return ObjectResult(p.ref, Action.FAILED, "error", str(exc)), p.live, exc
+    return result, live, None
 
 
 def _wait_definitions(cluster: Cluster, refs: list[ObjectRef], opts: ApplyOptions) -> None:
@@ -119,22 +121,22 @@ def _wait_definitions(cluster: Cluster, refs: list[ObjectRef], opts: ApplyOption
 
 
 def _apply_step(cluster: Cluster, step_plans: list[ObjectPlan], opts: ApplyOptions,
-                results: list[ObjectResult], objects: dict[RefKey, Manifest]) -> bool:
-    """Apply one step's objects concurrently; ``True`` when a failure was temporary."""
+                results: list[ObjectResult], objects: dict[RefKey, Manifest]) -> ClusterError | None:
+    """Apply one step's objects concurrently; the first temporary error, if any."""
     outcomes = pmap(lambda p: _attempt(cluster, p, opts), step_plans, opts.workers)
     for p, (result, live, _) in zip(step_plans, outcomes, strict=True):
         results.append(result)
         if live is not None:
             objects[ref_key(p.ref)] = live
-    return any(temporary for _, _, temporary in outcomes)
+    return next((error for _, _, error in outcomes if error is not None and error.temporary), None)
 
 
 _SETTLED_OK = (HealthStatus.HEALTHY, HealthStatus.SUSPENDED)
 
 
 def _wave_gate(cluster: Cluster, wave: int, refs: list[ObjectRef], opts: ApplyOptions,
-               known: dict[RefKey, Manifest]) -> tuple[str, bool] | None:
-    """None when wave ``wave`` is healthy in time, else (why, temporary) to stop the sync."""
+               known: dict[RefKey, Manifest]) -> tuple[str, bool, float | None] | None:
+    """None when wave ``wave`` is healthy in time, else (why, temporary, retry hint) to stop the sync."""
     if all(assess(known.get(ref_key(r))).status in _SETTLED_OK for r in refs):
         return None  # what we already hold says healthy: no request needed
     waited = wait_healthy(cluster, refs, timeout=opts.wave_timeout, interval=opts.poll_interval)
@@ -143,7 +145,7 @@ def _wave_gate(cluster: Cluster, wave: int, refs: list[ObjectRef], opts: ApplyOp
     bad = next(r for r, h in sorted(waited.health.items()) if h.status is waited.status)
     detail = waited.health[bad].message
     temporary = waited.status is not HealthStatus.DEGRADED
-    return f"sync wave {wave} is {waited.status} ({bad}: {detail})", temporary
+    return f"sync wave {wave} is {waited.status} ({bad}: {detail})", temporary, None
 
 
 def apply_plan(cluster: Cluster, plan: Plan, opts: ApplyOptions) -> ApplyResult:
@@ -160,8 +162,9 @@ def apply_plan(cluster: Cluster, plan: Plan, opts: ApplyOptions) -> ApplyResult:
     steps = plan_steps([p.desired for p in plan.objects])
     for index, step in enumerate(steps):
         step_plans = [by_key[ref_key(ObjectRef.of(obj))] for obj in step.objects]
-        if _apply_step(cluster, step_plans, opts, results, objects):
-            return _stop(plan, results, objects, temporary=True)
+        error = _apply_step(cluster, step_plans, opts, results, objects)
+        if error is not None:
+            return _stop(plan, results, objects, temporary=True, retry_after=error.retry_after)
         if any(r.action is Action.FAILED for r in results):
             return _stop(plan, results, objects, temporary=False)
         try:  # a failed read between steps stops the sync; what was applied stays reported
@@ -173,14 +176,14 @@ def apply_plan(cluster: Cluster, plan: Plan, opts: ApplyOptions) -> ApplyResult:
                              for o in s.objects]
                 gate = _wave_gate(cluster, step.wave, wave_refs, opts, objects)
         except ClusterError as exc:
-            gate = (f"waiting after step {index + 1} failed: {exc}", exc.temporary)
+            gate = (f"waiting after step {index + 1} failed: {exc}", exc.temporary, exc.retry_after)
         if gate is not None:
-            return _stop(plan, results, objects, temporary=gate[1], why=gate[0])
+            return _stop(plan, results, objects, temporary=gate[1], why=gate[0], retry_after=gate[2])
     return ApplyResult(tuple(results), objects)
 
 
 def _stop(plan: Plan, results: list[ObjectResult], objects: dict[RefKey, Manifest], *,
-          temporary: bool, why: str | None = None) -> ApplyResult:
+          temporary: bool, why: str | None = None, retry_after: float | None = None) -> ApplyResult:
     done = {ref_key(r.ref) for r in results}
     rest = _skipped(plan, f"skipped: {why}" if why else "skipped: an earlier object failed", done)
-    return ApplyResult(tuple(results + rest), objects, temporary, why)
+    return ApplyResult(tuple(results + rest), objects, temporary, why, retry_after if temporary else None)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops import keys
+from gitops.domain import IgnoreRule
 from gitops.errors import ClusterError, Conflict, Forbidden, ImmutableField, NotFound
 from gitops.kube import managed
 from gitops.kube.client import Cluster
@@ -40,28 +41,6 @@ RefKey = tuple[str, str, str, str]
 
 def ref_key(ref: ObjectRef) -> RefKey:
     return (ref.group, ref.kind, ref.namespace, ref.name)
-
-
-@dataclass(frozen=True)
-class IgnoreRule:
-    """Differences to ignore on matching objects (empty selectors match everything)."""
-
-    group: str | None = None
-    kind: str | None = None
-    name: str | None = None
-    namespace: str | None = None
-    json_pointers: tuple[str, ...] = ()
-    managers: tuple[str, ...] = ()
-
-    @staticmethod
-    def from_config(rule: Any) -> IgnoreRule:
-        return IgnoreRule(rule.group, rule.kind, rule.name, rule.namespace,
-                          tuple(rule.json_pointers or ()), tuple(rule.managers or ()))
-
-    def matches(self, ref: ObjectRef) -> bool:
-        return all(want in (None, "", have) for want, have in (
-            (self.group, ref.group), (self.kind, ref.kind), (self.name, ref.name),
-            (self.namespace, ref.namespace)))
 
 
 @dataclass(frozen=True)

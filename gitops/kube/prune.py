@@ -1,10 +1,14 @@
 """Prune: delete what a target applied before but no longer renders, guarded, using an inventory.
 
-Called by gitops/engine.py around apply. The inventory is kept in the cluster, kapp-style: a ConfigMap
+Called by gitops/engine.py around apply, in three calls: :func:`plan` (reads only: the inventory,
+the candidates, the mass-delete guard), then on the write path :func:`write_ahead` before the first
+object is written and :func:`execute` after apply, or :func:`preview` when nothing is written.
+The inventory is kept in the cluster, kapp-style: a ConfigMap
 ``gitops-inventory-<hash of the target key>`` in the ``gitops-system`` namespace listing every object
 reference applied for the target, so a fresh worker (or another replica) knows what to prune without
-local state. The engine writes it ahead (old plus desired, before the first object is written) and
-shrinks it after a complete prune. When it is missing, ``recover`` finds the target's objects by the
+local state. It is written ahead (old plus desired, before the first object is written, so a sync
+that dies half way never loses track of what it created) and shrunk after a complete prune (what
+prune deleted leaves it). When it is missing, ``recover`` finds the target's objects by the
 ownership marks ``manifests.prepare`` put on them (label ``keys.APP_LABEL``, annotation
 ``keys.OWNED_BY``), listing every kind the cluster may serve only when a LIST the plan already made
 shows a marked object (a new target costs nothing). Candidates are inventory entries missing from
@@ -19,15 +23,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gitops import keys
-from gitops.errors import ClusterError, Forbidden, InputError, NotFound, PruneRefused
+from gitops.errors import ClusterError, Forbidden, GitOpsError, InputError, NotFound, PruneRefused
 from gitops.kube.client import Cluster
-from gitops.kube.diff import ref_key
+from gitops.kube.diff import Plan, ref_key
 from gitops.kube.manifests import app_label
 from gitops.kube.ordering import sort_key
 from gitops.kube.parallel import DEFAULT_WORKERS, pmap
@@ -39,6 +44,7 @@ Manifest = dict[str, Any]
 NAMESPACE = "gitops-system"
 _FIELD = "objects"
 PROPAGATION = ("Background", "Foreground", "Orphan")
+log = logging.getLogger(__name__)
 
 
 def inventory_name(target: Target) -> str:
@@ -259,3 +265,84 @@ def prune(cluster: Cluster, target: Target, doomed: list[ObjectRef],
     """Delete the candidates we own, dependants first (reverse apply order)."""
     ordered = sorted(doomed, key=lambda r: sort_key(_as_manifest(r)), reverse=True)
     return [_delete_one(cluster, ref, target, opts) for ref in ordered]
+
+
+# -- the verb: plan (reads only), then write ahead + execute, or preview ------------------------------
+@dataclass(frozen=True)
+class PrunePlan:
+    """What prune will do for one target, decided before anything is written."""
+
+    target: Target
+    recorded: list[ObjectRef] | None  # the inventory ConfigMap's content (None: missing)
+    inventory: list[ObjectRef] | None  # as recorded, or recovered from ownership marks when missing
+    desired: list[ObjectRef]
+    doomed: list[ObjectRef]  # inventory entries Git no longer renders
+    options: PruneOptions = field(default_factory=PruneOptions)
+    enabled: bool = False  # prune when the sync writes (else the candidates are reported as skipped)
+
+    @property
+    def intended(self) -> list[ObjectRef]:
+        """The inventory written ahead: the old one plus every desired object."""
+        return merged(self.inventory, self.desired)
+
+
+def plan(cluster: Cluster, target: Target, desired: Plan, opts: PruneOptions, *, enabled: bool,
+         namespace: str | None = None) -> PrunePlan:
+    """Read the inventory (recovered from ownership marks when missing: the objects ``desired``'s LISTs
+    returned decide whether more must be read), find the candidates and, when pruning is
+    ``enabled``, check the mass-delete guard (PruneRefused). Reads only."""
+    refs = [p.ref for p in desired.objects]
+    recorded = inventory = read_inventory(cluster, target)
+    if recorded is None:  # lost, or a new target: find what carries our marks
+        namespaces = {r.namespace for r in refs} | {namespace or ""}
+        inventory = recover(cluster, target, desired.live.values(), {n for n in namespaces if n})
+    doomed = candidates(inventory, refs)
+    if enabled:
+        guard(inventory, refs, doomed, opts, target)
+    return PrunePlan(target, recorded, inventory, refs, doomed, opts, enabled)
+
+
+def _record(cluster: Cluster, target: Target, refs: list[ObjectRef],
+            field_manager: str) -> GitOpsError | None:
+    try:
+        write_inventory(cluster, target, refs, field_manager)
+    except GitOpsError as exc:
+        log.warning("inventory of %s not written: %s", target, exc)
+        return exc
+    return None
+
+
+def write_ahead(cluster: Cluster, pp: PrunePlan, field_manager: str) -> GitOpsError | None:
+    """Record the intended inventory (old plus desired) before the first object is written; the
+    error when that failed (then nothing may be written)."""
+    if pp.intended == pp.recorded:
+        return None
+    return _record(cluster, pp.target, pp.intended, field_manager)
+
+
+@dataclass(frozen=True)
+class PruneOutcome:
+    results: list[ObjectResult]
+    failure: GitOpsError | None = None  # the inventory could not be shrunk (the sync must be retried)
+
+
+def execute(cluster: Cluster, pp: PrunePlan, *, complete: bool, field_manager: str) -> PruneOutcome:
+    """After apply: when pruning is enabled and the apply ``complete`` (nothing failed or stopped),
+    delete the candidates we own and shrink the inventory to what is left; otherwise report the
+    candidates as skipped, and the written-ahead inventory keeps naming them."""
+    if pp.enabled and pp.doomed and complete:
+        pruned = prune(cluster, pp.target, pp.doomed, pp.options)
+        gone = {ref_key(r.ref) for r in pruned if r.action is Action.DELETED}
+        kept = [r for r in pp.intended if ref_key(r) not in gone]
+        failure = _record(cluster, pp.target, kept, field_manager) if kept != pp.intended else None
+        return PruneOutcome(pruned, failure)
+    why = "requires pruning (prune disabled)" if not pp.enabled else "not pruned: the sync did not finish"
+    return PruneOutcome([ObjectResult(r, Action.SKIPPED, why) for r in pp.doomed])
+
+
+def preview(cluster: Cluster, pp: PrunePlan) -> list[ObjectResult]:
+    """Without writing: on a dry run with pruning enabled, what prune would delete (ownership read
+    from the cluster); otherwise the candidates, as skipped."""
+    if pp.options.dry_run and pp.enabled:
+        return prune(cluster, pp.target, pp.doomed, pp.options)
+    return [ObjectResult(r, Action.SKIPPED, "requires pruning") for r in pp.doomed]

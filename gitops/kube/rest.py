@@ -25,6 +25,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from gitops import domain
 from gitops.errors import ClusterError, ClusterUnavailable, NotFound
 from gitops.kube.client import Manifest, ResourceInfo, builtin, check_name, collection_path, object_path
 from gitops.kube.throttle import RetryPolicy, TokenBucket, retry
@@ -36,7 +37,7 @@ from renderers.errors import RenderError
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    """How to reach one cluster (mirrors the config's Cluster model; references only, no secrets)."""
+    """How to reach one cluster (a ``domain.Cluster`` without its labels; references only, no secrets)."""
 
     name: str
     kubeconfig: str | None = None
@@ -50,9 +51,10 @@ class ClusterSettings:
     timeout_seconds: float = 30.0
 
     @staticmethod
-    def from_config(cluster: Any) -> ClusterSettings:
-        names = ClusterSettings.__dataclass_fields__
-        return ClusterSettings(**{n: getattr(cluster, n) for n in names if hasattr(cluster, n)})
+    def of(cluster: domain.Cluster) -> ClusterSettings:
+        return ClusterSettings(cluster.name, cluster.kubeconfig, cluster.context, cluster.server,
+                               cluster.ca_file, cluster.token_env, cluster.token_file,
+                               cluster.insecure_skip_tls_verify, cluster.qps, cluster.timeout_seconds)
 
 
 def _token(settings: ClusterSettings) -> str | None:
@@ -244,8 +246,8 @@ class KubeClusters:
         self._retry = retry_policy
         self._lock = threading.Lock()
 
-    def connect(self, cluster: Any) -> KubeCluster:
-        settings = ClusterSettings.from_config(cluster)
+    def connect(self, cluster: domain.Cluster) -> KubeCluster:
+        settings = ClusterSettings.of(cluster)
         with self._lock:
             found = self._clusters.get(settings)
             if found is None:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from gitops.errors import ClusterError, GitOpsError
+from gitops.errors import GitOpsError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def retry(call: Callable[[], T], policy: RetryPolicy, *, sleep: Callable[[float]
         except GitOpsError as exc:
             if not exc.temporary or attempt >= policy.attempts:
                 raise
-            hint = exc.retry_after if isinstance(exc, ClusterError) else None
+            hint = exc.retry_after
             delay = hint if hint is not None else policy.base_delay * (2 ** (attempt - 1)) * (0.5 + rand())
             delay = min(delay, policy.max_delay)
             log.debug("temporary error (attempt %d/%d), retrying in %.2fs: %s", attempt,

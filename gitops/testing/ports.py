@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitops import domain
 from gitops.engine import Ports
 from gitops.kube.client import Cluster
 from gitops.testing.cluster import FakeCluster
@@ -26,14 +27,14 @@ class FakeSource:
     revision: str = "0" * 40
     resolved: int = 0
 
-    def resolve(self, repository: Any, revision: str | None) -> str:
+    def resolve(self, repository: domain.Repository, revision: str | None) -> str:
         self.resolved += 1
         return revision or self.revision
 
-    def checkout(self, repository: Any, revision: str) -> Path:
+    def checkout(self, repository: domain.Repository, revision: str) -> Path:
         return self.root
 
-    def remote_loader(self, repository: Any) -> Callable[[str], Path] | None:
+    def remote_loader(self, repository: domain.Repository) -> Callable[[str], Path] | None:
         return None
 
 
@@ -42,7 +43,7 @@ class StaticRenderer:
     manifests: list[Manifest] = field(default_factory=list)
     error: Exception | None = None
 
-    def render(self, root: Path, source: Any, parameters: Mapping[str, Any],
+    def render(self, root: Path, source: domain.AppSource, parameters: Mapping[str, Any],
                remote_loader: Callable[[str], Path] | None = None) -> list[Manifest]:
         if self.error is not None:
             raise self.error
@@ -53,7 +54,7 @@ class StaticRenderer:
 class FakeClusters:
     clusters: dict[str, Cluster] = field(default_factory=dict)
 
-    def connect(self, cluster: Any) -> Cluster:
+    def connect(self, cluster: domain.Cluster) -> Cluster:
         found = self.clusters.get(cluster.name)
         if found is None:
             found = self.clusters[cluster.name] = FakeCluster(cluster.name)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +12,9 @@ import pytest
 
 from gitops import keys
 from gitops.config import load_config
+from gitops.domain import from_config
 from gitops.engine import Ports, ReconcileRequest, reconcile
-from gitops.errors import VerificationFailed
+from gitops.errors import AuthError, ClusterUnavailable, Failure, SourceUnavailable, VerificationFailed
 from gitops.kube import prune
 from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
 from gitops.testing import FakeCluster, FakeClusters, FakeSource, StaticRenderer
@@ -43,10 +47,7 @@ def request(
 ) -> ReconcileRequest:
     path = tmp_path / "config.yaml"
     path.write_text(CONFIG.format(policy=policy, ignore=ignore))
-    config = load_config(path)
-    return ReconcileRequest(
-        config.applications["app"], config.repositories["repo"], config.clusters["c1"], **kw
-    )
+    return ReconcileRequest(*from_config(load_config(path)).lookup("app", "c1"), **kw)
 
 
 def cm(name: str, value: str = "1") -> dict[str, Any]:
@@ -482,3 +483,93 @@ def test_an_object_exported_from_a_live_cluster_syncs_as_its_content(
     result = reconcile(request(tmp_path, sync=True), ports(cluster, [exported]))
     assert result.error is None and actions(result) == {"a": Action.CONFIGURED}
     assert cluster.objects[("", "ConfigMap", "demo", "a")]["data"] == {"v": "2"}
+
+
+# -- regressions (issue 10) ----------------------------------------------------------------------
+class UnreachableRemoteBases(FakeSource):
+    """A source whose Kustomize remote bases cannot be fetched: Git times out (or refuses)."""
+
+    def __init__(self, root: Path, error: Exception) -> None:
+        super().__init__(root)
+        self.error = error
+
+    def remote_loader(self, repository: Any) -> Any:
+        def fetch(url: str) -> Path:
+            raise self.error
+
+        return fetch
+
+
+def kustomize_app_with_remote_base(tmp_path: Path) -> Path:
+    root = tmp_path / "snapshot"
+    (root / "app").mkdir(parents=True)
+    (root / "app" / "kustomization.yaml").write_text(
+        "resources:\n  - https://git.example.com/org/base.git//base?ref=v1\n"
+    )
+    return root
+
+
+@pytest.mark.parametrize(
+    ("error", "temporary"),
+    [(SourceUnavailable("the remote could not be reached in time"), True), (AuthError("denied"), False)],
+)
+def test_a_remote_base_git_could_not_fetch_keeps_the_sources_temporary_flag(
+    tmp_path: Path, cluster: FakeCluster, error: Exception, temporary: bool
+) -> None:
+    from gitops.adapters import RenderersPort
+
+    source = UnreachableRemoteBases(kustomize_app_with_remote_base(tmp_path), error)
+    req = request(tmp_path)
+    req = dataclasses.replace(req, application=dataclasses.replace(
+        req.application, source=dataclasses.replace(req.application.source, renderer="kustomize")))
+    result = reconcile(req, Ports(source, RenderersPort(), FakeClusters({"c1": cluster})))
+    assert result.error and "base.git" in result.error and cluster.writes() == 0
+    assert result.temporary is temporary  # a Git timeout stays retryable through the renderer's wrapping
+    assert result.failure is not None and result.failure.kind == "RenderFailed"
+
+
+def test_a_render_error_caused_by_a_source_error_stays_temporary_whatever_wraps_it(
+    tmp_path: Path, cluster: FakeCluster
+) -> None:
+    try:
+        try:
+            raise SourceUnavailable("fetch of https://git.example.com/org/base.git timed out")
+        except SourceUnavailable as cause:
+            raise RuntimeError("remote base proxy") from cause
+    except RuntimeError as middle:
+        wrapped = RenderError("cannot load remote resource", path="app/kustomization.yaml")
+        wrapped.__cause__ = middle
+    result = reconcile(request(tmp_path), Ports(FakeSource(), StaticRenderer(error=wrapped),
+                                                FakeClusters({"c1": cluster})))
+    assert result.temporary and result.error and "app/kustomization.yaml" in result.error
+
+
+def test_the_clusters_retry_hint_and_the_error_kind_are_in_the_result(
+    tmp_path: Path, cluster: FakeCluster
+) -> None:
+    cluster.faults.append(ClusterUnavailable("429 Too Many Requests", status=429, retry_after=7.0))
+    result = reconcile(request(tmp_path), ports(cluster, [cm("a")]))
+    assert result.failure == Failure("ClusterUnavailable", result.error or "", True, 7.0)
+    assert result.temporary and "429" in (result.error or "")
+    ok = reconcile(request(tmp_path), ports(cluster, [cm("a")]))
+    assert ok.failure is None and ok.error is None and not ok.temporary
+
+
+def test_a_retry_hint_during_apply_reaches_the_result(tmp_path: Path, cluster: FakeCluster) -> None:
+    def busy(obj: dict[str, Any]) -> None:
+        if obj["metadata"]["name"] == "a":  # the next request (the apply of b) is answered 503
+            cluster.faults.append(ClusterUnavailable("503", status=503, retry_after=3.0))
+
+    cluster.on_apply = busy
+    first = cm("a")
+    first["metadata"]["annotations"] = {keys.SYNC_WAVE: "-1"}
+    result = reconcile(request(tmp_path, wave_timeout=0.0), ports(cluster, [first, cm("b")]))
+    assert actions(result) == {"a": Action.CREATED, "b": Action.FAILED}
+    assert result.failure is not None and result.failure.kind == "SyncFailed"
+    assert result.failure.temporary and result.failure.retry_after == 3.0
+
+
+def test_importing_the_engine_loads_neither_kubernetes_nor_pygit2() -> None:
+    code = "import sys, gitops.engine; print(sorted({'kubernetes', 'pygit2'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -188,3 +188,35 @@ def test_backoff_is_bounded_and_jittered() -> None:
     assert all(0.5 <= v <= 10.0 for v in values)
     assert service.backoff(1, 1.0, 10.0, floor=7.0) == 7.0
     assert len({round(v, 6) for v in values}) > 10
+
+
+class EngineOverBusyCluster:
+    """The real engine over fake ports whose cluster answers 429 with ``Retry-After: 30``."""
+
+    def reconcile(self, target: Target, **kw: object) -> object:
+        from gitops.domain import Application, AppSource, Cluster, Destination, Repository, SyncPolicy
+        from gitops.engine import ReconcileRequest, reconcile
+        from gitops.errors import ClusterUnavailable
+        from gitops.testing import FakeCluster, fake_ports
+
+        cluster = FakeCluster(target.cluster)
+        cluster.faults.append(ClusterUnavailable("429 Too Many Requests", status=429, retry_after=30.0))
+        app = Application(target.application, AppSource("repo", "apps/web"),
+                          Destination(target.cluster, "web"), SyncPolicy(automated=True))
+        repository = Repository("repo", "https://127.0.0.1/r.git")
+        request = ReconcileRequest(app, repository, Cluster(target.cluster))
+        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}
+        return reconcile(request, fake_ports([cm], cluster, name=target.cluster))
+
+
+def test_the_clusters_retry_after_sets_the_retry_countdown(rt: Runtime) -> None:
+    info = rt.catalog.target(T)
+    assert info is not None
+    rt.catalog.infos[T] = replace(info, retry=Retry(limit=3, base=0.1, factor=2.0, cap=60.0))  # type: ignore[attr-defined]
+    rt.reconciler = EngineOverBusyCluster()  # type: ignore[assignment]
+    out = run(rt)
+    assert out.status == "retry" and out.countdown == 30.0  # the server's hint, not the 0.1 s backoff
+    status = rt.store.status(T)
+    assert status is not None and status.temporary and "429" in (status.error or "")
+    rt.catalog.infos[T] = replace(info, retry=Retry(limit=3, base=0.1, factor=2.0, cap=10.0))  # type: ignore[attr-defined]
+    assert run(rt, attempt=2).countdown == 10.0  # never longer than the policy's cap

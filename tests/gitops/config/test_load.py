@@ -18,7 +18,7 @@ from gitops.config import (
     SyncPolicy,
     load_config,
 )
-from gitops.errors import Problem
+from gitops.errors import ConfigError, Problem
 
 Write = Callable[[str, str], Path]
 Problems = Callable[[Path], list[Problem]]
@@ -186,16 +186,24 @@ def test_reserved_kinds_are_validated_structurally(write: Write) -> None:
         spec:
           generators: [{clusters: {selector: {env: prod}}}]
           template: {spec: {source: {path: "apps/{{name}}"}}}
-        ---
+        """)
+    config = load_config(path)
+    assert config.application_sets["per-cluster"].generators == [{"clusters": {"selector": {"env": "prod"}}}]
+
+
+def test_a_verification_policy_is_refused_until_verification_exists(write: Write) -> None:
+    path = write("v.yaml", """\
         apiVersion: gitops.dev/v1alpha1
         kind: VerificationPolicy
         metadata: {name: signed}
         spec: {images: ["ghcr.io/org/*"], keys: [cosign.pub], mode: warn}
         """)
-    config = load_config(path)
-    assert config.application_sets["per-cluster"].generators == [{"clusters": {"selector": {"env": "prod"}}}]
-    policy = config.verification_policies["signed"]
-    assert (policy.images, policy.keys, policy.mode) == (["ghcr.io/org/*"], ["cosign.pub"], "warn")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    (problem,) = info.value.problems
+    assert (problem.file, problem.line, problem.column, problem.field) == (str(path), 2, 7, "kind")
+    assert "image verification is not implemented yet" in problem.message
+    assert str(problem).startswith(f"{path}:2:7: kind: ")
 
 
 def test_multi_document_file_with_empty_documents_and_comments(write: Write, base_text: str) -> None:

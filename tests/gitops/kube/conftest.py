@@ -21,6 +21,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from gitops.config import load_config
+from gitops.domain import from_config
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
 from gitops.kube.rest import ClusterSettings, KubeCluster
 from gitops.kube.throttle import RetryPolicy
@@ -112,10 +113,7 @@ class Env:
                 ignore=ignore,
             )
         )
-        config = load_config(path)
-        return ReconcileRequest(
-            config.applications[self.app], config.repositories["repo"], config.clusters["e2e"], **kw
-        )
+        return ReconcileRequest(*from_config(load_config(path)).lookup(self.app, "e2e"), **kw)
 
     def sync(self, manifests: list[dict[str, Any]] | None = None, **kw: Any) -> ReconcileResult:
         if manifests is not None:

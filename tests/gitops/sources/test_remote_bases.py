@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from gitops.engine import GitSourcePort, RenderersPort
+from gitops.adapters import GitSourcePort, RenderersPort
+from gitops.domain import AppSource
 from gitops.errors import AuthError, GitOpsError, InputError, UnsafeSource
 from gitops.sources import CredentialRefs, GitSource, RepoSpec
 from gitops.sources.remote_bases import RemoteBase, RemoteBaseLoader, parse
@@ -86,7 +87,7 @@ def test_engine_renders_an_app_whose_base_is_remote(builder: Any, http: Any, tmp
     port = GitSourcePort(GitSource(tmp_path / "cache"))
     repository = app_repository(http.url("app.git"))
     root = port.checkout(repository, port.resolve(repository, None))
-    source = SimpleNamespace(path="overlay", renderer="kustomize", options={})
+    source = AppSource("app", "overlay", renderer="kustomize")
     [cm] = RenderersPort().render(root, source, {}, port.remote_loader(repository))
     assert cm["metadata"]["name"] == "prod-settings"
     assert cm["data"] == {"color": "blue"}  # the tag, not the branch head
@@ -192,7 +193,7 @@ def test_remote_base_on_another_server_needs_the_allow_list(builder: Any, http: 
     port = GitSourcePort(GitSource(tmp_path / "cache"))
     repository = app_repository(http.url("app.git"))
     root = port.checkout(repository, port.resolve(repository, None))
-    source = SimpleNamespace(path="overlay", renderer="kustomize", options={})
+    source = AppSource("app", "overlay", renderer="kustomize")
     with pytest.raises(RenderError, match="not in the allowed hosts"):
         RenderersPort().render(root, source, {}, port.remote_loader(repository))
     assert other.requests == [], "a refused remote base must not be contacted"
