@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -135,10 +134,6 @@ def render(request: RenderRequest) -> list[Manifest]:
     # the worker has a working directory of its own: relative roots are the caller's
     root = Path(os.path.abspath(request.root))
     job = ("render", dataclasses.replace(request, root=root, remote_loader=None, budget=limits))
-    try:
-        pickle.dumps(job, protocol=5)
-    except Exception as exc:
-        raise RenderError(f"options and parameters must be plain data: {exc}", field="options") from exc
     result: list[Manifest] = isolation.run(job, limits, request.remote_loader)
     return result
 

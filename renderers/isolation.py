@@ -151,7 +151,11 @@ class Worker:
         deadline = time.monotonic() + budget.wall_seconds
         remote_error: BaseException | None = None
         try:
-            self._send(("job", job, budget, remote_loader is not None))
+            frame = _frame(("job", job, budget, remote_loader is not None))
+        except Exception as exc:  # a lambda in the options, say: the worker is still fine
+            raise RenderError(f"options and parameters must be plain data: {exc}", field="options") from exc
+        try:
+            self._send_frame(frame)
             while True:
                 message = self._receive(deadline, budget)
                 if message[0] == "ready":
@@ -186,10 +190,13 @@ class Worker:
             self.ready = message[0] == "ready"
 
     def _send(self, message: Any) -> None:
+        self._send_frame(_frame(message))
+
+    def _send_frame(self, frame: bytes) -> None:
         stdin = self.proc.stdin
         assert stdin is not None
         try:
-            stdin.write(_frame(message))
+            stdin.write(frame)
             stdin.flush()
         except (BrokenPipeError, OSError) as exc:
             raise _Died(f"cannot send: {exc}") from exc

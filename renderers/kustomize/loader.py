@@ -112,8 +112,15 @@ def read_regular(path: Path, shown: str, max_bytes: int) -> bytes:
             raise fail("not a regular file (FIFO, device or socket)", shown)
         if info.st_size > max_bytes:
             raise fail(f"file is {info.st_size} bytes, over the limit of {max_bytes}", shown)
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(max_bytes + 1)
+        parts: list[bytes] = []
+        total = 0
+        while total <= max_bytes:  # sized by the file (no 8 MiB buffer per read); a growing file stops
+            chunk = os.read(fd, min(max(info.st_size + 1 - total, 65536), max_bytes + 1 - total))
+            if not chunk:
+                break
+            parts.append(chunk)
+            total += len(chunk)
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
     except OSError as exc:
         raise fail(f"cannot read: {exc.strerror}", shown) from exc
     finally:

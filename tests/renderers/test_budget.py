@@ -7,11 +7,11 @@ import pickle
 import threading
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from gitops.config.application import AppSource
-from gitops.engine import RenderersPort
 from renderers import isolation
 from renderers.api import RenderRequest, render
 from renderers.budget import DEFAULT, Budget, BudgetExceeded, GiB, MiB, metering
@@ -49,7 +49,7 @@ def test_nonsense_budgets_are_refused(bad: dict[str, object]) -> None:
 def test_application_budget_configuration() -> None:
     source = AppSource.model_validate({"repository": "r", "path": "a", "budget": {
         "cpuSeconds": 5, "memoryBytes": "512Mi", "maxObjects": 20, "maxOutputBytes": 1048576,
-        "maxYamlNodes": 5000}}, strict=False)
+        "maxYamlNodes": 5000}})
     assert source.budget.to_budget() == Budget(cpu_seconds=5, memory_bytes=512 * MiB, max_objects=20,
                                                max_output_bytes=MiB, max_yaml_nodes=5000)
     assert AppSource(repository="r", path="a").budget.to_budget() == DEFAULT
@@ -58,13 +58,27 @@ def test_application_budget_configuration() -> None:
             AppSource.model_validate({"repository": "r", "path": "a", "budget": bad})
 
 
+def _renderers_port_and_source(budget: Budget) -> tuple[Any, Any]:
+    """The engine's renderer port, and an application source with this budget in the shape it takes
+    (typed domain values since the engine's adapters moved to gitops/adapters.py)."""
+    try:
+        from gitops.adapters import RenderersPort
+    except ImportError:  # the port still in gitops/engine.py, taking the configuration model
+        from gitops.engine import RenderersPort  # type: ignore[attr-defined,no-redef]
+
+        source: Any = AppSource.model_validate({"repository": "r", "path": "app", "budget": {
+            "maxObjects": budget.max_objects}})
+        return RenderersPort(), source
+    return RenderersPort(), SimpleNamespace(path="app", renderer="plain", options={}, budget=budget)
+
+
 def test_the_engine_renders_under_the_applications_budget(tmp_path: Path) -> None:
     write(tmp_path, {"app/a.yaml": CM.format(name="a"), "app/b.yaml": CM.format(name="b")})
-    source = AppSource.model_validate({"repository": "r", "path": "app", "budget": {"maxObjects": 1}})
+    port, source = _renderers_port_and_source(Budget(max_objects=1))
     with pytest.raises(BudgetExceeded, match=r"render exceeded its object budget \(1 object\)"):
-        RenderersPort().render(tmp_path, source, {})
-    unbudgeted = SimpleNamespace(path="app", renderer="plain", options={})  # a source without the field
-    assert len(RenderersPort().render(tmp_path, unbudgeted, {})) == 2
+        port.render(tmp_path, source, {})
+    port, source = _renderers_port_and_source(DEFAULT)
+    assert len(port.render(tmp_path, source, {})) == 2
 
 
 def test_the_output_budget_counts_shared_values_once_per_use() -> None:
@@ -120,3 +134,21 @@ def test_a_worker_survives_ordinary_errors_and_is_reused(tmp_path: Path) -> None
 def test_unpicklable_options_are_a_render_error(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match="plain data"):
         render(RenderRequest(root=tmp_path, path=".", renderer="plain", options={"x": lambda: 1}))
+
+
+def test_budget_in_a_configuration_file(tmp_path: Path) -> None:
+    import shutil
+
+    from gitops.config import load_config
+
+    config = tmp_path / "config"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples/config", config)
+    apps = config / "applications.yaml"
+    apps.write_text(apps.read_text().replace(
+        "    renderer: kustomize\n",
+        "    renderer: kustomize\n    budget: {cpuSeconds: 30, memoryBytes: 1Gi, maxObjects: 500}\n", 1))
+    app = load_config(config).applications["guestbook"]
+    assert app.source.budget.to_budget() == Budget(cpu_seconds=30, memory_bytes=GiB, max_objects=500)
+    apps.write_text(apps.read_text().replace("cpuSeconds: 30", "cpuSeconds: 0"))
+    with pytest.raises(Exception, match="cpuSeconds"):
+        load_config(config)
