@@ -8,5 +8,6 @@ from __future__ import annotations
 
 from gitops.sandbox.instruments import FaultRule, Faults, Stats
 from gitops.sandbox.sandbox import Sandbox
+from gitops.sandbox.server import ServerLimits
 
-__all__ = ["FaultRule", "Faults", "Sandbox", "Stats"]
+__all__ = ["FaultRule", "Faults", "Sandbox", "ServerLimits", "Stats"]

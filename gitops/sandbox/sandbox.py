@@ -19,7 +19,7 @@ from gitops.sandbox import kubeconfig
 from gitops.sandbox.controller import Controller
 from gitops.sandbox.instruments import Faults, Stats
 from gitops.sandbox.rest import Call
-from gitops.sandbox.server import App, SandboxHTTPServer, serve_in_thread
+from gitops.sandbox.server import App, SandboxHTTPServer, ServerLimits, serve_in_thread
 from gitops.sandbox.store import dumps
 
 SEED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -53,14 +53,16 @@ class Sandbox:
     @classmethod
     def start(cls, host: str = "127.0.0.1", port: int = 0, kubeconfig: Path | None = None,
               controller_delay: float = 0.2, name: str = "sandbox", *,
-              allow_remote: bool = False) -> Sandbox:
-        """Serve on ``host:port`` (0 picks a free port) in background threads; write a kubeconfig if asked."""
+              allow_remote: bool = False, limits: ServerLimits | None = None) -> Sandbox:
+        """Serve on ``host:port`` (0 picks a free port) in background threads; write a kubeconfig if asked.
+
+        ``limits`` overrides the HTTP server's timeouts and bounds (kube-apiserver's by default)."""
         if not allow_remote and not is_loopback(host):
             raise InputError(f"refusing to serve the sandbox on non-loopback address {host!r}",
                              field="host")
         app = App()
         seed(app)
-        server = SandboxHTTPServer((host, port), app)
+        server = SandboxHTTPServer((host, port), app, limits)
         thread = serve_in_thread(server)
         controller = Controller(app, delay=controller_delay)
         controller.start()
@@ -76,6 +78,11 @@ class Sandbox:
     @property
     def faults(self) -> Faults:
         return self.app.faults
+
+    @property
+    def connections(self) -> int:
+        """Open client connections (each holds one handler thread until it closes or times out)."""
+        return self._server.connections
 
     def write_kubeconfig(self, path: Path) -> Path:
         return kubeconfig.write(Path(path), self.url, self.name)

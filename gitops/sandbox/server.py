@@ -2,18 +2,27 @@
 
 Used by :class:`gitops.sandbox.Sandbox`. One handler thread per connection parses the request, counts
 it in the stats, applies any matching fault rule, dispatches to the REST verbs or discovery and writes
-JSON. Errors become ``meta/v1`` Status bodies with the error's code. Bodies larger than 3 MiB (the
-apiserver's default limit) are refused with 413 before they are read. Watches stream chunked JSON.
+JSON. Errors become ``meta/v1`` Status bodies with the error's code. Watches stream chunked JSON.
+
+The limits are kube-apiserver's (:class:`ServerLimits`): a request must arrive within ``read_timeout``
+of its first byte (the apiserver's ReadHeaderTimeout; the sandbox applies it to the body too), an idle
+keep-alive connection is closed after ``idle_timeout``, a send blocked longer than ``write_timeout``
+drops the connection, at most ``max_connections`` handler threads run (a connection beyond that gets
+the apiserver's max-in-flight answer: 429 with ``Retry-After: 1``), a malformed Content-Length gets Go's
+``400 Bad Request`` and a body over ``max_body`` (3 MiB, the apiserver's default) gets 413.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import re
 import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -30,6 +39,53 @@ log = logging.getLogger(__name__)
 VERSION = {"major": "1", "minor": "36", "gitVersion": "v1.36.0-sandbox", "gitCommit": "sandbox",
            "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.25",
            "compiler": "gc", "platform": "linux/amd64"}
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """The HTTP server's limits; the defaults are kube-apiserver's."""
+
+    read_timeout: float = 32.0  # seconds to receive a whole request (secure serving's ReadHeaderTimeout)
+    idle_timeout: float = 90.0  # seconds a keep-alive connection may wait for its next request
+    write_timeout: float = 60.0  # seconds one send may block (a client that stopped reading)
+    max_connections: int = 600  # handler threads (--max-requests-inflight 400 + mutating 200)
+    max_body: int = MAX_BODY  # request body bytes (the apiserver's default MaxRequestBodyBytes)
+
+
+# Go's net/http answer to a request it cannot frame (bad Content-Length), before any handler runs.
+BAD_REQUEST = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close"
+               b"\r\n\r\n400 Bad Request")
+# kube-apiserver's max-in-flight filter: http.Error(w, "Too many requests, please try again later.", 429).
+_TOO_MANY_BODY = b"Too many requests, please try again later.\n"
+TOO_MANY_REQUESTS = (b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                     b"Retry-After: 1\r\nX-Content-Type-Options: nosniff\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n%b" % (len(_TOO_MANY_BODY), _TOO_MANY_BODY))
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
+_CHUNK_SIZE = re.compile(rb"[0-9a-fA-F]{1,16}")
+
+
+class _BadFraming(Exception):
+    """The request cannot be framed; answered with :data:`BAD_REQUEST` and the connection closed."""
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket as the handler reads it: with ``deadline`` set, no read waits past it."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self.sock = sock
+        self.deadline: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request was not received in time")
+            self.sock.settimeout(left)
+        return self.sock.recv_into(buffer)
 
 
 class App:
@@ -90,6 +146,33 @@ class Handler(BaseHTTPRequestHandler):
         # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm and the
         # client's delayed ACK add ~40 ms to every response.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.rfile.close()  # reads go through the deadline instead
+        self._reader = _DeadlineReader(self.connection)
+        self._buffered = io.BufferedReader(self._reader)
+        self.rfile = self._buffered
+        self._served = 0
+
+    def handle_one_request(self) -> None:
+        """Wait for a request (``idle_timeout`` between keep-alive requests), then read it by a
+        deadline (``read_timeout`` from its first byte, or from the accept for the first request)."""
+        limits = self.server.limits
+        if self._served:
+            self._reader.deadline = None
+            self.connection.settimeout(limits.idle_timeout)
+            try:
+                if not self._buffered.peek(1):
+                    self.close_connection = True
+                    return
+            except OSError:  # idle too long (TimeoutError) or reset
+                self.close_connection = True
+                return
+        self._reader.deadline = time.monotonic() + limits.read_timeout
+        self._served += 1
+        super().handle_one_request()
+
+    def _reading_done(self) -> None:
+        self._reader.deadline = None
+        self.connection.settimeout(self.server.limits.write_timeout)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
@@ -114,7 +197,10 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         try:
-            body = self._body()
+            try:
+                body = self._body()
+            finally:
+                self._reading_done()
             if url.path.strip("/") in ("healthz", "livez", "readyz"):
                 self._send(200, b"ok", "text/plain")
                 return
@@ -129,47 +215,58 @@ class Handler(BaseHTTPRequestHandler):
             self._dispatch(r, query, body)
         except ApiError as exc:
             self._error(exc)
+        except _BadFraming:
+            self.close_connection = True
+            self.wfile.write(BAD_REQUEST)
         except (ConnectionError, TimeoutError):
             self.close_connection = True
         except Exception as exc:  # a bug: answer like the apiserver's panic filter, keep serving
             log.exception("sandbox: internal error on %s %s", method, self.path)
             self._error(ApiError(500, "InternalError", f"Internal error occurred: {exc}"))
 
+    def _content_length(self) -> int | None:
+        """The Content-Length as Go's net/http reads it: decimal digits only, repeated values equal."""
+        values = [v.strip(" \t") for v in self.headers.get_all("Content-Length") or []]
+        if not values:
+            return None
+        if not _CONTENT_LENGTH.fullmatch(values[0]) or any(v != values[0] for v in values[1:]):
+            raise _BadFraming
+        return int(values[0])
+
     def _body(self) -> bytes:
-        length = self.headers.get("Content-Length")
+        limit = self.server.limits.max_body
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            return self._chunked_body()
-        if not length:
+            return self._chunked_body(limit)
+        size = self._content_length()
+        if not size:
             return b""
-        try:
-            size = int(length)
-        except ValueError as exc:
-            self.close_connection = True
-            raise ApiError(400, "BadRequest", "invalid Content-Length") from exc
-        if size > MAX_BODY:
-            if size <= 4 * MAX_BODY:  # drain it so the client can read our answer
+        if size > limit:
+            if size <= 4 * limit:  # drain it so the client can read our answer
                 while size > 0:
                     size -= len(self.rfile.read(min(size, 65536)) or b"x" * size)
             else:  # the unread body makes the connection unusable
                 self.close_connection = True
-            raise too_large(MAX_BODY)
-        return self.rfile.read(size)
+            raise too_large(limit)
+        body = self.rfile.read(size)
+        if len(body) < size:
+            raise ConnectionError("the client closed the connection before sending the whole body")
+        return body
 
-    def _chunked_body(self) -> bytes:
+    def _chunked_body(self, limit: int) -> bytes:
         data = bytearray()
         while True:
             line = self.rfile.readline(100)
-            try:
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-            except ValueError as exc:
+            size_field = line.split(b";")[0].strip()
+            if not line.endswith(b"\n") or not _CHUNK_SIZE.fullmatch(size_field):
                 self.close_connection = True
-                raise ApiError(400, "BadRequest", "malformed chunked body") from exc
+                raise ApiError(400, "BadRequest", "malformed chunked body")
+            size = int(size_field, 16)
             if size == 0:
                 self.rfile.readline(100)
                 return bytes(data)
-            if len(data) + size > MAX_BODY:
+            if len(data) + size > limit:
                 self.close_connection = True
-                raise too_large(MAX_BODY)
+                raise too_large(limit)
             data += self.rfile.read(size)
             self.rfile.readline(10)
 
@@ -267,8 +364,9 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], app: App) -> None:
+    def __init__(self, address: tuple[str, int], app: App, limits: ServerLimits | None = None) -> None:
         self.app = app
+        self.limits = limits or ServerLimits()
         self.stopping = False
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
@@ -276,10 +374,35 @@ class SandboxHTTPServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
 
+    @property
+    def connections(self) -> int:
+        """Open connections, each served by one handler thread."""
+        with self._conn_lock:
+            return len(self._connections)
+
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._conn_lock:
-            self._connections.add(request)
+            full = len(self._connections) >= self.limits.max_connections
+            if not full:
+                self._connections.add(request)
+        if full:
+            self._refuse(request)
+            return
         super().process_request(request, client_address)
+
+    def _refuse(self, request: socket.socket) -> None:
+        """Every handler thread is busy: answer 429 from the accepting thread, without a new thread."""
+        try:
+            request.setblocking(False)
+            try:
+                request.recv(65536)  # what already arrived, so that closing does not reset the answer
+            except OSError:
+                pass
+            request.sendall(TOO_MANY_REQUESTS)  # small enough for an empty send buffer
+        except OSError:
+            pass
+        finally:
+            self.shutdown_request(request)
 
     def shutdown_request(self, request: Any) -> None:
         with self._conn_lock:
