@@ -1,4 +1,4 @@
-"""The Helm renderer: a chart in the repository rendered in-process with ``helm-python-sdk``.
+"""The Helm renderer: a chart in the repository rendered with ``helm-python-sdk`` in a child process.
 
 Called by ``renderers.api.render`` as ``render(root, app_dir, options, parameters)``. The chart is
 ``options.chart`` (default: the application directory itself); values are layered, later wins:
@@ -11,7 +11,8 @@ false``, and test hooks are dropped unless ``skip_tests: false``.
 Key design choice: Helm's loader follows symlinks and reads whatever is under the chart directory,
 so before handing the directory to Helm we walk it ourselves: every entry must be a regular file or
 directory resolving inside the snapshot, within the file-count and byte budgets. Helm's errors are
-translated once into RenderError with the template file and line parsed from Helm's message. The
+translated once into RenderError with the template file and line parsed from Helm's message; the
+child runs under the render's budget (:mod:`renderers.budget`) and a kill names the budget it hit. The
 ``helm`` extra is optional: without it, a clear RenderError says how to install it.
 """
 
