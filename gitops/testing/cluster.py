@@ -8,6 +8,8 @@ a manager stopped applying, and rejects changes to configured immutable fields w
 the real client raises, including what the server refuses in an apply body (managedFields, a
 resourceVersion on create or a stale one). ``calls`` records every request; ``faults`` queues errors
 to raise next; ``on_apply`` runs after each stored apply (a test can fail or stop the sync there).
+tests/gitops/testing/test_cluster_contract.py runs the same scenarios against this fake and the real
+HTTP client on the sandbox API server, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from gitops.errors import ClusterError, Conflict, ImmutableField, Invalid, NotFound
+from gitops.errors import ClusterError, ClusterUnavailable, Conflict, ImmutableField, Invalid, NotFound
 from gitops.kube import managed
 from gitops.kube.client import ResourceInfo, builtin, check_name
 from gitops.kube.fields import compare
@@ -168,14 +170,15 @@ class FakeCluster:
 
     @staticmethod
     def _check_apply_metadata(ref: ObjectRef, meta: Manifest, live: Manifest | None) -> None:
-        """What the API server refuses in an apply body: managedFields, a resourceVersion on create,
-        a stale resourceVersion (apply's optimistic lock)."""
+        """What the API server refuses in an apply body: managedFields, a resourceVersion on create
+        (the etcd3 store's bare 500, as the real client sees it), a stale resourceVersion (apply's
+        optimistic lock)."""
         if meta.get("managedFields") is not None:
             raise Invalid("metadata.managedFields must be nil", status=400, reason="BadRequest", obj=str(ref))
         wanted = meta.get("resourceVersion")
-        if wanted and live is None:
-            raise Invalid("resourceVersion should not be set on objects to be created", status=422,
-                          obj=str(ref))
+        if wanted and live is None and str(wanted) != "0":
+            raise ClusterUnavailable("resourceVersion should not be set on objects to be created", status=500,
+                                     obj=str(ref))
         if wanted and live is not None and wanted != live["metadata"].get("resourceVersion"):
             raise Conflict("the object has been modified; please apply your changes to the latest version "
                            "and try again", status=409, reason="Conflict", temporary=True, obj=str(ref))
