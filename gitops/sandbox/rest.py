@@ -20,7 +20,7 @@ from typing import Any
 
 from gitops.sandbox import decoding, fieldmanager, fieldvalidation, scale
 from gitops.sandbox.catalog import Catalog, ResourceType
-from gitops.sandbox.meta import generated_name, now
+from gitops.sandbox.meta import generated_name, go_quote, now
 from gitops.sandbox.patch import json_patch, merge_patch, strategic_patch
 from gitops.sandbox.selectors import field_selector, label_selector
 from gitops.sandbox.status import (
@@ -158,7 +158,7 @@ def _decoded_patch(call: Call, obj: dict[str, Any], patch: Any, strategic: bool)
         else:
             value, message = dumps(obj).decode(), exc.message
         raise invalid("", "", "", [("FieldValueInvalid", "patch",
-                                    f"Invalid value: {json.dumps(value)}: {message}")]) from exc
+                                    f"Invalid value: {go_quote(value)}: {message}")]) from exc
     return obj
 
 

@@ -35,7 +35,11 @@ class ApiError(ClusterError):
 
 
 def _details(name: str, resource: str, group: str, **extra: Any) -> dict[str, Any]:
-    details: dict[str, Any] = {"name": name, "kind": resource}
+    details: dict[str, Any] = {}  # StatusDetails fields are omitempty
+    if name:
+        details["name"] = name
+    if resource:
+        details["kind"] = resource
     if group:
         details["group"] = group
     details.update(extra)

@@ -104,7 +104,9 @@ def test_invalid_base64_on_put_patch_and_apply(client: Client) -> None:
             body = [{"op": "replace", "path": "/data/k", "value": "%%%"}]
         reply = client.patch(f"{SECRETS}/s", body, kind)
         assert reply.status == 422 and reply.reason == "Invalid", (kind, reply.body)
+        assert list(reply.body["details"]) == ["causes"]  # an Invalid with no kind and no name
         assert reply.body["details"]["causes"][0]["field"] == "patch"
+        assert reply.body["message"].startswith(' "" is invalid: patch: Invalid value: ')
         assert "illegal base64 data at input byte 0" in reply.body["message"]
     # Apply merges unstructured content and fails converting the result to the typed object: a 500.
     applied = client.apply(f"{SECRETS}/s", secret(data={"k": "%%%"}), manager="app", force=True)
