@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 from gitops import domain
 from gitops.engine import Manifest, NoVerifier, Ports, RemoteLoader, Verifier
@@ -47,7 +46,7 @@ class GitSourcePort:
 class RenderersPort:
     """The Renderer port over renderers.api.render."""
 
-    def render(self, root: Path, source: domain.AppSource, parameters: Mapping[str, Any],
+    def render(self, root: Path, source: domain.AppSource, parameters: Mapping[str, object],
                remote_loader: RemoteLoader | None = None) -> list[Manifest]:
         return render_manifests(RenderRequest(root=root, path=source.path, renderer=str(source.renderer),
                                               options=dict(source.options), parameters=parameters,

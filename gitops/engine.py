@@ -81,7 +81,7 @@ class Source(Protocol):
 class Renderer(Protocol):
     """Manifests of one application at one snapshot (raises RenderError or RenderFailed)."""
 
-    def render(self, root: Path, source: domain.AppSource, parameters: Mapping[str, Any],
+    def render(self, root: Path, source: domain.AppSource, parameters: Mapping[str, object],
                remote_loader: RemoteLoader | None = None) -> list[Manifest]: ...
 
 

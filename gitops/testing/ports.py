@@ -43,7 +43,7 @@ class StaticRenderer:
     manifests: list[Manifest] = field(default_factory=list)
     error: Exception | None = None
 
-    def render(self, root: Path, source: domain.AppSource, parameters: Mapping[str, Any],
+    def render(self, root: Path, source: domain.AppSource, parameters: Mapping[str, object],
                remote_loader: Callable[[str], Path] | None = None) -> list[Manifest]:
         if self.error is not None:
             raise self.error

@@ -50,14 +50,15 @@ def test_bad_settings_are_clear_errors(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_settings_from_config_and_factory_caches() -> None:
-    class Cfg:
-        name, kubeconfig, context, server, ca_file = "c", None, None, "http://127.0.0.1:1", None
-        token_env = token_file = None
-        insecure_skip_tls_verify, qps, timeout_seconds, labels = False, 5.0, 3.0, {"env": "x"}
+    from gitops.domain import Cluster
+
+    def configured() -> Cluster:
+        return Cluster("c", {"env": "x"}, server="http://127.0.0.1:1", qps=5.0, timeout_seconds=3.0)
 
     factory = KubeClusters()
-    first = factory.connect(Cfg())
-    assert factory.connect(Cfg()) is first and first.settings.qps == 5.0
+    first = factory.connect(configured())
+    assert factory.connect(configured()) is first and first.settings.qps == 5.0
+    assert first.settings == ClusterSettings("c", server="http://127.0.0.1:1", qps=5.0, timeout_seconds=3.0)
     factory.close()
 
 
