@@ -16,12 +16,11 @@ import logging
 import os
 import random
 import socket
-import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gitops.engine import ReconcileResult
 from gitops.errors import Failure, GitOpsError, InputError, StateError
+from gitops.kube.results import FieldDrift, ObjectResult
 from gitops.state import (
     Lease,
     Operation,
@@ -66,32 +65,24 @@ class Outcome:
 
 @dataclass(frozen=True)
 class FailedResult:
-    """A ResultLike for a reconcile that raised instead of returning a result."""
+    """A ResultLike for a reconcile that raised instead of returning a result (stamped by the caller,
+    on the runtime's clock)."""
 
     target: Target
     failure: Failure
+    started: float
+    finished: float
     revision: str | None = None
     sync: SyncStatus = SyncStatus.UNKNOWN
     health: HealthStatus = HealthStatus.UNKNOWN
-    objects: tuple[Any, ...] = ()
-    drift: tuple[Any, ...] = ()
-    started: float = field(default_factory=time.time)
-    finished: float = field(default_factory=time.time)
-
-    @property
-    def error(self) -> str:
-        return self.failure.message
-
-    @property
-    def temporary(self) -> bool:
-        return self.failure.temporary
+    objects: tuple[ObjectResult, ...] = ()
+    drift: tuple[FieldDrift, ...] = ()
 
 
 def retry_hint(result: ResultLike) -> float | None:
     """Seconds the cluster asked us to wait before retrying (its ``Retry-After``), from the result's
-    typed failure; None when there is no hint (or the reconciler returns untyped results)."""
-    failure = result.failure if isinstance(result, ReconcileResult | FailedResult) else None
-    return failure.retry_after if failure is not None else None
+    typed failure; None when there is no hint."""
+    return result.failure.retry_after if result.failure is not None else None
 
 
 def backoff(attempt: int, base: float, cap: float, *, factor: float = 2.0, floor: float = 0.0) -> float:
@@ -126,16 +117,16 @@ def _validate(rt: Runtime, application: object, cluster: object, trigger: object
 
 def _reconcile_safely(rt: Runtime, target: Target, trigger: Trigger, prune: bool | None,
                       dry_run: bool, manual: bool) -> ResultLike:
-    started = time.time()
+    started = rt.clock.now()
     sync = True if manual and not dry_run else None
     try:
         return rt.reconciler.reconcile(target, trigger=trigger, prune=prune, dry_run=dry_run, sync=sync)
     except GitOpsError as exc:
-        return FailedResult(target, Failure.of(exc), started=started)
+        return FailedResult(target, Failure.of(exc), started, rt.clock.now())
     except Exception as exc:  # a bug in a layer below must not kill the worker or lose the record
         log.exception("reconcile of %s crashed", target)
         kind = type(exc).__name__
-        return FailedResult(target, Failure(kind, f"internal error: {kind}: {exc}"), started=started)
+        return FailedResult(target, Failure(kind, f"internal error: {kind}: {exc}"), started, rt.clock.now())
 
 
 @dataclass(frozen=True)
@@ -167,7 +158,7 @@ def reconcile(rt: Runtime, call: Call, application: object, cluster: object, *, 
         return Outcome("retry", f"{job.target} is locked by another reconcile",
                        countdown=min(rt.settings.lock_ttl, 0.5 + 0.5 * call.attempt * random.random()))
     try:
-        with LeaseKeeper(rt.store, lease, rt.settings.lock_ttl):
+        with LeaseKeeper(rt.store, lease, rt.settings.lock_ttl, clock=rt.clock):
             result, status = _run(rt, job, lease)
     except StateError as exc:
         if exc.temporary:
@@ -192,14 +183,14 @@ def _run(rt: Runtime, job: Job, lease: Lease) -> tuple[ResultLike, TargetStatus]
     """Record the running operation, call the engine, record the outcome (all fenced by ``lease``)."""
     redelivered = _redeliveries(rt, job)
     begun = Operation(id=job.call.task_id, application=job.target.application, cluster=job.target.cluster,
-                      trigger=job.trigger, phase=OperationPhase.RUNNING, started=time.time(),
+                      trigger=job.trigger, phase=OperationPhase.RUNNING, started=rt.clock.now(),
                       dry_run=job.dry_run, prune=bool(job.prune), attempt=job.call.attempt, fence=lease.token,
                       redeliveries=redelivered)
     rt.store.begin(begun, lease=lease)
     if redelivered > MAX_REDELIVERIES:  # a poison task: it keeps killing workers; stop the loop
         result: ResultLike = FailedResult(job.target, Failure("SyncFailed", (
             f"gave up: the reconcile was interrupted {redelivered} times by its worker dying "
-            "(out of memory?)")))
+            "(out of memory?)")), begun.started, rt.clock.now())
     else:
         result = _reconcile_safely(rt, job.target, job.trigger, job.prune, job.dry_run, not job.coalesced)
     status, operation = records_from_result(result, operation_id=job.call.task_id, trigger=job.trigger,
@@ -213,12 +204,13 @@ def _run(rt: Runtime, job: Job, lease: Lease) -> tuple[ResultLike, TargetStatus]
 
 def _conclude(rt: Runtime, job: Job, result: ResultLike, status: TargetStatus) -> Outcome:
     policy = retry_policy(rt, job.target)
-    if result.error and result.temporary and job.call.attempt <= policy.limit:
+    failure = result.failure
+    if failure is not None and failure.temporary and job.call.attempt <= policy.limit:
         wait = backoff(job.call.attempt, policy.base, policy.cap, factor=policy.factor,
                        floor=min(retry_hint(result) or 0.0, policy.cap))
         # a countdown longer than the visibility timeout would get the waiting message redelivered
-        return Outcome("retry", result.error, countdown=min(wait, 0.9 * rt.settings.visibility_timeout))
-    detail = result.error or f"{status.sync}/{status.health} at {status.revision}"
+        return Outcome("retry", failure.message, countdown=min(wait, 0.9 * rt.settings.visibility_timeout))
+    detail = failure.message if failure is not None else f"{status.sync}/{status.health} at {status.revision}"
     return _finish(rt, job, Outcome("done", detail, extra={
         "revision": status.revision, "sync": str(status.sync), "health": str(status.health)}))
 

@@ -1,21 +1,27 @@
 """Values the state store keeps: per-target status, operations (history) and events.
 
-Built by :func:`records_from_result` from a ``ReconcileResult`` of the engine (read duck-typed, so state
-does not depend on the engine module), stored as JSON by the stores, read back by ``gitops status``,
-the workers and the HTTP API. Key design choice: every value is bounded before it is stored — long
-strings are cut, object and drift lists are capped with a count of what was dropped — so one huge
-manifest or a hostile error message can never blow up Redis or the dashboard.
+Built by :func:`records_from_result` from a ``ReconcileResult`` of the engine (read through the
+:class:`ResultLike` Protocol, typed with the kube engine's result values and the typed
+:class:`gitops.errors.Failure`, so state does not import the engine module), stored as JSON by the
+stores, read back by ``gitops status``, the workers and the HTTP API. The failure is recorded as the
+typed value (kind, message, temporary, retry hint); ``error`` and ``temporary`` repeat its message and
+flag for readers of the plain fields and of records written before it was kept. Key design choice:
+every value is bounded before it is stored — long strings are cut, object and drift lists are capped
+with a count of what was dropped — so one huge manifest or a hostile error message can never blow up
+Redis or the dashboard.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from gitops.errors import Failure
+from gitops.kube.results import FieldDrift, ObjectResult
 from gitops.status import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
 
 MAX_TEXT = 4096
@@ -46,12 +52,23 @@ def _value_text(value: object) -> str:
     return clip(text, MAX_VALUE)
 
 
-def _epoch(value: object) -> float:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, int | float):
-        return float(value)
-    return time.time()
+def _epoch(value: datetime | float) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def _clip_failure(failure: Failure | None) -> Failure | None:
+    if failure is None:
+        return None
+    return replace(failure, kind=clip(failure.kind, 128), message=clip(failure.message))
+
+
+def _failure_from(data: object) -> Failure | None:
+    """The failure of a stored record (None for records written before failures were kept)."""
+    if not isinstance(data, Mapping):
+        return None
+    retry_after = data.get("retry_after")
+    return Failure(str(data.get("kind", "")), str(data.get("message", "")),
+                   bool(data.get("temporary", False)), None if retry_after is None else float(retry_after))
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,7 @@ class TargetStatus:
     temporary: bool = False
     operation: str | None = None
     reconciled_at: float = 0.0
+    failure: Failure | None = None  # the typed failure; ``error``/``temporary`` repeat its message/flag
 
     @property
     def target(self) -> Target:
@@ -108,7 +126,8 @@ class TargetStatus:
             drift_count=int(data.get("drift_count", 0)),
             drift=tuple(DriftRecord(**d) for d in data.get("drift", ())),
             error=data.get("error"), temporary=bool(data.get("temporary", False)),
-            operation=data.get("operation"), reconciled_at=float(data.get("reconciled_at", 0.0)))
+            operation=data.get("operation"), reconciled_at=float(data.get("reconciled_at", 0.0)),
+            failure=_failure_from(data.get("failure")))
 
 
 @dataclass(frozen=True)
@@ -131,6 +150,7 @@ class Operation:
     attempt: int = 1
     fence: int = 0
     redeliveries: int = 0  # times the task came back after its worker died while running it
+    failure: Failure | None = None  # the typed failure; ``error`` repeats its message
 
     @property
     def target(self) -> Target:
@@ -156,7 +176,7 @@ class Operation:
             objects_dropped=int(data.get("objects_dropped", 0)), error=data.get("error"),
             dry_run=bool(data.get("dry_run", False)), prune=bool(data.get("prune", False)),
             attempt=int(data.get("attempt", 1)), fence=int(data.get("fence", 0)),
-            redeliveries=int(data.get("redeliveries", 0)))
+            redeliveries=int(data.get("redeliveries", 0)), failure=_failure_from(data.get("failure")))
 
 
 @dataclass(frozen=True)
@@ -173,7 +193,8 @@ class Event:
 
 
 class ResultLike(Protocol):
-    """The fields of ``gitops.engine.ReconcileResult`` that state reads."""
+    """What state reads of a reconcile's result: ``gitops.engine.ReconcileResult``, or the workers' result
+    for a reconcile that raised. ``failure`` is None when the reconcile completed."""
 
     @property
     def target(self) -> Target: ...
@@ -184,41 +205,33 @@ class ResultLike(Protocol):
     @property
     def health(self) -> HealthStatus: ...
     @property
-    def objects(self) -> Iterable[Any]: ...
+    def objects(self) -> Sequence[ObjectResult]: ...
     @property
-    def drift(self) -> Iterable[Any]: ...
+    def drift(self) -> Sequence[FieldDrift]: ...
     @property
-    def error(self) -> str | None: ...
+    def failure(self) -> Failure | None: ...
     @property
-    def temporary(self) -> bool: ...
+    def started(self) -> datetime | float: ...
     @property
-    def started(self) -> Any: ...
-    @property
-    def finished(self) -> Any: ...
+    def finished(self) -> datetime | float: ...
 
 
-def object_record(obj: Any) -> ObjectRecord:
-    health = getattr(obj, "health", None)
-    return ObjectRecord(object=clip(getattr(obj, "ref", "?"), 512), action=str(getattr(obj, "action", "")),
-                        message=clip(getattr(obj, "message", "") or ""),
-                        error=_clip_opt(getattr(obj, "error", None)),
-                        health=None if health is None else str(health))
+def object_record(obj: ObjectResult) -> ObjectRecord:
+    return ObjectRecord(object=clip(obj.ref, 512), action=str(obj.action), message=clip(obj.message),
+                        error=_clip_opt(obj.error), health=None if obj.health is None else str(obj.health))
 
 
-def drift_record(item: Any) -> DriftRecord:
-    manager = getattr(item, "manager", None)
-    return DriftRecord(object=clip(getattr(item, "ref", "?"), 512), path=clip(getattr(item, "path", ""), 512),
-                       live=_value_text(getattr(item, "live", None)),
-                       predicted=_value_text(getattr(item, "predicted", None)),
-                       manager=None if manager is None else clip(manager, 256))
+def drift_record(item: FieldDrift) -> DriftRecord:
+    return DriftRecord(object=clip(item.ref, 512), path=clip(item.path, 512), live=_value_text(item.live),
+                       predicted=_value_text(item.predicted),
+                       manager=None if item.manager is None else clip(item.manager, 256))
 
 
-def _objects_and_drift(result: ResultLike) -> tuple[list[Any], list[Any]]:
-    objects = list(result.objects or ())
-    drift = list(result.drift or ())
+def _objects_and_drift(result: ResultLike) -> tuple[Sequence[ObjectResult], Sequence[FieldDrift]]:
+    drift = result.drift
     if not drift:  # the engine may attach drift per object only
-        drift = [d for o in objects for d in (getattr(o, "drift", ()) or ())]
-    return objects, drift
+        drift = [d for o in result.objects for d in o.drift]
+    return result.objects, drift
 
 
 def records_from_result(result: ResultLike, *, operation_id: str, trigger: Trigger, dry_run: bool = False,
@@ -226,19 +239,21 @@ def records_from_result(result: ResultLike, *, operation_id: str, trigger: Trigg
     """The status and the finished operation a reconcile result turns into (bounded)."""
     objects, drift = _objects_and_drift(result)
     started, finished = _epoch(result.started), _epoch(result.finished)
-    error = _clip_opt(result.error)
+    failure = _clip_failure(result.failure)
+    error = None if failure is None else failure.message
     status = TargetStatus(
         application=result.target.application, cluster=result.target.cluster, revision=result.revision,
         sync=SyncStatus(result.sync), health=HealthStatus(result.health), drift_count=len(drift),
         drift=tuple(drift_record(d) for d in drift[:MAX_DRIFT]), error=error,
-        temporary=bool(result.temporary), operation=operation_id, reconciled_at=finished)
+        temporary=failure is not None and failure.temporary, operation=operation_id, reconciled_at=finished,
+        failure=failure)
     operation = Operation(
         id=operation_id, application=status.application, cluster=status.cluster, trigger=trigger,
-        phase=OperationPhase.FAILED if error else OperationPhase.SUCCEEDED, revision=result.revision,
-        started=started, finished=finished,
+        phase=OperationPhase.SUCCEEDED if failure is None else OperationPhase.FAILED,
+        revision=result.revision, started=started, finished=finished,
         objects=tuple(object_record(o) for o in objects[:MAX_OBJECTS]),
         objects_dropped=max(0, len(objects) - MAX_OBJECTS), error=error, dry_run=dry_run, prune=prune,
-        attempt=attempt)
+        attempt=attempt, failure=failure)
     return status, operation
 
 

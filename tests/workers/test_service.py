@@ -7,9 +7,11 @@ from dataclasses import replace
 import pytest
 import redis
 import worker_fakes as fakes
+from worker_kit import wait_for
 
-from gitops.errors import StateError
-from gitops.state import InMemoryStore
+from gitops.clock import ManualClock
+from gitops.errors import ClusterUnavailable, Failure, StateError
+from gitops.state import InMemoryStore, Lease
 from gitops.status import OperationPhase, SyncStatus, Target, Trigger
 from workers import service
 from workers.ports import Retry
@@ -220,3 +222,54 @@ def test_the_clusters_retry_after_sets_the_retry_countdown(rt: Runtime) -> None:
     assert status is not None and status.temporary and "429" in (status.error or "")
     rt.catalog.infos[T] = replace(info, retry=Retry(limit=3, base=0.1, factor=2.0, cap=10.0))  # type: ignore[attr-defined]
     assert run(rt, attempt=2).countdown == 10.0  # never longer than the policy's cap
+
+
+class Busy:
+    """A reconciler of its own (not the engine's result class) whose cluster asked for 20 s."""
+
+    def reconcile(self, target: Target, **kw: object) -> fakes.Result:
+        failure = Failure("ClusterUnavailable", "429 Too Many Requests", temporary=True, retry_after=20.0)
+        return fakes.Result(target, None, SyncStatus.UNKNOWN, failure=failure)
+
+
+def test_the_retry_hint_comes_from_any_results_typed_failure(rt: Runtime) -> None:
+    info = rt.catalog.target(T)
+    assert info is not None
+    rt.catalog.infos[T] = replace(info, retry=Retry(limit=3, base=0.1, factor=2.0, cap=60.0))  # type: ignore[attr-defined]
+    rt.reconciler = Busy()
+    out = run(rt)
+    assert out.status == "retry" and out.countdown == 20.0
+    status, [op] = rt.store.status(T), rt.store.history(T)
+    assert status is not None and status.failure == Failure("ClusterUnavailable", "429 Too Many Requests",
+                                                             True, 20.0)
+    assert op.failure == status.failure and op.phase is OperationPhase.FAILED
+
+
+def test_stamps_and_lease_renewals_run_on_the_runtimes_clock(rt: Runtime) -> None:
+    clock = ManualClock()
+
+    class Counting(InMemoryStore):
+        renewals = 0
+
+        def renew(self, lease: Lease, ttl: float) -> bool:
+            Counting.renewals += 1
+            return super().renew(lease, ttl)
+
+    class PastItsTtl:
+        """Runs 6 s of the manual clock (the lease's TTL is 5 s), then fails."""
+
+        def reconcile(self, target: Target, **kw: object) -> fakes.Result:
+            for n in (1, 2, 3):  # the keeper waits on the runtime's clock, renewing every 5/3 s
+                wait_for(lambda n=n: clock.waiting == 1 and Counting.renewals == n - 1, timeout=5)
+                clock.advance(2)
+            wait_for(lambda: clock.waiting == 1 and Counting.renewals == 3, timeout=5)
+            held.append(rt.store.acquire(T, "someone else", SETTINGS.lock_ttl) is None)
+            raise ClusterUnavailable("api down")
+
+    held: list[bool] = []
+    rt.store, rt.clock, rt.reconciler = Counting(clock=clock), clock, PastItsTtl()
+    begun = clock.now()
+    assert run(rt).status == "retry" and held == [True]  # renewed: nobody could take the lease
+    status, [op] = rt.store.status(T), rt.store.history(T)
+    assert op.started == begun and op.finished == begun + 6 == clock.now()
+    assert status is not None and status.reconciled_at == begun + 6 and "api down" in (status.error or "")

@@ -21,7 +21,8 @@ from typing import Any
 
 import redis
 
-from gitops.errors import ClusterUnavailable, SourceUnavailable
+from gitops.errors import ClusterUnavailable, Failure, SourceUnavailable
+from gitops.kube.results import FieldDrift, ObjectResult
 from gitops.state import RedisStore
 from gitops.status import HealthStatus, SyncStatus, Target, Trigger
 from workers.ports import TargetInfo
@@ -37,10 +38,9 @@ class Result:
     revision: str | None
     sync: SyncStatus = SyncStatus.SYNCED
     health: HealthStatus = HealthStatus.HEALTHY
-    objects: tuple[Any, ...] = ()
-    drift: tuple[Any, ...] = ()
-    error: str | None = None
-    temporary: bool = False
+    objects: tuple[ObjectResult, ...] = ()
+    drift: tuple[FieldDrift, ...] = ()
+    failure: Failure | None = None
     started: float = field(default_factory=time.time)
     finished: float = field(default_factory=time.time)
 

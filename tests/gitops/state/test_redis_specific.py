@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from gitops.errors import StateError
+from gitops.engine import ReconcileResult
+from gitops.errors import Failure, StateError
+from gitops.kube.results import FieldDrift, ObjectResult
 from gitops.redis_server import RedisServer
-from gitops.state import RedisStore, TargetStatus, carry_forward, records_from_result
+from gitops.state import InMemoryStore, RedisStore, TargetStatus, carry_forward, records_from_result
 from gitops.state.model import MAX_OBJECTS, MAX_TEXT
 from gitops.status import Action, HealthStatus, ObjectRef, OperationPhase, SyncStatus, Target, Trigger
 
@@ -19,35 +20,18 @@ T = Target("web", "prod")
 
 
 @dataclass(frozen=True)
-class FakeObject:
-    ref: ObjectRef
-    action: Action
-    message: str = ""
-    error: str | None = None
-    health: HealthStatus | None = HealthStatus.HEALTHY
-
-
-@dataclass(frozen=True)
-class FakeDrift:
-    ref: ObjectRef
-    path: str
-    live: Any
-    predicted: Any
-    manager: str | None = "kubectl-edit"
-
-
-@dataclass(frozen=True)
 class FakeResult:
+    """A result as state reads it: the kube engine's result values and the typed failure."""
+
     target: Target = T
     revision: str | None = "a" * 40
     sync: SyncStatus = SyncStatus.SYNCED
     health: HealthStatus = HealthStatus.HEALTHY
-    objects: list[FakeObject] = field(default_factory=list)
-    drift: list[FakeDrift] = field(default_factory=list)
-    error: str | None = None
-    temporary: bool = False
-    started: Any = datetime(2026, 1, 1, tzinfo=UTC)
-    finished: Any = datetime(2026, 1, 1, 0, 0, 2, tzinfo=UTC)
+    objects: list[ObjectResult] = field(default_factory=list)
+    drift: list[FieldDrift] = field(default_factory=list)
+    failure: Failure | None = None
+    started: datetime | float = datetime(2026, 1, 1, tzinfo=UTC)
+    finished: datetime | float = datetime(2026, 1, 1, 0, 0, 2, tzinfo=UTC)
 
 
 REF = ObjectRef("apps", "Deployment", "default", "web", "v1")
@@ -85,8 +69,9 @@ def test_redis_away_is_a_temporary_state_error(tmp_path: Path) -> None:
 
 
 def test_result_becomes_status_and_operation() -> None:
-    result = FakeResult(objects=[FakeObject(REF, Action.CONFIGURED, "applied")],
-                        drift=[FakeDrift(REF, ".spec.replicas", 3, 2)], sync=SyncStatus.OUT_OF_SYNC)
+    applied = ObjectResult(REF, Action.CONFIGURED, "applied", health=HealthStatus.HEALTHY)
+    result = FakeResult(objects=[applied], drift=[FieldDrift(REF, ".spec.replicas", 3, 2, "kubectl-edit")],
+                        sync=SyncStatus.OUT_OF_SYNC)
     status, operation = records_from_result(result, operation_id="o1", trigger=Trigger.SELF_HEAL, prune=True)
     assert status.sync is SyncStatus.OUT_OF_SYNC and status.drift_count == 1
     assert status.drift[0].path == ".spec.replicas" and status.drift[0].live == "3"
@@ -98,15 +83,42 @@ def test_result_becomes_status_and_operation() -> None:
 
 def test_oversized_values_are_truncated(redis_store: RedisStore) -> None:
     huge = "x" * 1_000_000
-    objects = [FakeObject(REF, Action.FAILED, huge, huge) for _ in range(MAX_OBJECTS + 50)]
-    result = FakeResult(error=huge, objects=objects, drift=[FakeDrift(REF, ".data", huge, {"k": huge})])
+    objects = [ObjectResult(REF, Action.FAILED, huge, huge) for _ in range(MAX_OBJECTS + 50)]
+    result = FakeResult(failure=Failure("SyncFailed", huge), objects=objects,
+                        drift=[FieldDrift(REF, ".data", huge, {"k": huge})])
     status, operation = records_from_result(result, operation_id="o1", trigger=Trigger.POLL)
     assert MAX_TEXT - 30 < len(status.error or "") <= MAX_TEXT and operation.phase is OperationPhase.FAILED
+    assert status.failure is not None and status.failure.message == status.error
     assert len(operation.objects) == MAX_OBJECTS and operation.objects_dropped == 50
     assert len(status.drift[0].live) <= 1024
     redis_store.record(status, operation)
     stored = redis_store.redis.get(redis_store.keys.status(T))
     assert stored is not None and len(stored) < 20_000
+
+
+def test_the_typed_failure_is_recorded_and_read_back(store: InMemoryStore | RedisStore) -> None:
+    failure = Failure("ClusterUnavailable", "429 Too Many Requests from the API server", True, 7.0)
+    status, operation = records_from_result(FakeResult(failure=failure), operation_id="o1",
+                                            trigger=Trigger.POLL)
+    assert status.failure == failure and operation.failure == failure
+    assert status.error == failure.message and status.temporary and operation.phase is OperationPhase.FAILED
+    store.record(status, operation)
+    assert store.status(T) == status and store.operation(T, "o1") == operation
+    stored = store.status(T)
+    assert stored is not None and stored.failure is not None and stored.failure.retry_after == 7.0
+    assert stored.to_dict()["failure"] == failure.to_dict()
+    assert TargetStatus.from_dict({"application": "web", "cluster": "prod", "error": "old"}).failure is None
+
+
+def test_the_engines_own_result_is_recorded() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    result = ReconcileResult(T, "b" * 40, SyncStatus.OUT_OF_SYNC, HealthStatus.PROGRESSING,
+                             [ObjectResult(REF, Action.CONFIGURED, "applied")],
+                             [FieldDrift(REF, ".spec.replicas", 3, 2)],
+                             Failure("SyncFailed", "sync wave -1 is Progressing", True), now, now)
+    status, operation = records_from_result(result, operation_id="o1", trigger=Trigger.POLL)
+    assert status.failure == result.failure and status.drift_count == 1 and status.revision == "b" * 40
+    assert operation.objects[0].action == "configured" and operation.failure == result.failure
 
 
 def test_failed_source_keeps_last_good_revision() -> None:
