@@ -182,7 +182,9 @@ def _now() -> datetime:
 
 def render(request: ReconcileRequest, ports: Ports, revision: str) -> list[Manifest]:
     """Snapshot and render; RenderError becomes RenderFailed here, once (temporary when Git could not
-    fetch a remote base in time)."""
+    fetch a remote base in time). The message (with its path) is redacted here too: a remote base URL
+    written in the repository may carry a token, and this is the one way render errors leave for
+    results, status, logs and Redis."""
     app, cluster = request.application, request.cluster
     root = ports.source.checkout(request.repository, revision)
     params = cluster_parameters(cluster=cluster.name, labels=cluster.labels, application=app.name,
@@ -190,8 +192,10 @@ def render(request: ReconcileRequest, ports: Ports, revision: str) -> list[Manif
     try:
         return ports.renderer.render(root, app.source, params, ports.source.remote_loader(request.repository))
     except RenderError as exc:
+        from gitops.sources.urls import redact_text  # not at the top: the sources package loads pygit2
+
         # Name files as they are in the repository, not by where its snapshot sits in the cache.
-        message = str(exc).replace(f"{root}/", "").replace(str(root), ".")
+        message = redact_text(str(exc).replace(f"{root}/", "").replace(str(root), "."))
         raise RenderFailed.wrapping(exc, message, target=request.target.key, revision=revision) from exc
 
 

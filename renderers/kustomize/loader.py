@@ -14,6 +14,8 @@ env files) and patch loading. Design choices:
 - A remote base is a dependency of the build like a file: its URL and the snapshot directory the
   remote loader resolved it to. A cached base is reused only if the URL still resolves there, so a new
   commit of a remote base is never rendered as the old one, whichever loader object asks.
+- Errors quote a remote base as :func:`shown_ref` does: a token pasted into repository content (as
+  userinfo, a query value or a fragment) is masked (the engine redacts every render error again).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import re
 import stat
 import threading
 from collections.abc import Callable
@@ -45,6 +48,34 @@ REMOTE_PREFIXES = ("http://", "https://", "git@", "ssh://", "git::", "github.com
 
 def is_remote(ref: str) -> bool:
     return ref.startswith(REMOTE_PREFIXES) or "?ref=" in ref or ".git//" in ref
+
+
+_SCHEME = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*::)?([A-Za-z][A-Za-z0-9+.-]*)://")
+_SHOWN_KEYS = frozenset({"ref", "version", "timeout", "submodules"})  # Kustomize's own query keys
+
+
+def shown_ref(ref: str) -> str:
+    """A remote base reference as error messages quote it: userinfo masked (an ssh user name without a
+    password kept, as in ``git@host``), query values other than Kustomize's own keys masked, and any
+    fragment masked; the host, path and ``ref`` stay, so the message still says which base failed."""
+    cut = min([i for i in (ref.find("?"), ref.find("#")) if i >= 0] or [len(ref)])
+    head, query, fragment = ref[:cut], ref[cut:], ""
+    if "#" in query:
+        query, fragment = query.split("#", 1)[0], "#***"
+    scheme = _SCHEME.match(head)
+    start = scheme.end() if scheme else 0
+    authority = head[start:] if scheme else head.split("/", 1)[0]
+    if "@" in authority:  # the last '@' of the authority: a token may itself contain '/' or '@'
+        userinfo = head[start:].rsplit("@", 1)[0] if scheme else authority.rsplit("@", 1)[0]
+        ssh = scheme is None or "ssh" in scheme.group(1).lower()
+        keep = ssh and re.fullmatch(r"[A-Za-z0-9._-]+", userinfo) is not None
+        if not keep:
+            head = head[:start] + "***@" + head[start + len(userinfo) + 1:]
+    if query.startswith("?"):
+        parts = [p if p.partition("=")[0] in _SHOWN_KEYS else
+                 (f"{p.partition('=')[0]}=***" if "=" in p else "***") for p in query[1:].split("&")]
+        query = "?" + "&".join(parts)
+    return head + query + fragment
 
 
 def parse_cached(data: bytes, source: str, *, unique_keys: bool = False, yaml11: bool = False) -> list[Any]:
@@ -227,14 +258,16 @@ class Loader:
         """A loader for the base or component directory ``ref`` (remote URLs via the remote loader)."""
         if is_remote(ref):
             remote = self.options.remote_loader
+            shown = shown_ref(ref)
             if remote is None:
-                raise fail(f"remote resource '{ref}' needs a remote loader (none is configured)", ref)
+                raise fail(f"remote resource '{shown}' needs a remote loader (none is configured)", shown)
             try:
                 real = Path(os.path.realpath(remote(ref)))
             except RenderError:
                 raise
             except Exception as exc:
-                raise fail(f"cannot load remote resource '{ref}': {exc}", ref) from exc
+                said = str(exc).replace(ref, shown)
+                raise fail(f"cannot load remote resource '{shown}': {said}", shown) from exc
             self.deps.append(("remote", ref, str(real)))
             return Loader(real, self.options, real, (*self.chain, real), self.top_dir)
         real = Path(os.path.realpath(self.cwd / ref))

@@ -19,7 +19,7 @@ from renderers.k8s.schema import TypeNode, root_for
 from renderers.kustomize import config as cfgmod
 from renderers.kustomize import generators, meta, model, patches, replacements, vars, workload
 from renderers.kustomize.errors import as_map, fail
-from renderers.kustomize.loader import Dep, Loader, deps_valid, is_remote
+from renderers.kustomize.loader import Dep, Loader, deps_valid, is_remote, shown_ref
 from renderers.kustomize.resource import ResMap, Resource
 
 
@@ -139,12 +139,14 @@ def _absorb(acc: Acc, sub: Acc, ref: str) -> None:
     except budget.BudgetExceeded:
         raise
     except Exception as exc:
-        raise fail(f"accumulating resources from '{ref}': {exc}", ref, "resources") from exc
+        shown = shown_ref(ref) if is_remote(ref) else ref  # no token of a remote base in the message
+        raise fail(f"accumulating resources from '{shown}': {exc}", shown, "resources") from exc
     acc.cfg.merge(sub.cfg)
     acc.schemas.update(sub.schemas)
     for var in sub.vars:
         if any(v.name == var.name for v in acc.vars):
-            raise fail(f"var '{var.name}' already encountered", ref, "vars")
+            raise fail(f"var '{var.name}' already encountered", shown_ref(ref) if is_remote(ref) else ref,
+                       "vars")
         acc.vars.append(var)
 
 

@@ -528,6 +528,49 @@ def test_a_remote_base_git_could_not_fetch_keeps_the_sources_temporary_flag(
     assert result.failure is not None and result.failure.kind == "RenderFailed"
 
 
+SECRET_BASE = "https://deploy:SECRET1@git.example.com/org/base.git//base?ref=v1&private_token=SECRET2"
+
+
+class EchoingRemoteBases(FakeSource):
+    """A remote loader that quotes the URL it was given, credentials and all, in its error."""
+
+    def remote_loader(self, repository: Any) -> Any:
+        def fetch(url: str) -> Path:
+            raise SourceUnavailable(f"fetching {url} timed out (see {url}#token=SECRET3)")
+
+        return fetch
+
+
+def test_credentials_in_a_remote_base_never_reach_the_result_or_state(
+    tmp_path: Path, cluster: FakeCluster
+) -> None:
+    from gitops.adapters import RenderersPort
+    from gitops.state import records_from_result
+
+    root = tmp_path / "snapshot"
+    (root / "app").mkdir(parents=True)
+    (root / "app" / "kustomization.yaml").write_text(f"resources:\n  - {SECRET_BASE}\n")
+    req = request(tmp_path)
+    req = dataclasses.replace(req, application=dataclasses.replace(
+        req.application, source=dataclasses.replace(req.application.source, renderer="kustomize")))
+    result = reconcile(req, Ports(EchoingRemoteBases(root), RenderersPort(), FakeClusters({"c1": cluster})))
+    assert result.failure is not None and result.failure.kind == "RenderFailed" and result.temporary
+    status, operation = records_from_result(result, operation_id="o1", trigger=Trigger.POLL)
+    seen = repr((result.to_dict(), result.failure, status.to_dict(), operation.to_dict()))
+    assert "SECRET" not in seen
+    assert "git.example.com/org/base.git" in result.failure.message  # still says which base failed
+
+
+def test_a_render_errors_message_and_path_are_redacted_by_the_engine(
+    tmp_path: Path, cluster: FakeCluster
+) -> None:
+    error = RenderError(f"cannot load remote resource '{SECRET_BASE}'", path=SECRET_BASE, field="resources")
+    result = reconcile(request(tmp_path), Ports(FakeSource(), StaticRenderer(error=error),
+                                                FakeClusters({"c1": cluster})))
+    assert result.failure is not None and result.failure.kind == "RenderFailed"
+    assert "SECRET" not in result.failure.message and "ref=v1" in result.failure.message
+
+
 def test_a_render_error_caused_by_a_source_error_stays_temporary_whatever_wraps_it(
     tmp_path: Path, cluster: FakeCluster
 ) -> None:

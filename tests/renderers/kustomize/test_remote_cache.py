@@ -89,3 +89,39 @@ def test_a_remote_loader_failure_keeps_its_message_and_cause(tree: Tree) -> None
     with pytest.raises(RenderError, match=r"cannot load remote resource .* timed out") as err:
         render(RenderRequest(root=root / "repo", path="app", renderer="kustomize", remote_loader=offline))
     assert isinstance(err.value.__cause__, TimeoutError)
+
+
+SECRET_URL = "https://deploy:SECRET1@git.example.com/org/bases.git//web?ref=main&private_token=SECRET2#SECRET3"
+
+
+@pytest.mark.parametrize("echo", [None, "echo"])
+def test_a_remote_base_is_quoted_without_its_credentials(tree: Tree, echo: str | None) -> None:
+    from renderers.api import RenderRequest, render
+
+    root = tree({"repo/app/kustomization.yaml": f"resources:\n- {SECRET_URL}\n"})
+
+    def echoing(url: str) -> Path:
+        raise TimeoutError(f"fetching {url} timed out")
+
+    with pytest.raises(RenderError) as err:
+        render(RenderRequest(root=root / "repo", path="app", renderer="kustomize",
+                             remote_loader=echoing if echo else None))
+    assert "SECRET" not in str(err.value) and "SECRET" not in (err.value.path or "")
+    assert "git.example.com/org/bases.git//web?ref=main" in str(err.value)
+
+
+@pytest.mark.parametrize(("ref", "shown"), [
+    ("https://tok@host/org/r.git//b?ref=v1", "https://***@host/org/r.git//b?ref=v1"),
+    ("git::https://u:p@host/r//b?version=v2&timeout=9s&submodules=false",
+     "git::https://***@host/r//b?version=v2&timeout=9s&submodules=false"),
+    ("ssh://git@host/org/r.git//b?ref=main", "ssh://git@host/org/r.git//b?ref=main"),
+    ("ssh://git:pw@host/r.git", "ssh://***@host/r.git"),
+    ("git@github.com:org/r.git//b?ref=v1", "git@github.com:org/r.git//b?ref=v1"),
+    ("github.com/org/r//b?ref=v1&key=s3cr3t", "github.com/org/r//b?ref=v1&key=***"),
+    ("u:pw@example.com/org/r.git//b", "***@example.com/org/r.git//b"),
+    ("https://host/r.git?s3cr3t", "https://host/r.git?***"),
+])
+def test_shown_ref_masks_userinfo_query_values_and_fragments(ref: str, shown: str) -> None:
+    from renderers.kustomize.loader import shown_ref
+
+    assert shown_ref(ref) == shown
