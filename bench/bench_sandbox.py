@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from gitops.sandbox import Sandbox
-from gitops.sandbox.client import Client
+from kubesandbox import Sandbox
+from kubesandbox.client import Client
 
 BODY = json.dumps({"kind": "Status", "status": "Success"}).encode()
 

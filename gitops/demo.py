@@ -3,7 +3,7 @@
 Called by workers/cli.py (``gitops up --demo``), the workers' end-to-end tests and the benchmarks.
 Key design choice: everything lives under one data directory and on loopback only — the repository is
 a plain ``git`` repository (``file://``, ``allowLocal``) that a person can commit to, the clusters are
-in-process :class:`gitops.sandbox.Sandbox` servers with kubeconfigs, and the configuration is ordinary
+in-process :class:`kubesandbox.Sandbox` servers with kubeconfigs, and the configuration is ordinary
 YAML that ``gitops validate`` accepts — so the demo exercises exactly the production code paths.
 """
 
@@ -185,7 +185,7 @@ class Demo:
 
 def start_demo(data_dir: Path, clusters: tuple[str, ...] = CLUSTERS, interval: str = POLL_INTERVAL) -> Demo:
     """Create (or reuse) the demo repository, start one sandbox per cluster, write the configuration."""
-    from gitops.sandbox import Sandbox
+    from kubesandbox import Sandbox
 
     root = Path(data_dir).resolve() / "demo"
     repo = root / "repo"

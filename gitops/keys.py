@@ -29,8 +29,5 @@ APPLIED_HASH: Final = f"{PREFIX}/applied-hash"
 # Label on the inventory ConfigMaps (value: the target key hash) so they can be listed.
 INVENTORY_LABEL: Final = f"{PREFIX}/inventory"
 
-# Sandbox API server only: "true" on a workload makes its simulated rollout fail (Degraded health).
-SANDBOX_FAIL_ROLLOUT: Final = f"sandbox.{PREFIX}/fail-rollout"
-
 # Field manager the engine uses for server-side apply unless configured otherwise.
 DEFAULT_FIELD_MANAGER: Final = "gitops"

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from gitops.cli import main
-from gitops.sandbox import Sandbox
+from kubesandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "config"

@@ -21,9 +21,9 @@ from worker_kit import FAST, wait_for
 
 from gitops.demo import Demo, start_demo
 from gitops.redis_server import RedisServer
-from gitops.sandbox import FaultRule
 from gitops.state import RedisStore
 from gitops.status import OperationPhase, SyncStatus, Target, Trigger
+from kubesandbox import FaultRule
 from workers.app import app, configure
 from workers.settings import Settings
 

@@ -74,7 +74,7 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             pytest.skip("GITOPS_E2E_KUBECONFIG not set: no real cluster to test against")
         yield Backend("cluster", Path(path))
         return
-    from gitops.sandbox import Sandbox
+    from kubesandbox import Sandbox
 
     kubeconfig = tmp_path_factory.mktemp("sandbox") / "kubeconfig.yaml"
     sandbox = Sandbox.start(kubeconfig=kubeconfig, controller_delay=0.1)

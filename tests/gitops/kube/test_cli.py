@@ -40,7 +40,7 @@ def commit(repo: Path, color: str, password: str = "hunter2-topsecret") -> None:
 
 @pytest.fixture
 def setup(tmp_path: Path) -> dict[str, Any]:
-    from gitops.sandbox import Sandbox
+    from kubesandbox import Sandbox
 
     repo = tmp_path / "repo"
     repo.mkdir()

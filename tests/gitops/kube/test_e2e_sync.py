@@ -9,6 +9,7 @@ import pytest
 from gitops import keys
 from gitops.kube import prune
 from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
+from kubesandbox import FAIL_ROLLOUT
 
 
 def cm(name: str, value: str = "1") -> dict[str, Any]:
@@ -213,7 +214,7 @@ def test_hostile_manifests_are_rejected_before_any_write(env: Any) -> None:
 def test_retries_on_injected_errors(env: Any, status: int) -> None:
     if not env.backend.sandbox:
         pytest.skip("fault injection needs the sandbox")
-    from gitops.sandbox.instruments import FaultRule
+    from kubesandbox.instruments import FaultRule
 
     rule = env.backend.sandbox.faults.add(FaultRule(verb="patch", status=status, times=2, retry_after=0.1))
     result = env.sync([cm("a")])
@@ -224,7 +225,7 @@ def test_retries_on_injected_errors(env: Any, status: int) -> None:
 def test_retries_on_timeouts_and_gives_up_as_temporary(env: Any) -> None:
     if not env.backend.sandbox:
         pytest.skip("fault injection needs the sandbox")
-    from gitops.sandbox.instruments import FaultRule
+    from kubesandbox.instruments import FaultRule
 
     env.cluster = env.backend.cluster(timeout=0.3)
     env.backend.sandbox.faults.add(FaultRule(verb="list", delay=1.0, times=1))
@@ -246,7 +247,7 @@ def test_health_progressing_then_healthy(env: Any) -> None:
 def test_health_progressing_then_degraded(env: Any) -> None:
     if not env.backend.sandbox:
         pytest.skip("the failing rollout is simulated by the sandbox controller")
-    failing = deploy(**{keys.SANDBOX_FAIL_ROLLOUT: "true"})
+    failing = deploy(**{FAIL_ROLLOUT: "true"})
     first = env.sync([failing], wait_seconds=0)
     assert first.health is HealthStatus.PROGRESSING
     waited = env.sync(wait_seconds=20)
@@ -292,7 +293,7 @@ def test_sync_waves_gate_on_health(env: Any) -> None:
         ("db", Action.CREATED),
         ("after", Action.CREATED),
     ]
-    broken = deploy(name="broken", **{keys.SYNC_WAVE: "-1", keys.SANDBOX_FAIL_ROLLOUT: "true"})
+    broken = deploy(name="broken", **{keys.SYNC_WAVE: "-1", FAIL_ROLLOUT: "true"})
     stopped = env.sync([cm("after"), db, cm("later"), broken], wave_timeout=20)
     assert stopped.error and "sync wave -1 is Degraded" in stopped.error and not stopped.temporary
     assert actions(stopped)["later"] is Action.SKIPPED
@@ -351,7 +352,7 @@ def _inventory_writes(env: Any, *rules: Any) -> None:
 def test_inventory_write_failing_after_apply_keeps_the_report(env: Any) -> None:
     if not env.backend.sandbox:
         pytest.skip("fault injection needs the sandbox")
-    from gitops.sandbox.instruments import FaultRule
+    from kubesandbox.instruments import FaultRule
 
     env.sync([cm("a"), cm("b")])
     inventory_cm = f"namespaces/{prune.NAMESPACE}/configmaps/"
@@ -375,7 +376,7 @@ def test_inventory_write_failing_after_apply_keeps_the_report(env: Any) -> None:
 def test_nothing_is_applied_while_the_inventory_cannot_be_written(env: Any) -> None:
     if not env.backend.sandbox:
         pytest.skip("fault injection needs the sandbox")
-    from gitops.sandbox.instruments import FaultRule
+    from kubesandbox.instruments import FaultRule
 
     inventory_cm = f"namespaces/{prune.NAMESPACE}/configmaps/"
     _inventory_writes(env, FaultRule(verb="patch", path_regex=inventory_cm, status=500, times=None))

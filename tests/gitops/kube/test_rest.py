@@ -64,7 +64,7 @@ def test_settings_from_config_and_factory_caches() -> None:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from gitops.sandbox import Sandbox
+    from kubesandbox import Sandbox
 
     sb = Sandbox.start(kubeconfig=tmp_path_factory.mktemp("rest") / "kubeconfig.yaml")
     yield sb

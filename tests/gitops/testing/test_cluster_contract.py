@@ -26,7 +26,7 @@ pytestmark = pytest.mark.timeout(60)
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from gitops.sandbox import Sandbox
+    from kubesandbox import Sandbox
 
     sb = Sandbox.start(kubeconfig=tmp_path_factory.mktemp("contract") / "kubeconfig.yaml")
     yield sb

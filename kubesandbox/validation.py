@@ -1,0 +1,81 @@
+"""A few create/update validations of built-in kinds that catch common manifest mistakes.
+
+Called by the write pipeline after defaulting. The rules and messages follow kube-apiserver's
+validation (pkg/apis/apps/validation, pkg/apis/batch/validation, pkg/apis/core/validation): a workload's
+selector must match its pod template labels, a pod template needs containers (each with a name and
+an image), a Job's pods must use restartPolicy OnFailure or Never, and the built-in namespaces cannot
+be deleted. Everything else is accepted (the sandbox does not re-implement all validation).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubesandbox.catalog import ResourceType
+from kubesandbox.status import invalid
+
+Cause = tuple[str, str, str]
+WORKLOADS = {("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"), ("apps", "ReplicaSet"),
+             ("batch", "Job")}
+
+
+def _containers(pod: Any, path: str) -> list[Cause]:
+    containers = pod.get("containers") if isinstance(pod, dict) else None
+    if not containers:
+        return [("FieldValueRequired", f"{path}.containers", "Required value")]
+    causes = []
+    for i, c in enumerate(containers):
+        where = f"{path}.containers[{i}]"
+        if not isinstance(c, dict) or not c.get("name"):
+            causes.append(("FieldValueRequired", f"{where}.name", "Required value"))
+        if isinstance(c, dict) and not c.get("image"):
+            causes.append(("FieldValueRequired", f"{where}.image", "Required value"))
+    return causes
+
+
+def _selector_matches(selector: Any, labels: dict[str, Any]) -> bool:
+    if not isinstance(selector, dict):
+        return False
+    match = selector.get("matchLabels") or {}
+    if any(labels.get(k) != v for k, v in match.items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        present, value = key in labels, labels.get(key)
+        ok = {"In": value in values, "NotIn": value not in values, "Exists": present,
+              "DoesNotExist": not present}.get(op, False)
+        if not ok:
+            return False
+    return bool(match or selector.get("matchExpressions"))
+
+
+def _workload(kind: tuple[str, str], obj: dict[str, Any]) -> list[Cause]:
+    spec = obj.get("spec") or {}
+    template = spec.get("template") or {}
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    causes = _containers(template.get("spec"), "spec.template.spec")
+    selector = spec.get("selector")
+    if kind != ("batch", "Job") and not selector:
+        causes.append(("FieldValueRequired", "spec.selector", "Required value"))
+    elif selector and not _selector_matches(selector, labels):
+        causes.append(("FieldValueInvalid", "spec.template.metadata.labels",
+                       f"Invalid value: {labels}: `selector` does not match template `labels`"))
+    if kind == ("batch", "Job"):
+        policy = (template.get("spec") or {}).get("restartPolicy")
+        if policy not in ("OnFailure", "Never"):
+            causes.append(("FieldValueNotSupported", "spec.template.spec.restartPolicy",
+                           f'Unsupported value: "{policy}": supported values: "OnFailure", "Never"'))
+    return causes
+
+
+def validate_object(rt: ResourceType, obj: dict[str, Any]) -> None:
+    """422 Invalid with every cause found."""
+    key = (rt.group, rt.kind)
+    if key in WORKLOADS:
+        causes = _workload(key, obj)
+    elif key == ("", "Pod"):
+        causes = _containers(obj.get("spec"), "spec")
+    else:
+        return
+    if causes:
+        raise invalid(rt.kind, rt.group, str(obj["metadata"].get("name", "")), causes)
