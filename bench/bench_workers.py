@@ -33,10 +33,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gitops.demo import commit, write_files  # noqa: E402
-from gitops.redis_server import RedisServer  # noqa: E402
 from gitops.state import RedisStore  # noqa: E402
 from gitops.status import SyncStatus, Target  # noqa: E402
+from workers.demo import commit, write_files  # noqa: E402
+from workers.redis_server import RedisServer  # noqa: E402
 
 
 def manifests(app: str, objects: int, value: str = "v0") -> str:

@@ -19,7 +19,6 @@ from types import FrameType
 from typing import Any
 
 from kubesandbox.errors import SandboxError, UsageError
-from kubesandbox.sandbox import Sandbox
 
 
 def register(subparsers: Any) -> None:
@@ -47,6 +46,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: every ``gitops`` command loads this module through the entry
+    # point, and only this one needs the server (no import cycle: the server never imports the CLI).
+    from kubesandbox.sandbox import Sandbox
+
     if not 0 <= args.port <= 65535 or args.controller_delay < 0:
         raise UsageError("--port must be 0-65535 and --controller-delay not negative", field="port")
     try:

@@ -20,8 +20,8 @@ from filelock import FileLock, Timeout
 
 from gitops import program
 from gitops.errors import ConfigError, GitOpsError, Problem
-from gitops.redis_server import RedisServer
 from gitops.state import recorded_url_path
+from workers.redis_server import RedisServer
 from workers.settings import ENV_CONFIG, ENV_DATA, ENV_REDIS
 from workers.supervisor import Supervisor
 
@@ -114,7 +114,7 @@ class Up:
         from gitops.config import load_config
 
         if self.demo:
-            from gitops.demo import start_demo
+            from workers.demo import start_demo  # lazy: only --demo needs the demo and the sandbox
 
             demo = start_demo(self.data_dir)
             stack.callback(demo.stop)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from gitops.redis_server import RedisServer
+from workers.redis_server import RedisServer
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent

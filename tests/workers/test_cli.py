@@ -16,9 +16,9 @@ from worker_kit import wait_for
 from gitops import dispatch
 from gitops.cli import main
 from gitops.errors import GitOpsError, InputError
-from gitops.redis_server import RedisServer
 from gitops.state import RedisStore, TargetStatus
 from gitops.status import HealthStatus, SyncStatus, Target
+from workers.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """apiVersion: gitops.dev/v1alpha1

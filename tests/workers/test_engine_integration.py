@@ -19,12 +19,12 @@ import pytest
 import redis
 from worker_kit import FAST, wait_for
 
-from gitops.demo import Demo, start_demo
-from gitops.redis_server import RedisServer
 from gitops.state import RedisStore
 from gitops.status import OperationPhase, SyncStatus, Target, Trigger
 from kubesandbox import FaultRule
 from workers.app import app, configure
+from workers.demo import Demo, start_demo
+from workers.redis_server import RedisServer
 from workers.settings import Settings
 
 pytestmark = pytest.mark.timeout(120)

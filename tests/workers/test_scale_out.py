@@ -12,9 +12,9 @@ import pytest
 import redis
 from worker_kit import wait_for
 
-from gitops.redis_server import RedisServer
 from gitops.state import RedisStore
 from gitops.status import Target
+from workers.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ["web@prod", "web@dev", "api@prod"]

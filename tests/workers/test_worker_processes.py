@@ -18,10 +18,10 @@ import pytest
 import redis
 from worker_kit import FAST, wait_for
 
-from gitops.redis_server import RedisServer
 from gitops.state import RedisStore
 from gitops.status import OperationPhase, Target, Trigger
 from workers.app import app, configure
+from workers.redis_server import RedisServer
 from workers.settings import Settings
 
 pytestmark = pytest.mark.timeout(120)

@@ -10,8 +10,8 @@ import pytest
 import redis
 
 from gitops.clock import ManualClock, poll_until
-from gitops.redis_server import RedisServer
 from gitops.state import InMemoryStore, RedisStore
+from workers.redis_server import RedisServer
 
 Lapse = Callable[[float], None]
 

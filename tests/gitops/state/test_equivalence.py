@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gitops.errors import StateError
-from gitops.redis_server import RedisServer
 from gitops.state import InMemoryStore, Lease, Operation, RedisStore, TargetStatus
 from gitops.status import OperationPhase, SyncStatus, Target, Trigger
+from workers.redis_server import RedisServer
 
 TARGETS = [Target("web", "prod"), Target("api", "prod")]
 REPOS = ["repo-a", "repo-b"]

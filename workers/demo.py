@@ -1,6 +1,8 @@
 """The ``gitops up --demo`` world: a local Git repository, three sandbox clusters and a configuration.
 
-Called by workers/cli.py (``gitops up --demo``), the workers' end-to-end tests and the benchmarks.
+Called by workers/up.py (``gitops up --demo``), the workers' end-to-end tests and the benchmarks; it
+lives in workers/, the layer that uses it, because it needs both the engine's configuration and the
+sandbox (``kubesandbox``), which the core never imports.
 Key design choice: everything lives under one data directory and on loopback only — the repository is
 a plain ``git`` repository (``file://``, ``allowLocal``) that a person can commit to, the clusters are
 in-process :class:`kubesandbox.Sandbox` servers with kubeconfigs, and the configuration is ordinary
@@ -12,9 +14,9 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from gitops.errors import GitOpsError
+from kubesandbox import Sandbox
 
 CLUSTERS = ("dev", "staging", "prod")
 REPLICAS = {"dev": 1, "staging": 2, "prod": 3}
@@ -162,7 +164,7 @@ class Demo:
     repo: Path
     config: Path
     head: str
-    sandboxes: dict[str, Any] = field(default_factory=dict)
+    sandboxes: dict[str, Sandbox] = field(default_factory=dict)
 
     def instructions(self, program: str = "gitops") -> str:
         """What to try next, as commands that work pasted into a shell in the directory where ``gitops
@@ -185,21 +187,18 @@ class Demo:
 
 def start_demo(data_dir: Path, clusters: tuple[str, ...] = CLUSTERS, interval: str = POLL_INTERVAL) -> Demo:
     """Create (or reuse) the demo repository, start one sandbox per cluster, write the configuration."""
-    from kubesandbox import Sandbox
-
     root = Path(data_dir).resolve() / "demo"
     repo = root / "repo"
     head = create_repository(repo, clusters)
-    sandboxes: dict[str, Any] = {}
+    sandboxes: dict[str, Sandbox] = {}
+    kubeconfigs = {cluster: root / "kubeconfigs" / f"{cluster}.yaml" for cluster in clusters}
     try:
         for cluster in clusters:
-            sandboxes[cluster] = Sandbox.start(kubeconfig=root / "kubeconfigs" / f"{cluster}.yaml",
-                                               name=cluster)
+            sandboxes[cluster] = Sandbox.start(kubeconfig=kubeconfigs[cluster], name=cluster)
     except BaseException:
         for sandbox in sandboxes.values():
             sandbox.stop()
         raise
     config = root / "config.yaml"
-    kubeconfigs = {c: s.kubeconfig_path for c, s in sandboxes.items()}
     config.write_text(config_documents(repo, kubeconfigs, interval))
     return Demo(root, repo, config, head, sandboxes)

