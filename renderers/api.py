@@ -104,9 +104,11 @@ def _kustomize(root: Path, app_dir: Path, options: Mapping[str, Any], parameters
         build, kustomize_options = kustomize.build, kustomize.KustomizeOptions
     except (ImportError, AttributeError) as exc:
         raise RenderError(f"the kustomize renderer is not available: {exc}", field="renderer") from exc
-    opts = kustomize_options(load_restrictor=restrictor, root=root, remote_loader=remote_loader)
+    opts = kustomize_options(load_restrictor=restrictor, root=root, remote_loader=remote_loader,
+                             locations=True)
     docs = build(app_dir, opts)
-    return from_documents(docs, f"{plain.display(root, app_dir)}/kustomization")
+    # the build located each object by its own file; a document index here would be the output's
+    return from_documents(docs, f"{plain.display(root, app_dir)}/kustomization", located=False)
 
 
 RENDERERS: dict[str, RendererFn] = {

@@ -5,6 +5,10 @@ the final list. A manifest is a plain ``dict`` (what YAML gives and what the Kub
 the design choice is to validate the few fields the engine relies on (``apiVersion``, ``kind``,
 ``metadata.name``) once, here, with an error naming the file and document index, rather than let a
 malformed object surface later as a confusing apply failure. ``List`` kinds are flattened here too.
+Each manifest carries where it came from, as kyaml does: the annotations ``LOCATION_PATH`` (the file,
+relative to the snapshot) and ``LOCATION_INDEX`` (its document, from 0), so the engine's own checks
+name the file and document too; the engine strips every ``internal.config.kubernetes.io/`` annotation
+before it diffs, hashes, applies or prints a manifest.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from typing import Any
 from renderers.errors import RenderError
 
 Manifest = dict[str, Any]
+# kyaml's location annotations (internal: never applied; gitops/kube/manifests.py strips them)
+INTERNAL_PREFIX = "internal.config.kubernetes.io/"
+LOCATION_PATH = f"{INTERNAL_PREFIX}path"
+LOCATION_INDEX = f"{INTERNAL_PREFIX}index"
 
 
 @dataclass(frozen=True, order=True)
@@ -94,16 +102,27 @@ def is_list(doc: Any) -> bool:
             and isinstance(doc.get("items"), list) and "name" not in (doc.get("metadata") or {}))
 
 
-def from_documents(docs: Iterable[Any], source: str) -> list[Manifest]:
-    """Flatten ``List`` documents and validate each object; indexes count documents from 0."""
+def locate(manifest: Manifest, source: str, index: int | None = None) -> Manifest:
+    """``manifest`` annotated with the file (and document) it came from (kyaml's convention)."""
+    meta = manifest["metadata"]
+    location = {LOCATION_PATH: source}
+    if index is not None:
+        location[LOCATION_INDEX] = str(index)
+    meta["annotations"] = {**(meta.get("annotations") or {}), **location}
+    return manifest
+
+
+def from_documents(docs: Iterable[Any], source: str, *, located: bool = True) -> list[Manifest]:
+    """Flatten ``List`` documents and validate each object; indexes count documents from 0. With
+    ``located``, each manifest is annotated with ``source`` and its document index (:func:`locate`)."""
     out: list[Manifest] = []
     for index, doc in enumerate(docs):
         if is_list(doc):
-            for item_index, item in enumerate(doc["items"]):
-                out.append(validate(item, source, index) if isinstance(item, dict) else
-                           _bad_item(item, source, index, item_index))
+            made = [validate(item, source, index) if isinstance(item, dict) else
+                    _bad_item(item, source, index, at) for at, item in enumerate(doc["items"])]
         else:
-            out.append(validate(doc, source, index))
+            made = [validate(doc, source, index)]
+        out.extend([locate(m, source, index) for m in made] if located else made)
     return out
 
 

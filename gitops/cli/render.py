@@ -3,7 +3,8 @@
 Prints the desired manifests of one application for one cluster, exactly as the engine renders them
 before planning (same snapshot, same renderer, same cluster parameters), without contacting the
 cluster. The preview Argo CD users know as ``argocd app manifests --source git``. It calls the
-engine's own ``render`` step, so what it prints is what a sync would apply.
+engine's own ``render`` step, so what it prints is what a sync would apply (without the location
+annotations the renderers leave for messages, which the engine strips too).
 Exit 0 rendered; 2 error (the message names the file and field).
 """
 
@@ -15,13 +16,14 @@ from typing import Any
 
 from gitops.cli.diff import add_target_arguments, load
 from gitops.engine import render
+from gitops.kube.manifests import without_internal
 from renderers.yamlio import dump_all
 
 
 def run(args: argparse.Namespace) -> int:
     request, ports = load(args)
     revision = ports.source.resolve(request.repository, args.revision or request.application.source.revision)
-    manifests = render(request, ports, revision)
+    manifests = [without_internal(m) for m in render(request, ports, revision)]
     if args.output == "json":
         print(json.dumps({"revision": revision, "manifests": manifests}, indent=2, sort_keys=True))
     else:

@@ -6,7 +6,8 @@ deletion state copied from a live object), so nothing is half-applied. Its error
 document: from the location annotations a renderer leaves (kyaml's ``internal.config.kubernetes.io/
 path`` and ``index``, their legacy ``config.kubernetes.io/`` forms, Kustomize's
 ``config.kubernetes.io/origin``), else the application's path and the manifest's position.
-``prepare`` drops the metadata the server owns (managedFields, resourceVersion, uid,
+``prepare`` drops the location annotations (``without_internal``: they never reach a cluster, a diff or
+a hash) and the metadata the server owns (managedFields, resourceVersion, uid,
 creationTimestamp, generation, selfLink: an object exported with ``kubectl get -o yaml`` applies as
 its content, never as a stale precondition), fills the destination namespace into namespaced objects
 that have none and stamps our ownership: the ``keys.APP_LABEL`` label (cheap LIST per kind) and the
@@ -68,6 +69,19 @@ def source_of(obj: Any, default: str | None = None) -> str | None:
         if isinstance(path, str) and path:
             return f"{path}#{index}" if isinstance(index, str) and index.isdigit() else path
     return _origin_path(annotations.get(_ORIGIN)) or default
+
+
+def without_internal(obj: Manifest) -> Manifest:
+    """``obj`` without the ``internal.config.kubernetes.io/`` annotations (locations a renderer left):
+    they are for messages only, never applied, diffed, hashed or printed. A copy when there were any."""
+    annotations = (obj.get("metadata") or {}).get("annotations")
+    if not isinstance(annotations, dict) or not any(str(k).startswith(_INTERNAL) for k in annotations):
+        return obj
+    kept = {k: v for k, v in annotations.items() if not str(k).startswith(_INTERNAL)}
+    meta = {**obj["metadata"], "annotations": kept}
+    if not kept:
+        del meta["annotations"]
+    return {**obj, "metadata": meta}
 
 
 def _check_one(index: int, obj: Any) -> Manifest:
@@ -158,13 +172,10 @@ def prepare(objects: list[Manifest], cluster: Cluster, target: Target,
     crds = _crd_scopes(objects)
     out = []
     for obj in objects:
-        obj = copy.deepcopy(obj)
+        obj = copy.deepcopy(without_internal(obj))
         meta = obj["metadata"]
         for server_owned in SERVER_OWNED:
             meta.pop(server_owned, None)
-        if any(str(k).startswith(_INTERNAL) for k in meta.get("annotations") or {}):
-            meta["annotations"] = {k: v for k, v in meta["annotations"].items()
-                                   if not str(k).startswith(_INTERNAL)}
         if _namespaced(cluster, obj, crds):
             if not meta.get("namespace"):
                 if not namespace:

@@ -24,6 +24,7 @@ from renderers.kustomize.errors import fail
 from renderers.kustomize.loader import Loader
 from renderers.kustomize.options import NO_RESTRICTION, ROOT_ONLY, KustomizeOptions
 from renderers.kustomize.resource import ResMap, Resource
+from renderers.manifest import locate
 
 __all__ = ["KustomizeOptions", "build", "ROOT_ONLY", "NO_RESTRICTION"]
 
@@ -61,6 +62,8 @@ def build(path: Path | str, options: KustomizeOptions | None = None) -> list[dic
                     del res.meta["annotations"]
         ordered = order.apply_sort_options(kept, k.map("sortOptions"), str(k.path))
         _build_metadata(ordered, k.list("buildMetadata"), str(k.path), loader.cwd)
+        if options.locations:
+            _locate(ordered, (options.root or loader.cwd).resolve())
         budget.check_objects(len(ordered), str(k.path))
         return [r.obj for r in ordered]
     except RenderError:
@@ -103,6 +106,16 @@ def _build_metadata(items: list[Resource], wanted: list[Any], where: str, top: P
                 [_relative(t, top) for t in res.transformations])
         if "managedByLabel" in wanted:
             res.meta.setdefault("labels", {})[MANAGED_BY] = "kustomize-v5.5.0"
+
+
+def _locate(items: list[Resource], root: Path) -> None:
+    """Each object's file relative to ``root`` (a generated object: the kustomization that generated
+    it); none for what lies outside ``root`` (a remote base) or has no origin."""
+    for res in items:
+        origin = res.origin or {}
+        file = origin.get("path") or origin.get("configuredIn")
+        if isinstance(file, str) and Path(file).is_relative_to(root):
+            locate(res.obj, Path(file).relative_to(root).as_posix())
 
 
 def _yaml(value: Any) -> str:

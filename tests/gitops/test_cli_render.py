@@ -71,6 +71,7 @@ def test_render_prints_desired_manifests_with_cluster_parameters(
     assert cm["metadata"]["name"] == "settings-eu"
     assert cm["data"]["env"] == "prod"
     assert cm["data"]["greeting"] == "{{ 7*7 }}"  # parameters are data, never re-rendered
+    assert "annotations" not in cm["metadata"]  # the renderers' location annotations are not shown
 
 
 def test_render_yaml_and_errors_name_the_problem(
@@ -78,7 +79,7 @@ def test_render_yaml_and_errors_name_the_problem(
     assert main(["render", "-c", str(config), "web", "--cache-dir", str(tmp_path / "cache")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("# web@eu at ")
-    assert "name: settings-eu" in out
+    assert "name: settings-eu" in out and "internal.config.kubernetes.io" not in out
     assert main(["render", "-c", str(config), "nope", "--cache-dir", str(tmp_path / "cache")]) == 2
     assert "no application named 'nope'" in capsys.readouterr().err
     repo = tmp_path / "repo"

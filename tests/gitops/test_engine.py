@@ -616,3 +616,63 @@ def test_importing_the_engine_loads_neither_kubernetes_nor_pygit2() -> None:
     code = "import sys, gitops.engine; print(sorted({'kubernetes', 'pygit2'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- where a manifest came from (issue 10) ---------------------------------------------------------
+LOCATION_FILES = {
+    "a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {v: '1'}\n",
+    "b.yaml": ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n---\n"
+               "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: not/valid}\n"),
+}
+
+
+def renderer_request(tmp_path: Path, renderer: str) -> ReconcileRequest:
+    req = request(tmp_path)
+    return dataclasses.replace(req, application=dataclasses.replace(
+        req.application, source=dataclasses.replace(req.application.source, renderer=renderer)))
+
+
+def app_files(tmp_path: Path, files: dict[str, str]) -> Path:
+    root = tmp_path / "snapshot"
+    (root / "app").mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (root / "app" / name).write_text(text)
+    return root
+
+
+@pytest.mark.parametrize(("renderer", "where"), [
+    ("plain", "app/b.yaml#1"), ("jinja", "app/b.yaml#1"), ("kustomize", "app/b.yaml"),
+])
+def test_an_invalid_manifest_is_named_by_its_file_and_document(
+    tmp_path: Path, cluster: FakeCluster, renderer: str, where: str
+) -> None:
+    from gitops.adapters import RenderersPort
+
+    files = dict(LOCATION_FILES, **({"kustomization.yaml": "resources: [a.yaml, b.yaml]\n"}
+                                    if renderer == "kustomize" else {}))
+    root = app_files(tmp_path, files)
+    result = reconcile(renderer_request(tmp_path, renderer),
+                       Ports(FakeSource(root), RenderersPort(), FakeClusters({"c1": cluster})))
+    assert result.failure is not None and result.failure.kind == "InputError", result.failure
+    assert result.failure.message.startswith(f"{where}: ") and "not/valid" in result.failure.message
+    assert cluster.writes() == 0
+
+
+@pytest.mark.parametrize("renderer", ["plain", "jinja", "kustomize"])
+def test_locations_never_reach_the_cluster_nor_the_drift(
+    tmp_path: Path, cluster: FakeCluster, renderer: str
+) -> None:
+    from gitops.adapters import RenderersPort
+
+    files = {"a.yaml": LOCATION_FILES["a.yaml"], "b.yaml": LOCATION_FILES["b.yaml"].split("---")[0]}
+    if renderer == "kustomize":
+        files["kustomization.yaml"] = "resources: [a.yaml, b.yaml]\n"
+    root = app_files(tmp_path, files)
+    ports = Ports(FakeSource(root), RenderersPort(), FakeClusters({"c1": cluster}))
+    first = reconcile(renderer_request(tmp_path, renderer), ports)
+    assert first.failure is None and actions(first) == {"a": Action.CREATED, "b": Action.CREATED}
+    assert "internal.config.kubernetes.io" not in repr(cluster.objects)
+    writes = cluster.writes()
+    again = reconcile(renderer_request(tmp_path, renderer), ports)
+    assert again.sync is SyncStatus.SYNCED and again.drift == [] and again.diff == ""
+    assert actions(again) == {"a": Action.UNCHANGED, "b": Action.UNCHANGED} and cluster.writes() == writes

@@ -36,7 +36,28 @@ def test_same_directory_through_plain_and_jinja(tmp_path: Path) -> None:
     write(tmp_path, {"app/a.yaml": CM.format(name="a")})
     for renderer in ("plain", "jinja", Renderer.PLAIN):
         out = render(RenderRequest(root=tmp_path, path="app", renderer=renderer))
-        assert out == [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}]
+        located = {"internal.config.kubernetes.io/path": "app/a.yaml",
+                   "internal.config.kubernetes.io/index": "0"}
+        meta = {"name": "a", "annotations": located}
+        assert out == [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}]
+
+
+def test_kustomize_objects_say_which_file_they_came_from_but_kubectl_output_does_not(tmp_path: Path) -> None:
+    from renderers.api import build_kustomization
+
+    write(tmp_path, {"base/kustomization.yaml": "resources: [a.yaml]\n", "base/a.yaml": CM.format(name="a"),
+                     "app/kustomization.yaml": ("resources: [../base, b.yaml]\n"
+                                                "configMapGenerator: [{name: g, literals: [k=v]}]\n"),
+                     "app/b.yaml": CM.format(name="b") + "---\n" + CM.format(name="c")})
+    out = render(RenderRequest(root=tmp_path, path="app", renderer="kustomize",
+                               options={"load_restrictor": "None"}))
+    where = {m["metadata"]["name"]: m["metadata"]["annotations"] for m in out}
+    path = "internal.config.kubernetes.io/path"
+    assert {name: a[path] for name, a in where.items()} == {
+        "a": "base/a.yaml", "b": "app/b.yaml", "c": "app/b.yaml", "g-bdg947hgcc": "app/kustomization.yaml"}
+    assert all(list(a) == [path] for a in where.values())  # a file, no document index (not known)
+    plain = build_kustomization(tmp_path / "app", "None")
+    assert all("annotations" not in m["metadata"] for m in plain)
 
 
 def test_root_path_dot_and_empty_mean_the_root(tmp_path: Path) -> None:

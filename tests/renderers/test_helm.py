@@ -94,7 +94,10 @@ def test_chart_renders_to_manifests(tmp_path: Path) -> None:
     out = run(tmp_path, release_name="web", namespace="apps")
     assert [m["kind"] for m in out] == ["CustomResourceDefinition", "ConfigMap", "Deployment"]
     deploy = by_kind(out, "Deployment")
-    assert deploy["metadata"] == {"name": "web", "namespace": "apps", "labels": {"app": "web"}}
+    assert deploy["metadata"] == {"name": "web", "namespace": "apps", "labels": {"app": "web"},
+                                  "annotations": {  # the chart's file it came from, for messages
+                                      "internal.config.kubernetes.io/path": "app/templates/deployment.yaml",
+                                      "internal.config.kubernetes.io/index": "0"}}
     assert deploy["spec"]["replicas"] == 1
     assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.0"
 

@@ -65,7 +65,9 @@ def test_cluster_parameters_and_values_files(tmp_path: Path) -> None:
     params = cluster_parameters(cluster="east", labels={"region": "eu"}, application="web",
                                 namespace="apps", parameters={"replicas": 3})
     [deploy] = run(tmp_path, params, values_files=["values.yaml", "env/prod.yaml"])
-    assert deploy["metadata"] == {"name": "web-east", "labels": {"region": "eu"}}
+    assert deploy["metadata"] == {"name": "web-east", "labels": {"region": "eu"}, "annotations": {
+        "internal.config.kubernetes.io/path": "app/deploy.yaml.j2",
+        "internal.config.kubernetes.io/index": "0"}}
     assert deploy["spec"]["replicas"] == 3
     assert deploy["spec"]["template"]["metadata"]["labels"]["tier"] == "prod"
     [deploy] = run(tmp_path, {"cluster": {"name": "x", "labels": {"region": "r"}}},

@@ -273,4 +273,22 @@ def test_recursive_yaml_alias_is_rejected_not_hung(tmp_path: Path, text: str) ->
 def test_shared_non_recursive_aliases_are_fine(tmp_path: Path) -> None:
     text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: &l {x: y}, annotations: *l}\n"
     write(tmp_path, {"app/a.yaml": text})
-    assert run(tmp_path)[0]["metadata"]["annotations"] == {"x": "y"}
+    meta = run(tmp_path)[0]["metadata"]
+    assert meta["labels"] == {"x": "y"}  # the location annotations went to the annotations only
+    assert meta["annotations"] == {"x": "y", **located("app/a.yaml", 0)}
+
+
+def located(path: str, index: int) -> dict[str, str]:
+    return {"internal.config.kubernetes.io/path": path, "internal.config.kubernetes.io/index": str(index)}
+
+
+def test_each_manifest_says_which_file_and_document_it_came_from(tmp_path: Path) -> None:
+    listed = ("apiVersion: v1\nkind: List\nitems:\n- " + cm("c").replace("\n", "\n  ").rstrip()
+              + "\n- " + cm("d").replace("\n", "\n  ").rstrip() + "\n")
+    write(tmp_path, {"app/a.yaml": cm("a") + "---\n" + cm("b") + "---\n" + listed,
+                     "app/sub/e.json": '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": '
+                                       '{"name": "e", "annotations": {"keep": "me"}}}'})
+    out = {m["metadata"]["name"]: m["metadata"]["annotations"] for m in run(tmp_path, recursive=True)}
+    assert out == {"a": located("app/a.yaml", 0), "b": located("app/a.yaml", 1),
+                   "c": located("app/a.yaml", 2), "d": located("app/a.yaml", 2),
+                   "e": {"keep": "me", **located("app/sub/e.json", 0)}}
