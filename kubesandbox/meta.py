@@ -18,6 +18,7 @@ from typing import Any
 
 from kubesandbox.catalog import ResourceType
 from kubesandbox.status import invalid
+from renderers.k8s.values import go_quote
 
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -81,25 +82,6 @@ def validate_metadata(rt: ResourceType, obj: dict[str, Any]) -> None:
                                        and all(isinstance(f, str) for f in finalizers)):
         raise invalid(rt.kind, rt.group, name, [
             ("FieldValueInvalid", "metadata.finalizers", "Invalid value: must be a list of strings")])
-
-
-def go_quote(text: str) -> str:
-    """``text`` as Go's ``%q`` prints it (validation messages quote values this way)."""
-    named = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-             "\v": "\\v", "\\": "\\\\", '"': '\\"'}
-    out = []
-    for ch in text:
-        if ch in named:
-            out.append(named[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) <= 0xFFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    return '"' + "".join(out) + '"'
 
 
 def validate_managed_fields(rt: ResourceType, obj: dict[str, Any]) -> None:

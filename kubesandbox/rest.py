@@ -20,7 +20,7 @@ from typing import Any
 
 from kubesandbox import decoding, fieldmanager, fieldvalidation, scale
 from kubesandbox.catalog import Catalog, ResourceType
-from kubesandbox.meta import generated_name, go_quote, now
+from kubesandbox.meta import generated_name, now
 from kubesandbox.patch import json_patch, merge_patch, strategic_patch
 from kubesandbox.selectors import field_selector, label_selector
 from kubesandbox.status import (
@@ -38,6 +38,7 @@ from kubesandbox.store import Entry, Store, dumps
 from kubesandbox.writes import Writer
 from renderers import yamlio
 from renderers.errors import RenderError
+from renderers.k8s.values import go_quote
 
 TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})  # Go's strconv.ParseBool, as the apiserver parses
 MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's default request body limit (3 MiB)

@@ -21,6 +21,7 @@ from gitops.config.fields import Model, Name, PositiveDuration, Text
 from gitops.config.models import GitRef
 from gitops.keys import DEFAULT_FIELD_MANAGER
 from renderers import budget as render_budget
+from renderers.k8s import jsonpointer
 
 Renderer = Literal["kustomize", "jinja", "plain", "helm"]
 
@@ -36,14 +37,6 @@ def _app_path(value: str) -> str:
     return normal
 
 
-def _json_pointer(value: str) -> str:
-    if value and not value.startswith("/"):
-        raise ValueError("a JSON pointer starts with '/' (RFC 6901), e.g. /spec/replicas")
-    if any(part and part[0] not in "01" for part in value.split("~")[1:]):
-        raise ValueError("'~' in a JSON pointer must be followed by 0 or 1 (~0 is '~', ~1 is '/')")
-    return value
-
-
 def _field_manager(value: str) -> str:
     if len(value) > 128:
         raise ValueError("a field manager name has at most 128 characters")
@@ -51,7 +44,7 @@ def _field_manager(value: str) -> str:
 
 
 AppPath = Annotated[str, AfterValidator(_app_path)]
-JsonPointer = Annotated[str, AfterValidator(_json_pointer)]
+JsonPointer = Annotated[str, AfterValidator(jsonpointer.validate)]  # PointerError is a ValueError
 FieldManager = Annotated[Text, AfterValidator(_field_manager)]
 
 _UNITS = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}

@@ -28,10 +28,12 @@ from gitops.kube import managed
 from gitops.kube.client import Cluster
 from gitops.kube.fields import compare, truncate
 from gitops.kube.manifests import app_label
-from gitops.kube.normalize import contains, manifest_hash, normalize, remove_pointer, stored_form
+from gitops.kube.normalize import contains, manifest_hash, normalize, stored_form
 from gitops.kube.parallel import DEFAULT_WORKERS, pmap
 from gitops.kube.results import FieldDrift
 from gitops.status import Action, ObjectRef
+from renderers.k8s import fieldpath, jsonpointer
+from renderers.k8s.fieldpath import PathElement
 from renderers.k8s.schema import root_for
 from renderers.yamlio import dump_all
 
@@ -150,6 +152,9 @@ def read_live(cluster: Cluster, desired: list[Manifest], application: str,
     return live
 
 
+_METADATA = (PathElement.field("metadata"),)
+
+
 def _strip_managed_by_others(desired: Manifest, live: Manifest | None, rules: list[IgnoreRule]) -> Manifest:
     others = [m for r in rules for m in r.managers]
     if not others or live is None:
@@ -157,8 +162,8 @@ def _strip_managed_by_others(desired: Manifest, live: Manifest | None, rules: li
     out = copy.deepcopy(desired)
     owned = managed.owners((live.get("metadata") or {}).get("managedFields"))
     for path in managed.paths_of(owned, others):
-        if path[:1] != ("f:metadata",):
-            managed.remove(out, path)
+        if path[:1] != _METADATA:
+            fieldpath.remove(out, path)
     return out
 
 
@@ -177,7 +182,7 @@ def _comparable(obj: Manifest, rules: list[IgnoreRule]) -> Manifest:
     out = normalize(obj)
     for rule in rules:
         for pointer in rule.json_pointers:
-            remove_pointer(out, pointer)
+            jsonpointer.remove(out, pointer)
     return out
 
 
@@ -297,7 +302,7 @@ def plan(cluster: Cluster, desired: list[Manifest], opts: DiffOptions) -> Plan:
 def _shown(obj: Manifest, ignored: tuple[str, ...]) -> str:
     out = normalize(obj)
     for pointer in ignored:
-        remove_pointer(out, pointer)
+        jsonpointer.remove(out, pointer)
     return dump_all([truncate(out)])
 
 

@@ -1,4 +1,4 @@
-"""Field-level comparison of two objects of one kind (pure), in FieldsV1 path tokens.
+"""Field-level comparison of two objects of one kind (pure), in field paths (``renderers.k8s.fieldpath``).
 
 Called by diff.py on the normalised live and predicted objects. Lists that the schema declares as
 maps (``listType: map``, e.g. containers keyed by name) are compared element by element, matched by
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops.kube.managed import Path, key_token
+from renderers.k8s.fieldpath import Path, PathElement
 from renderers.k8s.schema import TypeNode, element, field, resolve
 
 MISSING: Any = None
@@ -41,12 +41,12 @@ def _without_nulls(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def _keyed(items: list[Any], keys: list[str]) -> dict[str, Any] | None:
-    out: dict[str, Any] = {}
+def _keyed(items: list[Any], keys: list[str]) -> dict[PathElement, Any] | None:
+    out: dict[PathElement, Any] = {}
     for item in items:
         if not isinstance(item, dict) or keys[0] not in item:
             return None
-        token = key_token({k: item[k] for k in keys if k in item})
+        token = PathElement.key({k: item[k] for k in keys if k in item})
         if token in out:
             return None
         out[token] = item
@@ -61,7 +61,7 @@ def compare(live: Any, predicted: Any, node: TypeNode, path: Path = ()) -> list[
         out: list[tuple[Path, Any, Any]] = []
         for name in sorted(set(live) | set(predicted)):
             out += compare(live.get(name, MISSING), predicted.get(name, MISSING), field(node, name),
-                           (*path, f"f:{name}"))
+                           (*path, PathElement.field(name)))
         return out
     if isinstance(live, list) and isinstance(predicted, list) and len(path) < _MAX_DEPTH:
         keys = _list_keys(node)

@@ -86,33 +86,6 @@ def manifest_hash(obj: Manifest) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
-
-
-def remove_pointer(obj: Any, pointer: str) -> bool:
-    """Delete the RFC 6901 ``pointer`` from ``obj`` in place; ``True`` when it existed."""
-    if not pointer.startswith("/"):
-        return False
-    tokens = [_unescape(t) for t in pointer[1:].split("/")]
-    node = obj
-    for token in tokens[:-1]:
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return False
-    last = tokens[-1]
-    if isinstance(node, dict) and last in node:
-        del node[last]
-        return True
-    if isinstance(node, list) and last.isdigit() and int(last) < len(node):
-        del node[int(last)]
-        return True
-    return False
-
-
 def contains(live: Any, desired: Any) -> bool:
     """Whether every field ``desired`` sets has the same value in ``live`` (lists element-wise).
 

@@ -25,6 +25,8 @@ from gitops.kube import managed
 from gitops.kube.client import ResourceInfo, builtin, check_name
 from gitops.kube.fields import compare
 from gitops.status import ObjectRef
+from renderers.k8s import fieldpath, fieldsv1
+from renderers.k8s.fieldpath import FieldSet, Path, PathElement
 from renderers.k8s.schema import TypeNode, element, field, resolve, root_for
 
 Manifest = dict[str, Any]
@@ -35,20 +37,26 @@ IMMUTABLE: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
-def fields_v1(obj: Any, node: TypeNode) -> dict[str, Any]:
-    """The FieldsV1 set of every leaf ``obj`` sets."""
-    out: dict[str, Any] = {}
+def field_set(obj: Any, node: TypeNode, prefix: Path = ()) -> FieldSet:
+    """The field set of every leaf ``obj`` sets (and of each element of a keyed list)."""
+    out = FieldSet()
     if isinstance(obj, dict):
         for name, value in obj.items():
-            sub = field(node, name)
-            out[f"f:{name}"] = fields_v1(value, sub)
+            path = (*prefix, PathElement.field(name))
+            below = field_set(value, field(node, name), path)
+            out = out.union(below) if not below.empty() else out.union(FieldSet.of(path))
     elif isinstance(obj, list):
         keys = resolve(node).get("keys") if resolve(node).get("listType") == "map" else None
         if keys and all(isinstance(i, dict) for i in obj):
             for item in obj:
-                token = managed.key_token({k: item[k] for k in keys if k in item})
-                out[token] = {".": {}, **fields_v1(item, element(node))}
+                path = (*prefix, PathElement.key({k: item[k] for k in keys if k in item}))
+                out = out.union(FieldSet.of(path)).union(field_set(item, element(node), path))
     return out
+
+
+def fields_v1(obj: Any, node: TypeNode) -> dict[str, Any]:
+    """The FieldsV1 set of every leaf ``obj`` sets."""
+    return fieldsv1.encode(field_set(obj, node))
 
 
 def _merge(live: Any, applied: Any) -> Any:
@@ -154,7 +162,7 @@ class FakeCluster:
             new = _merge(live, obj)
             stale = owners.get(manager, set()) - managed.decode(mine)
             for path in sorted(stale, key=len, reverse=True):
-                managed.remove(new, path)
+                fieldpath.remove(new, path)
             others = [e for e in live["metadata"].get("managedFields") or [] if e.get("manager") != manager]
             if force:
                 for entry in others:
@@ -195,7 +203,7 @@ class FakeCluster:
             raise ImmutableField("field is immutable", fields=[".".join(path)], status=422, obj=str(ref))
 
     @staticmethod
-    def _check_conflicts(ref: ObjectRef, owners: dict[str, set[managed.Path]], changed: set[managed.Path],
+    def _check_conflicts(ref: ObjectRef, owners: dict[str, set[Path]], changed: set[Path],
                          manager: str, force: bool) -> None:
         if force:
             return
@@ -222,10 +230,5 @@ class FakeCluster:
         return copy.deepcopy(new)
 
 
-def _encode(paths: set[managed.Path]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for path in paths:
-        node = out
-        for token in path:
-            node = node.setdefault(token, {})
-    return out
+def _encode(paths: set[Path]) -> dict[str, Any]:
+    return fieldsv1.encode(FieldSet.of(*paths))

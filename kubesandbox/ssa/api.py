@@ -14,8 +14,7 @@ import copy
 import json
 from typing import Any
 
-from kubesandbox.ssa.errors import ApplyConflict, InvalidObject
-from kubesandbox.ssa.fieldpath import FieldSet
+from kubesandbox.ssa.errors import ApplyConflict
 from kubesandbox.ssa.managed import (
     BEFORE_FIRST_APPLY,
     SERVER_METADATA,
@@ -33,6 +32,8 @@ from kubesandbox.ssa.managed import (
 )
 from kubesandbox.ssa.typed import drop_nulls
 from kubesandbox.ssa.updater import Conflicts, Owned, apply, update
+from renderers.k8s.errors import InvalidObject
+from renderers.k8s.fieldpath import FieldSet
 from renderers.k8s.schema import TypeNode, root_for
 
 MAX_UPDATE_MANAGERS = 10

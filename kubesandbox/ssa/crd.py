@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubesandbox.ssa.errors import InvalidObject
+from renderers.k8s.errors import InvalidObject
 from renderers.k8s.schema import ANY, TypeNode
 
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"

@@ -1,23 +1,14 @@
 """Errors of the server-side apply library.
 
-Raised by :mod:`kubesandbox.ssa`; the sandbox API server turns :class:`InvalidObject` into a 422
-(or 400) response and :class:`ApplyConflict` into a 409 with ``details.causes``. Both are plain
-exceptions rather than :class:`gitops.errors.GitOpsError` subclasses because they describe a request
-made to the (simulated) API server, not a failure of the engine itself.
+Raised by :mod:`kubesandbox.ssa`; the sandbox API server turns ``InvalidObject`` (shared with the
+FieldsV1 codec: :class:`renderers.k8s.errors.InvalidObject`) into a 422 (or 400) response and
+:class:`ApplyConflict` into a 409 with ``details.causes``. Both are plain exceptions because they
+describe a request made to the (simulated) API server.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-
-class InvalidObject(ValueError):
-    """The object does not fit its schema; ``path`` is the field path (``.spec.replicas``)."""
-
-    def __init__(self, message: str, path: str = "") -> None:
-        self.path = path
-        self.reason = message
-        super().__init__(f"{path}: {message}" if path else message)
 
 
 class ApplyConflict(Exception):

@@ -16,11 +16,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kubesandbox.ssa.errors import InvalidObject
-from kubesandbox.ssa.fieldpath import FieldSet, make_path
-from kubesandbox.ssa.fieldsv1 import decode, encode
 from kubesandbox.ssa.typed import check_depth
 from kubesandbox.ssa.updater import Managers, Owned
+from renderers.k8s.errors import InvalidObject
+from renderers.k8s.fieldpath import FieldSet, make_path
+from renderers.k8s.fieldsv1 import decode, encode
 from renderers.k8s.schema import resources
 
 SERVER_METADATA = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation",

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubesandbox.ssa.fieldpath import FieldSet, Path, PathElement
 from kubesandbox.ssa.schema import ListAtom, MapAtom, atom_of, deduce, handler
 from kubesandbox.ssa.typed import ABSENT, item_element
-from kubesandbox.ssa.values import equals
+from renderers.k8s.fieldpath import FieldSet, Path, PathElement
 from renderers.k8s.schema import TypeNode
+from renderers.k8s.values import equals
 
 
 @dataclass

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubesandbox.ssa.errors import InvalidObject
-from kubesandbox.ssa.fieldpath import FieldSet, Path, PathElement, path_string
 from kubesandbox.ssa.schema import Atom, ListAtom, MapAtom, atom_of, deduce, handler
+from renderers.k8s.errors import InvalidObject
+from renderers.k8s.fieldpath import FieldSet, Path, PathElement, path_string
 from renderers.k8s.schema import TypeNode
 
 ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "ABSENT"})()

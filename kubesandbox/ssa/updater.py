@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kubesandbox.ssa.fieldpath import FieldSet, path_string
 from kubesandbox.ssa.merge import Comparison, compare, merge_values, remove_items
 from kubesandbox.ssa.typed import ensure_named_fields_are_members, to_field_set, validate
+from renderers.k8s.fieldpath import FieldSet, path_string
 from renderers.k8s.schema import TypeNode
 
 

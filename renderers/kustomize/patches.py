@@ -13,9 +13,8 @@ from typing import Any
 
 import yaml
 
-from renderers.k8s import strategic
+from renderers.k8s import jsonpatch, strategic
 from renderers.k8s.schema import TypeNode
-from renderers.kustomize import jsonpatch
 from renderers.kustomize.errors import as_map, fail
 from renderers.kustomize.loader import Loader, parse_cached
 from renderers.kustomize.resource import Gvk, ResId, ResMap, Resource, check_selector
@@ -72,7 +71,10 @@ def patch_entry(resmap: ResMap, loader: Loader, entry: Any, schema: SchemaFn, wh
 def json_patch(res: Resource, ops: list[Any], source: str) -> None:
     """Apply a JSON patch; a changed name or kind is remembered for name references."""
     before = res.cur_id()
-    res.obj = jsonpatch.apply(res.obj, ops, source)
+    try:
+        res.obj = jsonpatch.apply(res.obj, ops)
+    except jsonpatch.PatchError as exc:
+        raise fail(exc.message, f"{source} (operation {exc.op})", exc.field) from exc
     if not isinstance(res.obj, dict):
         raise fail("a JSON patch must leave an object", source, "patches")
     if res.cur_id() != before:

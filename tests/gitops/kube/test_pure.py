@@ -7,8 +7,10 @@ from typing import Any
 from gitops import keys
 from gitops.kube import managed
 from gitops.kube.fields import compare, truncate
-from gitops.kube.normalize import contains, mask, normalize, remove_pointer
+from gitops.kube.normalize import contains, mask, normalize
 from gitops.kube.ordering import Stage, deletion_order, plan_steps, stage_of
+from renderers.k8s import fieldpath, jsonpointer
+from renderers.k8s.fieldpath import PathElement, make_path
 from renderers.k8s.schema import root_for
 
 
@@ -63,6 +65,7 @@ def test_malformed_wave_counts_as_zero_and_unknown_scope_uses_namespace() -> Non
     assert stage_of(m("example.com/v1", "Widget", "w", "ns")) is Stage.NAMESPACED
 
 
+WEB = PathElement.key({"name": "web"})
 FIELDS = {
     "f:metadata": {"f:labels": {"f:app": {}}},
     "f:spec": {
@@ -74,8 +77,8 @@ FIELDS = {
 
 def test_fields_v1_decode_and_owner_lookup() -> None:
     paths = managed.decode(FIELDS)
-    assert ("f:spec", "f:replicas") in paths
-    assert ("f:spec", "f:template", "f:spec", "f:containers", 'k:{"name":"web"}') in paths
+    assert make_path("spec", "replicas") in paths
+    assert (*make_path("spec", "template", "spec", "containers"), WEB) in paths
     owned = managed.owners(
         [
             {"manager": "gitops", "fieldsV1": FIELDS},
@@ -84,26 +87,23 @@ def test_fields_v1_decode_and_owner_lookup() -> None:
             {"manager": "x", "fieldsV1": "not a map"},
         ]
     )
-    assert managed.owner_of(("f:spec", "f:replicas"), owned) == "gitops"
-    assert managed.owner_of(("f:spec", "f:paused"), owned) == "kubectl-edit"
+    assert managed.owner_of(make_path("spec", "replicas"), owned) == "gitops"
+    assert managed.owner_of(make_path("spec", "paused"), owned) == "kubectl-edit"
     assert (
-        managed.owner_of(
-            ("f:spec", "f:template", "f:spec", "f:containers", 'k:{"name":"web"}', "f:image"), owned
-        )
+        managed.owner_of(make_path("spec", "template", "spec", "containers", WEB, "image"), owned)
         == "gitops"
     )
-    assert managed.owner_of(("f:spec", "f:nothing"), owned) is None
-    assert (
-        managed.display(("f:spec", "f:containers", 'k:{"name":"web"}', "f:image"))
-        == '.spec.containers[name="web"].image'
-    )
+    assert managed.owner_of(make_path("spec", "nothing"), owned) is None
+    path = make_path("spec", "containers", WEB, "image")
+    assert managed.display(path) == '.spec.containers[name="web"].image'
+
 
 
 def test_remove_paths_from_desired() -> None:
     obj = {"spec": {"replicas": 3, "containers": [{"name": "web", "image": "a"}, {"name": "x"}]}}
-    assert managed.remove(obj, ("f:spec", "f:replicas"))
-    assert managed.remove(obj, ("f:spec", "f:containers", 'k:{"name":"web"}', "f:image"))
-    assert not managed.remove(obj, ("f:spec", "f:missing"))
+    assert fieldpath.remove(obj, make_path("spec", "replicas"))
+    assert fieldpath.remove(obj, make_path("spec", "containers", WEB, "image"))
+    assert not fieldpath.remove(obj, make_path("spec", "missing"))
     assert obj == {"spec": {"containers": [{"name": "web"}, {"name": "x"}]}}
 
 
@@ -130,8 +130,8 @@ def test_normalize_strips_noise_and_masks_secrets() -> None:
 
 def test_remove_pointer_and_contains() -> None:
     obj = {"spec": {"a/b": 1, "list": [1, 2, 3]}}
-    assert remove_pointer(obj, "/spec/a~1b") and remove_pointer(obj, "/spec/list/1")
-    assert not remove_pointer(obj, "/spec/none") and not remove_pointer(obj, "nope")
+    assert jsonpointer.remove(obj, "/spec/a~1b") and jsonpointer.remove(obj, "/spec/list/1")
+    assert not jsonpointer.remove(obj, "/spec/none") and not jsonpointer.remove(obj, "nope")
     assert obj == {"spec": {"list": [1, 3]}}
     assert contains({"a": 1, "b": [{"x": 1, "y": 2}], "extra": True}, {"a": 1, "b": [{"x": 1}]})
     assert not contains({"a": 1}, {"a": 2})

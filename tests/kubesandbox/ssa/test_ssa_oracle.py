@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubesandbox.ssa import ApplyConflict, InvalidObject, apply_patch, crd, record_update, updater
-from kubesandbox.ssa.fieldsv1 import decode, encode
 from kubesandbox.ssa.managed import STRIP, Entry
 from kubesandbox.ssa.typed import drop_nulls
+from renderers.k8s.fieldsv1 import decode, encode
 from renderers.k8s.schema import TypeNode, root_for
 
 MANAGERS = ("alice", "bob", "carol")

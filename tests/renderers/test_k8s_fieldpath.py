@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubesandbox.ssa import FieldSet, InvalidObject, PathElement, path_string
-from kubesandbox.ssa.fieldpath import Path, make_path
-from kubesandbox.ssa.fieldsv1 import decode, encode
-from kubesandbox.ssa.values import equals, go_json, order_key
+from renderers.k8s.errors import InvalidObject
+from renderers.k8s.fieldpath import FieldSet, Path, PathElement, make_path, path_string
+from renderers.k8s.fieldsv1 import decode, encode
+from renderers.k8s.values import equals, go_json, order_key
 
 F, K, V, IX = PathElement.field, PathElement.key, PathElement.value, PathElement.index
 

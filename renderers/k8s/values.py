@@ -1,7 +1,8 @@
 """JSON values as structured-merge-diff sees them: equality, total order and Go-style text.
 
 Used by :mod:`.fieldpath` (ordering of set members and map keys, ``k:``/``v:`` serialisation, path
-strings) and by the merge walkers (``Modified`` means "not equal" in SMD's sense). The key design
+strings), by the sandbox's merge walkers (``Modified`` means "not equal" in SMD's sense) and by its
+messages (:func:`go_quote`, Go's ``%q``). The key design
 choice: values stay plain Python JSON (dict, list, str, int, float, bool, None); these functions
 reproduce Go's ``value.Equals``/``value.Compare`` (ints and floats compare numerically, booleans are
 never numbers) and Go's text formats, so that ordering and strings match kube-apiserver byte for byte.

@@ -4,7 +4,9 @@
 serialised path element, ``{}`` marks an owned leaf and ``".": {}`` marks a node that is owned itself
 and also has owned children. Encoding follows SMD's ``emitContentsV1`` (members and children merged in
 sorted order, ``"."`` first) so that our output is key-for-key what kube-apiserver writes; decoding
-follows ``readIterV1`` (unknown element types skipped). Called by :mod:`.managed` for every request.
+follows ``readIterV1`` (unknown element types skipped). Called by the sandbox's field manager
+(``kubesandbox.ssa.managed``) for every request and by the engine to read who owns which field
+(``gitops.kube.managed``); a malformed set raises :class:`renderers.k8s.errors.InvalidObject`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kubesandbox.ssa.errors import InvalidObject
-from kubesandbox.ssa.fieldpath import FIELD, INDEX, KEY, VALUE, FieldSet, PathElement
+from renderers.k8s.errors import InvalidObject
+from renderers.k8s.fieldpath import FIELD, INDEX, KEY, VALUE, FieldSet, PathElement
 
 MAX_DEPTH = 256
 

@@ -2,8 +2,10 @@
 
 A path element is a field name (``.spec``), an associative-list key (``[name="nginx"]``), a set value
 (``[="a"]``) or a list index (``[0]``). A :class:`FieldSet` is a tree of members (owned nodes) and
-children (nodes with owned descendants), exactly like SMD's ``fieldpath.Set``. Used by the walkers in
-:mod:`.typed`, the updater in :mod:`.updater` and the FieldsV1 codec in :mod:`.fieldsv1`.
+children (nodes with owned descendants), exactly like SMD's ``fieldpath.Set``. The one implementation
+shared by the engine (drift attribution and ignore rules, ``gitops.plan``; the fake cluster) and the
+sandbox (its server-side apply walkers, updater and field manager, ``kubesandbox.ssa``); the FieldsV1
+codec is :mod:`renderers.k8s.fieldsv1`. :func:`remove` deletes the field a path names from an object.
 
 Key design choice: a :class:`PathElement` carries a precomputed sort key that reproduces SMD's
 ``PathElement.Compare``; equality and hashing use it, so ``1`` and ``1.0`` are the same key as in Go,
@@ -15,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from kubesandbox.ssa.values import Key, go_json, go_json_string, order_key, to_string
+from renderers.k8s.values import Key, equals, go_json, go_json_string, order_key, to_string
 
 FIELD, KEY, VALUE, INDEX = "f", "k", "v", "i"
 _RANK = {FIELD: 0, KEY: 1, VALUE: 2, INDEX: 3}
@@ -241,3 +243,38 @@ class FieldSet:
 
     def __repr__(self) -> str:
         return "FieldSet(" + ", ".join(path_string(p) for p in self) + ")"
+
+
+def _matches(element: Any, pe: PathElement) -> bool:
+    if pe.kind == KEY:
+        return isinstance(element, dict) and all(
+            name in element and equals(element[name], value) for name, value in pe.payload)
+    return pe.kind == VALUE and equals(element, pe.payload)
+
+
+def remove(obj: Any, path: Path) -> bool:
+    """Delete the field ``path`` names from ``obj`` in place; ``True`` when something was removed.
+
+    A keyed element (``[name="web"]``) or a set value (``[="a"]``) is the first list element that
+    matches it; a path that does not exist in ``obj`` removes nothing."""
+    if not path:
+        return False
+    head, rest = path[0], path[1:]
+    if head.kind == FIELD and isinstance(obj, dict) and head.payload in obj:
+        if not rest:
+            del obj[head.payload]
+            return True
+        return remove(obj[head.payload], rest)
+    if head.kind in (KEY, VALUE) and isinstance(obj, list):
+        for i, element in enumerate(obj):
+            if _matches(element, head):
+                if not rest:
+                    del obj[i]
+                    return True
+                return remove(element, rest)
+    if head.kind == INDEX and isinstance(obj, list) and 0 <= head.payload < len(obj):
+        if not rest:
+            del obj[head.payload]
+            return True
+        return remove(obj[head.payload], rest)
+    return False
