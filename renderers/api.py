@@ -140,6 +140,13 @@ def render(request: RenderRequest) -> list[Manifest]:
     return result
 
 
+def warm(count: int = 1) -> None:
+    """Start ``count`` render workers now, so the first render does not pay for starting one (about a
+    quarter of a second: an interpreter importing the renderers). A long-running engine calls this
+    where its process starts (the Celery worker process)."""
+    isolation.warm(count)
+
+
 def build_kustomization(path: Path, load_restrictor: str = "RootOnly", budget: Budget | None = None
                         ) -> list[dict[str, Any]]:
     """``kubectl kustomize DIR``: the documents of the kustomization in ``path`` (no snapshot fence,

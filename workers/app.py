@@ -14,7 +14,7 @@ import gc
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import worker_init, worker_process_init, worker_ready
 from kombu.entity import Exchange, Queue
 
 from workers.settings import Settings
@@ -96,3 +96,23 @@ def preload_runtime(**_: Any) -> None:
 
 
 worker_init.connect(preload_runtime)
+
+
+def warm_renderers(**_: Any) -> None:
+    """Start a render worker in the process that runs tasks, before its first render (which would
+    otherwise pay about 0.25 s to start one). Render workers are per process and forgotten across a
+    fork, so this runs in each prefork pool process, or once in the worker itself for the other pools."""
+    from renderers.api import warm
+
+    warm()
+
+
+def _warm_unforked(sender: Any = None, **_: Any) -> None:
+    from celery.concurrency.prefork import TaskPool
+
+    if not isinstance(getattr(sender, "pool", None), TaskPool):  # solo, threads: tasks run right here
+        warm_renderers()
+
+
+worker_process_init.connect(warm_renderers)  # each prefork pool process, right after its fork
+worker_ready.connect(_warm_unforked)

@@ -47,11 +47,12 @@ def worker_env(url: str, **extra: str) -> dict[str, str]:
 @pytest.fixture
 def start_worker(redis_server: RedisServer,
                  tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """Start real ``celery -A workers.app worker`` processes (solo pool); all are killed at teardown."""
+    """Start real ``celery -A workers.app worker`` processes (solo pool unless ``pool`` says otherwise);
+    all are killed at teardown."""
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(name: str = "w1", **env: str) -> subprocess.Popen[bytes]:
-        argv = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-P", "solo", "-c", "1",
+    def start(name: str = "w1", pool: str = "solo", **env: str) -> subprocess.Popen[bytes]:
+        argv = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-P", pool, "-c", "1",
                 "-Q", "poll,reconcile,sync", "-n", f"{name}@%h", "--loglevel", "INFO",
                 "--without-gossip", "--without-mingle", "--without-heartbeat"]
         with open(tmp_path / f"{name}.log", "wb") as log:  # the worker keeps its own descriptor

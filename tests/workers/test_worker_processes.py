@@ -12,6 +12,7 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -201,3 +202,37 @@ def test_git_server_gone_shows_source_error_and_keeps_revision(store: RedisStore
     status = store.status(target)
     assert status is not None and "unreachable" in (status.error or "") and status.revision == "c1"
     assert store.redis.get("fake:applied:web@prod") == b"c1"
+
+
+def render_workers(pid: int) -> dict[int, int]:
+    """Render worker processes (``python -m renderers.isolation``) among ``pid``'s descendants, with
+    their parents."""
+    parents: dict[int, int] = {}
+    commands: dict[int, bytes] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                commands[int(entry)] = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:  # gone meanwhile
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = {}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child in (c for c, p in parents.items() if p == parent):
+            frontier.append(child)
+            if b"renderers.isolation" in commands.get(child, b""):
+                found[child] = parent
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process tree from /proc")
+@pytest.mark.parametrize("pool", ["solo", "prefork"])
+def test_a_started_worker_has_its_render_pool_warm(store: RedisStore, start_worker: Callable[..., Any],
+                                                   pool: str) -> None:
+    proc = start_worker(pool=pool)
+    found = wait_for(lambda: render_workers(proc.pid), timeout=60)
+    assert isinstance(found, dict) and len(found) == 1
+    [parent] = found.values()  # where tasks run: the worker itself (solo), its pool process (prefork)
+    assert (parent == proc.pid) is (pool == "solo")
