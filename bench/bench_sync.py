@@ -4,7 +4,7 @@ Run: ``python bench/bench_sync.py [--small 50] [--large 200]``. Measures (1) a n
 unchanged application of ``--small`` objects (goal: 0 writes, at most one read per kind) and (2) the
 first sync and a no-op re-sync of a ``--large`` application: wall time and requests per object.
 Everything runs in-process against ``kubesandbox.Sandbox`` on 127.0.0.1 over real HTTP, through
-the real Cluster implementation (gitops.kube.rest); Git and rendering are replaced by fakes so only
+the real Cluster implementation (gitops.cluster.rest); Git and rendering are replaced by fakes so only
 the cluster engine is measured. Results are printed as Markdown for docs/performance.md.
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from gitops.cluster.rest import ClusterSettings, KubeCluster
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
-from gitops.kube.rest import ClusterSettings, KubeCluster
 from gitops.testing import FakeClusters, FakeSource, StaticRenderer
 from kubesandbox import Sandbox
 

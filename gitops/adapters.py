@@ -1,5 +1,9 @@
 """Production adapters of the engine's ports: Git (pygit2), the renderers, clusters over HTTP.
 
+The Source port (gitops.engine) over gitops.sources, the Renderer port (gitops.render) over
+renderers.api, the ClusterFactory port (gitops.cluster) by gitops.cluster.rest, and an optional
+Verifier (gitops.verify).
+
 :func:`production_ports` is the one wiring of the real ports, used by the CLI (``render``, ``diff``,
 ``sync``) and the workers (workers/engine_port.py); it takes the optional image :class:`Verifier`.
 Key design choice: gitops/engine.py never imports this module, so importing the engine (or anything
@@ -13,10 +17,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from gitops import domain
-from gitops.engine import Manifest, NoVerifier, Ports, RemoteLoader, Verifier
-from gitops.kube.rest import KubeClusters
+from gitops.cluster.rest import KubeClusters
+from gitops.engine import Ports
+from gitops.render import Manifest, RemoteLoader
 from gitops.sources import GitSource, RepoSpec
 from gitops.sources.remote_bases import RemoteBaseLoader, configured_hosts
+from gitops.verify import NoVerifier, Verifier
 from renderers.api import RenderRequest
 from renderers.api import render as render_manifests
 

@@ -1,8 +1,10 @@
 """Reconcile one target: source -> render -> verify -> plan -> apply -> prune -> health.
 
 The one entry point workers/ and the CLI call: ``reconcile(request, ports) -> ReconcileResult``.
-:func:`reconcile` below is the whole algorithm; each line is one port call or one verb of
-gitops/kube (diff, apply, prune, health), and :mod:`gitops.outcome` derives what is reported. The
+:func:`reconcile` below is the whole algorithm; each line is one port call or one stage of the
+pipeline, a package of its own (gitops.sources behind the Source port, gitops.render,
+gitops.verify, gitops.plan, gitops.apply, gitops.prune, gitops.health; clusters through
+gitops.cluster), and :mod:`gitops.outcome` derives what is reported. The
 only decision made here is *whether* to write (:func:`should_write`): never in detect-only mode or a
 dry run; on a manual sync request; when automated, when Git asks for something new (a new revision,
 an object missing or whose applied hash differs, something to prune; so a failed sync of a revision
@@ -10,7 +12,9 @@ is retried) or when self-heal is on (self-heal takes ownership back, i.e. forces
 another manager alone is only reported unless self-heal is on.
 
 Inputs are typed values (:mod:`gitops.domain`, converted from the configuration once); every port
-is a small Protocol over them (fakes in gitops/testing/, production adapters in gitops/adapters.py,
+is a small Protocol over them, defined by the stage it serves (Source here, Renderer in
+gitops.render, ClusterFactory in gitops.cluster, Verifier in gitops.verify; fakes in
+gitops/testing/, production adapters in gitops/adapters.py,
 which this module never imports: importing the engine loads neither pygit2 nor kubernetes). Errors
 never escape: a failed reconcile is a ReconcileResult whose ``failure`` (a gitops.errors.Failure)
 says what kind of error it was, whether a retry can help and after how long the cluster asked us to
@@ -20,28 +24,27 @@ retry; once anything was written, the result keeps every object's outcome.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from gitops import domain, outcome
-from gitops.errors import Failure, GitOpsError, RenderFailed
-from gitops.kube import apply as applier
-from gitops.kube import diff, prune
-from gitops.kube.client import Cluster
-from gitops.kube.diff import RefKey
-from gitops.kube.health import Health
-from gitops.kube.manifests import prepare, validate
-from gitops.kube.results import FieldDrift, ObjectResult
-from gitops.kube.wait import wait_healthy
+from gitops import apply as applier
+from gitops import domain, outcome, prune, verify
+from gitops import plan as planner
+from gitops import render as rendering
+from gitops.cluster import Cluster, ClusterFactory
+from gitops.errors import Failure, GitOpsError
+from gitops.health import Health
+from gitops.health.wait import wait_healthy
+from gitops.plan import RefKey
+from gitops.render import RemoteLoader, Renderer
+from gitops.render.manifests import prepare, validate
+from gitops.results import FieldDrift, ObjectResult
 from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
-from renderers.api import cluster_parameters
-from renderers.errors import RenderError
 
 Manifest = dict[str, Any]
-RemoteLoader = Callable[[str], Path]
 log = logging.getLogger(__name__)
 
 
@@ -54,7 +57,7 @@ def reconcile(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
         ports.verifier.verify(manifests, target)
         cluster = ports.clusters.connect(request.cluster)
         desired = prepare(manifests, cluster, target, app.destination.namespace)
-        plan = diff.plan(cluster, desired, diff_options(request))
+        plan = planner.plan(cluster, desired, diff_options(request))
         pruning = prune.plan(cluster, target, plan, prune_options(request),
                              enabled=prune_enabled(request), namespace=app.destination.namespace)
         write = should_write(request, revision, plan, pruning)
@@ -78,36 +81,16 @@ class Source(Protocol):
     def remote_loader(self, repository: domain.Repository) -> RemoteLoader | None: ...
 
 
-class Renderer(Protocol):
-    """Manifests of one application at one snapshot (raises RenderError or RenderFailed)."""
-
-    def render(self, root: Path, source: domain.AppSource, parameters: Mapping[str, object],
-               remote_loader: RemoteLoader | None = None) -> list[Manifest]: ...
-
-
-class ClusterFactory(Protocol):
-    def connect(self, cluster: domain.Cluster) -> Cluster: ...
-
-
-class Verifier(Protocol):
-    """Image verification hook: raises VerificationFailed to stop the sync."""
-
-    def verify(self, manifests: list[Manifest], target: Target) -> None: ...
-
-
-class NoVerifier:
-    """The default hook: verifies nothing."""
-
-    def verify(self, manifests: list[Manifest], target: Target) -> None:
-        return None
-
-
 @dataclass(frozen=True)
 class Ports:
+    """The engine's ports: Git (:class:`Source`), the renderers (:class:`gitops.render.Renderer`),
+    clusters (:class:`gitops.cluster.ClusterFactory`) and image verification
+    (:class:`gitops.verify.Verifier`, none by default)."""
+
     source: Source
     renderer: Renderer
     clusters: ClusterFactory
-    verifier: Verifier = field(default_factory=NoVerifier)
+    verifier: verify.Verifier = field(default_factory=verify.NoVerifier)
 
 
 # -- request and result ---------------------------------------------------------------------------
@@ -181,28 +164,17 @@ def _now() -> datetime:
 
 
 def render(request: ReconcileRequest, ports: Ports, revision: str) -> list[Manifest]:
-    """Snapshot and render; RenderError becomes RenderFailed here, once (temporary when Git could not
-    fetch a remote base in time). The message (with its path) is redacted here too: a remote base URL
-    written in the repository may carry a token, and this is the one way render errors leave for
-    results, status, logs and Redis."""
-    app, cluster = request.application, request.cluster
+    """Snapshot and render (:func:`gitops.render.render`: RenderError becomes a redacted RenderFailed
+    there)."""
     root = ports.source.checkout(request.repository, revision)
-    params = cluster_parameters(cluster=cluster.name, labels=cluster.labels, application=app.name,
-                                namespace=app.destination.namespace, parameters=app.source.parameters)
-    try:
-        return ports.renderer.render(root, app.source, params, ports.source.remote_loader(request.repository))
-    except RenderError as exc:
-        from gitops.sources.urls import redact_text  # not at the top: the sources package loads pygit2
-
-        # Name files as they are in the repository, not by where its snapshot sits in the cache.
-        message = redact_text(str(exc).replace(f"{root}/", "").replace(str(root), "."))
-        raise RenderFailed.wrapping(exc, message, target=request.target.key, revision=revision) from exc
+    return rendering.render(ports.renderer, root, request.application, request.cluster, revision=revision,
+                            remote_loader=ports.source.remote_loader(request.repository))
 
 
-def diff_options(request: ReconcileRequest) -> diff.DiffOptions:
+def diff_options(request: ReconcileRequest) -> planner.DiffOptions:
     app = request.application
     policy = app.sync_policy
-    return diff.DiffOptions(application=app.name, field_manager=policy.field_manager,
+    return planner.DiffOptions(application=app.name, field_manager=policy.field_manager,
                             force=request.force or policy.self_heal, allow_recreate=policy.allow_recreate,
                             ignore=app.ignore_differences)
 
@@ -217,7 +189,8 @@ def prune_options(request: ReconcileRequest) -> prune.PruneOptions:
                               propagation=request.propagation, dry_run=request.dry_run)
 
 
-def should_write(request: ReconcileRequest, revision: str, plan: diff.Plan, pruning: prune.PrunePlan) -> bool:
+def should_write(request: ReconcileRequest, revision: str, plan: planner.Plan,
+                 pruning: prune.PrunePlan) -> bool:
     """Whether this reconcile may write (see the module docstring)."""
     policy = request.application.sync_policy
     if policy.detect_only or request.dry_run or request.sync is False:
@@ -240,7 +213,7 @@ class Synced:
     retry_after: float | None = None  # the cluster's retry hint, when a temporary error stopped it
 
 
-def sync(request: ReconcileRequest, cluster: Cluster, plan: diff.Plan, pruning: prune.PrunePlan) -> Synced:
+def sync(request: ReconcileRequest, cluster: Cluster, plan: planner.Plan, pruning: prune.PrunePlan) -> Synced:
     """Write the intended inventory, apply the plan, prune and shrink the inventory (the write path).
 
     Nothing is applied before the inventory names it (a sync that dies half way never loses track of
@@ -265,13 +238,13 @@ def sync(request: ReconcileRequest, cluster: Cluster, plan: diff.Plan, pruning: 
     return Synced(results, done.objects, done.temporary, done.stopped, done.retry_after)
 
 
-def compare(cluster: Cluster, plan: diff.Plan, pruning: prune.PrunePlan) -> Synced:
+def compare(cluster: Cluster, plan: planner.Plan, pruning: prune.PrunePlan) -> Synced:
     """Without writing: the plan, plus what prune would do (ownership checked) or skip."""
     previews = applier.preview(plan, dry_run=pruning.options.dry_run)
     return Synced(previews + prune.preview(cluster, pruning), plan.live)
 
 
-def health(cluster: Cluster, plan: diff.Plan, synced: Synced, wait_seconds: float
+def health(cluster: Cluster, plan: planner.Plan, synced: Synced, wait_seconds: float
            ) -> tuple[dict[ObjectRef, Health], GitOpsError | None]:
     """Each desired object's health: judged from the objects held, or waited for (bounded) when asked;
     a failed wait falls back to the objects held and is returned."""
@@ -285,7 +258,7 @@ def health(cluster: Cluster, plan: diff.Plan, synced: Synced, wait_seconds: floa
         return held, exc
 
 
-def report(request: ReconcileRequest, revision: str, plan: diff.Plan, pruning: prune.PrunePlan,
+def report(request: ReconcileRequest, revision: str, plan: planner.Plan, pruning: prune.PrunePlan,
            synced: Synced, healths: Mapping[ObjectRef, Health], unhealthy: GitOpsError | None, wrote: bool,
            started: datetime) -> ReconcileResult:
     results = outcome.with_health(synced.results, healths)

@@ -1,11 +1,14 @@
 """Every annotation and label key the engine reads or writes, in one place.
 
 All keys live under one prefix of our own so they never collide with another tool's. Callers import
-the constants; no other module spells a key as a string literal.
+the constants; no other module spells a key as a string literal. :func:`app_label` is the value of
+:data:`APP_LABEL` (render stamps it, plan and prune select by it).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Final
 
 PREFIX: Final = "gitops.dev"
@@ -14,6 +17,16 @@ PREFIX: Final = "gitops.dev"
 OWNED_BY: Final = f"{PREFIX}/owned-by"
 # Label selecting every object of one application (cheap LIST per kind for inventory checks).
 APP_LABEL: Final = f"{PREFIX}/app"
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+
+
+def app_label(application: str) -> str:
+    """The APP_LABEL value: the name when it is a valid label value, else a stable hash."""
+    if _LABEL_VALUE.match(application):
+        return application
+    return "h-" + hashlib.sha256(application.encode()).hexdigest()[:40]
+
+
 # User ordering inside a sync: lower waves apply first (integer, default 0).
 SYNC_WAVE: Final = f"{PREFIX}/sync-wave"
 # Compare options for drift, e.g. "IgnoreExtraneous" or "ServerSideDiff=false".

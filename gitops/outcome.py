@@ -1,4 +1,5 @@
-"""What one reconcile reports, derived by pure functions from what the verbs returned.
+"""What one reconcile reports, derived by pure functions from what the stages returned
+(gitops.plan, gitops.apply, gitops.prune, gitops.health).
 
 Called by gitops/engine.py once the write (or compare-only) path is done: the health of each desired
 object judged from the objects already held, the results with their health, the target's health
@@ -14,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gitops.errors import Failure, GitOpsError, SyncFailed
-from gitops.kube.diff import Plan, RefKey, ref_key
-from gitops.kube.health import Health, assess
-from gitops.kube.results import ObjectResult
+from gitops.health import Health, assess
+from gitops.plan import Plan, RefKey, ref_key
+from gitops.results import ObjectResult
 from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus
 
 

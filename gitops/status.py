@@ -1,7 +1,7 @@
 """The engine's shared vocabulary: statuses, object actions, triggers and object references.
 
-Used by the kube engine (apply/diff/prune/health results), the reconcile pipeline, state and the
-HTTP API, so one spelling travels from the cluster to the dashboard. Statuses whose "worst of"
+Used by every stage of the reconcile pipeline (plan, apply, prune, health and their results), state
+and the HTTP API, so one spelling travels from the cluster to the dashboard. Statuses whose "worst of"
 matters carry an explicit order.
 """
 

@@ -20,7 +20,7 @@ from typing import Any
 from renderers.errors import RenderError
 
 Manifest = dict[str, Any]
-# kyaml's location annotations (internal: never applied; gitops/kube/manifests.py strips them)
+# kyaml's location annotations (internal: never applied; gitops/render/manifests.py strips them)
 INTERNAL_PREFIX = "internal.config.kubernetes.io/"
 LOCATION_PATH = f"{INTERNAL_PREFIX}path"
 LOCATION_INDEX = f"{INTERNAL_PREFIX}index"

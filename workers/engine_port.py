@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitops.domain import Fleet
-from gitops.engine import Ports, ReconcileRequest, ReconcileResult, Verifier, reconcile
+from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
 from gitops.errors import ConfigError, Problem
 from gitops.state import RecordReader, RedisStore, TargetStatus
 from gitops.status import Target, Trigger
+from gitops.verify import Verifier
 from workers.ports import Retry, TargetInfo
 from workers.runtime import Runtime
 from workers.settings import Settings

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitops.errors import Failure, GitOpsError, InputError, StateError
-from gitops.kube.results import FieldDrift, ObjectResult
+from gitops.results import FieldDrift, ObjectResult
 from gitops.state import (
     Lease,
     Operation,

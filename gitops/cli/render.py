@@ -16,7 +16,7 @@ from typing import Any
 
 from gitops.cli.diff import add_target_arguments, load
 from gitops.engine import render
-from gitops.kube.manifests import without_internal
+from gitops.render.manifests import without_internal
 from renderers.yamlio import dump_all
 
 

@@ -6,15 +6,15 @@ The public face of the package; the engine and workers import from here::
 
 ``RepoSpec.from_config(repository)`` turns a configured repository into a spec (URL policy checked);
 ``GitSource(cache_dir)`` offers ``head``, ``heads``, ``snapshot``, ``changed_paths``, ``last_good``,
-``lease`` and ``collect``. :class:`SourcePort` is the small Protocol the engine depends on, so tests
-can pass a fake. See docs/sources.md for caching, auth, timeouts and limits.
+``lease`` and ``collect``. The engine does not import this package (it loads pygit2): it depends on
+its own small ``Source`` port (gitops.engine), which gitops.adapters implements over ``GitSource``
+and tests fake. See docs/sources.md for caching, auth, timeouts and limits.
 """
 
 from __future__ import annotations
 
 from gitops.sources.git_source import GitSource, Snapshot
 from gitops.sources.materialise import Limits
-from gitops.sources.port import SourcePort
 from gitops.sources.spec import CredentialRefs, RepoSpec
 
-__all__ = ["CredentialRefs", "GitSource", "Limits", "RepoSpec", "Snapshot", "SourcePort"]
+__all__ = ["CredentialRefs", "GitSource", "Limits", "RepoSpec", "Snapshot"]

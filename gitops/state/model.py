@@ -1,7 +1,7 @@
 """Values the state store keeps: per-target status, operations (history) and events.
 
 Built by :func:`records_from_result` from a ``ReconcileResult`` of the engine (read through the
-:class:`ResultLike` Protocol, typed with the kube engine's result values and the typed
+:class:`ResultLike` Protocol, typed with the pipeline's result values (gitops.results) and the typed
 :class:`gitops.errors.Failure`, so state does not import the engine module), stored as JSON by the
 stores, read back by ``gitops status``, the workers and the HTTP API. The failure is recorded as the
 typed value (kind, message, temporary, retry hint); ``error`` and ``temporary`` repeat its message and
@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from gitops.errors import Failure
-from gitops.kube.results import FieldDrift, ObjectResult
+from gitops.results import FieldDrift, ObjectResult
 from gitops.status import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
 
 MAX_TEXT = 4096
@@ -44,7 +44,7 @@ def _clip_opt(text: object) -> str | None:
 
 
 def _value_text(value: object) -> str:
-    """A drift value as short JSON text (secrets are already masked by the kube engine)."""
+    """A drift value as short JSON text (secrets are already masked by the plan)."""
     try:
         text = json.dumps(value, sort_keys=True, default=str)
     except (TypeError, ValueError):

@@ -20,10 +20,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from gitops.cluster import ResourceInfo, builtin, check_name
 from gitops.errors import ClusterError, ClusterUnavailable, Conflict, ImmutableField, Invalid, NotFound
-from gitops.kube import managed
-from gitops.kube.client import ResourceInfo, builtin, check_name
-from gitops.kube.fields import compare
+from gitops.plan import managed
+from gitops.plan.fields import compare
 from gitops.status import ObjectRef
 from renderers.k8s import fieldpath, fieldsv1
 from renderers.k8s.fieldpath import FieldSet, Path, PathElement

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from gitops import domain
+from gitops.cluster import Cluster
 from gitops.engine import Ports
-from gitops.kube.client import Cluster
 from gitops.testing.cluster import FakeCluster
 
 Manifest = dict[str, Any]

@@ -6,7 +6,7 @@ and also has owned children. Encoding follows SMD's ``emitContentsV1`` (members 
 sorted order, ``"."`` first) so that our output is key-for-key what kube-apiserver writes; decoding
 follows ``readIterV1`` (unknown element types skipped). Called by the sandbox's field manager
 (``kubesandbox.ssa.managed``) for every request and by the engine to read who owns which field
-(``gitops.kube.managed``); a malformed set raises :class:`renderers.k8s.errors.InvalidObject`.
+(``gitops.plan.managed``); a malformed set raises :class:`renderers.k8s.errors.InvalidObject`.
 """
 
 from __future__ import annotations

@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 
-from gitops import keys
+from gitops import keys, prune
 from gitops.config import load_config
 from gitops.domain import from_config
 from gitops.engine import Ports, ReconcileRequest, reconcile
 from gitops.errors import AuthError, ClusterUnavailable, Failure, SourceUnavailable, VerificationFailed
-from gitops.kube import prune
 from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
 from gitops.testing import FakeCluster, FakeClusters, FakeSource, StaticRenderer
 from renderers.errors import RenderError

@@ -22,7 +22,7 @@ from typing import Any
 import redis
 
 from gitops.errors import ClusterUnavailable, Failure, SourceUnavailable
-from gitops.kube.results import FieldDrift, ObjectResult
+from gitops.results import FieldDrift, ObjectResult
 from gitops.state import RedisStore
 from gitops.status import HealthStatus, SyncStatus, Target, Trigger
 from workers.ports import TargetInfo

@@ -10,7 +10,7 @@ import pytest
 
 from gitops.engine import ReconcileResult
 from gitops.errors import Failure, StateError
-from gitops.kube.results import FieldDrift, ObjectResult
+from gitops.results import FieldDrift, ObjectResult
 from gitops.state import InMemoryStore, RedisStore, TargetStatus, carry_forward, records_from_result
 from gitops.state.model import MAX_OBJECTS, MAX_TEXT
 from gitops.status import Action, HealthStatus, ObjectRef, OperationPhase, SyncStatus, Target, Trigger
@@ -21,7 +21,7 @@ T = Target("web", "prod")
 
 @dataclass(frozen=True)
 class FakeResult:
-    """A result as state reads it: the kube engine's result values and the typed failure."""
+    """A result as state reads it: the pipeline's result values (gitops.results) and the typed failure."""
 
     target: Target = T
     revision: str | None = "a" * 40

@@ -1,6 +1,6 @@
 """One contract, two clusters: the in-memory FakeCluster and the real HTTP client on the sandbox.
 
-Every scenario runs against both, through the Cluster port only (gitops/kube/client.py), so the fake
+Every scenario runs against both, through the Cluster port only (gitops/cluster), so the fake
 the engine's unit tests rely on cannot drift from what the real client sees from an API server with
 server-side apply semantics: what apply stores and returns, dry runs, field ownership and conflicts,
 fields a manager stops applying, immutable fields, deletes, label selectors, and the errors
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from gitops.cluster import Cluster
 from gitops.errors import ClusterUnavailable, Conflict, ImmutableField, InputError, Invalid, NotFound
-from gitops.kube.client import Cluster
 from gitops.status import ObjectRef
 from gitops.testing import FakeCluster
 
@@ -38,8 +38,8 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     if request.param == "fake":
         yield FakeCluster("contract")
         return
-    from gitops.kube.rest import ClusterSettings, KubeCluster
-    from gitops.kube.throttle import RetryPolicy
+    from gitops.cluster.rest import ClusterSettings, KubeCluster
+    from gitops.cluster.throttle import RetryPolicy
 
     sb = request.getfixturevalue("sandbox")
     real = KubeCluster(ClusterSettings("contract", kubeconfig=str(Path(sb.kubeconfig_path)), qps=1000.0,

@@ -1,0 +1,54 @@
+"""Value objects the pipeline returns: one per drifted field, one per object.
+
+Produced by gitops.plan (:class:`FieldDrift`), gitops.apply and gitops.prune (:class:`ObjectResult`,
+with health from gitops.health), read by gitops/engine.py, gitops.outcome, the CLI, state and the HTTP
+API. Every
+value is a frozen dataclass using the shared vocabulary of gitops/status.py, so a result can cross
+processes (``to_dict``) without carrying live API objects. Field values are already masked when they
+belong to a Secret: nothing here can leak a secret value into logs or output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitops.status import Action, HealthStatus, ObjectRef
+
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FieldDrift:
+    """One field where the predicted object differs from the live one.
+
+    ``path`` is readable (``.spec.template.spec.containers[name="web"].image``); ``manager`` is the field
+    manager owning the live value now ("who changed it"), ``None`` when nobody owns it.
+    """
+
+    ref: ObjectRef
+    path: str
+    live: Any
+    predicted: Any
+    manager: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"object": str(self.ref), "path": self.path, "live": self.live,
+                "predicted": self.predicted, "manager": self.manager}
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    """What happened (or would happen) to one object; ``error`` is set when ``action`` is failed."""
+
+    ref: ObjectRef
+    action: Action
+    message: str = ""
+    error: str | None = None
+    health: HealthStatus | None = None
+    drift: tuple[FieldDrift, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"group": self.ref.group, "kind": self.ref.kind, "namespace": self.ref.namespace,
+                "name": self.ref.name, "action": str(self.action), "message": self.message,
+                "error": self.error, "health": str(self.health) if self.health else None}
