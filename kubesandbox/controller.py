@@ -18,16 +18,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from kubesandbox import workloads
+from kubesandbox.call import Call
 from kubesandbox.catalog import ResourceType
-from kubesandbox.rest import Call
+from kubesandbox.server import App
 from kubesandbox.status import ApiError
 from kubesandbox.store import Entry
-
-if TYPE_CHECKING:
-    from kubesandbox.server import App
 
 # "true" on a workload makes its simulated rollout fail (the engine then sees it Degraded).
 FAIL_ROLLOUT: Final = "sandbox.gitops.dev/fail-rollout"

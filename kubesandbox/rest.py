@@ -1,10 +1,10 @@
 """The sandbox's REST verbs: GET, LIST, POST, PUT, PATCH and DELETE on one resource type.
 
-Called by the HTTP handler with a parsed :class:`Call`; returns ``(status code, JSON bytes)`` or raises
-:class:`~kubesandbox.status.ApiError`. Each rule names the documented behaviour it follows (API
-concepts: "Resource versions", "Retrieving large results sets in chunks", "Dry-run", "Server-side
-apply"). Reads run without copying (cached JSON bytes); every write runs under the store lock from
-reading the live object to storing the new one, so concurrent writers serialize like etcd's
+Called by the HTTP handler with a parsed :class:`~kubesandbox.call.Call`; returns ``(status code, JSON
+bytes)`` or raises :class:`~kubesandbox.status.ApiError`. Each rule names the documented behaviour it
+follows (API concepts: "Resource versions", "Retrieving large results sets in chunks", "Dry-run",
+"Server-side apply"). Reads run without copying (cached JSON bytes); every write runs under the store lock
+from reading the live object to storing the new one, so concurrent writers serialize like etcd's
 compare-and-swap would make them.
 """
 
@@ -15,10 +15,10 @@ import binascii
 import dataclasses
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from kubesandbox import decoding, fieldmanager, fieldvalidation, scale
+from kubesandbox.call import Call
 from kubesandbox.catalog import Catalog, ResourceType
 from kubesandbox.meta import generated_name, now
 from kubesandbox.patch import json_patch, merge_patch, strategic_patch
@@ -45,33 +45,6 @@ MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's default request body limit (3 MiB
 PATCH_TYPES = {"application/json-patch+json": "json", "application/merge-patch+json": "merge",
                "application/strategic-merge-patch+json": "strategic", "application/apply-patch+yaml": "apply",
                "application/apply-patch+cbor": "unsupported"}
-
-
-@dataclass(frozen=True)
-class Call:
-    """One parsed resource request."""
-
-    rt: ResourceType
-    namespace: str  # "" for cluster-scoped resources and all-namespace lists
-    name: str  # "" for the collection
-    subresource: str
-    query: Mapping[str, str]
-    body: bytes = b""
-    content_type: str = ""
-    user_agent: str = ""
-    warnings: list[str] = field(default_factory=list)  # sent back as ``Warning: 299`` headers
-
-    @property
-    def dry_run(self) -> bool:
-        value = self.query.get("dryRun", "")
-        if value and value != "All":
-            raise bad_request(f'dryRun: Unsupported value: "{value}": supported values: "All"')
-        return value == "All"
-
-    def default_manager(self) -> str:
-        """kube-apiserver names an unnamed writer after its User-Agent up to the first '/'."""
-        manager = self.query.get("fieldManager") or self.user_agent.split("/", 1)[0] or "unknown"
-        return manager[:128]
 
 
 def decode_body(call: Call, *, yaml_ok: bool = False) -> Any:

@@ -15,10 +15,10 @@ from types import TracebackType
 from typing import Any
 
 from kubesandbox import kubeconfig
+from kubesandbox.call import Call
 from kubesandbox.controller import Controller
 from kubesandbox.errors import UsageError
 from kubesandbox.instruments import Faults, Stats
-from kubesandbox.rest import Call
 from kubesandbox.server import App, SandboxHTTPServer, ServerLimits, serve_in_thread
 from kubesandbox.store import dumps
 

@@ -28,9 +28,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from kubesandbox import fieldvalidation, openapi, watch
+from kubesandbox.call import Call
 from kubesandbox.catalog import Catalog
 from kubesandbox.instruments import WRITE_VERBS, FaultRule, Faults, Stats
-from kubesandbox.rest import MAX_BODY, TRUE, Api, Call
+from kubesandbox.rest import MAX_BODY, TRUE, Api
 from kubesandbox.routes import NOT_FOUND, Route, route
 from kubesandbox.status import ApiError, too_large
 from kubesandbox.store import Store, dumps

@@ -11,9 +11,10 @@ keeps the resourceVersion (etcd3 store's "no-op update" short cut). Deletion fol
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kubesandbox import crds, fieldmanager, fieldvalidation
+from kubesandbox.call import Call
 from kubesandbox.catalog import Catalog, ResourceType
 from kubesandbox.defaults import apply_defaults, job_selector
 from kubesandbox.immutable import check_immutable
@@ -28,9 +29,6 @@ from kubesandbox.meta import (
 from kubesandbox.status import ApiError, bad_request, conflict, not_found
 from kubesandbox.store import Entry, Store, dumps
 from kubesandbox.validation import validate_object
-
-if TYPE_CHECKING:
-    from kubesandbox.rest import Call
 
 FOREGROUND, ORPHAN = "foregroundDeletion", "orphan"
 PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})  # NamespaceLifecycle admission

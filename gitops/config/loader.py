@@ -17,9 +17,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from gitops.config import files as config_files
 from gitops.config.application import (
@@ -32,7 +32,7 @@ from gitops.config.application import (
 )
 from gitops.config.config import Config
 from gitops.config.fields import Model
-from gitops.config.models import Cluster, ClusterSpec, Metadata, Repository, RepositorySpec
+from gitops.config.models import Cluster, ClusterSpec, Envelope, Repository, RepositorySpec
 from gitops.config.problems import field_path, from_errors
 from gitops.config.yamldoc import MAX_FILE_BYTES, Document, Loc, locate, parse
 from gitops.errors import ConfigError, InputError, Problem
@@ -41,18 +41,6 @@ API_VERSION = "gitops.dev/v1alpha1"
 MAX_PROBLEMS = 1000
 UNENFORCED = {"VerificationPolicy": "image verification is not implemented yet: a VerificationPolicy would "
                                     "not be enforced, so it is refused; remove it"}
-S = TypeVar("S", bound=Model)
-
-
-class Envelope(Model, Generic[S]):
-    """The Kubernetes-style frame around every spec."""
-
-    api_version: str = Field(alias="apiVersion")
-    kind: str
-    metadata: Metadata
-    spec: S
-
-
 KINDS: dict[str, tuple[type[Model], type[Model], str]] = {
     "Repository": (RepositorySpec, Repository, "repositories"),
     "Cluster": (ClusterSpec, Cluster, "clusters"),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Generic, Self, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
@@ -51,6 +51,18 @@ class Metadata(Model):
     name: Name
     labels: dict[LabelKey, LabelValue] = {}
     annotations: dict[LabelKey, str] = {}
+
+
+S = TypeVar("S", bound=Model)
+
+
+class Envelope(Model, Generic[S]):
+    """The Kubernetes-style frame around every spec (``apiVersion``, ``kind``, ``metadata``, ``spec``)."""
+
+    api_version: str = Field(alias="apiVersion")
+    kind: str
+    metadata: Metadata
+    spec: S
 
 
 class RepositoryCredentials(Model):

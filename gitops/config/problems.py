@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
+from gitops.config import application, models
 from gitops.config.yamldoc import Document, Loc, locate
 from gitops.errors import Problem
 
@@ -87,10 +88,9 @@ def _unknown_field(name: str) -> str:
 
 @cache
 def _vocabulary() -> tuple[str, ...]:
-    from gitops.config import application, loader, models
-
+    """Every field name the configuration knows (the models of every kind and their envelope)."""
     names: set[str] = set()
-    modules: tuple[Any, ...] = (models, application, loader)
+    modules: tuple[Any, ...] = (models, application)
     for module in modules:
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, BaseModel):
