@@ -14,10 +14,10 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from gitops.cluster.rest import ClusterSettings, KubeCluster
+from gitops.domain import Application, AppSource, Cluster, Destination, Repository, SyncPolicy
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
 from gitops.testing import FakeClusters, FakeSource, StaticRenderer
 from kubesandbox import Sandbox
@@ -46,14 +46,12 @@ def manifests(count: int) -> list[dict[str, Any]]:
 
 
 def request(app: str, namespace: str, cluster: str) -> ReconcileRequest:
-    """A request built from plain namespaces shaped like the config models."""
-    policy = SimpleNamespace(automated=True, prune=True, self_heal=False, detect_only=False,
-                             allow_recreate=False, prune_max_share=0.5, allow_empty=False,
-                             field_manager="gitops")
-    application = SimpleNamespace(
-        name=app, source=SimpleNamespace(revision=None, parameters={}, path="app"), sync_policy=policy,
-        ignore_differences=[], destination=SimpleNamespace(namespace=namespace, cluster=cluster))
-    return ReconcileRequest(application, object(), SimpleNamespace(name=cluster, labels={}), sync=True)
+    """A manual sync of ``app`` built from the engine's typed domain values (as ``from_config`` makes
+    them; the repository is never contacted: Git is faked)."""
+    application = Application(app, AppSource("bench", "app"), Destination(cluster, namespace),
+                              SyncPolicy(automated=True, prune=True, prune_max_share=0.5))
+    return ReconcileRequest(application, Repository("bench", "https://127.0.0.1/bench.git"), Cluster(cluster),
+                            sync=True)
 
 
 def timed(req: ReconcileRequest, ports: Ports) -> tuple[ReconcileResult, float]:
