@@ -104,7 +104,7 @@ def sandboxes(count: int, where: Path) -> Iterator[list[tuple[Path, str]]]:
 
 @contextmanager
 def workers(count: int, env: dict[str, str], pool: str = "solo", concurrency: int = 1) -> Iterator[list[int]]:
-    from workers.cli import worker_argv
+    from workers.argv import worker_argv
 
     procs = [subprocess.Popen(worker_argv(concurrency=concurrency, pool=pool, name=f"bench{i}-%h"), env=env,
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

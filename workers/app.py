@@ -17,9 +17,10 @@ from celery import Celery
 from celery.signals import worker_init, worker_process_init, worker_ready
 from kombu.entity import Exchange, Queue
 
-from workers.settings import Settings
+from renderers.api import warm
+from workers.runtime import get_runtime
+from workers.settings import QUEUES, Settings
 
-QUEUES = ("poll", "reconcile", "sync")
 ROUTES = {
     "gitops.poll": {"queue": "poll"},
     "gitops.beat_tick": {"queue": "poll"},
@@ -89,8 +90,6 @@ def preload_runtime(**_: Any) -> None:
     from touching, and so copying, those pages), and a broken configuration stops the worker at
     start instead of failing every task.
     """
-    from workers.runtime import get_runtime
-
     get_runtime()
     gc.freeze()
 
@@ -102,12 +101,11 @@ def warm_renderers(**_: Any) -> None:
     """Start a render worker in the process that runs tasks, before its first render (which would
     otherwise pay about 0.25 s to start one). Render workers are per process and forgotten across a
     fork, so this runs in each prefork pool process, or once in the worker itself for the other pools."""
-    from renderers.api import warm
-
     warm()
 
 
 def _warm_unforked(sender: Any = None, **_: Any) -> None:
+    # lazy: the prefork pool (billiard) is wanted only in a worker, not where the app merely enqueues
     from celery.concurrency.prefork import TaskPool
 
     if not isinstance(getattr(sender, "pool", None), TaskPool):  # solo, threads: tasks run right here

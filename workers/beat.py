@@ -25,7 +25,7 @@ from gitops.clock import poll_until
 from gitops.status import Target, Trigger
 from workers import service
 from workers.locks import LeaderLock
-from workers.runtime import Runtime
+from workers.ports import Runtime
 
 log = logging.getLogger(__name__)
 BEAT_LOCK = "beat"
@@ -98,7 +98,7 @@ class Beat:
 
 
 def celery_dispatch() -> Dispatch:
-    from workers import tasks
+    from workers import tasks  # lazy: the beat itself (and its tests) runs without the Celery app
 
     return Dispatch(poll=lambda repo: tasks.poll.apply_async((repo,)),
                     reconcile=lambda t, trig: tasks.reconcile.apply_async(

@@ -22,10 +22,11 @@ from typing import Any
 
 from gitops.errors import ConfigError, Problem
 from gitops.state import DEFAULT_DATA_DIR
+from workers.argv import ALL_QUEUES, worker_argv
 from workers.settings import ENV_CONFIG, ENV_DATA, ENV_REDIS
+from workers.up import Up
 
 log = logging.getLogger(__name__)
-QUEUES = "poll,reconcile,sync"
 
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
@@ -44,7 +45,7 @@ def register(subparsers: Any) -> None:
 
     worker = subparsers.add_parser("worker", help="run a Celery worker on the shared Redis")
     _config_arg(worker)
-    worker.add_argument("--queues", default=QUEUES, help=f"queues to consume (default {QUEUES})")
+    worker.add_argument("--queues", default=ALL_QUEUES, help=f"queues to consume (default {ALL_QUEUES})")
     worker.add_argument("--concurrency", type=int, default=2)
     worker.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"])
     worker.add_argument("--name", default="gitops-%h-%p", help="worker node name")
@@ -60,13 +61,6 @@ def _export_config(path: str | None) -> None:
     if not chosen:
         raise ConfigError([Problem("no configuration: pass -c CONFIG or set GITOPS_CONFIG")])
     os.environ[ENV_CONFIG] = str(Path(chosen).resolve())
-
-
-def worker_argv(queues: str = QUEUES, concurrency: int = 2, pool: str = "prefork",
-                name: str = "gitops-%h-%p") -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", queues,
-            "-c", str(concurrency), "-P", pool, "-n", name, "--loglevel", "INFO",
-            "--without-gossip", "--without-mingle", "--without-heartbeat"]
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -86,6 +80,8 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 def cmd_beat(args: argparse.Namespace) -> int:
     _export_config(args.config)
+    # Lazy, not to dodge a cycle: every ``gitops`` command loads this module (entry point), and only
+    # ``gitops beat`` needs the beat, the runtime and with them the engine.
     from workers.beat import Beat, celery_dispatch
     from workers.runtime import get_runtime
 
@@ -105,8 +101,6 @@ def _web_argv(port: int) -> list[str] | None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from workers.up import Up
-
     data_dir = Path(args.data_dir or DEFAULT_DATA_DIR).resolve()
     up = Up(data_dir=data_dir, config=args.config, demo=args.demo, port=args.port,
             concurrency=args.concurrency, web_argv=_web_argv(args.port))
@@ -115,4 +109,4 @@ def cmd_up(args: argparse.Namespace) -> int:
     return up.run(stop)
 
 
-__all__ = ["ENV_DATA", "ENV_REDIS", "register", "worker_argv"]
+__all__ = ["ENV_DATA", "ENV_REDIS", "register"]

@@ -15,7 +15,11 @@ from workers.settings import Settings
 
 
 class CeleryDispatcher:
-    """Publishes tasks on the workers' queues; every method returns a task id (or None if coalesced)."""
+    """Publishes tasks on the workers' queues; every method returns a task id (or None if coalesced).
+
+    The tasks module (the Celery app, the runtime) is imported by each method, not at the top: the core
+    CLI loads this class through the ``gitops.dispatchers`` entry point, and only an enqueue needs it
+    (no import cycle: the tasks never import the dispatcher)."""
 
     def __init__(self, store: Coalescing | None = None) -> None:
         self._store = store

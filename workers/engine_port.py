@@ -16,17 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gitops.domain import Fleet
+from gitops.domain import Fleet, from_config
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
 from gitops.errors import ConfigError, Problem
 from gitops.state import RecordReader, RedisStore, TargetStatus
 from gitops.status import Target, Trigger
 from gitops.verify import Verifier
-from workers.ports import Retry, TargetInfo
-from workers.runtime import Runtime
+from workers.ports import Retry, Runtime, TargetInfo
 from workers.settings import Settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for the annotations only: importing gitops.sources loads pygit2
     from gitops.sources import GitSource, RepoSpec
 
 log = logging.getLogger(__name__)
@@ -66,7 +65,9 @@ class GitPoller:
     source: GitSource
 
     def _spec(self, repository: str) -> RepoSpec:
-        from gitops.sources import RepoSpec
+        from gitops.sources import (
+            RepoSpec,  # lazy: the sources package loads pygit2 (see runtime_from_config)
+        )
 
         return RepoSpec.from_config(self.fleet.repositories[repository])
 
@@ -92,7 +93,7 @@ class EngineReconciler:
 
     def _engine_ports(self) -> Ports:
         if self._ports is None:
-            from gitops.adapters import production_ports
+            from gitops.adapters import production_ports  # lazy: the adapters load kubernetes and pygit2
 
             # the configured repositories are the default allow-list for Kustomize remote bases
             self._ports = production_ports(self.git, self.verifier, self.fleet.repositories.values())
@@ -117,8 +118,9 @@ def _last_good(previous: TargetStatus | None) -> str | None:
 
 def runtime_from_config(settings: Settings) -> Runtime:
     """The production runtime: config from ``$GITOPS_CONFIG``, Redis store, Git source, engine."""
+    # Lazy, not to dodge a cycle: the configuration and the sources load pygit2, which a process with a
+    # test runtime ($GITOPS_RUNTIME) never needs.
     from gitops.config import load_config
-    from gitops.domain import from_config
     from gitops.sources import GitSource
 
     if not settings.config_path:

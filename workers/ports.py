@@ -1,4 +1,5 @@
-"""The three ports the workers call: what is configured, what Git says, and the reconcile itself.
+"""The three ports the workers call: what is configured, what Git says, and the reconcile itself;
+and the :class:`Runtime` that bundles them with the store, the settings and the clock.
 
 Implemented for production by workers/engine_port.py (config + gitops.sources + gitops.engine) and by
 small fakes in the tests. Key design choice: tasks depend only on these Protocols, so the Celery
@@ -9,11 +10,14 @@ and the engine is tested without Celery.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from gitops.clock import SYSTEM_CLOCK, Clock
+from gitops.state import Store
 from gitops.state.model import ResultLike
 from gitops.status import Target, Trigger
+from workers.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,15 @@ class Reconciler(Protocol):
     def reconcile(self, target: Target, *, trigger: Trigger, prune: bool | None = None,
                   dry_run: bool = False, sync: bool | None = None) -> ResultLike:
         """``sync``: True for a manual sync (apply even when not automated); None: the policy decides."""
+
+
+@dataclass
+class Runtime:
+    """Everything a task needs in one worker process (built by workers/runtime.py)."""
+
+    store: Store  # every role: records, leases, coalescing, schedule
+    catalog: Catalog
+    poller: Poller
+    reconciler: Reconciler
+    settings: Settings
+    clock: Clock = field(default=SYSTEM_CLOCK)  # the beat's ticks and ``now``; a ManualClock in tests

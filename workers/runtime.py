@@ -2,6 +2,7 @@
 
 Built once per worker process on first use (``get_runtime``), from ``$GITOPS_RUNTIME`` ("module:factory",
 used by tests and benchmarks to plug in fakes) or from the configuration (workers/engine_port.py).
+The :class:`~workers.ports.Runtime` value itself is defined with the ports it bundles.
 Key design choice: tasks receive only IDs and look everything else up here, so a task message is small,
 JSON-safe and still valid after a config reload.
 """
@@ -11,25 +12,13 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-from dataclasses import dataclass, field
 
-from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.errors import ConfigError, Problem
-from gitops.state import Store
-from workers.ports import Catalog, Poller, Reconciler
+from workers.engine_port import runtime_from_config
+from workers.ports import Runtime
 from workers.settings import Settings
 
 ENV_RUNTIME = "GITOPS_RUNTIME"
-
-
-@dataclass
-class Runtime:
-    store: Store  # every role: records, leases, coalescing, schedule
-    catalog: Catalog
-    poller: Poller
-    reconciler: Reconciler
-    settings: Settings
-    clock: Clock = field(default=SYSTEM_CLOCK)  # the beat's ticks and ``now``; a ManualClock in tests
 
 
 _lock = threading.Lock()
@@ -52,12 +41,7 @@ def get_runtime() -> Runtime:
     with _lock:
         if _current is None:
             spec = os.environ.get(ENV_RUNTIME)
-            if spec:
-                _current = _load_factory(spec)
-            else:
-                from workers.engine_port import runtime_from_config
-
-                _current = runtime_from_config(Settings.from_env())
+            _current = _load_factory(spec) if spec else runtime_from_config(Settings.from_env())
         return _current
 
 

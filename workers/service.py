@@ -33,8 +33,7 @@ from gitops.state import (
 from gitops.state.model import ResultLike
 from gitops.status import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
 from workers.locks import LeaseKeeper
-from workers.ports import Retry, TargetInfo
-from workers.runtime import Runtime
+from workers.ports import Retry, Runtime, TargetInfo
 
 log = logging.getLogger(__name__)
 LOCK_RETRY_LIMIT = 60

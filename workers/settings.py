@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+# The queues the tasks are routed to (workers/app.py) and a worker consumes by default (workers/argv.py).
+QUEUES = ("poll", "reconcile", "sync")
 ENV_REDIS = "GITOPS_REDIS_URL"
 ENV_CONFIG = "GITOPS_CONFIG"
 ENV_DATA = "GITOPS_DATA_DIR"

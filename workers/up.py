@@ -21,6 +21,7 @@ from filelock import FileLock, Timeout
 from gitops import program
 from gitops.errors import ConfigError, GitOpsError, Problem
 from gitops.state import recorded_url_path
+from workers.argv import worker_argv
 from workers.redis_server import RedisServer
 from workers.settings import ENV_CONFIG, ENV_DATA, ENV_REDIS
 from workers.supervisor import Supervisor
@@ -111,6 +112,8 @@ class Up:
 
     def _configuration(self, stack: ExitStack, redis_url: str) -> Path:
         """The demo's or the given configuration, loaded once to fail fast with located problems."""
+        # lazy: every gitops command loads this module (through workers.cli), and the configuration
+        # brings pydantic and pygit2
         from gitops.config import load_config
 
         if self.demo:
@@ -127,8 +130,6 @@ class Up:
         return config
 
     def _spawn(self, supervisor: Supervisor) -> None:
-        from workers.cli import worker_argv
-
         supervisor.spawn("worker", worker_argv(concurrency=self.concurrency, name="gitops-up-%h"))
         supervisor.spawn("beat", [sys.executable, "-m", "gitops", "beat"])
         if self.web_argv:

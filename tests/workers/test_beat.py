@@ -14,7 +14,7 @@ from gitops.clock import ManualClock
 from gitops.state import InMemoryStore
 from gitops.status import Target, Trigger
 from workers.beat import Beat, Dispatch
-from workers.runtime import Runtime
+from workers.ports import Runtime
 from workers.settings import Settings
 
 

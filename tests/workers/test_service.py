@@ -14,8 +14,7 @@ from gitops.errors import ClusterUnavailable, Failure, StateError
 from gitops.state import InMemoryStore, Lease
 from gitops.status import OperationPhase, SyncStatus, Target, Trigger
 from workers import service
-from workers.ports import Retry
-from workers.runtime import Runtime
+from workers.ports import Retry, Runtime
 from workers.settings import Settings
 
 T = Target("web", "prod")

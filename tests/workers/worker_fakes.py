@@ -25,8 +25,7 @@ from gitops.errors import ClusterUnavailable, Failure, SourceUnavailable
 from gitops.results import FieldDrift, ObjectResult
 from gitops.state import RedisStore
 from gitops.status import HealthStatus, SyncStatus, Target, Trigger
-from workers.ports import TargetInfo
-from workers.runtime import Runtime
+from workers.ports import Runtime, TargetInfo
 from workers.settings import Settings
 
 DEFAULT_TARGETS = ["web@prod", "web@dev", "api@prod", "slow@prod", "flaky@prod"]
