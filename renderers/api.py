@@ -175,6 +175,7 @@ def render_in_process(request: RenderRequest, *, remote_loader: Callable[[str], 
 def build_kustomization_in_process(path: Path, load_restrictor: str, budget: Budget | None = None, *,
                                    check_output: bool = True) -> list[dict[str, Any]]:
     """:func:`build_kustomization` in the calling process (see :func:`render_in_process`)."""
+    # lazy (no cycle): renders run in the pooled worker, so the engine's own process never loads kustomize
     from renderers.kustomize import KustomizeOptions, build
 
     limits = budget or budgets.DEFAULT

@@ -1,14 +1,14 @@
 """Renders run in resource-limited child processes from a small warm pool.
 
-Called by :func:`renderers.api.render` and :func:`renderers.api.build_kustomization` (the engine, the
-CLI, the benchmark). Repository content is untrusted and Python cannot interrupt a built-in (one
-comparison of two shared-structure lists runs for hours, one ``%``-format allocates gigabytes), so
-the only bound that always holds is one the kernel enforces on a process. Each render runs in a
-worker process (``python -P -m renderers.isolation``) that sets, for that render only,
-``RLIMIT_CPU`` (its CPU time so far plus the budget: SIGXCPU kills it at the limit) and
-``RLIMIT_DATA`` (its data segment so far plus the memory budget: allocations fail with MemoryError),
-and counts objects, output bytes and YAML nodes in-process (:mod:`renderers.budget`). The parent
-kills a worker that outlives the wall-clock backstop.
+Called by :func:`renderers.api.render` and :func:`renderers.api.build_kustomization` (the engine, the CLI,
+the benchmark). Repository content is untrusted and Python cannot interrupt a built-in (one comparison of
+two shared-structure lists runs for hours, one ``%``-format allocates gigabytes), so the only bound that
+always holds is one the kernel enforces on a process. Each render runs in a worker process (``python -P -m
+renderers.isolation_worker``, :mod:`renderers.isolation_worker`) that sets, for that render only,
+``RLIMIT_CPU`` (its CPU time so far plus the budget: SIGXCPU kills it at the limit) and ``RLIMIT_DATA`` (its
+data segment so far plus the memory budget: allocations fail with MemoryError), and counts objects, output
+bytes and YAML nodes in-process (:mod:`renderers.budget`). The parent kills a worker that outlives the
+wall-clock backstop.
 
 Key design choices:
 
@@ -34,7 +34,6 @@ import atexit
 import io
 import os
 import pickle
-import resource
 import select
 import signal
 import struct
@@ -47,7 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from renderers.budget import Budget, BudgetExceeded, cpu_limit
+from renderers.budget import Budget, BudgetExceeded
 from renderers.errors import RenderError
 
 RemoteLoader = Callable[[str], Path]
@@ -55,13 +54,13 @@ RemoteLoader = Callable[[str], Path]
 MAX_IDLE = 2
 RETIRE_DATA_BYTES = 1024 * 1024 * 1024
 _REPLY_SLACK = 1024 * 1024  # frame overhead allowed on top of the output budget
-_HEADER = struct.Struct("!Q")
+FRAME_HEADER = struct.Struct("!Q")
 _PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 _SAFE_GLOBALS = frozenset({("datetime", "datetime"), ("datetime", "date"), ("datetime", "time"),
                            ("datetime", "timedelta"), ("datetime", "timezone")})
 
 
-# --- frames and encodings (both sides) -----------------------------------------------------------------
+# --- frames and encodings (both sides; the worker side is renderers.isolation_worker) ----------------
 
 class _OutputFull(Exception):
     pass
@@ -110,9 +109,9 @@ def decode(data: bytes) -> Any:
     return _PlainUnpickler(io.BytesIO(data)).load()
 
 
-def _frame(message: Any) -> bytes:
+def encode_frame(message: Any) -> bytes:
     data = pickle.dumps(message, protocol=5)
-    return _HEADER.pack(len(data)) + data
+    return FRAME_HEADER.pack(len(data)) + data
 
 
 # --- parent side ---------------------------------------------------------------------------------------
@@ -131,7 +130,8 @@ class Worker:
             p for p in (str(_PACKAGE_PARENT), os.environ.get("PYTHONPATH")) if p)}
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-P", "-m", "renderers.isolation", str(write_fd)], stdin=subprocess.PIPE,
+                [sys.executable, "-P", "-m", "renderers.isolation_worker", str(write_fd)],
+                stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL, stderr=self.stderr, pass_fds=(write_fd,), cwd=_PACKAGE_PARENT,
                 env=env, start_new_session=True)
         except BaseException:
@@ -151,7 +151,7 @@ class Worker:
         deadline = time.monotonic() + budget.wall_seconds
         remote_error: BaseException | None = None
         try:
-            frame = _frame(("job", job, budget, remote_loader is not None))
+            frame = encode_frame(("job", job, budget, remote_loader is not None))
         except Exception as exc:  # a lambda in the options, say: the worker is still fine
             raise RenderError(f"options and parameters must be plain data: {exc}", field="options") from exc
         try:
@@ -190,7 +190,7 @@ class Worker:
             self.ready = message[0] == "ready"
 
     def _send(self, message: Any) -> None:
-        self._send_frame(_frame(message))
+        self._send_frame(encode_frame(message))
 
     def _send_frame(self, frame: bytes) -> None:
         stdin = self.proc.stdin
@@ -202,7 +202,7 @@ class Worker:
             raise _Died(f"cannot send: {exc}") from exc
 
     def _receive(self, deadline: float, budget: Budget) -> Any:
-        (size,) = _HEADER.unpack(self._read(_HEADER.size, deadline, budget))
+        (size,) = FRAME_HEADER.unpack(self._read(FRAME_HEADER.size, deadline, budget))
         if size > budget.max_output_bytes + _REPLY_SLACK:
             raise _Died(f"reply of {size} bytes is over the output budget")
         try:
@@ -358,7 +358,8 @@ os.register_at_fork(after_in_child=POOL.forget)
 
 
 def run(job: tuple[Any, ...], budget: Budget, remote_loader: RemoteLoader | None = None) -> Any:
-    """Run ``job`` (see :func:`_execute`) in a pooled worker under ``budget``."""
+    """Run ``job`` (``("render", request)`` or ``("kustomize", ...)``: what
+    :func:`renderers.isolation_worker.execute` runs) in a pooled worker under ``budget``."""
     worker = POOL.acquire()
     try:
         return worker.call(job, budget, remote_loader)
@@ -369,152 +370,3 @@ def run(job: tuple[Any, ...], budget: Budget, remote_loader: RemoteLoader | None
 def warm(count: int = 1) -> None:
     """Start render workers ahead of the first render (a long-running engine calls this at start)."""
     POOL.warm(count)
-
-
-# --- worker side ---------------------------------------------------------------------------------------
-
-class RemoteBaseError(Exception):
-    """The caller's remote loader refused a URL (its message is the loader's)."""
-
-
-class _Channel:
-    """The worker's ends of the conversation: jobs and remote replies in, replies out."""
-
-    def __init__(self, reply_fd: int) -> None:
-        self.reply_fd = reply_fd
-        self.jobs = sys.stdin.buffer
-
-    def send(self, message: Any) -> None:
-        data = _frame(message)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.reply_fd, view):]
-
-    def receive(self) -> Any:
-        header = self.jobs.read(_HEADER.size)
-        if len(header) < _HEADER.size:
-            return None
-        (size,) = _HEADER.unpack(header)
-        return pickle.loads(self.jobs.read(size))
-
-    def remote(self, url: str) -> Path:
-        self.send(("remote", url))
-        reply = self.receive()
-        if reply is None:
-            raise SystemExit(0)
-        if reply[0] == "remote-ok":
-            return Path(reply[1])
-        _, kind, message, path, field, line = reply
-        if kind == "render":
-            raise RenderError(message, path=path, field=field, line=line)
-        raise RemoteBaseError(message)
-
-
-def _execute(job: tuple[Any, ...], remote: RemoteLoader | None) -> Any:
-    """The jobs a worker runs: ``("render", RenderRequest)`` and ``("kustomize", dir, restrictor)``."""
-    from renderers import api
-
-    if job[0] == "render":
-        return api.render_in_process(job[1], remote_loader=remote, check_output=False)
-    if job[0] == "kustomize":
-        return api.build_kustomization_in_process(Path(job[1]), job[2], job[3], check_output=False)
-    raise RenderError(f"unknown render job {job[0]!r}")
-
-
-def _data_bytes() -> int:
-    """This process's data segment (what RLIMIT_DATA counts), from /proc."""
-    with open("/proc/self/status", "rb") as status:
-        for line in status:
-            if line.startswith(b"VmData:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def _memory_error(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, MemoryError):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _error_reply(exc: BaseException, budget: Budget) -> tuple[Any, ...]:
-    path = exc.path if isinstance(exc, RenderError) else None
-    if _memory_error(exc):
-        exc = budget.exceeded("memory_bytes", path=path)
-    if isinstance(exc, BudgetExceeded):
-        return ("error", exc.message, exc.path, exc.field, exc.line, exc.budget, exc.budget == "memory_bytes")
-    if isinstance(exc, RenderError):
-        return ("error", exc.message, exc.path, exc.field, exc.line, None, False)
-    return ("error", f"render failed: {type(exc).__name__}: {exc}", None, None, None, None, True)
-
-
-def _serve(channel: _Channel, message: tuple[Any, ...]) -> bool:
-    """Run one job under its budget and reply; True when this worker should retire."""
-    _, job, budget, has_remote = message
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_soft, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
-    data_soft, data_hard = resource.getrlimit(resource.RLIMIT_DATA)
-    cpu = _capped(cpu_limit(budget, usage.ru_utime + usage.ru_stime), cpu_hard)
-    data = _capped(_data_bytes() + budget.memory_bytes, data_hard)
-    reply: tuple[Any, ...]
-    failure: BaseException | None = None
-    try:
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu_hard))
-        resource.setrlimit(resource.RLIMIT_DATA, (data, data_hard))
-        try:
-            payload = encode(_execute(job, channel.remote if has_remote else None), budget)
-        except BaseException as exc:  # every failure becomes a reply; SystemExit/KeyboardInterrupt too
-            failure = exc
-    finally:
-        resource.setrlimit(resource.RLIMIT_DATA, (data_soft, data_hard))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_soft, cpu_hard))
-    if failure is not None:
-        reply = _error_reply(failure, budget)
-    else:
-        reply = ("ok", payload, _data_bytes() > RETIRE_DATA_BYTES)
-    channel.send(reply)
-    return bool(reply[-1])
-
-
-def _capped(value: int, hard: int) -> int:
-    return value if hard == resource.RLIM_INFINITY else min(value, hard)
-
-
-def _preload() -> None:
-    """Import the renderers and load their tables, so the first render of this worker is not slower
-    than the next (caches are emptied again: a fresh worker starts with cold caches)."""
-    from renderers import api
-    from renderers.kustomize.loader import clear_caches
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "kustomization.yaml").write_text("resources: [d.yaml]\nimages: [{name: x, newTag: '1'}]\n")
-        (root / "d.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n"
-                                     "spec: {template: {spec: {containers: [{name: c, image: x}]}}}\n")
-        api.build_kustomization_in_process(root, "RootOnly", Budget())
-    clear_caches()
-
-
-def _worker_main(argv: list[str]) -> int:
-    channel = _Channel(int(argv[1]))
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)  # whatever a library prints goes nowhere; replies use the private pipe
-    signal.signal(signal.SIGXCPU, signal.SIG_DFL)  # the CPU budget kills, even if the parent ignored it
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when a worker ends
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    _preload()
-    channel.send(("ready",))
-    while True:
-        message = channel.receive()
-        if message is None or message[0] != "job":
-            return 0
-        if _serve(channel, message):
-            return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_worker_main(sys.argv))

@@ -22,11 +22,12 @@ from renderers.errors import RenderError
 from renderers.kustomize import hasher, nameref, order, target, vars
 from renderers.kustomize.errors import fail
 from renderers.kustomize.loader import Loader
+from renderers.kustomize.loader import clear_cache as _clear_parses
 from renderers.kustomize.options import NO_RESTRICTION, ROOT_ONLY, KustomizeOptions
 from renderers.kustomize.resource import ResMap, Resource
 from renderers.manifest import locate
 
-__all__ = ["KustomizeOptions", "build", "ROOT_ONLY", "NO_RESTRICTION"]
+__all__ = ["KustomizeOptions", "build", "clear_caches", "ROOT_ONLY", "NO_RESTRICTION"]
 
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 ORIGIN = "config.kubernetes.io/origin"
@@ -72,6 +73,12 @@ def build(path: Path | str, options: KustomizeOptions | None = None) -> list[dic
         raise fail("kustomization nested too deeply") from exc
     except Exception as exc:  # a bug of ours must still reach the engine as a render failure
         raise fail(f"internal error: {type(exc).__name__}: {exc}", path) from exc
+
+
+def clear_caches() -> None:
+    """Forget every cached parse and built base (benchmarks and tests start cold with this)."""
+    _clear_parses()
+    target.clear_cache()
 
 
 def _once_per_build(remote: Callable[[str], Path]) -> Callable[[str], Path]:

@@ -34,6 +34,7 @@ from typing import Any
 from renderers import budget, yamlio
 from renderers.errors import RenderError
 from renderers.kustomize import yaml12
+from renderers.kustomize.clone import plain_clone
 from renderers.kustomize.errors import fail
 from renderers.kustomize.options import NO_RESTRICTION, KustomizeOptions
 
@@ -89,7 +90,7 @@ def parse_cached(data: bytes, source: str, *, unique_keys: bool = False, yaml11:
     if cached is not None:  # a marshal blob (fast to thaw), or the parse itself when it cannot be one
         nodes, frozen = cached
         budget.charge_nodes(nodes, source)
-        thawed: list[Any] = marshal.loads(frozen) if isinstance(frozen, bytes) else _clone(frozen)
+        thawed: list[Any] = marshal.loads(frozen) if isinstance(frozen, bytes) else plain_clone(frozen)
         return thawed
     docs = yaml12.load_all(data, source, max_bytes=MAX_FILE_BYTES, unique_keys=unique_keys, yaml11=yaml11)
     nodes = yamlio.count_nodes(docs, source, shared=b"&" in data)
@@ -98,29 +99,12 @@ def parse_cached(data: bytes, source: str, *, unique_keys: bool = False, yaml11:
     try:
         blob = marshal.dumps(docs, 2)
     except ValueError:
-        blob = _clone(docs)
+        blob = plain_clone(docs)
     with _lock:
         if len(_cache) >= _CACHE_LIMIT:
             _cache.clear()
         _cache[digest] = (nodes, blob)
     return docs
-
-
-def clone(value: Any) -> Any:
-    """A deep copy of JSON-like data (``marshal`` round trip: several times faster than
-    ``copy.deepcopy``; values marshal cannot carry, such as YAML timestamps, take the slow path)."""
-    try:
-        return marshal.loads(marshal.dumps(value, 2))
-    except ValueError:
-        return _clone(value)
-
-
-def _clone(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _clone(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clone(v) for v in value]
-    return value
 
 
 Dep = tuple[str, str, str]
@@ -299,9 +283,7 @@ def _within(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def clear_caches() -> None:
-    """Forget every cached parse (benchmarks and tests start cold with this)."""
+def clear_cache() -> None:
+    """Forget every cached parse (``renderers.kustomize.clear_caches`` forgets the built bases too)."""
     with _lock:
         _cache.clear()
-    from renderers.kustomize import target
-    target.clear_cache()

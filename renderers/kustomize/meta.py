@@ -12,7 +12,7 @@ from typing import Any
 
 from renderers.kustomize.config import Config
 from renderers.kustomize.errors import fail
-from renderers.kustomize.fieldspec import FieldSpec, apply, split_path, walk
+from renderers.kustomize.fieldspec import FieldSpec, apply, dedupe, parse_all, split_path, walk
 from renderers.kustomize.resource import ResMap, Resource, cluster_scoped
 
 _SKIP_RENAME = (("", "CustomResourceDefinition"), ("apiregistration.k8s.io", "APIService"), ("", "Namespace"))
@@ -124,7 +124,6 @@ def set_map(resmap: ResMap, pairs: dict[str, str], specs: Iterable[FieldSpec]) -
 
 def labels_entry_specs(entry: dict[str, Any], cfg: Config, where: str) -> list[FieldSpec]:
     """The field specs of one ``labels`` entry (includeSelectors / includeTemplates / fields)."""
-    from renderers.kustomize.fieldspec import dedupe, parse_all
     if entry.get("includeSelectors"):
         specs = list(cfg.common_labels)
     else:

@@ -1,9 +1,11 @@
 """Built-in plugin configs in ``generators`` / ``transformers`` fields, ``openapi`` and ``crds``.
 
-Callers: the target builder. A plugin config is a YAML object ``apiVersion: builtin`` (or any group)
-with a kind naming one of Kustomize's built-in plugins; it is given as a file, inline YAML, or a
-directory whose kustomization produces configs. Exec/Go/KRM-function plugins are rejected. Custom
-OpenAPI documents become type nodes for strategic merge; CRD documents contribute name references.
+Callers: the target builder, which also loads the configs
+(:func:`renderers.kustomize.target.plugin_configs`: a directory of configs is built like a base). A plugin
+config is a YAML object ``apiVersion: builtin`` (or any group) with a kind naming one of Kustomize's
+built-in plugins; it is given as a file, inline YAML, or a directory whose kustomization produces configs.
+Exec/Go/KRM-function plugins are rejected. Custom OpenAPI documents become type nodes for strategic merge;
+CRD documents contribute name references.
 """
 
 from __future__ import annotations
@@ -11,42 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from renderers.k8s.schema import TypeNode
 from renderers.kustomize import config as cfgmod
 from renderers.kustomize import generators, meta, patches, replacements, workload
+from renderers.kustomize.accumulator import Acc
 from renderers.kustomize.errors import as_map, fail
 from renderers.kustomize.fieldspec import FieldSpec, parse_all
-from renderers.kustomize.loader import Loader, parse_cached
+from renderers.kustomize.loader import Loader
 from renderers.kustomize.resource import Gvk, Resource
-
-if TYPE_CHECKING:
-    from renderers.kustomize.target import Acc
-
-
-def _configs(loader: Loader, entries: list[Any], where: str) -> list[tuple[dict[str, Any], str]]:
-    """Every plugin config with the file it came from (the kustomization file for inline ones)."""
-    from renderers.kustomize.target import sub_build
-    out: list[tuple[dict[str, Any], str]] = []
-    for entry in entries:
-        text = str(entry)
-        if "\n" in text:
-            docs = parse_cached(text.encode(), f"{where} (inline plugin config)")
-        elif loader.probe(text) == "dir":
-            sub, _ = sub_build(loader, text)
-            docs = [r.obj for r in sub.resmap]
-        else:
-            docs = loader.load_yaml(text)
-        for doc in docs:
-            if not isinstance(doc, dict) or not doc.get("kind"):
-                raise fail("a plugin config must be an object with a kind", text, "transformers")
-            if doc.get("apiVersion") != "builtin":
-                raise fail(f"external plugins disabled; unable to load external plugin '{doc.get('kind')}' "
-                           "(only apiVersion: builtin is supported)", text, "apiVersion")
-            inline = "\n" in text or loader.probe(text) == "dir"
-            out.append((doc, "kustomization.yaml" if inline else text))
-    return out
 
 
 def _specs(conf: dict[str, Any], default: list[FieldSpec]) -> list[FieldSpec]:
@@ -54,8 +30,11 @@ def _specs(conf: dict[str, Any], default: list[FieldSpec]) -> list[FieldSpec]:
     return specs if conf.get("fieldSpecs") is not None else default
 
 
-def run_transformer_plugins(acc: Acc, loader: Loader, entries: list[Any], where: str) -> None:
-    for conf, _ in _configs(loader, entries, where):
+Configs = list[tuple[dict[str, Any], str]]  # each plugin config with the file it came from
+
+
+def run_transformer_plugins(acc: Acc, loader: Loader, configs: Configs, where: str) -> None:
+    for conf, _ in configs:
         handler = _TRANSFORMERS.get(str(conf["kind"]))
         if handler is None:
             raise fail(f"unable to load plugin {conf.get('apiVersion')}/{conf['kind']}: only Kustomize's "
@@ -129,9 +108,9 @@ _TRANSFORMERS: dict[str, Callable[[Acc, Loader, dict[str, Any], str], None]] = {
     "SortOrderTransformer": _sort_order}
 
 
-def run_generator_plugins(acc: Acc, loader: Loader, entries: list[Any], where: str) -> list[Resource]:
+def run_generator_plugins(acc: Acc, loader: Loader, configs: Configs, where: str) -> list[Resource]:
     made: list[Resource] = []
-    for conf, source in _configs(loader, entries, where):
+    for conf, source in configs:
         kind = str(conf["kind"])
         metadata = as_map(conf.get("metadata"), source, "metadata")
         if kind in ("ConfigMapGenerator", "SecretGenerator"):

@@ -15,7 +15,9 @@ from typing import Any
 
 from renderers import budget
 from renderers.k8s.schema import resources as catalog
+from renderers.kustomize.clone import clone
 from renderers.kustomize.errors import fail
+from renderers.kustomize.labelsel import matches
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,6 @@ class Resource:
         return annotations if isinstance(annotations, dict) else {}
 
     def copy(self) -> Resource:
-        from renderers.kustomize.loader import clone
         return Resource(clone(self.obj), list(self.prev), list(self.prefixes), list(self.suffixes),
                         self.behavior, self.needs_hash, self.source, clone(self.origin),
                         clone(self.transformations))
@@ -235,7 +236,6 @@ def selector_matches(res: Resource, sel: dict[str, Any], *, any_id: bool = False
         return False
     if not res.gvk.selected_by(Gvk(want.group, want.version, "")):
         return False
-    from renderers.kustomize.labelsel import matches
     if sel.get("labelSelector") and not matches(str(sel["labelSelector"]), res.labels()):
         return False
     return not (sel.get("annotationSelector")

@@ -11,31 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from renderers import budget
-from renderers.k8s.schema import TypeNode, root_for
 from renderers.kustomize import config as cfgmod
-from renderers.kustomize import generators, meta, model, patches, replacements, vars, workload
+from renderers.kustomize import generators, meta, model, patches, plugins, replacements, vars, workload
+from renderers.kustomize.accumulator import Acc
 from renderers.kustomize.errors import as_map, fail
-from renderers.kustomize.loader import Dep, Loader, deps_valid, is_remote, shown_ref
+from renderers.kustomize.loader import Dep, Loader, deps_valid, is_remote, parse_cached, shown_ref
 from renderers.kustomize.resource import ResMap, Resource
-
-
-@dataclass
-class Acc:
-    """What a kustomization accumulates: resources, transformer config, vars, custom schema."""
-
-    resmap: ResMap = field(default_factory=ResMap)
-    cfg: cfgmod.Config = field(default_factory=cfgmod.empty)
-    vars: list[vars.Var] = field(default_factory=list)
-    schemas: dict[str, TypeNode] = field(default_factory=dict)
-
-    def schema(self, res: Resource) -> TypeNode:
-        custom = self.schemas.get(f"{res.obj.get('apiVersion')}/{res.kind}")
-        return custom if custom is not None else root_for(str(res.obj.get("apiVersion") or ""), res.kind)
-
 
 _CACHE_LIMIT = 512
 # directory key -> (dependencies, accumulated base, its kustomization, YAML nodes its build charged)
@@ -94,6 +78,30 @@ def sub_build(loader: Loader, ref: str) -> tuple[Acc, model.Kustomization]:
         loader.deps.extend(sub_loader.deps)
 
 
+def plugin_configs(loader: Loader, entries: list[Any], where: str) -> plugins.Configs:
+    """Every plugin config of ``generators``/``transformers`` with the file it came from (the
+    kustomization file for inline ones and directories, which are built like a base)."""
+    out: plugins.Configs = []
+    for entry in entries:
+        text = str(entry)
+        if "\n" in text:
+            docs = parse_cached(text.encode(), f"{where} (inline plugin config)")
+        elif loader.probe(text) == "dir":
+            sub, _ = sub_build(loader, text)
+            docs = [r.obj for r in sub.resmap]
+        else:
+            docs = loader.load_yaml(text)
+        for doc in docs:
+            if not isinstance(doc, dict) or not doc.get("kind"):
+                raise fail("a plugin config must be an object with a kind", text, "transformers")
+            if doc.get("apiVersion") != "builtin":
+                raise fail(f"external plugins disabled; unable to load external plugin '{doc.get('kind')}' "
+                           "(only apiVersion: builtin is supported)", text, "apiVersion")
+            inline = "\n" in text or loader.probe(text) == "dir"
+            out.append((doc, "kustomization.yaml" if inline else text))
+    return out
+
+
 def accumulate_into(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
     where = str(k.path)
     pending: list[Resource] = []
@@ -104,13 +112,10 @@ def accumulate_into(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
     for ref in k.list("configurations"):
         for doc in loader.load_yaml(str(ref)) or [None]:
             acc.cfg.merge(cfgmod.parse(doc, ref))
-    if k.list("crds"):
-        from renderers.kustomize.plugins import crd_config
-        for ref in k.list("crds"):
-            acc.cfg.merge(crd_config(loader, str(ref)))
+    for ref in k.list("crds"):
+        acc.cfg.merge(plugins.crd_config(loader, str(ref)))
     if k.data.get("openapi"):
-        from renderers.kustomize.plugins import load_openapi
-        acc.schemas = load_openapi(loader, k.map("openapi"), where)
+        acc.schemas = plugins.load_openapi(loader, k.map("openapi"), where)
     run_generators(acc, loader, k)
     for ref in k.list("components"):
         _component(acc, loader, str(ref), where)
@@ -207,8 +212,8 @@ def run_generators(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
                       "configuredBy": {"apiVersion": "builtin", "kind": f"{res.kind}Generator"}}
         absorb_generated(acc.resmap, res)
     if k.list("generators"):
-        from renderers.kustomize.plugins import run_generator_plugins
-        for res in run_generator_plugins(acc, loader, k.list("generators"), where):
+        configs = plugin_configs(loader, k.list("generators"), where)
+        for res in plugins.run_generator_plugins(acc, loader, configs, where):
             absorb_generated(acc.resmap, res)
 
 
@@ -270,8 +275,9 @@ def run_transformers(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
     _builtin_transformers(acc, loader, k)
     _record_transformers(acc, loader, k)
     if k.list("transformers"):
-        from renderers.kustomize.plugins import run_transformer_plugins
-        run_transformer_plugins(acc, loader, k.list("transformers"), str(k.path))
+        where = str(k.path)
+        configs = plugin_configs(loader, k.list("transformers"), where)
+        plugins.run_transformer_plugins(acc, loader, configs, where)
 
 
 def _builtin_transformers(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
