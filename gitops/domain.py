@@ -22,7 +22,7 @@ from gitops.keys import DEFAULT_FIELD_MANAGER
 from gitops.status import ObjectRef, Target
 from renderers.budget import Budget
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: the configuration loads pydantic and pygit2, the engine neither
     from gitops import config
 
 RendererName = Literal["kustomize", "jinja", "plain", "helm"]

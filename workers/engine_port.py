@@ -65,9 +65,8 @@ class GitPoller:
     source: GitSource
 
     def _spec(self, repository: str) -> RepoSpec:
-        from gitops.sources import (
-            RepoSpec,  # lazy: the sources package loads pygit2 (see runtime_from_config)
-        )
+        # lazy: the sources package loads pygit2 (see runtime_from_config)
+        from gitops.sources import RepoSpec
 
         return RepoSpec.from_config(self.fleet.repositories[repository])
 

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from gitops.config import load_config
+from gitops.domain import from_config
 from gitops.errors import GitOpsError
 from gitops.sources import GitSource, RepoSpec
 from gitops.sources.spec import DEFAULT_TIMEOUT, RepositoryLike
@@ -41,9 +43,6 @@ def register(subparsers: Any) -> None:
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    from gitops.config import load_config  # imported late: the config package is a separate module
-    from gitops.domain import from_config
-
     path = Path(args.config)
     fleet = from_config(load_config(path))
     base = path if path.is_dir() else path.parent

@@ -14,6 +14,7 @@ import json
 import time
 from typing import Any
 
+from gitops.config import load_config
 from gitops.state import TargetStatus, open_store
 from gitops.status import SyncStatus, Target
 
@@ -31,8 +32,6 @@ def register(subparsers: Any) -> None:
 def _configured(path: str | None) -> list[Target]:
     if not path:
         return []
-    from gitops.config import load_config
-
     config = load_config(path)
     return [Target(name, app.destination.cluster) for name, app in sorted(config.applications.items())]
 
