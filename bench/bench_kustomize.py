@@ -29,8 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from renderers import isolation
 from renderers.api import RenderRequest, render
-from renderers.kustomize import build
-from renderers.kustomize import clear_caches
+from renderers.kustomize import build, clear_caches
 
 
 def _deployment(i: int) -> dict[str, object]:

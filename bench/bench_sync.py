@@ -46,8 +46,8 @@ def manifests(count: int) -> list[dict[str, Any]]:
 
 
 def request(app: str, namespace: str, cluster: str) -> ReconcileRequest:
-    """A manual sync of ``app`` built from the engine's typed domain values (as ``from_config`` makes
-    them; the repository is never contacted: Git is faked)."""
+    """A manual sync of ``app`` built from the engine's typed domain values (as
+    ``gitops.config.to_fleet`` makes them; the repository is never contacted: Git is faked)."""
     application = Application(app, AppSource("bench", "app"), Destination(cluster, namespace),
                               SyncPolicy(automated=True, prune=True, prune_max_share=0.5))
     return ReconcileRequest(application, Repository("bench", "https://127.0.0.1/bench.git"), Cluster(cluster),

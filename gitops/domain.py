@@ -1,29 +1,26 @@
 """The engine's inputs as typed values: applications, repositories, clusters, ignore rules.
 
-Built once from the validated configuration by :func:`from_config` (the one conversion from the
-``gitops.config`` models) and used alike by the CLI (``render``, ``diff``, ``sync``, ``source check``)
-and the workers: a :class:`Fleet` holds every configured repository, cluster and application, and
-:meth:`Fleet.lookup` gives the three values one reconcile needs. The engine's ports
-(``gitops.engine.Source``, ``Renderer``, ``ClusterFactory``) take these types, so mypy checks the
-wiring end to end. Key design choice: frozen dataclasses that import nothing at runtime beyond the
-standard library and the engine's vocabulary (the config models are named in annotations only), so
-the engine loads neither pydantic nor pygit2 nor kubernetes; references to secrets stay references
-(environment variable names, file paths), as in the configuration.
+Built once from the validated configuration by ``gitops.config.to_fleet`` (the one conversion from the
+``gitops.config`` models, which depend on these values, never the reverse) and used alike by the CLI
+(``render``, ``diff``, ``sync``, ``source check``) and the workers: a :class:`Fleet` holds every configured
+repository, cluster and application, and :meth:`Fleet.lookup` gives the three values one reconcile needs.
+The engine's ports (``gitops.engine.Source``, ``gitops.render.Renderer``, ``gitops.cluster.ClusterFactory``)
+take these types, so mypy checks the wiring end to end. Key design choice: frozen dataclasses that import
+nothing beyond the standard library and the engine's vocabulary, so the engine loads neither pydantic nor
+pygit2 nor kubernetes; references to secrets stay references (environment variable names, file paths), as in
+the configuration.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 from gitops.errors import ConfigError, Problem
 from gitops.keys import DEFAULT_FIELD_MANAGER
 from gitops.status import ObjectRef, Target
 from renderers.budget import Budget
-
-if TYPE_CHECKING:  # annotations only: the configuration loads pydantic and pygit2, the engine neither
-    from gitops import config
 
 RendererName = Literal["kustomize", "jinja", "plain", "helm"]
 
@@ -194,46 +191,3 @@ class Fleet:
         if repository is None:
             raise ConfigError([Problem(f"no repository named {app.source.repository!r}", file=file)])
         return Placement(app, repository, found)
-
-
-def from_config(loaded: config.Config) -> Fleet:
-    """The one conversion from the validated configuration models to the engine's values."""
-    return Fleet({name: _repository(r) for name, r in loaded.repositories.items()},
-                 {name: _cluster(c) for name, c in loaded.clusters.items()},
-                 {name: _application(a) for name, a in loaded.applications.items()})
-
-
-def _credentials(c: config.RepositoryCredentials | None) -> Credentials | None:
-    if c is None:
-        return None
-    return Credentials(c.ssh_key_file, c.ssh_key_env, c.known_hosts_file, c.insecure_ignore_host_key,
-                       c.username, c.password_env, c.password_file, c.token_env, c.token_file)
-
-
-def _repository(r: config.Repository) -> Repository:
-    limits = r.snapshot_limits
-    return Repository(r.name, r.url, r.ref, r.allow_local, _credentials(r.credentials),
-                      tuple(r.remote_base_hosts) if r.remote_base_hosts is not None else None,
-                      None if limits is None else SnapshotLimits(limits.max_bytes, limits.max_entries,
-                                                                 limits.max_file_bytes),
-                      float(r.interval_seconds))
-
-
-def _cluster(c: config.Cluster) -> Cluster:
-    return Cluster(c.name, dict(c.labels), c.kubeconfig, c.context, c.server, c.ca_file, c.token_env,
-                   c.token_file, c.insecure_skip_tls_verify, float(c.qps), float(c.timeout_seconds))
-
-
-def _application(a: config.Application) -> Application:
-    s, p, r = a.source, a.sync_policy, a.sync_policy.retry
-    return Application(
-        a.name,
-        AppSource(s.repository, s.path, s.revision, s.renderer, dict(s.options), dict(s.parameters),
-                  s.budget.to_budget()),
-        Destination(a.destination.cluster, a.destination.namespace),
-        SyncPolicy(p.automated, p.prune, p.self_heal, p.detect_only, p.allow_recreate,
-                   float(p.prune_max_share), p.allow_empty, p.field_manager,
-                   RetryPolicy(r.limit, float(r.backoff_seconds), float(r.factor),
-                               float(r.max_backoff_seconds))),
-        tuple(IgnoreRule(i.group, i.kind, i.name, i.namespace, tuple(i.json_pointers), tuple(i.managers))
-              for i in a.ignore_differences))

@@ -2,7 +2,7 @@
 
 Built by workers/runtime.py when no test runtime is installed: ``runtime_from_config`` loads
 ``$GITOPS_CONFIG`` (gitops.config), converts it to the engine's values once
-(``gitops.domain.from_config``, as the CLI does), opens the Redis store, and wires gitops.sources and
+(``gitops.config.to_fleet``, as the CLI does), opens the Redis store, and wires gitops.sources and
 gitops.engine.reconcile through the engine's own wiring (``gitops.adapters.production_ports``, which
 takes an optional image verifier). Key design choice: the only place in workers/ that knows the
 engine request; tasks and service see Protocols only.
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gitops.domain import Fleet, from_config
+from gitops.domain import Fleet
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
 from gitops.errors import ConfigError, Problem
 from gitops.state import RecordReader, RedisStore, TargetStatus
@@ -119,12 +119,12 @@ def runtime_from_config(settings: Settings) -> Runtime:
     """The production runtime: config from ``$GITOPS_CONFIG``, Redis store, Git source, engine."""
     # Lazy, not to dodge a cycle: the configuration and the sources load pygit2, which a process with a
     # test runtime ($GITOPS_RUNTIME) never needs.
-    from gitops.config import load_config
+    from gitops.config import load_config, to_fleet
     from gitops.sources import GitSource
 
     if not settings.config_path:
         raise ConfigError([Problem("no configuration: set GITOPS_CONFIG (or pass -c to gitops up)")])
-    fleet = from_config(load_config(settings.config_path))
+    fleet = to_fleet(load_config(settings.config_path))
     data_dir = Path(settings.data_dir or Path(settings.config_path).resolve().parent / ".gitops")
     source = GitSource(data_dir / "git")
     store = RedisStore.from_url(settings.redis_url)

@@ -4,7 +4,7 @@ Synchronous (no Celery): renders the application at its revision, plans against 
 server-side dry-run and prints the field-level drift with the manager that owns each live value, and
 a unified YAML diff (Secret values masked, huge values cut). Exit 0: in sync; 1: differences; 2:
 error. Also holds the helpers ``gitops sync`` and ``gitops render`` share: :func:`load` reads the
-configuration once, converts it to the engine's values (``gitops.domain.from_config``) and wires the
+configuration once, converts it to the engine's values (``gitops.config.to_fleet``) and wires the
 production ports (``gitops.adapters.production_ports``); printing results.
 """
 
@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gitops.config import load_config
-from gitops.domain import Fleet, from_config
+from gitops.config import load_config, to_fleet
+from gitops.domain import Fleet
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
 from gitops.status import Action, SyncStatus
 from renderers.yamlio import dump_all
@@ -40,7 +40,7 @@ def cache_dir(args: argparse.Namespace) -> Path:
 
 def fleet(args: argparse.Namespace) -> Fleet:
     """The configuration as the engine's values (ConfigError listing every problem)."""
-    return from_config(load_config(args.config))
+    return to_fleet(load_config(args.config))
 
 
 def ports(args: argparse.Namespace, configured: Fleet) -> Ports:

@@ -16,8 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from gitops.config import load_config
-from gitops.domain import from_config
+from gitops.config import load_config, to_fleet
 from gitops.errors import GitOpsError
 from gitops.sources import GitSource, RepoSpec
 from gitops.sources.spec import DEFAULT_TIMEOUT, RepositoryLike
@@ -44,7 +43,7 @@ def register(subparsers: Any) -> None:
 
 def _run_check(args: argparse.Namespace) -> int:
     path = Path(args.config)
-    fleet = from_config(load_config(path))
+    fleet = to_fleet(load_config(path))
     base = path if path.is_dir() else path.parent
     source = GitSource(args.cache_dir or default_cache_dir())
     return check(fleet.repositories.values(), source, output=args.output, timeout=args.timeout,

@@ -1,7 +1,7 @@
 """The ``Application`` kind, plus the reserved ``ApplicationSet`` and ``VerificationPolicy`` kinds.
 
 Called by the loader (:mod:`gitops.config.loader`), which validates ``spec`` against the ``*Spec``
-model and builds the public model with ``name`` from metadata. ``gitops.domain.from_config`` converts
+model and builds the public model with ``name`` from metadata. ``gitops.config.to_fleet`` converts
 ``Application`` into the engine's values: ``source`` feeds ``renderers.api.render``, ``destination``
 picks the cluster, ``sync_policy`` drives apply/prune/self-heal and ``ignore_differences`` the drift
 comparison. The reserved kinds are validated structurally only (typed but permissive) until later

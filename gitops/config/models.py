@@ -2,7 +2,7 @@
 
 Called by the loader (:mod:`gitops.config.loader`) which validates each document's ``spec`` against
 the ``*Spec`` model and then builds the public model (the spec's fields plus ``name`` and, for
-clusters, ``labels`` from ``metadata``). ``gitops.domain.from_config`` converts the public models into
+clusters, ``labels`` from ``metadata``). ``gitops.config.to_fleet`` converts the public models into
 the values the engine, the CLI and the workers read (``Repository`` then feeds
 ``gitops.sources.RepoSpec.from_config``, ``Cluster`` the Kubernetes client).
 Credentials are references only (environment variable names and file paths); inline secrets are

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops.config import load_config
+from gitops.config import load_config, to_fleet
 from gitops.domain import (
     Application,
     AppSource,
@@ -20,7 +20,6 @@ from gitops.domain import (
     RetryPolicy,
     SnapshotLimits,
     SyncPolicy,
-    from_config,
 )
 from gitops.errors import ConfigError
 from gitops.status import ObjectRef, Target
@@ -76,7 +75,7 @@ def path(tmp_path: Path) -> Path:
 
 
 def test_every_field_is_converted(path: Path) -> None:
-    fleet = from_config(load_config(path))
+    fleet = to_fleet(load_config(path))
     assert fleet.repositories["repo"] == Repository(
         "repo", "https://git.example.com/org/repo.git", "release", False,
         Credentials(username="deploy", token_env="GIT_TOKEN"), ("github.com",),
@@ -94,7 +93,7 @@ def test_every_field_is_converted(path: Path) -> None:
 
 
 def test_values_are_frozen_and_rules_match_refs(path: Path) -> None:
-    app = from_config(load_config(path)).applications["web"]
+    app = to_fleet(load_config(path)).applications["web"]
     with pytest.raises(AttributeError):
         app.name = "other"  # type: ignore[misc]
     [rule] = app.ignore_differences
@@ -103,7 +102,7 @@ def test_values_are_frozen_and_rules_match_refs(path: Path) -> None:
 
 
 def test_lookup_gives_one_targets_inputs_or_a_located_error(path: Path) -> None:
-    fleet = from_config(load_config(path))
+    fleet = to_fleet(load_config(path))
     placement = fleet.lookup("web")
     assert placement.target == Target("web", "prod") and placement.repository.name == "repo"
     with pytest.raises(ConfigError, match="no application named 'nope'") as info:

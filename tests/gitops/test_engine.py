@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from gitops import keys, prune
-from gitops.config import load_config
-from gitops.domain import from_config
+from gitops.config import load_config, to_fleet
 from gitops.engine import Ports, ReconcileRequest, reconcile
 from gitops.errors import AuthError, ClusterUnavailable, Failure, SourceUnavailable, VerificationFailed
 from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
@@ -46,7 +45,7 @@ def request(
 ) -> ReconcileRequest:
     path = tmp_path / "config.yaml"
     path.write_text(CONFIG.format(policy=policy, ignore=ignore))
-    return ReconcileRequest(*from_config(load_config(path)).lookup("app", "c1"), **kw)
+    return ReconcileRequest(*to_fleet(load_config(path)).lookup("app", "c1"), **kw)
 
 
 def cm(name: str, value: str = "1") -> dict[str, Any]:

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops.config import load_config
-from gitops.domain import from_config
+from gitops.config import load_config, to_fleet
 from gitops.errors import ConfigError
 from gitops.status import Target
 from workers.engine_port import ConfigCatalog, runtime_from_config
@@ -43,7 +42,7 @@ spec:
 
 def test_catalog_from_configuration(tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text(CONFIG)
-    catalog = ConfigCatalog(from_config(load_config(tmp_path / "c.yaml")))
+    catalog = ConfigCatalog(to_fleet(load_config(tmp_path / "c.yaml")))
     assert catalog.repositories() == {"repo": 45.0}
     web = catalog.target(Target("web", "prod"))
     assert web is not None and web.path == "apps/web" and web.self_heal and web.follows_head
@@ -100,7 +99,7 @@ spec:
             raise VerificationFailed("image not signed")
 
     refuse = Refuse()
-    reconciler = EngineReconciler(from_config(load_config(tmp_path / "c.yaml")), GitSource(tmp_path / "git"),
+    reconciler = EngineReconciler(to_fleet(load_config(tmp_path / "c.yaml")), GitSource(tmp_path / "git"),
                                   InMemoryStore(), verifier=refuse)
     result = reconciler.reconcile(Target("web", "prod"), trigger=Trigger.POLL, sync=True)
     assert seen == ["ConfigMap"] and result.error and "image not signed" in result.error

@@ -23,8 +23,7 @@ from kubernetes import config as k8s_config
 
 from gitops.cluster.rest import ClusterSettings, KubeCluster
 from gitops.cluster.throttle import RetryPolicy
-from gitops.config import load_config
-from gitops.domain import from_config
+from gitops.config import load_config, to_fleet
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
 from gitops.testing import FakeClusters, FakeSource, StaticRenderer
 
@@ -114,7 +113,7 @@ class Env:
                 ignore=ignore,
             )
         )
-        return ReconcileRequest(*from_config(load_config(path)).lookup(self.app, "e2e"), **kw)
+        return ReconcileRequest(*to_fleet(load_config(path)).lookup(self.app, "e2e"), **kw)
 
     def sync(self, manifests: list[dict[str, Any]] | None = None, **kw: Any) -> ReconcileResult:
         if manifests is not None:
