@@ -19,12 +19,13 @@ from pathlib import Path
 from gitops import domain
 from gitops.cluster.rest import KubeClusters
 from gitops.engine import Ports
-from gitops.render import Manifest, RemoteLoader
+from gitops.render import RemoteLoader
 from gitops.sources import GitSource, RepoSpec
 from gitops.sources.remote_bases import RemoteBaseLoader, configured_hosts
 from gitops.verify import NoVerifier, Verifier
 from renderers.api import RenderRequest
 from renderers.api import render as render_manifests
+from renderers.manifest import Manifest
 
 
 class GitSourcePort:

@@ -43,8 +43,8 @@ from gitops.render import RemoteLoader, Renderer
 from gitops.render.manifests import prepare, validate
 from gitops.results import FieldDrift, ObjectResult
 from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
+from renderers.manifest import Manifest
 
-Manifest = dict[str, Any]
 log = logging.getLogger(__name__)
 
 

@@ -15,8 +15,6 @@ from typing import Any
 
 from gitops.status import Action, HealthStatus, ObjectRef
 
-Manifest = dict[str, Any]
-
 
 @dataclass(frozen=True)
 class FieldDrift:

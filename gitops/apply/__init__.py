@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from gitops import keys
 from gitops.cluster import Cluster
@@ -30,8 +29,7 @@ from gitops.plan import ObjectPlan, Plan, RefKey, ref_key
 from gitops.plan.ordering import Stage, plan_steps
 from gitops.results import ObjectResult
 from gitops.status import Action, HealthStatus, ObjectRef
-
-Manifest = dict[str, Any]
+from renderers.manifest import Manifest
 
 
 @dataclass(frozen=True)

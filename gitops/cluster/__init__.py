@@ -17,15 +17,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import quote
 
 from gitops import domain
 from gitops.errors import InputError
 from gitops.status import ObjectRef
 from renderers.k8s.schema import resources
-
-Manifest = dict[str, Any]
+from renderers.manifest import Manifest
 
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._:@-]{0,251}[A-Za-z0-9])?$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")

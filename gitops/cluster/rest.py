@@ -29,13 +29,14 @@ from kubernetes.client.rest import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from gitops import domain
-from gitops.cluster import Manifest, ResourceInfo, builtin, check_name, collection_path, object_path
+from gitops.cluster import ResourceInfo, builtin, check_name, collection_path, object_path
 from gitops.cluster.throttle import RetryPolicy, TokenBucket, retry
 from gitops.cluster.translate import translate
 from gitops.errors import ClusterError, ClusterUnavailable, NotFound
 from gitops.status import ObjectRef
 from renderers import yamlio
 from renderers.errors import RenderError
+from renderers.manifest import Manifest
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops.status import HealthStatus
+from renderers.manifest import Manifest
 
-Manifest = dict[str, Any]
 H = HealthStatus
 
 

@@ -22,7 +22,6 @@ import copy
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from gitops import keys
 from gitops.cluster import Cluster
@@ -37,9 +36,9 @@ from gitops.status import Action, ObjectRef
 from renderers.k8s import fieldpath, jsonpointer
 from renderers.k8s.fieldpath import PathElement
 from renderers.k8s.schema import root_for
+from renderers.manifest import Manifest
 from renderers.yamlio import dump_all
 
-Manifest = dict[str, Any]
 RefKey = tuple[str, str, str, str]
 
 

@@ -18,8 +18,7 @@ import secrets
 from typing import Any
 
 from gitops import keys
-
-Manifest = dict[str, Any]
+from renderers.manifest import Manifest
 
 _NOISE = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink",
           "deletionTimestamp", "deletionGracePeriodSeconds")

@@ -18,12 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
-from typing import Any
 
 from gitops import keys
 from renderers.k8s.schema import resources
-
-Manifest = dict[str, Any]
+from renderers.manifest import Manifest
 
 KIND_ORDER: tuple[str, ...] = (
     "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy",

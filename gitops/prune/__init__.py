@@ -37,8 +37,8 @@ from gitops.plan.ordering import sort_key
 from gitops.results import ObjectResult
 from gitops.status import Action, ObjectRef, Target
 from renderers.k8s.schema import resources
+from renderers.manifest import Manifest
 
-Manifest = dict[str, Any]
 NAMESPACE = "gitops-system"
 _FIELD = "objects"
 PROPAGATION = ("Background", "Foreground", "Orphan")

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from gitops import domain
 from gitops.errors import RenderFailed
 from gitops.status import Target
 from renderers.api import cluster_parameters
 from renderers.errors import RenderError
+from renderers.manifest import Manifest
 
-Manifest = dict[str, Any]
 RemoteLoader = Callable[[str], Path]
 
 

@@ -25,8 +25,8 @@ from gitops.errors import InputError, NotFound
 from gitops.status import ObjectRef, Target
 from renderers import yamlio
 from renderers.errors import RenderError
+from renderers.manifest import Manifest
 
-Manifest = dict[str, Any]
 _API_VERSION = re.compile(r"([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?/)?v[0-9]+[a-z0-9]*")
 # Metadata only the API server sets: dropped before apply (sent, they are preconditions or refused).
 SERVER_OWNED = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")

@@ -28,8 +28,8 @@ from gitops.status import ObjectRef
 from renderers.k8s import fieldpath, fieldsv1
 from renderers.k8s.fieldpath import FieldSet, Path, PathElement
 from renderers.k8s.schema import TypeNode, element, field, resolve, root_for
+from renderers.manifest import Manifest
 
-Manifest = dict[str, Any]
 Key = tuple[str, str, str, str]
 IMMUTABLE: dict[tuple[str, str], tuple[str, ...]] = {
     ("apps", "Deployment"): ("spec", "selector"), ("batch", "Job"): ("spec", "template"),

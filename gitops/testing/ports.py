@@ -11,14 +11,12 @@ import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from gitops import domain
 from gitops.cluster import Cluster
 from gitops.engine import Ports
 from gitops.testing.cluster import FakeCluster
-
-Manifest = dict[str, Any]
+from renderers.manifest import Manifest
 
 
 @dataclass

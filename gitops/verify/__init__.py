@@ -9,11 +9,10 @@ verifier will live; a production adapter is passed to ``gitops.adapters.producti
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from gitops.status import Target
-
-Manifest = dict[str, Any]
+from renderers.manifest import Manifest
 
 
 class Verifier(Protocol):
