@@ -36,7 +36,7 @@ from renderers.manifest import Manifest, check_unique, from_documents
 RendererFn = Callable[[Path, Path, Mapping[str, Any], Mapping[str, Any]], list[Manifest]]
 
 
-class Renderer(StrEnum):
+class RendererKind(StrEnum):
     """The renderers an application can name in ``source.renderer``."""
 
     KUSTOMIZE = "kustomize"
@@ -112,10 +112,10 @@ def _kustomize(root: Path, app_dir: Path, options: Mapping[str, Any], parameters
 
 
 RENDERERS: dict[str, RendererFn] = {
-    Renderer.KUSTOMIZE: _kustomize,
-    Renderer.JINJA: jinja.render,
-    Renderer.PLAIN: _plain,
-    Renderer.HELM: _helm,
+    RendererKind.KUSTOMIZE: _kustomize,
+    RendererKind.JINJA: jinja.render,
+    RendererKind.PLAIN: _plain,
+    RendererKind.HELM: _helm,
 }
 
 

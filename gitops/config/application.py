@@ -19,11 +19,10 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from gitops.config.fields import Model, Name, PositiveDuration, Text
 from gitops.config.models import GitRef
+from gitops.domain import RendererName
 from gitops.keys import DEFAULT_FIELD_MANAGER
 from renderers import budget as render_budget
 from renderers.k8s import jsonpointer
-
-Renderer = Literal["kustomize", "jinja", "plain", "helm"]
 
 
 def _app_path(value: str) -> str:
@@ -86,7 +85,7 @@ class AppSource(Model):
     repository: Text
     path: AppPath
     revision: GitRef | None = None
-    renderer: Renderer = "plain"
+    renderer: RendererName = "plain"
     options: dict[str, Any] = {}
     parameters: dict[str, Any] = {}
     budget: RenderBudget = RenderBudget()

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from renderers.api import RENDERERS, Renderer, RenderRequest, cluster_parameters, render, render_in_process
+from renderers.api import (
+    RENDERERS,
+    RendererKind,
+    RenderRequest,
+    cluster_parameters,
+    render,
+    render_in_process,
+)
 from renderers.errors import RenderError
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
@@ -23,7 +30,7 @@ def write(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_every_renderer_name_is_dispatched() -> None:
-    assert set(RENDERERS) == {r.value for r in Renderer} == {"kustomize", "jinja", "plain", "helm"}
+    assert set(RENDERERS) == {r.value for r in RendererKind} == {"kustomize", "jinja", "plain", "helm"}
 
 
 def test_request_is_frozen(tmp_path: Path) -> None:
@@ -34,7 +41,7 @@ def test_request_is_frozen(tmp_path: Path) -> None:
 
 def test_same_directory_through_plain_and_jinja(tmp_path: Path) -> None:
     write(tmp_path, {"app/a.yaml": CM.format(name="a")})
-    for renderer in ("plain", "jinja", Renderer.PLAIN):
+    for renderer in ("plain", "jinja", RendererKind.PLAIN):
         out = render(RenderRequest(root=tmp_path, path="app", renderer=renderer))
         located = {"internal.config.kubernetes.io/path": "app/a.yaml",
                    "internal.config.kubernetes.io/index": "0"}
