@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from kubesandbox.apierrors import bad_request
 from kubesandbox.catalog import ResourceType
-from kubesandbox.status import bad_request
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ import time
 from typing import Any, Final
 
 from kubesandbox import workloads
+from kubesandbox.apierrors import ApiError
 from kubesandbox.call import Call
 from kubesandbox.catalog import ResourceType
 from kubesandbox.server import App
-from kubesandbox.status import ApiError
 from kubesandbox.store import Entry
 
 # "true" on a workload makes its simulated rollout fail (the engine then sees it Degraded).

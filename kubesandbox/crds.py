@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from kubesandbox import fieldmanager
+from kubesandbox.apierrors import invalid
 from kubesandbox.catalog import ResourceType
 from kubesandbox.meta import now
-from kubesandbox.status import invalid
 
 _VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 

@@ -6,7 +6,7 @@
     ├── UsageError                a bad argument to ``Sandbox.start`` or ``gitops sandbox`` (a
     │                             non-loopback host without ``allow_remote``, a port out of range)
     └── ApiError                  one failed API request, rendered as a ``meta/v1`` Status
-                                  (:mod:`kubesandbox.status`)
+                                  (:mod:`kubesandbox.apierrors`)
 
 The server-side apply library raises plain ``ValueError``-based errors of its own
 (:mod:`kubesandbox.ssa.errors`), which the REST layer turns into ``ApiError`` responses. Code that

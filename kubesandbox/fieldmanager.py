@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubesandbox import ssa
-from kubesandbox.status import ApiError, apply_conflict, invalid
+from kubesandbox.apierrors import ApiError, apply_conflict, invalid
 from renderers.k8s.schema import TypeNode
 
 

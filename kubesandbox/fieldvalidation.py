@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubesandbox.status import ApiError, bad_request
+from kubesandbox.apierrors import ApiError, bad_request
 from renderers.k8s.schema import TypeNode, resolve, root_for
 
 MODES = ("Ignore", "Warn", "Strict")

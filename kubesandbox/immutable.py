@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kubesandbox.apierrors import invalid
 from kubesandbox.catalog import ResourceType
-from kubesandbox.status import invalid
 
 Cause = tuple[str, str, str]
 IMMUTABLE = "field is immutable"

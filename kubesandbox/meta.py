@@ -16,8 +16,8 @@ import time
 import uuid
 from typing import Any
 
+from kubesandbox.apierrors import invalid
 from kubesandbox.catalog import ResourceType
-from kubesandbox.status import invalid
 from renderers.k8s.values import go_quote
 
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubesandbox.status import ApiError, bad_request
+from kubesandbox.apierrors import ApiError, bad_request
 from renderers.errors import RenderError
 from renderers.k8s import jsonpatch
 from renderers.k8s.schema import TypeNode

@@ -1,7 +1,7 @@
 """The sandbox's REST verbs: GET, LIST, POST, PUT, PATCH and DELETE on one resource type.
 
 Called by the HTTP handler with a parsed :class:`~kubesandbox.call.Call`; returns ``(status code, JSON
-bytes)`` or raises :class:`~kubesandbox.status.ApiError`. Each rule names the documented behaviour it
+bytes)`` or raises :class:`~kubesandbox.apierrors.ApiError`. Each rule names the documented behaviour it
 follows (API concepts: "Resource versions", "Retrieving large results sets in chunks", "Dry-run",
 "Server-side apply"). Reads run without copying (cached JSON bytes); every write runs under the store lock
 from reading the live object to storing the new one, so concurrent writers serialize like etcd's
@@ -18,12 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubesandbox import decoding, fieldmanager, fieldvalidation, scale
-from kubesandbox.call import Call
-from kubesandbox.catalog import Catalog, ResourceType
-from kubesandbox.meta import generated_name, now
-from kubesandbox.patch import json_patch, merge_patch, strategic_patch
-from kubesandbox.selectors import field_selector, label_selector
-from kubesandbox.status import (
+from kubesandbox.apierrors import (
     STALE,
     ApiError,
     already_exists,
@@ -34,6 +29,11 @@ from kubesandbox.status import (
     not_found,
     unsupported_media_type,
 )
+from kubesandbox.call import Call
+from kubesandbox.catalog import Catalog, ResourceType
+from kubesandbox.meta import generated_name, now
+from kubesandbox.patch import json_patch, merge_patch, strategic_patch
+from kubesandbox.selectors import field_selector, label_selector
 from kubesandbox.store import Entry, Store, dumps
 from kubesandbox.writes import Writer
 from renderers import yamlio

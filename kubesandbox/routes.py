@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from kubesandbox.apierrors import ApiError, method_not_allowed
 from kubesandbox.catalog import Catalog, ResourceType
-from kubesandbox.status import ApiError, method_not_allowed
 
 NOT_FOUND = ApiError(404, "NotFound", "the server could not find the requested resource", details={
     "causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubesandbox.status import bad_request
+from kubesandbox.apierrors import bad_request
 
 
 def selector_string(selector: Any) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kubesandbox.status import ApiError, bad_request
+from kubesandbox.apierrors import ApiError, bad_request
 from renderers.k8s import labels
 
 Predicate = Callable[[Mapping[str, str]], bool]

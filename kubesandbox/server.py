@@ -28,12 +28,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from kubesandbox import fieldvalidation, openapi, watch
+from kubesandbox.apierrors import ApiError, too_large
 from kubesandbox.call import Call
 from kubesandbox.catalog import Catalog
 from kubesandbox.instruments import WRITE_VERBS, FaultRule, Faults, Stats
 from kubesandbox.rest import MAX_BODY, TRUE, Api
 from kubesandbox.routes import NOT_FOUND, Route, route
-from kubesandbox.status import ApiError, too_large
 from kubesandbox.store import Store, dumps
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubesandbox.apierrors import invalid
 from kubesandbox.catalog import ResourceType
-from kubesandbox.status import invalid
 
 Cause = tuple[str, str, str]
 WORKLOADS = {("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"), ("apps", "ReplicaSet"),

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kubesandbox.apierrors import gone
 from kubesandbox.call import Call
 from kubesandbox.rest import TRUE, Api, parse_int
 from kubesandbox.selectors import field_selector, label_selector
-from kubesandbox.status import gone
 from kubesandbox.store import Entry, Event, dumps
 
 Send = Callable[[bytes], None]

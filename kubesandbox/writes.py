@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubesandbox import crds, fieldmanager, fieldvalidation
+from kubesandbox.apierrors import ApiError, bad_request, conflict, not_found
 from kubesandbox.call import Call
 from kubesandbox.catalog import Catalog, ResourceType
 from kubesandbox.defaults import apply_defaults, job_selector
@@ -26,7 +27,6 @@ from kubesandbox.meta import (
     validate_metadata,
     validate_name,
 )
-from kubesandbox.status import ApiError, bad_request, conflict, not_found
 from kubesandbox.store import Entry, Store, dumps
 from kubesandbox.validation import validate_object
 
