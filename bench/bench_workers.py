@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gitops.state import RedisStore  # noqa: E402
-from gitops.status import SyncStatus, Target  # noqa: E402
+from gitops.vocabulary import SyncStatus, Target  # noqa: E402
 from workers.demo import commit, write_files  # noqa: E402
 from workers.redis_server import RedisServer  # noqa: E402
 

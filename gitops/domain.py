@@ -19,7 +19,7 @@ from typing import Literal, NamedTuple
 
 from gitops.errors import ConfigError, Problem
 from gitops.keys import DEFAULT_FIELD_MANAGER
-from gitops.status import ObjectRef, Target
+from gitops.vocabulary import ObjectRef, Target
 from renderers.budget import Budget
 
 RendererName = Literal["kustomize", "jinja", "plain", "helm"]

@@ -42,7 +42,7 @@ from gitops.plan import RefKey
 from gitops.render import RemoteLoader, Renderer
 from gitops.render.manifests import prepare, validate
 from gitops.results import FieldDrift, ObjectResult
-from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
+from gitops.vocabulary import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
 from renderers.manifest import Manifest
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from gitops.errors import Failure, GitOpsError, SyncFailed
 from gitops.health import Health, assess
 from gitops.plan import Plan, RefKey, ref_key
 from gitops.results import ObjectResult
-from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus
+from gitops.vocabulary import Action, HealthStatus, ObjectRef, SyncStatus
 
 
 def desired_refs(results: Iterable[ObjectResult], plan: Plan) -> list[ObjectRef]:

@@ -3,7 +3,7 @@
 Produced by gitops.plan (:class:`FieldDrift`), gitops.apply and gitops.prune (:class:`ObjectResult`,
 with health from gitops.health), read by gitops/engine.py, gitops.outcome, the CLI, state and the HTTP
 API. Every
-value is a frozen dataclass using the shared vocabulary of gitops/status.py, so a result can cross
+value is a frozen dataclass using the shared vocabulary of gitops/vocabulary.py, so a result can cross
 processes (``to_dict``) without carrying live API objects. Field values are already masked when they
 belong to a Secret: nothing here can leak a secret value into logs or output.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitops.status import Action, HealthStatus, ObjectRef
+from gitops.vocabulary import Action, HealthStatus, ObjectRef
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gitops.clock import poll_until
-from gitops.status import Target, Trigger
+from gitops.vocabulary import Target, Trigger
 from workers import service
 from workers.locks import LeaderLock
 from workers.ports import Runtime

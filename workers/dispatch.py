@@ -10,7 +10,7 @@ enqueues one reconcile per target, not one per request.
 from __future__ import annotations
 
 from gitops.state import Coalescing, RedisStore, check_name, check_target
-from gitops.status import Trigger
+from gitops.vocabulary import Trigger
 from workers.settings import Settings
 
 

@@ -20,8 +20,8 @@ from gitops.domain import Fleet
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
 from gitops.errors import ConfigError, Problem
 from gitops.state import RecordReader, RedisStore, TargetStatus
-from gitops.status import Target, Trigger
 from gitops.verify import Verifier
+from gitops.vocabulary import Target, Trigger
 from workers.ports import Retry, Runtime, TargetInfo
 from workers.settings import Settings
 

@@ -16,7 +16,7 @@ from typing import Protocol
 from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.state import Store
 from gitops.state.model import ResultLike
-from gitops.status import Target, Trigger
+from gitops.vocabulary import Target, Trigger
 from workers.settings import Settings
 
 

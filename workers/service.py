@@ -31,7 +31,7 @@ from gitops.state import (
     records_from_result,
 )
 from gitops.state.model import ResultLike
-from gitops.status import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
+from gitops.vocabulary import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
 from workers.locks import LeaseKeeper
 from workers.ports import Retry, Runtime, TargetInfo
 

@@ -17,7 +17,7 @@ from celery import Task
 
 from gitops.errors import GitOpsError, InputError
 from gitops.state import check_target
-from gitops.status import Target, Trigger
+from gitops.vocabulary import Target, Trigger
 from workers import service
 from workers.app import app
 from workers.runtime import get_runtime

@@ -28,7 +28,7 @@ from gitops.health.wait import wait_healthy
 from gitops.plan import ObjectPlan, Plan, RefKey, ref_key
 from gitops.plan.ordering import Stage, plan_steps
 from gitops.results import ObjectResult
-from gitops.status import Action, HealthStatus, ObjectRef
+from gitops.vocabulary import Action, HealthStatus, ObjectRef
 from renderers.manifest import Manifest
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from gitops.config import load_config, to_fleet
 from gitops.domain import Fleet
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
-from gitops.status import Action, SyncStatus
+from gitops.vocabulary import Action, SyncStatus
 from renderers.yamlio import dump_all
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from gitops.config import load_config
 from gitops.state import TargetStatus, open_store
-from gitops.status import SyncStatus, Target
+from gitops.vocabulary import SyncStatus, Target
 
 COLUMNS = ("APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "AGE", "ERROR")
 

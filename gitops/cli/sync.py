@@ -19,7 +19,7 @@ from typing import Any
 from gitops.cli.diff import add_target_arguments, build_request, load, print_drift, print_results
 from gitops.engine import reconcile
 from gitops.errors import GitOpsError
-from gitops.status import Action, SyncStatus, Trigger
+from gitops.vocabulary import Action, SyncStatus, Trigger
 
 
 def _enqueue(args: argparse.Namespace) -> int:

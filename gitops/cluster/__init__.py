@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from gitops import domain
 from gitops.errors import InputError
-from gitops.status import ObjectRef
+from gitops.vocabulary import ObjectRef
 from renderers.k8s.schema import resources
 from renderers.manifest import Manifest
 

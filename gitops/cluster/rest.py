@@ -33,7 +33,7 @@ from gitops.cluster import ResourceInfo, builtin, check_name, collection_path, o
 from gitops.cluster.throttle import RetryPolicy, TokenBucket, retry
 from gitops.cluster.translate import translate
 from gitops.errors import ClusterError, ClusterUnavailable, NotFound
-from gitops.status import ObjectRef
+from gitops.vocabulary import ObjectRef
 from renderers import yamlio
 from renderers.errors import RenderError
 from renderers.manifest import Manifest

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gitops.status import HealthStatus
+from gitops.vocabulary import HealthStatus
 from renderers.manifest import Manifest
 
 H = HealthStatus

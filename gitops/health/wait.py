@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from gitops.cluster import Cluster
 from gitops.health import Health, assess
-from gitops.status import HealthStatus, ObjectRef
+from gitops.vocabulary import HealthStatus, ObjectRef
 
 SETTLED = frozenset({HealthStatus.HEALTHY, HealthStatus.SUSPENDED, HealthStatus.DEGRADED})
 

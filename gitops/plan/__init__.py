@@ -32,7 +32,7 @@ from gitops.plan import managed
 from gitops.plan.fields import compare, truncate
 from gitops.plan.normalize import contains, manifest_hash, normalize, stored_form
 from gitops.results import FieldDrift
-from gitops.status import Action, ObjectRef
+from gitops.vocabulary import Action, ObjectRef
 from renderers.k8s import fieldpath, jsonpointer
 from renderers.k8s.fieldpath import PathElement
 from renderers.k8s.schema import root_for

@@ -35,7 +35,7 @@ from gitops.errors import ClusterError, Forbidden, GitOpsError, InputError, NotF
 from gitops.plan import Plan, ref_key
 from gitops.plan.ordering import sort_key
 from gitops.results import ObjectResult
-from gitops.status import Action, ObjectRef, Target
+from gitops.vocabulary import Action, ObjectRef, Target
 from renderers.k8s.schema import resources
 from renderers.manifest import Manifest
 

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from gitops import domain
 from gitops.errors import RenderFailed
-from gitops.status import Target
+from gitops.vocabulary import Target
 from renderers.api import cluster_parameters
 from renderers.errors import RenderError
 from renderers.manifest import Manifest

@@ -22,7 +22,7 @@ from typing import Any
 from gitops import keys
 from gitops.cluster import Cluster, check_name
 from gitops.errors import InputError, NotFound
-from gitops.status import ObjectRef, Target
+from gitops.vocabulary import ObjectRef, Target
 from renderers import yamlio
 from renderers.errors import RenderError
 from renderers.manifest import Manifest

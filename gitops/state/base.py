@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from gitops.state.model import Event, Operation, TargetStatus, clip
-from gitops.status import Target
+from gitops.vocabulary import Target
 
 HISTORY_LIMIT = 50
 EVENTS_LIMIT = 10_000

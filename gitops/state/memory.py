@@ -28,7 +28,7 @@ from gitops.state.base import (
 )
 from gitops.state.model import Event, Operation, TargetStatus, clip
 from gitops.state.names import check_name, check_operation_id, check_target
-from gitops.status import Target
+from gitops.vocabulary import Target
 
 
 def _history_order(operation: Operation) -> tuple[float, str]:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from gitops.errors import Failure
 from gitops.results import FieldDrift, ObjectResult
-from gitops.status import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
+from gitops.vocabulary import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
 
 MAX_TEXT = 4096
 MAX_VALUE = 1024

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from gitops.errors import InputError
-from gitops.status import Target
+from gitops.vocabulary import Target
 
 SCHEMA_VERSION: Final = 1
 DEFAULT_PREFIX: Final = f"gitops:v{SCHEMA_VERSION}:"

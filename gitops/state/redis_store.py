@@ -33,7 +33,7 @@ from gitops.state.base import (
 )
 from gitops.state.model import Event, Operation, TargetStatus, clip
 from gitops.state.names import DEFAULT_PREFIX, Keys, check_name, check_operation_id
-from gitops.status import Target
+from gitops.vocabulary import Target
 
 log = logging.getLogger(__name__)
 

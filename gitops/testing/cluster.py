@@ -24,7 +24,7 @@ from gitops.cluster import ResourceInfo, builtin, check_name
 from gitops.errors import ClusterError, ClusterUnavailable, Conflict, ImmutableField, Invalid, NotFound
 from gitops.plan import managed
 from gitops.plan.fields import compare
-from gitops.status import ObjectRef
+from gitops.vocabulary import ObjectRef
 from renderers.k8s import fieldpath, fieldsv1
 from renderers.k8s.fieldpath import FieldSet, Path, PathElement
 from renderers.k8s.schema import TypeNode, element, field, resolve, root_for

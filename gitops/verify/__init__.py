@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from gitops.status import Target
+from gitops.vocabulary import Target
 from renderers.manifest import Manifest
 
 

@@ -22,7 +22,7 @@ from gitops.domain import (
     SyncPolicy,
 )
 from gitops.errors import ConfigError
-from gitops.status import ObjectRef, Target
+from gitops.vocabulary import ObjectRef, Target
 from renderers.budget import Budget
 
 CONFIG = """\

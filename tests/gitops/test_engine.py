@@ -14,8 +14,8 @@ from gitops import keys, prune
 from gitops.config import load_config, to_fleet
 from gitops.engine import Ports, ReconcileRequest, reconcile
 from gitops.errors import AuthError, ClusterUnavailable, Failure, SourceUnavailable, VerificationFailed
-from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
 from gitops.testing import FakeCluster, FakeClusters, FakeSource, StaticRenderer
+from gitops.vocabulary import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
 from renderers.errors import RenderError
 
 CONFIG = """

@@ -12,7 +12,7 @@ from worker_kit import wait_for
 
 from gitops.clock import ManualClock
 from gitops.state import InMemoryStore
-from gitops.status import Target, Trigger
+from gitops.vocabulary import Target, Trigger
 from workers.beat import Beat, Dispatch
 from workers.ports import Runtime
 from workers.settings import Settings
@@ -85,7 +85,7 @@ def test_resync_triggers_self_heal_once_per_interval_and_coalesces() -> None:
 
 def test_resync_forgets_targets_no_longer_configured() -> None:
     from gitops.state import Operation, TargetStatus
-    from gitops.status import OperationPhase
+    from gitops.vocabulary import OperationPhase
 
     store = InMemoryStore(clock=ManualClock())
     gone = Target("removed", "prod")

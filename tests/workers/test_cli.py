@@ -17,7 +17,7 @@ from gitops import dispatch
 from gitops.cli import main
 from gitops.errors import GitOpsError, InputError
 from gitops.state import RedisStore, TargetStatus
-from gitops.status import HealthStatus, SyncStatus, Target
+from gitops.vocabulary import HealthStatus, SyncStatus, Target
 from workers.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,7 +178,7 @@ def filled(rclient: redis.Redis, redis_server: RedisServer, monkeypatch: pytest.
     monkeypatch.setenv("GITOPS_REDIS_URL", redis_server.url)
     store = RedisStore(rclient)
     from gitops.state import Operation
-    from gitops.status import OperationPhase, Trigger
+    from gitops.vocabulary import OperationPhase, Trigger
 
     for app, sync, error in (("web", SyncStatus.SYNCED, None), ("api", SyncStatus.OUT_OF_SYNC, "boom\nmore")):
         status = TargetStatus(app, "prod", revision="0123456789abcdef", sync=sync,

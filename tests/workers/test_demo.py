@@ -15,7 +15,7 @@ import yaml
 from worker_kit import wait_for
 
 from gitops.state import RedisStore
-from gitops.status import HealthStatus, SyncStatus, Target
+from gitops.vocabulary import HealthStatus, SyncStatus, Target
 
 TARGETS = [Target(f"hello-{c}", c) for c in ("dev", "staging", "prod")]
 

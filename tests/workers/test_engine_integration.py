@@ -20,7 +20,7 @@ import redis
 from worker_kit import FAST, wait_for
 
 from gitops.state import RedisStore
-from gitops.status import OperationPhase, SyncStatus, Target, Trigger
+from gitops.vocabulary import OperationPhase, SyncStatus, Target, Trigger
 from kubesandbox import FaultRule
 from workers.app import app, configure
 from workers.demo import Demo, start_demo

@@ -8,7 +8,7 @@ import pytest
 
 from gitops.config import load_config, to_fleet
 from gitops.errors import ConfigError
-from gitops.status import Target
+from gitops.vocabulary import Target
 from workers.engine_port import ConfigCatalog, runtime_from_config
 from workers.ports import Retry
 from workers.settings import Settings
@@ -65,7 +65,7 @@ def test_a_verifier_plugs_into_the_workers_engine_through_the_engines_wiring(tmp
     from gitops.errors import VerificationFailed
     from gitops.sources import GitSource
     from gitops.state import InMemoryStore
-    from gitops.status import Trigger
+    from gitops.vocabulary import Trigger
     from workers.engine_port import EngineReconciler
 
     repo = tmp_path / "repo"

@@ -8,7 +8,7 @@ from worker_kit import wait_for
 from gitops.clock import ManualClock
 from gitops.errors import StateError
 from gitops.state import InMemoryStore, Lease
-from gitops.status import Target
+from gitops.vocabulary import Target
 from workers.locks import LeaderLock, LeaseKeeper
 
 T = Target("web", "prod")

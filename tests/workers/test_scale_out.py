@@ -13,7 +13,7 @@ import redis
 from worker_kit import wait_for
 
 from gitops.state import RedisStore
-from gitops.status import Target
+from gitops.vocabulary import Target
 from workers.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]

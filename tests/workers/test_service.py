@@ -12,7 +12,7 @@ from worker_kit import wait_for
 from gitops.clock import ManualClock
 from gitops.errors import ClusterUnavailable, Failure, StateError
 from gitops.state import InMemoryStore, Lease
-from gitops.status import OperationPhase, SyncStatus, Target, Trigger
+from gitops.vocabulary import OperationPhase, SyncStatus, Target, Trigger
 from workers import service
 from workers.ports import Retry, Runtime
 from workers.settings import Settings

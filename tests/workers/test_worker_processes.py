@@ -20,7 +20,7 @@ import redis
 from worker_kit import FAST, wait_for
 
 from gitops.state import RedisStore
-from gitops.status import OperationPhase, Target, Trigger
+from gitops.vocabulary import OperationPhase, Target, Trigger
 from workers.app import app, configure
 from workers.redis_server import RedisServer
 from workers.settings import Settings

@@ -24,7 +24,7 @@ import redis
 from gitops.errors import ClusterUnavailable, Failure, SourceUnavailable
 from gitops.results import FieldDrift, ObjectResult
 from gitops.state import RedisStore
-from gitops.status import HealthStatus, SyncStatus, Target, Trigger
+from gitops.vocabulary import HealthStatus, SyncStatus, Target, Trigger
 from workers.ports import Runtime, TargetInfo
 from workers.settings import Settings
 

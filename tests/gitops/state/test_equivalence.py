@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from gitops.errors import StateError
 from gitops.state import InMemoryStore, Lease, Operation, RedisStore, TargetStatus
-from gitops.status import OperationPhase, SyncStatus, Target, Trigger
+from gitops.vocabulary import OperationPhase, SyncStatus, Target, Trigger
 from workers.redis_server import RedisServer
 
 TARGETS = [Target("web", "prod"), Target("api", "prod")]

@@ -13,7 +13,7 @@ from gitops.errors import Failure, StateError
 from gitops.results import FieldDrift, ObjectResult
 from gitops.state import InMemoryStore, RedisStore, TargetStatus, carry_forward, records_from_result
 from gitops.state.model import MAX_OBJECTS, MAX_TEXT
-from gitops.status import Action, HealthStatus, ObjectRef, OperationPhase, SyncStatus, Target, Trigger
+from gitops.vocabulary import Action, HealthStatus, ObjectRef, OperationPhase, SyncStatus, Target, Trigger
 from workers.redis_server import RedisServer
 
 T = Target("web", "prod")

@@ -30,7 +30,7 @@ from gitops.state import (
 )
 from gitops.state.base import bounded_event
 from gitops.state.model import clip
-from gitops.status import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
+from gitops.vocabulary import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
 
 AnyStore = InMemoryStore | RedisStore
 Lapse = Callable[[float], None]  # the ``lapse`` fixture: let seconds pass for the store's TTLs

@@ -162,7 +162,7 @@ def env(backend: Backend, tmp_path: Path) -> Iterator[Env]:
         backend.sandbox.faults.clear()
     if backend.kind == "cluster":  # leave a real cluster as we found it
         from gitops import prune
-        from gitops.status import ObjectRef, Target
+        from gitops.vocabulary import ObjectRef, Target
 
         cluster.delete(ObjectRef("", "Namespace", "", namespace, "v1"))
         cluster.delete(

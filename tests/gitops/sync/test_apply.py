@@ -9,8 +9,8 @@ from gitops import plan as diff
 from gitops.apply import ApplyOptions, apply_plan, preview
 from gitops.errors import ClusterUnavailable
 from gitops.render.manifests import prepare
-from gitops.status import Action, ObjectRef, Target
 from gitops.testing import FakeCluster
+from gitops.vocabulary import Action, ObjectRef, Target
 
 TARGET = Target("app", "c1")
 FAST = ApplyOptions(definition_timeout=0.2, poll_interval=0.01, wave_timeout=0.2)

@@ -22,8 +22,8 @@ from gitops.errors import (
     NotFound,
 )
 from gitops.render.manifests import prepare, validate
-from gitops.status import Target
 from gitops.testing import FakeCluster
+from gitops.vocabulary import Target
 
 
 def status(code: int, reason: str, message: str, causes: list[dict[str, str]] | None = None) -> str:

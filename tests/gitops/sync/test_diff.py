@@ -12,8 +12,8 @@ from gitops.apply import ApplyOptions, apply_plan
 from gitops.domain import IgnoreRule
 from gitops.errors import ClusterUnavailable
 from gitops.render.manifests import prepare
-from gitops.status import Action, ObjectRef, Target
 from gitops.testing import FakeCluster
+from gitops.vocabulary import Action, ObjectRef, Target
 
 TARGET = Target("app", "c1")
 REF = ObjectRef("apps", "Deployment", "demo", "web", "v1")

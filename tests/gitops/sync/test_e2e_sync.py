@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gitops import keys, prune
-from gitops.status import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
+from gitops.vocabulary import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
 from kubesandbox import FAIL_ROLLOUT
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gitops.health import assess, generic
-from gitops.status import HealthStatus as H
+from gitops.vocabulary import HealthStatus as H
 
 
 def obj(

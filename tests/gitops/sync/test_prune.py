@@ -11,8 +11,8 @@ from gitops import prune
 from gitops.apply import ApplyOptions, apply_plan
 from gitops.errors import ClusterUnavailable, PruneRefused
 from gitops.render.manifests import prepare
-from gitops.status import Action, Target
 from gitops.testing import FakeCluster
+from gitops.vocabulary import Action, Target
 
 TARGET = Target("app", "c1")
 

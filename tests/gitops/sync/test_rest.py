@@ -15,8 +15,8 @@ from gitops.cluster.rest import ClusterSettings, KubeCluster, KubeClusters
 from gitops.cluster.throttle import RetryPolicy
 from gitops.errors import ClusterError, ClusterUnavailable, Invalid, NotFound
 from gitops.health.wait import wait_healthy
-from gitops.status import HealthStatus, ObjectRef
 from gitops.testing import FakeCluster
+from gitops.vocabulary import HealthStatus, ObjectRef
 
 
 def free_port() -> int:

@@ -18,8 +18,8 @@ import pytest
 
 from gitops.cluster import Cluster
 from gitops.errors import ClusterUnavailable, Conflict, ImmutableField, InputError, Invalid, NotFound
-from gitops.status import ObjectRef
 from gitops.testing import FakeCluster
+from gitops.vocabulary import ObjectRef
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gitops.errors import ClusterUnavailable, Conflict, ImmutableField, InputError, NotFound
-from gitops.status import ObjectRef
 from gitops.testing import FakeCluster, FakeClusters, fake_ports
+from gitops.vocabulary import ObjectRef
 
 DEP = {
     "apiVersion": "apps/v1",
