@@ -4,13 +4,11 @@ in pyproject.toml enforces it); workers/ and web/ call into this package, never 
 
 import os
 
+from gitops.env import ENV_PROGRAM
+
 __version__ = "0.1.0"
 
-# How the user starts the CLI, for the commands we print as hints: ``scripts/gitops`` exports it as it was
-# typed (a fresh clone has no ``gitops`` on PATH); an installed package is simply ``gitops``.
-ENV_PROGRAM = "GITOPS_PROGRAM"
-
-
 def program() -> str:
-    """The command to print in hints (``gitops`` unless ``$GITOPS_PROGRAM`` says otherwise)."""
+    """The command to print in hints: ``gitops`` unless ``$GITOPS_PROGRAM`` says otherwise
+    (``scripts/gitops`` exports it as it was typed: a fresh clone has no ``gitops`` on PATH)."""
     return os.environ.get(ENV_PROGRAM) or "gitops"

@@ -20,10 +20,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from gitops.env import ENV_CONFIG
 from gitops.errors import ConfigError, Problem
 from gitops.state import DEFAULT_DATA_DIR
 from workers.argv import ALL_QUEUES, worker_argv
-from workers.settings import ENV_CONFIG, ENV_DATA, ENV_REDIS
 from workers.up import Up
 
 log = logging.getLogger(__name__)
@@ -109,4 +109,4 @@ def cmd_up(args: argparse.Namespace) -> int:
     return up.run(stop)
 
 
-__all__ = ["ENV_DATA", "ENV_REDIS", "register"]
+__all__ = ["register"]

@@ -13,13 +13,11 @@ import importlib
 import os
 import threading
 
+from gitops.env import ENV_RUNTIME
 from gitops.errors import ConfigError, Problem
 from workers.engine_port import runtime_from_config
 from workers.ports import Runtime
 from workers.settings import Settings
-
-ENV_RUNTIME = "GITOPS_RUNTIME"
-
 
 _lock = threading.Lock()
 _current: Runtime | None = None

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from gitops import env
+from gitops.env import ENV_CONFIG, ENV_DATA_DIR, ENV_REDIS_URL
+
 # The queues the tasks are routed to (workers/app.py) and a worker consumes by default (workers/argv.py).
 QUEUES = ("poll", "reconcile", "sync")
-ENV_REDIS = "GITOPS_REDIS_URL"
-ENV_CONFIG = "GITOPS_CONFIG"
-ENV_DATA = "GITOPS_DATA_DIR"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
@@ -50,20 +50,20 @@ class Settings:
     def from_env() -> Settings:
         d = Settings()
         return Settings(
-            redis_url=os.environ.get(ENV_REDIS) or d.redis_url,
+            redis_url=os.environ.get(ENV_REDIS_URL) or d.redis_url,
             config_path=os.environ.get(ENV_CONFIG) or None,
-            data_dir=os.environ.get(ENV_DATA) or None,
-            visibility_timeout=_float("GITOPS_VISIBILITY_TIMEOUT", d.visibility_timeout),
-            restore_interval=_float("GITOPS_RESTORE_INTERVAL", d.restore_interval),
-            soft_time_limit=_float("GITOPS_SOFT_TIME_LIMIT", d.soft_time_limit),
-            hard_time_limit=_float("GITOPS_HARD_TIME_LIMIT", d.hard_time_limit),
-            lock_ttl=_float("GITOPS_LOCK_TTL", d.lock_ttl),
-            sched_ttl=_float("GITOPS_SCHED_TTL", d.sched_ttl),
-            debounce=_float("GITOPS_DEBOUNCE", d.debounce),
-            retry_base=_float("GITOPS_RETRY_BASE", d.retry_base),
-            retry_max=_float("GITOPS_RETRY_MAX", d.retry_max),
-            retry_limit=int(_float("GITOPS_RETRY_LIMIT", d.retry_limit)),
-            resync_seconds=_float("GITOPS_RESYNC_SECONDS", d.resync_seconds),
-            beat_tick=_float("GITOPS_BEAT_TICK", d.beat_tick),
-            beat_lock_ttl=_float("GITOPS_BEAT_LOCK_TTL", d.beat_lock_ttl),
+            data_dir=os.environ.get(ENV_DATA_DIR) or None,
+            visibility_timeout=_float(env.ENV_VISIBILITY_TIMEOUT, d.visibility_timeout),
+            restore_interval=_float(env.ENV_RESTORE_INTERVAL, d.restore_interval),
+            soft_time_limit=_float(env.ENV_SOFT_TIME_LIMIT, d.soft_time_limit),
+            hard_time_limit=_float(env.ENV_HARD_TIME_LIMIT, d.hard_time_limit),
+            lock_ttl=_float(env.ENV_LOCK_TTL, d.lock_ttl),
+            sched_ttl=_float(env.ENV_SCHED_TTL, d.sched_ttl),
+            debounce=_float(env.ENV_DEBOUNCE, d.debounce),
+            retry_base=_float(env.ENV_RETRY_BASE, d.retry_base),
+            retry_max=_float(env.ENV_RETRY_MAX, d.retry_max),
+            retry_limit=int(_float(env.ENV_RETRY_LIMIT, d.retry_limit)),
+            resync_seconds=_float(env.ENV_RESYNC_SECONDS, d.resync_seconds),
+            beat_tick=_float(env.ENV_BEAT_TICK, d.beat_tick),
+            beat_lock_ttl=_float(env.ENV_BEAT_LOCK_TTL, d.beat_lock_ttl),
         )

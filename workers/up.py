@@ -19,11 +19,11 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from gitops import program
+from gitops.env import ENV_CONFIG, ENV_DATA_DIR, ENV_REDIS_URL, ENV_RESYNC_SECONDS
 from gitops.errors import ConfigError, GitOpsError, Problem
 from gitops.state import recorded_url_path
 from workers.argv import worker_argv
 from workers.redis_server import RedisServer
-from workers.settings import ENV_CONFIG, ENV_DATA, ENV_REDIS
 from workers.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,9 @@ class Up:
 
     def _env(self, redis_url: str, config: Path) -> dict[str, str]:
         env = dict(os.environ)
-        env.update({ENV_REDIS: redis_url, ENV_CONFIG: str(config), ENV_DATA: str(self.data_dir)})
+        env.update({ENV_REDIS_URL: redis_url, ENV_CONFIG: str(config), ENV_DATA_DIR: str(self.data_dir)})
         if self.demo:
-            env.setdefault("GITOPS_RESYNC_SECONDS", "30")
+            env.setdefault(ENV_RESYNC_SECONDS, "30")
         return env
 
     def _config_path(self) -> Path:
@@ -86,7 +86,7 @@ class Up:
         return 2  # pragma: no cover - ExitStack does not swallow exceptions
 
     def _redis(self, stack: ExitStack) -> str:
-        redis_url = os.environ.get(ENV_REDIS)
+        redis_url = os.environ.get(ENV_REDIS_URL)
         if not redis_url:
             server = RedisServer.start(self.data_dir / "redis", die_with_parent=True)
             stack.callback(server.stop)

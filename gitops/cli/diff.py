@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from gitops.cli.source import default_cache_dir
 from gitops.config import load_config, to_fleet
 from gitops.domain import Fleet
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
@@ -29,13 +29,14 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("application", metavar="APP", help="application name")
     parser.add_argument("--cluster", help="cluster name (default: the application's destination)")
     parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="Git cache directory (default: $GITOPS_CACHE_DIR or ~/.cache/gitops)")
+                        help="Git cache directory (default: $GITOPS_CACHE_DIR, else $XDG_CACHE_HOME/gitops, "
+                             "else ~/.cache/gitops)")
 
 
 def cache_dir(args: argparse.Namespace) -> Path:
     if args.cache_dir:
         return Path(args.cache_dir)
-    return Path(os.environ.get("GITOPS_CACHE_DIR") or Path.home() / ".cache" / "gitops")
+    return default_cache_dir()
 
 
 def fleet(args: argparse.Namespace) -> Fleet:

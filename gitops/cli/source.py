@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gitops.config import load_config, to_fleet
+from gitops.env import ENV_CACHE_DIR, ENV_XDG_CACHE_HOME
 from gitops.errors import GitOpsError
 from gitops.sources import GitSource, RepoSpec
 from gitops.sources.spec import DEFAULT_TIMEOUT, RepositoryLike
@@ -25,9 +26,9 @@ from gitops.sources.urls import redact
 
 def default_cache_dir() -> Path:
     """``$GITOPS_CACHE_DIR``, else ``$XDG_CACHE_HOME/gitops``, else ``~/.cache/gitops``."""
-    if os.environ.get("GITOPS_CACHE_DIR"):
-        return Path(os.environ["GITOPS_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gitops"
+    if os.environ.get(ENV_CACHE_DIR):
+        return Path(os.environ[ENV_CACHE_DIR])
+    return Path(os.environ.get(ENV_XDG_CACHE_HOME) or Path.home() / ".cache") / "gitops"
 
 
 def register(subparsers: Any) -> None:

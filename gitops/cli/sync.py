@@ -18,6 +18,7 @@ from typing import Any
 
 from gitops.cli.diff import add_target_arguments, build_request, load, print_drift, print_results
 from gitops.engine import reconcile
+from gitops.env import ENV_REDIS_URL
 from gitops.errors import GitOpsError
 from gitops.vocabulary import Action, SyncStatus, Trigger
 
@@ -26,7 +27,7 @@ def _enqueue(args: argparse.Namespace) -> int:
     try:
         dispatch = importlib.import_module("gitops.dispatch")
     except ImportError as exc:
-        raise GitOpsError("GITOPS_REDIS_URL is set but gitops.dispatch is unavailable; use --local") from exc
+        raise GitOpsError(f"{ENV_REDIS_URL} is set but gitops.dispatch is unavailable; use --local") from exc
     target = build_request(args).target  # validates the names before anything is queued
     task = dispatch.enqueue_sync(target.application, target.cluster, prune=args.prune, dry_run=args.dry_run)
     print(f"enqueued sync of {args.application}: task {task}")
@@ -34,7 +35,7 @@ def _enqueue(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if os.environ.get("GITOPS_REDIS_URL") and not args.local:
+    if os.environ.get(ENV_REDIS_URL) and not args.local:
         return _enqueue(args)
     request, ports = load(args, sync=True, trigger=Trigger.MANUAL, dry_run=args.dry_run,
                           prune=True if args.prune else None, force=args.force, wait_seconds=args.wait)

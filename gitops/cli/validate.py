@@ -15,9 +15,8 @@ import os
 from typing import Any
 
 from gitops.config import load_config
+from gitops.env import ENV_CONFIG
 from gitops.errors import ConfigError, Problem
-
-ENV_CONFIG = "GITOPS_CONFIG"
 
 
 def register(subparsers: Any) -> None:

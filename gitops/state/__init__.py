@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from gitops import program
+from gitops.env import ENV_REDIS_URL
 from gitops.errors import StateError
 from gitops.state.base import (
     EVENTS_LIMIT,
@@ -41,10 +42,8 @@ from gitops.state.model import (
 from gitops.state.names import DEFAULT_PREFIX, Keys, check_name, check_target
 from gitops.state.redis_store import RedisStore
 
-ENV_URL = "GITOPS_REDIS_URL"
-
 __all__ = [
-    "DEFAULT_PREFIX", "ENV_URL", "EVENTS_LIMIT", "HISTORY_LIMIT", "Coalescing", "DriftRecord", "Event",
+    "DEFAULT_PREFIX", "EVENTS_LIMIT", "HISTORY_LIMIT", "Coalescing", "DriftRecord", "Event",
     "InMemoryStore", "Keys", "Lease", "Leases", "ObjectRecord", "Operation", "RecordReader", "Records",
     "RedisStore", "Schedule", "Store", "TargetStatus", "carry_forward", "check_name", "check_target",
     "open_store", "recorded_url_path", "records_from_result", "redis_url",
@@ -67,9 +66,10 @@ def redis_url(url: str | None = None) -> str:
     """The Redis URL to use: ``url``, ``$GITOPS_REDIS_URL``, or the one a running ``gitops up`` recorded
     in ``./.gitops/redis.url``; StateError when there is none."""
     recorded = recorded_url_path()
-    chosen = url or os.environ.get(ENV_URL) or (recorded.read_text().strip() if recorded.is_file() else "")
+    chosen = (url or os.environ.get(ENV_REDIS_URL)
+              or (recorded.read_text().strip() if recorded.is_file() else ""))
     if not chosen:
-        raise StateError(f"no Redis configured: set {ENV_URL} (e.g. redis://127.0.0.1:6379/0) "
+        raise StateError(f"no Redis configured: set {ENV_REDIS_URL} (e.g. redis://127.0.0.1:6379/0) "
                          f"or run `{program()} up` in this directory")
     return chosen
 
