@@ -27,7 +27,8 @@ RendererName = Literal["kustomize", "jinja", "plain", "helm"]
 
 @dataclass(frozen=True)
 class Credentials:
-    """Where a repository's secrets are (environment variable names and file paths, never values)."""
+    """Where a repository's secrets are (environment variable names and file paths, never values); the
+    sources' ``RepoSpec`` holds this value and :mod:`gitops.sources.auth` reads the secrets it names."""
 
     ssh_key_file: str | None = None
     ssh_key_env: str | None = None

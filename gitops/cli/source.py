@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gitops.config import load_config, to_fleet
+from gitops.domain import Repository
 from gitops.env import ENV_CACHE_DIR, ENV_XDG_CACHE_HOME
 from gitops.errors import GitOpsError
 from gitops.sources import GitSource, RepoSpec
-from gitops.sources.spec import DEFAULT_TIMEOUT, RepositoryLike
+from gitops.sources.spec import DEFAULT_TIMEOUT
 from gitops.sources.urls import redact
 
 
@@ -51,7 +52,7 @@ def _run_check(args: argparse.Namespace) -> int:
                  base=base.resolve())
 
 
-def check(repositories: Iterable[RepositoryLike], source: GitSource, *, output: str = "text",
+def check(repositories: Iterable[Repository], source: GitSource, *, output: str = "text",
           timeout: float = DEFAULT_TIMEOUT, base: Path | None = None, out: TextIO | None = None) -> int:
     """Resolve every repository and print the result; the testable body of the command."""
     rows: list[dict[str, Any]] = []

@@ -13,8 +13,9 @@ and tests fake. See docs/sources.md for caching, auth, timeouts and limits.
 
 from __future__ import annotations
 
+from gitops.domain import Credentials
 from gitops.sources.git_source import GitSource, Snapshot
 from gitops.sources.materialise import Limits
-from gitops.sources.spec import CredentialRefs, RepoSpec
+from gitops.sources.spec import RepoSpec
 
-__all__ = ["CredentialRefs", "GitSource", "Limits", "RepoSpec", "Snapshot"]
+__all__ = ["Credentials", "GitSource", "Limits", "RepoSpec", "Snapshot"]

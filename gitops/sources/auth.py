@@ -22,9 +22,10 @@ from urllib.parse import urlsplit
 import pygit2
 from pygit2.enums import CredentialType
 
+from gitops.domain import Credentials
 from gitops.errors import AuthError, SourceUnavailable, UnsafeSource
 from gitops.sources import known_hosts
-from gitops.sources.spec import CredentialRefs, RepoSpec
+from gitops.sources.spec import RepoSpec
 
 MAX_SECRET_BYTES = 64 * 1024
 # Layout of libgit2's git_cert_hostkey (pygit2's cdef for it is incomplete): int parent.cert_type,
@@ -85,7 +86,7 @@ class Callbacks(pygit2.RemoteCallbacks):
     def __init__(self, spec: RepoSpec, deadline: float) -> None:
         super().__init__()
         self.spec = spec
-        self.refs = spec.credentials or CredentialRefs()
+        self.refs = spec.credentials or Credentials()
         self.deadline = deadline
         self.attempts = 0
         self.host_checked = False

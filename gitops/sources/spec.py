@@ -1,7 +1,8 @@
 """What the source layer needs to know about one repository: :class:`RepoSpec` and its credentials.
 
-Built by callers (engine, workers, the ``gitops source check`` command) from the configuration's
-``Repository`` model with :meth:`RepoSpec.from_config`. Key design choice: a spec holds only
+Built by callers (engine, workers, the ``gitops source check`` command) from the engine's
+:class:`gitops.domain.Repository` with :meth:`RepoSpec.from_config`; its credentials are the engine's
+:class:`gitops.domain.Credentials`. Key design choice: a spec holds only
 *references* to secrets (environment variable names, file paths), never the secrets themselves, so a
 spec can be logged, hashed and passed between processes; :mod:`gitops.sources.auth` reads the secrets
 at the moment a remote asks for them. The URL is checked against the URL policy
@@ -15,8 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
-from typing import Protocol
 
+from gitops.domain import Credentials, Repository
 from gitops.errors import InputError
 from gitops.sources.materialise import Limits
 from gitops.sources.urls import cache_key, redact, validate_url
@@ -25,77 +26,26 @@ DEFAULT_TIMEOUT = 30.0
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
-class CredentialsLike(Protocol):
-    """The attributes of the configuration's ``RepositoryCredentials`` that this layer reads."""
+def _credentials(creds: object) -> Credentials | None:
+    """``creds`` as :class:`~gitops.domain.Credentials` (the engine's value passes through; any object with
+    the same attributes, such as the configuration's model, is copied, references only)."""
+    if creds is None or isinstance(creds, Credentials):
+        return creds
+    def text(name: str) -> str | None:
+        value = getattr(creds, name, None)
+        return str(value) if value else None
 
-    @property
-    def ssh_key_file(self) -> str | None: ...
-    @property
-    def ssh_key_env(self) -> str | None: ...
-    @property
-    def known_hosts_file(self) -> str | None: ...
-    @property
-    def insecure_ignore_host_key(self) -> bool: ...
-    @property
-    def username(self) -> str | None: ...
-    @property
-    def password_env(self) -> str | None: ...
-    @property
-    def password_file(self) -> str | None: ...
-    @property
-    def token_env(self) -> str | None: ...
-    @property
-    def token_file(self) -> str | None: ...
+    return Credentials(ssh_key_file=text("ssh_key_file"), ssh_key_env=text("ssh_key_env"),
+                       known_hosts_file=text("known_hosts_file"),
+                       insecure_ignore_host_key=bool(getattr(creds, "insecure_ignore_host_key", False)),
+                       username=text("username"), password_env=text("password_env"),
+                       password_file=text("password_file"), token_env=text("token_env"),
+                       token_file=text("token_file"))
 
 
-class RepositoryLike(Protocol):
-    """The attributes of the configuration's ``Repository`` model that this layer reads."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def ref(self) -> str: ...
-    @property
-    def allow_local(self) -> bool: ...
-    @property
-    def credentials(self) -> CredentialsLike | None: ...
-
-
-@dataclass(frozen=True)
-class CredentialRefs:
-    """Where to find a repository's secrets (references only; see :mod:`gitops.sources.auth`)."""
-
-    ssh_key_file: str | None = None
-    ssh_key_env: str | None = None
-    known_hosts_file: str | None = None
-    insecure_ignore_host_key: bool = False
-    username: str | None = None
-    password_env: str | None = None
-    password_file: str | None = None
-    token_env: str | None = None
-    token_file: str | None = None
-
-    @classmethod
-    def from_config(cls, creds: CredentialsLike | None) -> CredentialRefs | None:
-        if creds is None:
-            return None
-        def text(name: str) -> str | None:
-            value = getattr(creds, name, None)
-            return str(value) if value else None
-
-        return cls(ssh_key_file=text("ssh_key_file"), ssh_key_env=text("ssh_key_env"),
-                   known_hosts_file=text("known_hosts_file"),
-                   insecure_ignore_host_key=bool(getattr(creds, "insecure_ignore_host_key", False)),
-                   username=text("username"), password_env=text("password_env"),
-                   password_file=text("password_file"), token_env=text("token_env"),
-                   token_file=text("token_file"))
-
-    @property
-    def identity(self) -> str:
-        """Which credentials these are, by reference (never the secret): part of the cache key."""
-        return "" if self == CredentialRefs() else repr(astuple(self))
+def identity(creds: Credentials | None) -> str:
+    """Which credentials these are, by reference (never the secret): part of the cache key."""
+    return "" if creds is None or creds == Credentials() else repr(astuple(creds))
 
 
 def _limits(repo: object) -> Limits | None:
@@ -121,7 +71,7 @@ class RepoSpec:
     name: str
     url: str
     ref: str = "main"
-    credentials: CredentialRefs | None = None
+    credentials: Credentials | None = None
     allow_local: bool = False
     timeout: float = DEFAULT_TIMEOUT
     limits: Limits | None = None
@@ -130,8 +80,7 @@ class RepoSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url", validate_url(self.url, allow_local=self.allow_local))
-        identity = self.credentials.identity if self.credentials is not None else ""
-        object.__setattr__(self, "key", cache_key(self.url, identity))
+        object.__setattr__(self, "key", cache_key(self.url, identity(self.credentials)))
         if not self.ref or self.ref.startswith("-") or any(c in self.ref for c in " ~^:?*[\\\x00\n"):
             raise InputError(f"repository {self.name!r}: invalid ref {self.ref!r}", field="ref")
         if not 0 < self.timeout <= 3600:
@@ -139,15 +88,15 @@ class RepoSpec:
                              field="timeout")
 
     @classmethod
-    def from_config(cls, repo: RepositoryLike, *, timeout: float = DEFAULT_TIMEOUT,
+    def from_config(cls, repo: Repository, *, timeout: float = DEFAULT_TIMEOUT,
                     base: Path | None = None) -> RepoSpec:
-        """Build a spec from the configuration's ``Repository`` (relative local paths use ``base``)."""
+        """Build a spec from a configured repository (relative local paths use ``base``)."""
         url = repo.url
         if repo.allow_local and base is not None and ":" not in url and not Path(url).is_absolute():
             url = str((base / url).resolve())
         hosts = getattr(repo, "remote_base_hosts", None)
         return cls(name=repo.name, url=url, ref=repo.ref or "main",
-                   credentials=CredentialRefs.from_config(repo.credentials),
+                   credentials=_credentials(repo.credentials),
                    allow_local=bool(repo.allow_local), timeout=timeout, limits=_limits(repo),
                    remote_base_hosts=tuple(hosts) if hosts is not None else None)
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from gitops.errors import AuthError, SourceUnavailable, UnsafeSource
-from gitops.sources import CredentialRefs, GitSource, RepoSpec
+from gitops.sources import Credentials, GitSource, RepoSpec
 from gitops.sources.remote import configure_timeouts
 
 
@@ -74,8 +74,8 @@ def test_secrets_never_appear_in_errors_or_logs(builder, http_auth, tmp_path, mo
     source = GitSource(tmp_path / "cache")
     caplog.set_level(logging.DEBUG)
     messages = []
-    for creds in (CredentialRefs(username="bob", password_file=str(secret_file)),
-                  CredentialRefs(username="bob", token_env="GITOPS_TEST_TOKEN")):
+    for creds in (Credentials(username="bob", password_file=str(secret_file)),
+                  Credentials(username="bob", token_env="GITOPS_TEST_TOKEN")):
         with pytest.raises(AuthError) as info:
             source.head(RepoSpec("app", server.url("app.git"), credentials=creds))
         messages.append(repr(info.value) + str(info.value) + str(info.value.__cause__))
@@ -87,12 +87,12 @@ def test_secrets_never_appear_in_errors_or_logs(builder, http_auth, tmp_path, mo
 def test_unreadable_secret_file_is_auth_error(builder, http_auth, tmp_path, source) -> None:
     builder().commit({"a": "1"})
     server = http_auth("bob", "pw")
-    creds = CredentialRefs(username="bob", password_file=str(tmp_path / "missing"))
+    creds = Credentials(username="bob", password_file=str(tmp_path / "missing"))
     with pytest.raises(AuthError, match="cannot read"):
         source.head(RepoSpec("app", server.url("app.git"), credentials=creds))
     binary = tmp_path / "binary"
     binary.write_bytes(b"\xff\xfe zq-hidden-zq \x00")
-    creds = CredentialRefs(username="bob", password_file=str(binary))
+    creds = Credentials(username="bob", password_file=str(binary))
     with pytest.raises(AuthError, match="not UTF-8") as info:
         source.head(RepoSpec("app", server.url("app.git"), credentials=creds))
     assert "zq-hidden-zq" not in str(info.value) and info.value.__cause__ is None

@@ -9,7 +9,7 @@ import pygit2
 import pytest
 
 from gitops.errors import AuthError, SourceError
-from gitops.sources import CredentialRefs, GitSource, RepoSpec
+from gitops.sources import Credentials, GitSource, RepoSpec
 
 
 def _object_count(source: GitSource, spec: RepoSpec) -> int:
@@ -75,7 +75,7 @@ def test_http_basic_auth_with_password_file(builder, http_auth, tmp_path, source
     server = http_auth("alice", "s3cret-pass")
     secret = tmp_path / "password"
     secret.write_text("s3cret-pass\n")
-    creds = CredentialRefs(username="alice", password_file=str(secret))
+    creds = Credentials(username="alice", password_file=str(secret))
     assert source.head(RepoSpec("app", server.url("app.git"), credentials=creds)) == head
     snap = source.snapshot(RepoSpec("app", server.url("app.git"), credentials=creds), head)
     assert (snap.path / "a").read_text() == "1"
@@ -84,7 +84,7 @@ def test_http_basic_auth_with_password_file(builder, http_auth, tmp_path, source
 def test_http_token_from_env_and_rejected_token(builder, http_auth, monkeypatch, source) -> None:
     head = builder().commit({"a": "1"})
     server = http_auth("x-access-token", "tok-123-good")
-    creds = CredentialRefs(token_env="GITOPS_TEST_TOKEN")
+    creds = Credentials(token_env="GITOPS_TEST_TOKEN")
     spec = RepoSpec("app", server.url("app.git"), credentials=creds)
     monkeypatch.setenv("GITOPS_TEST_TOKEN", "tok-123-good")
     assert source.head(spec) == head
@@ -118,7 +118,7 @@ def test_repositories_sharing_a_url_do_not_share_credentials_or_cache(builder, h
     server = http_auth("alice", "pw-private")
     monkeypatch.setenv("PRIVATE_PW", "pw-private")
     url = server.url("private.git")
-    creds = CredentialRefs(username="alice", password_env="PRIVATE_PW")
+    creds = Credentials(username="alice", password_env="PRIVATE_PW")
     private = RepoSpec("private", url, credentials=creds)
     snooper = RepoSpec("snooper", url)  # the same URL, no credentials
     assert private.key != snooper.key

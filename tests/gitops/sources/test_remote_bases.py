@@ -13,7 +13,7 @@ import pytest
 from gitops.adapters import GitSourcePort, RenderersPort
 from gitops.domain import AppSource
 from gitops.errors import AuthError, GitOpsError, InputError, UnsafeSource
-from gitops.sources import CredentialRefs, GitSource, RepoSpec
+from gitops.sources import Credentials, GitSource, RepoSpec
 from gitops.sources.remote_bases import RemoteBase, RemoteBaseLoader, parse
 from renderers.errors import RenderError
 
@@ -247,7 +247,7 @@ def test_anonymous_remote_base_cannot_read_what_a_credentialed_repository_fetche
     monkeypatch.setenv("PRIVATE_PW", "pw-private")
     git = GitSource(tmp_path / "cache")
     private = RepoSpec("private", server.url("private.git"),
-                       credentials=CredentialRefs(username="alice", password_env="PRIVATE_PW"))
+                       credentials=Credentials(username="alice", password_env="PRIVATE_PW"))
     assert (git.snapshot(private, head).path / "base" / "cm.yaml").is_file()
     public_app = RepoSpec("public-app", server.url("app.git"))  # same host, no credentials
     loader = RemoteBaseLoader(git, public_app)

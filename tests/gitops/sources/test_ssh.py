@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from gitops.errors import AuthError, UnsafeSource
-from gitops.sources import CredentialRefs, GitSource, RepoSpec
+from gitops.sources import Credentials, GitSource, RepoSpec
 
 
 def _spec(sshd, served: Path, **creds: object) -> RepoSpec:
-    refs = CredentialRefs(**{"ssh_key_file": str(sshd.client_key), **creds})  # type: ignore[arg-type]
+    refs = Credentials(**{"ssh_key_file": str(sshd.client_key), **creds})  # type: ignore[arg-type]
     return RepoSpec("ssh-app", sshd.url(served / "app.git"), credentials=refs)
 
 
@@ -25,7 +25,7 @@ def test_ssh_key_file_with_known_hosts(sshd, builder, served, source) -> None:
 def test_ssh_key_from_env(sshd, builder, served, source, monkeypatch) -> None:
     head = builder().commit({"a": "1"})
     monkeypatch.setenv("GITOPS_TEST_SSH_KEY", sshd.client_key.read_text())
-    refs = CredentialRefs(ssh_key_env="GITOPS_TEST_SSH_KEY", known_hosts_file=str(sshd.known_hosts()))
+    refs = Credentials(ssh_key_env="GITOPS_TEST_SSH_KEY", known_hosts_file=str(sshd.known_hosts()))
     spec = RepoSpec("ssh-app", sshd.url(served / "app.git"), credentials=refs)
     assert source.head(spec) == head
 
@@ -61,14 +61,14 @@ def test_hashed_known_hosts_entry(sshd, builder, served, source, tmp_path) -> No
 
 def test_rejected_key_is_auth_error(sshd, builder, served, source) -> None:
     builder().commit({"a": "1"})
-    refs = CredentialRefs(ssh_key_file=str(sshd.keydir / "other"), known_hosts_file=str(sshd.known_hosts()))
+    refs = Credentials(ssh_key_file=str(sshd.keydir / "other"), known_hosts_file=str(sshd.known_hosts()))
     with pytest.raises(AuthError):
         source.head(RepoSpec("ssh-app", sshd.url(served / "app.git"), credentials=refs))
 
 
 def test_user_from_configuration_when_url_has_none(sshd, builder, served, source) -> None:
     head = builder().commit({"a": "1"})
-    refs = CredentialRefs(ssh_key_file=str(sshd.client_key), username="root",
+    refs = Credentials(ssh_key_file=str(sshd.client_key), username="root",
                           known_hosts_file=str(sshd.known_hosts()))
     url = f"ssh://127.0.0.1:{sshd.port}{served / 'app.git'}"
     assert source.head(RepoSpec("ssh-app", url, credentials=refs)) == head
