@@ -2,10 +2,10 @@
 
 Produced by gitops.plan (:class:`FieldDrift`), gitops.apply and gitops.prune (:class:`ObjectResult`,
 with health from gitops.health), read by gitops/engine.py, gitops.outcome, the CLI, state and the HTTP
-API. Every
-value is a frozen dataclass using the shared vocabulary of gitops/vocabulary.py, so a result can cross
-processes (``to_dict``) without carrying live API objects. Field values are already masked when they
-belong to a Secret: nothing here can leak a secret value into logs or output.
+API. Every value is a frozen dataclass using the shared vocabulary of gitops/vocabulary.py, so a result can
+cross processes (``to_dict``) without carrying live API objects. Field values are already masked when they
+belong to a Secret: nothing here can leak a secret value into logs or output. What the state store keeps
+of them are their bounded, stored forms (``gitops.state.model.ObjectRecord``, ``DriftRecord``).
 """
 
 from __future__ import annotations

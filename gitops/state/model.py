@@ -73,7 +73,8 @@ def _failure_from(data: object) -> Failure | None:
 
 @dataclass(frozen=True)
 class ObjectRecord:
-    """What happened to one object in an operation."""
+    """What happened to one object in an operation: the stored, bounded form of
+    :class:`gitops.results.ObjectResult` (strings only; built by :func:`object_record`)."""
 
     object: str
     action: str
@@ -84,7 +85,8 @@ class ObjectRecord:
 
 @dataclass(frozen=True)
 class DriftRecord:
-    """One drifted field: live vs predicted value (JSON text) and the manager owning the live value."""
+    """One drifted field: live vs predicted value (JSON text) and the manager owning the live value; the
+    stored, bounded form of :class:`gitops.results.FieldDrift` (built by :func:`drift_record`)."""
 
     object: str
     path: str
