@@ -74,8 +74,9 @@ def check(repositories: Iterable[Repository], source: GitSource, *, output: str 
             row["revision"] = result
         elif result is not None:
             row["error"] = str(result)
-            row["temporary"] = bool(getattr(result, "temporary", False))
-            row["last_good"] = getattr(result, "revision", None)
+            known = result if isinstance(result, GitOpsError) else None
+            row["temporary"] = bool(known and known.temporary)
+            row["last_good"] = known.revision if known else None
     _print(rows, output, out or sys.stdout)
     return 2 if any("error" in row for row in rows) else 0
 

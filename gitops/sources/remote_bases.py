@@ -32,9 +32,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs
 
+from gitops.domain import Repository
 from gitops.errors import AuthError, InputError, SourceError, SourceUnavailable, UnsafeSource
 from gitops.sources.git_source import GitSource
 from gitops.sources.spec import RepoSpec
@@ -144,9 +144,9 @@ def parse(url: str) -> RemoteBase:
     return RemoteBase(repo_url, path, ref)
 
 
-def configured_hosts(repositories: Iterable[Any]) -> tuple[str, ...]:
+def configured_hosts(repositories: Iterable[Repository]) -> tuple[str, ...]:
     """The default allow-list: the host (and explicit port) of every configured repository URL."""
-    hosts = (endpoint(str(getattr(repo, "url", ""))) for repo in repositories)
+    hosts = (endpoint(repo.url) for repo in repositories)
     return tuple(sorted({host for host in hosts if host}))
 
 

@@ -17,7 +17,7 @@ import re
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
-from gitops.domain import Credentials, Repository
+from gitops.domain import Credentials, Repository, SnapshotLimits
 from gitops.errors import InputError
 from gitops.sources.materialise import Limits
 from gitops.sources.urls import cache_key, redact, validate_url
@@ -26,37 +26,19 @@ DEFAULT_TIMEOUT = 30.0
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
-def _credentials(creds: object) -> Credentials | None:
-    """``creds`` as :class:`~gitops.domain.Credentials` (the engine's value passes through; any object with
-    the same attributes, such as the configuration's model, is copied, references only)."""
-    if creds is None or isinstance(creds, Credentials):
-        return creds
-    def text(name: str) -> str | None:
-        value = getattr(creds, name, None)
-        return str(value) if value else None
-
-    return Credentials(ssh_key_file=text("ssh_key_file"), ssh_key_env=text("ssh_key_env"),
-                       known_hosts_file=text("known_hosts_file"),
-                       insecure_ignore_host_key=bool(getattr(creds, "insecure_ignore_host_key", False)),
-                       username=text("username"), password_env=text("password_env"),
-                       password_file=text("password_file"), token_env=text("token_env"),
-                       token_file=text("token_file"))
-
-
 def identity(creds: Credentials | None) -> str:
     """Which credentials these are, by reference (never the secret): part of the cache key."""
     return "" if creds is None or creds == Credentials() else repr(astuple(creds))
 
 
-def _limits(repo: object) -> Limits | None:
-    """The configuration's ``snapshotLimits`` as :class:`Limits` (None: the GitSource's defaults)."""
-    conf = getattr(repo, "snapshot_limits", None)
+def _limits(conf: SnapshotLimits | None) -> Limits | None:
+    """A Repository's ``snapshotLimits`` as :class:`Limits` (None: the GitSource's defaults)."""
     if conf is None:
         return None
     default = Limits()
-    return Limits(max_file_bytes=getattr(conf, "max_file_bytes", None) or default.max_file_bytes,
-                  max_total_bytes=getattr(conf, "max_bytes", None) or default.max_total_bytes,
-                  max_entries=getattr(conf, "max_entries", None) or default.max_entries)
+    return Limits(max_file_bytes=conf.max_file_bytes or default.max_file_bytes,
+                  max_total_bytes=conf.max_bytes or default.max_total_bytes,
+                  max_entries=conf.max_entries or default.max_entries)
 
 
 @dataclass(frozen=True)
@@ -94,11 +76,9 @@ class RepoSpec:
         url = repo.url
         if repo.allow_local and base is not None and ":" not in url and not Path(url).is_absolute():
             url = str((base / url).resolve())
-        hosts = getattr(repo, "remote_base_hosts", None)
-        return cls(name=repo.name, url=url, ref=repo.ref or "main",
-                   credentials=_credentials(repo.credentials),
-                   allow_local=bool(repo.allow_local), timeout=timeout, limits=_limits(repo),
-                   remote_base_hosts=tuple(hosts) if hosts is not None else None)
+        return cls(name=repo.name, url=url, ref=repo.ref or "main", credentials=repo.credentials,
+                   allow_local=repo.allow_local, timeout=timeout, limits=_limits(repo.snapshot_limits),
+                   remote_base_hosts=repo.remote_base_hosts)
 
     @property
     def display_url(self) -> str:

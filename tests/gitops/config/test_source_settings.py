@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops.config import load_config
+from gitops.config import load_config, to_fleet
 from gitops.errors import Problem
 from gitops.sources import RepoSpec
 
@@ -31,7 +31,7 @@ def test_remote_base_hosts_and_snapshot_limits_reach_the_git_layer(write: Write)
     assert repo.snapshot_limits is not None
     assert (repo.snapshot_limits.max_bytes, repo.snapshot_limits.max_entries,
             repo.snapshot_limits.max_file_bytes) == (256 * 2**20, 5000, 2**20)
-    spec = RepoSpec.from_config(repo)
+    spec = RepoSpec.from_config(to_fleet(load_config(path)).repositories["r"])
     assert spec.remote_base_hosts == repo.remote_base_hosts
     assert spec.limits is not None
     assert (spec.limits.max_total_bytes, spec.limits.max_entries, spec.limits.max_file_bytes) == (
@@ -39,9 +39,10 @@ def test_remote_base_hosts_and_snapshot_limits_reach_the_git_layer(write: Write)
 
 
 def test_defaults_leave_the_allow_list_to_the_configured_repositories(write: Write) -> None:
-    repo = load_config(write("r.yaml", _repo("ref: main"))).repositories["r"]
+    loaded = load_config(write("r.yaml", _repo("ref: main")))
+    repo = loaded.repositories["r"]
     assert repo.remote_base_hosts is None and repo.snapshot_limits is None
-    assert RepoSpec.from_config(repo).remote_base_hosts is None
+    assert RepoSpec.from_config(to_fleet(loaded).repositories["r"]).remote_base_hosts is None
 
 
 @pytest.mark.parametrize(("extra", "field"), [

@@ -5,13 +5,12 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from gitops.adapters import GitSourcePort, RenderersPort
-from gitops.domain import AppSource
+from gitops.domain import AppSource, Repository
 from gitops.errors import AuthError, GitOpsError, InputError, UnsafeSource
 from gitops.sources import Credentials, GitSource, RepoSpec
 from gitops.sources.remote_bases import RemoteBase, RemoteBaseLoader, parse
@@ -73,8 +72,8 @@ def test_dangerous_transports_never_reach_git() -> None:
     assert git.calls == []
 
 
-def app_repository(url: str, **extra: Any) -> Any:
-    return SimpleNamespace(name="app", url=url, ref="main", credentials=None, allow_local=False, **extra)
+def app_repository(url: str, **extra: Any) -> Repository:
+    return Repository(name="app", url=url, **extra)
 
 
 def test_engine_renders_an_app_whose_base_is_remote(builder: Any, http: Any, tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
@@ -14,6 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gitops.domain import Credentials as Creds
+from gitops.domain import Repository as Repo
 from gitops.errors import AuthError, SourceError, SourceUnavailable, UnsafeSource
 from gitops.sources import RepoSpec
 from gitops.sources import known_hosts as kh
@@ -23,28 +24,6 @@ from gitops.sources.urls import redact, validate_url
 KEY = base64.b64encode(b"\x00\x00\x00\x0bssh-ed25519" + b"k" * 32).decode()
 FP = hashlib.sha256(base64.b64decode(KEY)).digest()
 OTHER_FP = hashlib.sha256(b"other").digest()
-
-
-@dataclass
-class Creds:
-    ssh_key_file: str | None = None
-    ssh_key_env: str | None = None
-    known_hosts_file: str | None = None
-    insecure_ignore_host_key: bool = False
-    username: str | None = None
-    password_env: str | None = None
-    password_file: str | None = None
-    token_env: str | None = None
-    token_file: str | None = None
-
-
-@dataclass
-class Repo:
-    name: str
-    url: str
-    ref: str = "main"
-    allow_local: bool = False
-    credentials: Creds | None = None
 
 
 def test_from_config_copies_references_only(tmp_path: Path) -> None:
@@ -57,11 +36,14 @@ def test_from_config_copies_references_only(tmp_path: Path) -> None:
         RepoSpec.from_config(Repo("l", "repos/r.git"))
 
 
-def test_from_config_accepts_the_real_config_model() -> None:
-    models = pytest.importorskip("gitops.config.models")
-    repo = models.Repository.model_validate({"name": "r", "url": "git@localhost:org/r.git",
-                                             "credentials": {"sshKeyFile": "/k", "knownHostsFile": "/kh"}})
-    spec = RepoSpec.from_config(repo)
+def test_from_config_accepts_the_loaded_configuration(tmp_path: Path) -> None:
+    from gitops.config import load_config, to_fleet
+
+    path = tmp_path / "gitops.yaml"
+    path.write_text("apiVersion: gitops.dev/v1alpha1\nkind: Repository\nmetadata: {name: r}\n"
+                    "spec: {url: 'git@localhost:org/r.git',\n"
+                    "       credentials: {sshKeyFile: /k, knownHostsFile: /kh}}\n")
+    spec = RepoSpec.from_config(to_fleet(load_config(path)).repositories["r"])
     assert spec.credentials is not None and spec.credentials.ssh_key_file == "/k"
     assert spec.url == "git@localhost:org/r.git" and spec.key and not spec.pinned
 
@@ -163,6 +145,6 @@ def test_from_config_with_a_loaded_local_repository(tmp_path: Path) -> None:
     path = tmp_path / "gitops.yaml"
     path.write_text("apiVersion: gitops.dev/v1alpha1\nkind: Repository\nmetadata: {name: local}\n"
                     "spec: {url: repos/app.git, allowLocal: true}\n")
-    repo = config.load_config(path).repositories["local"]
+    repo = config.to_fleet(config.load_config(path)).repositories["local"]
     spec = RepoSpec.from_config(repo)
     assert spec.allow_local and spec.url.endswith("repos/app.git") and "repos" in spec.url

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
 
 import pygit2
 import pytest
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 
 from gitops.cli.source import check
 from gitops.config.urls import classify
+from gitops.domain import Repository as Repo
 from gitops.errors import UnsafeSource
 from gitops.sources import GitSource, RepoSpec
 from gitops.sources.remote import translate
@@ -67,15 +67,6 @@ def test_remote_error_text_is_scrubbed() -> None:
     message = f"redirected to https://x:{TOKEN}@evil.example/r?t={TOKEN}"
     error = translate(pygit2.GitError(message), spec, "fetch")
     assert TOKEN not in str(error) and "'app'" in str(error)
-
-
-@dataclass
-class Repo:
-    name: str
-    url: str
-    ref: str = "main"
-    allow_local: bool = False
-    credentials: None = None
 
 
 def test_source_check_never_prints_a_url_secret(tmp_path) -> None:
