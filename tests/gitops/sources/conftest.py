@@ -26,6 +26,7 @@ import pygit2
 import pytest
 from pygit2.enums import FileMode
 
+from gitops.clock import poll_until
 from gitops.sources import GitSource
 from gitops.sources.remote import configure_timeouts
 
@@ -90,13 +91,16 @@ def free_port() -> int:
 
 def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     """Wait until ``proc`` listens on ``port``; stop it and raise if it does not."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
+
+    def listening_or_exited() -> bool:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
+            return True
         except OSError:
-            time.sleep(0.05)
+            return proc.poll() is not None
+
+    if poll_until(listening_or_exited, timeout) and proc.poll() is None:
+        return
     if proc.poll() is None:
         proc.terminate()
         proc.wait(timeout=10)
@@ -213,7 +217,7 @@ def _handler_for(state: HttpGit) -> type[BaseHTTPRequestHandler]:
             step = 1024 if state.trickle and self.command == "POST" else len(payload) or 1
             try:
                 for start in range(0, len(payload), step):
-                    if start:
+                    if start:  # simulated slowness (a slow remote), not synchronisation
                         time.sleep(state.trickle)
                     self.wfile.write(payload[start:start + step])
                     self.wfile.flush()
