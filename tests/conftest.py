@@ -6,6 +6,9 @@ under CI (``CI=true``) it is derandomized, so a run's outcome depends only on th
 Shared material (``../shared``: the Kubernetes OpenAPI document, the Kustomize corpus, the SSA
 oracle) is reached through the ``shared`` fixture: without it a developer's run skips those tests, but
 under CI a missing piece fails them, so CI can never go green by skipping its reference checks.
+
+``forbid`` is how a test shows that a guard refuses hostile input *before* an expensive step (instead
+of timing it): the step is replaced by one that fails the test if it is ever called.
 """
 
 from __future__ import annotations
@@ -48,3 +51,19 @@ def shared() -> Callable[[str], Path]:
             missing_reference(f"../shared/{relative} is absent")
         return path
     return get
+
+
+@pytest.fixture
+def forbid(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[str]]:
+    """``called = forbid((yaml, "load_all"), ...)``: each ``(owner, attribute)`` fails the test when
+    called (the names called are also listed in ``called``, in case the code under test swallows the
+    failure: assert ``called == []`` afterwards)."""
+    def install(*targets: tuple[object, str]) -> list[str]:
+        called: list[str] = []
+        for owner, name in targets:
+            def refuse(*args: object, _name: str = name, **kwargs: object) -> NoReturn:
+                called.append(_name)
+                raise AssertionError(f"{_name} was called: the guard should have refused the input first")
+            monkeypatch.setattr(owner, name, refuse)
+        return called
+    return install

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import re
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from renderers import jinja
 from renderers.api import RenderRequest, cluster_parameters, render, render_in_process
 from renderers.budget import Budget, BudgetExceeded, MiB
 from renderers.errors import RenderError
+from renderers.jinja.sandbox import MAX_STRING
 
 CM = """apiVersion: v1
 kind: ConfigMap
@@ -282,17 +283,19 @@ def test_resource_bombs_fail_fast(tmp_path: Path, expr: str) -> None:
     if expr == "{{ 10 ** 10 ** 10 }}":
         assert template(tmp_path, expr) == 10 ** 100
         return
-    started = time.monotonic()
     tracemalloc.start()
     try:
         err = failure(tmp_path, expr, in_process=True)  # the sandbox refuses before allocating
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert time.monotonic() - started < 5
     assert peak < 48 * 1024 * 1024, f"refused only after allocating {peak} bytes"
     assert err.path == "app/cm.yaml.j2"
-    assert any(w in err.message for w in ("too large", "limit", "unsafe")), err.message
+    # the limit that fired is named: the sandbox's size limit (with what the operation would produce),
+    # Jinja's MAX_RANGE, or the power guard
+    named = (rf"(would produce \d+ items/characters|huge width or precision: up to \d+ characters), "
+             rf"over the limit of {MAX_STRING}$|larger than MAX_RANGE \(100000\)|integer power too large")
+    assert re.search(named, err.message), err.message
 
 
 @pytest.mark.parametrize("expr", [

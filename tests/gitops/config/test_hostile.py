@@ -21,6 +21,7 @@ from renderers import yamlio
 
 Write = Callable[[str, str], Path]
 Problems = Callable[[Path], list[Problem]]
+Forbid = Callable[..., list[str]]  # the forbid fixture (tests/conftest.py)
 
 REPO = """\
 apiVersion: gitops.dev/v1alpha1
@@ -30,18 +31,6 @@ spec: {{url: {url}{extra}}}
 """
 
 
-def _forbid(monkeypatch: pytest.MonkeyPatch, *targets: tuple[object, str]) -> list[str]:
-    """Make each ``(owner, name)`` fail the test if it is called; the names called are also listed
-    (so a caller that swallowed the failure is still caught)."""
-    called: list[str] = []
-    for owner, name in targets:
-        def refuse(*args: object, _name: str = name, **kwargs: object) -> None:
-            called.append(_name)
-            raise AssertionError(f"{_name} was called: the guard should have refused the input first")
-        monkeypatch.setattr(owner, name, refuse)
-    return called
-
-
 # The expensive steps of loading a file, in order: the YAML text is composed into nodes and constructed
 # into data (yaml.load_all, inside yamlio.load_all), composed again for positions (yaml.compose_all),
 # an aliased tree walked as if expanded, and each document validated by pydantic (_load_document).
@@ -49,7 +38,7 @@ COMPOSE = [(yaml, "load_all"), (yaml, "compose_all"), (yaml, "compose"), (yaml, 
 VALIDATE = [(config_loader, "_load_document")]
 
 
-def test_alias_bomb_is_refused_before_expansion(write: Write, problems: Problems,
+def test_alias_bomb_is_refused_before_expansion(write: Write, problems: Problems, forbid: Forbid,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
@@ -63,7 +52,7 @@ def test_alias_bomb_is_refused_before_expansion(write: Write, problems: Problems
 
     monkeypatch.setattr(yaml, "load_all", load_all)
     # the alias-free walk (which would expand) and everything after the guard never run
-    called = _forbid(monkeypatch, (yamlio, "tree_size"), (yaml, "compose_all"), *VALIDATE)
+    called = forbid((yamlio, "tree_size"), (yaml, "compose_all"), *VALIDATE)
     (problem,) = problems(path)
     assert called == []
     [bomb] = loaded  # constructed with its aliases shared, never copied out: 10 lists, not 9**10
@@ -80,9 +69,9 @@ def test_alias_bomb_is_refused_before_expansion(write: Write, problems: Problems
 ])
 def test_recursive_aliases_are_refused_before_construction(write: Write, problems: Problems, text: str,
                                                           where: tuple[int, int],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+                                                          forbid: Forbid) -> None:
     # refused from the parser's event stream: no loader ever builds the cyclic value
-    called = _forbid(monkeypatch, (yamlio, "load_all"), *COMPOSE, *VALIDATE)
+    called = forbid((yamlio, "load_all"), *COMPOSE, *VALIDATE)
     (problem,) = problems(write("loop.yaml", text))
     assert called == []
     assert (problem.line, problem.column) == where and "recursive YAML alias" in problem.message
@@ -95,13 +84,13 @@ def test_non_recursive_aliases_are_fine(write: Write, base_text: str) -> None:
 
 @pytest.mark.parametrize("shape", ["flow", "block"])
 def test_ten_thousand_deep_nesting_is_refused_before_composition(write: Write, problems: Problems, shape: str,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                 forbid: Forbid) -> None:
     if shape == "flow":
         text = "spec: " + "[" * 10_000 + "]" * 10_000 + "\n"
     else:
         text = "spec:\n" + "- " * 10_000 + "x\n"
     # our depth check counts parser events; libyaml's recursive composer never sees the document
-    called = _forbid(monkeypatch, *COMPOSE, *VALIDATE)
+    called = forbid(*COMPOSE, *VALIDATE)
     (problem,) = problems(write("deep.yaml", text))
     assert called == []
     assert problem.message == f"YAML nested deeper than {yamlio.MAX_DEPTH} levels"
@@ -109,13 +98,13 @@ def test_ten_thousand_deep_nesting_is_refused_before_composition(write: Write, p
 
 
 def test_file_over_the_size_limit_is_refused_without_parsing(tmp_path: Path, problems: Problems,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+                                                             forbid: Forbid) -> None:
     path = tmp_path / "huge.yaml"
     with open(path, "wb") as handle:
         handle.write(b"# " + b"x" * (4 * 1024 * 1024) + b"\nkind: [")
     size = path.stat().st_size
     # refused from the file's size (fstat) before its bytes are decoded or parsed
-    called = _forbid(monkeypatch, (config_loader, "parse"), (yamlio, "decode"), (yaml, "parse"),
+    called = forbid((config_loader, "parse"), (yamlio, "decode"), (yaml, "parse"),
                      *COMPOSE, *VALIDATE)
     (problem,) = problems(path)
     assert called == []
@@ -290,11 +279,11 @@ def test_unreadable_directory_is_reported(tmp_path: Path, base_text: str, proble
 
 
 def test_a_flood_of_tiny_documents_is_refused_before_parsing(tmp_path: Path, problems: Problems,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+                                                             forbid: Forbid) -> None:
     path = tmp_path / "flood.yaml"
     path.write_text("- x\n---\n" * 500_000)
     # counted from the document markers in the text: the parser never starts on the stream
-    called = _forbid(monkeypatch, (yamlio, "load_all"), (yaml, "parse"), *COMPOSE, *VALIDATE)
+    called = forbid((yamlio, "load_all"), (yaml, "parse"), *COMPOSE, *VALIDATE)
     (problem,) = problems(path)
     assert called == []
     assert problem.file == str(path)
