@@ -6,10 +6,14 @@ import http.client
 import json
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+
 from kubesandbox import FaultRule, Sandbox
+from kubesandbox import server as sandbox_server
 from kubesandbox.client import Client
 
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
@@ -19,13 +23,18 @@ def cm(name: str, **labels: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels}, "data": {}}
 
 
-def watch(sandbox: Sandbox, query: str, until: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-    """Read events from a watch until ``until`` events or the stream ends."""
+def watch(sandbox: Sandbox, query: str, until: int, timeout: float = 5.0,
+          opened: threading.Event | None = None) -> list[dict[str, Any]]:
+    """Read events from a watch until ``until`` events or the stream ends (a read that waits longer than
+    ``timeout`` raises: a stream the server did not end is never mistaken for an ended one). ``opened``
+    is set once the response headers arrived: the server has registered the stream by then."""
     parts = urlsplit(sandbox.url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
     conn.request("GET", f"{CONFIGMAPS}?watch=true&{query}")
     resp = conn.getresponse()
     assert resp.status == 200
+    if opened is not None:
+        opened.set()
     events = []
     while len(events) < until:
         line = resp.readline()
@@ -38,9 +47,10 @@ def watch(sandbox: Sandbox, query: str, until: int, timeout: float = 5.0) -> lis
 
 def test_watch_from_resource_version(sandbox: Sandbox, client: Client) -> None:
     rv = client.post(CONFIGMAPS, cm("a")).body["metadata"]["resourceVersion"]
+    opened = threading.Event()
 
-    def writes() -> None:
-        time.sleep(0.1)
+    def writes() -> None:  # once the watch is open: the events reach it live, not from the backlog
+        assert opened.wait(10)
         client2 = Client(sandbox.url)
         client2.patch(f"{CONFIGMAPS}/a", {"data": {"x": "1"}})
         client2.post(CONFIGMAPS, cm("b"))
@@ -49,7 +59,7 @@ def test_watch_from_resource_version(sandbox: Sandbox, client: Client) -> None:
 
     thread = threading.Thread(target=writes)
     thread.start()
-    events = watch(sandbox, f"resourceVersion={rv}", until=3)
+    events = watch(sandbox, f"resourceVersion={rv}", until=3, opened=opened)
     thread.join()
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
         ("MODIFIED", "a"),
@@ -85,17 +95,19 @@ def test_watch_bookmarks(sandbox: Sandbox, client: Client) -> None:
 
 
 def test_dropped_watch_ends_stream(sandbox: Sandbox) -> None:
-    sandbox.faults.add(FaultRule(verb="watch", drop_watch=True))
-    started = time.monotonic()
-    assert watch(sandbox, "", until=1) == []
-    assert time.monotonic() - started < 2
+    # no timeoutSeconds (the server's default is 30 minutes): only the fault or the drop can end these
+    rule = sandbox.faults.add(FaultRule(verb="watch", drop_watch=True))
+    assert watch(sandbox, "", until=1) == []  # ended empty right after its headers, by the fault
+    assert rule.hits == 1
     holder: list[list[dict[str, Any]]] = []
-    thread = threading.Thread(target=lambda: holder.append(watch(sandbox, "timeoutSeconds=10", until=1)))
+    opened = threading.Event()
+    thread = threading.Thread(target=lambda: holder.append(watch(sandbox, "", until=1, opened=opened)))
     thread.start()
-    time.sleep(0.2)
+    assert opened.wait(10)
     sandbox.drop_watches()
-    thread.join(timeout=3)
+    thread.join(timeout=10)  # a guard against a hang; the stream ends as soon as the drop is seen
     assert not thread.is_alive() and holder == [[]]
+    assert rule.hits == 1  # the fault was used up: the drop ended the second stream
 
 
 def test_fault_429_with_retry_after_then_recovers(sandbox: Sandbox, client: Client) -> None:
@@ -107,7 +119,8 @@ def test_fault_429_with_retry_after_then_recovers(sandbox: Sandbox, client: Clie
     assert client.get(CONFIGMAPS).status == 200
 
 
-def test_fault_by_path_and_status_and_delay(sandbox: Sandbox, client: Client) -> None:
+def test_fault_by_path_and_status_and_delay(sandbox: Sandbox, client: Client,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     client.post(CONFIGMAPS, cm("a"))
     sandbox.faults.add(FaultRule(path_regex=r"/configmaps/a$", status=500, times=None))
     assert client.get(f"{CONFIGMAPS}/a").status == 500
@@ -116,10 +129,11 @@ def test_fault_by_path_and_status_and_delay(sandbox: Sandbox, client: Client) ->
     sandbox.faults.clear()
     sandbox.faults.add(FaultRule(verb="patch", status=409))
     assert client.patch(f"{CONFIGMAPS}/a", {"data": {"k": "v"}}).status == 409
-    sandbox.faults.add(FaultRule(verb="get", delay=0.3))
-    started = time.monotonic()
+    slept: list[float] = []  # the server's waits, recorded instead of spent
+    monkeypatch.setattr(sandbox_server, "time", SimpleNamespace(monotonic=time.monotonic, sleep=slept.append))
+    delay = sandbox.faults.add(FaultRule(verb="get", delay=0.3))
     assert client.get(f"{CONFIGMAPS}/a").status == 200
-    assert time.monotonic() - started >= 0.3
+    assert slept == [0.3] and delay.hits == 1  # held back by the rule's delay, then answered normally
     assert sandbox.stats.count(verb="patch") == 1  # faulted requests are still counted
 
 
