@@ -3,10 +3,10 @@ ReplicaSets owned by Deployments and their garbage collection."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
+from gitops.clock import poll_until
 from kubesandbox import FAIL_ROLLOUT, Sandbox
 from kubesandbox.client import Client
 
@@ -33,13 +33,11 @@ def deployment(image: str = "nginx:1.25", annotations: dict[str, str] | None = N
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
+    """Poll ``check`` until it holds (its value); fail after ``timeout`` seconds."""
+    result = poll_until(check, timeout, every=0.02)
+    if not result:
+        raise AssertionError("condition not reached in time")
+    return result
 
 
 def conditions(obj: dict[str, Any]) -> dict[str, tuple[str, str]]:

@@ -8,9 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -173,6 +173,8 @@ def test_protobuf_bodies_are_refused_clearly(kube: tuple[Path, dict[str, str]]) 
 def test_watch_briefly(kube: tuple[Path, dict[str, str]]) -> None:
     _, env = kube
     assert KUBECTL is not None
+    marker = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: watch-marker\n"
+    kubectl(env, "create", "-f", "-", stdin=marker)
     proc = subprocess.Popen(
         [KUBECTL, "get", "configmaps", "--watch", "-o", "name"],
         env=env,
@@ -181,18 +183,26 @@ def test_watch_briefly(kube: tuple[Path, dict[str, str]]) -> None:
         text=True,
     )
     try:
-        time.sleep(0.5)
+        assert proc.stdout is not None
+        # kubectl lists, prints the list, then watches from the list's resourceVersion: once the
+        # marker is printed, anything created later reaches kubectl only through the watch
+        assert "configmap/watch-marker" in read_until(proc.stdout, "watch-marker")
         made = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: watched\n"
         kubectl(env, "create", "-f", "-", stdin=made)
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 10
-        seen = ""
-        while "watched" not in seen and time.monotonic() < deadline:
-            seen += proc.stdout.readline()
-        assert "configmap/watched" in seen
+        assert "configmap/watched" in read_until(proc.stdout, "watched")
     finally:
         proc.terminate()
         proc.wait(timeout=5)
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def read_until(stream: IO[str], text: str) -> str:
+    """Lines of ``stream`` up to the first containing ``text`` (the test's timeout guards a hang)."""
+    seen = ""
+    for line in stream:
+        seen += line
+        if text in line:
+            return seen
+    raise AssertionError(f"the stream ended before {text!r}: {seen!r}")

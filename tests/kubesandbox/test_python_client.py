@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +11,9 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes import dynamic, watch
 from kubernetes.client.rest import ApiException
+from urllib3.util.retry import Retry
 
+from gitops.clock import poll_until
 from kubesandbox import FaultRule, Sandbox
 
 
@@ -43,7 +44,7 @@ def test_typed_api_crud(api: k8s.ApiClient) -> None:
     assert err.value.status == 404
 
 
-def test_typed_apps_api_and_status(api: k8s.ApiClient) -> None:
+def test_typed_apps_api_and_status(sandbox: Sandbox, api: k8s.ApiClient) -> None:
     apps = k8s.AppsV1Api(api)
     body = {
         "apiVersion": "apps/v1",
@@ -59,12 +60,8 @@ def test_typed_apps_api_and_status(api: k8s.ApiClient) -> None:
         },
     }
     apps.create_namespaced_deployment("default", body)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        status = apps.read_namespaced_deployment_status("web", "default").status
-        if status is not None and status.available_replicas == 1:
-            break
-        time.sleep(0.05)
+    assert sandbox.settle()  # the simulated rollout is over
+    status = apps.read_namespaced_deployment_status("web", "default").status
     assert status.available_replicas == 1 and status.observed_generation == 1
 
 
@@ -104,8 +101,8 @@ def test_watch_stream_with_python_client(sandbox: Sandbox, api: k8s.ApiClient) -
     core = k8s.CoreV1Api(api)
     rv = core.list_namespaced_config_map("default").metadata.resource_version
 
-    def later() -> None:
-        time.sleep(0.2)
+    def later() -> None:  # once the watch request reached the server
+        assert poll_until(lambda: sandbox.stats.count(verb="watch") == 1, 10)
         core.create_namespaced_config_map("default", {"metadata": {"name": "w1"}})
         core.delete_namespaced_config_map("w1", "default")
 
@@ -121,7 +118,8 @@ def test_watch_stream_with_python_client(sandbox: Sandbox, api: k8s.ApiClient) -
     assert seen == [("ADDED", "w1"), ("DELETED", "w1")]
 
 
-def test_faults_reach_the_client(sandbox: Sandbox, api: k8s.ApiClient) -> None:
+def test_faults_reach_the_client(sandbox: Sandbox, api: k8s.ApiClient,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
     core = k8s.CoreV1Api(api)
     sandbox.faults.add(FaultRule(verb="list", status=500))
     with pytest.raises(ApiException) as err:
@@ -129,8 +127,14 @@ def test_faults_reach_the_client(sandbox: Sandbox, api: k8s.ApiClient) -> None:
     assert err.value.status == 500
     # urllib3 (under the kubernetes client) honours Retry-After on 429/503 by itself: one 429 is
     # invisible to the caller apart from the delay, and the sandbox counts both requests.
+    waits: list[float | None] = []  # what urllib3 waited before retrying, recorded instead of slept
+
+    def sleep_for_retry(self: Retry, response: object) -> bool:
+        waits.append(self.get_retry_after(response))  # type: ignore[arg-type]
+        return True
+
+    monkeypatch.setattr(Retry, "sleep_for_retry", sleep_for_retry)
     sandbox.stats.reset()
     sandbox.faults.add(FaultRule(verb="list", status=429, retry_after=1))
-    started = time.monotonic()
     core.list_namespaced_config_map("default")
-    assert time.monotonic() - started >= 1 and sandbox.stats.count(verb="list") == 2
+    assert waits == [1.0] and sandbox.stats.count(verb="list") == 2
