@@ -190,22 +190,26 @@ def test_secret_string_data_matches_its_stored_form() -> None:
 
 def test_pmap_keeps_order_and_propagates_errors() -> None:
     import threading
-    import time
 
     import pytest
 
     from gitops.cluster.parallel import pmap
 
     seen: set[str] = set()
+    finished: list[int] = []
+    done = {x: threading.Event() for x in range(5)}
 
-    def slow(x: int) -> int:
+    def last_first(x: int) -> int:  # each call finishes only after the next one did: 4, 3, 2, 1, 0
         seen.add(threading.current_thread().name)
-        time.sleep(0.01 * (5 - x))
+        if x < 4:
+            assert done[x + 1].wait(10), f"call {x + 1} never finished: the calls do not run concurrently"
+        finished.append(x)
+        done[x].set()
         return x * 10
 
-    assert pmap(slow, [0, 1, 2, 3, 4], workers=5) == [0, 10, 20, 30, 40]
-    assert len(seen) > 1
-    assert pmap(slow, [1, 2], workers=1) == [10, 20]
+    assert pmap(last_first, [0, 1, 2, 3, 4], workers=5) == [0, 10, 20, 30, 40]
+    assert finished == [4, 3, 2, 1, 0] and len(seen) == 5  # all in flight at once, answers in input order
+    assert pmap(lambda x: x * 10, [1, 2], workers=1) == [10, 20]
 
     def boom(x: int) -> int:
         if x == 2:

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from gitops.cluster import Cluster
+from gitops.clock import poll_until
+from gitops.cluster import Cluster, ResourceInfo
 from gitops.errors import ClusterUnavailable, Conflict, ImmutableField, InputError, Invalid, NotFound
 from gitops.testing import FakeCluster
 from gitops.vocabulary import ObjectRef
@@ -180,8 +181,6 @@ def test_fields_of_another_manager_survive_our_apply(cluster: Cluster, ns: str) 
 
 
 def test_a_custom_resource_is_served_once_its_definition_exists(cluster: Cluster, ns: str) -> None:
-    import time
-
     group = f"{ns}.example.com"
     schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
     crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
@@ -192,16 +191,16 @@ def test_a_custom_resource_is_served_once_its_definition_exists(cluster: Cluster
     with pytest.raises(NotFound):
         cluster.resource_for(f"{group}/v1", "Widget")
     cluster.apply(crd, field_manager="gitops")
-    deadline = time.monotonic() + 10
-    while True:
+
+    def discovered() -> ResourceInfo | None:  # a real API server serves a new CRD after a moment
         cluster.invalidate_discovery()
         try:
-            info = cluster.resource_for(f"{group}/v1", "Widget")
-            break
+            return cluster.resource_for(f"{group}/v1", "Widget")
         except NotFound:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+            return None
+
+    info = poll_until(discovered, 10)
+    assert info is not None, f"widgets.{group} was never served"
     assert (info.plural, info.namespaced, info.api_version) == ("widgets", True, f"{group}/v1")
     widget = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": ns},
               "spec": {"size": 3}}
