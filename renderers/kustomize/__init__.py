@@ -21,7 +21,7 @@ from renderers import budget
 from renderers.errors import RenderError
 from renderers.kustomize import hasher, nameref, order, target, vars
 from renderers.kustomize.errors import fail
-from renderers.kustomize.loader import Loader
+from renderers.kustomize.loader import Dep, Loader, shown_ref
 from renderers.kustomize.loader import clear_cache as _clear_parses
 from renderers.kustomize.options import NO_RESTRICTION, ROOT_ONLY, KustomizeOptions
 from renderers.kustomize.resource import ResMap, Resource
@@ -64,7 +64,7 @@ def build(path: Path | str, options: KustomizeOptions | None = None) -> list[dic
         ordered = order.apply_sort_options(kept, k.map("sortOptions"), str(k.path))
         _build_metadata(ordered, k.list("buildMetadata"), str(k.path), loader.cwd)
         if options.locations:
-            _locate(ordered, (options.root or loader.cwd).resolve())
+            _locate(ordered, (options.root or loader.cwd).resolve(), loader.deps)
         budget.check_objects(len(ordered), str(k.path))
         return [r.obj for r in ordered]
     except RenderError:
@@ -115,14 +115,33 @@ def _build_metadata(items: list[Resource], wanted: list[Any], where: str, top: P
             res.meta.setdefault("labels", {})[MANAGED_BY] = "kustomize-v5.5.0"
 
 
-def _locate(items: list[Resource], root: Path) -> None:
-    """Each object's file relative to ``root`` (a generated object: the kustomization that generated
-    it); none for what lies outside ``root`` (a remote base) or has no origin."""
+def _locate(items: list[Resource], root: Path, deps: list[Dep]) -> None:
+    """Each object's file and document (kyaml's path and index annotations). A file of the snapshot is
+    named relative to ``root``; a file of a remote base by the base's reference as errors quote it
+    (:func:`shown_ref`) with the file inserted into its path (``cm.yaml`` of ``https://h/r.git//web?ref=v1``
+    is ``https://h/r.git//web/cm.yaml?ref=v1``). A generated object is named by the kustomization that
+    generated it, without a document; an object without an origin is not located. The innermost
+    directory holding the file names it (so a remote base's own remote bases name theirs)."""
+    homes = [(root, None)] + [(Path(real), ref) for kind, ref, real in deps if kind == "remote"]
+    homes.sort(key=lambda home: len(home[0].parts), reverse=True)  # stable: the first URL of a directory
     for res in items:
         origin = res.origin or {}
         file = origin.get("path") or origin.get("configuredIn")
-        if isinstance(file, str) and Path(file).is_relative_to(root):
-            locate(res.obj, Path(file).relative_to(root).as_posix())
+        if not isinstance(file, str):
+            continue
+        home = next(((d, ref) for d, ref in homes if Path(file).is_relative_to(d)), None)
+        if home is None:
+            continue
+        inside = Path(file).relative_to(home[0]).as_posix()
+        where = inside if home[1] is None else _in_remote(home[1], inside)
+        locate(res.obj, where, res.document if "path" in origin else None)
+
+
+def _in_remote(ref: str, file: str) -> str:
+    """``file`` of the remote base ``ref``, named as its redacted reference with the file in its path."""
+    shown = shown_ref(ref)
+    cut = min([i for i in (shown.find("?"), shown.find("#")) if i >= 0] or [len(shown)])
+    return f"{shown[:cut].rstrip('/')}/{file}{shown[cut:]}"
 
 
 def _yaml(value: Any) -> str:

@@ -19,9 +19,10 @@ class KustomizeOptions:
     """``load_restrictor``: ``RootOnly`` keeps every file read inside ``root`` (default: the build
     directory); ``None`` allows reading anywhere. ``remote_loader`` turns a remote base URL into a local
     directory (the engine provides one; without it remote resources are rejected). ``locations``
-    annotates each object with the file it came from, relative to ``root`` (kyaml's
-    ``internal.config.kubernetes.io/path``; the engine's renders ask for it, ``kubectl kustomize``
-    output never has it)."""
+    annotates each object with the file it came from, relative to ``root`` (a remote base's file: the
+    base's redacted reference with the file in its path), and its document in that file, from 0 (kyaml's
+    ``internal.config.kubernetes.io/path`` and ``index``; the engine's renders ask for them, ``kubectl
+    kustomize`` output never has them)."""
 
     load_restrictor: str = ROOT_ONLY
     root: Path | None = None

@@ -93,6 +93,7 @@ class Resource:
     needs_hash: bool = False
     source: str = ""
     origin: dict[str, Any] | None = None
+    document: int | None = None  # its document in ``origin["path"]``, from 0 (a List's items share it)
     transformations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -145,7 +146,7 @@ class Resource:
 
     def copy(self) -> Resource:
         return Resource(clone(self.obj), list(self.prev), list(self.prefixes), list(self.suffixes),
-                        self.behavior, self.needs_hash, self.source, clone(self.origin),
+                        self.behavior, self.needs_hash, self.source, clone(self.origin), self.document,
                         clone(self.transformations))
 
 

@@ -170,11 +170,11 @@ def _component(acc: Acc, loader: Loader, ref: str, where: str) -> None:
 
 def load_resources(loader: Loader, ref: str) -> list[Resource]:
     out: list[Resource] = []
-    for doc in loader.load_yaml(ref, unique_keys=True):
-        out.extend(to_resources(doc, ref))
     origin = {"path": loader.absolute(ref)}
-    for res in out:
-        res.origin = dict(origin)
+    for index, doc in enumerate(loader.load_yaml(ref, unique_keys=True)):
+        for res in to_resources(doc, ref):
+            res.origin, res.document = dict(origin), index
+            out.append(res)
     return out
 
 

@@ -639,7 +639,7 @@ def app_files(tmp_path: Path, files: dict[str, str]) -> Path:
 
 
 @pytest.mark.parametrize(("renderer", "where"), [
-    ("plain", "app/b.yaml#1"), ("jinja", "app/b.yaml#1"), ("kustomize", "app/b.yaml"),
+    ("plain", "app/b.yaml#1"), ("jinja", "app/b.yaml#1"), ("kustomize", "app/b.yaml#1"),
 ])
 def test_an_invalid_manifest_is_named_by_its_file_and_document(
     tmp_path: Path, cluster: FakeCluster, renderer: str, where: str

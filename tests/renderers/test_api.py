@@ -59,10 +59,11 @@ def test_kustomize_objects_say_which_file_they_came_from_but_kubectl_output_does
     out = render(RenderRequest(root=tmp_path, path="app", renderer="kustomize",
                                options={"load_restrictor": "None"}))
     where = {m["metadata"]["name"]: m["metadata"]["annotations"] for m in out}
-    path = "internal.config.kubernetes.io/path"
+    path, index = "internal.config.kubernetes.io/path", "internal.config.kubernetes.io/index"
     assert {name: a[path] for name, a in where.items()} == {
         "a": "base/a.yaml", "b": "app/b.yaml", "c": "app/b.yaml", "g-bdg947hgcc": "app/kustomization.yaml"}
-    assert all(list(a) == [path] for a in where.values())  # a file, no document index (not known)
+    assert {name: a.get(index) for name, a in where.items()} == {  # a generated object: no document
+        "a": "0", "b": "0", "c": "1", "g-bdg947hgcc": None}
     plain = build_kustomization(tmp_path / "app", "None")
     assert all("annotations" not in m["metadata"] for m in plain)
 

@@ -3,6 +3,7 @@ remote URL and the snapshot it resolved to), never on the identity of the loader
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -125,3 +126,31 @@ def test_shown_ref_masks_userinfo_query_values_and_fragments(ref: str, shown: st
     from renderers.kustomize.loader import shown_ref
 
     assert shown_ref(ref) == shown
+
+
+def test_engine_locations_name_the_file_and_document_also_inside_a_remote_base(tree: Tree) -> None:
+    secret_url = "https://deploy:s3cret@git.example.com/org/bases.git//web?ref=main&token=s3cret"
+    root = tree({
+        "remote/web/kustomization.yaml": ("resources: [cms.yaml]\n"
+                                          "configMapGenerator: [{name: g, literals: [k=v]}]\n"),
+        "remote/web/cms.yaml": (CM.format(commit="one").replace("web", "r0") + "---\n"
+                                "apiVersion: v1\nkind: List\nitems:\n"
+                                "- {apiVersion: v1, kind: ConfigMap, metadata: {name: r1}}\n"
+                                "- {apiVersion: v1, kind: ConfigMap, metadata: {name: r2}}\n"),
+        "repo/app/kustomization.yaml": f"resources:\n- local.yaml\n- {secret_url}\n",
+        "repo/app/local.yaml": CM.format(commit="x").replace("web", "l0") + "---\n"
+                               + CM.format(commit="y").replace("web", "l1"),
+    })
+    options = KustomizeOptions(root=root / "repo", remote_loader=lambda url: root / "remote/web")
+    located = build(root / "repo/app", dataclasses.replace(options, locations=True))
+    out = {m["metadata"]["name"]: m["metadata"]["annotations"] for m in located}
+    path, index = "internal.config.kubernetes.io/path", "internal.config.kubernetes.io/index"
+    base = "https://***@git.example.com/org/bases.git//web/{file}?ref=main&token=***"
+    assert {name: (a[path], a.get(index)) for name, a in out.items()} == {
+        "l0": ("app/local.yaml", "0"), "l1": ("app/local.yaml", "1"),
+        "r0": (base.format(file="cms.yaml"), "0"),
+        "r1": (base.format(file="cms.yaml"), "1"), "r2": (base.format(file="cms.yaml"), "1"),
+        "g-bdg947hgcc": (base.format(file="kustomization.yaml"), None)}
+    assert "s3cret" not in repr(out)
+    kubectl = build(root / "repo/app", options)  # what kubectl kustomize prints: no locations
+    assert all("annotations" not in m["metadata"] for m in kubectl)
