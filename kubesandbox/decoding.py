@@ -11,6 +11,10 @@ sandbox keeps objects as JSON, so this module reproduces the effects clients can
 - ``metadata.managedFields`` must decode into ``[]ManagedFieldsEntry`` (strings where the type has
   strings, ``time`` in RFC 3339). Custom resources are decoded without types; their malformed
   metadata fields are dropped instead (apiextensions' ObjectMeta coercion).
+- Every other value of a built-in kind must fit its Go type: a string where the schema has a number,
+  a list where it has an object... (:func:`_wrong_type`; unknown fields are left to field validation,
+  as the decoder leaves them to its strictness check). The message is the SMD wording the field
+  manager uses (``.spec.replicas: expected numeric, got string``), not Go's ``json: cannot unmarshal``.
 
 :func:`decode` raises :class:`DecodeError`; the REST layer turns it into the status the apiserver's
 handler would send (400 for create and update, 422 on field ``patch`` for patches, 500 for apply).
@@ -24,6 +28,11 @@ from datetime import datetime
 from typing import Any
 
 from kubesandbox.catalog import ResourceType
+from kubesandbox.ssa.schema import atom_of, deduce, handler
+from kubesandbox.ssa.typed import ABSENT, MAX_DEPTH, item_element
+from renderers.k8s.errors import InvalidObject
+from renderers.k8s.fieldpath import Path, PathElement, path_string
+from renderers.k8s.schema import TypeNode
 
 _ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
@@ -162,6 +171,50 @@ def _managed_fields_error(entries: Any) -> DecodeError | None:
     return None
 
 
+_SCALARS = {"numeric": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+            "string": lambda v: isinstance(v, str), "boolean": lambda v: isinstance(v, bool)}
+_KINDS = {dict: "map", list: "list", str: "string", bool: "boolean"}
+
+
+def _wrong_type(value: Any, node: TypeNode, path: Path = ()) -> DecodeError | None:
+    """The first value that does not fit its type in ``node``, as the typed decoder would refuse it.
+
+    The walk of ``ssa.typed.validate`` (same atoms, same wording) restricted to what Go's decoder
+    checks: undeclared fields are skipped (field validation reports them) and list keys are not
+    checked (duplicates and missing keys decode; validation or the field manager sees them later)."""
+    if value is None or len(path) > MAX_DEPTH:
+        return None
+    atom = atom_of(node)
+    part = handler(deduce(atom, value, ABSENT))
+    kind = _KINDS.get(type(value), "number")
+    if part == "scalar":
+        check = _SCALARS.get(str(atom.scalar))
+        if check is None or check(value):
+            return None
+        return DecodeError(f"{path_string(path)}: expected {atom.scalar}, got {kind}")
+    if part == "list" and atom.list is not None:
+        if not isinstance(value, list):
+            return DecodeError(f"{path_string(path)}: expected list, got {kind}")
+        for index, child in enumerate(value):
+            try:
+                element = item_element(atom.list, index, child)
+            except InvalidObject:
+                element = PathElement.index(index)
+            error = _wrong_type(child, atom.list.element, (*path, element))
+            if error is not None:
+                return error
+        return None
+    if part == "map" and atom.map is not None:
+        if not isinstance(value, dict):
+            return DecodeError(f"{path_string(path)}: expected map, got {kind}")
+        for key, child in value.items():
+            sub = atom.map.child(key)
+            error = None if sub is None else _wrong_type(child, sub, (*path, PathElement.field(key)))
+            if error is not None:
+                return error
+    return None
+
+
 def decode(rt: ResourceType, obj: dict[str, Any]) -> None:
     """Decode ``obj`` (a request body, or the result of a patch or apply) in place."""
     meta = obj.get("metadata")
@@ -173,7 +226,12 @@ def decode(rt: ResourceType, obj: dict[str, Any]) -> None:
             del meta["managedFields"]  # DropMalformedFields
         else:
             raise error
-    if rt.crd or rt.group:
+    if rt.crd:
+        return
+    error = _wrong_type(obj, rt.type_node())
+    if error is not None:
+        raise error
+    if rt.group:
         return
     if rt.kind == "Secret":
         _bytes_map(obj, "data", "Secret")

@@ -214,7 +214,9 @@ def test_hostile_bodies(client: Client) -> None:
     )
     assert client.request("POST", CONFIGMAPS, huge).status == 413
     labels = client.post(CONFIGMAPS, cm({}) | {"metadata": {"name": "l", "labels": {"a": 1}}})
-    assert labels.status == 422
+    assert labels.status == 400 and labels.body["message"].startswith(  # the typed decoder refuses it
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: .metadata.labels.a: expected string'
+    )
     assert client.request("POST", CONFIGMAPS + "/x", cm({})).status == 405
 
 
@@ -275,3 +277,57 @@ def test_strategic_merge_delete_directive(client: Client) -> None:
     assert [c["name"] for c in result.body["spec"]["template"]["spec"]["containers"]] == ["log"]
     bad = client.patch(f"{DEPLOYMENTS}/web", {"spec": {"$patch": "explode"}}, "strategic")
     assert bad.status == 422
+
+
+# A wrong-typed value in a patch's result: kube-apiserver's patch handler fails converting the patched
+# JSON to the typed object and answers 422 Invalid on field "patch" (POST/PUT bodies are 400 instead).
+def _wrong_type_refused(client: Client, reply: Any, value: str) -> None:
+    assert reply.status == 422 and reply.reason == "Invalid", reply.body
+    assert list(reply.body["details"]) == ["causes"]  # an Invalid with no kind and no name
+    [cause] = reply.body["details"]["causes"]
+    assert cause["field"] == "patch" and cause["reason"] == "FieldValueInvalid"
+    assert cause["message"].startswith(f"Invalid value: {value}")
+    assert cause["message"].endswith(": .spec.replicas: expected numeric, got string")
+    assert reply.body["message"] == f' "" is invalid: patch: {cause["message"]}'
+    assert client.get(f"{DEPLOYMENTS}/web").body["spec"]["replicas"] == 1  # nothing was stored
+
+
+def test_json_patch_with_a_wrong_type_is_422_on_patch(client: Client) -> None:
+    assert client.post(DEPLOYMENTS, deployment()).status == 201
+    ops = [{"op": "replace", "path": "/spec/replicas", "value": "three"}]
+    reply = client.patch(f"{DEPLOYMENTS}/web", ops, "json")
+    _wrong_type_refused(client, reply, '"{\\"apiVersion\\":\\"apps/v1\\"')  # the patched JSON
+
+
+def test_merge_patch_with_a_wrong_type_is_422_on_patch(client: Client) -> None:
+    assert client.post(DEPLOYMENTS, deployment()).status == 201
+    reply = client.patch(f"{DEPLOYMENTS}/web", {"spec": {"replicas": "three"}}, "merge")
+    _wrong_type_refused(client, reply, '"{\\"apiVersion\\":\\"apps/v1\\"')
+    assert '\\"replicas\\":\\"three\\"' in reply.body["message"]
+    # A string where an object is expected fails the same way (it used to crash validation: 500).
+    template = client.patch(f"{DEPLOYMENTS}/web", {"spec": {"template": "x"}}, "merge")
+    assert template.status == 422 and template.body["details"]["causes"][0]["field"] == "patch"
+    assert template.body["message"].endswith(": .spec.template: expected map, got string")
+
+
+def test_strategic_patch_with_a_wrong_type_is_422_on_patch(client: Client) -> None:
+    assert client.post(DEPLOYMENTS, deployment()).status == 201
+    reply = client.patch(f"{DEPLOYMENTS}/web", {"spec": {"replicas": "three"}}, "strategic")
+    _wrong_type_refused(client, reply, '"map[spec:map[replicas:three]]"')  # the decoded patch, Go's %+v
+
+
+def test_post_and_put_with_a_wrong_type_are_400(client: Client) -> None:
+    body = deployment()
+    body["spec"]["replicas"] = "three"
+    created = client.post(DEPLOYMENTS, body)
+    assert created.status == 400 and created.reason == "BadRequest", created.body
+    assert created.body["message"] == (
+        'Deployment in version "v1" cannot be handled as a Deployment: '
+        ".spec.replicas: expected numeric, got string"
+    )
+    assert client.post(DEPLOYMENTS, deployment()).status == 201
+    live = client.get(f"{DEPLOYMENTS}/web").body
+    live["spec"]["template"] = "x"
+    updated = client.put(f"{DEPLOYMENTS}/web", live)
+    assert updated.status == 400
+    assert updated.body["message"].endswith(": .spec.template: expected map, got string")
