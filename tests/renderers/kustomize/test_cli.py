@@ -75,3 +75,44 @@ def test_relative_directory_is_the_callers(tree: Tree, capsys: pytest.CaptureFix
     monkeypatch.chdir(root)
     assert main(["kustomize", "app"]) == 0
     assert "name: here" in capsys.readouterr().out
+
+
+TWO = {"kustomization.yaml": "resources: [cms.yaml]\n",
+       "cms.yaml": ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n")}
+
+
+def test_budget_flags_set_the_builds_budget(tree: Tree, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tree(TWO)
+    assert main(["kustomize", "--max-objects", "1", str(root)]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.count("\n") == 1
+    assert "render exceeded its object budget (1 object)" in out.err
+    assert main(["kustomize", "--max-objects", "2", "--cpu-seconds", "30", "--memory", "256Mi",
+                 "--max-output", "64Ki", "--max-yaml-nodes", "1000", str(root)]) == 0
+    assert "name: a" in capsys.readouterr().out
+    assert main(["kustomize", "--max-output", "1024", str(root)]) == 0  # plain bytes, as in the config
+
+
+def test_the_output_budget_flag_takes_a_size(tree: Tree, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tree({**TWO, "cms.yaml": TWO["cms.yaml"].replace("{name: b}", "{name: b}\ndata: {v: '"
+                                                                         + "x" * 2000 + "'}")})
+    assert main(["kustomize", "--max-output", "1Ki", str(root)]) == 2
+    assert "output budget (1024 bytes)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flag", "value", "accepted"), [
+    ("--max-objects", "0", "an integer from 1 to 1000000"),
+    ("--max-objects", "many", "an integer from 1 to 1000000"),
+    ("--cpu-seconds", "3601", "an integer from 1 to 3600"),
+    ("--memory", "2GB", "from 16Mi to 64Gi, in bytes or with Ki, Mi or Gi"),
+    ("--memory", "1Mi", "from 16Mi to 64Gi"),
+    ("--max-output", "5Gi", "from 1Ki to 4Gi"),
+    ("--max-yaml-nodes", "1.5", "an integer from 1000 to 100000000"),
+])
+def test_a_bad_budget_flag_is_refused_before_building(tree: Tree, capsys: pytest.CaptureFixture[str],
+                                                      flag: str, value: str, accepted: str) -> None:
+    root = tree({"kustomization.yaml": "resources: [missing.yaml]\n"})  # never read: refused first
+    assert main(["kustomize", flag, value, str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {flag} {value}: must be {accepted}") and err.count("\n") == 1
