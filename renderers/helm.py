@@ -42,7 +42,10 @@ OPTIONS = frozenset({"chart", "values_files", "values", "release_name", "namespa
 ADDRESS_SPACE_RESERVE = 3 * 1024**3
 HOOK_ANNOTATION = "helm.sh/hook"
 _RELEASE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_OUT_OF_MEMORY = ("out of memory", "cannot allocate memory")
+# What the Go runtime prints when the memory limits stop it. Under RLIMIT_DATA/RLIMIT_AS a new OS
+# thread's stack can be refused before any allocation is (EAGAIN from clone: "failed to create new OS
+# thread", then "fatal error: newosproc"), depending on how many threads the busy runtime wanted.
+_OUT_OF_MEMORY = ("out of memory", "cannot allocate memory", "failed to create new OS thread", "newosproc")
 
 
 def _require_helm() -> None:

@@ -4,11 +4,13 @@ Helm errors with file and line, and hostile charts (symlink escapes, FIFOs, trav
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from renderers import helm
 from renderers.api import RenderRequest, cluster_parameters, render, render_in_process
 from renderers.budget import Budget, BudgetExceeded, MiB
 from renderers.errors import RenderError
@@ -333,3 +335,16 @@ def test_subchart_errors_name_the_subchart_file(tmp_path: Path) -> None:
     with pytest.raises(RenderError) as err:
         run(tmp_path)
     assert err.value.path == "app/charts/sub/templates/x.yaml" and err.value.line == 1
+
+
+@pytest.mark.parametrize("stderr", [
+    "fatal error: runtime: cannot allocate memory\n",
+    "runtime: out of memory: cannot allocate 16000000000-byte block (3801088 in use)\n"
+    "fatal error: out of memory\n",
+    "runtime: failed to create new OS thread (have 5 already; errno=11)\n"
+    "runtime: may need to increase max user processes (ulimit -u)\nfatal error: newosproc\n",
+])
+def test_go_runtime_stopped_by_the_memory_limits_is_the_memory_budget(stderr: str) -> None:
+    proc = subprocess.CompletedProcess(["helm"], 2, "", stderr)
+    error = helm._failure(proc, Budget(memory_bytes=512 * MiB), "app")
+    assert isinstance(error, BudgetExceeded) and error.budget == "memory_bytes", error
