@@ -156,6 +156,7 @@ class Application:
     destination: Destination
     sync_policy: SyncPolicy = SyncPolicy()
     ignore_differences: tuple[IgnoreRule, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 class Placement(NamedTuple):

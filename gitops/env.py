@@ -49,3 +49,20 @@ ENV_RESYNC_SECONDS: Final = "GITOPS_RESYNC_SECONDS"
 # The beat's loop period and its leader lock (seconds).
 ENV_BEAT_TICK: Final = "GITOPS_BEAT_TICK"
 ENV_BEAT_LOCK_TTL: Final = "GITOPS_BEAT_LOCK_TTL"
+
+# --- the web server (web/) ---------------------------------------------------------------------------
+# Anonymous visitors may read (dashboard and GET API) when set to "viewer"; unset: everyone logs in.
+ENV_WEB_ANONYMOUS: Final = "GITOPS_WEB_ANONYMOUS"
+# "0" drops the Secure flag of the session cookie (plain-HTTP deployments behind no TLS; never default).
+ENV_WEB_SECURE_COOKIES: Final = "GITOPS_WEB_SECURE_COOKIES"
+# Largest request body accepted (bytes; webhooks and forms), default 1 MiB; larger ones get 413.
+ENV_WEB_MAX_BODY: Final = "GITOPS_WEB_MAX_BODY"
+# Session lifetime (seconds), default 12 hours.
+ENV_WEB_SESSION_SECONDS: Final = "GITOPS_WEB_SESSION_SECONDS"
+# How long (seconds) a webhook delivery id is remembered to refuse replays, default 24 hours.
+ENV_WEB_REPLAY_SECONDS: Final = "GITOPS_WEB_REPLAY_SECONDS"
+# Where `gitops up` writes the first admin's generated password when it creates one (a file, 0600).
+ENV_WEB_ADMIN_PASSWORD_FILE: Final = "GITOPS_WEB_ADMIN_PASSWORD_FILE"
+# OpenTelemetry: spans of every operation are exported over OTLP/HTTP when this endpoint is set
+# (the standard OpenTelemetry variable; the SDK reads the other OTEL_* variables itself).
+ENV_OTEL_ENDPOINT: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"

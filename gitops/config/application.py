@@ -152,9 +152,11 @@ class ApplicationSpec(Model):
 
 
 class Application(ApplicationSpec):
-    """What to deploy (``source``), where (``destination``) and how (``sync_policy``)."""
+    """What to deploy (``source``), where (``destination``) and how (``sync_policy``); ``name`` and
+    ``labels`` come from metadata (labels select applications in the API, the dashboard and policies)."""
 
     name: Name
+    labels: dict[str, str] = {}
 
 
 class ApplicationSetSpec(Model):

@@ -54,4 +54,5 @@ def _application(a: Application) -> domain.Application:
                                              float(r.max_backoff_seconds))),
         tuple(domain.IgnoreRule(i.group, i.kind, i.name, i.namespace, tuple(i.json_pointers),
                                 tuple(i.managers))
-              for i in a.ignore_differences))
+              for i in a.ignore_differences),
+        dict(a.labels))

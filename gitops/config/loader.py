@@ -126,7 +126,7 @@ def _load_document(doc: Document, base_dir: Path) -> tuple[_Entry | None, list[P
     spec: Model = envelope.spec
     fields: dict[str, Any] = {name: getattr(spec, name) for name in type(spec).model_fields}
     fields["name"] = envelope.metadata.name
-    if public_model is Cluster:
+    if public_model is Cluster or public_model is Application:
         fields["labels"] = dict(envelope.metadata.labels)
     given = spec.model_fields_set | ({"name", "labels"} & fields.keys())
     obj = public_model.model_construct(_fields_set=given, **fields)

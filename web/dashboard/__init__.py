@@ -1,0 +1,1 @@
+"""The dashboard: server-rendered HTML pages, a little JavaScript, live updates over SSE."""

@@ -1,0 +1,1 @@
+"""Webhook receivers: GitHub, GitLab, Bitbucket, Gitea and generic HMAC push events."""

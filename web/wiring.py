@@ -1,0 +1,41 @@
+"""The production :class:`web.context.WebContext`: configuration, Redis and the workers' dispatcher.
+
+Called by :func:`web.app.create_from_env` once per server process. Each package attaches its own
+parts (``web.auth.wiring.attach``: accounts, audit, the authenticator; ``web.webhooks.wiring.attach``:
+deliveries and receivers; ``web.ops.attach_metrics``: the workers' figures for /metrics).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from gitops.config import load_config, to_fleet
+from gitops.domain import Fleet
+from gitops.env import ENV_CONFIG
+from gitops.errors import ConfigError, Problem
+from gitops.state import open_store, redis_url
+from web.context import WebContext
+from web.settings import WebSettings
+from workers.dispatch import CeleryDispatcher
+
+
+def load_fleet() -> Fleet:
+    chosen = os.environ.get(ENV_CONFIG)
+    if not chosen:
+        raise ConfigError([Problem(f"no configuration: set {ENV_CONFIG}", field=ENV_CONFIG)])
+    return to_fleet(load_config(Path(chosen)))
+
+
+def production_context() -> WebContext:
+    url = redis_url()
+    store = open_store(url)
+    fleet = load_fleet()
+    ctx = WebContext(settings=WebSettings.from_env(), state=store, fleet=lambda: fleet,
+                     actions=CeleryDispatcher(store))
+    from web.auth import wiring as auth_wiring
+    from web.webhooks import wiring as webhook_wiring
+
+    auth_wiring.attach(ctx, url)
+    webhook_wiring.attach(ctx, url)
+    return ctx
