@@ -41,7 +41,7 @@ from gitops.health.wait import wait_healthy
 from gitops.plan import RefKey
 from gitops.render import RemoteLoader, Renderer
 from gitops.render.manifests import prepare, validate
-from gitops.results import FieldDrift, ObjectResult
+from gitops.results import FieldDrift, ObjectResult, Span
 from gitops.vocabulary import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
 from renderers.manifest import Manifest
 
@@ -141,6 +141,10 @@ class ReconcileResult:
     finished: datetime
     applied: bool = False
     diff: str = ""
+    spans: tuple[Span, ...] = ()          # the trace: one per stage that ran, in order
+    commit_time: float | None = None      # committer time of ``revision`` (epoch seconds)
+    manifests_digest: str = ""            # sha256 of the rendered, validated manifests ("" if none)
+    rendered: str = ""                    # those manifests as YAML, Secret values masked, bounded
 
     @property
     def error(self) -> str | None:

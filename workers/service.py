@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitops.errors import Failure, GitOpsError, InputError, StateError
-from gitops.results import FieldDrift, ObjectResult
+from gitops.results import FieldDrift, ObjectResult, Span
 from gitops.state import (
     Lease,
     Operation,
@@ -76,6 +76,10 @@ class FailedResult:
     health: HealthStatus = HealthStatus.UNKNOWN
     objects: tuple[ObjectResult, ...] = ()
     drift: tuple[FieldDrift, ...] = ()
+    spans: tuple[Span, ...] = ()
+    commit_time: float | None = None
+    manifests_digest: str | None = None
+    rendered: str = ""
 
 
 def retry_hint(result: ResultLike) -> float | None:

@@ -7,13 +7,15 @@ stores, read back by ``gitops status``, the workers and the HTTP API. The failur
 typed value (kind, message, temporary, retry hint); ``error`` and ``temporary`` repeat its message and
 flag for readers of the plain fields and of records written before it was kept. Key design choice:
 every value is bounded before it is stored — long strings are cut, object and drift lists are capped
-with a count of what was dropped — so one huge manifest or a hostile error message can never blow up
-Redis or the dashboard.
+with a count of what was dropped, spans at most :data:`MAX_SPANS` with short attributes — so one huge
+manifest or a hostile error message can never blow up Redis or the dashboard. Records written before a
+field existed read back with its default (``from_dict`` never requires a newer field).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -21,13 +23,16 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from gitops.errors import Failure
-from gitops.results import FieldDrift, ObjectResult
+from gitops.results import FieldDrift, ObjectResult, Span
 from gitops.vocabulary import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
 
 MAX_TEXT = 4096
 MAX_VALUE = 1024
 MAX_OBJECTS = 1000
 MAX_DRIFT = 500
+MAX_SPANS = 32
+MAX_SPAN_ATTRIBUTES = 16
+MAX_DETAIL = 256
 
 
 def clip(text: object, limit: int = MAX_TEXT) -> str:
@@ -43,6 +48,20 @@ def _clip_opt(text: object) -> str | None:
     return None if text is None else clip(text)
 
 
+def _str_opt(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def clip_detail(detail: object) -> str | None:
+    """A trigger detail as stored: one line of printable text, at most :data:`MAX_DETAIL` characters
+    (None for None or a blank detail). Control characters become spaces."""
+    if detail is None:
+        return None
+    text = detail if isinstance(detail, str) else str(detail)
+    text = " ".join("".join(c if c.isprintable() else " " for c in text[:4 * MAX_DETAIL]).split())
+    return clip(text, MAX_DETAIL) if text else None
+
+
 def _value_text(value: object) -> str:
     """A drift value as short JSON text (secrets are already masked by the plan)."""
     try:
@@ -50,6 +69,17 @@ def _value_text(value: object) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     return clip(text, MAX_VALUE)
+
+
+def _opt_float(value: object) -> float | None:
+    """A finite number, or None (absent, not a number, NaN or infinite)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _epoch(value: datetime | float) -> float:
@@ -93,6 +123,41 @@ class DriftRecord:
     live: str
     predicted: str
     manager: str | None = None
+    changed_at: float | None = None  # when the manager last wrote the object (its managedFields time)
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> DriftRecord:
+        manager = data.get("manager")
+        return DriftRecord(object=str(data.get("object", "")), path=str(data.get("path", "")),
+                           live=str(data.get("live", "")), predicted=str(data.get("predicted", "")),
+                           manager=None if manager is None else str(manager),
+                           changed_at=_opt_float(data.get("changed_at")))
+
+
+@dataclass(frozen=True)
+class SpanRecord:
+    """One timed stage of an operation (its trace): the stored, bounded form of
+    :class:`gitops.results.Span` (built by :func:`span_record`). ``start`` is epoch seconds."""
+
+    name: str
+    start: float
+    duration: float
+    error: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> SpanRecord:
+        attributes = data.get("attributes")
+        error = data.get("error")
+        return SpanRecord(name=str(data.get("name", "")), start=_opt_float(data.get("start")) or 0.0,
+                          duration=_opt_float(data.get("duration")) or 0.0,
+                          error=None if error is None else str(error),
+                          attributes={str(k): str(v) for k, v in attributes.items()}
+                          if isinstance(attributes, Mapping) else {})
 
 
 @dataclass(frozen=True)
@@ -126,7 +191,7 @@ class TargetStatus:
             revision=data.get("revision"), sync=SyncStatus(data.get("sync", "Unknown")),
             health=HealthStatus(data.get("health", "Unknown")),
             drift_count=int(data.get("drift_count", 0)),
-            drift=tuple(DriftRecord(**d) for d in data.get("drift", ())),
+            drift=tuple(DriftRecord.from_dict(d) for d in data.get("drift", ())),
             error=data.get("error"), temporary=bool(data.get("temporary", False)),
             operation=data.get("operation"), reconciled_at=float(data.get("reconciled_at", 0.0)),
             failure=_failure_from(data.get("failure")))
@@ -153,6 +218,10 @@ class Operation:
     fence: int = 0
     redeliveries: int = 0  # times the task came back after its worker died while running it
     failure: Failure | None = None  # the typed failure; ``error`` repeats its message
+    spans: tuple[SpanRecord, ...] = ()  # the trace: resolve, render, verify, plan, apply, health
+    trigger_detail: str | None = None   # who or what triggered it ("github delivery 72d3162e")
+    manifests_digest: str | None = None  # sha256 of the rendered manifests (canonical JSON)
+    commit_time: float | None = None     # committer time of the revision (epoch seconds)
 
     @property
     def target(self) -> Target:
@@ -178,7 +247,11 @@ class Operation:
             objects_dropped=int(data.get("objects_dropped", 0)), error=data.get("error"),
             dry_run=bool(data.get("dry_run", False)), prune=bool(data.get("prune", False)),
             attempt=int(data.get("attempt", 1)), fence=int(data.get("fence", 0)),
-            redeliveries=int(data.get("redeliveries", 0)), failure=_failure_from(data.get("failure")))
+            redeliveries=int(data.get("redeliveries", 0)), failure=_failure_from(data.get("failure")),
+            spans=tuple(SpanRecord.from_dict(s) for s in data.get("spans", ()) if isinstance(s, Mapping)),
+            trigger_detail=_str_opt(data.get("trigger_detail")),
+            manifests_digest=_str_opt(data.get("manifests_digest")),
+            commit_time=_opt_float(data.get("commit_time")))
 
 
 @dataclass(frozen=True)
@@ -216,6 +289,12 @@ class ResultLike(Protocol):
     def started(self) -> datetime | float: ...
     @property
     def finished(self) -> datetime | float: ...
+    @property
+    def spans(self) -> Sequence[Span]: ...
+    @property
+    def commit_time(self) -> float | None: ...
+    @property
+    def manifests_digest(self) -> str | None: ...
 
 
 def object_record(obj: ObjectResult) -> ObjectRecord:
@@ -226,7 +305,18 @@ def object_record(obj: ObjectResult) -> ObjectRecord:
 def drift_record(item: FieldDrift) -> DriftRecord:
     return DriftRecord(object=clip(item.ref, 512), path=clip(item.path, 512), live=_value_text(item.live),
                        predicted=_value_text(item.predicted),
-                       manager=None if item.manager is None else clip(item.manager, 256))
+                       manager=None if item.manager is None else clip(item.manager, 256),
+                       changed_at=_opt_float(item.changed_at))
+
+
+def span_record(span: Span) -> SpanRecord:
+    """The stored form of a span: name and error clipped, at most :data:`MAX_SPAN_ATTRIBUTES` short
+    attributes."""
+    attributes = {clip(k, 64): clip(v, 256) for k, v in list(span.attributes.items())[:MAX_SPAN_ATTRIBUTES]}
+    return SpanRecord(name=clip(span.name, 64), start=_opt_float(span.start) or 0.0,
+                      duration=max(0.0, _opt_float(span.duration) or 0.0),
+                      error=None if span.error is None else clip(span.error, MAX_VALUE),
+                      attributes=attributes)
 
 
 def _objects_and_drift(result: ResultLike) -> tuple[Sequence[ObjectResult], Sequence[FieldDrift]]:
@@ -237,8 +327,10 @@ def _objects_and_drift(result: ResultLike) -> tuple[Sequence[ObjectResult], Sequ
 
 
 def records_from_result(result: ResultLike, *, operation_id: str, trigger: Trigger, dry_run: bool = False,
-                        prune: bool = False, attempt: int = 1) -> tuple[TargetStatus, Operation]:
-    """The status and the finished operation a reconcile result turns into (bounded)."""
+                        prune: bool = False, attempt: int = 1, trigger_detail: str | None = None
+                        ) -> tuple[TargetStatus, Operation]:
+    """The status and the finished operation a reconcile result turns into (bounded; the trigger detail
+    is untrusted text, made one printable line by :func:`clip_detail`)."""
     objects, drift = _objects_and_drift(result)
     started, finished = _epoch(result.started), _epoch(result.finished)
     failure = _clip_failure(result.failure)
@@ -255,7 +347,10 @@ def records_from_result(result: ResultLike, *, operation_id: str, trigger: Trigg
         revision=result.revision, started=started, finished=finished,
         objects=tuple(object_record(o) for o in objects[:MAX_OBJECTS]),
         objects_dropped=max(0, len(objects) - MAX_OBJECTS), error=error, dry_run=dry_run, prune=prune,
-        attempt=attempt, failure=failure)
+        attempt=attempt, failure=failure, spans=tuple(span_record(s) for s in result.spans[:MAX_SPANS]),
+        trigger_detail=clip_detail(trigger_detail),
+        manifests_digest=None if not result.manifests_digest else clip(result.manifests_digest, 128),
+        commit_time=_opt_float(result.commit_time))
     return status, operation
 
 

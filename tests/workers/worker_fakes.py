@@ -22,7 +22,7 @@ from typing import Any
 import redis
 
 from gitops.errors import ClusterUnavailable, Failure, SourceUnavailable
-from gitops.results import FieldDrift, ObjectResult
+from gitops.results import FieldDrift, ObjectResult, Span
 from gitops.state import RedisStore
 from gitops.vocabulary import HealthStatus, SyncStatus, Target, Trigger
 from workers.ports import Runtime, TargetInfo
@@ -42,6 +42,10 @@ class Result:
     failure: Failure | None = None
     started: float = field(default_factory=time.time)
     finished: float = field(default_factory=time.time)
+    spans: tuple[Span, ...] = ()
+    commit_time: float | None = None
+    manifests_digest: str | None = None
+    rendered: str = ""
 
 
 @dataclass

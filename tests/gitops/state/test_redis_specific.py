@@ -10,7 +10,7 @@ import pytest
 
 from gitops.engine import ReconcileResult
 from gitops.errors import Failure, StateError
-from gitops.results import FieldDrift, ObjectResult
+from gitops.results import FieldDrift, ObjectResult, Span
 from gitops.state import InMemoryStore, RedisStore, TargetStatus, carry_forward, records_from_result
 from gitops.state.model import MAX_OBJECTS, MAX_TEXT
 from gitops.vocabulary import Action, HealthStatus, ObjectRef, OperationPhase, SyncStatus, Target, Trigger
@@ -32,6 +32,9 @@ class FakeResult:
     failure: Failure | None = None
     started: datetime | float = datetime(2026, 1, 1, tzinfo=UTC)
     finished: datetime | float = datetime(2026, 1, 1, 0, 0, 2, tzinfo=UTC)
+    spans: tuple[Span, ...] = ()
+    commit_time: float | None = None
+    manifests_digest: str | None = None
 
 
 REF = ObjectRef("apps", "Deployment", "default", "web", "v1")
