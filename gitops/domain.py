@@ -1,4 +1,5 @@
-"""The engine's inputs as typed values: applications, repositories, clusters, ignore rules.
+"""The engine's inputs as typed values: applications, repositories, clusters, ignore rules, webhook
+receivers.
 
 Built once from the validated configuration by ``gitops.config.to_fleet`` (the one conversion from the
 ``gitops.config`` models, which depend on these values, never the reverse) and used alike by the CLI
@@ -23,6 +24,9 @@ from gitops.vocabulary import ObjectRef, Target
 from renderers.budget import Budget
 
 RendererName = Literal["kustomize", "jinja", "plain", "helm"]
+WebhookProvider = Literal["github", "gitlab", "bitbucket-server", "bitbucket-cloud", "gitea", "generic"]
+WEBHOOK_PROVIDERS: tuple[WebhookProvider, ...] = ("github", "gitlab", "bitbucket-server", "bitbucket-cloud",
+                                                  "gitea", "generic")
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,32 @@ class Application:
     labels: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
+@dataclass(frozen=True)
+class SecretRef:
+    """Where a secret is: the name of an environment variable or a file path (exactly one), never the
+    value; read by the code that needs the secret, when it needs it."""
+
+    env: str | None = None
+    file: str | None = None
+
+    def __str__(self) -> str:
+        return f"environment variable {self.env}" if self.env is not None else f"file {self.file}"
+
+
+@dataclass(frozen=True)
+class WebhookReceiver:
+    """A webhook receiver: deliveries of ``provider`` verified with the secret at ``secret``, allowed
+    to trigger the applications of ``repositories`` (None: of every repository)."""
+
+    name: str
+    provider: WebhookProvider
+    secret: SecretRef
+    repositories: tuple[str, ...] | None = None
+
+    def may_trigger(self, repository: str) -> bool:
+        return self.repositories is None or repository in self.repositories
+
+
 class Placement(NamedTuple):
     """The inputs of one target: the application, its repository and the cluster it goes to."""
 
@@ -173,11 +203,12 @@ class Placement(NamedTuple):
 
 @dataclass(frozen=True)
 class Fleet:
-    """Every configured repository, cluster and application, by name."""
+    """Every configured repository, cluster, application and webhook receiver, by name."""
 
     repositories: Mapping[str, Repository] = field(default_factory=dict, hash=False)
     clusters: Mapping[str, Cluster] = field(default_factory=dict, hash=False)
     applications: Mapping[str, Application] = field(default_factory=dict, hash=False)
+    receivers: Mapping[str, WebhookReceiver] = field(default_factory=dict, hash=False)
 
     def lookup(self, application: str, cluster: str | None = None, *, file: str | None = None) -> Placement:
         """The placement of ``application`` on ``cluster`` (default: its destination); ConfigError

@@ -1,4 +1,5 @@
-"""The declarative configuration: Repositories, Clusters, Applications (and reserved kinds).
+"""The declarative configuration: Repositories, Clusters, Applications, WebhookReceivers (and reserved
+kinds).
 
 ``load_config(path)`` reads one YAML file or a directory of them (``apiVersion: gitops.dev/v1alpha1``,
 Kubernetes-style ``kind``/``metadata``/``spec``) and returns a frozen :class:`Config`, or raises
@@ -26,6 +27,7 @@ from gitops.config.durations import format_duration, parse_duration
 from gitops.config.fleet import to_fleet
 from gitops.config.loader import API_VERSION, KINDS, load_config
 from gitops.config.models import Cluster, Repository, RepositoryCredentials
+from gitops.config.receivers import SecretRef, WebhookReceiver
 from gitops.config.urls import Transport
 
 __all__ = [
@@ -41,9 +43,11 @@ __all__ = [
     "Repository",
     "RepositoryCredentials",
     "RetryPolicy",
+    "SecretRef",
     "SyncPolicy",
     "Transport",
     "VerificationPolicy",
+    "WebhookReceiver",
     "format_duration",
     "load_config",
     "parse_duration",

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 
 from gitops.config.application import Application, ApplicationSet, VerificationPolicy
 from gitops.config.models import Cluster, Repository
+from gitops.config.receivers import WebhookReceiver
 
-KIND_ORDER = ("Application", "Repository", "Cluster", "ApplicationSet", "VerificationPolicy")
+KIND_ORDER = ("Application", "Repository", "Cluster", "ApplicationSet", "VerificationPolicy",
+              "WebhookReceiver")
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Config:
     applications: dict[str, Application] = field(default_factory=dict)
     application_sets: dict[str, ApplicationSet] = field(default_factory=dict)
     verification_policies: dict[str, VerificationPolicy] = field(default_factory=dict)
+    webhook_receivers: dict[str, WebhookReceiver] = field(default_factory=dict)
     files: tuple[str, ...] = ()
     locations: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
     """``(kind, name) -> (file, line)`` of the document that declared the object."""
@@ -43,4 +46,5 @@ class Config:
         """Number of objects per kind, in a fixed order (for summaries)."""
         return {"Repository": len(self.repositories), "Cluster": len(self.clusters),
                 "Application": len(self.applications), "ApplicationSet": len(self.application_sets),
-                "VerificationPolicy": len(self.verification_policies)}
+                "VerificationPolicy": len(self.verification_policies),
+                "WebhookReceiver": len(self.webhook_receivers)}

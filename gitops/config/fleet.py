@@ -11,13 +11,20 @@ from gitops import domain
 from gitops.config.application import Application
 from gitops.config.config import Config
 from gitops.config.models import Cluster, Repository, RepositoryCredentials
+from gitops.config.receivers import WebhookReceiver
 
 
 def to_fleet(loaded: Config) -> domain.Fleet:
     """The one conversion from the validated configuration models to the engine's values."""
     return domain.Fleet({name: _repository(r) for name, r in loaded.repositories.items()},
                         {name: _cluster(c) for name, c in loaded.clusters.items()},
-                        {name: _application(a) for name, a in loaded.applications.items()})
+                        {name: _application(a) for name, a in loaded.applications.items()},
+                        {name: _receiver(r) for name, r in loaded.webhook_receivers.items()})
+
+
+def _receiver(r: WebhookReceiver) -> domain.WebhookReceiver:
+    return domain.WebhookReceiver(r.name, r.provider, domain.SecretRef(r.secret_ref.env, r.secret_ref.file),
+                                  tuple(r.repositories) if r.repositories is not None else None)
 
 
 def _credentials(c: RepositoryCredentials | None) -> domain.Credentials | None:

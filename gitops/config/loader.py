@@ -34,6 +34,7 @@ from gitops.config.config import Config
 from gitops.config.fields import Model
 from gitops.config.models import Cluster, ClusterSpec, Envelope, Repository, RepositorySpec
 from gitops.config.problems import field_path, from_errors
+from gitops.config.receivers import WebhookReceiver, WebhookReceiverSpec
 from gitops.config.yamldoc import MAX_FILE_BYTES, Document, Loc, locate, parse
 from gitops.errors import ConfigError, InputError, Problem
 
@@ -47,6 +48,7 @@ KINDS: dict[str, tuple[type[Model], type[Model], str]] = {
     "Application": (ApplicationSpec, Application, "applications"),
     "ApplicationSet": (ApplicationSetSpec, ApplicationSet, "application_sets"),
     "VerificationPolicy": (VerificationPolicySpec, VerificationPolicy, "verification_policies"),
+    "WebhookReceiver": (WebhookReceiverSpec, WebhookReceiver, "webhook_receivers"),
 }
 
 
@@ -173,9 +175,14 @@ def _references(entries: list[_Entry]) -> list[Problem]:
     problems = []
     refs = ((("spec", "source", "repository"), "Repository"), (("spec", "destination", "cluster"), "Cluster"))
     for entry in entries:
-        if entry.kind != "Application":
-            continue
-        for loc, kind in refs:
+        found: list[tuple[Loc, str]] = []
+        if entry.kind == "Application":
+            found = list(refs)
+        elif entry.kind == "WebhookReceiver":
+            listed = _raw(entry.doc.data, ("spec", "repositories"))
+            if isinstance(listed, list):
+                found = [(("spec", "repositories", i), "Repository") for i in range(len(listed))]
+        for loc, kind in found:
             name = _raw(entry.doc.data, loc)
             # Names that are blank or unprintable already failed validation; never echo them.
             if isinstance(name, str) and name.strip() and name.isprintable() and (kind, name) not in declared:
@@ -186,9 +193,14 @@ def _references(entries: list[_Entry]) -> list[Problem]:
 def _raw(data: Any, loc: Loc) -> Any:
     """The raw value at ``loc``: references are checked even in documents that failed validation."""
     for part in loc:
-        if not isinstance(data, dict):
+        if isinstance(part, int):
+            if not isinstance(data, list) or not 0 <= part < len(data):
+                return None
+            data = data[part]
+        elif not isinstance(data, dict):
             return None
-        data = data.get(part)
+        else:
+            data = data.get(part)
     return data
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from gitops.config import application, models
+from gitops.config import application, models, receivers
 from gitops.config.yamldoc import Document, Loc, locate
 from gitops.errors import Problem
 
@@ -58,17 +58,22 @@ def field_path(loc: Loc) -> str:
 def from_errors(errors: Iterable[ErrorDetails], doc: Document, prefix: Loc = ()) -> list[Problem]:
     """One located problem per pydantic error of ``doc`` (locations relative to ``prefix``)."""
     problems = []
+    kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
     for err in errors:
         loc: Loc = prefix + tuple(err["loc"])
         at_key = err["type"] == "extra_forbidden"
         line, column = locate(doc.node, loc, at_key=at_key)
-        problems.append(Problem(_message(err, loc), doc.file, line, column, field_path(loc) or None))
+        problems.append(Problem(_message(err, loc, kind), doc.file, line, column, field_path(loc) or None))
     return problems
 
 
-def _message(err: ErrorDetails, loc: Loc) -> str:
+def _message(err: ErrorDetails, loc: Loc, document_kind: object = None) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
+        if document_kind == "WebhookReceiver" and loc and _SECRETISH.search(str(loc[-1])) \
+                and not str(loc[-1]).lower().endswith(("env", "file", "ref")):
+            return ("inline secrets are not allowed; reference the secret instead "
+                    "(secretRef: {env: NAME} or secretRef: {file: PATH})")
         return _unknown_field(str(loc[-1]) if loc else "")
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
@@ -79,7 +84,7 @@ def _message(err: ErrorDetails, loc: Loc) -> str:
 
 
 def _unknown_field(name: str) -> str:
-    if _SECRETISH.search(name) and not name.lower().endswith(("env", "file")):  # tokenenv: a typo
+    if _SECRETISH.search(name) and not name.lower().endswith(("env", "file", "ref")):  # tokenenv: a typo
         return ("inline secrets are not allowed; reference them instead "
                 "(passwordEnv/passwordFile, tokenEnv/tokenFile, sshKeyEnv/sshKeyFile)")
     close = difflib.get_close_matches(name, _vocabulary(), n=1, cutoff=0.75)
@@ -90,7 +95,7 @@ def _unknown_field(name: str) -> str:
 def _vocabulary() -> tuple[str, ...]:
     """Every field name the configuration knows (the models of every kind and their envelope)."""
     names: set[str] = set()
-    modules: tuple[Any, ...] = (models, application)
+    modules: tuple[Any, ...] = (models, application, receivers)
     for module in modules:
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, BaseModel):
