@@ -94,6 +94,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.state.context = ctx
     problems.install(app)
     app.include_router(ops.router)
+    ops.install(app)
     app.include_router(api.router, prefix=API_PREFIX)
     app.include_router(webhook_routes.router, prefix=API_PREFIX)
     app.include_router(auth_routes.router)

@@ -1,0 +1,344 @@
+"""The API's answers as pydantic models: what /api/v1/openapi.json documents, field by field.
+
+Built by the routers of web/api from the state's records (:mod:`gitops.state.model`), the index's
+pages and counts (:mod:`gitops.state.index`) and the configuration (:mod:`gitops.domain`); the
+dashboard's JavaScript and any client read them. Key design choices: JSON names are camelCase (as
+the query parameters and the Kubernetes API), times are epoch seconds (floats, UTC), and each model
+is built by one ``of`` function from the record it shows, so a credential can only reach an answer
+by being added here on purpose (none is: clusters show their server URL, redacted, and nothing of
+their kubeconfig or tokens; repository URLs are redacted).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from gitops.domain import Application, Cluster
+from gitops.errors import Failure
+from gitops.state.index import TargetCounts
+from gitops.state.model import DriftRecord, ObjectRecord, Operation, SpanRecord, TargetStatus
+from gitops.vocabulary import HealthStatus, OperationPhase, SyncStatus, Trigger
+
+
+class Model(BaseModel):
+    """camelCase on the wire; Python names accepted too (clients and tests may use either)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+# -- targets ----------------------------------------------------------------------------------------
+class FailureInfo(Model):
+    """Why the last reconcile failed: the error's kind in the engine's tree, its message, whether a
+    retry can help and after how many seconds the other side asked for one."""
+
+    kind: str = Field(description="class name in gitops.errors, e.g. ClusterUnavailable, RenderFailed")
+    message: str
+    temporary: bool
+    retry_after: float | None = None
+
+    @staticmethod
+    def of(failure: Failure | None) -> FailureInfo | None:
+        if failure is None:
+            return None
+        return FailureInfo(kind=failure.kind, message=failure.message, temporary=failure.temporary,
+                           retry_after=failure.retry_after)
+
+
+class TargetSummary(Model):
+    """One target (application x cluster) in a list: its status without the drift itself."""
+
+    application: str
+    cluster: str
+    target: str = Field(description="app@cluster")
+    revision: str | None = None
+    sync: SyncStatus
+    health: HealthStatus
+    drift_count: int
+    failed: bool = Field(description="the last reconcile failed")
+    error: str | None = None
+    failure: FailureInfo | None = None
+    operation: str | None = Field(default=None, description="id of the operation that wrote this status")
+    reconciled_at: float = Field(description="epoch seconds; 0 when never reconciled")
+
+    @staticmethod
+    def of(status: TargetStatus) -> TargetSummary:
+        failed = status.error is not None or status.failure is not None
+        error = status.error or (status.failure.message if status.failure else None)
+        return TargetSummary(
+            application=status.application, cluster=status.cluster, target=status.target.key,
+            revision=status.revision, sync=status.sync, health=status.health,
+            drift_count=status.drift_count, failed=failed, error=error,
+            failure=FailureInfo.of(status.failure), operation=status.operation,
+            reconciled_at=status.reconciled_at)
+
+
+class Counts(Model):
+    """How many targets match, overall and per sync status, health, drifted, failed."""
+
+    total: int
+    sync: dict[str, int]
+    health: dict[str, int]
+    drifted: int
+    failed: int
+
+    @staticmethod
+    def of(counts: TargetCounts) -> Counts:
+        return Counts(total=counts.total, sync=dict(counts.sync), health=dict(counts.health),
+                      drifted=counts.drifted, failed=counts.failed)
+
+
+class TargetPage(Model):
+    """One page of targets. Follow ``nextCursor`` (same filters and sort) for the next one."""
+
+    items: list[TargetSummary]
+    total: int = Field(description="targets matching the filters, all pages together")
+    next_cursor: str | None = Field(default=None, description="null on the last page")
+    counts: Counts | None = Field(default=None, description="present when asked with counts=true")
+
+
+# -- applications ---------------------------------------------------------------------------------
+class SourceInfo(Model):
+    repository: str
+    url: str | None = Field(default=None, description="the repository's URL, credentials redacted")
+    ref: str | None = Field(default=None, description="the branch or tag followed")
+    path: str
+    revision: str | None = Field(default=None, description="a pinned revision, when configured")
+    renderer: str
+
+
+class DestinationInfo(Model):
+    cluster: str
+    namespace: str | None = None
+
+
+class PolicyInfo(Model):
+    automated: bool
+    prune: bool
+    self_heal: bool
+    detect_only: bool
+    allow_recreate: bool
+    allow_empty: bool
+    prune_max_share: float
+
+
+class ApplicationSummary(Model):
+    """An application's configuration (no secrets: repositories are named, URLs redacted)."""
+
+    name: str
+    labels: dict[str, str]
+    source: SourceInfo
+    destination: DestinationInfo
+    policy: PolicyInfo
+
+    @staticmethod
+    def of(app: Application, url: str | None, ref: str | None) -> ApplicationSummary:
+        p = app.sync_policy
+        return ApplicationSummary(
+            name=app.name, labels=dict(app.labels),
+            source=SourceInfo(repository=app.source.repository, url=url, ref=ref, path=app.source.path,
+                              revision=app.source.revision, renderer=app.source.renderer),
+            destination=DestinationInfo(cluster=app.destination.cluster,
+                                        namespace=app.destination.namespace),
+            policy=PolicyInfo(automated=p.automated, prune=p.prune, self_heal=p.self_heal,
+                              detect_only=p.detect_only, allow_recreate=p.allow_recreate,
+                              allow_empty=p.allow_empty, prune_max_share=p.prune_max_share))
+
+
+class ApplicationList(Model):
+    items: list[ApplicationSummary]
+
+
+class ObjectItem(Model):
+    """What one operation did to one object, and the object's health after it."""
+
+    object: str = Field(description="kind/namespace/name (group/version when not core)")
+    action: str = Field(description="created, configured, unchanged, deleted, skipped, failed, recreated")
+    message: str = ""
+    error: str | None = None
+    health: str | None = None
+
+    @staticmethod
+    def of(record: ObjectRecord) -> ObjectItem:
+        return ObjectItem(object=record.object, action=record.action, message=record.message,
+                          error=record.error, health=record.health)
+
+
+class DriftItem(Model):
+    """One drifted field: the live value, the value the cluster would have after applying Git
+    (predicted), both as JSON text with secrets masked, and who last wrote the live value when."""
+
+    object: str
+    path: str
+    live: str
+    predicted: str
+    manager: str | None = Field(default=None, description="the field manager owning the live value")
+    changed_at: float | None = Field(default=None, description="when that manager last wrote the object")
+
+    @staticmethod
+    def of(record: DriftRecord) -> DriftItem:
+        return DriftItem(object=record.object, path=record.path, live=record.live,
+                         predicted=record.predicted, manager=record.manager, changed_at=record.changed_at)
+
+
+class Span(Model):
+    """One stage of an operation's trace (trigger, resolve, render, verify, plan, apply, health)."""
+
+    name: str
+    start: float = Field(description="epoch seconds")
+    duration: float = Field(description="seconds")
+    error: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    @staticmethod
+    def of(record: SpanRecord) -> Span:
+        return Span(name=record.name, start=record.start, duration=record.duration, error=record.error,
+                    attributes=dict(record.attributes))
+
+
+class OperationSummary(Model):
+    """One operation (a reconcile or sync of a target) without its objects and trace; ``actions``
+    counts its per-object results by action."""
+
+    id: str
+    application: str
+    cluster: str
+    trigger: Trigger
+    trigger_detail: str | None = Field(default=None, description="who or what triggered it")
+    phase: OperationPhase
+    revision: str | None = None
+    commit_time: float | None = Field(default=None, description="committer time of the revision")
+    started: float
+    finished: float | None = None
+    duration: float | None = None
+    dry_run: bool
+    prune: bool
+    attempt: int
+    redeliveries: int
+    error: str | None = None
+    failure: FailureInfo | None = None
+    manifests_digest: str | None = None
+    actions: dict[str, int] = Field(description="objects per action")
+    objects_dropped: int = Field(description="objects beyond the stored limit, not listed")
+
+    @staticmethod
+    def fields_of(op: Operation) -> dict[str, object]:
+        return dict(
+            id=op.id, application=op.application, cluster=op.cluster, trigger=op.trigger,
+            trigger_detail=op.trigger_detail, phase=op.phase, revision=op.revision,
+            commit_time=op.commit_time, started=op.started, finished=op.finished, duration=op.duration,
+            dry_run=op.dry_run, prune=op.prune, attempt=op.attempt, redeliveries=op.redeliveries,
+            error=op.error, failure=FailureInfo.of(op.failure), manifests_digest=op.manifests_digest,
+            actions=dict(Counter(o.action for o in op.objects)), objects_dropped=op.objects_dropped)
+
+    @classmethod
+    def of(cls, op: Operation) -> OperationSummary:
+        return cls.model_validate(cls.fields_of(op))
+
+
+class OperationDetail(OperationSummary):
+    """One operation with its per-object results and its trace (``spans``, in order)."""
+
+    objects: list[ObjectItem]
+    spans: list[Span]
+
+    @classmethod
+    def of(cls, op: Operation) -> OperationDetail:
+        return cls.model_validate({**cls.fields_of(op), "objects": [ObjectItem.of(o) for o in op.objects],
+                                   "spans": [Span.of(s) for s in op.spans]})
+
+
+class OperationList(Model):
+    items: list[OperationSummary]
+
+
+class ApplicationTarget(Model):
+    """The application on one cluster: status, drift, the last operation (objects with health and
+    its trace) and recent history."""
+
+    cluster: str
+    configured: bool = Field(description="the configuration places the application on this cluster")
+    status: TargetSummary | None = Field(default=None, description="null until the first reconcile")
+    drift: list[DriftItem]
+    drift_dropped: int = Field(description="drifted fields beyond the stored limit, not listed")
+    last_operation: OperationDetail | None = Field(
+        None, description="the operation that wrote the status: its objects with health and its trace")
+    history: list[OperationDetail] = Field(description="newest first")
+
+
+class ApplicationDetail(ApplicationSummary):
+    targets: list[ApplicationTarget]
+
+
+# -- commits, clusters, actions, events ----------------------------------------------------------
+class CommitTargets(Model):
+    """Every target whose current revision starts with ``revision``."""
+
+    revision: str
+    repository: str | None = None
+    items: list[TargetSummary]
+    truncated: bool = Field(description="more targets are at this revision than listed")
+
+
+class Reachability(Model):
+    """What the cluster's targets last said about it: ``reachable`` (a reconcile talked to it),
+    ``unreachable`` (the newest telling reconcile failed with ClusterUnavailable), ``unknown``."""
+
+    state: str = Field(description="reachable, unreachable or unknown")
+    at: float | None = Field(default=None, description="time of the reconcile that told")
+    message: str | None = None
+    target: str | None = Field(default=None, description="the target whose reconcile told")
+
+
+class ClusterSummary(Model):
+    """A configured cluster: its labels, server (redacted), target counts and reachability."""
+
+    name: str
+    labels: dict[str, str]
+    server: str | None = Field(default=None, description="API server URL, credentials redacted")
+    counts: Counts
+    reachability: Reachability
+
+    @staticmethod
+    def of(cluster: Cluster, server: str | None, counts: TargetCounts, reach: Reachability) -> ClusterSummary:
+        return ClusterSummary(name=cluster.name, labels=dict(cluster.labels), server=server,
+                              counts=Counts.of(counts), reachability=reach)
+
+
+class ClusterList(Model):
+    items: list[ClusterSummary]
+
+
+class SyncRequest(Model):
+    """Body of a sync (all optional)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True,
+                              extra="forbid")
+
+    prune: bool = Field(default=False, description="delete objects no longer in Git")
+    dry_run: bool = Field(default=False, description="plan and report only; nothing is written")
+
+
+class ActionAccepted(Model):
+    """An action was enqueued (``queued``), or one for the target already is (``operation`` null)."""
+
+    action: str = Field(description="sync, refresh or hard-refresh")
+    application: str
+    cluster: str
+    operation: str | None = Field(default=None, description="the task id, which is the operation id")
+    queued: bool
+    message: str
+
+
+class EventItem(Model):
+    """One entry of the state's event stream (the ``data`` of a server-sent event)."""
+
+    id: str
+    kind: str
+    application: str
+    cluster: str
+    message: str
+    time: float
+    data: dict[str, str]
