@@ -4,10 +4,12 @@ The workers write it (one fenced write per reconcile), ``gitops status`` and the
 Key design choice: the port is split by role — :class:`Records` (status, history, events; its read
 side :class:`RecordReader`), :class:`Leases` (fenced per-target leases, named locks),
 :class:`Coalescing` (trigger state per target) and :class:`Schedule` (due polls, repository heads) —
-so each caller depends only on what it uses; :class:`Store` is all of them. Two implementations provide
-every role — :class:`RedisStore` (Lua scripts, appendonly Redis, versioned ``gitops:v1:`` keys) and
-:class:`InMemoryStore` (tests; time from an injected :class:`gitops.clock.Clock`) — so callers never
-see Redis. :func:`open_store` picks the Redis URL from the argument or ``GITOPS_REDIS_URL``.
+so each caller depends only on what it uses, and :class:`TargetIndex` (paged, filtered, sorted reads of
+every target for the web, kept by the writes; :mod:`gitops.state.index`); :class:`Store` is all of
+them. Two implementations provide every role — :class:`RedisStore` (Lua scripts, appendonly Redis,
+versioned ``gitops:v1:`` keys) and :class:`InMemoryStore` (tests; time from an injected
+:class:`gitops.clock.Clock`) — so callers never see Redis. :func:`open_store` picks the Redis URL
+from the argument or ``GITOPS_REDIS_URL``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,16 @@ from gitops.state.base import (
     Schedule,
     Store,
 )
+from gitops.state.index import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    RenderedManifests,
+    SortKey,
+    TargetCounts,
+    TargetIndex,
+    TargetPage,
+    TargetQuery,
+)
 from gitops.state.memory import InMemoryStore
 from gitops.state.model import (
     DriftRecord,
@@ -43,10 +55,11 @@ from gitops.state.names import DEFAULT_PREFIX, Keys, check_name, check_target
 from gitops.state.redis_store import RedisStore
 
 __all__ = [
-    "DEFAULT_PREFIX", "EVENTS_LIMIT", "HISTORY_LIMIT", "Coalescing", "DriftRecord", "Event",
-    "InMemoryStore", "Keys", "Lease", "Leases", "ObjectRecord", "Operation", "RecordReader", "Records",
-    "RedisStore", "Schedule", "Store", "TargetStatus", "carry_forward", "check_name", "check_target",
-    "open_store", "recorded_url_path", "records_from_result", "redis_url",
+    "DEFAULT_PAGE", "DEFAULT_PREFIX", "EVENTS_LIMIT", "HISTORY_LIMIT", "MAX_PAGE", "Coalescing",
+    "DriftRecord", "Event", "InMemoryStore", "Keys", "Lease", "Leases", "ObjectRecord", "Operation",
+    "RecordReader", "Records", "RedisStore", "RenderedManifests", "Schedule", "SortKey", "Store",
+    "TargetCounts", "TargetIndex", "TargetPage", "TargetQuery", "TargetStatus", "carry_forward",
+    "check_name", "check_target", "open_store", "recorded_url_path", "records_from_result", "redis_url",
 ]
 
 

@@ -1,4 +1,5 @@
-"""The state port, split by role: :class:`Records`, :class:`Leases`, :class:`Coalescing`, :class:`Schedule`.
+"""The state port, split by role: :class:`Records`, :class:`Leases`, :class:`Coalescing`, :class:`Schedule`,
+and :class:`gitops.state.index.TargetIndex` (paged, filtered reads for the web).
 
 Implemented by :class:`gitops.state.redis_store.RedisStore` (production, workers) and
 :class:`gitops.state.memory.InMemoryStore` (tests, single-process CLI); both implement every role, and
@@ -6,7 +7,8 @@ Implemented by :class:`gitops.state.redis_store.RedisStore` (production, workers
 uses: readers (``gitops status``, the HTTP API, the engine port's last good revision) a
 :class:`RecordReader`; the task logic :class:`Records` and :class:`Leases`; the lease keeper and the
 beat's leader lock :class:`Leases`; webhooks and triggers :class:`Coalescing`; the beat and polls
-:class:`Schedule`. Key design choice: locking and writing share one fencing token.
+:class:`Schedule`; the dashboard and the HTTP API :class:`TargetIndex` (kept by the same fenced write).
+Key design choice: locking and writing share one fencing token.
 :meth:`Leases.acquire` hands out a strictly increasing token per target; every write carries it and the
 store refuses a write whose token is older than one it has already accepted, so a worker that lost its
 lease (paused, partitioned, killed and redelivered) can never overwrite the result of the worker that
@@ -20,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from gitops.state.index import TargetIndex
 from gitops.state.model import Event, Operation, TargetStatus, clip
 from gitops.vocabulary import Target
 
@@ -102,7 +105,8 @@ class Records(RecordReader, Protocol):
         """Append an event (bounded like :func:`bounded_event`) to the capped stream; returns its id."""
 
     def forget(self, target: Target) -> bool:
-        """Drop status and history of a target no longer configured; the fencing token is kept."""
+        """Drop status, history, index entry and kept manifests of a target no longer configured; the
+        fencing token is kept. True when there was a status or history to drop."""
 
 
 class Leases(Protocol):
@@ -148,10 +152,10 @@ class Schedule(Protocol):
     def set_repo_head(self, repository: str, revision: str) -> None: ...
 
 
-class Store(Records, Leases, Coalescing, Schedule, Protocol):
+class Store(Records, Leases, Coalescing, Schedule, TargetIndex, Protocol):
     """Every role at once: what a worker process holds (``workers.runtime.Runtime.store``)."""
 
     def ping(self) -> bool: ...
 
 
-ROLES: tuple[type, ...] = (RecordReader, Records, Leases, Coalescing, Schedule, Store)
+ROLES: tuple[type, ...] = (RecordReader, Records, Leases, Coalescing, Schedule, TargetIndex, Store)

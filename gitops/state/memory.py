@@ -5,7 +5,11 @@ the same semantics as the Redis store — fencing tokens, capped history (ordere
 set), bounded events, coalescing transitions, lock expiry, validation before any change — under one
 ``threading.Lock``, with time from an injected :class:`gitops.clock.Clock`, so tests written against
 it hold for Redis too (the contract tests in tests/gitops/state run the same scenarios on both) and
-move time with a :class:`gitops.clock.ManualClock` instead of sleeping.
+move time with a :class:`gitops.clock.ManualClock` instead of sleeping. The target index keeps one
+:class:`gitops.state.index.IndexEntry` per status (updated by the write and by ``forget``, like Redis)
+and answers a query by filtering and sorting those entries with the shared plan, members and cursor of
+:mod:`gitops.state.index`: O(targets) per query, fine for tests and the CLI, and equal to Redis by
+construction (tests/gitops/state/test_index.py checks it, with random writes too).
 """
 
 from __future__ import annotations
@@ -25,6 +29,24 @@ from gitops.state.base import (
     Store,
     bounded_event,
     write_event,
+)
+from gitops.state.index import (
+    COUNTED_FACETS,
+    MAX_PAGE,
+    IndexEntry,
+    QueryPlan,
+    RenderedManifests,
+    TargetCounts,
+    TargetPage,
+    TargetQuery,
+    bounded_manifests,
+    check_limit,
+    counts_from,
+    encode_cursor,
+    index_entry,
+    member_target,
+    plan_query,
+    revision_prefix,
 )
 from gitops.state.model import Event, Operation, TargetStatus, clip
 from gitops.state.names import check_name, check_operation_id, check_target
@@ -55,6 +77,8 @@ class InMemoryStore(OperationWrites, Store):
         self._seq = itertools.count(1)
         self._due: dict[str, float] = {}
         self._heads: dict[str, str] = {}
+        self._entries: dict[Target, IndexEntry] = {}
+        self._manifests: dict[Target, RenderedManifests] = {}
 
     def _expiry(self, ttl: float) -> float:
         return self.clock.monotonic() + ttl
@@ -77,6 +101,7 @@ class InMemoryStore(OperationWrites, Store):
                 self._fence[target] = lease.token
             if status is not None:
                 self._status[target] = status
+                self._entries[target] = index_entry(target, status)
             ops = self._ops.setdefault(target, {})
             ops[operation.id] = operation
             for old in sorted(ops.values(), key=_history_order)[: max(0, len(ops) - self.history_limit)]:
@@ -130,7 +155,52 @@ class InMemoryStore(OperationWrites, Store):
         check_target(target.application, target.cluster)
         with self._mutex:
             had = self._status.pop(target, None) is not None
+            self._entries.pop(target, None)
+            self._manifests.pop(target, None)
             return bool(self._ops.pop(target, None)) or had
+
+    # -- target index ---------------------------------------------------------------------------
+    def _matching(self, plan: QueryPlan) -> list[IndexEntry]:
+        if plan.nothing:
+            return []
+        return [e for e in self._entries.values() if plan.matches(e)]
+
+    def query(self, query: TargetQuery) -> TargetPage:
+        plan = plan_query(query)
+        with self._mutex:
+            ordered = sorted(e.members[plan.sort] for e in self._matching(plan))
+            if plan.descending:
+                ordered.reverse()
+            after = plan.after
+            rest = [m for m in ordered if after is None or (m < after if plan.descending else m > after)]
+            page = rest[: plan.limit]
+            items = tuple(self._status[member_target(m)] for m in page)
+        more = len(rest) > plan.limit
+        return TargetPage(items, len(ordered), encode_cursor(plan, page[-1]) if more else None)
+
+    def counts(self, query: TargetQuery | None = None) -> TargetCounts:
+        plan = plan_query(query or TargetQuery(), paged=False)
+        with self._mutex:
+            matching = self._matching(plan)
+        return counts_from(len(matching), {f: sum(f in e.facets for e in matching) for f in COUNTED_FACETS})
+
+    def at_revision(self, prefix: str, limit: int = MAX_PAGE) -> list[TargetStatus]:
+        plan = QueryPlan(revision=revision_prefix(prefix))
+        check_limit(limit)
+        with self._mutex:
+            found = sorted(e.members[plan.sort.REVISION] for e in self._matching(plan))[:limit]
+            return [self._status[member_target(m)] for m in found]
+
+    def keep_manifests(self, target: Target, manifests: RenderedManifests) -> None:
+        check_target(target.application, target.cluster)
+        kept = bounded_manifests(manifests)
+        with self._mutex:
+            self._manifests[target] = kept
+
+    def manifests(self, target: Target) -> RenderedManifests | None:
+        check_target(target.application, target.cluster)
+        with self._mutex:
+            return self._manifests.get(target)
 
     # -- leases ---------------------------------------------------------------------------------
     def _held(self, key: str) -> tuple[str, float] | None:
