@@ -45,6 +45,9 @@ class GitSourcePort:
     def checkout(self, repository: domain.Repository, revision: str) -> Path:
         return self.git.snapshot(RepoSpec.from_config(repository), revision).path
 
+    def commit_time(self, repository: domain.Repository, revision: str) -> float | None:
+        return self.git.commit_time(RepoSpec.from_config(repository), revision)
+
     def remote_loader(self, repository: domain.Repository) -> RemoteLoader:
         return RemoteBaseLoader(self.git, RepoSpec.from_config(repository),
                                 default_hosts=self.remote_base_hosts)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,10 +34,12 @@ from gitops import apply as applier
 from gitops import domain, outcome, prune, verify
 from gitops import plan as planner
 from gitops import render as rendering
+from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.cluster import Cluster, ClusterFactory
 from gitops.errors import Failure, GitOpsError
 from gitops.health import Health
 from gitops.health.wait import wait_healthy
+from gitops.outcome import Trace
 from gitops.plan import RefKey
 from gitops.render import RemoteLoader, Renderer
 from gitops.render.manifests import prepare, validate
@@ -50,24 +52,37 @@ log = logging.getLogger(__name__)
 
 def reconcile(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
     """Run the flow once for one target; never raises GitOpsError (it is in the result)."""
-    started, revision, app, target = _now(), None, request.application, request.target
+    app, target, trace, seen = request.application, request.target, Trace(ports.clock), Seen()
+    started = trace.now()
     try:
-        revision = ports.source.resolve(request.repository, request.revision or app.source.revision)
-        manifests = validate(render(request, ports, revision), source=app.source.path or ".")
-        ports.verifier.verify(manifests, target)
-        cluster = ports.clusters.connect(request.cluster)
-        desired = prepare(manifests, cluster, target, app.destination.namespace)
-        plan = planner.plan(cluster, desired, diff_options(request))
-        pruning = prune.plan(cluster, target, plan, prune_options(request),
-                             enabled=prune_enabled(request), namespace=app.destination.namespace)
+        with trace("resolve") as span:
+            revision = ports.source.resolve(request.repository, request.revision or app.source.revision)
+            seen.revision = span["revision"] = revision
+        with trace("render") as span:
+            manifests = validate(render(request, ports, revision), source=app.source.path or ".")
+            seen.rendered_from(manifests, ports.source.commit_time(request.repository, revision))
+            span["objects"] = str(len(manifests))
+        with trace("verify"):
+            ports.verifier.verify(manifests, target)
+        with trace("plan") as span:
+            cluster = ports.clusters.connect(request.cluster)
+            desired = prepare(manifests, cluster, target, app.destination.namespace)
+            plan = planner.plan(cluster, desired, diff_options(request))
+            pruning = prune.plan(cluster, target, plan, prune_options(request),
+                                 enabled=prune_enabled(request), namespace=app.destination.namespace)
+            span.update(drift=str(len(plan.drift)), prune=str(len(pruning.doomed)))
         write = should_write(request, revision, plan, pruning)
-        synced = sync(request, cluster, plan, pruning) if write else compare(cluster, plan, pruning)
-        healths, unhealthy = health(cluster, plan, synced, request.wait_seconds if write else 0.0)
-        return report(request, revision, plan, pruning, synced, healths, unhealthy, write, started)
+        with trace("apply") as span:  # or compare only; prune included
+            synced = sync(request, cluster, plan, pruning) if write else compare(cluster, plan, pruning)
+            span.update(write=str(write).lower(), changed=str(changed(synced.results)))
+        with trace("health"):
+            healths, unhealthy = health(cluster, plan, synced, request.wait_seconds if write else 0.0)
+        return report(request, revision, plan, pruning, synced, healths, unhealthy, write, started, trace,
+                      seen)
     except GitOpsError as exc:
         log.info("reconcile of %s failed: %s", target, exc)
-        return ReconcileResult(target, revision, SyncStatus.UNKNOWN, HealthStatus.UNKNOWN, [], [],
-                               Failure.of(exc), started, _now())
+        return ReconcileResult(target, seen.revision, SyncStatus.UNKNOWN, HealthStatus.UNKNOWN, [], [],
+                               Failure.of(exc), started, trace.now(), **seen.recorded(trace))
 
 
 # -- the ports ------------------------------------------------------------------------------------
@@ -80,17 +95,21 @@ class Source(Protocol):
 
     def remote_loader(self, repository: domain.Repository) -> RemoteLoader | None: ...
 
+    def commit_time(self, repository: domain.Repository, revision: str) -> float | None:
+        """The committer time of ``revision`` (epoch seconds) once it was checked out; None if unknown."""
+
 
 @dataclass(frozen=True)
 class Ports:
     """The engine's ports: Git (:class:`Source`), the renderers (:class:`gitops.render.Renderer`),
-    clusters (:class:`gitops.cluster.ClusterFactory`) and image verification
-    (:class:`gitops.verify.Verifier`, none by default)."""
+    clusters (:class:`gitops.cluster.ClusterFactory`), image verification
+    (:class:`gitops.verify.Verifier`, none by default) and the clock the trace is timed on."""
 
     source: Source
     renderer: Renderer
     clusters: ClusterFactory
     verifier: verify.Verifier = field(default_factory=verify.NoVerifier)
+    clock: Clock = SYSTEM_CLOCK
 
 
 # -- request and result ---------------------------------------------------------------------------
@@ -145,6 +164,7 @@ class ReconcileResult:
     commit_time: float | None = None      # committer time of ``revision`` (epoch seconds)
     manifests_digest: str = ""            # sha256 of the rendered, validated manifests ("" if none)
     rendered: str = ""                    # those manifests as YAML, Secret values masked, bounded
+    rendered_truncated: bool = False      # documents were left out of ``rendered`` (over its bound)
 
     @property
     def error(self) -> str | None:
@@ -159,12 +179,32 @@ class ReconcileResult:
                 "health": str(self.health), "objects": [o.to_dict() for o in self.objects],
                 "drift": [d.to_dict() for d in self.drift], "error": self.error,
                 "temporary": self.temporary, "started": self.started.isoformat(),
-                "finished": self.finished.isoformat(), "applied": self.applied}
+                "finished": self.finished.isoformat(), "applied": self.applied,
+                "spans": [s.to_dict() for s in self.spans], "commit_time": self.commit_time,
+                "manifests_digest": self.manifests_digest}
+
+
+@dataclass
+class Seen:
+    """What the stages found so far, kept for the result even when a later stage fails."""
+
+    revision: str | None = None
+    commit_time: float | None = None
+    rendered: outcome.Rendered = field(default_factory=outcome.Rendered)
+
+    def rendered_from(self, manifests: list[Manifest], commit_time: float | None) -> None:
+        self.commit_time, self.rendered = commit_time, outcome.rendered(manifests)
+
+    def recorded(self, trace: Trace) -> dict[str, Any]:
+        """The result's trace fields (keyword arguments of :class:`ReconcileResult`)."""
+        return {"spans": tuple(trace.spans), "commit_time": self.commit_time,
+                "manifests_digest": self.rendered.digest, "rendered": self.rendered.text,
+                "rendered_truncated": self.rendered.truncated}
 
 
 # -- the steps ------------------------------------------------------------------------------------
-def _now() -> datetime:
-    return datetime.now(UTC)
+def changed(results: list[ObjectResult]) -> int:
+    return sum(1 for r in results if r.action not in (Action.UNCHANGED, Action.SKIPPED))
 
 
 def render(request: ReconcileRequest, ports: Ports, revision: str) -> list[Manifest]:
@@ -264,16 +304,15 @@ def health(cluster: Cluster, plan: planner.Plan, synced: Synced, wait_seconds: f
 
 def report(request: ReconcileRequest, revision: str, plan: planner.Plan, pruning: prune.PrunePlan,
            synced: Synced, healths: Mapping[ObjectRef, Health], unhealthy: GitOpsError | None, wrote: bool,
-           started: datetime) -> ReconcileResult:
+           started: datetime, trace: Trace, seen: Seen) -> ReconcileResult:
     results = outcome.with_health(synced.results, healths)
     sync_status = outcome.sync_status(
         results, wrote=wrote, stopped=synced.stopped, plan_in_sync=plan.in_sync,
         prune_pending=bool(pruning.doomed) and not (wrote and pruning.enabled))
     failure = outcome.failure(results, stopped=synced.stopped, unhealthy=unhealthy,
                               temporary=synced.temporary, retry_after=synced.retry_after)
-    changed = sum(1 for r in results if r.action not in (Action.UNCHANGED, Action.SKIPPED))
     target_health = outcome.target_health(healths)
     log.info("reconciled %s at %s: %s, %s, %d object(s) %s", request.target, revision[:12], sync_status,
-             target_health, changed, "changed" if wrote else "would change")
+             target_health, changed(results), "changed" if wrote else "would change")
     return ReconcileResult(request.target, revision, sync_status, target_health, results, plan.drift,
-                           failure, started, _now(), wrote, plan.unified_diff())
+                           failure, started, trace.now(), wrote, plan.unified_diff(), **seen.recorded(trace))

@@ -6,19 +6,37 @@ object judged from the objects already held, the results with their health, the 
 (``HealthStatus.worst``), its sync status and its failure, a typed :class:`gitops.errors.Failure`
 that keeps whether a retry can help and the cluster's retry hint. No I/O here: waiting for health is
 the engine's (bounded) port call.
+
+Also what the engine records beside the outcome: the :class:`Trace` (one
+:class:`gitops.results.Span` per stage, timed on the injected clock: wall time for the start,
+monotonic time for the duration) and the :class:`Rendered` manifests (a sha256 of their canonical JSON,
+and their YAML with Secret values masked by the plan's own masking, cut to :data:`MAX_RENDERED` bytes at
+a document boundary). The digest covers the unmasked content, so it changes when a Secret does; it
+exposes no more than the applied-hash annotation every object already carries.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
-from collections.abc import Iterable, Mapping
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
+from gitops.clock import Clock
 from gitops.errors import Failure, GitOpsError, SyncFailed
 from gitops.health import Health, assess
 from gitops.plan import Plan, RefKey, ref_key
-from gitops.results import ObjectResult
+from gitops.plan.normalize import mask_secret
+from gitops.results import ObjectResult, Span
 from gitops.vocabulary import Action, HealthStatus, ObjectRef, SyncStatus
+from renderers.manifest import Manifest
+from renderers.yamlio import iter_dump
+
+MAX_RENDERED = 2 * 1024 * 1024  # bytes of rendered YAML kept per reconcile
 
 
 def desired_refs(results: Iterable[ObjectResult], plan: Plan) -> list[ObjectRef]:
@@ -64,3 +82,65 @@ def failure(results: Iterable[ObjectResult], *, stopped: str | None, unhealthy: 
     hints = [h for h in (retry_after, unhealthy.retry_after if unhealthy else None) if h is not None]
     return Failure.of(SyncFailed(message, temporary=temporary or bool(unhealthy and unhealthy.temporary),
                                  retry_after=max(hints) if hints else None))
+
+
+# -- the trace and the rendered manifests ---------------------------------------------------------
+class Trace:
+    """The spans of one reconcile, in the order the stages ran: ``with trace("render") as attrs:``
+    times the block, records its error (and re-raises it) and keeps the attributes the block set."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.spans: list[Span] = []
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock.now(), UTC)
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[dict[str, str]]:
+        start, began = self.clock.now(), self.clock.monotonic()
+        attributes: dict[str, str] = {}
+        error: str | None = None
+        try:
+            yield attributes
+        except BaseException as exc:
+            error = str(exc) or type(exc).__name__
+            raise
+        finally:
+            duration = max(0.0, self.clock.monotonic() - began)
+            self.spans.append(Span(name, start, duration, error, dict(attributes)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Rendered:
+    """The rendered, validated manifests of a reconcile: their digest and their YAML (masked, bounded)."""
+
+    digest: str = ""
+    text: str = ""
+    truncated: bool = False
+    count: int = 0
+
+
+def manifests_digest(manifests: list[Manifest]) -> str:
+    """sha256 of the manifests' canonical JSON (keys sorted, no spaces), in the order rendered."""
+    canonical = json.dumps(manifests, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def rendered(manifests: list[Manifest], limit: int = MAX_RENDERED) -> Rendered:
+    """The digest and the YAML of ``manifests``: Secret ``data``/``stringData`` values masked
+    (:func:`gitops.plan.normalize.mask_secret`), whole documents up to ``limit`` bytes, then a comment
+    saying how many were left out."""
+    masked = [mask_secret(copy.deepcopy(m)) for m in manifests]
+    kept: list[str] = []
+    size = 0
+    for document in iter_dump(masked):
+        cost = len(document.encode()) + 4
+        if size + cost > limit:
+            break
+        kept.append(document)
+        size += cost
+    left = len(masked) - len(kept)
+    note = [f"# {left} more document(s) not shown: over {limit} bytes\n"] if left else []
+    text = "---\n".join(kept + note)
+    return Rendered(manifests_digest(manifests), text, bool(left), len(manifests))

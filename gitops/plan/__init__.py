@@ -12,8 +12,9 @@ application therefore costs one LIST per kind and no write. The trade-off: a cha
 make by itself (a mutating webhook rewriting a field we set) is seen only when the hash changes.
 
 Drift is each field where normalised live differs from normalised predicted, attributed to the
-manager owning the live value in managedFields. Ignore rules drop JSON pointers from the comparison;
-rules naming managers leave the fields those managers own to them (also removed from what we apply).
+manager owning the live value in managedFields, with the time of that manager's entry (when it
+changed it). Ignore rules drop JSON pointers from the comparison; rules naming managers leave the
+fields those managers own to them (also removed from what we apply).
 """
 
 from __future__ import annotations
@@ -189,8 +190,10 @@ def _comparable(obj: Manifest, rules: list[IgnoreRule]) -> Manifest:
 
 def field_drift(ref: ObjectRef, live: Manifest, predicted: Manifest,
                 rules: list[IgnoreRule]) -> list[FieldDrift]:
-    """Each differing field, with the manager owning the live value (ignored managers' fields dropped)."""
-    owned = managed.owners((live.get("metadata") or {}).get("managedFields"))
+    """Each differing field, with the manager owning the live value and when it changed it (ignored
+    managers' fields dropped)."""
+    found = managed.entries((live.get("metadata") or {}).get("managedFields"))
+    owned = managed.owners_of(found)
     left = set(m for r in rules for m in r.managers)
     node = root_for(ref.api_version, ref.kind)
     out = []
@@ -198,7 +201,8 @@ def field_drift(ref: ObjectRef, live: Manifest, predicted: Manifest,
         owner = managed.owner_of(path, owned)
         if owner in left:
             continue
-        out.append(FieldDrift(ref, managed.display(path), truncate(a), truncate(b), owner))
+        out.append(FieldDrift(ref, managed.display(path), truncate(a), truncate(b), owner,
+                              managed.changed_at(path, owner, found)))
     return out
 
 

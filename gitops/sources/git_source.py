@@ -7,7 +7,9 @@ cluster; fetching asks only for what the wanted commit needs (a shallow fetch of
 that commit, deeper only when it is not a tip). Each successful head check is recorded so that the
 last good revision (and its snapshot) stays usable while the remote is away. Everything on disk is
 keyed by ``RepoSpec.key`` (URL *and* credential references), so a repository without credentials
-never reads a cache that another repository's credentials filled.
+never reads a cache that another repository's credentials filled. A hard refresh drops one snapshot
+and the stored contents it links to (:meth:`GitSource.drop_snapshot`); the next use rebuilds it from
+the Git objects. Commit times are read from the cached objects (:meth:`GitSource.commit_time`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import pygit2
 from gitops.errors import InputError, SourceError, SourceUnavailable
 from gitops.sources import remote
 from gitops.sources.cache import Layout, touch
-from gitops.sources.materialise import Limits, make_writable, materialise, prune_store
+from gitops.sources.materialise import Limits, forget_stored, make_writable, materialise, prune_store
 from gitops.sources.spec import RepoSpec
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -199,7 +201,30 @@ class GitSource:
             yield _Step(repo, spec, [_refspec(own)], deep=True)
         yield _Step(repo, spec, [_refspec("refs/heads/*"), _refspec("refs/tags/*")], deep=True)
 
+    def drop_snapshot(self, spec: RepoSpec, revision: str) -> bool:
+        """Remove the snapshot of ``revision``, and the stored file contents it links to, so the next
+        :meth:`snapshot` builds it again from the Git objects (a hard refresh). False when there was
+        none, or when a reader holds its lease (it is left alone)."""
+        if not _SHA.match(revision.lower()):
+            return False
+        snap = self.layout.snapshot_dir(spec, revision.lower())
+        return snap.is_dir() and self._remove_snapshot(spec.key, snap, forget_blobs=True)
+
     # ---- history ------------------------------------------------------------------------------
+
+    def commit_time(self, spec: RepoSpec, revision: str) -> float | None:
+        """The committer time (epoch seconds) of commit ``revision`` if the cache holds it (it does once
+        a snapshot of it was built); None otherwise. Never fetches."""
+        if not _SHA.match(revision.lower()):
+            return None
+        path = self.layout.repo_dir(spec)
+        if not (path / "HEAD").exists():
+            return None
+        try:
+            commit = pygit2.Repository(str(path)).get(revision.lower())
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+        return float(commit.commit_time) if isinstance(commit, pygit2.Commit) else None
 
     def changed_paths(self, spec: RepoSpec, old: str, new: str) -> frozenset[str]:
         """Every file path added, removed or modified between commits ``old`` and ``new``."""
@@ -242,10 +267,12 @@ class GitSource:
                 removed.append(snap)
         return removed
 
-    def _remove_snapshot(self, key: str, snap: Path) -> bool:
+    def _remove_snapshot(self, key: str, snap: Path, *, forget_blobs: bool = False) -> bool:
         with self.layout.exclusive(key, snap.name) as got:
             if not got:
                 return False
+            if forget_blobs:
+                forget_stored(snap, self.layout.blobs_dir(key))
             trash = snap.with_name(f".tmp-gc-{snap.name}-{os.getpid()}")
             os.rename(snap, trash)
             make_writable(trash)

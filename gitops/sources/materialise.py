@@ -139,6 +139,29 @@ def prune_store(store: Path, min_age_seconds: float) -> int:
     return removed
 
 
+def forget_stored(root: Path, store: Path) -> int:
+    """Unlink the store entries the files under ``root`` (a snapshot) are hard-linked to, so the next
+    snapshot that needs those blobs writes them afresh from the Git objects; snapshots already linked
+    keep their own links. Returns the count. Used by a hard refresh (``GitSource.drop_snapshot``)."""
+    inodes: set[tuple[int, int]] = set()
+    for directory, _, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(OSError):
+                info = os.lstat(os.path.join(directory, name))
+                if stat.S_ISREG(info.st_mode):
+                    inodes.add((info.st_dev, info.st_ino))
+    removed = 0
+    if not inodes or not store.is_dir():
+        return 0
+    for entry in store.iterdir():
+        with contextlib.suppress(OSError):
+            info = entry.lstat()
+            if (info.st_dev, info.st_ino) in inodes and not entry.name.startswith(".tmp-"):
+                entry.unlink()
+                removed += 1
+    return removed
+
+
 def _walk_tree(walk: _Walk, tree: pygit2.Tree, prefix: str, links: list[tuple[str, str]]) -> None:
     if prefix.count("/") >= walk.limits.max_depth:
         raise InputError(f"directories nested deeper than {walk.limits.max_depth} levels", file=prefix)

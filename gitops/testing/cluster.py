@@ -6,10 +6,12 @@ merges maps recursively and replaces lists, tracks field ownership per manager i
 keyed by the schema's merge keys), reports conflicts with other managers unless forced, drops fields
 a manager stopped applying, and rejects changes to configured immutable fields with the same errors
 the real client raises, including what the server refuses in an apply body (managedFields, a
-resourceVersion on create or a stale one). ``calls`` records every request; ``faults`` queues errors
-to raise next; ``on_apply`` runs after each stored apply (a test can fail or stop the sync there).
-tests/gitops/testing/test_cluster_contract.py runs the same scenarios against this fake and the real
-HTTP client on the sandbox API server, so the two cannot drift apart.
+resourceVersion on create or a stale one). Each managedFields entry carries its ``time`` (RFC 3339,
+whole seconds, from the injected clock) as the API server stamps it. ``calls`` records every
+request; ``faults`` queues errors to raise next; ``on_apply`` runs after each stored apply (a test
+can fail or stop the sync there). tests/gitops/testing/test_cluster_contract.py runs the same
+scenarios against this fake and the real HTTP client on the sandbox API server, so the two cannot
+drift apart.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import copy
 import itertools
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.cluster import ResourceInfo, builtin, check_name
 from gitops.errors import ClusterError, ClusterUnavailable, Conflict, ImmutableField, Invalid, NotFound
 from gitops.plan import managed
@@ -75,8 +79,9 @@ def _key(ref: ObjectRef) -> Key:
 class FakeCluster:
     """In-memory cluster; see the module docstring for what it models."""
 
-    def __init__(self, name: str = "fake") -> None:
+    def __init__(self, name: str = "fake", clock: Clock = SYSTEM_CLOCK) -> None:
         self.name = name
+        self.clock = clock
         self.objects: dict[Key, Manifest] = {}
         self.calls: list[tuple[str, str]] = []
         self.faults: list[ClusterError] = []
@@ -90,6 +95,10 @@ class FakeCluster:
             fault = self.faults.pop(0) if self.faults else None
         if fault is not None:
             raise fault
+
+    def _time(self) -> str:
+        """Now as the API server writes a managedFields time (RFC 3339, whole seconds, UTC)."""
+        return datetime.fromtimestamp(self.clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def writes(self) -> int:
         return sum(1 for verb, _ in self.calls if verb in ("apply", "delete"))
@@ -172,7 +181,7 @@ class FakeCluster:
                 new["metadata"]["generation"] = int(live["metadata"].get("generation", 1)) + 1
         new["metadata"]["resourceVersion"] = str(next(self._rv))
         new["metadata"]["managedFields"] = [*others, {"manager": manager, "operation": "Apply",
-                                                      "apiVersion": obj["apiVersion"],
+                                                      "apiVersion": obj["apiVersion"], "time": self._time(),
                                                       "fieldsType": "FieldsV1", "fieldsV1": mine}]
         return new
 
@@ -222,7 +231,7 @@ class FakeCluster:
         for entry in new["metadata"].get("managedFields") or []:
             entry["fieldsV1"] = _encode(managed.decode(entry["fieldsV1"]) - changed)
         new["metadata"]["managedFields"] = [*(new["metadata"].get("managedFields") or []), {
-            "manager": manager, "operation": "Update", "fieldsType": "FieldsV1",
+            "manager": manager, "operation": "Update", "time": self._time(), "fieldsType": "FieldsV1",
             "fieldsV1": _encode(changed)}]
         if new.get("spec") != live.get("spec"):
             new["metadata"]["generation"] = int(live["metadata"].get("generation", 1)) + 1

@@ -1,6 +1,7 @@
 """Fakes of the engine's Source, Renderer and ClusterFactory ports (see gitops/engine.py).
 
-``FakeSource`` hands out one directory as the snapshot of every revision; ``StaticRenderer`` returns
+``FakeSource`` hands out one directory as the snapshot of every revision (and ``committed`` as the
+commit time of each); ``StaticRenderer`` returns
 the manifests a test put in it (mutable between reconciles, or an exception to raise);
 ``FakeClusters`` returns one prepared Cluster per configured cluster name.
 """
@@ -24,6 +25,7 @@ class FakeSource:
     root: Path = Path(".")
     revision: str = "0" * 40
     resolved: int = 0
+    committed: float | None = None
 
     def resolve(self, repository: domain.Repository, revision: str | None) -> str:
         self.resolved += 1
@@ -34,6 +36,9 @@ class FakeSource:
 
     def remote_loader(self, repository: domain.Repository) -> Callable[[str], Path] | None:
         return None
+
+    def commit_time(self, repository: domain.Repository, revision: str) -> float | None:
+        return self.committed
 
 
 @dataclass

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from gitops import keys, prune
+from gitops import keys, outcome, prune
+from gitops.clock import ManualClock
 from gitops.config import load_config, to_fleet
 from gitops.engine import Ports, ReconcileRequest, reconcile
 from gitops.errors import AuthError, ClusterUnavailable, Failure, SourceUnavailable, VerificationFailed
@@ -674,3 +679,120 @@ def test_locations_never_reach_the_cluster_nor_the_drift(
     again = reconcile(renderer_request(tmp_path, renderer), ports)
     assert again.sync is SyncStatus.SYNCED and again.drift == [] and again.diff == ""
     assert actions(again) == {"a": Action.UNCHANGED, "b": Action.UNCHANGED} and cluster.writes() == writes
+
+
+# -- the trace, the rendered manifests, commit and drift time (issue 11) -------------------------
+class SlowRenderer(StaticRenderer):
+    """Renders after ``seconds`` pass on the manual clock (a render that takes time, without waiting)."""
+
+    def __init__(self, manifests: list[dict[str, Any]], clock: ManualClock, seconds: float) -> None:
+        super().__init__(manifests)
+        self.clock, self.seconds = clock, seconds
+
+    def render(self, *args: Any, **kw: Any) -> list[dict[str, Any]]:
+        self.clock.advance(self.seconds)
+        return super().render(*args, **kw)
+
+
+def secret(password: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
+            "data": {"password": base64.b64encode(password.encode()).decode()},
+            "stringData": {"token": f"tok-{password}"}}
+
+
+def test_each_stage_is_a_span_timed_on_the_ports_clock(tmp_path: Path) -> None:
+    clock = ManualClock(start=1_000.0)
+    cluster = FakeCluster("c1", clock=clock)
+    cluster.on_apply = lambda obj: clock.advance(0.5)
+    p = Ports(FakeSource(committed=900.0), SlowRenderer([cm("a"), cm("b")], clock, 2.0),
+              FakeClusters({"c1": cluster}), clock=clock)
+    result = reconcile(request(tmp_path), p)
+    assert result.error is None and result.applied
+    assert [s.name for s in result.spans] == ["resolve", "render", "verify", "plan", "apply", "health"]
+    by_name = {s.name: s for s in result.spans}
+    assert by_name["render"].duration == 2.0 and by_name["apply"].duration >= 1.0  # two applies (+ inventory)
+    assert by_name["resolve"].attributes == {"revision": "0" * 40}
+    assert by_name["render"].attributes == {"objects": "2"}
+    assert by_name["apply"].attributes["write"] == "true" and by_name["apply"].attributes["changed"] == "2"
+    for before, after in zip(result.spans, result.spans[1:], strict=False):
+        assert after.start == before.end  # contiguous on a clock that moves only inside the stages
+    assert result.started.timestamp() == 1_000.0 == result.spans[0].start
+    assert result.finished.timestamp() == result.spans[-1].end
+    assert all(s.error is None for s in result.spans)
+    assert result.commit_time == 900.0
+
+
+def test_a_failing_stage_ends_the_trace_with_its_error(tmp_path: Path, cluster: FakeCluster) -> None:
+    renderer = StaticRenderer(error=RenderError("bad template", path="app/x.yaml", line=3))
+    result = reconcile(request(tmp_path), Ports(FakeSource(), renderer, FakeClusters({"c1": cluster})))
+    assert [s.name for s in result.spans] == ["resolve", "render"]
+    assert result.spans[1].error and "app/x.yaml:3" in result.spans[1].error
+    assert result.manifests_digest == "" and result.rendered == "" and result.revision == "0" * 40
+    cluster.faults.append(ClusterUnavailable("api down"))
+    result = reconcile(request(tmp_path), Ports(FakeSource(committed=5.0), StaticRenderer([cm("a")]),
+                                                FakeClusters({"c1": cluster})))
+    assert [s.name for s in result.spans] == ["resolve", "render", "verify", "plan"]
+    assert result.spans[-1].error == "api down" and result.temporary
+    assert result.manifests_digest and "name: a" in result.rendered and result.commit_time == 5.0
+
+
+def test_manifests_digest_is_canonical_and_follows_the_content(tmp_path: Path, cluster: FakeCluster) -> None:
+    renderer = StaticRenderer([cm("a", "1"), secret("hunter2")])
+    p = Ports(FakeSource(), renderer, FakeClusters({"c1": cluster}))
+    first = reconcile(request(tmp_path, policy="{detectOnly: true}"), p)
+    reordered = {k: v for k, v in reversed(list(cm("a", "1").items()))}  # same object, keys in another order
+    renderer.manifests = [reordered, secret("hunter2")]
+    same = reconcile(request(tmp_path, policy="{detectOnly: true}"), p)
+    assert first.manifests_digest == same.manifests_digest
+    canonical = json.dumps([cm("a", "1"), secret("hunter2")], sort_keys=True, separators=(",", ":"))
+    assert first.manifests_digest == hashlib.sha256(canonical.encode()).hexdigest()
+    renderer.manifests = [cm("a", "1"), secret("hunter3")]
+    other_secret = reconcile(request(tmp_path, policy="{detectOnly: true}"), p)
+    assert other_secret.manifests_digest != first.manifests_digest  # a Secret change is a change
+
+
+def test_rendered_manifests_mask_secret_values(tmp_path: Path, cluster: FakeCluster) -> None:
+    p = Ports(FakeSource(), StaticRenderer([secret("hunter2"), cm("a")]), FakeClusters({"c1": cluster}))
+    result = reconcile(request(tmp_path), p)
+    docs = list(yaml.safe_load_all(result.rendered))
+    assert [d["kind"] for d in docs] == ["Secret", "ConfigMap"] and not result.rendered_truncated
+    assert set(docs[0]["data"]) == {"password"} and docs[0]["data"]["password"].startswith("<secret ")
+    assert docs[0]["stringData"]["token"].startswith("<secret ")
+    for leak in ("hunter2", base64.b64encode(b"hunter2").decode(), "tok-"):
+        assert leak not in result.rendered and leak not in json.dumps(result.to_dict())
+    assert docs[1]["data"] == {"v": "1"}  # everything else as rendered
+
+
+def test_rendered_manifests_are_bounded_at_a_document_boundary(tmp_path: Path, cluster: FakeCluster) -> None:
+    big = [cm(f"c{i:02d}", "x" * 200_000) for i in range(15)]  # ~3 MB of YAML
+    result = reconcile(request(tmp_path, policy="{detectOnly: true}"),
+                       Ports(FakeSource(), StaticRenderer(big), FakeClusters({"c1": cluster})))
+    assert result.rendered_truncated and len(result.rendered.encode()) <= outcome.MAX_RENDERED
+    docs = list(yaml.safe_load_all(result.rendered))
+    assert docs[-1] is None and result.rendered.rstrip().endswith("not shown: over 2097152 bytes")
+    kept = docs[:-1]
+    assert 5 <= len(kept) < 15 and all(d["data"]["v"] == "x" * 200_000 for d in kept)  # whole documents
+    assert f"# {15 - len(kept)} more document(s)" in result.rendered
+    assert result.manifests_digest == outcome.manifests_digest(big)  # the digest covers every document
+
+
+def test_a_single_document_over_the_bound_is_left_out_whole() -> None:
+    shown = outcome.rendered([cm("a", "x" * 100)], limit=50)
+    assert shown.truncated and shown.text == "# 1 more document(s) not shown: over 50 bytes\n"
+
+
+def test_drift_says_when_the_owning_manager_changed_the_field(tmp_path: Path) -> None:
+    clock = ManualClock(start=1_767_225_600.0)  # 2026-01-01T00:00:00Z
+    cluster = FakeCluster("c1", clock=clock)
+    p = Ports(FakeSource(), StaticRenderer([deploy()]), FakeClusters({"c1": cluster}), clock=clock)
+    reconcile(request(tmp_path), p)
+    clock.advance(3_600.7)
+    cluster.edit(ObjectRef("apps", "Deployment", "demo", "web", "v1"), {"spec": {"replicas": 5}},
+                 "kubectl-edit")
+    result = reconcile(request(tmp_path, policy="{detectOnly: true}"), p)
+    [drift] = result.drift
+    assert drift.manager == "kubectl-edit" and drift.changed_at == 1_767_229_200.0  # whole seconds
+    from gitops.state import records_from_result
+
+    status, _ = records_from_result(result, operation_id="o1", trigger=Trigger.POLL)
+    assert status.drift[0].changed_at == 1_767_229_200.0 and status.drift[0].manager == "kubectl-edit"

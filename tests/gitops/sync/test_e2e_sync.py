@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from gitops import keys, prune
+from gitops.plan import managed
 from gitops.vocabulary import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
 from kubesandbox import FAIL_ROLLOUT
 
@@ -78,6 +79,9 @@ def test_drift_by_another_manager_is_attributed_and_healed(env: Any) -> None:
     drift = {d.path: d for d in detected.drift}
     assert drift[".spec.replicas"].live == 5 and drift[".spec.replicas"].predicted == 2
     assert drift[".spec.replicas"].manager == "kubectl-edit"
+    edited = env.cluster.get(ObjectRef("apps", "Deployment", env.namespace, "web", "v1"))
+    [entry] = [e for e in edited["metadata"]["managedFields"] if e["manager"] == "kubectl-edit"]
+    assert drift[".spec.replicas"].changed_at == managed.parse_time(entry["time"]) is not None
     env.reset_stats()
     healed = env.sync(
         policy="{automated: true, selfHeal: true}",
