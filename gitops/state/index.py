@@ -6,8 +6,8 @@ This module holds what both stores share, so they answer every query alike: the 
 query (:func:`plan_query`), the index entry of a status (:func:`index_entry`), the sort members, the
 opaque cursor, and the bounds of kept manifests.
 
-Key design choice: every sort order is a *member string* compared byte by byte, ``primary \0
-application \0 cluster`` (see :func:`sort_member`): a rank digit for sync and health (worst first), a
+Key design choice: every sort order is a *member string* compared byte by byte, ``primary \\0
+application \\0 cluster`` (see :func:`sort_member`): a rank digit for sync and health (worst first), a
 16-hex-digit order-preserving encoding of ``reconciled_at``, the cluster name, the lowercased revision;
 the name order has no primary. In Redis each order is one sorted set with every score 0, so ZRANGEBYLEX
 walks it in that order and a page is one range read; ties are broken by (application, cluster), and a
@@ -176,7 +176,7 @@ def _primary(sort: SortKey, status: TargetStatus, target: Target) -> tuple[str, 
 
 
 def sort_member(sort: SortKey, status: TargetStatus, target: Target | None = None) -> str:
-    """The member of ``status`` in the ``sort`` order: ``primary \0 application \0 cluster``."""
+    """The member of ``status`` in the ``sort`` order: ``primary \\0 application \\0 cluster``."""
     where = target or status.target
     return SEP.join((*_primary(sort, status, where), where.application, where.cluster))
 

@@ -1,8 +1,14 @@
 """The Lua scripts behind :class:`gitops.state.redis_store.RedisStore`.
 
 Only the Redis store loads them. Key design choice: every multi-key change (fenced write of status +
-operation + history + event, lock with token, coalescing transitions) is one script, so Redis runs it
-atomically: nothing is half-written, and the fencing check and the write cannot be separated.
+operation + history + event + index entry, lock with token, coalescing transitions, forget) is one
+script, so Redis runs it atomically: nothing is half-written, and the fencing check and the write
+cannot be separated. The target index's scripts share :data:`_INDEX` (an entry is stored as JSON
+naming its own keys, so removing it needs no knowledge of the layout) and :data:`_MATCH` (the filters
+as set operations). The query scripts build their intermediate sets in scratch keys that they delete
+before returning, with replication switched off (``redis.set_repl(redis.REPL_NONE)``): a dashboard
+read never reaches the append-only file or a replica. The index keys are computed by Python and
+passed in the entry or the arguments, so these scripts assume one Redis (not Redis Cluster).
 """
 
 from __future__ import annotations
@@ -30,11 +36,38 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) return 
 return 0
 """
 
-# KEYS: fence, status, ops hash, history zset, targets set, events stream.
+# The index entry of a target: JSON {"f": [facet set keys], "z": [[order zset, member hash, member]]}
+# in the entries hash under the target key. index() replaces the previous entry, unindex() drops it.
+_INDEX: Final = """
+local function unindex(entries, id)
+  local old = redis.call('HGET', entries, id)
+  if not old then return end
+  local e = cjson.decode(old)
+  for _, f in ipairs(e.f) do redis.call('SREM', f, id) end
+  for _, z in ipairs(e.z) do
+    redis.call('ZREM', z[1], z[3])
+    redis.call('HDEL', z[2], id)
+  end
+  redis.call('HDEL', entries, id)
+end
+
+local function index(entries, id, entry)
+  unindex(entries, id)
+  local e = cjson.decode(entry)
+  for _, f in ipairs(e.f) do redis.call('SADD', f, id) end
+  for _, z in ipairs(e.z) do
+    redis.call('ZADD', z[1], 0, z[3])
+    redis.call('HSET', z[2], id, z[3])
+  end
+  redis.call('HSET', entries, id, entry)
+end
+"""
+
+# KEYS: fence, status, ops hash, history zset, targets set, events stream, index entries hash.
 # ARGV: token (-1: unfenced), status json ('' keeps status), op id, op json, score, history cap,
-#       target key, events cap, event kind, event message, phase.
+#       target key, events cap, event kind, event message, phase, index entry json (with the status).
 # Returns 1 when written, 0 when the token is stale (nothing written).
-RECORD: Final = """
+RECORD: Final = _INDEX + """
 local token = tonumber(ARGV[1])
 if token >= 0 then
   local seen = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -44,6 +77,7 @@ end
 if ARGV[2] ~= '' then
   redis.call('SET', KEYS[2], ARGV[2])
   redis.call('SADD', KEYS[5], ARGV[7])
+  index(KEYS[7], ARGV[7], ARGV[12])
 end
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[3])
@@ -102,4 +136,160 @@ for i = 2, #ARGV, 2 do
   end
 end
 return due
+"""
+
+# KEYS: status, history zset, ops hash, targets set, index entries hash, manifests.  ARGV: target key.
+# Returns how many of status, history and ops existed.
+FORGET: Final = _INDEX + """
+local n = redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[6])
+redis.call('SREM', KEYS[4], ARGV[1])
+unindex(KEYS[5], ARGV[1])
+return n
+"""
+
+# KEYS: index entries hash, targets set, then the status key of each target.
+# ARGV: per target: key, sha1 of the status read ('-': none), entry json ('': drop the entry).
+# A target whose status changed since it was read is left alone (its writer indexed it).
+REINDEX: Final = _INDEX + """
+local done = 0
+for i = 3, #KEYS do
+  local j = (i - 3) * 3
+  local id, sha, entry = ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]
+  local raw = redis.call('GET', KEYS[i])
+  local now = '-'
+  if raw then now = redis.sha1hex(raw) end
+  if now == sha then
+    if entry == '' then unindex(KEYS[1], id) else
+      index(KEYS[1], id, entry)
+      redis.call('SADD', KEYS[2], id)
+    end
+    done = done + 1
+  end
+end
+return done
+"""
+
+# The filters of a query as set operations (spec: {"groups": [[facet key]], "neg": [facet key],
+# "rev": lowercase hex prefix or '', "text": substring or ''}). Returns (set key, nil), or (nil, list
+# of target keys) when the text filter ran; scratch keys it wrote are appended to ``made``.
+_MATCH: Final = r"""
+local CHUNK = 500
+local function each_chunk(list, fn)
+  for a = 1, #list, CHUNK do fn(unpack(list, a, math.min(a + CHUNK - 1, #list))) end
+end
+
+local function fresh(key, made)
+  redis.call('DEL', key)
+  table.insert(made, key)
+  return key
+end
+
+local function idof(member)
+  local app, cluster = string.match(member, '%z([^%z]+)%z([^%z]+)$')
+  return app .. '@' .. cluster
+end
+
+local function matching(universe, revorder, tmp, spec, made)
+  local inter = {}
+  for i, group in ipairs(spec.groups) do
+    if #group == 1 then
+      table.insert(inter, group[1])
+    else
+      local key = fresh(tmp .. ':g' .. i, made)
+      each_chunk(group, function(...) redis.call('SUNIONSTORE', key, key, ...) end)
+      table.insert(inter, key)
+    end
+  end
+  if spec.rev ~= '' then
+    local key = fresh(tmp .. ':r', made)
+    local ids = {}
+    for _, m in ipairs(redis.call('ZRANGEBYLEX', revorder, '[' .. spec.rev, '(' .. spec.rev .. '\127')) do
+      table.insert(ids, idof(m))
+    end
+    each_chunk(ids, function(...) redis.call('SADD', key, ...) end)
+    table.insert(inter, key)
+  end
+  local src = universe
+  if #inter > 0 then
+    src = fresh(tmp .. ':m', made)
+    redis.call('SINTERSTORE', src, unpack(inter))
+  end
+  if #spec.neg > 0 then
+    local key = fresh(tmp .. ':n', made)
+    redis.call('SDIFFSTORE', key, src, unpack(spec.neg))
+    src = key
+  end
+  if spec.text ~= '' then
+    local kept = {}
+    for _, id in ipairs(redis.call('SMEMBERS', src)) do
+      if string.find(id, spec.text, 1, true) then table.insert(kept, id) end
+    end
+    return nil, kept
+  end
+  return src, nil
+end
+
+local function cleanup(made)
+  for _, key in ipairs(made) do redis.call('DEL', key) end
+end
+
+redis.replicate_commands()
+redis.set_repl(redis.REPL_NONE)
+"""
+
+# KEYS: targets set, revision order, the page's order (sorted set), its member hash.
+# ARGV: scratch prefix, filter spec json, '1' descending, member to start after ('': first page),
+#       how many members to return (the page size + 1).
+# Returns {total, member...}: the matching targets' members, in the order, from the cursor on.
+QUERY: Final = _MATCH + r"""
+local made = {}
+local src, list = matching(KEYS[1], KEYS[2], ARGV[1], cjson.decode(ARGV[2]), made)
+if not list then list = redis.call('SMEMBERS', src) end
+local out = {#list}
+if #list > 0 then
+  local z = fresh(ARGV[1] .. ':z', made)
+  each_chunk(list, function(...)
+    local args = {}
+    for _, m in ipairs(redis.call('HMGET', KEYS[4], ...)) do
+      if m then table.insert(args, 0) table.insert(args, m) end
+    end
+    if #args > 0 then redis.call('ZADD', z, unpack(args)) end
+  end)
+  local page
+  if ARGV[3] == '1' then
+    local from = '+'
+    if ARGV[4] ~= '' then from = '(' .. ARGV[4] end
+    page = redis.call('ZREVRANGEBYLEX', z, from, '-', 'LIMIT', 0, ARGV[5])
+  else
+    local from = '-'
+    if ARGV[4] ~= '' then from = '(' .. ARGV[4] end
+    page = redis.call('ZRANGEBYLEX', z, from, '+', 'LIMIT', 0, ARGV[5])
+  end
+  for _, m in ipairs(page) do table.insert(out, m) end
+end
+cleanup(made)
+return out
+"""
+
+# KEYS: targets set, revision order.  ARGV: scratch prefix, filter spec json, then facet set keys.
+# Returns {matching targets, how many of them are in each facet...}.
+COUNTS: Final = _MATCH + r"""
+local made = {}
+local src, list = matching(KEYS[1], KEYS[2], ARGV[1], cjson.decode(ARGV[2]), made)
+if list then
+  src = fresh(ARGV[1] .. ':t', made)
+  each_chunk(list, function(...) redis.call('SADD', src, ...) end)
+end
+local out = {redis.call('SCARD', src)}
+local c = fresh(ARGV[1] .. ':c', made)
+for i = 3, #ARGV do
+  if src == KEYS[1] then
+    table.insert(out, redis.call('SCARD', ARGV[i]))
+  else
+    table.insert(out, redis.call('SINTERSTORE', c, src, ARGV[i]))
+  end
+end
+cleanup(made)
+return out
 """

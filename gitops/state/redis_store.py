@@ -1,5 +1,5 @@
 """RedisStore: every role of :class:`gitops.state.base.Store` on Redis (records, leases, coalescing,
-schedule).
+schedule, the target index).
 
 Used by the workers, ``gitops status`` and the HTTP API when a Redis URL is configured. Key design
 choice: each logical change is one Lua script (see :mod:`gitops.state.lua`), so the fencing check and
@@ -7,10 +7,36 @@ the write it guards are atomic, and nothing is ever half-written; TTLs run on th
 only the default ``now`` of ``claim_due`` comes from the injected :class:`gitops.clock.Clock`. Redis
 errors are translated once, here, into :class:`gitops.errors.StateError` (temporary: Redis may come
 back).
+
+The target index (:mod:`gitops.state.index` defines what it answers), under ``<prefix>idx:``:
+
+- ``f:<facet>``: a set of target keys (``app@cluster``) per facet: ``sync:<status>``,
+  ``health:<status>``, ``cluster:<name>``, ``app:<name>``, ``drifted``, ``failed``;
+- ``by:<sort>``: per order, a sorted set with every score 0 whose members
+  (``primary\\0app\\0cluster``) sort byte by byte in that order; ``by:revision`` doubles as the
+  revision-prefix index (ZRANGEBYLEX ``[prefix`` .. ``(prefix\\x7f``);
+- ``of:<sort>``: per order, a hash target key -> member (to order a filtered set);
+- ``entry``: a hash target key -> JSON naming the facet keys and members above, so the fenced write
+  (RECORD) replaces a target's old entry by its new one and FORGET drops it, in the same script as
+  the status; ``version``: the layout version the entries were written with.
+
+Costs per request: a page without filters is one MULTI of ZCARD + ZRANGEBYLEX from the cursor
+(O(log N + page)), then one MGET of the page's statuses. A filtered page is one script: SUNIONSTORE
+of each filter's values, SINTERSTORE across filters, SDIFFSTORE for ``drifted=False``/``failed=False``,
+the revision prefix as one ZRANGEBYLEX, the text as a plain substring test over what is left (over
+every target when it is the only filter), then the M matching members (HMGET of the order's hash) go
+into a scratch sorted set and one ZRANGEBYLEX reads the page: O(M log M) for M matching targets,
+never a read of a status; then one MGET. Counts are the same filters and one SINTERSTORE (or SCARD
+without filters) per status. Scratch keys are deleted by the script that made them and not
+replicated. The index is rebuilt from the ``targets`` set by :meth:`RedisStore.reindex`, which the
+first index read of each store object runs when ``idx:version`` is missing or differs (statuses
+written before the index existed, or an older layout); it is idempotent and leaves alone a target
+written meanwhile.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
@@ -20,7 +46,7 @@ from typing import Any, TypeVar, cast
 import redis
 
 from gitops.clock import SYSTEM_CLOCK, Clock
-from gitops.errors import StateError
+from gitops.errors import InputError, StateError
 from gitops.state import lua
 from gitops.state.base import (
     EVENTS_LIMIT,
@@ -31,8 +57,28 @@ from gitops.state.base import (
     bounded_event,
     write_event,
 )
+from gitops.state.index import (
+    COUNTED_FACETS,
+    INDEX_VERSION,
+    MAX_PAGE,
+    IndexEntry,
+    QueryPlan,
+    RenderedManifests,
+    SortKey,
+    TargetCounts,
+    TargetPage,
+    TargetQuery,
+    bounded_manifests,
+    check_limit,
+    counts_from,
+    encode_cursor,
+    index_entry,
+    member_target,
+    plan_query,
+    revision_prefix,
+)
 from gitops.state.model import Event, Operation, TargetStatus, clip
-from gitops.state.names import DEFAULT_PREFIX, Keys, check_name, check_operation_id
+from gitops.state.names import DEFAULT_PREFIX, Keys, check_name, check_operation_id, check_target
 from gitops.vocabulary import Target
 
 log = logging.getLogger(__name__)
@@ -96,7 +142,8 @@ class RedisStore(OperationWrites, Store):
         self.events_limit = events_limit
         self._scripts = {name: client.register_script(getattr(lua, name)) for name in (
             "ACQUIRE", "RENEW", "RELEASE", "RECORD", "TRIGGER", "BEGIN_RUN", "FINISH_RUN",
-            "ACQUIRE_NAMED", "CLAIM_DUE")}
+            "ACQUIRE_NAMED", "CLAIM_DUE", "FORGET", "REINDEX", "QUERY", "COUNTS")}
+        self._index_checked = False
 
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> RedisStore:
@@ -118,11 +165,11 @@ class RedisStore(OperationWrites, Store):
         event = write_event(kind, operation, message)
         k = self.keys
         keys = [k.fence(target), k.status(target), k.operations(target), k.history(target),
-                k.targets(), k.events()]
+                k.targets(), k.events(), k.index_entries()]
         args = [lease.token if lease else -1, json.dumps(status.to_dict()) if status else "",
                 operation.id, json.dumps(operation.to_dict()), repr(operation.started),
                 self.history_limit, target.key, self.events_limit, event.kind, event.message,
-                event.data["phase"]]
+                event.data["phase"], self._entry_json(index_entry(target, status)) if status else ""]
         if not self._run("RECORD", keys, args):
             raise StateError(f"stale lease (token {lease.token if lease else '-'}): a newer reconcile "
                              f"of {target} has written since; this write was refused",
@@ -185,13 +232,148 @@ class RedisStore(OperationWrites, Store):
         return out
 
     def forget(self, target: Target) -> bool:
-        """Drop the status and history of a target that is no longer configured (fence kept)."""
+        """Drop the status, history, index entry and manifests of a target that is no longer
+        configured (fence kept)."""
         k = self.keys
-        with _translated("forget"), self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(k.status(target), k.history(target), k.operations(target))
-            pipe.srem(k.targets(), target.key)
-            deleted, _removed = pipe.execute()
-        return bool(deleted)
+        keys = [k.status(target), k.history(target), k.operations(target), k.targets(),
+                k.index_entries(), k.manifests(target)]
+        return bool(self._run("FORGET", keys, [target.key]))
+
+    # -- target index ---------------------------------------------------------------------------
+    def _entry_json(self, entry: IndexEntry) -> str:
+        k = self.keys
+        return json.dumps({"f": sorted(k.index_facet(f) for f in entry.facets),
+                           "z": [[k.index_order(s), k.index_members(s), entry.members[s]] for s in SortKey]},
+                          separators=(",", ":"))
+
+    def _spec(self, plan: QueryPlan) -> str:
+        k = self.keys
+        return json.dumps({"groups": [[k.index_facet(f) for f in g] for g in plan.groups],
+                           "neg": [k.index_facet(f) for f in plan.negatives], "rev": plan.revision,
+                           "text": plan.text})
+
+    def _ensure_index(self) -> None:
+        """Rebuild the index once per store object if it was built by another layout (or never)."""
+        if self._index_checked:
+            return
+        with _translated("index version"):
+            version = self.redis.get(self.keys.index_version())
+        if version is None or _text(version) != INDEX_VERSION:
+            self.reindex()
+        self._index_checked = True
+
+    def reindex(self, batch: int = 200) -> int:
+        """Rebuild the target index from the ``targets`` set and the statuses (idempotent): index
+        every status, drop entries of targets without one, then mark ``idx:version``. A status
+        written meanwhile is left to its writer (compared by SHA-1). Returns the statuses indexed."""
+        k = self.keys
+        with _translated("reindex"):
+            ids = {_text(m) for m in self.redis.sscan_iter(k.targets(), count=1000)}
+            ids |= {_text(m) for m, _ in self.redis.hscan_iter(k.index_entries(), count=1000)}
+        targets: list[Target] = []
+        for key in sorted(ids):
+            app, _, cluster = key.partition("@")
+            try:
+                targets.append(check_target(app, cluster))
+            except InputError:
+                log.warning("reindex: skipped %r: not a target key", key[:300])
+        indexed = 0
+        for start in range(0, len(targets), batch):
+            chunk = targets[start:start + batch]
+            status_keys = [k.status(t) for t in chunk]
+            with _translated("reindex"):
+                raws = self.redis.mget(status_keys)
+            args: list[str] = []
+            for target, key, raw in zip(chunk, status_keys, raws, strict=True):
+                entry = ""
+                if raw is not None:
+                    try:
+                        status = _decode(raw, key, TargetStatus.from_dict)
+                        entry = self._entry_json(index_entry(target, status))
+                    except StateError as exc:
+                        log.warning("reindex: %s", exc)
+                    indexed += bool(entry)
+                sha = "-" if raw is None else hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+                args += [target.key, sha, entry]
+            self._run("REINDEX", [k.index_entries(), k.targets(), *status_keys], args)
+        with _translated("reindex"):
+            self.redis.set(k.index_version(), INDEX_VERSION)
+        self._index_checked = True
+        return indexed
+
+    def _statuses_of(self, targets: list[Target]) -> list[TargetStatus]:
+        keys = [self.keys.status(t) for t in targets]
+        if not keys:
+            return []
+        with _translated("statuses"):
+            raws = self.redis.mget(keys)
+        return _decode_all(raws, keys, TargetStatus.from_dict)
+
+    def query(self, query: TargetQuery) -> TargetPage:
+        plan = plan_query(query)
+        if plan.nothing:
+            return TargetPage((), 0, None)
+        self._ensure_index()
+        k = self.keys
+        order, after, want = k.index_order(plan.sort), plan.after, plan.limit + 1
+        if plan.filtered:
+            reply = self._run("QUERY", [k.targets(), k.index_order(SortKey.REVISION), order,
+                                        k.index_members(plan.sort)],
+                              [k.index_scratch(), self._spec(plan), "1" if plan.descending else "0",
+                               after or "", want])
+            total, members = int(reply[0]), [_text(m) for m in reply[1:]]
+        else:
+            with _translated("query"), self.redis.pipeline(transaction=True) as pipe:
+                pipe.zcard(order)
+                if plan.descending:
+                    pipe.zrevrangebylex(order, "+" if after is None else f"({after}", "-", start=0, num=want)
+                else:
+                    pipe.zrangebylex(order, "-" if after is None else f"({after}", "+", start=0, num=want)
+                count, found = pipe.execute()
+            total, members = int(count), [_text(m) for m in found]
+        page = members[: plan.limit]
+        items = self._statuses_of([member_target(m) for m in page])
+        more = len(members) > plan.limit
+        return TargetPage(tuple(items), total, encode_cursor(plan, page[-1]) if more else None)
+
+    def counts(self, query: TargetQuery | None = None) -> TargetCounts:
+        plan = plan_query(query or TargetQuery(), paged=False)
+        if plan.nothing:
+            return counts_from(0, {})
+        self._ensure_index()
+        k = self.keys
+        reply = self._run("COUNTS", [k.targets(), k.index_order(SortKey.REVISION)],
+                          [k.index_scratch(), self._spec(plan), *(k.index_facet(f) for f in COUNTED_FACETS)])
+        return counts_from(int(reply[0]), dict(zip(COUNTED_FACETS, (int(n) for n in reply[1:]), strict=True)))
+
+    def at_revision(self, prefix: str, limit: int = MAX_PAGE) -> list[TargetStatus]:
+        start = revision_prefix(prefix)
+        check_limit(limit)
+        self._ensure_index()
+        with _translated("at revision"):
+            found = self.redis.zrangebylex(self.keys.index_order(SortKey.REVISION), f"[{start}",
+                                           f"({start}\x7f", start=0, num=limit)
+        return self._statuses_of([member_target(_text(m)) for m in found])
+
+    def keep_manifests(self, target: Target, manifests: RenderedManifests) -> None:
+        key = self.keys.manifests(target)
+        kept = bounded_manifests(manifests)
+        with _translated("keep manifests"):
+            self.redis.hset(key, mapping={"digest": kept.digest, "operation": kept.operation,
+                                          "text": kept.text, "truncated": "1" if kept.truncated else "0"})
+
+    def manifests(self, target: Target) -> RenderedManifests | None:
+        key = self.keys.manifests(target)
+        with _translated("manifests"):
+            raw = self.redis.hgetall(key)
+        if not raw:
+            return None
+        data = {_text(f): v for f, v in raw.items()}
+        if not {"digest", "operation", "text"} <= set(data):
+            raise StateError(f"corrupt state record at {key!r}: fields {sorted(data)[:10]}", temporary=False)
+        return RenderedManifests(digest=_text(data["digest"]), operation=_text(data["operation"]),
+                                 text=data["text"].decode("utf-8", "replace"),
+                                 truncated=data.get("truncated") == b"1")
 
     # -- leases ---------------------------------------------------------------------------------
     def acquire(self, target: Target, owner: str, ttl: float) -> Lease | None:
