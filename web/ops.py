@@ -129,9 +129,21 @@ def metrics_of(app: FastAPI) -> WebMetrics:
 
 
 def _route(scope: Scope) -> str:
+    """The template of the route that answered (``/api/v1/applications/{app}``), ``unmatched`` when
+    none did. The route object knows its own path only (an included router's prefix is not in it), so
+    the prefix is the request path's leading segments before the ones the route's path matched: a
+    literal prefix of an included router, never a value from the caller."""
     route = scope.get("route")
     path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
+    if not isinstance(path, str):
+        return "unmatched"
+    if ":path}" in path or not path.startswith("/"):
+        return path
+    asked = str(scope.get("path", "")).split("/")
+    own = path.split("/")
+    if len(asked) < len(own):
+        return path
+    return "/".join(asked[:len(asked) - len(own) + 1]) + path
 
 
 class RequestMetrics:

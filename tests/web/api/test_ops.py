@@ -1,0 +1,123 @@
+"""/healthz, /readyz and /metrics: probes without credentials, readiness from a real Redis (and one that
+is not there), the Prometheus exposition with the index, the workers', the extra collectors and this
+process's requests labelled by route template."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from api_kit import VIEWER, World, make_world
+from prometheus_client import Counter
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
+
+from gitops.errors import ConfigError, Problem
+from gitops.state import RedisStore
+from gitops.vocabulary import HealthStatus, SyncStatus
+from workers.redis_server import free_port
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_healthz_needs_nothing(world: World) -> None:
+    response = world.client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_readyz_checks_redis_and_the_configuration(world: World) -> None:
+    response = world.client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"state": "ok", "configuration": "ok"}}
+
+
+def test_readyz_is_503_when_redis_is_away(redis_server: Any, actions: Any) -> None:
+    away = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    world = make_world(redis_server, actions, ctx_changes={"state": away})
+    with world.client:
+        response = world.client.get("/readyz")
+        assert response.status_code == 503 and response.headers["content-type"] == "application/problem+json"
+        body = response.json()
+        assert body["checks"]["state"].startswith("failed") and body["checks"]["configuration"] == "ok"
+        assert response.headers["retry-after"] == "5"
+        assert world.client.get("/healthz").status_code == 200  # alive all the same
+        metrics = samples(world.client.get("/metrics").text)
+        assert metrics[("gitops_web_state_up", ())] == 0.0
+
+
+def test_readyz_is_503_without_a_configuration(redis_server: Any, actions: Any) -> None:
+    def broken() -> Any:
+        raise ConfigError([Problem("no configuration: set GITOPS_CONFIG", field="GITOPS_CONFIG")])
+
+    world = make_world(redis_server, actions, ctx_changes={"fleet": broken})
+    with world.client:
+        response = world.client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["checks"] == {"state": "ok", "configuration": "failed: ConfigError"}
+
+
+class WorkerFigures(Collector):
+    """Stands for the workers' collector (ctx.metrics): a fixed family."""
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily("gitops_sync_results", "Sync results", labels=["result"])
+        family.add_metric(["succeeded"], 3)
+        yield family
+
+
+def test_metrics_expose_the_index_the_workers_the_extras_and_requests(redis_server: Any,
+                                                                      actions: Any) -> None:
+    deliveries = Counter("gitops_webhook_deliveries", "Webhook deliveries", ["provider", "outcome"],
+                         registry=None)
+    deliveries.labels("github", "accepted").inc(2)
+    world = make_world(redis_server, actions, ctx_changes={"metrics": WorkerFigures()})
+    world.ctx.extras["collectors"] = [deliveries]
+    with world.client:
+        world.put("web", "prod-eu", sync=SyncStatus.OUT_OF_SYNC, health=HealthStatus.DEGRADED,
+                  drift_count=2)
+        world.put("api", "prod-us")
+        assert world.client.get("/api/v1/targets", headers=VIEWER).status_code == 200
+        assert world.client.get("/api/v1/applications/%3Cscript%3E", headers=VIEWER).status_code == 404
+        assert world.client.get("/api/v1/applications/web", headers=VIEWER).status_code == 200
+        assert world.client.get("/no/such/path/../../x").status_code == 404
+        response = world.client.get("/metrics")  # no credentials: Prometheus scrapes without any
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain; version=")
+        found = samples(response.text)
+    assert found[("gitops_targets", ())] == 2
+    assert found[("gitops_targets_by_sync", (("sync", "OutOfSync"),))] == 1
+    assert found[("gitops_targets_by_sync", (("sync", "Synced"),))] == 1
+    assert found[("gitops_targets_by_health", (("health", "Degraded"),))] == 1
+    assert found[("gitops_targets_drifted", ())] == 1 and found[("gitops_targets_failed", ())] == 0
+    assert found[("gitops_web_state_up", ())] == 1
+    assert found[("gitops_sync_results_total", (("result", "succeeded"),))] == 3
+    assert found[("gitops_webhook_deliveries_total", (("outcome", "accepted"), ("provider", "github")))] == 2
+    requests = {labels: value for (name, labels), value in found.items()
+                if name == "gitops_web_requests_total"}
+    assert requests[(("method", "GET"), ("route", "/api/v1/targets"), ("status", "200"))] == 1
+    assert requests[(("method", "GET"), ("route", "/api/v1/applications/{app}"), ("status", "404"))] == 1
+    assert requests[(("method", "GET"), ("route", "/api/v1/applications/{app}"), ("status", "200"))] == 1
+    assert requests[(("method", "GET"), ("route", "unmatched"), ("status", "404"))] == 1
+    assert not any("script" in str(labels) for labels in requests)
+    count = found[("gitops_web_request_duration_seconds_count",
+                   (("method", "GET"), ("route", "/api/v1/applications/{app}")))]
+    assert count == 2
+
+
+def test_two_apps_in_one_process_keep_their_own_registries(redis_server: Any, actions: Any) -> None:
+    first, second = make_world(redis_server, actions), make_world(redis_server, actions)
+    with first.client, second.client:
+        first.client.get("/healthz")
+        first.client.get("/healthz")
+        second.client.get("/healthz")
+        one = samples(first.client.get("/metrics").text)
+        two = samples(second.client.get("/metrics").text)
+    key = ("gitops_web_requests_total", (("method", "GET"), ("route", "/healthz"), ("status", "200")))
+    assert one[key] == 2 and two[key] == 1
