@@ -11,6 +11,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
+import httpx
 from argon2 import PasswordHasher
 from fastapi import APIRouter, Depends
 
@@ -102,18 +103,19 @@ class Site:
                           every=0.002)
 
     def post_login(self, name: str, password: str = PASSWORD, *, csrf: str | None = None,
-                   next_path: str | None = None, **extra: str) -> object:
+                   next_path: str | None = None, **extra: str) -> httpx.Response:
         data = {"name": name, "password": password, **extra}
         if csrf is not None:
             data["csrf"] = csrf
         if next_path is not None:
             data["next"] = next_path
-        return self.client.post("/login", data=data, follow_redirects=False)
+        answer: httpx.Response = self.client.post("/login", data=data, follow_redirects=False)
+        return answer
 
     def login(self, name: str, password: str = PASSWORD) -> str:
         """Log in through the form; the session's CSRF token (from /api/v1/me)."""
         answer = self.post_login(name, password, csrf=self.login_form())
-        assert answer.status_code == 303, answer.text  # type: ignore[attr-defined]
+        assert answer.status_code == 303, answer.text
         me = self.client.get("/api/v1/me")
         assert me.status_code == 200, me.text
         csrf = me.json()["csrf"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from http.cookies import SimpleCookie
+from typing import Literal
 
+import httpx
 import pytest
 from argon2 import PasswordHasher
 from auth_kit import CHEAP, PASSWORD, Site
@@ -14,9 +16,9 @@ from web.auth.login import ADDRESS_LIMIT, LOGIN_COOKIE, USER_LIMIT, WINDOW
 from web.auth.passwords import Passwords
 
 
-def set_cookies(response: object) -> dict[str, SimpleCookie]:
+def set_cookies(response: httpx.Response) -> dict[str, SimpleCookie]:
     out: dict[str, SimpleCookie] = {}
-    for raw in response.headers.get_list("set-cookie"):  # type: ignore[attr-defined]
+    for raw in response.headers.get_list("set-cookie"):
         jar: SimpleCookie = SimpleCookie()
         jar.load(raw)
         for name in jar:
@@ -64,7 +66,7 @@ def test_unknown_users_cost_the_same_argon2_work(site: Site) -> None:
     verified: list[str] = []
 
     class Counting(PasswordHasher):
-        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
             verified.append(str(hash).rsplit("$", 2)[0])  # the algorithm and its parameters
             return super().verify(hash, password)
 
@@ -104,7 +106,7 @@ def test_login_csrf_from_json_or_other_content_types_is_refused(site: Site) -> N
     assert answer.status_code == 403
 
 
-def issued_session(answer: object) -> str:
+def issued_session(answer: httpx.Response) -> str:
     return set_cookies(answer)["gitops_session"]["gitops_session"].value
 
 
