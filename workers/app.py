@@ -26,6 +26,7 @@ ROUTES = {
     "gitops.beat_tick": {"queue": "poll"},
     "gitops.reconcile": {"queue": "reconcile"},
     "gitops.refresh": {"queue": "reconcile"},
+    "gitops.hard_refresh": {"queue": "reconcile"},
     "gitops.sync": {"queue": "sync"},
     "gitops.prune": {"queue": "sync"},
 }

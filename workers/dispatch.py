@@ -4,12 +4,16 @@
 gitops/dispatch.py, so the core CLI can enqueue a manual sync without importing Celery; the web layer
 (webhooks, API) uses it directly. Key design choice: names are validated before a message is published,
 and reconcile requests go through the per-target coalescing mark in Redis, so a storm of webhooks
-enqueues one reconcile per target, not one per request.
+enqueues one reconcile per target, not one per request. Implements the web layer's ``Actions``
+(``web.context``): each action takes an optional trigger ``detail`` (who or what asked: "github
+delivery 72d3162e", "alice via dashboard"), clipped here and validated again by the worker, which
+stores it as the operation's ``trigger_detail``.
 """
 
 from __future__ import annotations
 
 from gitops.state import Coalescing, RedisStore, check_name, check_target
+from gitops.state.model import clip_detail
 from gitops.vocabulary import Trigger
 from workers.settings import Settings
 
@@ -31,22 +35,38 @@ class CeleryDispatcher:
             self._store = RedisStore.from_url(Settings.from_env().redis_url)
         return self._store
 
-    def enqueue_sync(self, app: str, cluster: str, *, prune: bool, dry_run: bool) -> str:
+    def enqueue_sync(self, app: str, cluster: str, *, prune: bool, dry_run: bool,
+                     detail: str | None = None) -> str:
         """A manual sync (``gitops.sync`` on the sync queue); the task id is the operation id."""
         from workers import tasks
 
         target = check_target(app, cluster)
-        result = tasks.sync.apply_async((target.application, target.cluster, bool(prune), bool(dry_run)))
+        result = tasks.sync.apply_async((target.application, target.cluster, bool(prune), bool(dry_run)),
+                                        tasks.detail_kwargs(clip_detail(detail)))
         return str(result.id)
 
-    def request_reconcile(self, app: str, cluster: str, trigger: Trigger = Trigger.WEBHOOK) -> str | None:
-        """A coalesced reconcile: the task id, or None when one is already queued or running."""
+    def request_reconcile(self, app: str, cluster: str, trigger: Trigger = Trigger.WEBHOOK,
+                          detail: str | None = None) -> str | None:
+        """A coalesced reconcile: the task id, or None when one is already queued or running (the
+        detail of a coalesced request is not kept: the queued reconcile serves it)."""
         from workers import tasks
 
         target = check_target(app, cluster)
+        trigger = Trigger(trigger)
         if not self.store.trigger(target, Settings.from_env().sched_ttl):
             return None
-        return str(tasks.reconcile.apply_async((target.application, target.cluster, str(trigger))).id)
+        return str(tasks.reconcile.apply_async((target.application, target.cluster, str(trigger)),
+                                               tasks.detail_kwargs(clip_detail(detail))).id)
+
+    def hard_refresh(self, app: str, cluster: str, detail: str | None = None) -> str:
+        """Drop the target's render caches and reconcile it (``gitops.hard_refresh`` on the reconcile
+        queue; never coalesced, so the caches are dropped even when a reconcile is already queued).
+        The task id is the operation id."""
+        from workers import tasks
+
+        target = check_target(app, cluster)
+        return str(tasks.hard_refresh.apply_async((target.application, target.cluster),
+                                                  tasks.detail_kwargs(clip_detail(detail))).id)
 
     def enqueue_poll(self, repository: str) -> str:
         """Check a repository's head now (a push webhook); only the apps a new commit touches follow."""

@@ -6,19 +6,27 @@ Built by workers/runtime.py when no test runtime is installed: ``runtime_from_co
 gitops.engine.reconcile through the engine's own wiring (``gitops.adapters.production_ports``, which
 takes an optional image verifier). Key design choice: the only place in workers/ that knows the
 engine request; tasks and service see Protocols only.
+
+What a hard refresh drops (:meth:`EngineReconciler.hard_refresh`): the engine keeps no cache of rendered
+output. The renderers' own caches (Kustomize's parsed files and built bases, in each render process)
+are keyed by the content's hash and the resolved commit, so they cannot serve anything stale. What can
+be stale is a Git snapshot on disk (and the stored file contents it links to), so a hard refresh drops
+the snapshot of the revision the target is at and of the one it is about to render (the remote is
+listed again), and the reconcile that follows builds it again from the Git objects.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitops.domain import Fleet
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
-from gitops.errors import ConfigError, Problem
+from gitops.errors import ConfigError, GitOpsError, Problem
 from gitops.state import RecordReader, RedisStore, TargetStatus
 from gitops.verify import Verifier
 from gitops.vocabulary import Target, Trigger
@@ -29,6 +37,7 @@ if TYPE_CHECKING:  # for the annotations only: importing gitops.sources loads py
     from gitops.sources import GitSource, RepoSpec
 
 log = logging.getLogger(__name__)
+_SHA = re.compile(r"^[0-9a-fA-F]{40}$")
 
 
 @dataclass
@@ -105,6 +114,30 @@ class EngineReconciler:
                                    previous_revision=_last_good(self.store.status(target)),
                                    sync=sync, dry_run=dry_run, prune=prune)
         return reconcile(request, self._engine_ports())
+
+    def hard_refresh(self, target: Target) -> str:
+        """Drop the Git snapshots of the target's current revision and of the one its source names now
+        (see the module docstring); says which were dropped."""
+        from gitops.sources import RepoSpec  # lazy: the sources package loads pygit2
+
+        application, repository, _ = self.fleet.lookup(target.application, target.cluster)
+        spec = RepoSpec.from_config(repository)
+        previous = self.store.status(target)
+        revisions = {previous.revision} if previous is not None and previous.revision else set()
+        notes = []
+        wanted = application.source.revision
+        try:
+            revisions.add(wanted.lower() if wanted and _SHA.match(wanted) else
+                          self.git.head(replace(spec, ref=wanted) if wanted else spec))
+        except GitOpsError as exc:
+            notes.append(f"head not listed ({exc.message})")
+        dropped = [r for r in sorted(revisions) if self.git.drop_snapshot(spec, r)]
+        kept = sorted(revisions - set(dropped))
+        if dropped:
+            notes.insert(0, "dropped the snapshot of " + ", ".join(r[:12] for r in dropped))
+        if kept:
+            notes.append("no snapshot to drop of " + ", ".join(r[:12] for r in kept) + " (none, or in use)")
+        return "; ".join(notes) or "nothing cached"
 
 
 def _last_good(previous: TargetStatus | None) -> str | None:

@@ -1,5 +1,6 @@
-"""The three ports the workers call: what is configured, what Git says, and the reconcile itself;
-and the :class:`Runtime` that bundles them with the store, the settings and the clock.
+"""The ports the workers call: what is configured, what Git says, the reconcile itself, and who is told
+when an operation finished; and the :class:`Runtime` that bundles them with the store, the settings and
+the clock.
 
 Implemented for production by workers/engine_port.py (config + gitops.sources + gitops.engine) and by
 small fakes in the tests. Key design choice: tasks depend only on these Protocols, so the Celery
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from gitops.clock import SYSTEM_CLOCK, Clock
-from gitops.state import Store
+from gitops.state import Operation, Store, TargetStatus
 from gitops.state.model import ResultLike
 from gitops.vocabulary import Target, Trigger
 from workers.settings import Settings
@@ -61,12 +62,33 @@ class Poller(Protocol):
     def changed_paths(self, repository: str, old: str, new: str) -> frozenset[str]: ...
 
 
+class WorkResult(ResultLike, Protocol):
+    """What a reconcile returns to the workers: what state records, plus the rendered manifests the
+    store keeps beside it (YAML, Secret values masked, bounded; "" when nothing was rendered)."""
+
+    @property
+    def rendered(self) -> str: ...
+    @property
+    def rendered_truncated(self) -> bool: ...
+
+
 class Reconciler(Protocol):
     """One reconcile of one target (gitops.engine.reconcile behind it)."""
 
     def reconcile(self, target: Target, *, trigger: Trigger, prune: bool | None = None,
-                  dry_run: bool = False, sync: bool | None = None) -> ResultLike:
+                  dry_run: bool = False, sync: bool | None = None) -> WorkResult:
         """``sync``: True for a manual sync (apply even when not automated); None: the policy decides."""
+
+    def hard_refresh(self, target: Target) -> str:
+        """Drop what is cached for the target's next render (see ``EngineReconciler.hard_refresh``);
+        says what was dropped."""
+
+
+class Observer(Protocol):
+    """Told of every finished operation, after it was recorded (metrics, trace export). Must not block
+    for long; an exception is logged and never fails the operation."""
+
+    def finished(self, operation: Operation, status: TargetStatus) -> None: ...
 
 
 @dataclass
@@ -79,3 +101,5 @@ class Runtime:
     reconciler: Reconciler
     settings: Settings
     clock: Clock = field(default=SYSTEM_CLOCK)  # the beat's ticks and ``now``; a ManualClock in tests
+    # told of every finished operation; None: the defaults (workers.observers), attached by get_runtime
+    observers: tuple[Observer, ...] | None = None

@@ -7,7 +7,10 @@ touches Redis; the operation id is the Celery task id, so a redelivered task upd
 entry instead of adding one; only temporary errors are retried, with exponential backoff and jitter,
 a finite number of times, never sooner than the cluster asked (the ``Retry-After`` hint carried by the
 result's typed ``failure``, capped by the retry policy); a worker that lost its lease has its writes
-refused (fencing).
+refused (fencing). After the operation is recorded, the rendered manifests are kept beside it
+(``keep_manifests``) and the runtime's observers (metrics, trace export) are told; neither can fail
+the operation. The trigger detail ("github delivery 72d3162e", "alice via dashboard") is an untrusted
+task argument too: a string or nothing, clipped to one printable line before it is stored.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from gitops.state import (
     check_target,
     records_from_result,
 )
-from gitops.state.model import ResultLike
+from gitops.state.index import RenderedManifests
+from gitops.state.model import ResultLike, clip_detail
 from gitops.vocabulary import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
 from workers.locks import LeaseKeeper
-from workers.ports import Retry, Runtime, TargetInfo
+from workers.ports import Retry, Runtime, TargetInfo, WorkResult
 
 log = logging.getLogger(__name__)
 LOCK_RETRY_LIMIT = 60
@@ -56,6 +60,7 @@ class Outcome:
     enqueue: tuple[Target, ...] = ()   # reconciles the caller must enqueue (already marked queued)
     trigger: Trigger = Trigger.POLL
     extra: dict[str, Any] = field(default_factory=dict)
+    trigger_detail: str | None = None  # passed on with the enqueued reconciles
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "detail": self.detail[:1000], "countdown": self.countdown,
@@ -80,6 +85,7 @@ class FailedResult:
     commit_time: float | None = None
     manifests_digest: str | None = None
     rendered: str = ""
+    rendered_truncated: bool = False
 
 
 def retry_hint(result: ResultLike) -> float | None:
@@ -107,10 +113,12 @@ def owner_id(call: Call) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{call.task_id}"
 
 
-def _validate(rt: Runtime, application: object, cluster: object, trigger: object) -> Target | str:
+def _validate(rt: Runtime, application: object, cluster: object, trigger: object,
+              detail: object = None) -> Target | str:
     try:
         target = check_target(application, cluster)
         Trigger(str(trigger))
+        check_detail(detail)
     except (InputError, ValueError) as exc:
         return f"rejected task arguments: {exc}"
     if rt.catalog.target(target) is None:
@@ -118,8 +126,16 @@ def _validate(rt: Runtime, application: object, cluster: object, trigger: object
     return target
 
 
+def check_detail(detail: object) -> str | None:
+    """A trigger detail from a task argument: None, or a string made one printable line of at most
+    ``MAX_DETAIL`` characters; anything else is refused (InputError)."""
+    if detail is not None and not isinstance(detail, str):
+        raise InputError(f"trigger detail must be a string, not {type(detail).__name__}", field="detail")
+    return clip_detail(detail)
+
+
 def _reconcile_safely(rt: Runtime, target: Target, trigger: Trigger, prune: bool | None,
-                      dry_run: bool, manual: bool) -> ResultLike:
+                      dry_run: bool, manual: bool) -> WorkResult:
     started = rt.clock.now()
     sync = True if manual and not dry_run else None
     try:
@@ -134,7 +150,8 @@ def _reconcile_safely(rt: Runtime, target: Target, trigger: Trigger, prune: bool
 
 @dataclass(frozen=True)
 class Job:
-    """One validated reconcile request."""
+    """One validated reconcile request. ``manual``: a sync the user asked for (applies even when not
+    automated); ``hard``: drop the render's caches first (a hard refresh)."""
 
     call: Call
     target: Target
@@ -142,16 +159,24 @@ class Job:
     prune: bool | None
     dry_run: bool
     coalesced: bool
+    detail: str | None = None
+    hard: bool = False
+    manual: bool = False
 
 
 def reconcile(rt: Runtime, call: Call, application: object, cluster: object, *, trigger: object,
-              prune: bool | None = None, dry_run: bool = False, coalesced: bool = True) -> Outcome:
-    """One reconcile of (application, cluster) under the target's lease; see the module docstring."""
-    checked = _validate(rt, application, cluster, trigger)
+              prune: bool | None = None, dry_run: bool = False, coalesced: bool = True,
+              detail: object = None, hard: bool = False, manual: bool | None = None) -> Outcome:
+    """One reconcile of (application, cluster) under the target's lease; see the module docstring.
+
+    ``coalesced``: it went through the per-target coalescing marks (poll, webhook, refresh); when not
+    (a sync, a hard refresh) it is ``manual`` unless told otherwise. ``detail`` says who or what asked."""
+    checked = _validate(rt, application, cluster, trigger, detail)
     if isinstance(checked, str):
         log.warning("%s", checked)
         return Outcome("rejected", checked)
-    job = Job(call, checked, Trigger(str(trigger)), prune, dry_run, coalesced)
+    job = Job(call, checked, Trigger(str(trigger)), prune, dry_run, coalesced, check_detail(detail),
+              hard is True, (not coalesced) if manual is None else manual is True)
     if coalesced:
         rt.store.begin_run(job.target, rt.settings.sched_ttl)
     lease = rt.store.acquire(job.target, owner_id(call), rt.settings.lock_ttl)
@@ -183,26 +208,62 @@ def _redeliveries(rt: Runtime, job: Job) -> int:
 
 
 def _run(rt: Runtime, job: Job, lease: Lease) -> tuple[ResultLike, TargetStatus]:
-    """Record the running operation, call the engine, record the outcome (all fenced by ``lease``)."""
+    """Record the running operation, call the engine, record the outcome (all fenced by ``lease``);
+    then keep the rendered manifests and tell the observers."""
     redelivered = _redeliveries(rt, job)
+    detail = _hard_refresh(rt, job) if job.hard else job.detail
     begun = Operation(id=job.call.task_id, application=job.target.application, cluster=job.target.cluster,
                       trigger=job.trigger, phase=OperationPhase.RUNNING, started=rt.clock.now(),
                       dry_run=job.dry_run, prune=bool(job.prune), attempt=job.call.attempt, fence=lease.token,
-                      redeliveries=redelivered)
+                      redeliveries=redelivered, trigger_detail=detail)
     rt.store.begin(begun, lease=lease)
     if redelivered > MAX_REDELIVERIES:  # a poison task: it keeps killing workers; stop the loop
-        result: ResultLike = FailedResult(job.target, Failure("SyncFailed", (
+        result: WorkResult = FailedResult(job.target, Failure("SyncFailed", (
             f"gave up: the reconcile was interrupted {redelivered} times by its worker dying "
             "(out of memory?)")), begun.started, rt.clock.now())
     else:
-        result = _reconcile_safely(rt, job.target, job.trigger, job.prune, job.dry_run, not job.coalesced)
+        result = _reconcile_safely(rt, job.target, job.trigger, job.prune, job.dry_run, job.manual)
     status, operation = records_from_result(result, operation_id=job.call.task_id, trigger=job.trigger,
                                             dry_run=job.dry_run, prune=bool(job.prune),
-                                            attempt=job.call.attempt)
+                                            attempt=job.call.attempt, trigger_detail=detail)
     operation = replace(operation, started=begun.started, fence=lease.token, redeliveries=redelivered)
     status = carry_forward(rt.store.status(job.target), status)
     rt.store.record(status, operation, lease=lease)
+    _keep_manifests(rt, job.target, result, operation.id)
+    _tell_observers(rt, operation, status)
     return result, status
+
+
+def _hard_refresh(rt: Runtime, job: Job) -> str | None:
+    """Drop the target's render caches (before the reconcile); the trigger detail then says so."""
+    try:
+        dropped = rt.reconciler.hard_refresh(job.target)
+    except GitOpsError as exc:  # the reconcile that follows records the source's error, if it persists
+        dropped = f"nothing dropped: {exc}"
+    except Exception as exc:  # a bug below must not stop the reconcile the user asked for
+        log.exception("hard refresh of %s crashed", job.target)
+        dropped = f"nothing dropped: internal error: {type(exc).__name__}"
+    log.info("hard refresh of %s: %s", job.target, dropped)
+    return clip_detail(f"{job.detail}; hard refresh: {dropped}" if job.detail else f"hard refresh: {dropped}")
+
+
+def _keep_manifests(rt: Runtime, target: Target, result: WorkResult, operation_id: str) -> None:
+    """Keep what the reconcile rendered beside its record (nothing when it rendered nothing)."""
+    if not result.rendered or not result.manifests_digest:
+        return
+    try:
+        rt.store.keep_manifests(target, RenderedManifests(result.manifests_digest, operation_id,
+                                                          result.rendered, result.rendered_truncated))
+    except GitOpsError as exc:  # the record is what counts; the next reconcile keeps them again
+        log.warning("keeping the manifests of %s: %s", target, exc)
+
+
+def _tell_observers(rt: Runtime, operation: Operation, status: TargetStatus) -> None:
+    for observer in rt.observers or ():
+        try:
+            observer.finished(operation, status)
+        except Exception:  # metrics or tracing must never fail the reconcile
+            log.exception("observer %s failed on operation %s", type(observer).__name__, operation.id)
 
 
 def _conclude(rt: Runtime, job: Job, result: ResultLike, status: TargetStatus) -> Outcome:
@@ -232,10 +293,11 @@ def _finish(rt: Runtime, job: Job, outcome: Outcome) -> Outcome:
     return outcome
 
 
-def request(rt: Runtime, targets: list[Target], trigger: Trigger) -> Outcome:
+def request(rt: Runtime, targets: list[Target], trigger: Trigger, detail: str | None = None) -> Outcome:
     """Ask for reconciles; returns those the caller must enqueue (the rest were coalesced)."""
     enqueue = tuple(t for t in targets if rt.store.trigger(t, rt.settings.sched_ttl))
-    return Outcome("done", f"{len(enqueue)} of {len(targets)} enqueued", enqueue=enqueue, trigger=trigger)
+    return Outcome("done", f"{len(enqueue)} of {len(targets)} enqueued", enqueue=enqueue, trigger=trigger,
+                   trigger_detail=detail)
 
 
 def _affected(infos: list[TargetInfo], changed: frozenset[str]) -> list[TargetInfo]:
@@ -272,6 +334,6 @@ def poll(rt: Runtime, repository: object) -> Outcome:
             affected = _affected(infos, rt.poller.changed_paths(name, old, head))
         except GitOpsError as exc:
             log.warning("changed paths of %s %s..%s: %s; reconciling all", name, old, head, exc)
-    out = request(rt, [i.target for i in affected], Trigger.POLL)
+    out = request(rt, [i.target for i in affected], Trigger.POLL, f"{name} at {head[:12]}")
     rt.store.set_repo_head(name, head)
     return replace(out, extra={"revision": head, "previous": old})

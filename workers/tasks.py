@@ -4,7 +4,9 @@ Registered on workers.app.app; routed to the poll, reconcile and sync queues (se
 Key design choice: a task never trusts its arguments (service validates them and rejects forged ones
 with a logged result, never an exception that would crash or loop), retries only what the service
 says is temporary (``self.retry`` with the computed countdown, a finite count), and enqueues follow-up
-reconciles only after the coalescing state in Redis said so.
+reconciles only after the coalescing state in Redis said so. Arguments added later are optional
+keywords (``detail``, the trigger detail), so a message published before they existed still runs, and a
+publisher leaves them out when it has none (an older worker still accepts the message).
 """
 
 from __future__ import annotations
@@ -35,9 +37,15 @@ def _call(task: Task) -> service.Call:
     return service.Call(task_id=str(task.request.id), attempt=int(task.request.retries or 0) + 1)
 
 
-def enqueue_reconciles(targets: tuple[Target, ...], trigger: Trigger, countdown: float = 0.0) -> list[str]:
-    return [reconcile.apply_async((t.application, t.cluster, str(trigger)), countdown=countdown or None).id
-            for t in targets]
+def detail_kwargs(detail: str | None) -> dict[str, Any] | None:
+    """The optional ``detail`` keyword of a task message (left out when there is none)."""
+    return {"detail": detail} if detail else None
+
+
+def enqueue_reconciles(targets: tuple[Target, ...], trigger: Trigger, countdown: float = 0.0,
+                       detail: str | None = None) -> list[str]:
+    return [reconcile.apply_async((t.application, t.cluster, str(trigger)), detail_kwargs(detail),
+                                  countdown=countdown or None).id for t in targets]
 
 
 def _conclude(task: Task, run: Callable[[], service.Outcome]) -> dict[str, Any]:
@@ -53,24 +61,34 @@ def _conclude(task: Task, run: Callable[[], service.Outcome]) -> dict[str, Any]:
     if outcome.status == "retry":
         log.info("%s retrying in %.1fs: %s", task.name, outcome.countdown, outcome.detail)
         raise task.retry(countdown=outcome.countdown, max_retries=MAX_RETRIES)
-    enqueue_reconciles(outcome.enqueue, outcome.trigger, outcome.countdown)
+    enqueue_reconciles(outcome.enqueue, outcome.trigger, outcome.countdown, outcome.trigger_detail)
     return outcome.to_dict()
 
 
 @_task(name="gitops.reconcile", bind=True, max_retries=MAX_RETRIES)
-def reconcile(self: Task, application: Any, cluster: Any, trigger: Any = "poll") -> dict[str, Any]:
+def reconcile(self: Task, application: Any, cluster: Any, trigger: Any = "poll",
+              detail: Any = None) -> dict[str, Any]:
     """Coalesced reconcile of one target (poll, webhook, self-heal triggers)."""
     return _conclude(self, lambda: service.reconcile(get_runtime(), _call(self), application, cluster,
-                                                     trigger=trigger))
+                                                     trigger=trigger, detail=detail))
 
 
 @_task(name="gitops.sync", bind=True, max_retries=MAX_RETRIES)
 def sync(self: Task, application: Any, cluster: Any, prune: Any = False,
-         dry_run: Any = False) -> dict[str, Any]:
+         dry_run: Any = False, detail: Any = None) -> dict[str, Any]:
     """Manual sync, with prune / dry-run as asked (not coalesced: the user asked for this one)."""
     return _conclude(self, lambda: service.reconcile(get_runtime(), _call(self), application, cluster,
                                                      trigger=Trigger.MANUAL, prune=prune is True,
-                                                     dry_run=dry_run is True, coalesced=False))
+                                                     dry_run=dry_run is True, coalesced=False, detail=detail))
+
+
+@_task(name="gitops.hard_refresh", bind=True, max_retries=MAX_RETRIES)
+def hard_refresh(self: Task, application: Any, cluster: Any, detail: Any = None) -> dict[str, Any]:
+    """Drop the target's render caches, then reconcile it now (not coalesced, not a forced sync: the
+    sync policy decides whether to apply, as for any refresh)."""
+    return _conclude(self, lambda: service.reconcile(get_runtime(), _call(self), application, cluster,
+                                                     trigger=Trigger.MANUAL, coalesced=False, manual=False,
+                                                     hard=True, detail=detail))
 
 
 @_task(name="gitops.prune", bind=True, max_retries=MAX_RETRIES)
@@ -81,14 +99,15 @@ def prune(self: Task, application: Any, cluster: Any) -> dict[str, Any]:
 
 
 @_task(name="gitops.refresh", bind=True, max_retries=MAX_RETRIES)
-def refresh(self: Task, application: Any, cluster: Any) -> dict[str, Any]:
+def refresh(self: Task, application: Any, cluster: Any, detail: Any = None) -> dict[str, Any]:
     """Re-read Git and the cluster now (coalesced with any pending reconcile of the target)."""
     rt = get_runtime()
     try:
         target = check_target(application, cluster)
+        checked = service.check_detail(detail)
     except InputError as exc:
         return service.Outcome("rejected", str(exc)).to_dict()
-    return _conclude(self, lambda: service.request(rt, [target], Trigger.MANUAL))
+    return _conclude(self, lambda: service.request(rt, [target], Trigger.MANUAL, checked))
 
 
 @_task(name="gitops.poll", bind=True, max_retries=3)

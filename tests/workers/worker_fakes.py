@@ -7,11 +7,15 @@ appends its target to ``fake:log`` (the order runs started in). Behaviour per ap
 Redis: ``fake:hold:<app>`` set = each run waits, mid-reconcile, until the test pushes to
 ``fake:go:<target>`` (so a test knows a run is in progress for as long as it needs, without timing);
 ``fake:fail:<app>`` = number of temporary failures left, ``fake:head:<repo>`` the remote head (``down`` =
-unreachable).
+unreachable), ``fake:committed:<revision>`` its commit time. A run's result carries a trace (resolve,
+render, apply spans), the rendered manifests (a ConfigMap naming the revision) and their digest; each
+run pushes the ``sync`` it was asked for to ``fake:sync:<target>``; a hard refresh is counted in
+``fake:hard:<target>``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -46,6 +50,7 @@ class Result:
     commit_time: float | None = None
     manifests_digest: str | None = None
     rendered: str = ""
+    rendered_truncated: bool = False
 
 
 @dataclass
@@ -111,9 +116,27 @@ class FakeReconciler:
                 raise ClusterUnavailable("500 Internal Server Error from the API server", status=500)
             if not dry_run:
                 c.set(f"fake:applied:{key}", head)
-            return Result(target, head.decode(), started=started, finished=time.time())
+            c.rpush(f"fake:sync:{key}", str(sync))
+            return self._result(target, head.decode(), started)
         finally:
             c.decr(f"fake:active:{key}")
+
+    def _result(self, target: Target, revision: str, started: float) -> Result:
+        committed = self.client.get(f"fake:committed:{revision}")
+        rendered = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {target.application}\ndata:\n" \
+                   f"  revision: {revision}\n"
+        finished = time.time()
+        middle = started + (finished - started) / 2
+        spans = (Span("resolve", started, 0.0, attributes={"revision": revision}),
+                 Span("render", started, middle - started, attributes={"objects": "1"}),
+                 Span("apply", middle, finished - middle, attributes={"write": "true"}))
+        return Result(target, revision, started=started, finished=finished, spans=spans,
+                      commit_time=float(committed) if committed else None,
+                      manifests_digest=hashlib.sha256(rendered.encode()).hexdigest(), rendered=rendered)
+
+    def hard_refresh(self, target: Target) -> str:
+        self.client.incr(f"fake:hard:{target.key}")
+        return "dropped the fake snapshot"
 
 
 def runtime() -> Runtime:
