@@ -150,6 +150,9 @@ class Deliveries(Protocol):
     def remember(self, provider: str, delivery_id: str, ttl: float) -> bool:
         """Mark ``delivery_id`` of ``provider`` seen for ``ttl`` seconds; False when it already was."""
 
+    def forget(self, provider: str, delivery_id: str) -> None:
+        """Drop the mark of ``delivery_id`` (its delivery could not be acted on: let a retry in)."""
+
     def record(self, delivery: Delivery) -> Delivery:
         """Append ``delivery`` (clipped; given a key when it has none) to the log, dropping the oldest
         beyond the cap; returns what was stored."""
@@ -189,6 +192,10 @@ class InMemoryDeliveries:
                 return False
             self._seen[digest] = now + max(0.001, float(ttl))
             return True
+
+    def forget(self, provider: str, delivery_id: str) -> None:
+        with self._lock:
+            self._seen.pop(_seen_digest(provider, delivery_id), None)
 
     def record(self, delivery: Delivery) -> Delivery:
         stored = delivery.bounded()
@@ -276,6 +283,10 @@ class RedisDeliveries:
         key = self.seen_key(provider, delivery_id)
         with _translated("remember"):
             return bool(self.client.set(key, b"1", nx=True, px=max(1, int(float(ttl) * 1000))))
+
+    def forget(self, provider: str, delivery_id: str) -> None:
+        with _translated("forget"):
+            self.client.delete(self.seen_key(provider, delivery_id))
 
     def record(self, delivery: Delivery) -> Delivery:
         stored = delivery.bounded()

@@ -73,6 +73,14 @@ def _lapse(store: Deliveries, clock: ManualClock, seconds: float) -> None:
     assert poll_until(lambda: not any(store.client.exists(k) for k in gone), timeout=10, every=0.002)
 
 
+def test_forget_lets_the_id_in_again(store: Deliveries) -> None:
+    assert store.remember("github", "abc", 60)
+    store.forget("github", "abc")
+    store.forget("github", "never-seen")
+    assert store.remember("github", "abc", 60) is True
+    assert store.remember("github", "abc", 60) is False
+
+
 def test_a_remembered_id_is_forgotten_after_its_window(store: Deliveries, clock: ManualClock) -> None:
     assert store.remember("github", "abc", 2.0)
     _lapse(store, clock, 1.5)
