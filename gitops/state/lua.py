@@ -151,6 +151,7 @@ return n
 # KEYS: index entries hash, targets set, then the status key of each target.
 # ARGV: per target: key, sha1 of the status read ('-': none), entry json ('': drop the entry).
 # A target whose status changed since it was read is left alone (its writer indexed it).
+# Returns how many entries it wrote.
 REINDEX: Final = _INDEX + """
 local done = 0
 for i = 3, #KEYS do
@@ -163,8 +164,8 @@ for i = 3, #KEYS do
     if entry == '' then unindex(KEYS[1], id) else
       index(KEYS[1], id, entry)
       redis.call('SADD', KEYS[2], id)
+      done = done + 1
     end
-    done = done + 1
   end
 end
 return done

@@ -265,7 +265,8 @@ class RedisStore(OperationWrites, Store):
     def reindex(self, batch: int = 200) -> int:
         """Rebuild the target index from the ``targets`` set and the statuses (idempotent): index
         every status, drop entries of targets without one, then mark ``idx:version``. A status
-        written meanwhile is left to its writer (compared by SHA-1). Returns the statuses indexed."""
+        written meanwhile is left to its writer (compared by SHA-1). Returns how many statuses this
+        call indexed."""
         k = self.keys
         with _translated("reindex"):
             ids = {_text(m) for m in self.redis.sscan_iter(k.targets(), count=1000)}
@@ -292,10 +293,9 @@ class RedisStore(OperationWrites, Store):
                         entry = self._entry_json(index_entry(target, status))
                     except StateError as exc:
                         log.warning("reindex: %s", exc)
-                    indexed += bool(entry)
                 sha = "-" if raw is None else hashlib.sha1(raw, usedforsecurity=False).hexdigest()
                 args += [target.key, sha, entry]
-            self._run("REINDEX", [k.index_entries(), k.targets(), *status_keys], args)
+            indexed += int(self._run("REINDEX", [k.index_entries(), k.targets(), *status_keys], args))
         with _translated("reindex"):
             self.redis.set(k.index_version(), INDEX_VERSION)
         self._index_checked = True
