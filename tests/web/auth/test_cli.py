@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gitops.clock import poll_until
 from gitops.cli import main
+from gitops.clock import poll_until
 from gitops.state.access import RedisAccounts, RedisAuditLog, hash_secret
 from web.auth.passwords import Passwords
 from workers.redis_server import RedisServer, free_port
