@@ -6,13 +6,16 @@ nothing else, so a Redis outage never gets the process restarted); ``/readyz`` c
 store answers a PING and the configuration is loaded (503 problem+json naming what failed, so a load
 balancer stops sending traffic); ``/metrics`` is the Prometheus text format of one
 :class:`CollectorRegistry` per app: this process's requests (:class:`RequestMetrics`, by route
-template, never by raw path, so hostile URLs cannot blow up the label set), the target index
-(:class:`IndexCollector`: targets by sync status and health, drifted and failed targets), the
-workers' figures (``ctx.metrics``, a collector attached by :func:`attach_metrics`) and any collectors
-listed in ``ctx.extras["collectors"]`` (the webhook receivers' deliveries). Key design choice: the
-registry is the app's own, never prometheus_client's global one, so two apps in one process (tests)
-never collide, and it is assembled on first use, when every package has attached its part. The
-figures are aggregates and names; keep /metrics on the network Prometheus scrapes from.
+template, never by raw path, so hostile URLs cannot blow up the label set), the workers' figures
+(``ctx.metrics``, attached by :func:`attach_metrics`: reconcile durations, sync results, lead time,
+queue depths, targets by sync and health, drifted and failed targets; without them,
+:class:`IndexCollector` gives the target figures from the index) and any collectors listed in
+``ctx.extras["collectors"]`` (the webhook receivers' deliveries).
+
+Key design choice: the registry is the app's own, never prometheus_client's global one, so two apps
+in one process (tests) never collide, and it is assembled on first use, when every package has
+attached its part. The figures are aggregates and names; keep /metrics on the network Prometheus
+scrapes from.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from gitops.errors import GitOpsError
 from gitops.state.index import TargetIndex
 from web.context import WebContext, context
 from web.problems import HTTPProblem
+from workers.metrics import RedisMetrics
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
@@ -52,8 +56,11 @@ class Readiness(BaseModel):
 
 
 class IndexCollector(Collector):
-    """Targets by sync status and health, drifted and failed targets, from the index's counts (a
-    few Redis reads per scrape); ``gitops_web_state_up`` is 0 when the store did not answer."""
+    """Targets by sync status and health, drifted and failed targets, from the index's counts (one
+    script in Redis per scrape), under the names the workers' collector uses for the same figures
+    (``workers.metrics.RedisMetrics``, which reads the same index), and ``gitops_web_state_up`` (0 when
+    the store did not answer). Registered only when ``ctx.metrics`` is not set, so no series is ever
+    exposed twice."""
 
     def __init__(self, index: TargetIndex) -> None:
         self.index = index
@@ -69,23 +76,19 @@ class IndexCollector(Collector):
             return
         up.add_metric([], 1)
         yield up
-        total = GaugeMetricFamily("gitops_targets", "Targets (application x cluster) with a status")
-        total.add_metric([], counts.total)
-        yield total
-        sync = GaugeMetricFamily("gitops_targets_by_sync", "Targets per sync status", labels=["sync"])
+        sync = GaugeMetricFamily("gitops_targets", "Targets (application x cluster) by sync status.",
+                                 labels=["sync"])
         for name, value in sorted(counts.sync.items()):
             sync.add_metric([name], value)
         yield sync
-        health = GaugeMetricFamily("gitops_targets_by_health", "Targets per health", labels=["health"])
+        health = GaugeMetricFamily("gitops_targets_by_health", "Targets by health.", labels=["health"])
         for name, value in sorted(counts.health.items()):
             health.add_metric([name], value)
         yield health
-        drifted = GaugeMetricFamily("gitops_targets_drifted", "Targets whose live state drifted from Git")
-        drifted.add_metric([], counts.drifted)
-        yield drifted
-        failed = GaugeMetricFamily("gitops_targets_failed", "Targets whose last reconcile failed")
-        failed.add_metric([], counts.failed)
-        yield failed
+        yield GaugeMetricFamily("gitops_drifted_targets", "Targets with at least one drifted field.",
+                                counts.drifted)
+        yield GaugeMetricFamily("gitops_failed_targets", "Targets whose last operation failed.",
+                                counts.failed)
 
 
 class WebMetrics:
@@ -106,9 +109,8 @@ class WebMetrics:
         """The registry with the index, the workers' and the extra collectors (once)."""
         with self._lock:
             if not self._assembled:
-                self.registry.register(IndexCollector(ctx.state))
-                if ctx.metrics is not None:
-                    self.registry.register(ctx.metrics)
+                # the workers' collector reads the same index counts: one of the two, never both
+                self.registry.register(ctx.metrics if ctx.metrics is not None else IndexCollector(ctx.state))
                 for collector in ctx.extras.get("collectors", []):
                     self.registry.register(collector)
                 self._assembled = True
@@ -181,9 +183,9 @@ def install(app: FastAPI) -> None:
 
 
 def attach_metrics(ctx: WebContext, redis_url: str) -> None:
-    """Set ``ctx.metrics`` to the workers' figures read from Redis (production wiring)."""
-    from workers.metrics import RedisMetrics
-
+    """Set ``ctx.metrics`` to the workers' figures read from Redis (production wiring): reconcile
+    durations, sync results, commit-to-applied lead time, queue depths and the index's target counts
+    (docs/observability.md)."""
     ctx.metrics = RedisMetrics.from_url(redis_url)
 
 

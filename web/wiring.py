@@ -33,9 +33,11 @@ def production_context() -> WebContext:
     fleet = load_fleet()
     ctx = WebContext(settings=WebSettings.from_env(), state=store, fleet=lambda: fleet,
                      actions=CeleryDispatcher(store))
+    from web import ops
     from web.auth import wiring as auth_wiring
     from web.webhooks import wiring as webhook_wiring
 
     auth_wiring.attach(ctx, url)
     webhook_wiring.attach(ctx, url)
+    ops.attach_metrics(ctx, url)
     return ctx

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
@@ -112,6 +113,7 @@ class World:
     """The app under test and what it reads and writes."""
 
     client: TestClient
+    app: FastAPI
     store: RedisStore
     ctx: WebContext
     fleet: Fleet
@@ -150,6 +152,7 @@ def make_world(server: RedisServer, actions: object, *, fleet: Fleet | None = No
                      extras={"authenticator": RoleAuthenticator()})
     for key, value in (ctx_changes or {}).items():
         setattr(ctx, key, value)
-    client = TestClient(create_app(ctx))
-    return World(client=client, store=store, ctx=ctx, fleet=fleet, audit=audit,
+    app = create_app(ctx)
+    client = TestClient(app)
+    return World(client=client, app=app, store=store, ctx=ctx, fleet=fleet, audit=audit,
                  redis_url=server.url)

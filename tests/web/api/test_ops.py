@@ -16,6 +16,8 @@ from prometheus_client.registry import Collector
 from gitops.errors import ConfigError, Problem
 from gitops.state import RedisStore
 from gitops.vocabulary import HealthStatus, SyncStatus
+from web.ops import attach_metrics
+from workers.metrics import RedisMetrics
 from workers.redis_server import free_port
 
 
@@ -63,21 +65,11 @@ def test_readyz_is_503_without_a_configuration(redis_server: Any, actions: Any) 
         assert response.json()["checks"] == {"state": "ok", "configuration": "failed: ConfigError"}
 
 
-class WorkerFigures(Collector):
-    """Stands for the workers' collector (ctx.metrics): a fixed family."""
-
-    def collect(self) -> Iterable[Metric]:
-        family = CounterMetricFamily("gitops_sync_results", "Sync results", labels=["result"])
-        family.add_metric(["succeeded"], 3)
-        yield family
-
-
-def test_metrics_expose_the_index_the_workers_the_extras_and_requests(redis_server: Any,
-                                                                      actions: Any) -> None:
+def test_metrics_expose_the_index_the_extras_and_requests(redis_server: Any, actions: Any) -> None:
     deliveries = Counter("gitops_webhook_deliveries", "Webhook deliveries", ["provider", "outcome"],
                          registry=None)
     deliveries.labels("github", "accepted").inc(2)
-    world = make_world(redis_server, actions, ctx_changes={"metrics": WorkerFigures()})
+    world = make_world(redis_server, actions)
     world.ctx.extras["collectors"] = [deliveries]
     with world.client:
         world.put("web", "prod-eu", sync=SyncStatus.OUT_OF_SYNC, health=HealthStatus.DEGRADED,
@@ -91,13 +83,11 @@ def test_metrics_expose_the_index_the_workers_the_extras_and_requests(redis_serv
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain; version=")
         found = samples(response.text)
-    assert found[("gitops_targets", ())] == 2
-    assert found[("gitops_targets_by_sync", (("sync", "OutOfSync"),))] == 1
-    assert found[("gitops_targets_by_sync", (("sync", "Synced"),))] == 1
+    assert found[("gitops_targets", (("sync", "OutOfSync"),))] == 1
+    assert found[("gitops_targets", (("sync", "Synced"),))] == 1
     assert found[("gitops_targets_by_health", (("health", "Degraded"),))] == 1
-    assert found[("gitops_targets_drifted", ())] == 1 and found[("gitops_targets_failed", ())] == 0
+    assert found[("gitops_drifted_targets", ())] == 1 and found[("gitops_failed_targets", ())] == 0
     assert found[("gitops_web_state_up", ())] == 1
-    assert found[("gitops_sync_results_total", (("result", "succeeded"),))] == 3
     assert found[("gitops_webhook_deliveries_total", (("outcome", "accepted"), ("provider", "github")))] == 2
     requests = {labels: value for (name, labels), value in found.items()
                 if name == "gitops_web_requests_total"}
@@ -109,6 +99,40 @@ def test_metrics_expose_the_index_the_workers_the_extras_and_requests(redis_serv
     count = found[("gitops_web_request_duration_seconds_count",
                    (("method", "GET"), ("route", "/api/v1/applications/{app}")))]
     assert count == 2
+
+
+class WorkerFigures(Collector):
+    """A collector standing for the workers' (ctx.metrics) with one fixed family."""
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily("gitops_sync_results", "Sync results", labels=["result"])
+        family.add_metric(["succeeded"], 3)
+        yield family
+
+
+def test_the_workers_collector_replaces_the_index_collector(redis_server: Any, actions: Any) -> None:
+    world = make_world(redis_server, actions, ctx_changes={"metrics": WorkerFigures()})
+    with world.client:
+        world.put("web", "prod-eu")
+        found = samples(world.client.get("/metrics").text)
+    assert found[("gitops_sync_results_total", (("result", "succeeded"),))] == 3
+    assert not any(name.startswith(("gitops_targets", "gitops_web_state_up")) for name, _ in found)
+
+
+def test_attach_metrics_reads_the_workers_figures_and_exposes_each_series_once(
+        redis_server: Any, actions: Any) -> None:
+    world = make_world(redis_server, actions)
+    attach_metrics(world.ctx, redis_server.url)
+    assert isinstance(world.ctx.metrics, RedisMetrics)
+    with world.client:
+        text = world.client.get("/metrics").text
+    series = [line.split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")]
+    assert len(series) == len(set(series))
+    found = samples(text)
+    assert found[("gitops_metrics_up", ())] == 1
+    assert {labels for name, labels in found if name == "gitops_queue_depth"} == {
+        (("queue", q),) for q in ("poll", "reconcile", "sync")}
+    assert not any(name == "gitops_web_state_up" for name, _ in found)
 
 
 def test_two_apps_in_one_process_keep_their_own_registries(redis_server: Any, actions: Any) -> None:
