@@ -13,7 +13,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from web.api import actions, applications, clusters, commits, events, targets
+from web.api.models import PROBLEM_RESPONSES
 
 router = APIRouter()
 for _module in (targets, applications, actions, commits, clusters, events):
-    router.include_router(_module.router)
+    router.include_router(_module.router, responses=PROBLEM_RESPONSES)

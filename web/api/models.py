@@ -29,6 +29,33 @@ class Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
+# -- errors ---------------------------------------------------------------------------------------
+class Problem(BaseModel):
+    """Every error (RFC 9457 ``application/problem+json``): ``errors`` lists each invalid parameter
+    (422), ``field`` names the one the server refused (400), ``temporary`` says a retry can help."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str = ""
+    instance: str = ""
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description="each invalid parameter: {field: query.limit, message: ...}")
+    field: str | None = None
+    temporary: bool | None = None
+
+
+PROBLEM_SCHEMA = Problem.model_json_schema()
+PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"description": text, "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}}}
+    for status, text in ((400, "a value the server refuses (the field is named)"),
+                         (401, "no credentials: log in or send an API token"),
+                         (403, "the role is too low, or a session's CSRF token is missing"),
+                         (404, "no such thing, or not visible to the caller"),
+                         (422, "invalid parameters or body (each listed in errors)"),
+                         (503, "the state store is unavailable (Retry-After)"))}
+
+
 # -- targets ----------------------------------------------------------------------------------------
 class FailureInfo(Model):
     """Why the last reconcile failed: the error's kind in the engine's tree, its message, whether a
