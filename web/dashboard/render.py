@@ -32,6 +32,10 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 EVENTS_URL = "/api/v1/events"
+# the brand mark as the page icon (a data: URL: img-src allows it, and the package ships no image files)
+ICON = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E"
+        "%3Crect width='32' height='32' rx='8' fill='%232f6fde'/%3E%3Cpath d='M9 17l5 5 9-11' fill='none' "
+        "stroke='white' stroke-width='3.5' stroke-linecap='round' stroke-linejoin='round'/%3E%3C/svg%3E")
 NOT_HTML = frozenset({"/healthz", "/readyz", "/metrics"})  # answered by web.ops for machines
 
 
@@ -49,7 +53,8 @@ ENV = jinja2.Environment(
     trim_blocks=True, lstrip_blocks=True)
 ENV.filters.update(short=views.short_revision, token=views.token, iso=views.iso,
                    duration=views.duration)
-ENV.globals.update(css_url=_fingerprint("app.css"), js_url=_fingerprint("app.js"), events_url=EVENTS_URL,
+ENV.globals.update(css_url=_fingerprint("app.css"), js_url=_fingerprint("app.js"),
+                   icon_url=ICON, events_url=EVENTS_URL,
                    Role=Role, sync_values=[s.value for s in SyncStatus],
                    health_values=[h.value for h in HealthStatus])
 

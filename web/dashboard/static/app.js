@@ -5,7 +5,7 @@
      fragments and swaps them in: rows and matrix cells from /fragments/targets, the live section of
      an application page from its data-fragment URL. A started operation marks its target as running
      at once. Fragments are parsed with DOMParser (inert: no script runs) and moved in as nodes;
-     data never goes through innerHTML.
+     no value is ever written as HTML text.
    - The drift view's Unified / Side by side switch without a reload.
    - Relative times ("5 min ago") kept current.
 */
