@@ -282,10 +282,15 @@ def parse(provider: WebhookProvider, headers: Mapping[str, str], data: Mapping[s
     return _generic(data)
 
 
+_SHOWN = {"x-github-event": "X-GitHub-Event", "x-gitea-event": "X-Gitea-Event",
+          "x-gitlab-event": "X-Gitlab-Event", "x-event-key": "X-Event-Key"}
+
+
 def _require_event(provider: str, headers: Mapping[str, str]) -> str:
     name = event_name(provider, headers)
     if not name:
-        raise PayloadError(f"missing {EVENT_HEADERS[provider][0]} header: which event is this?")
+        header = EVENT_HEADERS[provider][0]
+        raise PayloadError(f"missing {_SHOWN.get(header, header)} header: which event is this?")
     return name
 
 

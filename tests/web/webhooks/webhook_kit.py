@@ -166,7 +166,9 @@ class Hooks:
             sent = {k: v for k, v in sent.items() if k.lower() != name.lower()}
             if value is not None:
                 sent[name] = value
-        return self.client.post(f"/api/v1/webhooks/{path or provider}", content=body, headers=sent)
+        answer: httpx.Response = self.client.post(f"/api/v1/webhooks/{path or provider}", content=body,
+                                                  headers=sent)
+        return answer
 
     def reconciles(self) -> list[tuple[str, str]]:
         return [(app, cluster) for kind, app, cluster, _ in self.actions.calls if kind == "reconcile"]
