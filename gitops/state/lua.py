@@ -3,12 +3,13 @@
 Only the Redis store loads them. Key design choice: every multi-key change (fenced write of status +
 operation + history + event + index entry, lock with token, coalescing transitions, forget) is one
 script, so Redis runs it atomically: nothing is half-written, and the fencing check and the write
-cannot be separated. The target index's scripts share :data:`_INDEX` (an entry is stored as JSON
-naming its own keys, so removing it needs no knowledge of the layout) and :data:`_MATCH` (the filters
-as set operations). The query scripts build their intermediate sets in scratch keys that they delete
-before returning, with replication switched off (``redis.set_repl(redis.REPL_NONE)``): a dashboard
-read never reaches the append-only file or a replica. The index keys are computed by Python and
-passed in the entry or the arguments, so these scripts assume one Redis (not Redis Cluster).
+cannot be separated. The target index's scripts share :data:`_INDEX` (replace or drop a target's
+entry) and :data:`_MATCH` (the filters as set operations). The query scripts build their intermediate
+sets in scratch keys that they delete before returning, with replication switched off
+(``redis.set_repl(redis.REPL_NONE)``): a dashboard read never reaches the append-only file or a
+replica. The index scripts build key names from the index
+prefix they are given (the layout of :class:`gitops.state.names.Keys`: ``f:``, ``by:``, ``of:``,
+``entry``), so they assume one Redis (not Redis Cluster).
 """
 
 from __future__ import annotations
@@ -36,36 +37,41 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) return 
 return 0
 """
 
-# The index entry of a target: JSON {"f": [facet set keys], "z": [[order zset, member hash, member]]}
-# in the entries hash under the target key. index() replaces the previous entry, unindex() drops it.
+# P: the index key prefix (``<prefix>idx:``). An entry as the store writes it: JSON {"f": [facet],
+# "z": [[order, member]]}; as the entries hash keeps it: {"f": [facet], "s": [order]} (the members are
+# in the P..'of:'..order hashes). index() replaces the previous entry, unindex() drops it.
 _INDEX: Final = """
-local function unindex(entries, id)
-  local old = redis.call('HGET', entries, id)
+local function unindex(P, id)
+  local old = redis.call('HGET', P .. 'entry', id)
   if not old then return end
   local e = cjson.decode(old)
-  for _, f in ipairs(e.f) do redis.call('SREM', f, id) end
-  for _, z in ipairs(e.z) do
-    redis.call('ZREM', z[1], z[3])
-    redis.call('HDEL', z[2], id)
+  for _, f in ipairs(e.f) do redis.call('SREM', P .. 'f:' .. f, id) end
+  for _, order in ipairs(e.s) do
+    local member = redis.call('HGET', P .. 'of:' .. order, id)
+    if member then redis.call('ZREM', P .. 'by:' .. order, member) end
+    redis.call('HDEL', P .. 'of:' .. order, id)
   end
-  redis.call('HDEL', entries, id)
+  redis.call('HDEL', P .. 'entry', id)
 end
 
-local function index(entries, id, entry)
-  unindex(entries, id)
+local function index(P, id, entry)
+  unindex(P, id)
   local e = cjson.decode(entry)
-  for _, f in ipairs(e.f) do redis.call('SADD', f, id) end
+  local orders = {}
+  for _, f in ipairs(e.f) do redis.call('SADD', P .. 'f:' .. f, id) end
   for _, z in ipairs(e.z) do
-    redis.call('ZADD', z[1], 0, z[3])
-    redis.call('HSET', z[2], id, z[3])
+    redis.call('ZADD', P .. 'by:' .. z[1], 0, z[2])
+    redis.call('HSET', P .. 'of:' .. z[1], id, z[2])
+    table.insert(orders, z[1])
   end
-  redis.call('HSET', entries, id, entry)
+  redis.call('HSET', P .. 'entry', id, '{"f":' .. cjson.encode(e.f) .. ',"s":' .. cjson.encode(orders) .. '}')
 end
 """
 
-# KEYS: fence, status, ops hash, history zset, targets set, events stream, index entries hash.
+# KEYS: fence, status, ops hash, history zset, targets set, events stream.
 # ARGV: token (-1: unfenced), status json ('' keeps status), op id, op json, score, history cap,
-#       target key, events cap, event kind, event message, phase, index entry json (with the status).
+#       target key, events cap, event kind, event message, phase, index entry json (with the status),
+#       index prefix.
 # Returns 1 when written, 0 when the token is stale (nothing written).
 RECORD: Final = _INDEX + """
 local token = tonumber(ARGV[1])
@@ -77,7 +83,7 @@ end
 if ARGV[2] ~= '' then
   redis.call('SET', KEYS[2], ARGV[2])
   redis.call('SADD', KEYS[5], ARGV[7])
-  index(KEYS[7], ARGV[7], ARGV[12])
+  index(ARGV[13], ARGV[7], ARGV[12])
 end
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[3])
@@ -138,32 +144,32 @@ end
 return due
 """
 
-# KEYS: status, history zset, ops hash, targets set, index entries hash, manifests.  ARGV: target key.
+# KEYS: status, history zset, ops hash, targets set, manifests.  ARGV: target key, index prefix.
 # Returns how many of status, history and ops existed.
 FORGET: Final = _INDEX + """
 local n = redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-redis.call('DEL', KEYS[6])
+redis.call('DEL', KEYS[5])
 redis.call('SREM', KEYS[4], ARGV[1])
-unindex(KEYS[5], ARGV[1])
+unindex(ARGV[2], ARGV[1])
 return n
 """
 
-# KEYS: index entries hash, targets set, then the status key of each target.
-# ARGV: per target: key, sha1 of the status read ('-': none), entry json ('': drop the entry).
+# KEYS: targets set, then the status key of each target.
+# ARGV: index prefix, then per target: key, sha1 of the status read ('-': none), entry json ('': drop).
 # A target whose status changed since it was read is left alone (its writer indexed it).
 # Returns how many entries it wrote.
 REINDEX: Final = _INDEX + """
 local done = 0
-for i = 3, #KEYS do
-  local j = (i - 3) * 3
+for i = 2, #KEYS do
+  local j = (i - 2) * 3 + 1
   local id, sha, entry = ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]
   local raw = redis.call('GET', KEYS[i])
   local now = '-'
   if raw then now = redis.sha1hex(raw) end
   if now == sha then
-    if entry == '' then unindex(KEYS[1], id) else
-      index(KEYS[1], id, entry)
-      redis.call('SADD', KEYS[2], id)
+    if entry == '' then unindex(ARGV[1], id) else
+      index(ARGV[1], id, entry)
+      redis.call('SADD', KEYS[1], id)
       done = done + 1
     end
   end
@@ -187,7 +193,7 @@ local function fresh(key, made)
 end
 
 local function idof(member)
-  local app, cluster = string.match(member, '%z([^%z]+)%z([^%z]+)$')
+  local app, cluster = string.match(member, '([^%z]+)%z([^%z]+)$')  -- the last two fields
   return app .. '@' .. cluster
 end
 
@@ -212,7 +218,9 @@ local function matching(universe, revorder, tmp, spec, made)
     table.insert(inter, key)
   end
   local src = universe
-  if #inter > 0 then
+  if #inter == 1 then
+    src = inter[1]
+  elseif #inter > 1 then
     src = fresh(tmp .. ':m', made)
     redis.call('SINTERSTORE', src, unpack(inter))
   end
@@ -243,12 +251,47 @@ redis.set_repl(redis.REPL_NONE)
 # ARGV: scratch prefix, filter spec json, '1' descending, member to start after ('': first page),
 #       how many members to return (the page size + 1).
 # Returns {total, member...}: the matching targets' members, in the order, from the cursor on.
+# Dense matches (at least a quarter of the order) walk the order from the cursor and keep the members
+# that match (a few pages' worth read in expectation); sparse ones sort the matching members in a
+# scratch sorted set (O(M log M)). Both give the same page.
 QUERY: Final = _MATCH + r"""
 local made = {}
 local src, list = matching(KEYS[1], KEYS[2], ARGV[1], cjson.decode(ARGV[2]), made)
-if not list then list = redis.call('SMEMBERS', src) end
-local out = {#list}
-if #list > 0 then
+local desc, after, want = ARGV[3] == '1', ARGV[4], tonumber(ARGV[5])
+local function range(key, from, count)
+  if desc then
+    if from == '' then from = '+' else from = '(' .. from end
+    return redis.call('ZREVRANGEBYLEX', key, from, '-', 'LIMIT', 0, count)
+  end
+  if from == '' then from = '-' else from = '(' .. from end
+  return redis.call('ZRANGEBYLEX', key, from, '+', 'LIMIT', 0, count)
+end
+local total
+if list then total = #list else total = redis.call('SCARD', src) end
+local out = {total}
+if total > 0 and total * 4 >= redis.call('ZCARD', KEYS[3]) then
+  local keep
+  if list then
+    local set = {}
+    for _, id in ipairs(list) do set[id] = true end
+    keep = function(id) return set[id] end
+  else
+    keep = function(id) return redis.call('SISMEMBER', src, id) == 1 end
+  end
+  local from, step = after, math.min(1000, math.max(64, want * 2))
+  while #out <= want do
+    local chunk = range(KEYS[3], from, step)
+    for _, m in ipairs(chunk) do
+      if keep(idof(m)) then
+        table.insert(out, m)
+        if #out > want then break end
+      end
+    end
+    if #chunk < step then break end
+    from = chunk[#chunk]
+  end
+elseif total > 0 then
+  if not list then list = redis.call('SMEMBERS', src) end
   local z = fresh(ARGV[1] .. ':z', made)
   each_chunk(list, function(...)
     local args = {}
@@ -257,17 +300,7 @@ if #list > 0 then
     end
     if #args > 0 then redis.call('ZADD', z, unpack(args)) end
   end)
-  local page
-  if ARGV[3] == '1' then
-    local from = '+'
-    if ARGV[4] ~= '' then from = '(' .. ARGV[4] end
-    page = redis.call('ZREVRANGEBYLEX', z, from, '-', 'LIMIT', 0, ARGV[5])
-  else
-    local from = '-'
-    if ARGV[4] ~= '' then from = '(' .. ARGV[4] end
-    page = redis.call('ZRANGEBYLEX', z, from, '+', 'LIMIT', 0, ARGV[5])
-  end
-  for _, m in ipairs(page) do table.insert(out, m) end
+  for _, m in ipairs(range(z, after, want)) do table.insert(out, m) end
 end
 cleanup(made)
 return out

@@ -90,34 +90,38 @@ class Keys:
         return f"{self.prefix}poll-due"
 
     # -- the target index (gitops.state.index; layout in gitops.state.redis_store) -------------------
+    # The index's Lua scripts (gitops.state.lua._INDEX) build the same names from index_prefix().
+    def index_prefix(self) -> str:
+        return f"{self.prefix}idx:"
+
     def manifests(self, target: Target) -> str:
         """Hash: the last rendered manifests of the target (digest, operation, text, truncated)."""
         return self._t("manifests", target)
 
     def index_version(self) -> str:
         """The version of the index layout the entries were written with (absent: rebuild)."""
-        return f"{self.prefix}idx:version"
+        return f"{self.index_prefix()}version"
 
     def index_entries(self) -> str:
-        """Hash: target key -> JSON of its entry (facet keys, and per order its sorted set, member
-        hash and member), what a rewrite or ``forget`` removes."""
-        return f"{self.prefix}idx:entry"
+        """Hash: target key -> JSON of its entry (its facets and orders), what a rewrite or ``forget``
+        removes."""
+        return f"{self.index_prefix()}entry"
 
     def index_facet(self, facet: str) -> str:
         """Set of target keys with one facet (``sync:Synced``, ``cluster:prod``, ``drifted``...)."""
-        return f"{self.prefix}idx:f:{facet}"
+        return f"{self.index_prefix()}f:{facet}"
 
     def index_order(self, sort: str) -> str:
         """Sorted set, every score 0: the members of one order (``primary\\0app\\0cluster``)."""
-        return f"{self.prefix}idx:by:{sort}"
+        return f"{self.index_prefix()}by:{sort}"
 
     def index_members(self, sort: str) -> str:
         """Hash: target key -> its member in one order (to sort a filtered set)."""
-        return f"{self.prefix}idx:of:{sort}"
+        return f"{self.index_prefix()}of:{sort}"
 
     def index_scratch(self) -> str:
         """Prefix of the temporary keys a query script creates and deletes before it returns."""
-        return f"{self.prefix}idx:tmp"
+        return f"{self.index_prefix()}tmp"
 
 
 _OP_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")

@@ -16,9 +16,11 @@ The target index (:mod:`gitops.state.index` defines what it answers), under ``<p
   (``primary\\0app\\0cluster``) sort byte by byte in that order; ``by:revision`` doubles as the
   revision-prefix index (ZRANGEBYLEX ``[prefix`` .. ``(prefix\\x7f``);
 - ``of:<sort>``: per order, a hash target key -> member (to order a filtered set);
-- ``entry``: a hash target key -> JSON naming the facet keys and members above, so the fenced write
-  (RECORD) replaces a target's old entry by its new one and FORGET drops it, in the same script as
-  the status; ``version``: the layout version the entries were written with.
+- ``entry``: a hash target key -> JSON of its facets and orders (``{"f": [...], "s": [...]}``), so
+  the fenced write (RECORD) removes a target's old entry before adding its new one and FORGET drops
+  it, in the same script as the status; ``version``: the layout version the entries were written
+  with. About 1.7 KiB of Redis memory per target (23 MiB at first, with the full key names in each
+  entry, for 10,000 targets; see bench/index.py).
 
 Costs per request: a page without filters is one MULTI of ZCARD + ZRANGEBYLEX from the cursor
 (O(log N + page)), then one MGET of the page's statuses. A filtered page is one script: SUNIONSTORE
@@ -165,11 +167,12 @@ class RedisStore(OperationWrites, Store):
         event = write_event(kind, operation, message)
         k = self.keys
         keys = [k.fence(target), k.status(target), k.operations(target), k.history(target),
-                k.targets(), k.events(), k.index_entries()]
+                k.targets(), k.events()]
         args = [lease.token if lease else -1, json.dumps(status.to_dict()) if status else "",
                 operation.id, json.dumps(operation.to_dict()), repr(operation.started),
                 self.history_limit, target.key, self.events_limit, event.kind, event.message,
-                event.data["phase"], self._entry_json(index_entry(target, status)) if status else ""]
+                event.data["phase"], self._entry_json(index_entry(target, status)) if status else "",
+                k.index_prefix()]
         if not self._run("RECORD", keys, args):
             raise StateError(f"stale lease (token {lease.token if lease else '-'}): a newer reconcile "
                              f"of {target} has written since; this write was refused",
@@ -235,15 +238,14 @@ class RedisStore(OperationWrites, Store):
         """Drop the status, history, index entry and manifests of a target that is no longer
         configured (fence kept)."""
         k = self.keys
-        keys = [k.status(target), k.history(target), k.operations(target), k.targets(),
-                k.index_entries(), k.manifests(target)]
-        return bool(self._run("FORGET", keys, [target.key]))
+        keys = [k.status(target), k.history(target), k.operations(target), k.targets(), k.manifests(target)]
+        return bool(self._run("FORGET", keys, [target.key, k.index_prefix()]))
 
     # -- target index ---------------------------------------------------------------------------
-    def _entry_json(self, entry: IndexEntry) -> str:
-        k = self.keys
-        return json.dumps({"f": sorted(k.index_facet(f) for f in entry.facets),
-                           "z": [[k.index_order(s), k.index_members(s), entry.members[s]] for s in SortKey]},
+    @staticmethod
+    def _entry_json(entry: IndexEntry) -> str:
+        """The entry as RECORD and REINDEX take it: facets and (order, member) pairs (see lua._INDEX)."""
+        return json.dumps({"f": sorted(entry.facets), "z": [[str(s), entry.members[s]] for s in SortKey]},
                           separators=(",", ":"))
 
     def _spec(self, plan: QueryPlan) -> str:
@@ -284,7 +286,7 @@ class RedisStore(OperationWrites, Store):
             status_keys = [k.status(t) for t in chunk]
             with _translated("reindex"):
                 raws = self.redis.mget(status_keys)
-            args: list[str] = []
+            args: list[str] = [k.index_prefix()]
             for target, key, raw in zip(chunk, status_keys, raws, strict=True):
                 entry = ""
                 if raw is not None:
@@ -295,7 +297,7 @@ class RedisStore(OperationWrites, Store):
                         log.warning("reindex: %s", exc)
                 sha = "-" if raw is None else hashlib.sha1(raw, usedforsecurity=False).hexdigest()
                 args += [target.key, sha, entry]
-            indexed += int(self._run("REINDEX", [k.index_entries(), k.targets(), *status_keys], args))
+            indexed += int(self._run("REINDEX", [k.targets(), *status_keys], args))
         with _translated("reindex"):
             self.redis.set(k.index_version(), INDEX_VERSION)
         self._index_checked = True
