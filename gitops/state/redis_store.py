@@ -19,21 +19,21 @@ The target index (:mod:`gitops.state.index` defines what it answers), under ``<p
 - ``entry``: a hash target key -> JSON of its facets and orders (``{"f": [...], "s": [...]}``), so
   the fenced write (RECORD) removes a target's old entry before adding its new one and FORGET drops
   it, in the same script as the status; ``version``: the layout version the entries were written
-  with. About 1.7 KiB of Redis memory per target (23 MiB at first, with the full key names in each
-  entry, for 10,000 targets; see bench/index.py).
+  with. About 1.8 KiB of Redis memory per target (17.5 MiB for 10,000; bench/index.py).
 
-Costs per request: a page without filters is one MULTI of ZCARD + ZRANGEBYLEX from the cursor
-(O(log N + page)), then one MGET of the page's statuses. A filtered page is one script: SUNIONSTORE
-of each filter's values, SINTERSTORE across filters, SDIFFSTORE for ``drifted=False``/``failed=False``,
-the revision prefix as one ZRANGEBYLEX, the text as a plain substring test over what is left (over
-every target when it is the only filter), then the M matching members (HMGET of the order's hash) go
-into a scratch sorted set and one ZRANGEBYLEX reads the page: O(M log M) for M matching targets,
-never a read of a status; then one MGET. Counts are the same filters and one SINTERSTORE (or SCARD
-without filters) per status. Scratch keys are deleted by the script that made them and not
-replicated. The index is rebuilt from the ``targets`` set by :meth:`RedisStore.reindex`, which the
-first index read of each store object runs when ``idx:version`` is missing or differs (statuses
-written before the index existed, or an older layout); it is idempotent and leaves alone a target
-written meanwhile.
+Costs per request (N targets, M matching): a page without filters is one MULTI of ZCARD +
+ZRANGEBYLEX from the cursor (O(log N + page)), then one MGET of the page's statuses. A filtered page is
+one script: SUNIONSTORE of each filter's values, SINTERSTORE across filters, SDIFFSTORE for
+``drifted=False``/``failed=False``, the revision prefix as one ZRANGEBYLEX, the text as a plain
+substring test over what is left (over every target when it is the only filter); then, when the
+matches are dense (M >= N/4), the order is walked from the cursor keeping the members that match
+(about page x N/M members read), else the M members (HMGET of the order's hash) go into a scratch
+sorted set and one ZRANGEBYLEX reads the page (O(M log M)); never a read of a status; then one
+MGET. Counts are the same filters and one SINTERSTORE (or SCARD without filters) per status. Scratch
+keys are deleted by the script that made them and not replicated. The index is rebuilt from the
+``targets`` set by :meth:`RedisStore.reindex`, which the first index read of each store object runs
+when ``idx:version`` is missing or differs (statuses written before the index existed, or an older
+layout); it is idempotent and leaves alone a target written meanwhile.
 """
 
 from __future__ import annotations
