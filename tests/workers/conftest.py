@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -24,6 +25,15 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server = RedisServer.start(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop(save=False)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Any]:
+    """An OTLP/HTTP trace collector on 127.0.0.1 (otlp_receiver.Receiver)."""
+    from otlp_receiver import serve
+
+    with serve() as state:
+        yield state
 
 
 @pytest.fixture

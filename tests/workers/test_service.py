@@ -272,3 +272,106 @@ def test_stamps_and_lease_renewals_run_on_the_runtimes_clock(rt: Runtime) -> Non
     status, [op] = rt.store.status(T), rt.store.history(T)
     assert op.started == begun and op.finished == begun + 6 == clock.now()
     assert status is not None and status.reconciled_at == begun + 6 and "api down" in (status.error or "")
+
+
+# -- what the web shows: trigger detail, trace, manifests, hard refresh, observers (issue 11) -----
+def test_the_operation_keeps_its_trigger_detail_trace_and_manifests(rt: Runtime,
+                                                                    rclient: redis.Redis) -> None:
+    rclient.set("fake:committed:c1", "1700000000")
+    assert run(rt, trigger="webhook", detail="github delivery 72d3162e").status == "done"
+    [op] = rt.store.history(T)
+    assert op.trigger is Trigger.WEBHOOK and op.trigger_detail == "github delivery 72d3162e"
+    assert [s.name for s in op.spans] == ["resolve", "render", "apply"]
+    assert op.spans[0].attributes == {"revision": "c1"} and op.commit_time == 1_700_000_000.0
+    kept = rt.store.manifests(T)
+    assert kept is not None and kept.operation == "t1" and kept.digest == op.manifests_digest
+    assert "revision: c1" in kept.text and not kept.truncated
+
+
+@pytest.mark.parametrize("detail", [{"$ne": 1}, 7, ["a"], b"bytes", 1.5, True])
+def test_a_trigger_detail_that_is_not_a_string_is_rejected(rt: Runtime, rclient: redis.Redis,
+                                                          detail: object) -> None:
+    out = run(rt, detail=detail)
+    assert out.status == "rejected" and "detail" in out.detail
+    assert rt.store.history(T) == [] and rclient.get("fake:runs:web@prod") is None
+
+
+def test_a_hostile_trigger_detail_is_stored_as_one_short_printable_line(rt: Runtime) -> None:
+    hostile = "alice\r\nSet-Cookie: x=1\x1b[2J\x00<script>alert(1)</script>" + "A" * 100_000
+    assert run(rt, detail=hostile).status == "done"
+    [op] = rt.store.history(T)
+    assert op.trigger_detail is not None and len(op.trigger_detail) <= 256
+    assert op.trigger_detail.startswith("alice Set-Cookie: x=1 [2J <script>alert(1)</script>AAA")
+    assert all(c.isprintable() for c in op.trigger_detail)  # markup is the page's to escape, as text
+
+
+def test_a_hard_refresh_drops_the_caches_then_reconciles_without_forcing_a_sync(
+        rt: Runtime, rclient: redis.Redis) -> None:
+    out = run(rt, trigger="manual", coalesced=False, manual=False, hard=True, detail="alice via dashboard")
+    assert out.status == "done" and rclient.get("fake:hard:web@prod") == b"1"
+    assert rclient.lrange("fake:sync:web@prod", 0, -1) == [b"None"]  # the policy decides, as for a refresh
+    [op] = rt.store.history(T)
+    assert op.trigger_detail == "alice via dashboard; hard refresh: dropped the fake snapshot"
+    run(rt, task="t2", trigger="manual", coalesced=False)  # a sync (not a hard refresh) is forced
+    assert rclient.lrange("fake:sync:web@prod", 0, -1) == [b"None", b"True"]
+    assert rclient.get("fake:hard:web@prod") == b"1"
+
+
+def test_a_hard_refresh_that_cannot_drop_still_reconciles(rt: Runtime, rclient: redis.Redis) -> None:
+    inner = rt.reconciler
+
+    class Failing:
+        def reconcile(self, target: Target, **kw: object) -> object:
+            return inner.reconcile(target, **kw)  # type: ignore[arg-type]
+
+        def hard_refresh(self, target: Target) -> str:
+            raise ClusterUnavailable("git cache busy")
+
+    rt.reconciler = Failing()  # type: ignore[assignment]
+    assert run(rt, coalesced=False, manual=False, hard=True).status == "done"
+    [op] = rt.store.history(T)
+    assert op.trigger_detail == "hard refresh: nothing dropped: git cache busy"
+    assert op.phase is OperationPhase.SUCCEEDED and rclient.get("fake:runs:web@prod") == b"1"
+
+
+def test_observers_are_told_and_their_failures_never_fail_the_operation(rt: Runtime) -> None:
+    from gitops.state import Operation, TargetStatus
+
+    told: list[tuple[Operation, TargetStatus]] = []
+
+    class Recording:
+        def finished(self, operation: Operation, status: TargetStatus) -> None:
+            told.append((operation, status))
+
+    class Broken:
+        def finished(self, operation: Operation, status: TargetStatus) -> None:
+            raise RuntimeError("metrics backend down")
+
+    rt.observers = (Broken(), Recording())
+    assert run(rt, detail="poll of repo").status == "done"
+    [(operation, status)] = told
+    assert operation == rt.store.history(T)[0] and status == rt.store.status(T)
+    assert operation.trigger_detail == "poll of repo"
+
+
+def test_manifests_that_cannot_be_kept_never_fail_the_operation(rt: Runtime) -> None:
+    class NoRoom(InMemoryStore):
+        def keep_manifests(self, *a: object, **kw: object) -> None:
+            raise StateError("OOM command not allowed when used memory > 'maxmemory'", temporary=True)
+
+    rt.store = NoRoom()
+    assert run(rt).status == "done"
+    assert rt.store.manifests(T) is None and rt.store.history(T)[0].phase is OperationPhase.SUCCEEDED
+
+
+def test_a_failed_reconcile_keeps_no_manifests_and_has_no_trace(rt: Runtime, rclient: redis.Redis) -> None:
+    rclient.set("fake:head:repo", "down")
+    run(rt, attempt=SETTINGS.retry_limit + 1)
+    [op] = rt.store.history(T)
+    assert op.phase is OperationPhase.FAILED and op.spans == () and op.manifests_digest is None
+    assert rt.store.manifests(T) is None
+
+
+def test_a_poll_says_which_commit_triggered_the_reconciles(rt: Runtime, rclient: redis.Redis) -> None:
+    out = service.poll(rt, "repo")
+    assert out.trigger is Trigger.POLL and out.trigger_detail == "repo at c1"
