@@ -2,10 +2,11 @@
 
 ``register(subparsers)`` is called by gitops/cli/__init__.py. ``up`` runs the whole engine as one
 process tree (embedded Redis unless ``GITOPS_REDIS_URL`` is set, one Celery worker, one beat, the web
-server when ``web.app`` exists, and with ``--demo`` a demo Git repository and three sandbox clusters);
-``worker`` and ``beat`` scale out against a shared Redis. Key design choice: ``up`` owns every
-resource it starts and releases them in reverse order on Ctrl-C or SIGTERM (children first, with a
-warm shutdown, Redis last with SHUTDOWN SAVE), so a stop never loses state.
+server (uvicorn with the ``web.app:create_from_env`` factory) when ``web.app`` exists, and with
+``--demo`` a demo Git repository and three sandbox clusters); ``worker`` and ``beat`` scale out
+against a shared Redis. Key design choice: ``up`` owns every resource it starts and releases them in
+reverse order on Ctrl-C or SIGTERM (children first, with a warm shutdown, Redis last with SHUTDOWN
+SAVE), so a stop never loses state.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from gitops.env import ENV_CONFIG
-from gitops.errors import ConfigError, Problem
+from gitops.errors import ConfigError, InputError, Problem
 from gitops.state import DEFAULT_DATA_DIR
 from workers.argv import ALL_QUEUES, worker_argv
+from workers.redis_server import free_port
 from workers.up import Up
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ def register(subparsers: Any) -> None:
     up.add_argument("--data-dir", default=None, help="where Redis data, Git caches and the demo live "
                     "(default: ./.gitops)")
     up.add_argument("--demo", action="store_true", help="demo: a local Git repo and three sandbox clusters")
-    up.add_argument("--port", type=int, default=8080, help="web server port (default 8080)")
+    up.add_argument("--port", type=int, default=8080, help="web server port (default 8080; 0: any free one)")
     up.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
     up.set_defaults(func=cmd_up)
 
@@ -92,18 +94,24 @@ def cmd_beat(args: argparse.Namespace) -> int:
 
 
 def _web_argv(port: int) -> list[str] | None:
+    """uvicorn serving the web app's factory on the loopback, when the web layer is installed (found,
+    not imported: it sits above this layer)."""
     try:
         if importlib.util.find_spec("web.app") is None:
             return None
     except ImportError:
         return None
-    return [sys.executable, "-m", "uvicorn", "web.app:app", "--host", "127.0.0.1", "--port", str(port)]
+    return [sys.executable, "-m", "uvicorn", "--factory", "web.app:create_from_env", "--host", "127.0.0.1",
+            "--port", str(port), "--no-server-header"]
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir or DEFAULT_DATA_DIR).resolve()
-    up = Up(data_dir=data_dir, config=args.config, demo=args.demo, port=args.port,
-            concurrency=args.concurrency, web_argv=_web_argv(args.port))
+    if not 0 <= args.port < 65536:
+        raise InputError(f"--port {args.port}: expected 0 (any free port) to 65535", field="port")
+    port = args.port or free_port()
+    up = Up(data_dir=data_dir, config=args.config, demo=args.demo, port=port,
+            concurrency=args.concurrency, web_argv=_web_argv(port))
     stop = threading.Event()
     _stop_on_signals(stop)
     return up.run(stop)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from worker_kit import wait_for
@@ -17,6 +19,7 @@ from gitops import dispatch
 from gitops.cli import main
 from gitops.errors import GitOpsError, InputError
 from gitops.state import RedisStore, TargetStatus
+from gitops.state.access import RedisAccounts
 from gitops.vocabulary import HealthStatus, SyncStatus, Target
 from workers.redis_server import RedisServer
 
@@ -41,6 +44,29 @@ spec:
 """
 
 
+WEB_LINE = re.compile(r"^web: (http://127\.0\.0\.1:\d+)(?: \(user (\S+), password (\S+)\))?$")
+
+
+def _web(lines: list[str]) -> tuple[str, str | None, str | None]:
+    """The printed web URL, user and password (None when not printed)."""
+    found = next((WEB_LINE.match(line.strip()) for line in lines if line.startswith("web: ")), None)
+    assert found is not None, "".join(lines)
+    return found.group(1), found.group(2), found.group(3)
+
+
+def _log_in(url: str, user: str, password: str) -> dict[str, object]:
+    """Log in through the login form like a browser; who the web server then says we are."""
+    with httpx.Client(base_url=url, timeout=10) as browser:
+        form = browser.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None, form.text
+        answer = browser.post("/login", data={"name": user, "password": password, "csrf": csrf.group(1)},
+                              follow_redirects=False)
+        assert answer.status_code == 303, answer.text
+        me: dict[str, object] = browser.get("/api/v1/me").json()
+        return me
+
+
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]
@@ -57,18 +83,27 @@ def test_up_runs_the_tree_and_stops_cleanly(tmp_path: Path, stop_signal: int) ->
     here = tmp_path / "work"  # started here, with its data elsewhere
     here.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "gitops", "up", "-c", str(tmp_path / "config.yaml"),
-                             "--data-dir", str(tmp_path / "data"), "--concurrency", "1"], env=env,
+                             "--data-dir", str(tmp_path / "data"), "--concurrency", "1", "--port", "0"],
+                            env=env,
                             cwd=here, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     lines: list[str] = []
     assert proc.stdout is not None
     for line in proc.stdout:
         lines.append(line)
-        if "ready" in line or "error" in line:
+        if line.startswith(("gitops up: ready", "error:")):
             break
     url = next(line.split(": ", 1)[1].strip() for line in lines if line.startswith("redis: "))
     recorded = here / ".gitops" / "redis.url"  # found by `gitops status` run from the same directory
     assert recorded.read_text().strip() == url and recorded.stat().st_mode & 0o777 == 0o600
+    # the web server answered /readyz before "ready"; the first admin's printed credentials log in
+    web_url, user, password = _web(lines)
+    assert httpx.get(f"{web_url}/readyz", timeout=10).status_code == 200
+    assert user == "admin" and password is not None
+    me = _log_in(web_url, user, password)
+    assert (me["name"], me["role"], me["via"]) == ("admin", "admin", "session")
+    written = tmp_path / "data" / "admin-password"
+    assert written.read_text().strip() == password and written.stat().st_mode & 0o777 == 0o600
     client = redis.Redis.from_url(url)
     client.set("fake:head:repo", "c1")
     store = RedisStore(client)
@@ -90,6 +125,13 @@ def test_up_runs_the_tree_and_stops_cleanly(tmp_path: Path, stop_signal: int) ->
         client.ping()
     with RedisServer.start(tmp_path / "data" / "redis") as again:  # state survived the stop
         assert RedisStore(again.client()).status(Target("web", "prod")) is not None
+        admin = RedisAccounts(again.client()).user("admin")  # only the password's argon2 hash is kept
+        assert admin is not None and admin.role == "admin" and admin.password_hash.startswith("$argon2id$")
+        found = again.client()
+        values = [found.get(k) or b"" for k in found.scan_iter(count=1000) if found.type(k) == b"string"]
+        values += [b"".join(v) for k in found.scan_iter(_type="stream") for _, e in found.xrange(k)
+                   for v in e.items()]
+        assert values and not any(password.encode() in v for v in values)
 
 
 @pytest.mark.timeout(90)
@@ -100,14 +142,15 @@ def test_up_stops_everything_when_a_child_dies(tmp_path: Path) -> None:
     env = worker_env("unused", FAKE_TARGETS='["web@prod"]')
     env.pop("GITOPS_REDIS_URL")
     proc = subprocess.Popen([sys.executable, "-m", "gitops", "up", "-c", str(tmp_path / "config.yaml"),
-                             "--data-dir", str(tmp_path / "data"), "--concurrency", "1"], env=env,
+                             "--data-dir", str(tmp_path / "data"), "--concurrency", "1", "--port", "0"],
+                            env=env,
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     assert proc.stdout is not None
     lines = []
     for line in proc.stdout:
         lines.append(line)
-        if "ready" in line:
+        if line.startswith(("gitops up: ready", "error:")):
             break
     url = next(line.split(": ", 1)[1].strip() for line in lines if line.startswith("redis: "))
     beat = next(pid for pid in _children(proc.pid)
@@ -119,6 +162,26 @@ def test_up_stops_everything_when_a_child_dies(tmp_path: Path) -> None:
     assert _children(proc.pid) == []
     with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+
+
+def test_a_later_start_points_to_the_first_admins_password(rclient: redis.Redis, redis_server: RedisServer,
+                                                          tmp_path: Path) -> None:
+    from workers.up import Up
+
+    up = Up(data_dir=tmp_path, config=None, demo=False, port=8080, concurrency=1, web_argv=["unused"])
+    RedisAccounts(rclient).add_user("admin", password_hash="$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA",
+                                    role="admin")
+    assert up._first_admin(redis_server.url, {}) == ""  # users made elsewhere: nothing to point to
+    (tmp_path / "admin-password").write_text("secret\n")
+    pointer = up._first_admin(redis_server.url, {})
+    assert pointer == f" (user admin, password in {tmp_path / 'admin-password'})"
+    assert (tmp_path / "admin-password").read_text() == "secret\n"  # never rewritten once users exist
+
+
+def test_up_refuses_a_bad_port(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    assert main(["up", "-c", str(tmp_path / "config.yaml"), "--port", "70000"]) == 2
+    assert "--port 70000" in capsys.readouterr().err
 
 
 def test_second_up_on_the_same_data_dir_is_refused(tmp_path: Path,
@@ -142,12 +205,13 @@ def test_up_killed_with_9_leaves_no_orphans(tmp_path: Path) -> None:
     env = worker_env("unused", FAKE_TARGETS='["web@prod"]')
     env.pop("GITOPS_REDIS_URL")
     proc = subprocess.Popen([sys.executable, "-m", "gitops", "up", "-c", str(tmp_path / "config.yaml"),
-                             "--data-dir", str(tmp_path / "data"), "--concurrency", "1"], env=env,
+                             "--data-dir", str(tmp_path / "data"), "--concurrency", "1", "--port", "0"],
+                            env=env,
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     assert proc.stdout is not None
     for line in proc.stdout:
-        if "ready" in line:
+        if line.startswith(("gitops up: ready", "error:")):
             break
     children = _children(proc.pid)
     assert len(children) >= 3  # redis-server, worker, beat

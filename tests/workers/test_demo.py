@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,7 +38,8 @@ def test_demo_syncs_three_clusters_and_follows_a_commit(tmp_path: Path) -> None:
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITOPS_", "GIT_"))}
     env.update({"GITOPS_DEBOUNCE": "0.2", "HOME": str(home), "GITOPS_PROGRAM": f"{sys.executable} -m gitops"})
-    proc = subprocess.Popen([sys.executable, "-m", "gitops", "up", "--demo", "--data-dir", str(data)],
+    proc = subprocess.Popen([sys.executable, "-m", "gitops", "up", "--demo", "--data-dir", str(data),
+                             "--port", "0"],
                             env=env, cwd=here, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     lines: list[str] = []
@@ -45,12 +47,23 @@ def test_demo_syncs_three_clusters_and_follows_a_commit(tmp_path: Path) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
-            if "ready" in line or "error" in line:
+            if line.startswith(("gitops up: ready", "error:")):
                 break
         text = "".join(lines)
         assert "demo repository:" in text and "gitops up: ready" in text, text
         url = next(line.split(": ", 1)[1].strip() for line in lines if line.startswith("redis: "))
         store = RedisStore(redis.Redis.from_url(url))
+        # the dashboard's URL and the first admin's credentials, printed once: they log in
+        web = re.match(r"^web: (http://127\.0\.0\.1:\d+) \(user admin, password (\S+)\)$",
+                       next(line for line in lines if line.startswith("web: ")).strip())
+        assert web is not None, text
+        with httpx.Client(base_url=web.group(1), timeout=10) as browser:
+            form = re.search(r'name="csrf" value="([^"]+)"', browser.get("/login").text)
+            assert form is not None
+            answer = browser.post("/login", data={"name": "admin", "password": web.group(2),
+                                                  "csrf": form.group(1)}, follow_redirects=False)
+            assert answer.status_code == 303
+            assert browser.get("/api/v1/me").json()["role"] == "admin"
 
         def all_synced() -> bool:
             found = [store.status(t) for t in TARGETS]
