@@ -36,6 +36,7 @@ from gitops.state.index import (
     IndexEntry,
     QueryPlan,
     RenderedManifests,
+    SortKey,
     TargetCounts,
     TargetPage,
     TargetQuery,
@@ -188,7 +189,7 @@ class InMemoryStore(OperationWrites, Store):
         plan = QueryPlan(revision=revision_prefix(prefix))
         check_limit(limit)
         with self._mutex:
-            found = sorted(e.members[plan.sort.REVISION] for e in self._matching(plan))[:limit]
+            found = sorted(e.members[SortKey.REVISION] for e in self._matching(plan))[:limit]
             return [self._status[member_target(m)] for m in found]
 
     def keep_manifests(self, target: Target, manifests: RenderedManifests) -> None:
