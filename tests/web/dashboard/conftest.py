@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gitops.clock import ManualClock
-from gitops.state import InMemoryStore, RedisStore
+from gitops.state import RedisStore
 from gitops.state.access import RedisAuditLog
 from gitops.state.deliveries import RedisDeliveries
 from web.app import create_app
@@ -47,8 +47,7 @@ from dashboard_kit import (  # found through the path set just above
 def dashboard(redis_server: RedisServer, actions: Actions) -> Iterator[Dashboard]:
     client = redis_server.client()
     client.flushdb()
-    # until RedisStore's own index lands, the in-memory store answers the same index queries
-    store = RedisStore(client) if "query" in vars(RedisStore) else InMemoryStore(clock=ManualClock(NOW))
+    store = RedisStore(client)
     deliveries = RedisDeliveries(client)
     audit = RedisAuditLog(client)
     fleet = fleet_of(DEFAULT_APPS, DEFAULT_CLUSTERS)

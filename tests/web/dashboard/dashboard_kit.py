@@ -19,7 +19,7 @@ from starlette.requests import Request
 
 from gitops.domain import Application, AppSource, Cluster, Destination, Fleet, Repository
 from gitops.errors import Failure
-from gitops.state import DriftRecord, InMemoryStore, ObjectRecord, Operation, RedisStore, TargetStatus
+from gitops.state import DriftRecord, ObjectRecord, Operation, RedisStore, TargetStatus
 from gitops.state.access import RedisAuditLog
 from gitops.state.deliveries import RedisDeliveries
 from gitops.state.model import SpanRecord
@@ -67,7 +67,7 @@ def fleet_of(apps: Mapping[str, Mapping[str, str]], clusters: Mapping[str, Mappi
 class Writer:
     """Writes targets' statuses and operations to the store as a worker would."""
 
-    store: RedisStore | InMemoryStore
+    store: RedisStore
     count: int = field(default=0)
 
     def target(self, app: str, cluster: str, *, sync: SyncStatus = SyncStatus.SYNCED,
@@ -105,7 +105,7 @@ class Dashboard:
 
     ctx: WebContext
     client: TestClient
-    store: RedisStore | InMemoryStore
+    store: RedisStore
     writer: Writer
     actions: Any
     deliveries: RedisDeliveries
