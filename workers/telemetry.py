@@ -58,7 +58,8 @@ class TraceExporter:
     """Exports each finished operation as one trace (see the module docstring)."""
 
     def __init__(self, exporter: SpanExporter, *, service_name: str = SERVICE_NAME,
-                 schedule_delay_millis: float = 2000.0) -> None:
+                 schedule_delay_millis: float | None = None) -> None:
+        """``schedule_delay_millis``: the batch's delay (None: ``OTEL_BSP_SCHEDULE_DELAY``, else 5 s)."""
         self.provider = TracerProvider(resource=Resource.create({"service.name": service_name}),
                                        shutdown_on_exit=True)
         processor = BatchSpanProcessor(exporter, schedule_delay_millis=schedule_delay_millis)
@@ -67,7 +68,7 @@ class TraceExporter:
 
     @staticmethod
     def to(endpoint: str, *, service_name: str = SERVICE_NAME,
-           schedule_delay_millis: float = 2000.0) -> TraceExporter:
+           schedule_delay_millis: float | None = None) -> TraceExporter:
         """An exporter to the OTLP/HTTP collector at ``endpoint`` (its base URL: ``/v1/traces`` added)."""
         return TraceExporter(OTLPSpanExporter(endpoint=endpoint.rstrip("/") + TRACES_PATH),
                              service_name=service_name, schedule_delay_millis=schedule_delay_millis)
