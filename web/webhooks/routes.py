@@ -47,7 +47,7 @@ def _store(ctx: WebContext) -> Deliveries:
                         404: {"description": "unknown provider, or no receiver for it"},
                         409: {"description": "replayed delivery"}, 413: {"description": "body too large"},
                         415: {"description": "wrong content type"}})
-async def receive(request: Request, ctx: Ctx, provider: Annotated[str, Path(max_length=64)]) -> Response:
+async def receive(request: Request, ctx: Ctx, provider: str) -> Response:
     """A delivery from a Git host: github, gitlab, bitbucket-server, bitbucket-cloud (``bitbucket``:
     either), gitea or generic. See docs/webhooks.md."""
     if provider not in PROVIDERS:
