@@ -7,10 +7,15 @@ Key design choice: everything lives under one data directory and on loopback onl
 a plain ``git`` repository (``file://``, ``allowLocal``) that a person can commit to, the clusters are
 in-process :class:`kubesandbox.Sandbox` servers with kubeconfigs, and the configuration is ordinary
 YAML that ``gitops validate`` accepts — so the demo exercises exactly the production code paths.
+A GitHub-style ``WebhookReceiver`` for the demo repository reads its secret from
+``<data-dir>/demo/webhook-secret`` (generated once, 0600), so a signed push to
+``/api/v1/webhooks/github`` triggers the demo's targets like a Git host would.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +26,8 @@ from kubesandbox import Sandbox
 CLUSTERS = ("dev", "staging", "prod")
 REPLICAS = {"dev": 1, "staging": 2, "prod": 3}
 POLL_INTERVAL = "5s"
+WEBHOOK_RECEIVER = "demo-github"
+WEBHOOK_SECRET = "webhook-secret"  # under the demo's directory, generated once, owner-only
 
 BASE: dict[str, str] = {
     "kustomization.yaml": "resources:\n  - deployment.yaml\n  - service.yaml\n  - configmap.yaml\n",
@@ -116,7 +123,21 @@ def commit(repo: Path, files: dict[str, str], message: str) -> str:
     return _git(repo, "rev-parse", "HEAD")
 
 
-def config_documents(repo: Path, kubeconfigs: dict[str, Path], interval: str = POLL_INTERVAL) -> str:
+def webhook_secret(root: Path) -> Path:
+    """The demo receiver's secret file under ``root`` (created once with a random secret, 0600)."""
+    path = root / WEBHOOK_SECRET
+    if not path.is_file():
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+    return path
+
+
+def config_documents(repo: Path, kubeconfigs: dict[str, Path], interval: str = POLL_INTERVAL,
+                     secret: Path | None = None) -> str:
+    """The demo's configuration; with ``secret``, a GitHub-style WebhookReceiver for the demo repository
+    whose secret is read from that file."""
     docs = [f"""apiVersion: gitops.dev/v1alpha1
 kind: Repository
 metadata:
@@ -153,6 +174,16 @@ spec:
     prune: true
     selfHeal: true
 """)
+    if secret is not None:
+        docs.append(f"""apiVersion: gitops.dev/v1alpha1
+kind: WebhookReceiver
+metadata:
+  name: {WEBHOOK_RECEIVER}
+spec:
+  provider: github
+  secretRef: {{file: {secret.resolve()}}}
+  repositories: [demo]
+""")
     return "---\n".join(docs)
 
 
@@ -165,6 +196,7 @@ class Demo:
     config: Path
     head: str
     sandboxes: dict[str, Sandbox] = field(default_factory=dict)
+    webhook_secret: Path | None = None
 
     def instructions(self, program: str = "gitops") -> str:
         """What to try next, as commands that work pasted into a shell in the directory where ``gitops
@@ -172,6 +204,9 @@ class Demo:
         lines = [f"demo repository: {self.repo}",
                  f"configuration:   {self.config}",
                  "clusters:        " + ", ".join(f"{n} ({s.url})" for n, s in self.sandboxes.items()),
+                 *([f"webhooks:        POST /api/v1/webhooks/github on the web server (receiver "
+                    f"{WEBHOOK_RECEIVER}), X-Hub-Signature-256 with the secret in {self.webhook_secret}"]
+                   if self.webhook_secret else []),
                  "try, in another terminal in this directory:",
                  f"  sed -i 's/replicas: 3/replicas: 4/' {self.repo}/overlays/prod/replicas.yaml",
                  f"  git -C {self.repo} commit -qam 'scale prod'",
@@ -200,5 +235,6 @@ def start_demo(data_dir: Path, clusters: tuple[str, ...] = CLUSTERS, interval: s
             sandbox.stop()
         raise
     config = root / "config.yaml"
-    config.write_text(config_documents(repo, kubeconfigs, interval))
-    return Demo(root, repo, config, head, sandboxes)
+    secret = webhook_secret(root)
+    config.write_text(config_documents(repo, kubeconfigs, interval, secret))
+    return Demo(root, repo, config, head, sandboxes, secret)
