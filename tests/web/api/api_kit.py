@@ -10,7 +10,7 @@ the way the workers write them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
@@ -119,7 +119,22 @@ class World:
     fleet: Fleet
     audit: RedisAuditLog
     redis_url: str
-    extras: dict[str, object] = field(default_factory=dict)
+    closers: list[Callable[[], object]] = field(default_factory=list)
+
+    def __enter__(self) -> World:
+        self.client.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.client.__exit__(None, None, None)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close every Redis connection the world opened (no socket is left to the collector)."""
+        for close in (self.store.redis.close, self.audit.redis.close, *self.closers):
+            close()
 
     def record(self, status: TargetStatus | None, operation: Operation) -> None:
         self.store.record(status, operation)

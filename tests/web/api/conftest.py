@@ -25,6 +25,5 @@ from api_kit import World, make_world  # found through the path set just above
 
 @pytest.fixture
 def world(redis_server: RedisServer, actions: object) -> Iterator[World]:
-    found = make_world(redis_server, actions)
-    with found.client:
+    with make_world(redis_server, actions) as found:
         yield found

@@ -75,6 +75,7 @@ def served(event_redis: RedisServer, actions: Any) -> Iterator[Served]:
     finally:
         server.should_exit = True
         thread.join()
+        world.close()
 
 
 class Stream:
@@ -239,6 +240,9 @@ def test_a_subscriber_too_slow_to_drain_its_queue_is_told_to_reconnect(
                 if item is None:
                     return got
 
-    got = asyncio.run(scenario())
-    assert got[-1] is None and len(got) < 6
-    assert poll_until(lambda: blocked_readers(store) == 0, WAIT) is not None
+    try:
+        got = asyncio.run(scenario())
+        assert got[-1] is None and len(got) < 6
+        assert poll_until(lambda: blocked_readers(store) == 0, WAIT) is not None
+    finally:
+        store.redis.close()

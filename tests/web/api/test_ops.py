@@ -42,8 +42,8 @@ def test_readyz_checks_redis_and_the_configuration(world: World) -> None:
 
 def test_readyz_is_503_when_redis_is_away(redis_server: Any, actions: Any) -> None:
     away = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0")
-    world = make_world(redis_server, actions, ctx_changes={"state": away})
-    with world.client:
+    with make_world(redis_server, actions, ctx_changes={"state": away}) as world:
+        world.closers.append(away.redis.close)
         response = world.client.get("/readyz")
         assert response.status_code == 503 and response.headers["content-type"] == "application/problem+json"
         body = response.json()
@@ -52,14 +52,17 @@ def test_readyz_is_503_when_redis_is_away(redis_server: Any, actions: Any) -> No
         assert world.client.get("/healthz").status_code == 200  # alive all the same
         metrics = samples(world.client.get("/metrics").text)
         assert metrics[("gitops_web_state_up", ())] == 0.0
+        # the API says the same: temporary, retry later
+        api = world.client.get("/api/v1/targets", headers=VIEWER)
+        assert api.status_code == 503 and api.headers["retry-after"] == "5"
+        assert api.headers["content-type"] == "application/problem+json" and api.json()["temporary"] is True
 
 
 def test_readyz_is_503_without_a_configuration(redis_server: Any, actions: Any) -> None:
     def broken() -> Any:
         raise ConfigError([Problem("no configuration: set GITOPS_CONFIG", field="GITOPS_CONFIG")])
 
-    world = make_world(redis_server, actions, ctx_changes={"fleet": broken})
-    with world.client:
+    with make_world(redis_server, actions, ctx_changes={"fleet": broken}) as world:
         response = world.client.get("/readyz")
         assert response.status_code == 503
         assert response.json()["checks"] == {"state": "ok", "configuration": "failed: ConfigError"}
@@ -69,9 +72,8 @@ def test_metrics_expose_the_index_the_extras_and_requests(redis_server: Any, act
     deliveries = Counter("gitops_webhook_deliveries", "Webhook deliveries", ["provider", "outcome"],
                          registry=None)
     deliveries.labels("github", "accepted").inc(2)
-    world = make_world(redis_server, actions)
-    world.ctx.extras["collectors"] = [deliveries]
-    with world.client:
+    with make_world(redis_server, actions) as world:
+        world.ctx.extras["collectors"] = [deliveries]
         world.put("web", "prod-eu", sync=SyncStatus.OUT_OF_SYNC, health=HealthStatus.DEGRADED,
                   drift_count=2)
         world.put("api", "prod-us")
@@ -111,8 +113,7 @@ class WorkerFigures(Collector):
 
 
 def test_the_workers_collector_replaces_the_index_collector(redis_server: Any, actions: Any) -> None:
-    world = make_world(redis_server, actions, ctx_changes={"metrics": WorkerFigures()})
-    with world.client:
+    with make_world(redis_server, actions, ctx_changes={"metrics": WorkerFigures()}) as world:
         world.put("web", "prod-eu")
         found = samples(world.client.get("/metrics").text)
     assert found[("gitops_sync_results_total", (("result", "succeeded"),))] == 3
@@ -121,10 +122,10 @@ def test_the_workers_collector_replaces_the_index_collector(redis_server: Any, a
 
 def test_attach_metrics_reads_the_workers_figures_and_exposes_each_series_once(
         redis_server: Any, actions: Any) -> None:
-    world = make_world(redis_server, actions)
-    attach_metrics(world.ctx, redis_server.url)
-    assert isinstance(world.ctx.metrics, RedisMetrics)
-    with world.client:
+    with make_world(redis_server, actions) as world:
+        attach_metrics(world.ctx, redis_server.url)
+        assert isinstance(world.ctx.metrics, RedisMetrics)
+        world.closers.append(world.ctx.metrics.client.close)
         text = world.client.get("/metrics").text
     series = [line.split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")]
     assert len(series) == len(set(series))
@@ -136,8 +137,7 @@ def test_attach_metrics_reads_the_workers_figures_and_exposes_each_series_once(
 
 
 def test_two_apps_in_one_process_keep_their_own_registries(redis_server: Any, actions: Any) -> None:
-    first, second = make_world(redis_server, actions), make_world(redis_server, actions)
-    with first.client, second.client:
+    with make_world(redis_server, actions) as first, make_world(redis_server, actions) as second:
         first.client.get("/healthz")
         first.client.get("/healthz")
         second.client.get("/healthz")

@@ -95,8 +95,7 @@ def test_pages_follow_the_cursor_to_the_end(redis_server: Any, actions: Any) -> 
     apps = {f"svc-{i:02}": app_of(f"svc-{i:02}", "prod-eu" if i % 2 else "staging",
                                   labels={"team": "a" if i < 7 else "b"}) for i in range(12)}
     base = default_fleet()
-    world = make_world(redis_server, actions, fleet=Fleet(base.repositories, base.clusters, apps))
-    with world.client:
+    with make_world(redis_server, actions, fleet=Fleet(base.repositories, base.clusters, apps)) as world:
         for name, app in apps.items():
             world.put(name, app.destination.cluster)
         seen: list[str] = []
