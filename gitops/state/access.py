@@ -641,12 +641,14 @@ redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1
 """
 
-# Issue a token if the owner has room: KEYS: token, token-hash, tokens-of. ARGV: json, id, hash, cap.
+# Issue a token if the owner has room: KEYS: token, token-hash, tokens-of, every token. ARGV: json, id,
+# hash, cap.
 _ADD_TOKEN = """
 if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[4]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('SADD', KEYS[4], ARGV[2])
 return 1
 """
 
@@ -679,6 +681,9 @@ class RedisAccounts:
 
     def _token_hash(self, token_hash: str) -> str:
         return f"{self.p}token-hash:{token_hash}"
+
+    def _all_tokens(self) -> str:
+        return f"{self.p}tokens"
 
     def _tokens_of(self, owner: str) -> str:
         return f"{self.p}tokens-of:{check_user_name(owner)}"
@@ -783,7 +788,7 @@ class RedisAccounts:
         token = Token(secrets.token_hex(8), name, owner, role, now, expires, None, hash_secret(secret))
         with _translated("add token"):
             added = self._add_token(keys=[self._token(token.id), self._token_hash(token.hash),
-                                          self._tokens_of(owner)],
+                                          self._tokens_of(owner), self._all_tokens()],
                                     args=[token.to_json(), token.id, token.hash, MAX_TOKENS_PER_USER])
         if not added:
             raise InputError(f"{owner} has {MAX_TOKENS_PER_USER} tokens: revoke some first", field="owner")
@@ -820,6 +825,7 @@ class RedisAccounts:
         with _translated("revoke token"):
             removed = bool(self.redis.delete(self._token(token_id)))
             self.redis.delete(self._token_hash(found.hash))
+            self.redis.srem(self._all_tokens(), token_id)
             if _valid_user(found.owner):
                 self.redis.srem(self._tokens_of(found.owner), token_id)
         return removed
@@ -827,8 +833,7 @@ class RedisAccounts:
     def tokens(self, owner: str | None = None) -> list[Token]:
         with _translated("list tokens"):
             if owner is None:
-                ids = [_text(k).rsplit(":", 1)[1] for k in self.redis.scan_iter(match=self._token("*"),
-                                                                                   count=1000)]
+                ids = [_text(i) for i in self.redis.smembers(self._all_tokens())]
             elif _valid_user(owner):
                 ids = [_text(i) for i in self.redis.smembers(self._tokens_of(owner))]
             else:

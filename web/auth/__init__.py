@@ -46,7 +46,7 @@ class Principal:
 
     name: str
     role: Role
-    via: str                     # "session" | "token" | "anonymous"
+    via: str                     # "session" | "token" | "anonymous" (| "cli": gitops user/token)
     scope: Mapping[str, str] | None = field(default=None, hash=False)
     csrf: str | None = None
 
