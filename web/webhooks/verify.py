@@ -77,7 +77,8 @@ def presented(provider: str, headers: Mapping[str, str]) -> Presented:
         token = headers.get("x-gitlab-token")
         if not token:
             return Presented(problem="missing X-Gitlab-Token header")
-        return Presented(token=token.encode())
+        # header values arrive decoded as latin-1: encoding back gives the bytes GitLab sent (UTF-8)
+        return Presented(token=token.encode("latin-1", errors="replace"))
     for name in SIGNATURE_HEADERS.get(provider, ("x-hub-signature-256",)):
         value = headers.get(name)
         if value is None:

@@ -374,6 +374,21 @@ def test_a_gitlab_token_is_compared_whole(hooks: Hooks) -> None:
     assert hooks.actions.calls == []
 
 
+def test_a_non_ascii_gitlab_token_is_compared_as_the_bytes_sent(redis_server: RedisServer, actions: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    hooks = make_hooks(redis_server, actions, monkeypatch)
+    monkeypatch.setenv(env_name("gitlab"), "jeton-sécurisé")
+    with hooks.client:
+        body = json.dumps(payload("gitlab-push.json")).encode()
+        sent = {"X-Gitlab-Event": "Push Hook", "Content-Type": "application/json"}
+        good = hooks.client.post("/api/v1/webhooks/gitlab", content=body,
+                                 headers=[*sent.items(), ("X-Gitlab-Token", "jeton-sécurisé".encode())])
+        assert good.status_code == 202, good.text
+        bad = hooks.client.post("/api/v1/webhooks/gitlab", content=body,
+                                headers=[*sent.items(), ("X-Gitlab-Token", b"jeton-securise")])
+        assert bad.status_code == 401
+
+
 def test_every_receiver_of_the_provider_is_tried(hooks: Hooks) -> None:
     data = _github()
     data["repository"] = {**data["repository"], "clone_url": "https://github.com/Codertocat/Other.git"}
