@@ -67,7 +67,8 @@ def page(request: Request, template: str, values: Mapping[str, Any], *, status: 
     body = ENV.get_template(template).render(
         principal=principal, path=request.url.path, now=moment,
         ago=lambda epoch: views.ago(epoch, moment), **values)
-    return HTMLResponse(body, status_code=status, headers=dict(headers or {}),
+    # pages show what one user may see, as of now: never kept by a browser or a proxy
+    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})},
                         media_type="text/html; charset=utf-8")
 
 

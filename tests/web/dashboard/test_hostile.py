@@ -98,8 +98,10 @@ def test_pages_load_only_their_own_script_and_stylesheet(dashboard: Dashboard) -
     for path in ("/static/app.js", "/static/app.css"):
         answer = dashboard.client.get(path)
         assert answer.status_code == 200, path
-    csp = dashboard.client.get("/").headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "style-src 'self'" in csp
+    headers = dashboard.client.get("/").headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "style-src 'self'" in headers["content-security-policy"]
+    assert headers["cache-control"] == "no-store"          # what one user may see is never cached
 
 
 def test_the_javascript_never_writes_html_from_data() -> None:

@@ -49,8 +49,10 @@
 
   function refreshTargets() {
     targetsTimer = null;
-    var keys = Object.keys(pendingTargets);
-    pendingTargets = {};
+    var waiting = Object.keys(pendingTargets);
+    var keys = waiting.slice(0, 100);  /* the fragment route answers at most 100 targets at once */
+    keys.forEach(function (k) { delete pendingTargets[k]; });
+    if (waiting.length > keys.length) targetsTimer = setTimeout(refreshTargets, DEBOUNCE_MS);
     if (!keys.length) return;
     var query = keys.map(function (k) { return "target=" + encodeURIComponent(k); }).join("&");
     fetchFragment("/fragments/targets?" + query).then(function (text) {
@@ -126,6 +128,13 @@
     if (section && section.getAttribute("data-app") === payload.application) scheduleSection();
   }
 
+  /* the stream skipped events (this page fell too far behind): refresh everything shown */
+  function onReset() {
+    var all = document.querySelectorAll("[data-target][data-part]");
+    for (var i = 0; i < all.length; i++) scheduleTarget(all[i].getAttribute("data-target"));
+    if (document.getElementById("live-section")) scheduleSection();
+  }
+
   function connect() {
     var url = document.body.getAttribute("data-events");
     if (!url || typeof window.EventSource !== "function") return;
@@ -136,6 +145,7 @@
       setLive(source.readyState === EventSource.CLOSED ? "offline" : "connecting");
     };
     KINDS.forEach(function (kind) { source.addEventListener(kind, onEvent); });
+    source.addEventListener("reset", onReset);
     window.addEventListener("pagehide", function () { source.close(); });
   }
 
