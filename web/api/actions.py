@@ -5,8 +5,9 @@ Called by API clients and the dashboard's Sync and Refresh buttons. Each action 
 the caller may see and the configuration places (404 otherwise), and goes through ``ctx.actions``
 (the workers' dispatcher): nothing runs inline. Key design choices: the answer is 202 with the
 operation id (the task id), or ``queued: false`` when a reconcile of the target is already queued
-(refreshes coalesce); every accepted action is written to the audit log (who, what, which target,
-from where) when one is configured.
+(refreshes coalesce). Every action is written to the audit log (who, what, which target, from
+where) when one is configured, *before* it is enqueued: if the audit log cannot be written the
+action is refused (503), so nothing runs unaudited.
 """
 
 from __future__ import annotations
@@ -52,10 +53,9 @@ def sync(request: Request, principal: Operator, ctx: Ctx, app: AppName, cluster:
     """Enqueue a sync (optionally ``prune``, ``dryRun``); the body may be omitted."""
     _, target = placed_target(ctx, principal, app, cluster, configured=True)
     options = body or models.SyncRequest()
+    _audit(ctx, request, principal, "sync", target, f"prune={options.prune} dry_run={options.dry_run}")
     operation = ctx.actions.enqueue_sync(target.application, target.cluster, prune=options.prune,
                                          dry_run=options.dry_run, detail=f"{principal.name} via api")
-    _audit(ctx, request, principal, "sync", target,
-           f"prune={options.prune} dry_run={options.dry_run} operation={operation}")
     return _answer("sync", target, operation)
 
 
@@ -66,9 +66,9 @@ def refresh(request: Request, principal: Operator, ctx: Ctx, app: AppName,
     """Enqueue a reconcile (compare, and write when the policy is automated); coalesced with one
     already queued."""
     _, target = placed_target(ctx, principal, app, cluster, configured=True)
+    _audit(ctx, request, principal, "refresh", target, "")
     operation = ctx.actions.request_reconcile(target.application, target.cluster, Trigger.MANUAL,
                                               detail=f"{principal.name} via api")
-    _audit(ctx, request, principal, "refresh", target, f"operation={operation}")
     return _answer("refresh", target, operation)
 
 
@@ -78,7 +78,7 @@ def hard_refresh(request: Request, principal: Operator, ctx: Ctx, app: AppName,
                  cluster: ClusterName) -> models.ActionAccepted:
     """Drop the target's render cache and reconcile (re-render from Git)."""
     _, target = placed_target(ctx, principal, app, cluster, configured=True)
+    _audit(ctx, request, principal, "hard-refresh", target, "")
     operation = ctx.actions.hard_refresh(target.application, target.cluster,
                                          detail=f"{principal.name} via api")
-    _audit(ctx, request, principal, "hard-refresh", target, f"operation={operation}")
     return _answer("hard-refresh", target, operation)

@@ -109,7 +109,7 @@ class EventHub:
                         queue.put_nowait(None)
 
 
-def hub(request: Request, ctx: WebContext) -> EventHub:
+def hub_of(request: Request, ctx: WebContext) -> EventHub:
     """The app's hub for the running event loop (tests may run an app on several loops)."""
     loop = asyncio.get_running_loop()
     found: tuple[asyncio.AbstractEventLoop, EventHub] | None = getattr(request.app.state, "event_hub", None)
@@ -178,5 +178,5 @@ async def events(request: Request, principal: Annotated[Principal, Depends(requi
     if last_event_id is not None and not _ID.match(last_event_id):
         raise InputError(f"Last-Event-ID {last_event_id[:64]!r}: expected a stream id such as "
                          "1700000000000-0", field="Last-Event-ID")
-    return EventSourceResponse(stream(hub(request, ctx), ctx.state, ctx.fleet(), principal, last_event_id),
+    return EventSourceResponse(stream(hub_of(request, ctx), ctx.state, ctx.fleet(), principal, last_event_id),
                                ping=PING_SECONDS)

@@ -66,8 +66,7 @@ def scope_query(fleet: Fleet, principal: Principal, *, clusters: frozenset[str] 
             narrow(applications, by_app_label, visible_applications(fleet, principal)))
 
 
-@router.get("/targets", response_model=models.TargetPage, summary="List targets (paged, filtered)",
-            response_model_exclude_none=False)
+@router.get("/targets", response_model=models.TargetPage, summary="List targets (paged, filtered)")
 def list_targets(
     principal: Annotated[Principal, Depends(require(Role.VIEWER))],
     ctx: Annotated[WebContext, Depends(context)],

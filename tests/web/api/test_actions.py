@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_kit import CSRF, OPERATOR, TEAM_A, VIEWER, World
+from api_kit import CSRF, OPERATOR, TEAM_A, VIEWER, World, make_world
+
+from gitops.state.access import RedisAuditLog
+from workers.redis_server import free_port
 
 PROBLEM = "application/problem+json"
 SYNC = "/api/v1/applications/web/clusters/prod-eu/sync"
@@ -22,7 +25,7 @@ def test_sync_enqueues_and_answers_202_with_the_operation_id(world: World, actio
                                                          "detail": "test-operator via api"})]
     [entry] = world.audit.entries()
     assert (entry.actor, entry.action, entry.target) == ("test-operator", "sync", "web@prod-eu")
-    assert entry.detail == "prune=True dry_run=True operation=task-1"
+    assert entry.detail == "prune=True dry_run=True"
     assert entry.remote == "testclient"
 
 
@@ -123,4 +126,14 @@ def test_an_oversized_body_is_413_before_anything_runs(world: World, actions: An
 
 def test_reads_are_not_actions(world: World, actions: Any) -> None:
     assert world.client.get(SYNC, headers=OPERATOR).status_code == 405
+    assert actions.calls == []
+
+
+def test_no_audit_no_action(redis_server: Any, actions: Any) -> None:
+    away = RedisAuditLog.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    with make_world(redis_server, actions, ctx_changes={"audit": away}) as world:
+        world.closers.append(away.redis.close)
+        response = world.client.post(SYNC, json={}, headers=OPERATOR)
+        assert response.status_code == 503 and response.headers["content-type"] == PROBLEM
+        assert response.json()["temporary"] is True
     assert actions.calls == []
