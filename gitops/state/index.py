@@ -42,7 +42,7 @@ from gitops.vocabulary import HealthStatus, SyncStatus, Target
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
-INDEX_VERSION: Final = "1"           # bump when the entry layout changes: stores rebuild their index
+INDEX_VERSION: Final = "2"           # bump when the entry layout changes: stores rebuild their index
 SEP: Final = "\x00"                  # separates the fields of a sort member (never in a name)
 MAX_TEXT_FILTER: Final = 512         # longer than any ``app@cluster`` (253 + 1 + 253)
 MAX_NAMES: Final = 20_000            # names in one clusters / applications filter

@@ -45,8 +45,14 @@ local function unindex(P, id)
   local old = redis.call('HGET', P .. 'entry', id)
   if not old then return end
   local e = cjson.decode(old)
-  for _, f in ipairs(e.f) do redis.call('SREM', P .. 'f:' .. f, id) end
-  for _, order in ipairs(e.s) do
+  if e.z then  -- layout 1 (never released): full key names, members in the entry itself
+    for _, f in ipairs(e.f or {}) do redis.call('SREM', f, id) end
+    for _, z in ipairs(e.z) do redis.call('ZREM', z[1], z[3]) redis.call('HDEL', z[2], id) end
+    redis.call('HDEL', P .. 'entry', id)
+    return
+  end
+  for _, f in ipairs(e.f or {}) do redis.call('SREM', P .. 'f:' .. f, id) end
+  for _, order in ipairs(e.s or {}) do
     local member = redis.call('HGET', P .. 'of:' .. order, id)
     if member then redis.call('ZREM', P .. 'by:' .. order, member) end
     redis.call('HDEL', P .. 'of:' .. order, id)

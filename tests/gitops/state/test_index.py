@@ -35,7 +35,7 @@ from gitops.state import (
     TargetQuery,
     TargetStatus,
 )
-from gitops.state.index import MAX_MANIFESTS, MAX_TEXT_FILTER
+from gitops.state.index import INDEX_VERSION, MAX_MANIFESTS, MAX_TEXT_FILTER
 from gitops.vocabulary import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
 from workers.redis_server import RedisServer
 
@@ -625,12 +625,27 @@ def test_redis_rebuilds_the_index_of_statuses_written_before_it(redis_store: Red
         q = TargetQuery(**filters, sort=SortKey.REVISION, limit=7)
         assert list(pages(fresh, q)) == list(pages(memory, q)), filters
         assert fresh.counts(q) == memory.counts(q)
-    assert client.get("gitops:v1:idx:version") == b"1"
+    assert client.get("gitops:v1:idx:version") == INDEX_VERSION.encode()
     client.delete("gitops:v1:status:legacy:prod")
     client.srem("gitops:v1:targets", "legacy@prod")
     assert fresh.reindex() == 25
     assert index_dump(client) == built  # the same index the writes built, the legacy entry dropped
     assert fresh.reindex() == 25 and index_dump(client) == built  # idempotent
+
+
+def test_a_write_replaces_an_entry_of_the_first_layout(redis_store: RedisStore) -> None:
+    """Layout 1 kept full key names and members in the entry; a worker writing over such an entry
+    (before any reader rebuilt the index) replaces it instead of failing the fenced write."""
+    write(redis_store, {}, fleet_status(1, "web", "prod"))
+    client = redis_store.redis
+    facet, order = "gitops:v1:idx:f:app:web", "gitops:v1:idx:by:name"
+    client.hset("gitops:v1:idx:entry", "web@prod", json.dumps(
+        {"f": [facet], "z": [[order, "gitops:v1:idx:of:name", "web\x00prod"]]}))
+    client.zadd(order, {"web\x00prod": 0})
+    write(redis_store, {}, fleet_status(2, "web", "prod"))  # raised a Lua error before
+    assert b"web\x00prod" not in client.zrange(order, 0, -1)
+    assert json.loads(client.hget("gitops:v1:idx:entry", "web@prod") or b"{}").get("s")
+    assert keys(redis_store.query(TargetQuery()).items) == ["web@prod"]
 
 
 def test_redis_reindex_skips_a_status_written_meanwhile(redis_store: RedisStore,
