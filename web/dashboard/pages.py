@@ -7,7 +7,9 @@ pages). Every page needs a viewer (``require(Role.VIEWER)``); a scoped principal
 applications its scope allows, and a page of an application it may not see is a 404, like one that
 does not exist. Key design choice: a page reads one page of the target index (a few Redis commands)
 plus what it shows of one target, never every status, and renders server-side; app.js only swaps in
-fresh server-rendered fragments when the event stream says a target on the page changed.
+fresh server-rendered fragments when the event stream says a target on the page changed. Who may see
+what, the placement rule of actions and a cluster's reachability are the API's (:mod:`web.api.access`,
+:func:`web.api.clusters.reachability`), so a page and an API answer never disagree.
 """
 
 from __future__ import annotations
@@ -137,11 +139,6 @@ def target_fragments(request: Request, target: list[str] = Query(default=[]),
 
 # -- application -----------------------------------------------------------------------------------
 
-def _manifests(ctx: WebContext, target: Target) -> Any:
-    reader = getattr(ctx.state, "manifests", None)
-    return reader(target) if reader is not None else None
-
-
 def _application_values(ctx: WebContext, principal: Principal, fleet: Fleet, app: str,
                         chosen: str | None) -> dict[str, Any]:
     app = _name(app, "application")
@@ -189,12 +186,12 @@ def application(request: Request, app: str, cluster: str | None = None, drift: s
                 done: str | None = None, task: str | None = None,
                 principal: Principal = viewer, ctx: WebContext = ctx_dep) -> HTMLResponse:
     values = _application_values(ctx, principal, ctx.fleet(), app, cluster)
-    manifests = _manifests(ctx, Target(values["app"], values["cluster"]))
-    text = getattr(manifests, "text", None)
+    manifests = ctx.state.manifests(Target(values["app"], values["cluster"]))
     values.update(drift_mode="split" if drift == "split" else "unified", flash=views.flash(done, task),
-                  manifests=manifests, manifest_text=None if text is None else str(text)[:MANIFEST_CHARS],
-                  manifest_cut=text is not None and (len(str(text)) > MANIFEST_CHARS
-                                                     or bool(getattr(manifests, "truncated", False))))
+                  manifests=manifests,
+                  manifest_text=None if manifests is None else manifests.text[:MANIFEST_CHARS],
+                  manifest_cut=manifests is not None and (len(manifests.text) > MANIFEST_CHARS
+                                                          or manifests.truncated))
     return render.page(request, "application.html", values, principal=principal)
 
 

@@ -267,3 +267,13 @@ def test_the_fleet_can_change_between_requests(dashboard: Dashboard) -> None:
     dashboard.use_fleet(fleet_of({"solo": {}}, {"only": {}}))
     html = dashboard.as_user("viewer").get("/clusters").text
     assert hooks(html, "cluster-row") == 1
+
+
+def test_long_manifests_are_shortened_on_the_page_with_a_link_to_all_of_them(dashboard: Dashboard) -> None:
+    dashboard.writer.target("checkout", "prod-eu")
+    text = "".join(f"# line {i:06d} of a long manifest\n" for i in range(10_000))   # 340,000 characters
+    dashboard.store.keep_manifests(Target("checkout", "prod-eu"), RenderedManifests("sha256:1", "op-1", text))
+    html = dashboard.as_user("viewer").get("/applications/checkout?cluster=prod-eu").text
+    assert "# line 000000 of" in html and "# line 009999 of" not in html
+    assert "shortened here; the full text is behind the link" in html
+    assert hooks(html, "manifests-raw") == 1
