@@ -163,7 +163,7 @@ def _application_values(ctx: WebContext, principal: Principal, fleet: Fleet, app
             target, status.operation)
     if last is None:
         last = next((op for op in history if op.finished is not None), None)
-    traced = next((op for op in history if getattr(op, "spans", None)), last)
+    traced = next((op for op in history if op.spans), last)
     objects, more = views.objects_by_health(last, OBJECTS_SHOWN)
     actionable = configured is not None and cluster in access.placed_clusters(configured)
     return {"app": app, "configured": configured, "cluster": cluster, "statuses": statuses,
@@ -173,12 +173,7 @@ def _application_values(ctx: WebContext, principal: Principal, fleet: Fleet, app
             "drift": views.drift_groups(status.drift) if status else [],
             "trace_op": traced, "bars": views.trace_bars(traced), "trace_total": views.trace_total(traced),
             "per_operation": OBJECTS_PER_OPERATION, "action_counts": views.action_counts,
-            "opt": _opt, "section": "overview"}
-
-
-def _opt(value: object, name: str) -> Any:
-    """``value.name`` or None: fields of records that older (or newer) versions may lack."""
-    return getattr(value, name, None)
+            "section": "overview"}
 
 
 @router.get("/applications/{app}", response_class=HTMLResponse)

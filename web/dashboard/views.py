@@ -5,8 +5,8 @@ they read (``ctx.state``, ``ctx.fleet()``, the principal, the query parameters);
 request, a response or a template. Key design choice: every page is bounded by what it shows, never by
 the fleet: the overview asks the target index for one page (:class:`TargetQuery`) and its counts, and
 the matrix is built from that page's rows only, so a 10,000-target fleet renders as fast and as small
-as a 50-target one. Values from records written by other versions (or by code still landing) are read
-defensively (``getattr`` with a default) so an older record never breaks a page.
+as a 50-target one. Webhook deliveries (``ctx.deliveries``, typed loosely on the context) are read
+defensively (``getattr`` with a default), so a record of another shape never breaks the page.
 """
 
 from __future__ import annotations
@@ -328,10 +328,9 @@ class DriftGroup:
 def drift_groups(drift: Sequence[DriftRecord]) -> list[DriftGroup]:
     groups: dict[str, list[DriftField]] = {}
     for record in drift:
-        changed = getattr(record, "changed_at", None)
         groups.setdefault(record.object, []).append(DriftField(
             record.path, pretty_value(record.live), pretty_value(record.predicted), record.manager,
-            changed if isinstance(changed, int | float) else None))
+            record.changed_at))
     return [DriftGroup(name, tuple(fields)) for name, fields in groups.items()]
 
 
@@ -349,33 +348,28 @@ class SpanBar:
 
 def trace_bars(operation: Operation | None) -> list[SpanBar]:
     """The spans of ``operation`` (none when it has no trace) as bars relative to the whole."""
-    spans = getattr(operation, "spans", None) or ()
-    timed = [(str(getattr(s, "name", "")), float(getattr(s, "start", 0.0) or 0.0),
-              max(0.0, float(getattr(s, "duration", 0.0) or 0.0)), getattr(s, "error", None),
-              getattr(s, "attributes", None) or {}) for s in spans]
-    timed = [t for t in timed if math.isfinite(t[1]) and math.isfinite(t[2])]
-    if not timed:
+    spans = [] if operation is None else [
+        sp for sp in operation.spans if math.isfinite(sp.start) and math.isfinite(sp.duration)]
+    if not spans:
         return []
-    first = min(t[1] for t in timed)
-    last = max(t[1] + t[2] for t in timed)
-    total = max(last - first, 1e-9)
+    first = min(sp.start for sp in spans)
+    total = max(max(sp.start + max(0.0, sp.duration) for sp in spans) - first, 1e-9)
     bars = []
-    for name, start, took, error, attributes in timed:
-        offset = round(100.0 * (start - first) / total, 2)
-        width = round(max(0.4, 100.0 * took / total), 2)
-        bars.append(SpanBar(name, offset, min(width, 100.0 - offset) if offset < 100 else 0.4, took,
-                            None if error is None else str(error),
-                            tuple((str(k), str(v)) for k, v in list(attributes.items())[:16])))
+    for sp in spans:
+        took = max(0.0, sp.duration)
+        offset = min(round(100.0 * (sp.start - first) / total, 2), 99.6)
+        width = min(round(max(0.4, 100.0 * took / total), 2), round(100.0 - offset, 2))
+        bars.append(SpanBar(sp.name, offset, width, took, sp.error,
+                            tuple(list(sp.attributes.items())[:16])))
     return bars
 
 
 def trace_total(operation: Operation | None) -> float | None:
-    bars = getattr(operation, "spans", None) or ()
-    if not bars:
+    """From the first span's start to the last one's end (None without a trace)."""
+    if operation is None or not operation.spans:
         return None
-    starts = [float(getattr(s, "start", 0.0) or 0.0) for s in bars]
-    ends = [float(getattr(s, "start", 0.0) or 0.0) + float(getattr(s, "duration", 0.0) or 0.0) for s in bars]
-    return max(ends) - min(starts)
+    return (max(sp.start + max(0.0, sp.duration) for sp in operation.spans)
+            - min(sp.start for sp in operation.spans))
 
 
 def action_counts(operation: Operation) -> list[tuple[str, int]]:
