@@ -87,6 +87,10 @@ class RecordReader(Protocol):
     def events(self, after: str = "0", count: int = 100, block_ms: int | None = None) -> list[Event]:
         """Events after the id ``after`` ("0": from the start, "$": only new ones)."""
 
+    def last_event_id(self) -> str:
+        """The id of the newest event ("0" when there is none): a reader that starts following the
+        stream passes it as ``after``, so nothing written between two reads is missed (unlike "$")."""
+
 
 class Records(RecordReader, Protocol):
     """Durable per-target status, capped operation history and the event stream; writes are fenced."""

@@ -152,6 +152,10 @@ class InMemoryStore(OperationWrites, Store):
             floor = seq(after) if after != "0" else (0, 0)
             return [e for e in self._events if seq(e.id) > floor][:count]
 
+    def last_event_id(self) -> str:
+        with self._mutex:
+            return self._events[-1].id if self._events else "0"
+
     def forget(self, target: Target) -> bool:
         check_target(target.application, target.cluster)
         with self._mutex:

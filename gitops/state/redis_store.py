@@ -234,6 +234,11 @@ class RedisStore(OperationWrites, Store):
                                  data=data, id=_text(entry_id)))
         return out
 
+    def last_event_id(self) -> str:
+        with _translated("events"):
+            newest = self.redis.xrevrange(self.keys.events(), count=1)
+        return _text(newest[0][0]) if newest else "0"
+
     def forget(self, target: Target) -> bool:
         """Drop the status, history, index entry and manifests of a target that is no longer
         configured (fence kept)."""

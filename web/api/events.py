@@ -89,8 +89,17 @@ class EventHub:
         return len(self._subscribers)
 
     async def _read(self) -> None:
-        after = "$"
+        after: str | None = None  # from the newest event when the reader starts, never "$" (see below)
         while self._subscribers:
+            if after is None:
+                # "$" on every read would miss what is written between two reads; the newest id, read
+                # once, makes each read continue exactly where the previous one ended
+                try:
+                    after = await anyio.to_thread.run_sync(self.state.last_event_id)
+                except GitOpsError as exc:
+                    log.warning("event stream: %s; retrying in %ss", exc, RETRY_SECONDS)
+                    await anyio.sleep(RETRY_SECONDS)
+                    continue
             try:
                 events = await anyio.to_thread.run_sync(
                     partial(self.state.events, after, BATCH, BLOCK_MS), abandon_on_cancel=True)

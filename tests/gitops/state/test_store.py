@@ -158,6 +158,15 @@ def test_events_follow_writes(store: Records) -> None:
     assert store.events(after="$") == []
 
 
+def test_a_reader_starting_at_the_newest_id_misses_nothing_written_later(store: Records) -> None:
+    assert store.last_event_id() == "0"
+    store.record(status(), op("o1"))
+    start = store.last_event_id()
+    assert start == store.events()[-1].id
+    store.publish(Event("notice", "web", "prod", "after the reader started"))
+    assert [e.message for e in store.events(after=start)] == ["after the reader started"]
+
+
 def test_write_events_carry_the_operation_start_phase_and_id(store: Records) -> None:
     store.begin(op("o1", started=7.5, phase=OperationPhase.RUNNING))
     store.record(status(), replace(op("o1", started=7.5), error="x" * 2000))
