@@ -11,10 +11,9 @@ Key design choice: one reader per process (:class:`EventHub`): a single task rea
 a bounded blocking read (:data:`BLOCK_MS`) in a worker thread and fans each event out to every
 connected client's bounded queue, so a hundred open dashboards cost one blocked thread and one
 Redis read, not a hundred (the thread pool serves the API's other routes). A client too slow to
-drain its queue is disconnected (its browser reconnects and catches up by id). Known limit: a
-reader that starts on a stream that stays idle asks Redis for "new entries" (``$``) between two
-reads, so an event written in the instant between two of those reads could be missed until the
-first event gives the reader a concrete id; a client that sends ``Last-Event-ID`` is exact.
+drain its queue is disconnected (its browser reconnects and catches up by id). The reader starts
+from the newest event id (``last_event_id``), never from ``$``, so each read continues exactly
+where the previous one ended and nothing written between two reads is missed.
 """
 
 from __future__ import annotations
