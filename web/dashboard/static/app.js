@@ -5,7 +5,8 @@
      fragments and swaps them in: rows and matrix cells from /fragments/targets, the live section of
      an application page from its data-fragment URL. A started operation marks its target as running
      at once. Fragments are parsed with DOMParser (inert: no script runs) and moved in as nodes;
-     no value is ever written as HTML text.
+     no value is ever written as HTML text. Each time the stream opens, what is shown is fetched once
+     more: a change made between the page's render and the stream's opening is in no event it gets.
    - The drift view's Unified / Side by side switch without a reload.
    - Relative times ("5 min ago") kept current.
 */
@@ -64,6 +65,7 @@
         var old = targetsWith(key);
         for (var j = 0; j < old.length; j++) {
           if (old[j].getAttribute("data-part") !== part) continue;
+          if (old[j].outerHTML === fresh[i].outerHTML) continue;  /* unchanged: no flash */
           var node = document.importNode(fresh[i], true);
           node.classList.add("flash-update");
           old[j].replaceWith(node);
@@ -128,7 +130,7 @@
     if (section && section.getAttribute("data-app") === payload.application) scheduleSection();
   }
 
-  /* the stream skipped events (this page fell too far behind): refresh everything shown */
+  /* the stream skipped events (this page fell too far behind), or it just opened: refresh everything shown */
   function onReset() {
     var all = document.querySelectorAll("[data-target][data-part]");
     for (var i = 0; i < all.length; i++) scheduleTarget(all[i].getAttribute("data-target"));
@@ -140,7 +142,9 @@
     if (!url || typeof window.EventSource !== "function") return;
     setLive("connecting");
     var source = new EventSource(url);
-    source.onopen = function () { setLive("live"); };
+    /* the page was rendered before the stream opened: what changed in between (a sync that finished
+       while the page loaded) is in no event this page will get, so fetch what is shown once more */
+    source.onopen = function () { setLive("live"); onReset(); };
     source.onerror = function () {
       setLive(source.readyState === EventSource.CLOSED ? "offline" : "connecting");
     };
