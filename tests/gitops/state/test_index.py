@@ -640,10 +640,10 @@ def test_a_write_replaces_an_entry_of_the_first_layout(redis_store: RedisStore) 
     client = redis_store.redis
     facet, order = "gitops:v1:idx:f:app:web", "gitops:v1:idx:by:name"
     client.hset("gitops:v1:idx:entry", "web@prod", json.dumps(
-        {"f": [facet], "z": [[order, "gitops:v1:idx:of:name", "web\x00prod"]]}))
-    client.zadd(order, {"web\x00prod": 0})
+        {"f": [facet], "z": [[order, "gitops:v1:idx:of:name", "layout-1\x00web\x00prod"]]}))
+    client.zadd(order, {"layout-1\x00web\x00prod": 0})
     write(redis_store, {}, fleet_status(2, "web", "prod"))  # raised a Lua error before
-    assert b"web\x00prod" not in client.zrange(order, 0, -1)
+    assert client.zrange(order, 0, -1) == [b"web\x00prod"]  # the layout-1 member is gone
     assert json.loads(client.hget("gitops:v1:idx:entry", "web@prod") or b"{}").get("s")
     assert keys(redis_store.query(TargetQuery()).items) == ["web@prod"]
 
