@@ -73,6 +73,20 @@ def configure(app: Celery, settings: Settings) -> None:
         worker_cancel_long_running_tasks_on_connection_loss=False,
         broker_channel_error_retry=True,
     )
+    forget_connections(app)
+
+
+def forget_connections(app: Celery) -> None:
+    """Drop what the app built for its previous broker and result backend (the connection and
+    producer pools, the backend instance), so a reconfigured app talks to the new Redis only.
+
+    Celery builds these lazily and keeps them: without this, ``configure`` on an app that already
+    published would go on sending to the old broker. Celery offers no public way to drop them;
+    these attributes are where 5.x keeps them."""
+    app._pool = None
+    app.amqp._producer_pool = None
+    app._backend_cache = None                    # a thread-safe backend is kept here...
+    vars(app._local).pop("backend", None)        # ...any other per thread, here
 
 
 def create_app(settings: Settings | None = None) -> Celery:
