@@ -33,6 +33,7 @@ import json
 import re
 import secrets
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -376,7 +377,30 @@ def _valid_user(name: object) -> bool:
 # -- in memory -------------------------------------------------------------------------------------
 
 
-class InMemoryAccounts:
+class _UserChanges(ABC):
+    """The setters of :class:`Accounts`, written once over each store's atomic read-change-write."""
+
+    @abstractmethod
+    def _change(self, name: str, change: Callable[[User], User]) -> User | None:
+        """Apply ``change`` to the user atomically; None when there is no such user."""
+
+    def set_password(self, name: str, password_hash: str) -> User | None:
+        _check_hash(password_hash)
+        return self._change(name, lambda u: replace(u, password_hash=password_hash))
+
+    def set_role(self, name: str, role: str) -> User | None:
+        check_role(role)
+        return self._change(name, lambda u: replace(u, role=role))
+
+    def set_scope(self, name: str, scope: Mapping[str, str] | None) -> User | None:
+        checked = check_scope(scope)
+        return self._change(name, lambda u: replace(u, scope=checked))
+
+    def set_disabled(self, name: str, disabled: bool) -> User | None:
+        return self._change(name, lambda u: replace(u, disabled=bool(disabled)))
+
+
+class InMemoryAccounts(_UserChanges):
     """:class:`Accounts` in dicts under one lock; sessions and throttle windows expire on ``clock``."""
 
     def __init__(self, *, clock: Clock = SYSTEM_CLOCK) -> None:
@@ -407,21 +431,6 @@ class InMemoryAccounts:
                 return None
             self._users[name] = changed = change(found)
             return changed
-
-    def set_password(self, name: str, password_hash: str) -> User | None:
-        _check_hash(password_hash)
-        return self._change(name, lambda u: replace(u, password_hash=password_hash))
-
-    def set_role(self, name: str, role: str) -> User | None:
-        check_role(role)
-        return self._change(name, lambda u: replace(u, role=role))
-
-    def set_scope(self, name: str, scope: Mapping[str, str] | None) -> User | None:
-        checked = check_scope(scope)
-        return self._change(name, lambda u: replace(u, scope=checked))
-
-    def set_disabled(self, name: str, disabled: bool) -> User | None:
-        return self._change(name, lambda u: replace(u, disabled=bool(disabled)))
 
     def delete_user(self, name: str) -> bool:
         with self._mutex:
@@ -653,7 +662,7 @@ return 1
 """
 
 
-class RedisAccounts:
+class RedisAccounts(_UserChanges):
     """:class:`Accounts` on Redis, keys under ``<prefix>access:``."""
 
     def __init__(self, client: redis.Redis[bytes], *, prefix: str = DEFAULT_PREFIX,
@@ -728,21 +737,6 @@ class RedisAccounts:
                     return changed
                 except redis.WatchError:
                     continue
-
-    def set_password(self, name: str, password_hash: str) -> User | None:
-        _check_hash(password_hash)
-        return self._change(name, lambda u: replace(u, password_hash=password_hash))
-
-    def set_role(self, name: str, role: str) -> User | None:
-        check_role(role)
-        return self._change(name, lambda u: replace(u, role=role))
-
-    def set_scope(self, name: str, scope: Mapping[str, str] | None) -> User | None:
-        checked = check_scope(scope)
-        return self._change(name, lambda u: replace(u, scope=checked))
-
-    def set_disabled(self, name: str, disabled: bool) -> User | None:
-        return self._change(name, lambda u: replace(u, disabled=bool(disabled)))
 
     def delete_user(self, name: str) -> bool:
         if not _valid_user(name):
