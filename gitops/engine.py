@@ -165,6 +165,7 @@ class ReconcileResult:
     manifests_digest: str = ""            # sha256 of the rendered, validated manifests ("" if none)
     rendered: str = ""                    # those manifests as YAML, Secret values masked, bounded
     rendered_truncated: bool = False      # documents were left out of ``rendered`` (over its bound)
+    corrected: tuple[FieldDrift, ...] = ()  # drift found before the write that the write undid
 
     @property
     def error(self) -> str | None:
@@ -314,5 +315,7 @@ def report(request: ReconcileRequest, revision: str, plan: planner.Plan, pruning
     target_health = outcome.target_health(healths)
     log.info("reconciled %s at %s: %s, %s, %d object(s) %s", request.target, revision[:12], sync_status,
              target_health, changed(results), "changed" if wrote else "would change")
-    return ReconcileResult(request.target, revision, sync_status, target_health, results, plan.drift,
-                           failure, started, trace.now(), wrote, plan.unified_diff(), **seen.recorded(trace))
+    remaining, corrected = outcome.split_drift(plan.drift, results, wrote=wrote)
+    return ReconcileResult(request.target, revision, sync_status, target_health, results, remaining,
+                           failure, started, trace.now(), wrote, plan.unified_diff(),
+                           corrected=tuple(corrected), **seen.recorded(trace))

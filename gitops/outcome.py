@@ -22,16 +22,16 @@ import copy
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from gitops.clock import Clock
 from gitops.errors import Failure, GitOpsError, SyncFailed
 from gitops.health import Health, assess
 from gitops.plan import Plan, RefKey, ref_key
 from gitops.plan.normalize import mask_secret
-from gitops.results import ObjectResult, Span
+from gitops.results import FieldDrift, ObjectResult, Span
 from gitops.vocabulary import Action, HealthStatus, ObjectRef, SyncStatus
 from renderers.manifest import Manifest
 from renderers.yamlio import iter_dump
@@ -53,6 +53,20 @@ def held_health(refs: Iterable[ObjectRef],
 
 def with_health(results: Iterable[ObjectResult], healths: Mapping[ObjectRef, Health]) -> list[ObjectResult]:
     return [dataclasses.replace(r, health=healths[r.ref].status) if r.ref in healths else r for r in results]
+
+
+WRITTEN: Final = frozenset({Action.CREATED, Action.CONFIGURED, Action.RECREATED})
+
+
+def split_drift(drift: Sequence[FieldDrift], results: Iterable[ObjectResult], *, wrote: bool
+                ) -> tuple[list[FieldDrift], list[FieldDrift]]:
+    """The drift found before the write split into what remains and what this reconcile corrected:
+    a field of an object applied without error holds Git's value again (the apply set it; a field it
+    could not take would have failed the object). Without a write, everything remains."""
+    if not wrote:
+        return list(drift), []
+    applied = {r.ref for r in results if r.action in WRITTEN and r.error is None}
+    return [d for d in drift if d.ref not in applied], [d for d in drift if d.ref in applied]
 
 
 def target_health(healths: Mapping[ObjectRef, Health]) -> HealthStatus:

@@ -84,6 +84,7 @@ class FailedResult:
     spans: tuple[Span, ...] = ()
     commit_time: float | None = None
     manifests_digest: str | None = None
+    corrected: tuple[FieldDrift, ...] = ()
     rendered: str = ""
     rendered_truncated: bool = False
 

@@ -30,6 +30,7 @@ MAX_TEXT = 4096
 MAX_VALUE = 1024
 MAX_OBJECTS = 1000
 MAX_DRIFT = 500
+MAX_CORRECTED = 100  # corrected drift kept per operation (each history entry stays small)
 MAX_SPANS = 32
 MAX_SPAN_ATTRIBUTES = 16
 MAX_DETAIL = 256
@@ -222,6 +223,8 @@ class Operation:
     trigger_detail: str | None = None   # who or what triggered it ("github delivery 72d3162e")
     manifests_digest: str | None = None  # sha256 of the rendered manifests (canonical JSON)
     commit_time: float | None = None     # committer time of the revision (epoch seconds)
+    corrected: tuple[DriftRecord, ...] = ()  # drift found before its write that the write undid
+    corrected_dropped: int = 0               # corrected fields beyond the bound, not kept
 
     @property
     def target(self) -> Target:
@@ -251,7 +254,9 @@ class Operation:
             spans=tuple(SpanRecord.from_dict(s) for s in data.get("spans", ()) if isinstance(s, Mapping)),
             trigger_detail=_str_opt(data.get("trigger_detail")),
             manifests_digest=_str_opt(data.get("manifests_digest")),
-            commit_time=_opt_float(data.get("commit_time")))
+            commit_time=_opt_float(data.get("commit_time")),
+            corrected=tuple(DriftRecord(**d) for d in data.get("corrected", ()) if isinstance(d, Mapping)),
+            corrected_dropped=int(data.get("corrected_dropped", 0)))
 
 
 @dataclass(frozen=True)
@@ -295,6 +300,8 @@ class ResultLike(Protocol):
     def commit_time(self) -> float | None: ...
     @property
     def manifests_digest(self) -> str | None: ...
+    @property
+    def corrected(self) -> Sequence[FieldDrift]: ...
 
 
 def object_record(obj: ObjectResult) -> ObjectRecord:
@@ -319,19 +326,12 @@ def span_record(span: Span) -> SpanRecord:
                       attributes=attributes)
 
 
-def _objects_and_drift(result: ResultLike) -> tuple[Sequence[ObjectResult], Sequence[FieldDrift]]:
-    drift = result.drift
-    if not drift:  # the engine may attach drift per object only
-        drift = [d for o in result.objects for d in o.drift]
-    return result.objects, drift
-
-
 def records_from_result(result: ResultLike, *, operation_id: str, trigger: Trigger, dry_run: bool = False,
                         prune: bool = False, attempt: int = 1, trigger_detail: str | None = None
                         ) -> tuple[TargetStatus, Operation]:
     """The status and the finished operation a reconcile result turns into (bounded; the trigger detail
     is untrusted text, made one printable line by :func:`clip_detail`)."""
-    objects, drift = _objects_and_drift(result)
+    objects, drift, corrected = result.objects, result.drift, result.corrected
     started, finished = _epoch(result.started), _epoch(result.finished)
     failure = _clip_failure(result.failure)
     error = None if failure is None else failure.message
@@ -350,7 +350,9 @@ def records_from_result(result: ResultLike, *, operation_id: str, trigger: Trigg
         attempt=attempt, failure=failure, spans=tuple(span_record(s) for s in result.spans[:MAX_SPANS]),
         trigger_detail=clip_detail(trigger_detail),
         manifests_digest=None if not result.manifests_digest else clip(result.manifests_digest, 128),
-        commit_time=_opt_float(result.commit_time))
+        commit_time=_opt_float(result.commit_time),
+        corrected=tuple(drift_record(d) for d in corrected[:MAX_CORRECTED]),
+        corrected_dropped=max(0, len(corrected) - MAX_CORRECTED))
     return status, operation
 
 

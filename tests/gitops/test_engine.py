@@ -137,6 +137,10 @@ def test_conflict_without_force_fails_and_self_heal_forces(tmp_path: Path, clust
     )
     assert actions(healed) == {"web": Action.CONFIGURED} and healed.sync is SyncStatus.SYNCED
     assert cluster.objects[("apps", "Deployment", "demo", "web")]["spec"]["replicas"] == 1
+    # the failed manual sync left the drift; the heal undid it: nothing remains, the heal names it
+    assert [d.manager for d in manual.drift] == ["kubectl-edit"] and not manual.corrected
+    assert not healed.drift and [(d.path, d.manager) for d in healed.corrected] == [
+        (".spec.replicas", "kubectl-edit")]
 
 
 def test_automated_without_self_heal_leaves_drift_on_same_revision(
@@ -149,6 +153,7 @@ def test_automated_without_self_heal_leaves_drift_on_same_revision(
     )
     result = reconcile(request(tmp_path, previous_revision="0" * 40), p)
     assert not result.applied and result.sync is SyncStatus.OUT_OF_SYNC
+    assert [d.path for d in result.drift] == [".spec.replicas"] and not result.corrected
 
 
 def test_ignore_rule_with_manager_leaves_field_to_it(tmp_path: Path, cluster: FakeCluster) -> None:

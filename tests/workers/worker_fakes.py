@@ -51,6 +51,7 @@ class Result:
     manifests_digest: str | None = None
     rendered: str = ""
     rendered_truncated: bool = False
+    corrected: tuple[FieldDrift, ...] = ()
 
 
 @dataclass

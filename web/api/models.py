@@ -249,6 +249,8 @@ class OperationSummary(Model):
     manifests_digest: str | None = None
     actions: dict[str, int] = Field(description="objects per action")
     objects_dropped: int = Field(description="objects beyond the stored limit, not listed")
+    corrected_count: int = Field(description="drifted fields this operation's write put back to Git's "
+                                             "values (self-heal, a sync)")
 
     @staticmethod
     def fields_of(op: Operation) -> dict[str, object]:
@@ -258,7 +260,8 @@ class OperationSummary(Model):
             commit_time=op.commit_time, started=op.started, finished=op.finished, duration=op.duration,
             dry_run=op.dry_run, prune=op.prune, attempt=op.attempt, redeliveries=op.redeliveries,
             error=op.error, failure=FailureInfo.of(op.failure), manifests_digest=op.manifests_digest,
-            actions=dict(Counter(o.action for o in op.objects)), objects_dropped=op.objects_dropped)
+            actions=dict(Counter(o.action for o in op.objects)), objects_dropped=op.objects_dropped,
+            corrected_count=len(op.corrected) + op.corrected_dropped)
 
     @classmethod
     def of(cls, op: Operation) -> OperationSummary:
@@ -266,15 +269,18 @@ class OperationSummary(Model):
 
 
 class OperationDetail(OperationSummary):
-    """One operation with its per-object results and its trace (``spans``, in order)."""
+    """One operation with its per-object results, its trace (``spans``, in order) and the drift its
+    write corrected (``corrected``: live value before, Git's value, who had changed it and when)."""
 
     objects: list[ObjectItem]
     spans: list[Span]
+    corrected: list[DriftItem] = Field(default_factory=list)
 
     @classmethod
     def of(cls, op: Operation) -> OperationDetail:
         return cls.model_validate({**cls.fields_of(op), "objects": [ObjectItem.of(o) for o in op.objects],
-                                   "spans": [Span.of(s) for s in op.spans]})
+                                   "spans": [Span.of(s) for s in op.spans],
+                                   "corrected": [DriftItem.of(d) for d in op.corrected]})
 
 
 class OperationList(Model):

@@ -171,6 +171,7 @@ def _application_values(ctx: WebContext, principal: Principal, fleet: Fleet, app
             "status": status, "history": history, "last": last, "objects": objects, "objects_more": more,
             "running_op": views.running(history),
             "drift": views.drift_groups(status.drift) if status else [],
+            "corrected": views.drift_groups(last.corrected) if last is not None else [],
             "trace_op": traced, "bars": views.trace_bars(traced), "trace_total": views.trace_total(traced),
             "per_operation": OBJECTS_PER_OPERATION, "action_counts": views.action_counts,
             "section": "overview"}

@@ -41,6 +41,7 @@ class Result:
     spans: tuple[Span, ...] = ()
     commit_time: float | None = 50.0
     manifests_digest: str | None = "f" * 64
+    corrected: tuple[FieldDrift, ...] = ()
 
 
 def _roundtrip(operation: Operation) -> Operation:
@@ -121,3 +122,18 @@ def test_stored_spans_with_junk_read_back_safely() -> None:
     assert operation.spans == (SpanRecord("x", 0.0, 0.0, None, {}),
                                SpanRecord("5", 1.0, 2.0, "3", {"a": "1"}))
     assert operation.commit_time is None and operation.trigger_detail == "7"
+
+
+def test_corrected_drift_is_kept_on_the_operation_not_the_status() -> None:
+    fixed = FieldDrift(ObjectRef("apps", "Deployment", "demo", "web", "v1"), ".spec.replicas", 5, 1,
+                       "kubectl-edit", 1_700_000_000.0)
+    status, operation = records_from_result(Result(corrected=(fixed,) * 150), operation_id="op-1",
+                                            trigger=Trigger.SELF_HEAL)
+    assert status.drift_count == 0 and status.drift == ()
+    assert len(operation.corrected) == 100 and operation.corrected_dropped == 50
+    assert (operation.corrected[0].manager, operation.corrected[0].changed_at) == ("kubectl-edit", 1.7e9)
+    again = Operation.from_dict(json.loads(json.dumps(operation.to_dict())))
+    assert again == operation
+    old = operation.to_dict()
+    del old["corrected"], old["corrected_dropped"]
+    assert Operation.from_dict(old).corrected == ()  # records written before it read back

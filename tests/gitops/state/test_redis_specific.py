@@ -35,6 +35,7 @@ class FakeResult:
     spans: tuple[Span, ...] = ()
     commit_time: float | None = None
     manifests_digest: str | None = None
+    corrected: tuple[FieldDrift, ...] = ()
 
 
 REF = ObjectRef("apps", "Deployment", "default", "web", "v1")

@@ -90,6 +90,7 @@ def test_drift_by_another_manager_is_attributed_and_healed(env: Any) -> None:
         previous_revision="0" * 40,
     )
     assert healed.error is None and actions(healed) == {"web": Action.CONFIGURED}
+    assert not healed.drift and [d.path for d in healed.corrected] == [".spec.replicas"]
     live = env.cluster.get(ObjectRef("apps", "Deployment", env.namespace, "web", "v1"))
     assert live["spec"]["replicas"] == 2
     if env.backend.sandbox:

@@ -143,7 +143,7 @@ class World:
         """A status and the finished operation that wrote it, like a worker after a reconcile."""
         if "op_id" in kw:
             kw["operation"] = kw.pop("op_id")
-        op_keys = {"objects", "spans", "trigger", "started", "phase", "trigger_detail"}
+        op_keys = {"objects", "spans", "trigger", "started", "phase", "trigger_detail", "corrected"}
         op_kw = {k: v for k, v in kw.items() if k in op_keys}
         st_kw = {k: v for k, v in kw.items() if k not in op_keys}
         status = status_of(app, cluster, **st_kw)  # type: ignore[arg-type]

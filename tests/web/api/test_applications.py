@@ -131,6 +131,20 @@ def test_operations_list_and_one_operation_with_its_trace(world: World) -> None:
     assert len(one.json()["objects"]) == 3
 
 
+def test_an_operation_names_the_drift_its_write_corrected(world: World) -> None:
+    fixed = DriftRecord("v1/ConfigMap/web/settings", ".data.mode", '"debug"', '"release"', "kubectl-edit",
+                        995.5)
+    world.put("web", "prod-eu", op_id="op-heal", trigger=Trigger.SELF_HEAL, corrected=(fixed,))
+    [summary] = world.client.get("/api/v1/applications/web/clusters/prod-eu/operations",
+                                 headers=VIEWER).json()["items"]
+    assert summary["correctedCount"] == 1 and "corrected" not in summary
+    one = world.client.get("/api/v1/applications/web/clusters/prod-eu/operations/op-heal",
+                           headers=VIEWER).json()
+    assert one["corrected"] == [{"object": "v1/ConfigMap/web/settings", "path": ".data.mode",
+                                 "live": '"debug"', "predicted": '"release"', "manager": "kubectl-edit",
+                                 "changedAt": 995.5}]
+
+
 def test_a_running_operation_shows_in_history(world: World) -> None:
     from api_kit import operation_of
 

@@ -75,13 +75,13 @@ class Writer:
                drift: tuple[DriftRecord, ...] = (), objects: tuple[ObjectRecord, ...] = (),
                failure: Failure | None = None, spans: tuple[SpanRecord, ...] = (),
                trigger: Trigger = Trigger.POLL, trigger_detail: str | None = None,
-               at: float = NOW - 300) -> Operation:
+               at: float = NOW - 300, corrected: tuple[DriftRecord, ...] = ()) -> Operation:
         self.count += 1
         operation = Operation(
             id=f"op-{self.count}", application=app, cluster=cluster, trigger=trigger,
             phase=OperationPhase.FAILED if failure else OperationPhase.SUCCEEDED, revision=revision,
             started=at - 2.5, finished=at, objects=objects, error=failure.message if failure else None,
-            failure=failure, spans=spans, trigger_detail=trigger_detail)
+            failure=failure, spans=spans, trigger_detail=trigger_detail, corrected=corrected)
         status = TargetStatus(app, cluster, revision=revision, sync=sync, health=health,
                               drift_count=len(drift), drift=drift,
                               error=failure.message if failure else None,

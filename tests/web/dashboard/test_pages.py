@@ -117,6 +117,19 @@ def test_application_page_shows_status_objects_drift_with_manager_history_trace_
     assert 'href="/api/v1/applications/checkout/clusters/prod-eu/manifests"' in html
 
 
+def test_drift_a_heal_corrected_is_named_on_the_drift_card_and_in_history(dashboard: Dashboard) -> None:
+    fixed = DriftRecord("ConfigMap/shop/cfg", ".data.greeting", '"<img src=x onerror=alert(1)>"', '"hi"',
+                        "kubectl-edit", NOW - 30)
+    dashboard.writer.target("checkout", "prod-eu", trigger=Trigger.SELF_HEAL, corrected=(fixed,))
+    html = dashboard.as_user("viewer").get("/applications/checkout?cluster=prod-eu").text
+    assert hooks(html, "no-drift") == 1 and hooks(html, "drift-item") == 0  # nothing drifts now
+    assert hooks(html, "corrected-drift") == 1 and hooks(html, "corrected-item") == 1
+    assert "changed by <b>kubectl-edit</b> at <time" in html
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert re.search(r'data-testid="corrected-count">corrected 1 drifted field: '
+                     r'<code>\.data\.greeting</code> \(changed by kubectl-edit\)', html)
+
+
 def test_application_page_split_drift_layout_is_chosen_by_the_query(dashboard: Dashboard) -> None:
     dashboard.writer.target("checkout", "prod-eu",
                             drift=(DriftRecord("Deployment/a/b", ".x", "1", "2", "m"),))

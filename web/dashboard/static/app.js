@@ -65,7 +65,7 @@
         var old = targetsWith(key);
         for (var j = 0; j < old.length; j++) {
           if (old[j].getAttribute("data-part") !== part) continue;
-          if (old[j].outerHTML === fresh[i].outerHTML) continue;  /* unchanged: no flash */
+          if (old[j].isEqualNode(fresh[i])) continue;  /* unchanged: no flash */
           var node = document.importNode(fresh[i], true);
           node.classList.add("flash-update");
           old[j].replaceWith(node);
