@@ -26,6 +26,9 @@ from kubesandbox import Sandbox
 CLUSTERS = ("dev", "staging", "prod")
 REPLICAS = {"dev": 1, "staging": 2, "prod": 3}
 POLL_INTERVAL = "5s"
+# dev reports drift and waits for a Sync (no self-heal), so the drift view has something to show;
+# staging and prod put Git's values back by themselves
+DRIFT_CLUSTER = "dev"
 WEBHOOK_RECEIVER = "demo-github"
 WEBHOOK_SECRET = "webhook-secret"  # under the demo's directory, generated once, owner-only
 
@@ -172,7 +175,7 @@ spec:
   syncPolicy:
     automated: true
     prune: true
-    selfHeal: true
+    selfHeal: {"false" if cluster == DRIFT_CLUSTER else "true"}
 """)
     if secret is not None:
         docs.append(f"""apiVersion: gitops.dev/v1alpha1
@@ -211,7 +214,9 @@ class Demo:
                  f"  sed -i 's/replicas: 3/replicas: 4/' {self.repo}/overlays/prod/replicas.yaml",
                  f"  git -C {self.repo} commit -qam 'scale prod'",
                  f"  {program} status",
-                 f"(the repository is polled every {POLL_INTERVAL})"]
+                 f"(the repository is polled every {POLL_INTERVAL}; hello-{DRIFT_CLUSTER} does not "
+                 "self-heal: edit one of its objects on the cluster, press Refresh in the dashboard to "
+                 "see who changed what, then Sync with Force)"]
         return "\n".join(lines)
 
     def stop(self) -> None:

@@ -36,13 +36,15 @@ class CeleryDispatcher:
         return self._store
 
     def enqueue_sync(self, app: str, cluster: str, *, prune: bool, dry_run: bool,
-                     detail: str | None = None) -> str:
-        """A manual sync (``gitops.sync`` on the sync queue); the task id is the operation id."""
+                     detail: str | None = None, force: bool = False) -> str:
+        """A manual sync (``gitops.sync`` on the sync queue); the task id is the operation id.
+        ``force`` takes ownership of fields other managers hold (SSA ``force``)."""
         from workers import tasks
 
         target = check_target(app, cluster)
+        kwargs = {**(tasks.detail_kwargs(clip_detail(detail)) or {}), **({"force": True} if force else {})}
         result = tasks.sync.apply_async((target.application, target.cluster, bool(prune), bool(dry_run)),
-                                        tasks.detail_kwargs(clip_detail(detail)))
+                                        kwargs or None)
         return str(result.id)
 
     def request_reconcile(self, app: str, cluster: str, trigger: Trigger = Trigger.WEBHOOK,

@@ -108,11 +108,11 @@ class EngineReconciler:
         return self._ports
 
     def reconcile(self, target: Target, *, trigger: Trigger, prune: bool | None = None,
-                  dry_run: bool = False, sync: bool | None = None) -> ReconcileResult:
+                  dry_run: bool = False, sync: bool | None = None, force: bool = False) -> ReconcileResult:
         placement = self.fleet.lookup(target.application, target.cluster)
         request = ReconcileRequest(*placement, trigger=trigger,
                                    previous_revision=_last_good(self.store.status(target)),
-                                   sync=sync, dry_run=dry_run, prune=prune)
+                                   sync=sync, dry_run=dry_run, prune=prune, force=force)
         return reconcile(request, self._engine_ports())
 
     def hard_refresh(self, target: Target) -> str:

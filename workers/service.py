@@ -136,11 +136,12 @@ def check_detail(detail: object) -> str | None:
 
 
 def _reconcile_safely(rt: Runtime, target: Target, trigger: Trigger, prune: bool | None,
-                      dry_run: bool, manual: bool) -> WorkResult:
+                      dry_run: bool, manual: bool, force: bool = False) -> WorkResult:
     started = rt.clock.now()
     sync = True if manual and not dry_run else None
     try:
-        return rt.reconciler.reconcile(target, trigger=trigger, prune=prune, dry_run=dry_run, sync=sync)
+        return rt.reconciler.reconcile(target, trigger=trigger, prune=prune, dry_run=dry_run, sync=sync,
+                                       force=force)
     except GitOpsError as exc:
         return FailedResult(target, Failure.of(exc), started, rt.clock.now())
     except Exception as exc:  # a bug in a layer below must not kill the worker or lose the record
@@ -152,7 +153,8 @@ def _reconcile_safely(rt: Runtime, target: Target, trigger: Trigger, prune: bool
 @dataclass(frozen=True)
 class Job:
     """One validated reconcile request. ``manual``: a sync the user asked for (applies even when not
-    automated); ``hard``: drop the render's caches first (a hard refresh)."""
+    automated); ``hard``: drop the render's caches first (a hard refresh); ``force``: take ownership of
+    fields other managers hold (a manual sync asked with force)."""
 
     call: Call
     target: Target
@@ -163,11 +165,13 @@ class Job:
     detail: str | None = None
     hard: bool = False
     manual: bool = False
+    force: bool = False
 
 
 def reconcile(rt: Runtime, call: Call, application: object, cluster: object, *, trigger: object,
               prune: bool | None = None, dry_run: bool = False, coalesced: bool = True,
-              detail: object = None, hard: bool = False, manual: bool | None = None) -> Outcome:
+              detail: object = None, hard: bool = False, manual: bool | None = None,
+              force: bool = False) -> Outcome:
     """One reconcile of (application, cluster) under the target's lease; see the module docstring.
 
     ``coalesced``: it went through the per-target coalescing marks (poll, webhook, refresh); when not
@@ -177,7 +181,7 @@ def reconcile(rt: Runtime, call: Call, application: object, cluster: object, *, 
         log.warning("%s", checked)
         return Outcome("rejected", checked)
     job = Job(call, checked, Trigger(str(trigger)), prune, dry_run, coalesced, check_detail(detail),
-              hard is True, (not coalesced) if manual is None else manual is True)
+              hard is True, (not coalesced) if manual is None else manual is True, force is True)
     if coalesced:
         rt.store.begin_run(job.target, rt.settings.sched_ttl)
     lease = rt.store.acquire(job.target, owner_id(call), rt.settings.lock_ttl)
@@ -223,7 +227,8 @@ def _run(rt: Runtime, job: Job, lease: Lease) -> tuple[ResultLike, TargetStatus]
             f"gave up: the reconcile was interrupted {redelivered} times by its worker dying "
             "(out of memory?)")), begun.started, rt.clock.now())
     else:
-        result = _reconcile_safely(rt, job.target, job.trigger, job.prune, job.dry_run, job.manual)
+        result = _reconcile_safely(rt, job.target, job.trigger, job.prune, job.dry_run, job.manual,
+                                   job.force and job.manual)
     status, operation = records_from_result(result, operation_id=job.call.task_id, trigger=job.trigger,
                                             dry_run=job.dry_run, prune=bool(job.prune),
                                             attempt=job.call.attempt, trigger_detail=detail)

@@ -75,11 +75,13 @@ def reconcile(self: Task, application: Any, cluster: Any, trigger: Any = "poll",
 
 @_task(name="gitops.sync", bind=True, max_retries=MAX_RETRIES)
 def sync(self: Task, application: Any, cluster: Any, prune: Any = False,
-         dry_run: Any = False, detail: Any = None) -> dict[str, Any]:
-    """Manual sync, with prune / dry-run as asked (not coalesced: the user asked for this one)."""
+         dry_run: Any = False, detail: Any = None, force: Any = False) -> dict[str, Any]:
+    """Manual sync, with prune / dry-run / force as asked (not coalesced: the user asked for this one;
+    ``force`` is a keyword left out when false, so older workers still take the message)."""
     return _conclude(self, lambda: service.reconcile(get_runtime(), _call(self), application, cluster,
                                                      trigger=Trigger.MANUAL, prune=prune is True,
-                                                     dry_run=dry_run is True, coalesced=False, detail=detail))
+                                                     dry_run=dry_run is True, coalesced=False, detail=detail,
+                                                     force=force is True))
 
 
 @_task(name="gitops.hard_refresh", bind=True, max_retries=MAX_RETRIES)

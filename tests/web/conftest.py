@@ -37,8 +37,9 @@ class RecordingActions:
         return None if f"{app}@{cluster}" in self.coalesce else f"task-{len(self.calls)}"
 
     def enqueue_sync(self, app: str, cluster: str, *, prune: bool, dry_run: bool,
-                     detail: str | None = None) -> str:
-        self.calls.append(("sync", app, cluster, {"prune": prune, "dry_run": dry_run, "detail": detail}))
+                     detail: str | None = None, force: bool = False) -> str:
+        self.calls.append(("sync", app, cluster, {"prune": prune, "dry_run": dry_run, "detail": detail,
+                                                  **({"force": True} if force else {})}))
         return f"task-{len(self.calls)}"
 
     def hard_refresh(self, app: str, cluster: str, detail: str | None = None) -> str | None:

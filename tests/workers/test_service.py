@@ -375,3 +375,24 @@ def test_a_failed_reconcile_keeps_no_manifests_and_has_no_trace(rt: Runtime, rcl
 def test_a_poll_says_which_commit_triggered_the_reconciles(rt: Runtime, rclient: redis.Redis) -> None:
     out = service.poll(rt, "repo")
     assert out.trigger is Trigger.POLL and out.trigger_detail == "repo at c1"
+
+
+class Recording:
+    """A reconciler that records what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[dict[str, object]] = []
+
+    def reconcile(self, target: Target, **kw: object) -> fakes.Result:
+        self.asked.append(kw)
+        return fakes.Result(target, "a" * 40)
+
+
+def test_force_reaches_the_engine_only_for_a_manual_sync(rt: Runtime) -> None:
+    recording = Recording()
+    rt.reconciler = recording  # type: ignore[assignment]
+    assert run(rt, trigger="manual", coalesced=False, force=True).status == "done"
+    assert run(rt, task="t2", trigger="webhook", force=True).status == "done"  # a coalesced reconcile
+    assert run(rt, task="t3", trigger="manual", coalesced=False, force="yes").status == "done"  # not True
+    assert [a["force"] for a in recording.asked] == [True, False, False]
+    assert recording.asked[0]["sync"] is True

@@ -99,7 +99,7 @@ class FakeReconciler:
     client: Any
 
     def reconcile(self, target: Target, *, trigger: Trigger, prune: bool | None = None,
-                  dry_run: bool = False, sync: bool | None = None) -> Result:
+                  dry_run: bool = False, sync: bool | None = None, force: bool = False) -> Result:
         c, key = self.client, target.key
         started = time.time()
         if c.incr(f"fake:active:{key}") > 1:

@@ -53,9 +53,11 @@ def sync(request: Request, principal: Operator, ctx: Ctx, app: AppName, cluster:
     """Enqueue a sync (optionally ``prune``, ``dryRun``); the body may be omitted."""
     _, target = placed_target(ctx, principal, app, cluster, configured=True)
     options = body or models.SyncRequest()
-    _audit(ctx, request, principal, "sync", target, f"prune={options.prune} dry_run={options.dry_run}")
+    _audit(ctx, request, principal, "sync", target,
+           f"prune={options.prune} dry_run={options.dry_run} force={options.force}")
     operation = ctx.actions.enqueue_sync(target.application, target.cluster, prune=options.prune,
-                                         dry_run=options.dry_run, detail=f"{principal.name} via api")
+                                         dry_run=options.dry_run, detail=f"{principal.name} via api",
+                                         force=options.force)
     return _answer("sync", target, operation)
 
 

@@ -352,6 +352,9 @@ class SyncRequest(Model):
 
     prune: bool = Field(default=False, description="delete objects no longer in Git")
     dry_run: bool = Field(default=False, description="plan and report only; nothing is written")
+    force: bool = Field(default=False, description="take ownership of fields another field manager holds "
+                                                   "(server-side apply force); without it such a sync fails "
+                                                   "naming the manager")
 
 
 class ActionAccepted(Model):

@@ -1,4 +1,4 @@
-"""The dashboard's action forms: Sync (prune, dry run), Refresh and Hard refresh of one target.
+"""The dashboard's action forms: Sync (prune, dry run, force), Refresh and Hard refresh of one target.
 
 Routes ``POST /applications/{app}/clusters/{cluster}/{sync|refresh|hard-refresh}``, included in the
 dashboard's router by :mod:`web.dashboard.pages`; the application page's forms post here. Each needs
@@ -45,11 +45,12 @@ def _target(ctx: WebContext, principal: Principal, app: str, cluster: str) -> Ta
 
 
 def _enqueue(ctx: WebContext, action: str, target: Target, *, prune: bool, dry_run: bool,
-             detail: str) -> tuple[str, str | None]:
+             detail: str, force: bool = False) -> tuple[str, str | None]:
     """Enqueue ``action``: the flash code and the task id (None: one was already queued)."""
     app, cluster = target.application, target.cluster
     if action == "sync":
-        task: str | None = ctx.actions.enqueue_sync(app, cluster, prune=prune, dry_run=dry_run, detail=detail)
+        task: str | None = ctx.actions.enqueue_sync(app, cluster, prune=prune, dry_run=dry_run, detail=detail,
+                                                    force=force)
         return ("sync-dry-run" if dry_run else "sync"), task
     if action == "refresh":
         task = ctx.actions.request_reconcile(app, cluster, Trigger.MANUAL, detail)
@@ -65,12 +66,13 @@ async def act(request: Request, app: str, cluster: str, action: str, principal: 
         raise HTTPProblem(404, "Not found", "no such action")
     target = await run_in_threadpool(_target, ctx, principal, app, cluster)
     form = await request.form()
-    prune, dry_run = form.get("prune") == "1", form.get("dry_run") == "1"
+    prune, dry_run, force = form.get("prune") == "1", form.get("dry_run") == "1", form.get("force") == "1"
     detail = f"{principal.name} via dashboard"
     code, task = await run_in_threadpool(_enqueue, ctx, action, target, prune=prune, dry_run=dry_run,
-                                         detail=detail)
+                                         detail=detail, force=force)
     if ctx.audit is not None:
-        shown = f"prune={str(prune).lower()} dry_run={str(dry_run).lower()} " if action == "sync" else ""
+        shown = (f"prune={str(prune).lower()} dry_run={str(dry_run).lower()} force={str(force).lower()} "
+                 if action == "sync" else "")
         await run_in_threadpool(
             ctx.audit.record, actor=principal.name, action=action, target=target.key,
             detail=f"{shown}task={task or 'coalesced'} via dashboard",

@@ -16,16 +16,16 @@ SYNC = "/api/v1/applications/web/clusters/prod-eu/sync"
 
 
 def test_sync_enqueues_and_answers_202_with_the_operation_id(world: World, actions: Any) -> None:
-    response = world.client.post(SYNC, json={"prune": True, "dryRun": True}, headers=OPERATOR)
+    response = world.client.post(SYNC, json={"prune": True, "dryRun": True, "force": True}, headers=OPERATOR)
     assert response.status_code == 202, response.text
     assert response.json() == {"action": "sync", "application": "web", "cluster": "prod-eu",
                                "operation": "task-1", "queued": True,
                                "message": "sync of web@prod-eu enqueued as task-1"}
     assert actions.calls == [("sync", "web", "prod-eu", {"prune": True, "dry_run": True,
-                                                         "detail": "test-operator via api"})]
+                                                         "detail": "test-operator via api", "force": True})]
     [entry] = world.audit.entries()
     assert (entry.actor, entry.action, entry.target) == ("test-operator", "sync", "web@prod-eu")
-    assert entry.detail == "prune=True dry_run=True"
+    assert entry.detail == "prune=True dry_run=True force=True"
     assert entry.remote == "testclient"
 
 
@@ -103,7 +103,7 @@ def test_a_session_must_send_its_csrf_token(world: World, actions: Any) -> None:
 @pytest.mark.parametrize(("body", "content_type"), [
     (b'{"prune": "yes please"}', "application/json"),
     (b'{"prune": true, "dry_run": 3}', "application/json"),
-    (b'{"prune": true, "force": true}', "application/json"),
+    (b'{"prune": true, "takeover": true}', "application/json"),
     (b'{"prune": ', "application/json"),
     (b"[1, 2, 3]", "application/json"),
     (b'"sync"', "application/json"),

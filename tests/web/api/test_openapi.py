@@ -45,11 +45,11 @@ def test_every_route_is_documented_with_its_model_and_problem_answers(world: Wor
 def test_the_documents_speak_camel_case(world: World) -> None:
     doc = world.client.get("/api/v1/openapi.json").json()
     schemas = doc["components"]["schemas"]
-    assert set(schemas["SyncRequest"]["properties"]) == {"prune", "dryRun"}
+    assert set(schemas["SyncRequest"]["properties"]) == {"prune", "dryRun", "force"}
     assert {"driftCount", "reconciledAt", "failure"} <= set(schemas["TargetSummary"]["properties"])
     assert {"changedAt", "manager"} <= set(schemas["DriftItem"]["properties"])
     detail = set(schemas["OperationDetail"]["properties"])
-    assert {"spans", "objects", "triggerDetail", "commitTime"} <= detail
+    assert {"spans", "objects", "triggerDetail", "commitTime", "corrected", "correctedCount"} <= detail
     parameters = {p["name"] for p in doc["paths"]["/api/v1/targets"]["get"]["parameters"]}
     assert parameters == {"sync", "health", "cluster", "application", "clusterLabel", "appLabel", "revision",
                           "q", "drifted", "failed", "sort", "order", "cursor", "limit", "counts"}

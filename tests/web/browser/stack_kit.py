@@ -214,6 +214,14 @@ class Stack:
             answer = http.post(f"/api/v1/applications/{target.application}/clusters/{target.cluster}/refresh")
         assert answer.status_code == 202, answer.text
 
+    def sync(self, target: Target) -> None:
+        """Ask for a forced sync of ``target`` through the API, as the dashboard's Sync button with Force
+        does (hello-dev does not self-heal: a drift made on it stays until a sync takes it back)."""
+        with self.api() as http:
+            answer = http.post(f"/api/v1/applications/{target.application}/clusters/{target.cluster}/sync",
+                               json={"force": True})
+        assert answer.status_code == 202, answer.text
+
     def settled(self) -> bool:
         """Every demo target Synced, Healthy, without error, and idle: the baseline each test starts
         from and leaves behind. A target left Progressing by a sync (its Deployment was still rolling

@@ -103,13 +103,18 @@ def test_drift_names_the_manager_and_a_sync_shows_up_live(browser: Browser, stac
     # Sync pressed in another tab of the same session: this page must follow without a reload
     other = watch(context.new_page())
     other.page.goto(f"{stack.url}/applications/{DEV.application}?cluster={DEV.cluster}")
+    other.page.get_by_test_id("sync-force").check()  # kubectl-edit holds the field: take it back
     other.page.get_by_test_id("sync-button").click()
     expect(other.page.get_by_test_id("flash")).to_contain_text("Sync")
 
     expect(page.get_by_test_id("no-drift")).to_be_visible()
     expect(page.get_by_test_id("status-drift-count")).to_have_text("0")
     expect(page.get_by_test_id("history-item")).to_have_count(operations + 1)
+    # the sync names what it put back, and who had changed it
+    fixed = page.get_by_test_id("corrected-item").filter(has_text="greeting")
+    expect(fixed.get_by_test_id("drift-manager")).to_contain_text("changed by kubectl-edit at ")
     newest = page.get_by_test_id("history-item").first
+    expect(newest.get_by_test_id("corrected-count")).to_contain_text("corrected 1 drifted field")
     expect(newest.get_by_test_id("trigger-detail")).to_contain_text(f"{stack.admin} via dashboard")
     expect(newest.get_by_test_id("phase-badge")).to_have_attribute("data-value", "Succeeded")
     assert page.evaluate("window.__e2eMarker") == "same page"
@@ -158,7 +163,7 @@ def test_a_change_made_while_the_page_loads_is_caught_up(browser: Browser, stack
     assert watched.navigations == []  # no reload: the page itself caught up
     screenshot(page, "application-drift", full_page=True)
     watched.assert_inert()
-    stack.refresh(DEV)  # leave no drift record behind
+    stack.sync(DEV)  # leave no drift behind (hello-dev does not self-heal)
     wait_until(lambda: (stack.status(DEV) or {}).get("driftCount") == 0 and stack.idle(), "the drift gone")
 
 

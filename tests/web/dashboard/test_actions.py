@@ -59,15 +59,16 @@ def test_a_csrf_token_in_the_query_string_does_not_count(dashboard: Dashboard) -
 
 def test_sync_enqueues_with_its_options_audits_and_redirects_with_a_message(dashboard: Dashboard) -> None:
     client = dashboard.as_user("operator")
-    answer = client.post(SYNC, data={"csrf": "csrf-otto", "prune": "1", "dry_run": "1"})
+    answer = client.post(SYNC, data={"csrf": "csrf-otto", "prune": "1", "dry_run": "1", "force": "1"})
     assert answer.status_code == 303
     assert answer.headers["location"] == ("/applications/checkout?cluster=prod-eu"
                                           "&done=sync-dry-run&task=task-1")
     assert dashboard.actions.calls == [
-        ("sync", "checkout", "prod-eu", {"prune": True, "dry_run": True, "detail": "otto via dashboard"})]
+        ("sync", "checkout", "prod-eu", {"prune": True, "dry_run": True, "detail": "otto via dashboard",
+                                         "force": True})]
     [entry] = dashboard.audit.entries()
     assert (entry.actor, entry.action, entry.target) == ("otto", "sync", "checkout@prod-eu")
-    assert entry.detail == "prune=true dry_run=true task=task-1 via dashboard"
+    assert entry.detail == "prune=true dry_run=true force=true task=task-1 via dashboard"
     assert entry.remote == "testclient"
     page = client.get(answer.headers["location"]).text
     assert re.search(r'data-testid="flash">Dry-run sync queued: task task-1<', page)
