@@ -95,6 +95,8 @@ def test_drift_names_the_manager_and_a_sync_shows_up_live(browser: Browser, stac
     expect(item.locator(".drift-live")).to_contain_text(HOSTILE_LIVE)
     assert page.locator("#drift img, #drift script").count() == 0
     expect(page.get_by_test_id("status-drift-count")).to_have_text("1")
+    badge = page.get_by_test_id("target-status").get_by_test_id("sync-badge")
+    expect(badge).to_have_attribute("data-value", "OutOfSync")  # reported: hello-dev does not self-heal
 
     history = page.get_by_test_id("history-item")
     operations = history.count()
@@ -107,6 +109,7 @@ def test_drift_names_the_manager_and_a_sync_shows_up_live(browser: Browser, stac
     other.page.get_by_test_id("sync-button").click()
     expect(other.page.get_by_test_id("flash")).to_contain_text("Sync")
 
+    expect(badge).to_have_attribute("data-value", "Synced")
     expect(page.get_by_test_id("no-drift")).to_be_visible()
     expect(page.get_by_test_id("status-drift-count")).to_have_text("0")
     expect(page.get_by_test_id("history-item")).to_have_count(operations + 1)
