@@ -85,6 +85,7 @@ class FailedResult:
     commit_time: float | None = None
     manifests_digest: str | None = None
     corrected: tuple[FieldDrift, ...] = ()
+    applied: bool = False
     rendered: str = ""
     rendered_truncated: bool = False
 

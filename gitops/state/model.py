@@ -225,6 +225,8 @@ class Operation:
     commit_time: float | None = None     # committer time of the revision (epoch seconds)
     corrected: tuple[DriftRecord, ...] = ()  # drift found before its write that the write undid
     corrected_dropped: int = 0               # corrected fields beyond the bound, not kept
+    applied: bool | None = None  # whether it wrote; False: it only compared (the objects' actions are
+                                 # what a write would do); None: running, or written before it was kept
 
     @property
     def target(self) -> Target:
@@ -256,7 +258,8 @@ class Operation:
             manifests_digest=_str_opt(data.get("manifests_digest")),
             commit_time=_opt_float(data.get("commit_time")),
             corrected=tuple(DriftRecord(**d) for d in data.get("corrected", ()) if isinstance(d, Mapping)),
-            corrected_dropped=int(data.get("corrected_dropped", 0)))
+            corrected_dropped=int(data.get("corrected_dropped", 0)),
+            applied=None if data.get("applied") is None else bool(data["applied"]))
 
 
 @dataclass(frozen=True)
@@ -302,6 +305,8 @@ class ResultLike(Protocol):
     def manifests_digest(self) -> str | None: ...
     @property
     def corrected(self) -> Sequence[FieldDrift]: ...
+    @property
+    def applied(self) -> bool: ...
 
 
 def object_record(obj: ObjectResult) -> ObjectRecord:
@@ -352,7 +357,7 @@ def records_from_result(result: ResultLike, *, operation_id: str, trigger: Trigg
         manifests_digest=None if not result.manifests_digest else clip(result.manifests_digest, 128),
         commit_time=_opt_float(result.commit_time),
         corrected=tuple(drift_record(d) for d in corrected[:MAX_CORRECTED]),
-        corrected_dropped=max(0, len(corrected) - MAX_CORRECTED))
+        corrected_dropped=max(0, len(corrected) - MAX_CORRECTED), applied=bool(result.applied))
     return status, operation
 
 

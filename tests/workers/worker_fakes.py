@@ -52,6 +52,7 @@ class Result:
     rendered: str = ""
     rendered_truncated: bool = False
     corrected: tuple[FieldDrift, ...] = ()
+    applied: bool = False
 
 
 @dataclass

@@ -251,6 +251,8 @@ class OperationSummary(Model):
     objects_dropped: int = Field(description="objects beyond the stored limit, not listed")
     corrected_count: int = Field(description="drifted fields this operation's write put back to Git's "
                                              "values (self-heal, a sync)")
+    applied: bool | None = Field(default=None, description="whether it wrote; false: it only compared, and "
+                                 "`actions` say what a write would do; null: running or not recorded")
 
     @staticmethod
     def fields_of(op: Operation) -> dict[str, object]:
@@ -261,7 +263,7 @@ class OperationSummary(Model):
             dry_run=op.dry_run, prune=op.prune, attempt=op.attempt, redeliveries=op.redeliveries,
             error=op.error, failure=FailureInfo.of(op.failure), manifests_digest=op.manifests_digest,
             actions=dict(Counter(o.action for o in op.objects)), objects_dropped=op.objects_dropped,
-            corrected_count=len(op.corrected) + op.corrected_dropped)
+            corrected_count=len(op.corrected) + op.corrected_dropped, applied=op.applied)
 
     @classmethod
     def of(cls, op: Operation) -> OperationSummary:

@@ -42,6 +42,7 @@ class Result:
     commit_time: float | None = 50.0
     manifests_digest: str | None = "f" * 64
     corrected: tuple[FieldDrift, ...] = ()
+    applied: bool = False
 
 
 def _roundtrip(operation: Operation) -> Operation:
@@ -137,3 +138,13 @@ def test_corrected_drift_is_kept_on_the_operation_not_the_status() -> None:
     old = operation.to_dict()
     del old["corrected"], old["corrected_dropped"]
     assert Operation.from_dict(old).corrected == ()  # records written before it read back
+
+
+def test_an_operation_says_whether_it_wrote() -> None:
+    _, compared = records_from_result(Result(), operation_id="op-1", trigger=Trigger.POLL)
+    _, wrote = records_from_result(Result(applied=True), operation_id="op-2", trigger=Trigger.MANUAL)
+    assert (compared.applied, wrote.applied) == (False, True)
+    assert _roundtrip(compared).applied is False and _roundtrip(wrote).applied is True
+    old = wrote.to_dict()
+    del old["applied"]
+    assert Operation.from_dict(old).applied is None  # written before it was kept: not known

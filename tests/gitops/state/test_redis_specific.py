@@ -36,6 +36,7 @@ class FakeResult:
     commit_time: float | None = None
     manifests_digest: str | None = None
     corrected: tuple[FieldDrift, ...] = ()
+    applied: bool = False
 
 
 REF = ObjectRef("apps", "Deployment", "default", "web", "v1")

@@ -5,6 +5,7 @@ clusters, one cluster, webhook deliveries; the fragments app.js swaps in; who se
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from dashboard_kit import NOW, REVISION, Dashboard, fleet_of, hooks
 
@@ -128,6 +129,17 @@ def test_drift_a_heal_corrected_is_named_on_the_drift_card_and_in_history(dashbo
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert re.search(r'data-testid="corrected-count">corrected 1 drifted field: '
                      r'<code>\.data\.greeting</code> \(changed by kubectl-edit\)', html)
+
+
+def test_an_operation_that_only_compared_says_so(dashboard: Dashboard) -> None:
+    objects = (ObjectRecord("ConfigMap/shop/cfg", "configured", health="Healthy"),)
+    op = dashboard.writer.target("checkout", "prod-eu", objects=objects)
+    dashboard.store.record(None, replace(op, applied=False))
+    html = dashboard.as_user("viewer").get("/applications/checkout?cluster=prod-eu").text
+    assert hooks(html, "compared-only") == 1 and "Would be (nothing written)" in html
+    dashboard.store.record(None, replace(op, applied=True))
+    html = dashboard.as_user("viewer").get("/applications/checkout?cluster=prod-eu").text
+    assert hooks(html, "compared-only") == 0 and "Last action" in html
 
 
 def test_application_page_split_drift_layout_is_chosen_by_the_query(dashboard: Dashboard) -> None:
