@@ -46,6 +46,9 @@ ENV_RETRY_MAX: Final = "GITOPS_RETRY_MAX"
 ENV_RETRY_LIMIT: Final = "GITOPS_RETRY_LIMIT"
 # Self-heal: every target is reconciled again this often (seconds).
 ENV_RESYNC_SECONDS: Final = "GITOPS_RESYNC_SECONDS"
+# After a sync that left a target Progressing, look at it again after this many seconds, doubling,
+# up to six times (0: only at the next resync).
+ENV_HEALTH_RECHECK: Final = "GITOPS_HEALTH_RECHECK"
 # The beat's loop period and its leader lock (seconds).
 ENV_BEAT_TICK: Final = "GITOPS_BEAT_TICK"
 ENV_BEAT_LOCK_TTL: Final = "GITOPS_BEAT_LOCK_TTL"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import socket
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -282,8 +283,28 @@ def _conclude(rt: Runtime, job: Job, result: ResultLike, status: TargetStatus) -
         # a countdown longer than the visibility timeout would get the waiting message redelivered
         return Outcome("retry", failure.message, countdown=min(wait, 0.9 * rt.settings.visibility_timeout))
     detail = failure.message if failure is not None else f"{status.sync}/{status.health} at {status.revision}"
-    return _finish(rt, job, Outcome("done", detail, extra={
-        "revision": status.revision, "sync": str(status.sync), "health": str(status.health)}))
+    return _finish(rt, job, health_recheck(rt, job, result, Outcome("done", detail, extra={
+        "revision": status.revision, "sync": str(status.sync), "health": str(status.health)})))
+
+
+RECHECK = "health re-check"
+MAX_RECHECKS = 6
+_RECHECK = re.compile(rf"^{RECHECK} (\d+)/{MAX_RECHECKS}\b")
+
+
+def health_recheck(rt: Runtime, job: Job, result: ResultLike, outcome: Outcome) -> Outcome:
+    """After a write that left the target Progressing (a rollout under way), look at it again soon
+    instead of at the next resync: after ``health_recheck`` seconds, then doubling, at most
+    :data:`MAX_RECHECKS` times (the chain is counted in the follow-ups' trigger detail, which the
+    history shows). Each look is an ordinary reconcile; it writes only if the policy says so."""
+    found = _RECHECK.match(job.detail or "")
+    done = int(found.group(1)) if found else 0
+    base = rt.settings.health_recheck
+    if (base <= 0 or result.failure is not None or result.health is not HealthStatus.PROGRESSING
+            or (done == 0 and not result.applied) or done >= MAX_RECHECKS):
+        return outcome
+    return replace(outcome, enqueue=(job.target,), trigger=Trigger.POLL, countdown=base * 2 ** done,
+                   trigger_detail=f"{RECHECK} {done + 1}/{MAX_RECHECKS} after a sync")
 
 
 def _release(rt: Runtime, lease: Lease) -> None:

@@ -43,6 +43,7 @@ class Settings:
     retry_max: float = 300.0
     retry_limit: int = 5
     resync_seconds: float = 300.0        # self-heal: every target re-reconciled this often
+    health_recheck: float = 10.0         # first look again at a target a sync left Progressing (0: off)
     beat_tick: float = 2.0
     beat_lock_ttl: float = 15.0
 
@@ -64,6 +65,7 @@ class Settings:
             retry_max=_float(env.ENV_RETRY_MAX, d.retry_max),
             retry_limit=int(_float(env.ENV_RETRY_LIMIT, d.retry_limit)),
             resync_seconds=_float(env.ENV_RESYNC_SECONDS, d.resync_seconds),
+            health_recheck=max(0.0, _float(env.ENV_HEALTH_RECHECK, d.health_recheck)),
             beat_tick=_float(env.ENV_BEAT_TICK, d.beat_tick),
             beat_lock_ttl=_float(env.ENV_BEAT_LOCK_TTL, d.beat_lock_ttl),
         )

@@ -12,7 +12,7 @@ from worker_kit import wait_for
 from gitops.clock import ManualClock
 from gitops.errors import ClusterUnavailable, Failure, StateError
 from gitops.state import InMemoryStore, Lease
-from gitops.vocabulary import OperationPhase, SyncStatus, Target, Trigger
+from gitops.vocabulary import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
 from workers import service
 from workers.ports import Retry, Runtime
 from workers.settings import Settings
@@ -396,3 +396,37 @@ def test_force_reaches_the_engine_only_for_a_manual_sync(rt: Runtime) -> None:
     assert run(rt, task="t3", trigger="manual", coalesced=False, force="yes").status == "done"  # not True
     assert [a["force"] for a in recording.asked] == [True, False, False]
     assert recording.asked[0]["sync"] is True
+
+
+class Rolling:
+    """A reconciler whose target stays Progressing (a rollout under way) and that says whether it wrote."""
+
+    def __init__(self, applied: bool, health: HealthStatus = HealthStatus.PROGRESSING) -> None:
+        self.applied, self.health = applied, health
+
+    def reconcile(self, target: Target, **kw: object) -> fakes.Result:
+        return fakes.Result(target, "a" * 40, health=self.health, applied=self.applied)
+
+
+def test_a_sync_that_leaves_a_rollout_progressing_looks_again_soon_then_less_often(rt: Runtime) -> None:
+    rt.reconciler = Rolling(applied=True)  # type: ignore[assignment]
+    first = run(rt, trigger="manual", coalesced=False)
+    assert first.enqueue == (T,) and first.countdown == rt.settings.health_recheck == 10.0
+    assert first.trigger_detail == "health re-check 1/6 after a sync"
+    rt.reconciler = Rolling(applied=False)  # the look itself writes nothing: the chain goes on
+    third = run(rt, task="t3", detail="health re-check 3/6 after a sync")
+    assert third.enqueue == (T,) and third.countdown == 80.0  # 10, 20, 40, then 80 s
+    assert third.trigger_detail == "health re-check 4/6 after a sync"
+    assert run(rt, task="t6", detail="health re-check 6/6 after a sync").enqueue == ()  # bounded
+
+
+def test_no_look_again_without_a_write_a_rollout_or_when_turned_off(rt: Runtime) -> None:
+    rt.reconciler = Rolling(applied=False)
+    assert run(rt).enqueue == ()  # a poll that wrote nothing: the resync will do
+    rt.reconciler = Rolling(applied=True, health=HealthStatus.HEALTHY)  # type: ignore[assignment]
+    assert run(rt, task="t2", trigger="manual", coalesced=False).enqueue == ()
+    rt.reconciler = Rolling(applied=True)  # type: ignore[assignment]
+    rt.settings = replace(rt.settings, health_recheck=0.0)  # type: ignore[misc]
+    assert run(rt, task="t3", trigger="manual", coalesced=False).enqueue == ()
+    rt.settings = replace(rt.settings, health_recheck=10.0)  # type: ignore[misc]
+    assert run(rt, task="t4", detail="health re-check 9/6 after a sync").enqueue == ()  # forged count
