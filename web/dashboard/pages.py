@@ -116,6 +116,20 @@ def overview(request: Request, principal: Principal = viewer, ctx: WebContext = 
     return render.page(request, "overview.html", values, principal=principal)
 
 
+@router.get("/fragments/counts", response_class=HTMLResponse)
+def count_fragment(request: Request, principal: Principal = viewer,
+                   ctx: WebContext = ctx_dep) -> HTMLResponse:
+    """The overview's counts for the same filters as ``/`` (app.js swaps them in when statuses
+    change); one counts query of the index, the page itself is not read."""
+    fleet = ctx.fleet()
+    filters = views.TargetFilters.parse(request.query_params, default_view="matrix")
+    resolved = views.resolve(filters, fleet, access.visible_applications(fleet, principal))
+    counts = TargetCounts() if resolved.empty else ctx.state.counts(replace(resolved.query, cursor=None))
+    body = render.ENV.get_template("fragments/counts.html").render(
+        counts=counts, filters=filters, path="/", principal=principal)
+    return HTMLResponse(body, headers={"Cache-Control": "no-store"}, media_type="text/html; charset=utf-8")
+
+
 @router.get("/fragments/targets", response_class=HTMLResponse)
 def target_fragments(request: Request, target: list[str] = Query(default=[]),
                      principal: Principal = viewer, ctx: WebContext = ctx_dep) -> HTMLResponse:

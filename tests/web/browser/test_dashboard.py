@@ -170,6 +170,24 @@ def test_a_change_made_while_the_page_loads_is_caught_up(browser: Browser, stack
     wait_until(lambda: (stack.status(DEV) or {}).get("driftCount") == 0 and stack.idle(), "the drift gone")
 
 
+def test_the_overviews_counts_follow_a_drift_live(browser: Browser, stack: Stack) -> None:
+    watched = _admin(browser, stack)
+    page = watched.page
+    expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-state", "live")
+    expect(page.get_by_test_id("count-drifted")).to_contain_text("0")
+    watched.navigations.clear()
+    _edit_greeting(stack, "hello from kubectl edit")
+    stack.refresh(DEV)  # hello-dev reports the drift (no self-heal)
+    expect(page.get_by_test_id("count-drifted")).to_contain_text("1")
+    expect(page.get_by_test_id("count-sync-OutOfSync")).to_contain_text("1")
+    stack.sync(DEV)
+    expect(page.get_by_test_id("count-drifted")).to_contain_text("0")
+    expect(page.get_by_test_id("count-sync-Synced")).to_contain_text("3")
+    assert watched.navigations == []  # the page itself followed, no reload
+    wait_until(lambda: (stack.status(DEV) or {}).get("driftCount") == 0 and stack.idle(), "the drift gone")
+    watched.assert_inert()
+
+
 def _edit_greeting(stack: Stack, value: str) -> None:
     """Someone edits a field Git owns on the dev cluster, as
     ``kubectl apply --server-side --force-conflicts --field-manager kubectl-edit`` does."""

@@ -69,6 +69,20 @@ def test_each_filter_narrows_the_rows_and_the_counts(dashboard: Dashboard) -> No
         assert ("matching targets" in html) is True, query
 
 
+def test_the_counts_fragment_follows_the_overviews_filters(dashboard: Dashboard) -> None:
+    seed(dashboard)
+    client = dashboard.as_user("viewer")
+    for query, total in {"": 5, "cluster=prod-eu": 2, "drifted=1": 1, "cluster=nowhere": 0}.items():
+        answer = client.get(f"/fragments/counts?{query}")
+        assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
+        fragment = answer.text
+        assert fragment.lstrip().startswith('<section class="stats" data-testid="counts"')
+        assert re.search(rf'data-testid="count-total">{total}<', fragment), query
+        page = client.get(f"/?{query}").text  # the same section the page itself shows
+        assert re.search(r'<section class="stats".*?</section>', page, re.S).group(0) == re.search(  # type: ignore[union-attr]
+            r'<section class="stats".*?</section>', fragment, re.S).group(0), query  # type: ignore[union-attr]
+
+
 def test_bad_filters_say_why_and_match_nothing(dashboard: Dashboard) -> None:
     seed(dashboard)
     client = dashboard.as_user("viewer")

@@ -254,7 +254,8 @@ def test_webhooks_page_without_receivers(dashboard: Dashboard) -> None:
 
 def test_pages_need_a_login(dashboard: Dashboard) -> None:
     client = dashboard.as_user(None)
-    for path in ("/", "/applications/checkout", "/clusters", "/webhooks", "/fragments/targets"):
+    for path in ("/", "/applications/checkout", "/clusters", "/webhooks", "/fragments/targets",
+                 "/fragments/counts"):
         answer = client.get(path)
         assert answer.status_code == 303, path
         assert answer.headers["location"].startswith("/login?next=")

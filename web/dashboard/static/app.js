@@ -112,6 +112,26 @@
     if (sectionTimer === null) sectionTimer = setTimeout(refreshSection, DEBOUNCE_MS);
   }
 
+  /* ---- the overview's counts ---- */
+  var countsTimer = null;
+
+  function refreshCounts() {
+    countsTimer = null;
+    var counts = document.querySelector("section[data-testid=counts][data-fragment]");
+    if (!counts) return;
+    fetchFragment(counts.getAttribute("data-fragment") + window.location.search).then(function (text) {
+      var fresh = parseFragment(text).querySelector("section[data-testid=counts]");
+      var current = document.querySelector("section[data-testid=counts]");
+      if (fresh && current && !current.isEqualNode(fresh)) current.replaceWith(document.importNode(fresh, true));
+    }).catch(function () { /* the next event tries again */ });
+  }
+
+  function scheduleCounts() {
+    if (countsTimer === null && document.querySelector("section[data-testid=counts][data-fragment]")) {
+      countsTimer = setTimeout(refreshCounts, DEBOUNCE_MS);
+    }
+  }
+
   /* ---- events ---- */
   function onEvent(event) {
     var payload;
@@ -128,6 +148,7 @@
     }
     var section = document.getElementById("live-section");
     if (section && section.getAttribute("data-app") === payload.application) scheduleSection();
+    if (payload.kind === "status") scheduleCounts();  /* any target's status may move a count */
   }
 
   /* the stream skipped events (this page fell too far behind), or it just opened: refresh everything shown */
@@ -135,6 +156,7 @@
     var all = document.querySelectorAll("[data-target][data-part]");
     for (var i = 0; i < all.length; i++) scheduleTarget(all[i].getAttribute("data-target"));
     if (document.getElementById("live-section")) scheduleSection();
+    scheduleCounts();
   }
 
   function connect() {
