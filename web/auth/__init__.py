@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Protocol
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from gitops.domain import Application
@@ -90,7 +91,8 @@ def require(role: Role, *, unsafe: bool = False) -> Callable[[Request], Awaitabl
     page (pages) without credentials, 403 with too low a role or a missing/wrong CSRF token."""
 
     async def dependency(request: Request) -> Principal:
-        found = _authenticator(request).authenticate(request)
+        # the authenticator reads Redis (session, token, the user's current role): off the event loop
+        found = await run_in_threadpool(_authenticator(request).authenticate, request)
         if found is None:
             if is_api(request):
                 raise HTTPProblem(401, "Unauthorized", "log in or send an API token",
