@@ -32,6 +32,9 @@ from gitops.state.model import clip
 from gitops.state.names import DEFAULT_PREFIX
 
 LOG_CAP: Final = 1000
+# Rejected deliveries (forged, replayed, unreadable: anyone can send them) may hold at most this many
+# places of the log, so a flood of them never pushes the verified ones out.
+REJECTED_CAP: Final = 200
 MAX_TRIGGERED: Final = 200
 MAX_ID: Final = 200
 MAX_URL: Final = 500
@@ -176,11 +179,13 @@ def _limit(limit: int, cap: int) -> int:
 class InMemoryDeliveries:
     """:class:`Deliveries` in a dictionary (tests, ``gitops up`` without Redis); thread-safe."""
 
-    def __init__(self, cap: int = LOG_CAP, clock: Clock = SYSTEM_CLOCK) -> None:
-        self.cap, self.clock = cap, clock
+    def __init__(self, cap: int = LOG_CAP, clock: Clock = SYSTEM_CLOCK,
+                 rejected_cap: int = REJECTED_CAP) -> None:
+        self.cap, self.clock, self.rejected_cap = cap, clock, rejected_cap
         self._lock = threading.Lock()
         self._seen: dict[str, float] = {}
         self._log: OrderedDict[str, Delivery] = OrderedDict()
+        self._rejected: OrderedDict[str, None] = OrderedDict()  # keys of rejected ones, oldest first
 
     def remember(self, provider: str, delivery_id: str, ttl: float) -> bool:
         digest = _seen_digest(provider, delivery_id)
@@ -202,8 +207,12 @@ class InMemoryDeliveries:
         with self._lock:
             self._log[stored.key] = stored
             self._log.move_to_end(stored.key, last=False)
+            if stored.verdict is Verdict.REJECTED:
+                self._rejected[stored.key] = None
+                while len(self._rejected) > self.rejected_cap:
+                    self._log.pop(self._rejected.popitem(last=False)[0], None)
             while len(self._log) > self.cap:
-                self._log.popitem(last=True)
+                self._rejected.pop(self._log.popitem(last=True)[0], None)
         return stored
 
     def recent(self, limit: int = 100, provider: str | None = None) -> list[Delivery]:
@@ -218,14 +227,25 @@ class InMemoryDeliveries:
             return next((d for d in self._log.values() if d.id == key), None)
 
 
-# KEYS: log list, records hash.  ARGV: record key, record json, cap.
+# KEYS: log list, records hash, rejected list.  ARGV: record key, record json, cap, rejected (0|1),
+# rejected cap. The rejected list names the rejected entries of the log (newest first), at most
+# ``rejected cap`` of them: the oldest beyond it leave the log too.
 _RECORD: Final = """
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('LPUSH', KEYS[1], ARGV[1])
+if ARGV[4] == '1' then
+  redis.call('LPUSH', KEYS[3], ARGV[1])
+  local over = redis.call('LLEN', KEYS[3]) - tonumber(ARGV[5])
+  while over > 0 do
+    local old = redis.call('RPOP', KEYS[3])
+    if old then redis.call('LREM', KEYS[1], 1, old) redis.call('HDEL', KEYS[2], old) end
+    over = over - 1
+  end
+end
 local extra = redis.call('LLEN', KEYS[1]) - tonumber(ARGV[3])
 while extra > 0 do
   local old = redis.call('RPOP', KEYS[1])
-  if old then redis.call('HDEL', KEYS[2], old) end
+  if old then redis.call('HDEL', KEYS[2], old) redis.call('LREM', KEYS[3], 1, old) end
   extra = extra - 1
 end
 return 1
@@ -254,12 +274,13 @@ def _decode(raw: bytes | str | None) -> Delivery | None:
 
 class RedisDeliveries:
     """:class:`Deliveries` on Redis: replay marks ``<prefix>webhooks:seen:<sha256>`` (expired by Redis),
-    the log ``<prefix>webhooks:log`` (list of record keys, newest first) and
-    ``<prefix>webhooks:records`` (hash of key -> JSON), kept in step by one script."""
+    the log ``<prefix>webhooks:log`` (list of record keys, newest first), ``<prefix>webhooks:records``
+    (hash of key -> JSON) and ``<prefix>webhooks:rejected`` (the rejected entries of the log, at most
+    ``rejected_cap``), kept in step by one script."""
 
     def __init__(self, client: redis.Redis[bytes], *, prefix: str = DEFAULT_PREFIX,
-                 cap: int = LOG_CAP) -> None:
-        self.client, self.prefix, self.cap = client, prefix, cap
+                 cap: int = LOG_CAP, rejected_cap: int = REJECTED_CAP) -> None:
+        self.client, self.prefix, self.cap, self.rejected_cap = client, prefix, cap, rejected_cap
         self._record = client.register_script(_RECORD)
 
     @classmethod
@@ -271,6 +292,11 @@ class RedisDeliveries:
     @property
     def log_key(self) -> str:
         return f"{self.prefix}webhooks:log"
+
+    @property
+    def rejected_key(self) -> str:
+        """The rejected entries of the log (a list of record keys, newest first)."""
+        return f"{self.prefix}webhooks:rejected"
 
     @property
     def records_key(self) -> str:
@@ -291,8 +317,9 @@ class RedisDeliveries:
     def record(self, delivery: Delivery) -> Delivery:
         stored = delivery.bounded()
         with _translated("record"):
-            self._record(keys=[self.log_key, self.records_key],
-                         args=[stored.key, json.dumps(stored.to_dict()), self.cap])
+            self._record(keys=[self.log_key, self.records_key, self.rejected_key],
+                         args=[stored.key, json.dumps(stored.to_dict()), self.cap,
+                               int(stored.verdict is Verdict.REJECTED), self.rejected_cap])
         return stored
 
     def _keys(self) -> list[str]:

@@ -107,6 +107,19 @@ def test_the_log_is_newest_first_and_capped(store: Deliveries) -> None:
     assert store.get(stored[7].key) == stored[7]
 
 
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_a_flood_of_rejected_deliveries_holds_only_its_share_of_the_log(
+        kind: str, clock: ManualClock, request: pytest.FixtureRequest) -> None:
+    store: Deliveries = (InMemoryDeliveries(cap=5, clock=clock, rejected_cap=3) if kind == "memory" else
+                         RedisDeliveries(request.getfixturevalue("rclient"), cap=5, rejected_cap=3))
+    verified = [store.record(_delivery(n)) for n in range(3)]
+    forged = [store.record(_delivery(10 + n, verdict=Verdict.REJECTED, reason="bad signature"))
+              for n in range(50)]
+    assert all(store.get(d.key) == d for d in verified[1:])  # the cap of 5 keeps 2 of them beside 3 rejected
+    assert [d.id for d in store.recent()] == ["d-59", "d-58", "d-57", "d-2", "d-1"]  # newest first, cap 5
+    assert store.get(forged[0].key) is None  # the rejected log keeps only its own newest
+
+
 def test_a_record_round_trips_and_gets_a_time_ordered_key(store: Deliveries) -> None:
     original = _delivery(1, paths=None, triggered=(("web@prod", "t1"), ("api@prod", "coalesced")))
     stored = store.record(original)
