@@ -84,6 +84,7 @@ class Cluster:
     insecure_skip_tls_verify: bool = False
     qps: float = 20.0
     timeout_seconds: float = 30.0
+    annotations: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,13 @@ def _repository(r: Repository) -> domain.Repository:
 
 def _cluster(c: Cluster) -> domain.Cluster:
     return domain.Cluster(c.name, dict(c.labels), c.kubeconfig, c.context, c.server, c.ca_file, c.token_env,
-                          c.token_file, c.insecure_skip_tls_verify, float(c.qps), float(c.timeout_seconds))
+                          c.token_file, c.insecure_skip_tls_verify, float(c.qps), float(c.timeout_seconds),
+                          dict(c.annotations))
+
+
+def to_application(a: Application) -> domain.Application:
+    """One validated Application as the engine's value (also what an ApplicationSet generates)."""
+    return _application(a)
 
 
 def _application(a: Application) -> domain.Application:

@@ -130,7 +130,9 @@ def _load_document(doc: Document, base_dir: Path) -> tuple[_Entry | None, list[P
     fields["name"] = envelope.metadata.name
     if public_model is Cluster or public_model is Application:
         fields["labels"] = dict(envelope.metadata.labels)
-    given = spec.model_fields_set | ({"name", "labels"} & fields.keys())
+    if public_model is Cluster:
+        fields["annotations"] = dict(envelope.metadata.annotations)
+    given = spec.model_fields_set | ({"name", "labels", "annotations"} & fields.keys())
     obj = public_model.model_construct(_fields_set=given, **fields)
     return _Entry(kind, envelope.metadata.name, obj, doc), []
 

@@ -211,7 +211,9 @@ class ClusterSpec(Model):
 
 
 class Cluster(ClusterSpec):
-    """A Kubernetes cluster: ``name`` and ``labels`` from metadata plus the validated spec."""
+    """A Kubernetes cluster: ``name``, ``labels`` and ``annotations`` from metadata plus the validated
+    spec (labels and annotations are what ApplicationSet cluster generators select and expose)."""
 
     name: Name
     labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}

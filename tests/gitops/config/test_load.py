@@ -178,7 +178,7 @@ def test_cluster_by_kubeconfig_and_by_server(write: Write) -> None:
     assert direct.kubeconfig is None and not direct.insecure_skip_tls_verify
 
 
-def test_reserved_kinds_are_validated_structurally(write: Write) -> None:
+def test_application_sets_are_validated_structurally(write: Write) -> None:
     path = write("r.yaml", """\
         apiVersion: gitops.dev/v1alpha1
         kind: ApplicationSet
@@ -188,7 +188,9 @@ def test_reserved_kinds_are_validated_structurally(write: Write) -> None:
           template: {spec: {source: {path: "apps/{{name}}"}}}
         """)
     config = load_config(path)
-    assert config.application_sets["per-cluster"].generators == [{"clusters": {"selector": {"env": "prod"}}}]
+    (generator,) = config.application_sets["per-cluster"].generators
+    assert generator.kind == "clusters" and generator.clusters is not None
+    assert generator.clusters.selector.match_labels == {"env": "prod"}  # the matchLabels shorthand
 
 
 def test_a_verification_policy_is_refused_until_verification_exists(write: Write) -> None:

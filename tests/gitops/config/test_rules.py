@@ -108,7 +108,7 @@ def test_application_paths_stay_inside_the_repository(write: Write, base_text: s
 
 @pytest.mark.parametrize(("spec", "field", "message"), [
     ("{generators: [], template: {}}", "spec.generators", "must not be empty"),
-    ("{generators: [{}]}", "spec.template", "required field is missing"),
+    ("{generators: [{list: {elements: []}}]}", "spec.template", "required field is missing"),
     ("{generators: [x], template: {}}", "spec.generators[0]", "expected a mapping"),
 ])
 def test_application_set_structure(write: Write, problems: Problems, spec: str, field: str,
