@@ -28,6 +28,7 @@ class SnapshotTree:
         self.git = git
         self.repositories = {r.name: r for r in repositories}
         self.snapshots: dict[tuple[str, str | None], Snapshot] = {}
+        self.listings: dict[tuple[str, str | None], tuple[str, ...]] = {}
 
     def _snapshot(self, repository: str, revision: str | None) -> Snapshot:
         key = (repository, revision)
@@ -40,7 +41,14 @@ class SnapshotTree:
         return self.snapshots[key]
 
     def files(self, repository: str, revision: str | None) -> tuple[str, ...]:
-        root = self._snapshot(repository, revision).path
+        """Listed once per (repository, revision) and instance: a matrix asks once per combination."""
+        key = (repository, revision)
+        if key not in self.listings:
+            self.listings[key] = self._list(self._snapshot(repository, revision).path)
+        return self.listings[key]
+
+    @staticmethod
+    def _list(root: Path) -> tuple[str, ...]:
         out: list[str] = []
         for directory, dirs, names in os.walk(root, followlinks=False):
             dirs[:] = [d for d in dirs if d != ".git" and not os.path.islink(os.path.join(directory, d))]

@@ -3,13 +3,13 @@
 Called by ``gitops validate`` and every command or worker that needs the configuration. Each stage
 collects problems instead of stopping at the first: unreadable or hostile files, documents that are not
 ``gitops.dev/v1alpha1`` objects of a known kind, fields pydantic rejects, duplicate names within a kind
-and references to undefined clusters or repositories. A ``VerificationPolicy`` that validates is
-still refused (located at its ``kind``): image verification is not implemented yet, and accepting a
-policy nothing enforces would leave a user who asked for verification with none. If anything is wrong
-the whole load fails with one :class:`~gitops.errors.ConfigError` listing every problem in file order,
-so nothing half-valid is ever returned. Pydantic runs with YAML aliases only (``by_name=False``) so
-snake_case keys in YAML are unknown fields, while Python callers may build models with snake_case
-keywords.
+and references to undefined clusters or repositories (an ApplicationSet's git generators included). A
+``VerificationPolicy`` that validates is still refused (located at its ``kind``): image verification is
+not implemented yet, and accepting a policy nothing enforces would leave a user who asked for
+verification with none. If anything is wrong the whole load fails with one
+:class:`~gitops.errors.ConfigError` listing every problem in file order, so nothing half-valid is ever
+returned. Pydantic runs with YAML aliases only (``by_name=False``) so snake_case keys in YAML are
+unknown fields, while Python callers may build models with snake_case keywords.
 """
 
 from __future__ import annotations
@@ -184,12 +184,35 @@ def _references(entries: list[_Entry]) -> list[Problem]:
             listed = _raw(entry.doc.data, ("spec", "repositories"))
             if isinstance(listed, list):
                 found = [(("spec", "repositories", i), "Repository") for i in range(len(listed))]
+        elif entry.kind == "ApplicationSet":
+            at: Loc = ("spec", "generators")
+            found = _generator_references(_raw(entry.doc.data, at), at)
         for loc, kind in found:
             name = _raw(entry.doc.data, loc)
             # Names that are blank or unprintable already failed validation; never echo them.
             if isinstance(name, str) and name.strip() and name.isprintable() and (kind, name) not in declared:
                 problems.append(_at(entry.doc, loc, f'{kind.lower()} "{name[:64]}" is not defined'))
     return problems
+
+
+def _generator_references(generators: Any, loc: Loc, depth: int = 0) -> list[tuple[Loc, str]]:
+    """The repositories an ApplicationSet's git generators name, matrix and merge children included;
+    a name that is a template (``{{ ... }}``) is only known per element, so it is not checked here."""
+    found: list[tuple[Loc, str]] = []
+    if not isinstance(generators, list) or depth > 8:
+        return found
+    for i, generator in enumerate(generators):
+        if not isinstance(generator, dict):
+            continue
+        git = generator.get("git")
+        if isinstance(git, dict) and isinstance(git.get("repository"), str) and "{" not in git["repository"]:
+            found.append(((*loc, i, "git", "repository"), "Repository"))
+        for kind in ("matrix", "merge"):
+            child = generator.get(kind)
+            if isinstance(child, dict):
+                at: Loc = (*loc, i, kind, "generators")
+                found += _generator_references(child.get("generators"), at, depth + 1)
+    return found
 
 
 def _raw(data: Any, loc: Loc) -> Any:

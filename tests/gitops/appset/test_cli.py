@@ -87,7 +87,12 @@ def test_configuration_errors_are_exit_2(config: Callable[[str], Path], tmp_path
     broken = tmp_path / "broken.yaml"
     broken.write_text(config("name").read_text().replace("matchLabels", "matchLabel"))
     assert preview(capsys, tmp_path, broken)[0] == 2
-    gone = tmp_path / "gone.yaml"
-    gone.write_text(config("name").read_text().replace("repository: infra, dir", "repository: nope, dir"))
+    undefined = tmp_path / "undefined.yaml"
+    text = config("name").read_text()
+    undefined.write_text(text.replace("repository: infra, dir", "repository: nope, dir"))
+    assert preview(capsys, tmp_path, undefined)[0] == 2  # a configuration error: nothing is generated
+    gone = tmp_path / "gone.yaml"  # known only per element: the generator fails as a whole
+    gone.write_text(config("name").read_text().replace("repository: infra, dir",
+                                                       "repository: \"{{ name }}-repo\", dir"))
     code, out = preview(capsys, tmp_path, gone)
-    assert code == 2 and "failed: generators[0].matrix" in out
+    assert code == 2 and "failed: generators[0].matrix" in out and "prod-eu-repo" in out

@@ -63,6 +63,11 @@ def test_a_valid_set_loads_as_typed_specs(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(textwrap.dedent("""\
         apiVersion: gitops.dev/v1alpha1
+        kind: Repository
+        metadata: {name: demo}
+        spec: {url: "https://git.example.com/demo.git"}
+        ---
+        apiVersion: gitops.dev/v1alpha1
         kind: ApplicationSet
         metadata: {name: s}
         spec:
@@ -105,3 +110,14 @@ def test_cluster_annotations_from_metadata_reach_the_clusters_generator(tmp_path
     generation = generate(config.application_sets["s"], Inputs(to_fleet(config), FakeGitTree({})))
     assert generation.parameters == ({"name": "prod", "server": "https://prod.example:6443",
                                       "labels.env": "prod", "annotations.owner": "team-a"},)
+
+
+def test_git_generators_must_name_configured_repositories(tmp_path: Path) -> None:
+    generators = ("[{git: {repository: nope, directories: [{path: a}]}},"
+                  " {matrix: {generators: [{clusters: {}},"
+                  " {git: {repository: gone, files: [{path: a.json}]}},"
+                  " {git: {repository: '{{ name }}', files: [{path: a.json}]}}]}}]")
+    found = problems(tmp_path, generators)
+    assert [(f, m) for f, m, _ in found] == [
+        ("spec.generators[0].git.repository", 'repository "nope" is not defined'),
+        ("spec.generators[1].matrix.generators[1].git.repository", 'repository "gone" is not defined')]
