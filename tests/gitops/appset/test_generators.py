@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from gitops import domain
@@ -252,3 +254,17 @@ def test_a_generator_over_the_element_limit_fails(appset: Callable[..., Any], fl
         {"list": {"elements": [{"b": i} for i in range(4)]}}]}}]), Inputs(fleet, NO_GIT))
     assert gen.parameters == () and not gen.complete
     assert "over" in gen.failures[0].failure.message
+
+
+def test_a_repository_gone_away_fails_the_generator_with_the_real_adapter(
+        appset: Callable[..., Any], fleet: domain.Fleet, git_repo: Callable[..., domain.Repository],
+        snapshot_tree: Callable[..., SnapshotTree]) -> None:
+    """#18480 against real Git: the remote disappears between two runs; the second run generates
+    nothing from it and says so, instead of an empty (delete-everything) set."""
+    repo = git_repo("infra", {"apps/web/k.yaml": "x"})
+    spec = appset([{"git": {"repository": "infra", "directories": [{"path": "apps/*"}]}}])
+    assert names(generate(spec, Inputs(fleet, snapshot_tree(repo))), "path") == ["apps/web"]
+    shutil.rmtree(Path(repo.url.removeprefix("file://")))
+    again = generate(spec, Inputs(fleet, snapshot_tree(repo)))
+    assert again.parameters == () and not again.complete
+    assert again.failures[0].generator == "generators[0].git"
