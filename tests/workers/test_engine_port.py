@@ -59,8 +59,6 @@ def test_runtime_needs_a_configuration() -> None:
 
 
 def test_a_verifier_plugs_into_the_workers_engine_through_the_engines_wiring(tmp_path: Path) -> None:
-    import subprocess
-
     from gitops.adapters import RenderersPort
     from gitops.errors import VerificationFailed
     from gitops.sources import GitSource
@@ -68,29 +66,7 @@ def test_a_verifier_plugs_into_the_workers_engine_through_the_engines_wiring(tmp
     from gitops.vocabulary import Trigger
     from workers.engine_port import EngineReconciler
 
-    repo = tmp_path / "repo"
-    (repo / "app").mkdir(parents=True)
-    (repo / "app" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
-    ident = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "first"]):
-        subprocess.run(["git", "-C", str(repo), *ident, *args], check=True, capture_output=True)
-    (tmp_path / "c.yaml").write_text(f"""apiVersion: gitops.dev/v1alpha1
-kind: Repository
-metadata: {{name: repo}}
-spec: {{url: "{repo}", allowLocal: true}}
----
-apiVersion: gitops.dev/v1alpha1
-kind: Cluster
-metadata: {{name: prod}}
-spec: {{server: "https://127.0.0.1:1"}}
----
-apiVersion: gitops.dev/v1alpha1
-kind: Application
-metadata: {{name: web}}
-spec:
-  source: {{repository: repo, path: app}}
-  destination: {{cluster: prod, namespace: web}}
-""")
+    _git_app(tmp_path)  # one ConfigMap in a local repository, and its configuration in c.yaml
     seen: list[str] = []
 
     class Refuse:
