@@ -14,7 +14,8 @@ others; names must be unique, and a duplicated name is an error on every element
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,10 +33,12 @@ TEMPLATE = "template"
 
 @dataclass(frozen=True)
 class Generated:
-    """The application rendered from parameter set ``index``."""
+    """The application rendered from parameter set ``index``, and its validated document (the
+    Application model dumped in JSON mode without defaults: what the controller stores)."""
 
     index: int
     application: DomainApplication
+    document: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 Rendered = Generated | ElementError
@@ -82,7 +85,7 @@ def _one(i: int, raw: dict[str, Any], params: Any, renderer: Renderer, fleet: Fl
         if app.destination.cluster not in fleet.clusters:
             return ElementError(TEMPLATE, element, f"cluster {app.destination.cluster[:64]!r} is not defined",
                                 "template.spec.destination.cluster")
-    return Generated(i, to_application(app))
+    return Generated(i, to_application(app), app.model_dump(mode="json", exclude_defaults=True))
 
 
 def _unique(out: list[Rendered]) -> list[Rendered]:

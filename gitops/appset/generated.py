@@ -45,7 +45,7 @@ class GeneratedApp:
 
     def application(self) -> DomainApplication:
         """The engine's value (the document validated again, as a configuration file would be)."""
-        return to_application(Application.model_validate(dict(self.document), by_alias=True, by_name=False))
+        return to_application(Application.model_validate(dict(self.document), by_name=True))
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.document)

@@ -124,7 +124,7 @@ def _app(data: Any) -> GeneratedApp:
     if not isinstance(data, dict):
         raise ValueError("a generated application is not a mapping")
     try:
-        Application.model_validate(data, by_alias=True, by_name=False)
+        Application.model_validate(data, by_name=True)
     except ValidationError as exc:
         raise ValueError(f"generated application {str(data.get('name'))[:64]!r} no longer validates: "
                          f"{exc.errors(include_url=False, include_input=False)[0]['msg']}") from None
