@@ -88,6 +88,7 @@ class AppSetState:
     rollout: RolloutState | None = None
     paused: bool = False
     last_run: LastRun = LastRun()
+    kept: tuple[str, ...] = ()  # restored from a tombstone: never deleted while kept
 
     def with_(self, **changes: Any) -> AppSetState:
         return replace(self, **changes)
@@ -99,7 +100,7 @@ class AppSetState:
             "released": [a.to_dict() for _, a in sorted(self.released.items())],
             "pending": self.pending.to_dict() if self.pending else None,
             "rollout": self.rollout.to_dict() if self.rollout else None,
-            "paused": self.paused, "last_run": self.last_run.to_dict()},
+            "paused": self.paused, "last_run": self.last_run.to_dict(), "kept": sorted(self.kept)},
             sort_keys=True, separators=(",", ":"))
 
     @staticmethod
@@ -114,7 +115,8 @@ class AppSetState:
                 {a.name: a for a in map(_app, data.get("released", ()))},
                 PendingChange.from_dict(data["pending"]) if data.get("pending") else None,
                 RolloutState.from_dict(data["rollout"]) if data.get("rollout") else None,
-                bool(data.get("paused", False)), LastRun.from_dict(data.get("last_run", {})))
+                bool(data.get("paused", False)), LastRun.from_dict(data.get("last_run", {})),
+                tuple(map(str, data.get("kept", ()))))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StateError(f"the stored record of ApplicationSet {name!r} is unreadable: {exc}",
                              temporary=False) from None
