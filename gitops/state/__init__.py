@@ -9,7 +9,9 @@ every target for the web, kept by the writes; :mod:`gitops.state.index`); :class
 them. Two implementations provide every role — :class:`RedisStore` (Lua scripts, appendonly Redis,
 versioned ``gitops:v1:`` keys) and :class:`InMemoryStore` (tests; time from an injected
 :class:`gitops.clock.Clock`) — so callers never see Redis. :func:`open_store` picks the Redis URL
-from the argument or ``GITOPS_REDIS_URL``.
+from the argument or ``GITOPS_REDIS_URL``. The ApplicationSet controller's versioned records and
+tombstones have a port of their own (:class:`AppSetStore` in :mod:`gitops.state.appsets`; opened by
+:func:`open_appsets`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from gitops import program
 from gitops.env import ENV_REDIS_URL
 from gitops.errors import StateError
+from gitops.state.appsets import AppSetStore, InMemoryAppSets, RedisAppSets, Tombstone, Versioned
 from gitops.state.base import (
     EVENTS_LIMIT,
     HISTORY_LIMIT,
@@ -55,11 +58,12 @@ from gitops.state.names import DEFAULT_PREFIX, Keys, check_name, check_target
 from gitops.state.redis_store import RedisStore
 
 __all__ = [
-    "DEFAULT_PAGE", "DEFAULT_PREFIX", "EVENTS_LIMIT", "HISTORY_LIMIT", "MAX_PAGE", "Coalescing",
-    "DriftRecord", "Event", "InMemoryStore", "Keys", "Lease", "Leases", "ObjectRecord", "Operation",
-    "RecordReader", "Records", "RedisStore", "RenderedManifests", "Schedule", "SortKey", "Store",
-    "TargetCounts", "TargetIndex", "TargetPage", "TargetQuery", "TargetStatus", "carry_forward",
-    "check_name", "check_target", "open_store", "recorded_url_path", "records_from_result", "redis_url",
+    "DEFAULT_PAGE", "DEFAULT_PREFIX", "EVENTS_LIMIT", "HISTORY_LIMIT", "MAX_PAGE", "AppSetStore",
+    "Coalescing", "DriftRecord", "Event", "InMemoryAppSets", "InMemoryStore", "Keys", "Lease", "Leases",
+    "ObjectRecord", "Operation", "RecordReader", "Records", "RedisAppSets", "RedisStore", "RenderedManifests",
+    "Schedule", "SortKey", "Store", "TargetCounts", "TargetIndex", "TargetPage", "TargetQuery",
+    "TargetStatus", "Tombstone", "Versioned", "carry_forward", "check_name", "check_target", "open_appsets",
+    "open_store", "recorded_url_path", "records_from_result", "redis_url",
 ]
 
 
@@ -90,3 +94,9 @@ def redis_url(url: str | None = None) -> str:
 def open_store(url: str | None = None) -> RedisStore:
     """A RedisStore on ``url`` (or ``$GITOPS_REDIS_URL``)."""
     return RedisStore.from_url(redis_url(url))
+
+
+def open_appsets(url: str | None = None) -> RedisAppSets:
+    """The ApplicationSet controller's store (:class:`RedisAppSets`) on ``url`` (or the Redis
+    :func:`redis_url` finds)."""
+    return RedisAppSets.from_url(redis_url(url))
