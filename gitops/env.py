@@ -51,6 +51,7 @@ ENV_RESYNC_SECONDS: Final = "GITOPS_RESYNC_SECONDS"
 ENV_HEALTH_RECHECK: Final = "GITOPS_HEALTH_RECHECK"
 # The beat's loop period and its leader lock (seconds).
 ENV_BEAT_TICK: Final = "GITOPS_BEAT_TICK"
+ENV_APPSET_INTERVAL: Final = "GITOPS_APPSET_INTERVAL"
 ENV_BEAT_LOCK_TTL: Final = "GITOPS_BEAT_LOCK_TTL"
 
 # --- the web server (web/) ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from workers.settings import QUEUES, Settings
 
 ROUTES = {
     "gitops.poll": {"queue": "poll"},
+    "gitops.appset": {"queue": "poll"},
     "gitops.beat_tick": {"queue": "poll"},
     "gitops.reconcile": {"queue": "reconcile"},
     "gitops.refresh": {"queue": "reconcile"},

@@ -29,6 +29,7 @@ from workers.ports import Runtime
 
 log = logging.getLogger(__name__)
 BEAT_LOCK = "beat"
+APPSET_PREFIX = "appset."
 RESYNC_LOCK = "resync"
 
 
@@ -38,6 +39,7 @@ class Dispatch:
 
     poll: Callable[[str], object]
     reconcile: Callable[[Target, Trigger], object]
+    appset: Callable[[str], object] | None = None
 
 
 class Beat:
@@ -61,11 +63,24 @@ class Beat:
         for repo in self.rt.store.claim_due(self.rt.catalog.repositories(), at):
             self.dispatch.poll(repo)
             sent.append(f"poll:{repo}")
+        sent += self._appsets(at)
         once = f"{self.owner}:{uuid.uuid4().hex[:8]}"  # a fresh owner: taking it never renews it
         if self.rt.store.acquire_named(RESYNC_LOCK, once, self.rt.settings.resync_seconds):
             # the resync lock is never released: its expiry is the resync interval
             sent += self._resync()
         return sent
+
+    def _appsets(self, at: float) -> list[str]:
+        """A controller pass per configured ApplicationSet every ``appset_interval`` (due times kept in
+        the same schedule as the polls, as ``appset.NAME``: a repository name has no dot)."""
+        if self.rt.appsets is None or self.dispatch.appset is None:
+            return []
+        names = self.rt.appsets.names()
+        every = self.rt.settings.appset_interval
+        due = self.rt.store.claim_due({f"{APPSET_PREFIX}{n}": every for n in names}, at)
+        for key in due:
+            self.dispatch.appset(key.removeprefix(APPSET_PREFIX))
+        return [f"appset:{key.removeprefix(APPSET_PREFIX)}" for key in due]
 
     def _resync(self) -> list[str]:
         """Every target again: self-heal ones re-apply drift, the others refresh their drift status.
@@ -74,6 +89,8 @@ class Beat:
         """
         infos = self.rt.catalog.targets()
         configured = {i.target for i in infos}
+        if self.rt.appsets is not None:  # sets removed from the configuration: tombstones, record dropped
+            self.rt.appsets.forget_removed()  # (their targets are not in the catalog: forgotten below)
         sent = [f"forget:{s.target}" for s in self.rt.store.statuses()
                 if s.target not in configured and self.rt.store.forget(s.target)]
         for trigger, chosen in ((Trigger.SELF_HEAL, [i.target for i in infos if i.self_heal]),
@@ -102,7 +119,8 @@ def celery_dispatch() -> Dispatch:
 
     return Dispatch(poll=lambda repo: tasks.poll.apply_async((repo,)),
                     reconcile=lambda t, trig: tasks.reconcile.apply_async(
-                        (t.application, t.cluster, str(trig))))
+                        (t.application, t.cluster, str(trig))),
+                    appset=lambda name: tasks.appset.apply_async((name,)))
 
 
 def wait_for_leader(beat: Beat, timeout: float) -> bool:

@@ -24,10 +24,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gitops.appset.controller import ControllerPorts, RunReport, forget_set, run_appset
+from gitops.appset.fleetview import LiveFleet
+from gitops.clock import SYSTEM_CLOCK, Clock
+from gitops.config.application import ApplicationSet
 from gitops.domain import Fleet
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
-from gitops.errors import ConfigError, GitOpsError, Problem
+from gitops.errors import ConfigError, GitOpsError, InputError, Problem
 from gitops.state import RecordReader, RedisStore, TargetStatus
+from gitops.state.appsets import AppSetStore, RedisAppSets
 from gitops.verify import Verifier
 from gitops.vocabulary import Target, Trigger
 from workers.ports import Retry, Runtime, TargetInfo
@@ -40,30 +45,43 @@ log = logging.getLogger(__name__)
 _SHA = re.compile(r"^[0-9a-fA-F]{40}$")
 
 
+def current(fleet: Fleet | LiveFleet) -> Fleet:
+    """The fleet now: a configured one as it is, a LiveFleet with the released generated applications."""
+    return fleet.current() if isinstance(fleet, LiveFleet) else fleet
+
+
 @dataclass
 class ConfigCatalog:
-    """Applications x their destination cluster, and repositories with their poll intervals."""
+    """Applications x their destination cluster, and repositories with their poll intervals; with a
+    LiveFleet, the applications ApplicationSets released too (rebuilt when a set changed)."""
 
-    fleet: Fleet
+    fleet: Fleet | LiveFleet
     _targets: dict[Target, TargetInfo] = field(default_factory=dict)
+    _built_from: Fleet | None = None
 
-    def __post_init__(self) -> None:
-        for name, app in sorted(self.fleet.applications.items()):
-            target = Target(name, app.destination.cluster)
-            policy = app.sync_policy.retry
-            self._targets[target] = TargetInfo(
-                target, app.source.repository, app.source.path, follows_head=app.source.revision is None,
-                self_heal=app.sync_policy.self_heal,
-                retry=Retry(policy.limit, policy.backoff_seconds, policy.factor, policy.max_backoff_seconds))
+    def _index(self) -> dict[Target, TargetInfo]:
+        now = current(self.fleet)
+        if now is not self._built_from:
+            targets = {}
+            for name, app in sorted(now.applications.items()):
+                target = Target(name, app.destination.cluster)
+                policy = app.sync_policy.retry
+                targets[target] = TargetInfo(
+                    target, app.source.repository, app.source.path, follows_head=app.source.revision is None,
+                    self_heal=app.sync_policy.self_heal,
+                    retry=Retry(policy.limit, policy.backoff_seconds, policy.factor,
+                                policy.max_backoff_seconds))
+            self._targets, self._built_from = targets, now
+        return self._targets
 
     def targets(self) -> list[TargetInfo]:
-        return list(self._targets.values())
+        return list(self._index().values())
 
     def target(self, target: Target) -> TargetInfo | None:
-        return self._targets.get(target)
+        return self._index().get(target)
 
     def repositories(self) -> Mapping[str, float]:
-        return {name: repo.interval_seconds for name, repo in self.fleet.repositories.items()}
+        return {name: repo.interval_seconds for name, repo in current(self.fleet).repositories.items()}
 
 
 @dataclass
@@ -93,7 +111,7 @@ class EngineReconciler:
     The ports come from the engine's one wiring (``production_ports``), built on first use over the
     shared ``git`` source, with ``verifier`` (None: no image verification)."""
 
-    fleet: Fleet
+    fleet: Fleet | LiveFleet
     git: GitSource
     store: RecordReader
     verifier: Verifier | None = None
@@ -104,12 +122,12 @@ class EngineReconciler:
             from gitops.adapters import production_ports  # lazy: the adapters load kubernetes and pygit2
 
             # the configured repositories are the default allow-list for Kustomize remote bases
-            self._ports = production_ports(self.git, self.verifier, self.fleet.repositories.values())
+            self._ports = production_ports(self.git, self.verifier, current(self.fleet).repositories.values())
         return self._ports
 
     def reconcile(self, target: Target, *, trigger: Trigger, prune: bool | None = None,
                   dry_run: bool = False, sync: bool | None = None, force: bool = False) -> ReconcileResult:
-        placement = self.fleet.lookup(target.application, target.cluster)
+        placement = current(self.fleet).lookup(target.application, target.cluster)
         request = ReconcileRequest(*placement, trigger=trigger,
                                    previous_revision=_last_good(self.store.status(target)),
                                    sync=sync, dry_run=dry_run, prune=prune, force=force)
@@ -120,7 +138,7 @@ class EngineReconciler:
         (see the module docstring); says which were dropped."""
         from gitops.sources import RepoSpec  # lazy: the sources package loads pygit2
 
-        application, repository, _ = self.fleet.lookup(target.application, target.cluster)
+        application, repository, _ = current(self.fleet).lookup(target.application, target.cluster)
         spec = RepoSpec.from_config(repository)
         previous = self.store.status(target)
         revisions = {previous.revision} if previous is not None and previous.revision else set()
@@ -148,6 +166,62 @@ def _last_good(previous: TargetStatus | None) -> str | None:
     return previous.revision
 
 
+@dataclass
+class GitHeads:
+    """The controller's Heads port over the Git source: the commit a ref names now."""
+
+    fleet: Fleet
+    source: GitSource
+
+    def head(self, repository: str, ref: str | None) -> str:
+        from gitops.sources import RepoSpec  # lazy: the sources package loads pygit2
+
+        found = self.fleet.repositories.get(repository)
+        if found is None:
+            raise InputError(f"no repository named {repository!r} is configured", field="repository")
+        spec = RepoSpec.from_config(found)
+        return self.source.head(replace(spec, ref=ref) if ref else spec)
+
+
+@dataclass
+class ControllerAppSets:
+    """The configured ApplicationSets run by gitops.appset.controller over the Git source, the state
+    store (statuses) and the ApplicationSet store. A pass reads Git through a fresh SnapshotTree, so a
+    branch is listed again every pass (the snapshots themselves are shared and cached per commit)."""
+
+    fleet: Fleet
+    appsets: Mapping[str, ApplicationSet]
+    git: GitSource
+    store: AppSetStore
+    statuses: RecordReader
+    clock: Clock = field(default=SYSTEM_CLOCK)
+
+    def names(self) -> list[str]:
+        return sorted(self.appsets)
+
+    def run(self, name: str) -> RunReport:
+        from gitops.appset.prometheus import PrometheusGateClient  # lazy: only a worker running sets
+        from gitops.appset.snapshots import SnapshotTree  # lazy: loads pygit2
+
+        appset = self.appsets.get(name)
+        if appset is None:
+            raise InputError(f"no ApplicationSet named {name!r} is configured", field="appset")
+        tree = SnapshotTree(self.git, self.fleet.repositories.values())
+        ports = ControllerPorts(self.store, self.statuses, tree, GitHeads(self.fleet, self.git), self.clock,
+                                PrometheusGateClient())
+        return run_appset(appset, self.fleet, ports)
+
+    def forget_removed(self) -> tuple[Target, ...]:
+        gone: list[Target] = []
+        for name in self.store.names():
+            if name not in self.appsets:
+                gone += forget_set(self.store, name, self.clock.now(), RETENTION_OF_REMOVED)
+        return tuple(gone)
+
+
+RETENTION_OF_REMOVED = 7 * 86400.0  # a removed set's applications stay restorable this long
+
+
 def runtime_from_config(settings: Settings) -> Runtime:
     """The production runtime: config from ``$GITOPS_CONFIG``, Redis store, Git source, engine."""
     # Lazy, not to dodge a cycle: the configuration and the sources load pygit2, which a process with a
@@ -157,9 +231,14 @@ def runtime_from_config(settings: Settings) -> Runtime:
 
     if not settings.config_path:
         raise ConfigError([Problem("no configuration: set GITOPS_CONFIG (or pass -c to gitops up)")])
-    fleet = to_fleet(load_config(settings.config_path))
+    config = load_config(settings.config_path)
+    fleet = to_fleet(config)
     data_dir = Path(settings.data_dir or Path(settings.config_path).resolve().parent / ".gitops")
     source = GitSource(data_dir / "git")
     store = RedisStore.from_url(settings.redis_url)
-    return Runtime(store=store, catalog=ConfigCatalog(fleet), poller=GitPoller(fleet, source),
-                   reconciler=EngineReconciler(fleet, source, store), settings=settings)
+    appset_store = RedisAppSets(store.redis)
+    live = LiveFleet(fleet, appset_store, config.application_sets)
+    appsets = ControllerAppSets(fleet, dict(config.application_sets), source, appset_store, store)
+    return Runtime(store=store, catalog=ConfigCatalog(live), poller=GitPoller(fleet, source),
+                   reconciler=EngineReconciler(live, source, store), settings=settings,
+                   appsets=appsets if config.application_sets or appset_store.names() else None)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from gitops.appset.controller import RunReport
 from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.state import Operation, Store, TargetStatus
 from gitops.state.model import ResultLike
@@ -92,6 +93,19 @@ class Observer(Protocol):
     def finished(self, operation: Operation, status: TargetStatus) -> None: ...
 
 
+class AppSets(Protocol):
+    """The ApplicationSet controller over the configured sets (gitops.appset.controller behind it)."""
+
+    def names(self) -> list[str]:
+        """The configured ApplicationSets, sorted."""
+
+    def run(self, name: str) -> RunReport:
+        """One controller pass over the set (InputError for a set that is not configured)."""
+
+    def forget_removed(self) -> tuple[Target, ...]:
+        """Tombstone and drop the records of sets no longer configured; their released targets."""
+
+
 @dataclass
 class Runtime:
     """Everything a task needs in one worker process (built by workers/runtime.py)."""
@@ -104,3 +118,4 @@ class Runtime:
     clock: Clock = field(default=SYSTEM_CLOCK)  # the beat's ticks and ``now``; a ManualClock in tests
     # told of every finished operation; None: the defaults (workers.observers), attached by get_runtime
     observers: tuple[Observer, ...] | None = None
+    appsets: AppSets | None = None  # None: no ApplicationSet is configured

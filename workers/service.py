@@ -62,6 +62,8 @@ class Outcome:
     trigger: Trigger = Trigger.POLL
     extra: dict[str, Any] = field(default_factory=dict)
     trigger_detail: str | None = None  # passed on with the enqueued reconciles
+    sync: tuple[Target, ...] = ()      # manual syncs the caller must enqueue (a rollout step released them)
+    sync_detail: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "detail": self.detail[:1000], "countdown": self.countdown,
@@ -326,6 +328,26 @@ def request(rt: Runtime, targets: list[Target], trigger: Trigger, detail: str | 
     enqueue = tuple(t for t in targets if rt.store.trigger(t, rt.settings.sched_ttl))
     return Outcome("done", f"{len(enqueue)} of {len(targets)} enqueued", enqueue=enqueue, trigger=trigger,
                    trigger_detail=detail)
+
+
+def appset(rt: Runtime, name: object) -> Outcome:
+    """One ApplicationSet controller pass: forget the targets it no longer releases, ask for reconciles
+    of what it created or changed, and hand back the syncs a rollout step released."""
+    try:
+        checked = check_name(name, "appset")
+    except InputError as exc:
+        return Outcome("rejected", str(exc))
+    if rt.appsets is None or checked not in rt.appsets.names():
+        return Outcome("rejected", f"unknown ApplicationSet {checked!r}")
+    report = rt.appsets.run(checked)
+    for target in report.forget:
+        rt.store.forget(target)
+    out = request(rt, list(report.reconcile), Trigger.POLL, f"ApplicationSet {checked}")
+    state = report.state
+    detail = (f"{len(state.desired)} desired, {len(state.released)} released, {len(report.reconcile)} to "
+              f"reconcile, {len(report.sync)} to sync, {len(report.forget)} forgotten")
+    return replace(out, detail=detail, sync=report.sync, sync_detail=f"ApplicationSet {checked} rollout",
+                   extra={"events": list(report.events)[:20]})
 
 
 def _affected(infos: list[TargetInfo], changed: frozenset[str]) -> list[TargetInfo]:

@@ -46,6 +46,7 @@ class Settings:
     health_recheck: float = 10.0         # first look again at a target a sync left Progressing (0: off)
     beat_tick: float = 2.0
     beat_lock_ttl: float = 15.0
+    appset_interval: float = 15.0        # how often the controller runs each ApplicationSet
 
     @staticmethod
     def from_env() -> Settings:
@@ -68,4 +69,5 @@ class Settings:
             health_recheck=max(0.0, _float(env.ENV_HEALTH_RECHECK, d.health_recheck)),
             beat_tick=_float(env.ENV_BEAT_TICK, d.beat_tick),
             beat_lock_ttl=_float(env.ENV_BEAT_LOCK_TTL, d.beat_lock_ttl),
+            appset_interval=max(0.5, _float(env.ENV_APPSET_INTERVAL, d.appset_interval)),
         )

@@ -62,6 +62,8 @@ def _conclude(task: Task, run: Callable[[], service.Outcome]) -> dict[str, Any]:
         log.info("%s retrying in %.1fs: %s", task.name, outcome.countdown, outcome.detail)
         raise task.retry(countdown=outcome.countdown, max_retries=MAX_RETRIES)
     enqueue_reconciles(outcome.enqueue, outcome.trigger, outcome.countdown, outcome.trigger_detail)
+    for target in outcome.sync:
+        sync.apply_async((target.application, target.cluster), detail_kwargs(outcome.sync_detail))
     return outcome.to_dict()
 
 
@@ -110,6 +112,13 @@ def refresh(self: Task, application: Any, cluster: Any, detail: Any = None) -> d
     except InputError as exc:
         return service.Outcome("rejected", str(exc)).to_dict()
     return _conclude(self, lambda: service.request(rt, [target], Trigger.MANUAL, checked))
+
+
+@_task(name="gitops.appset", bind=True, max_retries=MAX_RETRIES)
+def appset(self: Task, name: Any) -> dict[str, Any]:
+    """One pass of the ApplicationSet controller over one set (sent by the beat every
+    ``GITOPS_APPSET_INTERVAL`` seconds); enqueues the reconciles and rollout syncs it asks for."""
+    return _conclude(self, lambda: service.appset(get_runtime(), name))
 
 
 @_task(name="gitops.poll", bind=True, max_retries=3)
