@@ -10,28 +10,36 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gitops.config import load_config, to_fleet
+from gitops.appset.fleetview import LiveFleet
+from gitops.config import Config, load_config, to_fleet
 from gitops.domain import Fleet
 from gitops.env import ENV_CONFIG
 from gitops.errors import ConfigError, Problem
 from gitops.state import open_store, redis_url
+from gitops.state.appsets import RedisAppSets
 from web.context import WebContext
 from web.settings import WebSettings
 from workers.dispatch import CeleryDispatcher
 
 
 def load_fleet() -> Fleet:
+    return to_fleet(_config())
+
+
+def _config() -> Config:
     chosen = os.environ.get(ENV_CONFIG)
     if not chosen:
         raise ConfigError([Problem(f"no configuration: set {ENV_CONFIG}", field=ENV_CONFIG)])
-    return to_fleet(load_config(Path(chosen)))
+    return load_config(Path(chosen))
 
 
 def production_context() -> WebContext:
     url = redis_url()
     store = open_store(url)
-    fleet = load_fleet()
-    ctx = WebContext(settings=WebSettings.from_env(), state=store, fleet=lambda: fleet,
+    config = _config()
+    # the configured applications plus those ApplicationSets released (reloaded when a set changes)
+    live = LiveFleet(to_fleet(config), RedisAppSets(store.redis), config.application_sets)
+    ctx = WebContext(settings=WebSettings.from_env(), state=store, fleet=live.current,
                      actions=CeleryDispatcher(store))
     from web import ops
     from web.auth import wiring as auth_wiring
