@@ -18,12 +18,14 @@ from typing import Any
 
 from gitops.appset import ElementError, Generated, Inputs, generate, render_applications
 from gitops.appset.ports import GitTree
+from gitops.cli import appset_ops
 from gitops.config import Config, load_config, to_fleet
 from gitops.domain import Fleet
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("appset", help="ApplicationSets: preview what they generate")
+    parser = subparsers.add_parser("appset", help="ApplicationSets: preview, status, approve, pause, resume, "
+                                                  "restore")
     sub = parser.add_subparsers(dest="appset_command", metavar="SUBCOMMAND", required=True)
     preview = sub.add_parser("preview", help="print the applications each ApplicationSet generates, and "
                                              "the errors per element")
@@ -32,6 +34,7 @@ def register(subparsers: Any) -> None:
     preview.add_argument("-o", "--output", choices=("text", "json"), default="text")
     preview.add_argument("--cache-dir", type=Path, default=None, help="Git source cache")
     preview.set_defaults(func=_run_preview)
+    appset_ops.add(sub)
 
 
 def _run_preview(args: argparse.Namespace) -> int:

@@ -14,8 +14,9 @@ import json
 import time
 from typing import Any
 
+from gitops.cli.appset_ops import states, summary_table
 from gitops.config import load_config
-from gitops.state import TargetStatus, open_store
+from gitops.state import TargetStatus, open_appsets, open_store
 from gitops.vocabulary import SyncStatus, Target
 
 COLUMNS = ("APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "AGE", "ERROR")
@@ -73,5 +74,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([s.to_dict() for s in ordered], indent=2, sort_keys=True))
     else:
         print(table(ordered))
+        sets = states(open_appsets(args.redis_url))
+        if sets:  # the rollouts and held changes (details: gitops appset status)
+            print()
+            print(summary_table(sets))
     healthy = all(s.sync is SyncStatus.SYNCED and not s.error for s in ordered)
     return 0 if healthy else 1
