@@ -58,14 +58,15 @@ def path_params(path: str, name: str = "path") -> dict[str, Scalar]:
 class View:
     """The parameters under ``prefix`` (``labels.``), read by attribute or item."""
 
-    __slots__ = ("_params", "_prefix")
+    __slots__ = ("_nested", "_params", "_prefix")
 
-    def __init__(self, params: Params, prefix: str) -> None:
+    def __init__(self, params: Params, prefix: str, nested: frozenset[str] | None = None) -> None:
         self._params = params
         self._prefix = prefix
+        self._nested = nested
 
     def _child(self, key: object) -> Any:
-        return lookup(self._params, f"{self._prefix}{key}")
+        return lookup(self._params, f"{self._prefix}{key}", self._nested)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -115,17 +116,30 @@ class Branch(str):
 _MISSING = object()
 
 
-def lookup(params: Params, name: str) -> Any:
+def nested_names(params: Params) -> frozenset[str]:
+    """Every name that has parameters under it: ``a`` and ``a.b`` for ``a.b.c``."""
+    out: set[str] = set()
+    for key in params:
+        at = key.find(".")
+        while at != -1:
+            out.add(key[:at])
+            at = key.find(".", at + 1)
+    return frozenset(out)
+
+
+def lookup(params: Params, name: str, nested: frozenset[str] | None = None) -> Any:
+    """The value, branch or view ``name`` reads in ``params`` (``nested``: its :func:`nested_names`,
+    computed once per parameter set by :func:`context`, else here)."""
     prefix = name + "."
-    nested = any(k.startswith(prefix) for k in params)
+    has_children = (name in nested) if nested is not None else any(k.startswith(prefix) for k in params)
     if name in params:
         value = params[name]
-        if nested and isinstance(value, str):
+        if has_children and isinstance(value, str):
             branch = Branch(value)
-            branch.view = View(params, prefix)
+            branch.view = View(params, prefix, nested)
             return branch
         return value
-    return View(params, prefix) if nested else _MISSING
+    return View(params, prefix, nested) if has_children else _MISSING
 
 
 def to_data(value: Any) -> Any:
@@ -142,5 +156,15 @@ def to_data(value: Any) -> Any:
 
 def context(params: Params) -> dict[str, Any]:
     """The template context: each top-level name, as a value, a branch or a view."""
-    tops = {k.split(".")[0] for k in params}
-    return {name: lookup(params, name) for name in sorted(tops)}
+    nested = nested_names(params)
+    tops = {k.split(".", 1)[0] for k in params}
+    return {name: lookup(params, name, nested) for name in sorted(tops)}
+
+
+def groups(params: Params) -> dict[str, tuple[tuple[str, object], ...]]:
+    """The parameters under each top-level name (``labels`` -> ``labels.env``, ...), in key order:
+    everything a template that reads only those names can depend on."""
+    out: dict[str, list[tuple[str, object]]] = {}
+    for key in sorted(params):
+        out.setdefault(key.split(".", 1)[0], []).append((key, params[key]))
+    return {name: tuple(items) for name, items in out.items()}
