@@ -12,7 +12,10 @@ sandbox (:mod:`gitops.appset.template`) and validates each result as an Applicat
 ``gitops appset preview``; later the ApplicationSet controller and ``gitops plan``. Key design choice:
 everything here is pure over typed values and the :class:`~gitops.appset.ports.GitTree` port; the real
 Git adapter (:mod:`gitops.appset.snapshots`, which loads pygit2) is not imported by this package.
-Lifecycle policy, the deletion breaker, tombstones and rollouts are not built yet.
+The controller (:mod:`gitops.appset.controller`) adds the lifecycle policy and the deletion breaker
+(:mod:`~gitops.appset.lifecycle`), tombstones, and the progressive rollout (:mod:`~gitops.appset.rollout`)
+over the set's record (:mod:`~gitops.appset.record`); :mod:`~gitops.appset.fleetview` shows the released
+applications to the workers and the web.
 """
 
 from __future__ import annotations

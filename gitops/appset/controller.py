@@ -41,7 +41,7 @@ from gitops.appset.generated import GeneratedApp
 from gitops.appset.lifecycle import decide
 from gitops.appset.ports import GitTree
 from gitops.appset.record import AppSetState, LastRun
-from gitops.appset.rollout import GateResult, PrometheusCheck, RolloutState, advance, plan_rollout
+from gitops.appset.rollout import GateResult, PrometheusCheck, RolloutState, advance, plan_rollout, wants_gate
 from gitops.clock import Clock
 from gitops.config.application import ApplicationSet
 from gitops.domain import Fleet
@@ -147,8 +147,7 @@ def run_appset(appset: ApplicationSet, fleet: Fleet, ports: ControllerPorts) -> 
                                       for a in decision.desired.values() if a.cluster in fleet.clusters})
         statuses = _statuses(ports.statuses, decision.desired, state.rollout)
         gate = None
-        if plan.prometheus is not None and ports.gate is not None and state.rollout is not None \
-                and state.rollout.phase == "Progressing":
+        if wants_gate(plan, state.rollout) and plan.prometheus is not None and ports.gate is not None:
             gate = ports.gate.check(plan.prometheus)
         step = advance(plan, state.rollout, decision.desired, released, statuses, gate, now,
                        paused=state.paused)

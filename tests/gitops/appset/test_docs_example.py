@@ -60,3 +60,46 @@ def test_the_documented_example_validates_and_generates(tmp_path: Path,
         ("billing-api-prod", "prod", "apps/Billing_API"), ("web-prod", "prod", "apps/web"),
         ("tools", "prod", "tools")]
     assert apps[0].labels == {"team": "platform"} and apps[0].sync_policy.automated
+
+
+APPSETS_DOC = DOC.parent / "applicationsets.md"
+
+
+def test_the_applicationsets_page_example_validates_and_generates(tmp_path: Path) -> None:
+    """docs/applicationsets.md's complete example: valid, and what it says it generates."""
+    match = re.search(r"```yaml\n(.*?)```", APPSETS_DOC.read_text(), re.S)
+    assert match is not None
+    path = tmp_path / "config.yaml"
+    path.write_text(BASE + match.group(1))
+    assert main(["validate", "-c", str(path)]) == 0
+    config = load_config(path)
+    appset = config.application_sets["guestbook"]
+    rolling = appset.strategy.rolling_sync
+    assert rolling is not None and [s.share for s in rolling.steps] == [None, 0.3, 1.0]
+    assert rolling.bake_seconds == 300.0 and rolling.steps[1].bake_seconds == 600.0
+    assert appset.sync_policy.max_delete_share == 0.1
+    fleet = to_fleet(config)
+    rendered = render_applications(appset, generate(appset, Inputs(fleet, FakeGitTree({}))), fleet)
+    assert sorted(r.application.name for r in rendered if isinstance(r, Generated)) == [
+        "guestbook-prod", "guestbook-prod-us"]
+
+
+@pytest.mark.parametrize(("fragment", "message"), [
+    ("strategy: {type: RollingSync}", "needs rollingSync.steps"),
+    ("strategy: {type: RollingSync, rollingSync: {steps: [{share: 30%, clusters: {a: b}}]}}", "exactly one"),
+    ("strategy: {type: RollingSync, rollingSync: {steps: [{share: lots}]}}", "expected a number"),
+    ("strategy: {type: RollingSync, rollingSync: {steps: [{share: 130%}]}}", "less than or equal"),
+    ("syncPolicy: {applicationsSync: delete-all}", "applicationsSync"),
+    ("syncPolicy: {maxDeleteCount: -1}", "maxDeleteCount"),
+    ("strategy: {type: RollingSync, rollingSync: {steps: [{share: 1}], "
+     "prometheus: {url: ftp://x, query: up}}}", "http"),
+])
+def test_bad_policies_and_strategies_are_refused_naming_the_field(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], fragment: str, message: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(BASE + "apiVersion: gitops.dev/v1alpha1\nkind: ApplicationSet\nmetadata: {name: s}\n"
+                    "spec:\n  generators: [{clusters: {}}]\n  template: {metadata: {name: x}}\n  "
+                    + fragment + "\n")
+    assert main(["validate", "-c", str(path)]) == 2
+    err = capsys.readouterr()
+    assert message in err.out + err.err and "config.yaml:" in err.out + err.err
