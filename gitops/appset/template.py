@@ -6,7 +6,9 @@ choice: templates are untrusted, so they run in ``renderers.jinja.sandbox.Sandbo
 sandbox plus size bounds on every operation that can amplify) with ``StrictUndefined``: a missing
 parameter is an error naming it, never an empty string. Only string values are templates (mapping keys
 and other scalars are data), and the text one value renders to is bounded (``MAX_OUTPUT``). Filters:
-``dns_label`` (normalise to a DNS-1123 label) and ``to_yaml``.
+``dns_label`` (normalise to a DNS-1123 label) and ``to_yaml``. A :class:`Renderer` (one per
+structure rendered for many parameter sets) reuses the text of a pure template for equal parameters,
+which is what makes a large matrix cheap (docs/performance.md, "ApplicationSet generation").
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ _ENV = environment()
 _MARKERS = ("{{", "{%", "{#")
 MAX_MEMO = 100_000
 """Rendered strings one Renderer remembers (see :class:`Renderer`)."""
+MEMO_TRIAL = 1_024
+"""Texts of one template remembered before any was reused; with none reused, no more are."""
 _SCALARS = (str, int, float, bool, type(None))
 _UNPURE_FILTERS = frozenset({"random", "map"})  # map may name any filter, random among them
 _UNPURE_NODES = (nodes.Call, nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
@@ -118,7 +122,8 @@ class Renderer:
     """Renders the strings of one structure for one parameter set; compiled templates are shared.
 
     A string whose template is a pure function of the parameters it names (see :func:`_reads`) is
-    rendered once per distinct value of those parameters and then reused (at most ``MAX_MEMO``): in
+    rendered once per distinct value of those parameters and then reused (at most ``MAX_MEMO`` texts,
+    and ``MEMO_TRIAL`` of a template whose texts are never reused, like a name unique per element): in
     a matrix of clusters x directories, ``{{ labels.env }}`` renders once per cluster, not once per
     application. Only successful renders are reused, and a reused text counts against the element's
     output budget as the rendered one does, so results and errors are those of rendering every time.
@@ -128,6 +133,8 @@ class Renderer:
         self.cache = cache if cache is not None else {}
         self.reads: dict[str, tuple[str, ...] | None] = {}
         self.memo: dict[tuple[str, tuple[object, ...]], str] = {}
+        self.stored: dict[str, int] = {}
+        self.reused: set[str] = set()
 
     def render(self, data: Any, params: Params, field: str = "") -> Any:
         """``data`` with every string rendered; TemplateError naming the first field that failed."""
@@ -158,6 +165,7 @@ class Renderer:
             key = scope.key(names) if names is not None else None
             known = self.memo.get((text, key)) if key is not None else None
             if known is not None:
+                self.reused.add(text)
                 if len(known) > budget[0]:
                     raise TemplateError(f"rendered output over the limit of {min(MAX_OUTPUT, budget[0])} "
                                         "characters", where)
@@ -186,5 +194,8 @@ class Renderer:
         budget[0] -= size
         rendered = "".join(out)
         if key is not None and len(self.memo) < MAX_MEMO:
-            self.memo[(text, key)] = rendered
+            stored = self.stored.get(text, 0)
+            if stored < MEMO_TRIAL or text in self.reused:
+                self.memo[(text, key)] = rendered
+                self.stored[text] = stored + 1
         return rendered

@@ -85,3 +85,14 @@ def test_a_reused_text_counts_against_the_output_budget(monkeypatch: pytest.Monk
         Renderer().render(data, {"big": big}, "template")
     assert (str(reused.value), reused.value.field) == (str(reference.value), reference.value.field)
     assert "over the limit" in str(reused.value)
+
+
+def test_a_template_whose_texts_are_never_reused_stops_being_remembered(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(template_module, "MEMO_TRIAL", 4)
+    renderer = Renderer()
+    data = {"name": "{{ name }}-{{ env }}", "env": "{{ env }}"}
+    out = [renderer.render(data, {"name": f"a{i}", "env": "prod" if i % 2 else "dev"}) for i in range(20)]
+    assert out[7] == {"name": "a7-prod", "env": "prod"}
+    assert renderer.stored == {"{{ name }}-{{ env }}": 4, "{{ env }}": 2}
+    assert renderer.reused == {"{{ env }}"}
