@@ -7,7 +7,10 @@ working tree: the files are read from disk without ever following a symbolic lin
 link to a file inside it is copied as that file, any other link is left out and named in the plan's notes),
 ``.git`` is skipped, and the copy is bounded like a snapshot (bytes per file, total bytes, entries, depth:
 the repository's ``snapshotLimits``), so renderers see the same kind of tree as from a commit and a
-hostile tree cannot make the plan read outside it.
+hostile tree cannot make the plan read outside it. When the directory is a Git work tree (and ``git`` is on
+the PATH), only what ``git add -A`` would commit is copied (``git ls-files --cached --others
+--exclude-standard``: ignored files such as a virtualenv are left out, as they are from a commit);
+otherwise every file is.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import hashlib
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +71,13 @@ class _Copy:
     entries: int = 0
     total: int = 0
     skipped: list[str] = field(default_factory=list)
+    listed: set[str] | None = None        # what Git would commit (None: everything)
+    listed_dirs: set[str] = field(default_factory=set)
+
+    def wanted(self, path: str, directory: bool) -> bool:
+        if self.listed is None:
+            return True
+        return path in self.listed_dirs if directory else path in self.listed
 
 
 class WorktreeTree:
@@ -85,6 +96,10 @@ class WorktreeTree:
         self.scratch.mkdir(parents=True, exist_ok=True)
         self._copy = Path(tempfile.mkdtemp(prefix="worktree-", dir=self.scratch))
         state = _Copy(real, self._copy / "tree", self.bounds)
+        state.listed = git_listing(real)
+        for path in state.listed or ():
+            parts = path.split("/")
+            state.listed_dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
         state.target.mkdir()
         _copy_dir(state, "", 0)
         self.skipped = sorted(state.skipped)
@@ -95,6 +110,22 @@ class WorktreeTree:
         if self._copy is not None:
             shutil.rmtree(self._copy, ignore_errors=True)
             self._copy = None
+
+
+def git_listing(directory: Path) -> set[str] | None:
+    """The paths ``git add -A`` would commit in ``directory`` (relative to it), or None when it is not
+    the top of a Git work tree or ``git`` is not available."""
+    git = shutil.which("git")
+    if git is None or not (directory / ".git").exists():
+        return None
+    try:
+        done = subprocess.run([git, "-C", str(directory), "ls-files", "-z", "--cached", "--others",
+                               "--exclude-standard"], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return {p for p in done.stdout.decode("utf-8", "surrogateescape").split("\0") if p}
 
 
 def _inside(state: _Copy, path: str) -> Path | None:
@@ -118,10 +149,12 @@ def _copy_dir(state: _Copy, rel: str, depth: int) -> None:
             path = f"{rel}/{entry.name}" if rel else entry.name
             if entry.name == ".git" and not rel:
                 continue
+            mode = entry.stat(follow_symlinks=False).st_mode
+            if not state.wanted(path, stat.S_ISDIR(mode)):
+                continue
             state.entries += 1
             if state.entries > state.bounds.max_entries:
                 raise InputError(f"the working tree has more than {state.bounds.max_entries} entries")
-            mode = entry.stat(follow_symlinks=False).st_mode
             if stat.S_ISLNK(mode):
                 real = _inside(state, path)
                 if real is None:
