@@ -22,6 +22,7 @@ MARKDOWN_LIMIT = 60_000
 _RESERVE = 1_500           # kept free for the closing notes
 _CELL = 120                # characters of one table cell (before escaping)
 _PAIR_DIFF = 12_000        # characters of one pair's diff in the comment
+_NAMED = 10                # pairs named in the title of a block of identical changes
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _SAFE = re.compile(r"[A-Za-z0-9 .,\-]")
 _SIGN = {Status.ADDED: "+", Status.REMOVED: "-", Status.CHANGED: "~", Status.ERROR: "!",
@@ -106,9 +107,7 @@ def _objects_cell(pair: PairPlan) -> str:
     return ", ".join(f"{n} {c}" for c, n in sorted(counts.items())) or "-"
 
 
-def _details(pair: PairPlan) -> str:
-    title = (f"{md_escape(pair.application)} on {md_escape(pair.cluster)}: {pair.status} "
-             f"({md_escape(_mode(pair))})")
+def _body(pair: PairPlan) -> str:
     body = pair.diff
     if pair.error:
         body = f"error: {pair.error}\n"
@@ -118,12 +117,31 @@ def _details(pair: PairPlan) -> str:
     if len(body) > _PAIR_DIFF:
         head = body[:_PAIR_DIFF].rsplit("\n", 1)[0]
         body = f"{head}\n... ({len(body) - len(head)} more characters of this diff cut)\n"
-    return f"<details><summary>{title}</summary>\n\n{fenced(body)}\n</details>\n"
+    return body
+
+
+def _details(group: list[PairPlan], body: str) -> str:
+    """One ``<details>`` block for pairs whose change reads the same (a base shared by many clusters)."""
+    first = group[0]
+    names = ", ".join(f"{md_escape(p.application)} on {md_escape(p.cluster)}" for p in group[:_NAMED])
+    more = f" and {len(group) - _NAMED} more pairs" if len(group) > _NAMED else ""
+    title = f"{names}{more}: {first.status} ({md_escape(_mode(first))})"
+    return f"<details><summary>{title}</summary>\n\n{fenced(body)}\n</details>\n\n"
+
+
+def _grouped(pairs: list[PairPlan]) -> list[tuple[list[PairPlan], str]]:
+    groups: dict[tuple[str, str, str], tuple[list[PairPlan], str]] = {}
+    for pair in pairs:
+        body = _body(pair)
+        groups.setdefault((str(pair.status), _mode(pair), body), ([], body))[0].append(pair)
+    return list(groups.values())
 
 
 def markdown(plan: FleetPlan, limit: int = MARKDOWN_LIMIT) -> str:
     """A pull-request comment: a heading, the summary, a table of the pairs that change, then one
-    ``<details>`` block per pair with its diff; at most ``limit`` characters (what is cut is said)."""
+    ``<details>`` block per distinct change with its diff (pairs whose status, mode and diff are the
+    same, e.g. one base on many clusters, share a block that names them); at most ``limit`` characters
+    (what is cut is said)."""
     parts = [f"### gitops plan: {md_escape(plan.repository)}\n\n",
              f"BASE {md_escape(plan.base.label)} &#8594; NEW {md_escape(plan.new.label)}\n\n",
              f"**{summary_line(plan)}**\n\n"]
@@ -143,8 +161,8 @@ def markdown(plan: FleetPlan, limit: int = MARKDOWN_LIMIT) -> str:
             parts.append(row)
             size += len(row)
         parts.append("\n")
-        for pair in shown:
-            block = _details(pair)
+        for group, body in _grouped(shown):
+            block = _details(group, body)
             if size + len(block) > limit - _RESERVE:
                 diffs_cut += 1
                 continue

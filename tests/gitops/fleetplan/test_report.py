@@ -55,7 +55,7 @@ def _pair(i: int, diff: str, status: Status = Status.CHANGED) -> PairPlan:
 
 def test_markdown_is_capped_and_says_what_was_cut() -> None:
     plan = FleetPlan("infra", Side("a" * 40, "main"), Side("b" * 40, "feature"),
-                     tuple(_pair(i, "-old\n+new\n" * 600) for i in range(400)))
+                     tuple(_pair(i, f"-old{i}\n+new{i}\n" * 600) for i in range(400)))
     md = markdown(plan)
     assert len(md) <= MARKDOWN_LIMIT
     assert "left out" in md and "400 to change" in md
@@ -63,6 +63,16 @@ def test_markdown_is_capped_and_says_what_was_cut() -> None:
     small = markdown(plan, limit=5_000)
     assert len(small) <= 5_000 and "table row(s)" in small
     assert_inert(small)
+
+
+def test_identical_changes_share_one_block() -> None:
+    plan = FleetPlan("infra", Side("a" * 40, "main"), Side("b" * 40, "feature"),
+                     (*(_pair(i, "-old\n+new\n") for i in range(30)), _pair(99, "-x\n+y\n")))
+    md = markdown(plan)
+    assert md.count("<details>") == 2
+    assert "app-0 on prod, app-1 on prod" in md and "app-9 on prod and 20 more pairs: changed" in md
+    assert "app-99 on prod: changed" in md
+    assert_inert(md)
 
 
 def test_text_and_json_shapes() -> None:
