@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +51,7 @@ from gitops.vocabulary import ObjectRef, Trigger
 from renderers import isolation
 from renderers.manifest import Manifest
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Key = tuple[str, str]  # (application, cluster)
 Objects = dict[ObjectRef, Manifest]
@@ -278,6 +280,9 @@ class Planner:
                 rendered[job] = self.render(base_tree if side == "BASE" else new_tree, placed.application)
             except GitOpsError as exc:
                 rendered[job] = f"{side}: {exc}"
+            except Exception as exc:  # a bug in one render must not cost the others their plan
+                log.exception("planning %s@%s at %s failed", key[0], key[1], side)
+                rendered[job] = f"{side}: unexpected {type(exc).__name__} (see the log)"
 
         widen_render_pool(req.workers)
         _parallel(render_one, jobs, req.workers)
@@ -336,7 +341,12 @@ class Planner:
             app = at_new.placed[key].application
             request = ReconcileRequest(app, req.fleet.repositories[app.source.repository],
                                        req.fleet.clusters[key[1]], trigger=Trigger.MANUAL, sync=False)
-            result = reconcile(request, ports)
+            try:
+                result = reconcile(request, ports)
+            except Exception as exc:  # reconcile reports GitOpsError itself; anything else keeps offline
+                log.exception("server-side dry-run of %s@%s failed", key[0], key[1])
+                decided[key] = replace(pair, reason=f"server-side dry-run failed ({type(exc).__name__})")
+                return
             if result.failure is not None:
                 decided[key] = replace(pair, reason=f"server-side dry-run failed ({result.failure.kind}): "
                                                     f"{diff.cut(result.failure.message, 300)}")
