@@ -88,8 +88,8 @@ class Placed:
 @dataclass
 class _Pairs:
     placed: dict[Key, Placed] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    failed: bool = False
+    problems: list[str] = field(default_factory=list)   # element errors
+    failures: list[str] = field(default_factory=list)   # generators that failed as a whole
 
 
 def render_key(root: Path, source: domain.AppSource, parameters: Mapping[str, object]) -> tuple[str, ...]:
@@ -203,8 +203,7 @@ class Planner:
             appset = req.config.application_sets[name]
             generation = generate(appset, Inputs(req.fleet, git))
             for failure in generation.failures:
-                out.failed = True
-                out.problems.append(f"ApplicationSet {name} at {side}: {failure} (its applications are "
+                out.failures.append(f"ApplicationSet {name} at {side}: {failure} (its applications are "
                                     "unknown)")
             for error in generation.errors:
                 out.problems.append(f"ApplicationSet {name} at {side}: {error}")
@@ -292,10 +291,12 @@ class Planner:
                                              rendered.get(("BASE", key)), rendered.get(("NEW", key)))
         if not req.offline:
             self._dry_run(decided, at_new, new_tree)
-        problems = list(dict.fromkeys(at_new.problems + [p for p in at_base.problems if "unknown)" in p]))
+        # element errors count at NEW (what the change brings); a failed generator at either side
+        failures = at_base.failures + at_new.failures
+        problems = list(dict.fromkeys(failures + at_new.problems))
         return FleetPlan(req.repository.name, Side(base_tree.revision, base_tree.label),
                          Side(new_tree.revision, new_tree.label), tuple(decided[k] for k in sorted(decided)),
-                         tuple(problems), at_base.failed or at_new.failed, self.renderer.renders, req.notes)
+                         tuple(problems), bool(failures), self.renderer.renders, req.notes)
 
     def _offline(self, key: Key, old: Placed | None, new: Placed | None, base: Objects | str | None,
                  now: Objects | str | None) -> PairPlan:
