@@ -85,6 +85,7 @@ class _TooLarge(Exception):
 def create_app(ctx: WebContext) -> FastAPI:
     # each package's router; imported here so building an app loads the whole web layer once
     from web import api, ops
+    from web.api import appsets
     from web.auth import routes as auth_routes
     from web.dashboard import pages
     from web.webhooks import routes as webhook_routes
@@ -96,6 +97,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.include_router(ops.router)
     ops.install(app)
     app.include_router(api.router, prefix=API_PREFIX)
+    app.include_router(appsets.router, prefix=API_PREFIX, responses=api.models.PROBLEM_RESPONSES)
     app.include_router(webhook_routes.router, prefix=API_PREFIX)
     app.include_router(auth_routes.router)
     app.include_router(pages.router)

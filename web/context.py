@@ -18,6 +18,7 @@ from starlette.requests import Request
 from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.domain import Fleet
 from gitops.state import RecordReader
+from gitops.state.appsets import AppSetStore
 from gitops.state.index import TargetIndex
 from gitops.vocabulary import Trigger
 from web.settings import WebSettings
@@ -54,6 +55,7 @@ class WebContext:
     audit: Any = None
     deliveries: Any = None
     metrics: Any = None          # a prometheus_client Collector of the workers' figures, or None
+    appsets: AppSetStore | None = None  # the ApplicationSet controller's records (web.api.appsets), or None
     clock: Clock = SYSTEM_CLOCK
     extras: dict[str, Any] = field(default_factory=dict)
 

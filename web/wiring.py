@@ -38,9 +38,10 @@ def production_context() -> WebContext:
     store = open_store(url)
     config = _config()
     # the configured applications plus those ApplicationSets released (reloaded when a set changes)
-    live = LiveFleet(to_fleet(config), RedisAppSets(store.redis), config.application_sets)
+    appsets = RedisAppSets(store.redis)
+    live = LiveFleet(to_fleet(config), appsets, config.application_sets)
     ctx = WebContext(settings=WebSettings.from_env(), state=store, fleet=live.current,
-                     actions=CeleryDispatcher(store))
+                     actions=CeleryDispatcher(store), appsets=appsets)
     from web import ops
     from web.auth import wiring as auth_wiring
     from web.webhooks import wiring as webhook_wiring

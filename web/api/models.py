@@ -380,3 +380,133 @@ class EventItem(Model):
     message: str
     time: float
     data: dict[str, str]
+
+
+# -- ApplicationSets (web/api/appsets.py) ---------------------------------------------------------
+class AppSetHeld(Model):
+    """The change the deletion breaker holds until it is approved (``approve`` with this ``id``)."""
+
+    id: str = Field(description="fingerprint of exactly this change; an approval names it")
+    delete_count: int = Field(description="applications it would delete")
+    move_count: int = Field(description="applications it would move to another cluster")
+    reason: str
+    since: float = Field(description="epoch seconds: when it was first held")
+    approved: bool = Field(description="approved; applied on the controller's next pass")
+
+
+class AppSetRollout(Model):
+    """The progressive rollout (RollingSync): its phase and current step."""
+
+    id: str = Field(description="fingerprint of the desired set the rollout carries")
+    phase: str = Field(description="Progressing, WaitingApproval, Halted or Completed")
+    step: int = Field(description="the current step, 1 for the first")
+    message: str
+    started_at: float
+    gate_since: float | None = Field(default=None, description="since when the step's gate holds")
+    approved_step: int | None = Field(default=None, description="the step approved (1 for the first)")
+
+
+class AppSetSummary(Model):
+    """One ApplicationSet as the controller last saved it (``error``: its record is unreadable, and
+    only ``name`` is meaningful)."""
+
+    name: str
+    desired: int = Field(description="applications the set generates (and keeps)")
+    released: int = Field(description="applications the fleet runs")
+    paused: bool
+    rollout: AppSetRollout | None = Field(default=None, description="null unless RollingSync")
+    held: AppSetHeld | None = Field(default=None, description="the change waiting for an approval")
+    errors: int = Field(description="element errors and generator failures of the last pass")
+    last_pass: float = Field(description="epoch seconds of the controller's last pass; 0 never")
+    kept: list[str] = Field(default_factory=list, description="restored applications kept until deleted")
+    error: str | None = Field(default=None, description="why the stored record cannot be read")
+
+
+class AppSetList(Model):
+    items: list[AppSetSummary]
+
+
+class AppSetApplication(Model):
+    """One application of the set: what the set wants (desired) and what the fleet runs (released)."""
+
+    name: str
+    cluster: str = Field(description="the desired cluster (or the released one when no longer desired)")
+    desired: bool
+    released: bool
+    desired_revision: str | None = None
+    released_revision: str | None = None
+    released_cluster: str | None = Field(default=None, description="the cluster the fleet runs it on")
+    up_to_date: bool = Field(description="the released application is exactly the desired one")
+    kept: bool = Field(description="restored from a tombstone: kept even while not generated")
+
+
+class AppSetChange(Model):
+    """The held change in full: the applications it would delete and move."""
+
+    id: str
+    deletes: list[str]
+    moves: list[str]
+    reason: str
+    since: float
+    approved: bool
+
+
+class AppSetLastPass(Model):
+    """What the controller's last pass saw and did."""
+
+    at: float
+    complete: bool = Field(description="every generator and element answered (nothing is deleted otherwise)")
+    errors: list[str] = Field(description="element errors (template, names taken, unresolvable heads)")
+    failures: list[str] = Field(description="generator failures (Git unreachable, timeouts)")
+    notes: list[str] = Field(description="what the pass decided, in sentences")
+    created: int
+    updated: int
+    deleted: int
+
+
+class AppSetRolloutCluster(Model):
+    """One cluster the rollout released: when, and when it passed the gate."""
+
+    cluster: str
+    released_at: float
+    done_at: float | None = Field(default=None, description="null until the cluster passed")
+
+
+class AppSetDetail(AppSetSummary):
+    applications: list[AppSetApplication]
+    change: AppSetChange | None = Field(default=None, description="the held change with its applications")
+    last_run: AppSetLastPass
+    rollout_clusters: list[AppSetRolloutCluster] = Field(default_factory=list)
+
+
+class AppSetTombstone(Model):
+    """A deleted application of the set, restorable until ``expiresAt``."""
+
+    application: str
+    cluster: str | None = Field(default=None, description="its destination cluster when deleted")
+    deleted_at: float
+    expires_at: float
+    reason: str
+
+
+class AppSetTombstoneList(Model):
+    items: list[AppSetTombstone]
+
+
+class AppSetApproveRequest(Model):
+    """Body of an approval (optional): approve only the change with this id."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True,
+                              extra="forbid")
+
+    change: str | None = Field(default=None, max_length=128,
+                               description="the held change's id (as listed); another change is refused")
+
+
+class AppSetActionResult(Model):
+    """What a verb on an ApplicationSet did (applied by the controller's next pass)."""
+
+    action: str = Field(description="approve, pause, resume, restore or delete")
+    application_set: str
+    application: str | None = None
+    message: str

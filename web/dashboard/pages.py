@@ -33,11 +33,12 @@ from web.api.clusters import reachability as cluster_reachability
 from web.api.models import Reachability
 from web.auth import Principal, Role, require
 from web.context import WebContext, context
-from web.dashboard import actions, render, views
+from web.dashboard import actions, appsets, render, views
 from web.problems import HTTPProblem
 
 router = APIRouter(include_in_schema=False)
 router.include_router(actions.router)
+router.include_router(appsets.router)
 
 HISTORY_SHOWN = 15
 OBJECTS_SHOWN = 300
