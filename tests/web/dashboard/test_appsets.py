@@ -175,3 +175,24 @@ def test_hostile_text_is_rendered_inert(dashboard: Dashboard, user: str) -> None
     page = client.get("/applicationsets/shop").text
     assert "template: element 3: &lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "note &lt;script&gt;" in page and "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_a_halted_rollout_offers_resume_and_a_waiting_step_approve(dashboard: Dashboard) -> None:
+    store = InMemoryAppSets(clock=ManualClock(NOW))
+    dashboard.ctx.appsets = store
+    apps = {"r-eu": app("r-eu", "prod-eu")}
+    halted = RolloutState("r1", NOW - 900, 0, "Halted", {"prod-eu": NOW - 800}, message="halted: Degraded")
+    store.save("roll", AppSetState("roll", apps, apps, rollout=halted).to_json(), 0)
+    client = dashboard.as_user("operator")
+    html = client.get("/applicationsets/roll").text
+    assert hooks(html, "resume-button") == 1 and hooks(html, "pause-button") == 1
+    assert hooks(html, "approve-step-button") == 0 and hooks(html, "held-change") == 0
+    assert client.post("/applicationsets/roll/resume", data={"csrf": "csrf-otto"}).status_code == 303
+    resumed = load_state(store, "roll")[0].rollout
+    assert resumed is not None and resumed.phase == "Progressing"
+    waiting = AppSetState("roll", apps, apps, rollout=RolloutState("r2", NOW, 1, "WaitingApproval"))
+    store.save("roll", waiting.to_json(), store.load("roll").version)  # type: ignore[union-attr]
+    assert hooks(client.get("/applicationsets/roll").text, "approve-step-button") == 1
+    assert client.post("/applicationsets/roll/approve", data={"csrf": "csrf-otto"}).status_code == 303
+    approved = load_state(store, "roll")[0].rollout
+    assert approved is not None and approved.approved_step == 1
