@@ -40,7 +40,7 @@ from gitops.appset.generate import ElementError, Inputs, generate
 from gitops.appset.generated import GeneratedApp
 from gitops.appset.lifecycle import decide
 from gitops.appset.ports import GitTree
-from gitops.appset.record import AppSetState, LastRun
+from gitops.appset.record import AppSetState, LastRun, parse_app
 from gitops.appset.rollout import GateResult, PrometheusCheck, RolloutState, advance, plan_rollout, wants_gate
 from gitops.clock import Clock
 from gitops.config.application import ApplicationSet
@@ -302,7 +302,7 @@ def restore(store: AppSetStore, name: str, application: str) -> str:
             raise InputError(f"no tombstone of {application!r} in ApplicationSet {name!r} (expired, or "
                              "never deleted)", field="application")
         try:
-            app = GeneratedApp.of(json.loads(stone.document))
+            app = parse_app(json.loads(stone.document))
         except (ValueError, KeyError, TypeError) as exc:
             raise StateError(f"the tombstone of {application!r} is unreadable: {exc}") from None
         return (state.with_(desired={**state.desired, app.name: app},

@@ -111,8 +111,8 @@ class AppSetState:
                 shown = data.get("format") if isinstance(data, dict) else "?"
                 raise ValueError(f"unknown record format {shown}")
             return AppSetState(
-                name, {a.name: a for a in map(_app, data.get("desired", ()))},
-                {a.name: a for a in map(_app, data.get("released", ()))},
+                name, {a.name: a for a in map(parse_app, data.get("desired", ()))},
+                {a.name: a for a in map(parse_app, data.get("released", ()))},
                 PendingChange.from_dict(data["pending"]) if data.get("pending") else None,
                 RolloutState.from_dict(data["rollout"]) if data.get("rollout") else None,
                 bool(data.get("paused", False)), LastRun.from_dict(data.get("last_run", {})),
@@ -122,7 +122,8 @@ class AppSetState:
                              temporary=False) from None
 
 
-def _app(data: Any) -> GeneratedApp:
+def parse_app(data: Any) -> GeneratedApp:
+    """A stored application document, validated as a configuration file would be (ValueError if not)."""
     if not isinstance(data, dict):
         raise ValueError("a generated application is not a mapping")
     try:
@@ -133,4 +134,4 @@ def _app(data: Any) -> GeneratedApp:
     return GeneratedApp.of(data)
 
 
-__all__ = ["AppSetState", "GeneratedApp", "LastRun", "PendingChange", "fingerprint"]
+__all__ = ["AppSetState", "GeneratedApp", "LastRun", "PendingChange", "fingerprint", "parse_app"]

@@ -272,3 +272,15 @@ def test_the_record_round_trips() -> None:
     data["desired"][0]["source"]["path"] = "/etc"
     with pytest.raises(StateError, match="no longer validates"):
         AppSetState.from_json("web", json.dumps(data))
+
+
+def test_a_malformed_tombstone_is_refused_and_the_record_stays_readable() -> None:
+    from gitops.state.appsets import Tombstone
+    w = World()
+    w.run(make_set(), fleet(*CLUSTERS))
+    for bad in ('{"name": "x"}', '{"name": "x", "source": {"repository": "demo", "path": "/etc"}, '
+                '"destination": {"cluster": "c1"}}', "not json"):
+        w.store.bury(Tombstone("web", "x", bad, 1.0, w.clock.now() + 100, "test"))
+        with pytest.raises(StateError, match="unreadable"):
+            restore(w.store, "web", "x")
+        assert len(load_state(w.store, "web")[0].desired) == 10
