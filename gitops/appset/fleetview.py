@@ -8,7 +8,8 @@ when a record changed, so a catalog can call it on every lookup.
 Key design choice: a generated application is an ordinary :class:`gitops.domain.Application` once
 released (the engine, the poller and the web need no notion of sets), labelled with
 ``gitops.dev/application-set: NAME`` so it can be selected by set; only sets still configured are
-read, a configured application always wins a name, and an unreadable record is skipped with a log
+read, a configured application always wins a name, an application whose cluster or repository is no
+longer configured is left out (nothing could reconcile it), and an unreadable record is skipped with a log
 line (the last good fleet stays) rather than taking every generated application away.
 """
 
@@ -65,8 +66,12 @@ class LiveFleet:
                 apps = self._last.get(name, {})
             self._last[name] = apps
             for app_name, app in apps.items():
-                if app_name not in self.static.applications and app_name not in generated:
-                    generated[app_name] = app
+                if app_name in self.static.applications or app_name in generated:
+                    continue
+                if app.destination.cluster not in self.static.clusters \
+                        or app.source.repository not in self.static.repositories:
+                    continue  # its cluster or repository left the configuration: nothing to reconcile
+                generated[app_name] = app
         self._by_fingerprint = fresh  # only what some set still releases
         return replace(self.static, applications={**self.static.applications, **generated})
 

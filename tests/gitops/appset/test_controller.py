@@ -284,3 +284,11 @@ def test_a_malformed_tombstone_is_refused_and_the_record_stays_readable() -> Non
         with pytest.raises(StateError, match="unreadable"):
             restore(w.store, "web", "x")
         assert len(load_state(w.store, "web")[0].desired) == 10
+
+
+def test_the_live_fleet_leaves_out_applications_whose_cluster_left_the_configuration() -> None:
+    w = World()
+    w.run(make_set(), fleet(*CLUSTERS))
+    smaller = fleet(*CLUSTERS[:4])
+    apps = LiveFleet(smaller, w.store, ["web"]).current().applications
+    assert sorted(apps) == ["web-c0", "web-c1", "web-c2", "web-c3"]
