@@ -291,12 +291,17 @@ class Planner:
                                              rendered.get(("BASE", key)), rendered.get(("NEW", key)))
         if not req.offline:
             self._dry_run(decided, at_new, new_tree)
-        # element errors count at NEW (what the change brings); a failed generator at either side
+        # element errors count when the change brings them (at NEW, not already at BASE: a set broken
+        # before the change is a note, so it does not fail every plan); a failed generator at either side
         failures = at_base.failures + at_new.failures
-        problems = list(dict.fromkeys(failures + at_new.problems))
+        before = {p.replace(" at BASE: ", ": ", 1) for p in at_base.problems}
+        known = {p for p in at_new.problems if p.replace(" at NEW: ", ": ", 1) in before}
+        problems = list(dict.fromkeys(failures + [p for p in at_new.problems if p not in known]))
+        already = tuple(f"already failing at BASE: {p.replace(' at NEW: ', ': ', 1)}"
+                        for p in dict.fromkeys(at_new.problems) if p in known)
         return FleetPlan(req.repository.name, Side(base_tree.revision, base_tree.label),
                          Side(new_tree.revision, new_tree.label), tuple(decided[k] for k in sorted(decided)),
-                         tuple(problems), bool(failures), self.renderer.renders, req.notes)
+                         tuple(problems), bool(failures), self.renderer.renders, (*req.notes, *already))
 
     def _offline(self, key: Key, old: Placed | None, new: Placed | None, base: Objects | str | None,
                  now: Objects | str | None) -> PairPlan:

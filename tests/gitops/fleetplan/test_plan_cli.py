@@ -164,3 +164,20 @@ def test_an_unreachable_cluster_falls_back_to_offline_per_pair(fleet: Fleet) -> 
         assert by[key]["mode"] == "offline"
         assert by[key]["reason"] == "cluster unreachable (ClusterUnavailable)"
         assert by[key]["objects"][0]["fields"] == [{"path": ".data.size", "old": "2", "new": "5"}]
+
+
+def test_an_element_error_fails_the_plan_only_when_the_change_brings_it(fleet: Fleet) -> None:
+    files_set = ("---\napiVersion: gitops.dev/v1alpha1\nkind: ApplicationSet\nmetadata: {name: params}\n"
+                 "spec:\n  generators:\n    - git: {repository: infra, files: [{path: \"params/*.json\"}]}\n"
+                 "  template:\n    metadata: {name: \"p-{{ app }}\"}\n    spec:\n"
+                 "      source: {repository: infra, path: \"apps/{{ app }}\", renderer: kustomize}\n"
+                 "      destination: {cluster: dev, namespace: \"{{ app }}\"}\n")
+    fleet.config.write_text(fleet.config.read_text() + files_set)
+    fleet.commit({"params/alpha.json": '{"app": "alpha"}', "params/old.json": "{broken"})
+    code, doc = fleet.plan_json("--offline")  # broken before the change too: a note, not a failure
+    assert (code, doc["problems"]) == (0, [])
+    assert any(n.startswith("already failing at BASE:") and "old.json" in n for n in doc["notes"])
+    branch(fleet)
+    fleet.commit({"params/new.json": "[not, an, object"})
+    code, doc = fleet.plan_json("--revision", "feature", "--offline")
+    assert code == 1 and len(doc["problems"]) == 1 and "new.json" in doc["problems"][0]
