@@ -11,13 +11,11 @@ where Git is really read; the pure generation code never does.
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Iterable
-from pathlib import Path
 
 from gitops import domain
-from gitops.errors import InputError, SourceError
+from gitops.appset.directory import list_regular_files, read_regular_file
+from gitops.errors import SourceError
 from gitops.sources import GitSource, RepoSpec, Snapshot
 
 
@@ -44,40 +42,8 @@ class SnapshotTree:
         """Listed once per (repository, revision) and instance: a matrix asks once per combination."""
         key = (repository, revision)
         if key not in self.listings:
-            self.listings[key] = self._list(self._snapshot(repository, revision).path)
+            self.listings[key] = list_regular_files(self._snapshot(repository, revision).path)
         return self.listings[key]
 
-    @staticmethod
-    def _list(root: Path) -> tuple[str, ...]:
-        out: list[str] = []
-        for directory, dirs, names in os.walk(root, followlinks=False):
-            dirs[:] = [d for d in dirs if d != ".git" and not os.path.islink(os.path.join(directory, d))]
-            rel = os.path.relpath(directory, root)
-            for name in names:
-                full = os.path.join(directory, name)
-                if stat.S_ISREG(os.lstat(full).st_mode):
-                    out.append(name if rel == "." else f"{rel}/{name}".replace(os.sep, "/"))
-        return tuple(sorted(out))
-
     def read(self, repository: str, revision: str | None, path: str, max_bytes: int) -> bytes:
-        root = self._snapshot(repository, revision).path
-        parts = path.split("/")
-        if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\x00" in path:
-            raise InputError("not a repository-relative file path", file=path)
-        full = Path(root, *parts)
-        try:
-            for depth in range(1, len(parts) + 1):  # no symbolic link on the way
-                if Path(root, *parts[:depth]).is_symlink():
-                    raise InputError("not a regular file of the repository", file=path)
-            info = full.lstat()
-            if not stat.S_ISREG(info.st_mode):
-                raise InputError("not a regular file of the repository", file=path)
-            if info.st_size > max_bytes:
-                raise InputError(f"file is {info.st_size} bytes, over the limit of {max_bytes}", file=path)
-            with full.open("rb") as handle:
-                data = handle.read(max_bytes + 1)
-        except FileNotFoundError:
-            raise InputError("no such file in the repository", file=path) from None
-        if len(data) > max_bytes:
-            raise InputError(f"file is over the limit of {max_bytes} bytes", file=path)
-        return data
+        return read_regular_file(self._snapshot(repository, revision).path, path, max_bytes)

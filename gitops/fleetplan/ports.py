@@ -11,14 +11,12 @@ unique per (repository, commit) for snapshots and per run for a working tree.
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from gitops.appset import GitTree
-from gitops.errors import InputError
+from gitops.appset.directory import list_regular_files, read_regular_file
 
 
 @dataclass(frozen=True)
@@ -47,37 +45,11 @@ class DirectoryFiles:
 
     def files(self) -> tuple[str, ...]:
         if self._listing is None:
-            out: list[str] = []
-            for directory, dirs, names in os.walk(self.root, followlinks=False):
-                dirs[:] = [d for d in dirs if d != ".git" and not os.path.islink(os.path.join(directory, d))]
-                rel = os.path.relpath(directory, self.root)
-                for name in names:
-                    if stat.S_ISREG(os.lstat(os.path.join(directory, name)).st_mode):
-                        out.append(name if rel == "." else f"{rel}/{name}".replace(os.sep, "/"))
-            self._listing = tuple(sorted(out))
+            self._listing = list_regular_files(self.root)
         return self._listing
 
     def read(self, path: str, max_bytes: int) -> bytes:
-        parts = path.split("/")
-        if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\x00" in path:
-            raise InputError("not a repository-relative file path", file=path)
-        try:
-            for depth in range(1, len(parts) + 1):
-                if Path(self.root, *parts[:depth]).is_symlink():
-                    raise InputError("not a regular file of the repository", file=path)
-            full = Path(self.root, *parts)
-            info = full.lstat()
-            if not stat.S_ISREG(info.st_mode):
-                raise InputError("not a regular file of the repository", file=path)
-            if info.st_size > max_bytes:
-                raise InputError(f"file is {info.st_size} bytes, over the limit of {max_bytes}", file=path)
-            with full.open("rb") as handle:
-                data = handle.read(max_bytes + 1)
-        except FileNotFoundError:
-            raise InputError("no such file in the repository", file=path) from None
-        if len(data) > max_bytes:
-            raise InputError(f"file is over the limit of {max_bytes} bytes", file=path)
-        return data
+        return read_regular_file(self.root, path, max_bytes)
 
 
 class SideTree:
