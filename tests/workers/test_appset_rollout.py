@@ -166,6 +166,28 @@ def test_a_restart_of_workers_and_redis_resumes_the_rollout_at_its_step(world: M
         assert gated.syncs(cluster) == 1
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "product bug: `gitops appset resume` of a halted rollout never syncs the failed clusters again "
+    "(gitops/appset/controller.py resume() only sets the phase back to Progressing), so the next pass "
+    "halts again on the same stale failed status, although docs/applicationsets.md says resume takes it "
+    "up again at the same step once fixed"))
+def test_resume_after_the_cause_is_fixed_takes_the_halted_rollout_up_again(world: MakeWorld) -> None:
+    rings = world("rings", rolling_set("rings", RING_STEPS))
+    completed(rings)
+    for cluster in EARLY:
+        rings.fleet.sandboxes[cluster].faults.add(FaultRule(
+            verb="patch", path_regex=f"/namespaces/rings/configmaps/{CONFIGMAP}", status=403, times=None))
+    new = rings.commit({f"app/{k}": v for k, v in app_files("rings", "v2").items()}, "greeting v2")
+    rings.wait_phase("Halted")
+    for cluster in EARLY:  # fixed
+        rings.fleet.sandboxes[cluster].faults.clear()
+    assert gitops_main(["appset", "resume", "rings", "--redis-url", rings.redis.url]) == 0
+    resumed = rings.wait_passes(3)
+    assert resumed.rollout is not None and resumed.rollout.phase != "Halted", resumed.rollout.message
+    completed(rings)
+    assert_deployed(rings, tuple(RINGS), new, "v2")
+
+
 @pytest.mark.parametrize("strategy", ["RollingSync", "AllAtOnce"])
 def test_git_unavailable_to_the_generator_deletes_no_generated_application(world: MakeWorld,
                                                                            strategy: str) -> None:
