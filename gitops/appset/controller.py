@@ -285,8 +285,10 @@ def resume(store: AppSetStore, name: str) -> str:
     def act(state: AppSetState) -> tuple[AppSetState, str]:
         rollout = state.rollout
         if rollout is not None and rollout.phase == "Halted":
-            rollout = replace(rollout, phase="Progressing", gate_since=None,
-                              message=f"resumed at step {rollout.step + 1}")
+            again = tuple(sorted(c for c in rollout.released if c not in rollout.done))
+            rollout = replace(rollout, phase="Progressing", gate_since=None, retry=again,
+                              message=f"resumed at step {rollout.step + 1}: syncing {len(again)} "
+                                      "cluster(s) again")
         return state.with_(paused=False, rollout=rollout), f"ApplicationSet {name!r} resumed"
     return _update(store, name, act)
 

@@ -23,9 +23,11 @@ How a rollout runs (the docstrings of :mod:`gitops.config.fanout` are the user's
   gate, if configured, must answer that it holds) for the step's bake time, then the next step starts.
   A step whose clusters have nothing to release is skipped (no approval, no bake).
 * A fresh Degraded status, or a permanent error at the desired revision, on any cluster the rollout
-  released halts it: nothing more is released until a new rollout or ``gitops appset resume`` (which
-  sets the phase back to Progressing; the next pass re-evaluates and halts again if the cause is still
-  there).
+  released halts it: nothing more is released until a new rollout or ``gitops appset resume``, which
+  sets the phase back to Progressing and names the released clusters that had not passed
+  (``RolloutState.retry``): the next pass syncs their applications again with a fresh release time, so
+  the statuses that halted it no longer count, and the gate waits for new ones (halting again if the
+  cause is still there).
 * A step with ``approval: true`` waits (WaitingApproval) until ``gitops appset approve`` sets
   ``approved_step`` to its index; ``paused`` observes (passes, halts, gates) but releases nothing.
 
@@ -118,11 +120,13 @@ class RolloutState:
     gate_since: float | None = None
     approved_step: int | None = None
     message: str = ""
+    retry: tuple[str, ...] = ()  # clusters to sync again on the next pass (``gitops appset resume``)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "started_at": self.started_at, "step": self.step, "phase": self.phase,
                 "released": dict(sorted(self.released.items())), "done": dict(sorted(self.done.items())),
-                "gate_since": self.gate_since, "approved_step": self.approved_step, "message": self.message}
+                "gate_since": self.gate_since, "approved_step": self.approved_step, "message": self.message,
+                "retry": list(self.retry)}
 
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> RolloutState:
@@ -141,13 +145,16 @@ class RolloutState:
         message = data.get("message", "")
         if not isinstance(message, str):
             raise TypeError("rollout message is not a string")
+        retry = data.get("retry", [])
+        if not isinstance(retry, list) or not all(isinstance(c, str) for c in retry):
+            raise TypeError("rollout retry is not a list of cluster names")
         return RolloutState(ident, _number(data.get("started_at", 0.0), "started_at"),
                             _index(data["step"], "step"), _PHASES[phase],
                             _times(data.get("released", {}), "released"),
                             _times(data.get("done", {}), "done"),
                             None if gate_since is None else _number(gate_since, "gate_since"),
                             None if approved is None else _index(approved, "approved_step"),
-                            message[:MAX_MESSAGE])
+                            message[:MAX_MESSAGE], tuple(retry))
 
 
 @dataclass(frozen=True)
@@ -274,6 +281,7 @@ class _Run:
         self.entered = -1  # the step the state was at before this pass (-1: a new rollout)
         self.was_waiting = False
         self.rerelease: list[str] = []
+        self.retry: list[str] = []  # resumed: released clusters that did not pass, to sync again
         self.release: list[str] = []
         self.sync: list[Target] = []
         self.events: list[str] = []
@@ -311,12 +319,23 @@ class _Run:
         self.was_waiting = state.phase == "WaitingApproval"
         self.released, self.done = dict(state.released), dict(state.done)
         self.gate_since, self.approved, self.message = state.gate_since, state.approved_step, state.message
+        self.retry = [c for c in state.retry if c in self.released]
 
     # - the pass
 
     def go(self) -> None:
+        if self.retry and not self.paused:
+            for cluster in self.retry:  # a fresh release time: the statuses that halted it are stale now
+                self.released[cluster] = self.now
+                self.done.pop(cluster, None)
+                self.sync += [Target(app.name, app.cluster) for app in self.on.get(cluster, ())]
+            self.events.append(f"resumed: syncing {_names(self.retry)} again")
+            self.retry = []
         halt = self._halt()
         if halt is not None:
+            for cluster in self.released:  # what passed is recorded: a resume syncs only the others
+                if cluster not in self.done and self._blocker(cluster) is None:
+                    self.done[cluster] = self.now
             self.phase = "Halted"
             self.gate_since = None
             self.message = f"halted at step {self.step + 1}/{len(self.steps)}: {halt}"
@@ -478,7 +497,8 @@ class _Run:
 
     def outcome(self) -> Advance:
         state = RolloutState(self.id, self.started_at, self.step, self.phase, dict(self.released),
-                             dict(self.done), self.gate_since, self.approved, self.message[:MAX_MESSAGE])
+                             dict(self.done), self.gate_since, self.approved, self.message[:MAX_MESSAGE],
+                             tuple(self.retry))
         return Advance(state, tuple(self.release), tuple(self.sync), tuple(self.events))
 
 

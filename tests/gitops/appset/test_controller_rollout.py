@@ -152,9 +152,26 @@ def test_a_degraded_step_halts_and_later_clusters_keep_the_old_commit_until_resu
         assert w.run().sync == ()
     late = w.released()
     assert all(late[f"c{i}"] == OLD for i in range(4, 10))
-    w.report("c2", NEW)  # fixed
+    w.report("c2", NEW)  # fixed by hand: still a status from before the resume
     resume(w.store, "web")
+    again = w.run()  # the clusters of the step that had not passed are synced again, nothing new
+    assert synced(again) == ["c2", "c3"] and again.state.rollout.phase == "Progressing"
+    assert w.run().sync == ()  # their statuses from before the resume do not count
+    w.report("c2", NEW)
+    w.report("c3", NEW)
     assert synced(w.run()) == [f"c{i}" for i in range(4, 10)]
+
+
+def test_resume_of_a_rollout_still_degraded_halts_it_again_on_the_fresh_status() -> None:
+    w = World()
+    w.run()
+    w.report("c0", OLD, health=HealthStatus.DEGRADED)
+    assert w.run().state.rollout.phase == "Halted"
+    resume(w.store, "web")
+    assert synced(w.run()) == ["c0"]
+    w.report("c0", OLD, health=HealthStatus.DEGRADED)  # the sync after the resume: still Degraded
+    halted = w.run()
+    assert halted.state.rollout.phase == "Halted" and halted.sync == ()
 
 
 def test_a_sync_that_fails_for_good_halts_too() -> None:

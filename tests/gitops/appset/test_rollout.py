@@ -551,3 +551,11 @@ def test_with_good_statuses_every_rollout_completes(
                      if sim.state is not None and t.cluster in sim.state.released})
     assert sim.phase == "Completed"
     assert {n: sim.released[n] for n in changed} == changed
+
+
+def test_the_clusters_to_sync_again_survive_the_round_trip() -> None:
+    state = RolloutState("abc", 1.0, 1, "Progressing", {"c1": 2.0, "c2": 3.0}, {"c1": 4.0}, retry=("c2",))
+    assert RolloutState.from_dict(state.to_dict()) == state
+    assert RolloutState.from_dict({**state.to_dict(), "retry": None} | {"retry": []}).retry == ()
+    with pytest.raises(TypeError):
+        RolloutState.from_dict({**state.to_dict(), "retry": "c2"})
