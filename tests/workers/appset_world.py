@@ -2,7 +2,7 @@
 configuration with one ApplicationSet, a private redis-server, real ``celery worker`` subprocesses running
 the production runtime, and the beat in this process sending ``gitops.appset`` every half second.
 
-``Fleet`` (ten in-process :class:`kubesandbox.Sandbox` clusters labelled by ring) is shared by the tests
+``Sandboxes`` (ten in-process :class:`kubesandbox.Sandbox` clusters labelled by ring) is shared by the tests
 of a module; each :class:`World` has its own repository, namespace, Redis and processes, so worlds never
 see each other's applications (their objects live in another namespace of the same sandboxes).
 """
@@ -47,14 +47,14 @@ CONFIGMAP = "hello-config"
 
 
 @dataclass
-class Fleet:
+class Sandboxes:
     """Ten sandbox clusters c0..c9 (ring: canary, early, late) with a kubeconfig each."""
 
     sandboxes: dict[str, Sandbox]
     kubeconfigs: dict[str, Path]
 
     @classmethod
-    def start(cls, root: Path) -> Fleet:
+    def start(cls, root: Path) -> Sandboxes:
         fleet = cls({}, {})
         try:
             for name in RINGS:
@@ -106,7 +106,7 @@ def init_repo(repo: Path, files: Mapping[str, str]) -> str:
     return commit(repo, {}, "initial")
 
 
-def config_text(repo: Path, fleet: Fleet, appset: str) -> str:
+def config_text(repo: Path, fleet: Sandboxes, appset: str) -> str:
     """Repository ``demo``, the ten Clusters, and the ApplicationSet document ``appset`` (YAML)."""
     docs = [f"""apiVersion: gitops.dev/v1alpha1
 kind: Repository
@@ -155,10 +155,11 @@ spec:
 
 @dataclass
 class World:
-    """One ApplicationSet ``name`` over :class:`Fleet`: repository, configuration, Redis, workers, beat."""
+    """One ApplicationSet ``name`` over the :class:`Sandboxes`: repository, configuration, Redis, workers,
+    beat."""
 
     root: Path
-    fleet: Fleet
+    fleet: Sandboxes
     name: str
     repo: Path
     config: Path
@@ -167,9 +168,10 @@ class World:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     beat_stop: threading.Event | None = None
     beat_thread: threading.Thread | None = None
+    _stores: tuple[RedisStore, RedisAppSets] | None = field(default=None, repr=False)
 
     @classmethod
-    def create(cls, root: Path, fleet: Fleet, name: str, appset: str,
+    def create(cls, root: Path, fleet: Sandboxes, name: str, appset: str,
                files: Mapping[str, str] | None = None) -> World:
         root.mkdir(parents=True, exist_ok=True)
         repo = root / "repo"
@@ -182,18 +184,14 @@ class World:
     # - processes
 
     def settings(self) -> Settings:
-        old = {k: os.environ.get(k) for k in ENV}
-        os.environ.update(ENV)
-        try:
-            base = Settings.from_env()
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-        return replace(base, redis_url=self.redis.url, config_path=str(self.config),
-                       data_dir=str(self.root / "beat-data"))
+        """The beat's settings (the workers get the same through ``ENV``)."""
+        def seconds(name: str) -> float:
+            return float(ENV[f"GITOPS_{name}"])
+        return replace(Settings.from_env(), redis_url=self.redis.url, config_path=str(self.config),
+                       data_dir=str(self.root / "beat-data"), appset_interval=seconds("APPSET_INTERVAL"),
+                       beat_tick=seconds("BEAT_TICK"), beat_lock_ttl=seconds("BEAT_LOCK_TTL"),
+                       resync_seconds=seconds("RESYNC_SECONDS"), sched_ttl=seconds("SCHED_TTL"),
+                       lock_ttl=seconds("LOCK_TTL"))
 
     def start(self, workers: int = 2) -> None:
         """Start ``workers`` Celery workers (solo pool, production runtime) and the beat."""
@@ -237,6 +235,9 @@ class World:
 
     def close(self) -> None:
         self.stop_processes()
+        if self._stores is not None:
+            self._stores[0].redis.close()
+            self._stores = None
         self.redis.stop(save=False)
 
     def logs(self) -> str:
@@ -256,8 +257,18 @@ class World:
     # - state
 
     def stores(self) -> tuple[RedisStore, RedisAppSets]:
-        client = self.redis.client()
-        return RedisStore(client), RedisAppSets(client)
+        """The state store and the ApplicationSet store on this world's Redis (one client, kept)."""
+        if self._stores is None:
+            client = self.redis.client()
+            self._stores = RedisStore(client), RedisAppSets(client)
+        return self._stores
+
+    def restart_redis(self) -> None:
+        """Stop Redis (SHUTDOWN SAVE) and start it again on the same port and data directory."""
+        if self._stores is not None:
+            self._stores[0].redis.close()
+            self._stores = None
+        self.redis.restart()
 
     def record(self) -> AppSetState | None:
         found = self.stores()[1].load(self.name)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from appset_world import CANARY, CONFIGMAP, EARLY, LATE, RINGS, Fleet, World, app_files, rolling_set
+from appset_world import CANARY, CONFIGMAP, EARLY, LATE, RINGS, Sandboxes, World, app_files, rolling_set
 from worker_kit import wait_for
 
 from gitops.appset.record import AppSetState
@@ -33,14 +33,14 @@ MakeWorld = Callable[..., World]
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    clusters = Fleet.start(tmp_path_factory.mktemp("fleet"))
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandboxes]:
+    clusters = Sandboxes.start(tmp_path_factory.mktemp("fleet"))
     yield clusters
     clusters.stop()
 
 
 @pytest.fixture
-def world(fleet: Fleet, tmp_path: Path) -> Iterator[MakeWorld]:
+def world(fleet: Sandboxes, tmp_path: Path) -> Iterator[MakeWorld]:
     """``world(name, appset_yaml, files=None)``: a started world (one per test); closed at teardown, the
     sandboxes' fault rules cleared, the worker logs printed (pytest shows them when the test failed)."""
     made: list[World] = []
@@ -145,9 +145,9 @@ def test_a_restart_of_workers_and_redis_resumes_the_rollout_at_its_step(world: M
     canary_syncs = {c: gated.syncs(c) for c in CANARY}
 
     gated.stop_processes()  # every worker and the beat go away...
-    first_redis = gated.redis.client().info()["process_id"]
-    gated.redis.restart()  # ...and Redis restarts on its data directory (SHUTDOWN SAVE, start again)
-    assert gated.redis.client().info()["process_id"] != first_redis
+    first_redis = gated.stores()[0].redis.info()["process_id"]
+    gated.restart_redis()  # ...and Redis restarts on its data directory (SHUTDOWN SAVE, start again)
+    assert gated.stores()[0].redis.info()["process_id"] != first_redis
     gated.start()
     resumed = gated.wait_passes(2)
     assert resumed.rollout is not None and resumed.rollout.phase == "WaitingApproval"
@@ -166,12 +166,9 @@ def test_a_restart_of_workers_and_redis_resumes_the_rollout_at_its_step(world: M
         assert gated.syncs(cluster) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: `gitops appset resume` of a halted rollout never syncs the failed clusters again "
-    "(gitops/appset/controller.py resume() only sets the phase back to Progressing), so the next pass "
-    "halts again on the same stale failed status, although docs/applicationsets.md says resume takes it "
-    "up again at the same step once fixed"))
 def test_resume_after_the_cause_is_fixed_takes_the_halted_rollout_up_again(world: MakeWorld) -> None:
+    """docs/applicationsets.md: `gitops appset resume` takes a halted rollout up again at the same step,
+    once fixed: the clusters that failed are synced again (their failed statuses no longer count)."""
     rings = world("rings", rolling_set("rings", RING_STEPS))
     completed(rings)
     for cluster in EARLY:
@@ -181,11 +178,23 @@ def test_resume_after_the_cause_is_fixed_takes_the_halted_rollout_up_again(world
     rings.wait_phase("Halted")
     for cluster in EARLY:  # fixed
         rings.fleet.sandboxes[cluster].faults.clear()
+    halted = rings.must_record().rollout
+    assert halted is not None and halted.phase == "Halted"
+    failed = [c for c in EARLY if c in halted.released and c not in halted.done]
+    assert failed  # the first rollout's sync and this one's (the failed one):
+    wait_for(lambda: all(rings.syncs(c) == 2 for c in failed), timeout=30)
     assert gitops_main(["appset", "resume", "rings", "--redis-url", rings.redis.url]) == 0
     resumed = rings.wait_passes(3)
-    assert resumed.rollout is not None and resumed.rollout.phase != "Halted", resumed.rollout.message
-    completed(rings)
+    assert resumed.rollout is not None
+    assert resumed.rollout.phase != "Halted", resumed.rollout.message
+    done = completed(rings)
+    assert done.rollout is not None and done.rollout.id == halted.id  # the same rollout, taken up again
     assert_deployed(rings, tuple(RINGS), new, "v2")
+    for cluster in failed:  # synced again by the resume, with a fresh release time
+        assert rings.syncs(cluster) == 3
+        assert done.rollout.released[cluster] > halted.released[cluster]
+    for cluster in CANARY:  # passed before the halt: not synced again
+        assert rings.syncs(cluster) == 2
 
 
 @pytest.mark.parametrize("strategy", ["RollingSync", "AllAtOnce"])
