@@ -151,7 +151,7 @@ def apply_plan(cluster: Cluster, plan: Plan, opts: ApplyOptions) -> ApplyResult:
     if plan.failed:
         why = f"not applied: {len(plan.failed)} object(s) failed planning"
         return ApplyResult(tuple([_planned(p, False) for p in plan.failed] + _skipped(
-            plan, why, {ref_key(p.ref) for p in plan.failed})))
+            plan, why, {ref_key(p.ref) for p in plan.failed})), dict(plan.live))  # as they are: untouched
     if opts.dry_run:
         return ApplyResult(tuple(preview(plan)), dict(plan.live))
     by_key = {ref_key(p.ref): p for p in plan.objects}
@@ -184,4 +184,6 @@ def _stop(plan: Plan, results: list[ObjectResult], objects: dict[RefKey, Manifes
           temporary: bool, why: str | None = None, retry_after: float | None = None) -> ApplyResult:
     done = {ref_key(r.ref) for r in results}
     rest = _skipped(plan, f"skipped: {why}" if why else "skipped: an earlier object failed", done)
-    return ApplyResult(tuple(results + rest), objects, temporary, why, retry_after if temporary else None)
+    # the objects not reached are as the plan read them: health is judged on them, never on nothing
+    return ApplyResult(tuple(results + rest), {**plan.live, **objects}, temporary, why,
+                       retry_after if temporary else None)

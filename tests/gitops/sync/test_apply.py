@@ -81,6 +81,8 @@ def test_a_plan_with_a_failed_object_writes_nothing() -> None:
     assert actions(done.results) == {"web": Action.FAILED, "new": Action.SKIPPED}
     assert applied(cluster) == [] and not done.temporary
     assert "failed planning" in next(r.message for r in done.results if r.ref.name == "new")
+    # health is judged on the objects as they are (untouched), not on nothing ("Missing")
+    assert set(done.objects) == {("apps", "Deployment", "demo", "web")}
 
 
 def test_a_conflict_stops_the_sync_and_later_steps_are_skipped() -> None:
@@ -93,6 +95,7 @@ def test_a_conflict_stops_the_sync_and_later_steps_are_skipped() -> None:
     assert actions(done.results) == {"web": Action.FAILED, "later": Action.SKIPPED}
     assert "conflict" in (done.results[0].error or "") and "kubectl" in (done.results[0].error or "")
     assert not done.temporary and ("", "ConfigMap", "demo", "later") not in cluster.objects
+    assert ("apps", "Deployment", "demo", "web") in done.objects  # not reached: as the plan read it
     forced = apply_plan(cluster, planned(cluster, [changed], force=True), ApplyOptions(force=True))
     assert actions(forced.results) == {"web": Action.CONFIGURED}
 
