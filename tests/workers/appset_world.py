@@ -28,6 +28,7 @@ from gitops.vocabulary import Target, Trigger
 from kubesandbox import Sandbox
 from workers.app import app, configure
 from workers.beat import Beat, celery_dispatch
+from workers.demo import BASE as DEMO_BASE
 from workers.demo import commit, write_files
 from workers.engine_port import runtime_from_config
 from workers.redis_server import RedisServer
@@ -79,23 +80,7 @@ def app_files(namespace: str, greeting: str) -> dict[str, str]:
         "namespace.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n",
         "configmap.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {CONFIGMAP}\n"
                           f"data:\n  greeting: {greeting}\n",
-        "deployment.yaml": """apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: hello
-  labels: {app: hello}
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: hello}
-  template:
-    metadata:
-      labels: {app: hello}
-    spec:
-      containers:
-        - name: hello
-          image: nginx:1.27
-""",
+        "deployment.yaml": DEMO_BASE["deployment.yaml"],  # the demo's Deployment
     }
 
 

@@ -30,7 +30,11 @@ from gitops.appset import prometheus as gate_module
 from gitops.appset.prometheus import MAX_BODY, MAX_DETAIL, GateClient, PrometheusGateClient, judge, query_url
 from gitops.appset.rollout import GateResult, PrometheusCheck
 from gitops.clock import ManualClock, poll_until
+from gitops.state.model import Operation, TargetStatus
 from gitops.testing.gate import StaticGate
+from gitops.vocabulary import HealthStatus, OperationPhase, SyncStatus, Trigger
+from workers.metrics import MetricsRecorder, RedisMetrics
+from workers.redis_server import RedisServer
 
 PROMETHEUS = "/usr/bin/prometheus"
 JOB = "rollout-gate-test"
@@ -54,6 +58,7 @@ class RealPrometheus:
     url: str
     errors: Gauge
     client: PrometheusGateClient
+    recorder: MetricsRecorder  # writes the workers' figures that our collector (RedisMetrics) exposes
 
     def check(self, query: str, timeout: float = 5.0) -> GateResult:
         return self.client.check(PrometheusCheck(url=self.url, query=query, timeout_seconds=timeout))
@@ -76,12 +81,19 @@ def real(tmp_path_factory: pytest.TempPathFactory,
     errors = Gauge("rollout_errors", "Errors seen by the rollout under test.", registry=registry)
     metrics_port = free_port()
     server, thread = start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
+    # our own metrics, as /metrics serves them: the workers' figures in Redis through RedisMetrics
+    redis_server = RedisServer.start(tmp_path_factory.mktemp("redis"))
+    ours = CollectorRegistry(auto_describe=False)
+    ours.register(RedisMetrics(redis_server.client()))
+    ours_port = free_port()
+    ours_server, ours_thread = start_http_server(ours_port, addr="127.0.0.1", registry=ours)
     work = tmp_path_factory.mktemp("prometheus")
     config = work / "prometheus.yml"
     config.write_text(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
         f"scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n"
-        f"      - targets: ['127.0.0.1:{metrics_port}']\n")
+        f"      - targets: ['127.0.0.1:{metrics_port}']\n"
+        f"  - job_name: gitops\n    static_configs:\n      - targets: ['127.0.0.1:{ours_port}']\n")
     port = free_port()
     log = (work / "prometheus.log").open("wb")
     proc = subprocess.Popen(
@@ -90,9 +102,11 @@ def real(tmp_path_factory: pytest.TempPathFactory,
          "--log.level=warn"],
         cwd=work, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        real = RealPrometheus(f"http://127.0.0.1:{port}", errors, PrometheusGateClient(proxies={}))
-        scraped = poll_until(lambda: proc.poll() is not None or real.check(f'up{{job="{JOB}"}} == 1').holds,
-                             60.0, every=0.2)
+        real = RealPrometheus(f"http://127.0.0.1:{port}", errors, PrometheusGateClient(proxies={}),
+                              MetricsRecorder(redis_server.client()))
+        scraped = poll_until(lambda: proc.poll() is not None or (
+            real.check(f'up{{job="{JOB}"}} == 1').holds and real.check('up{job="gitops"} == 1').holds),
+            60.0, every=0.2)
         if not scraped or proc.poll() is not None:
             tail = (work / "prometheus.log").read_text(errors="replace")[-2000:]
             pytest.fail(f"prometheus did not scrape the test's metrics (exit {proc.poll()}):\n{tail}")
@@ -105,9 +119,11 @@ def real(tmp_path_factory: pytest.TempPathFactory,
             proc.kill()
             proc.wait()
         log.close()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        for http, worker in ((server, thread), (ours_server, ours_thread)):
+            http.shutdown()
+            http.server_close()
+            worker.join()
+        redis_server.stop(save=False)
 
 
 def test_real_query_that_holds(real: RealPrometheus) -> None:
@@ -159,6 +175,25 @@ def test_real_range_vector_is_refused(real: RealPrometheus) -> None:
     answer = real.check("rollout_errors[1m]")
     assert not answer.holds
     assert "range vector" in answer.detail
+
+
+def test_a_gate_over_our_own_metrics_turns_when_a_sync_fails(real: RealPrometheus) -> None:
+    """The gate a user would write over the engine's metrics: no failed sync in the window."""
+    query = 'sum(gitops_sync_results_total{phase="Failed"} or vector(0)) < bool 1'  # 1 when none failed
+    ok = Operation("op-1", "web", "prod", Trigger.MANUAL, OperationPhase.SUCCEEDED, revision="a" * 40,
+                   started=1_000.0, finished=1_001.0)
+    real.recorder.record(ok, TargetStatus("web", "prod", "a" * 40, SyncStatus.SYNCED, HealthStatus.HEALTHY,
+                                          reconciled_at=1_001.0))
+    real.until('gitops_sync_results_total{phase="Succeeded"} >= 1')  # scraped from our collector
+    assert real.check(query).holds
+    failed = Operation("op-2", "web", "prod", Trigger.MANUAL, OperationPhase.FAILED, revision="b" * 40,
+                       started=1_002.0, finished=1_003.0, error="admission denied")
+    real.recorder.record(failed, TargetStatus("web", "prod", "b" * 40, SyncStatus.OUT_OF_SYNC,
+                                              HealthStatus.DEGRADED, error="admission denied",
+                                              reconciled_at=1_003.0))
+    turned = poll_until(lambda: not real.check(query).holds, 60.0, every=0.2)
+    assert turned, "the gate kept holding after a failed sync was scraped"
+    assert "sample is 0" in real.check(query).detail
 
 
 def test_unreachable_prometheus_does_not_hold() -> None:
