@@ -42,7 +42,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -337,6 +338,23 @@ class Pool:
                 self.idle.insert(0, worker)
                 started.append(worker)
         return started
+
+    @contextmanager
+    def widened(self, max_idle: int) -> Iterator[None]:
+        """Keep up to ``max_idle`` workers warm for the duration (a burst of parallel renders, such as
+        ``gitops plan``), then go back to the previous limit, closing the workers above it."""
+        with self.lock:
+            before = self.max_idle
+            self.max_idle = max(before, max_idle)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.max_idle = before
+                cut = max(0, len(self.idle) - before)  # keep the most recently used
+                surplus, self.idle = self.idle[:cut], self.idle[cut:]
+            for worker in surplus:
+                worker.close(wait=1.0)
 
     def shutdown(self) -> None:
         with self.lock:

@@ -283,8 +283,8 @@ class Planner:
                 log.exception("planning %s@%s at %s failed", key[0], key[1], side)
                 rendered[job] = f"{side}: unexpected {type(exc).__name__} (see the log)"
 
-        widen_render_pool(req.workers)
-        _parallel(render_one, jobs, req.workers)
+        with isolation.POOL.widened(req.workers):  # warm workers for the burst, not for the process
+            _parallel(render_one, jobs, req.workers)
         for key in sorted(at_base.placed.keys() | at_new.placed.keys()):
             if key not in decided:
                 decided[key] = self._offline(key, at_base.placed.get(key), at_new.placed.get(key),
@@ -373,12 +373,6 @@ def probe_cluster(ports: Ports, cluster: domain.Cluster) -> str | None:
     except GitOpsError as exc:
         return f"cluster unreachable ({type(exc).__name__})"
     return None
-
-
-def widen_render_pool(workers: int) -> None:
-    """Keep up to ``workers`` render processes warm (the pool keeps two by default), so parallel renders
-    reuse workers instead of starting one per render."""
-    isolation.POOL.max_idle = max(isolation.POOL.max_idle, workers)
 
 
 def plan_fleet(request: PlanRequest) -> FleetPlan:

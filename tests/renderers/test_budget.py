@@ -152,3 +152,19 @@ def test_budget_in_a_configuration_file(tmp_path: Path) -> None:
     apps.write_text(apps.read_text().replace("cpuSeconds: 30", "cpuSeconds: 0"))
     with pytest.raises(Exception, match="cpuSeconds"):
         load_config(config)
+
+
+def test_a_widened_pool_keeps_more_workers_warm_only_for_the_burst(tmp_path: Path) -> None:
+    write(tmp_path, {f"app{i}/cm.yaml": CM.format(name=f"c{i}") for i in range(5)})
+    before = isolation.POOL.max_idle
+    with isolation.POOL.widened(before + 3):
+        assert isolation.POOL.max_idle == before + 3
+        threads = [threading.Thread(target=render, args=(RenderRequest(root=tmp_path, path=f"app{i}",
+                                                                       renderer="plain"),))
+                   for i in range(5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(isolation.POOL.idle) <= before + 3
+    assert isolation.POOL.max_idle == before and len(isolation.POOL.idle) <= before
