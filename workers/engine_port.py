@@ -241,4 +241,14 @@ def runtime_from_config(settings: Settings) -> Runtime:
     appsets = ControllerAppSets(fleet, dict(config.application_sets), source, appset_store, store)
     return Runtime(store=store, catalog=ConfigCatalog(live), poller=GitPoller(fleet, source),
                    reconciler=EngineReconciler(live, source, store), settings=settings,
-                   appsets=appsets if config.application_sets or appset_store.names() else None)
+                   appsets=appsets if config.application_sets or _stored_sets(appset_store) else None)
+
+
+def _stored_sets(store: AppSetStore) -> bool:
+    """Whether sets removed from the configuration still have records to tombstone (Redis away at start:
+    assume not; the next start looks again)."""
+    try:
+        return bool(store.names())
+    except GitOpsError as exc:
+        log.warning("ApplicationSet records not listed: %s", exc)
+        return False
