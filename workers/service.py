@@ -64,6 +64,7 @@ class Outcome:
     trigger_detail: str | None = None  # passed on with the enqueued reconciles
     sync: tuple[Target, ...] = ()      # manual syncs the caller must enqueue (a rollout step released them)
     sync_detail: str | None = None
+    appsets: tuple[str, ...] = ()      # ApplicationSet controller passes the caller must enqueue
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "detail": self.detail[:1000], "countdown": self.countdown,
@@ -386,4 +387,7 @@ def poll(rt: Runtime, repository: object) -> Outcome:
             log.warning("changed paths of %s %s..%s: %s; reconciling all", name, old, head, exc)
     out = request(rt, [i.target for i in affected], Trigger.POLL, f"{name} at {head[:12]}")
     rt.store.set_repo_head(name, head)
-    return replace(out, extra={"revision": head, "previous": old})
+    # a new commit may change what the ApplicationSets generate or the revision they roll out: a pass
+    # now rather than at the next interval (passes are idempotent; a concurrent one retries)
+    sets = tuple(rt.appsets.names()) if rt.appsets is not None and old is not None else ()
+    return replace(out, appsets=sets, extra={"revision": head, "previous": old})

@@ -64,6 +64,8 @@ def _conclude(task: Task, run: Callable[[], service.Outcome]) -> dict[str, Any]:
     enqueue_reconciles(outcome.enqueue, outcome.trigger, outcome.countdown, outcome.trigger_detail)
     for target in outcome.sync:
         sync.apply_async((target.application, target.cluster), detail_kwargs(outcome.sync_detail))
+    for name in outcome.appsets:
+        appset.apply_async((name,))
     return outcome.to_dict()
 
 

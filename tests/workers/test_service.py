@@ -430,3 +430,22 @@ def test_no_look_again_without_a_write_a_rollout_or_when_turned_off(rt: Runtime)
     assert run(rt, task="t3", trigger="manual", coalesced=False).enqueue == ()
     rt.settings = replace(rt.settings, health_recheck=10.0)  # type: ignore[misc]
     assert run(rt, task="t4", detail="health re-check 9/6 after a sync").enqueue == ()  # forged count
+
+
+def test_a_new_commit_asks_for_a_pass_of_every_applicationset(rt: Runtime, rclient: redis.Redis) -> None:
+    class Sets:
+        def names(self) -> list[str]:
+            return ["platform", "web"]
+
+        def run(self, name: str) -> object:
+            raise AssertionError("the poll only asks for passes; the task runs them")
+
+        def forget_removed(self) -> tuple[Target, ...]:
+            return ()
+
+    rt.appsets = Sets()  # type: ignore[assignment]
+    assert service.poll(rt, "repo").appsets == ()  # first sight of the repository: the beat's pass does it
+    assert service.poll(rt, "repo").appsets == ()  # unchanged
+    rclient.set("fake:head:repo", "c2")
+    rclient.set("fake:changed:c1:c2", '["apps/web/deploy.yaml"]')
+    assert service.poll(rt, "repo").appsets == ("platform", "web")
