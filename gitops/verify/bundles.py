@@ -1,0 +1,180 @@
+"""Sigstore bundles (what cosign 3 writes by default), verified offline with sigstore-python.
+
+A bundle (``application/vnd.dev.sigstore.bundle.v0.3+json`` and the older ``...+json;version=0.1``
+to ``0.3``) holds everything needed to verify a signature without the network: the Fulcio
+certificate (or chain), the Rekor entry with its inclusion promise (SET) and/or inclusion proof, and
+either a DSSE envelope (an in-toto statement: an attestation, or cosign 3's image signature) or a
+message signature over an artifact's digest.
+
+The cryptography and the Sigstore rules (chain to Fulcio at the log's time, SCT, SET and inclusion
+proof, entry body consistency, DSSE pre-authentication encoding) are sigstore-python's
+(:class:`sigstore.verify.Verifier`): the reference implementation, used by the conformance suite.
+This module adds what is ours: a pinned trusted root (never fetched over TUF at run time), the
+identity policy (exact, as sigstore's ``Identity``, or by ``re.fullmatch``), the in-toto subject
+check against the image digest and the predicate type, size limits, and the translation of
+sigstore's exceptions into :class:`~gitops.verify.cosign.Verdict` values with their reasons.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+from cryptography.x509 import Certificate
+from sigstore.errors import CertValidationError, Error, VerificationError
+from sigstore.models import Bundle, TrustedRoot
+from sigstore.verify import Verifier
+from sigstore.verify.policy import Identity as SigstoreIdentity
+from sigstore.verify.policy import VerificationPolicy
+
+from gitops.errors import InputError
+from gitops.verify.cosign import Identity, Verdict, certificate_issuer, certificate_sans
+
+IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+IN_TOTO_STATEMENT_TYPES = frozenset({"https://in-toto.io/Statement/v0.1", "https://in-toto.io/Statement/v1"})
+# bundles are a few kilobytes; an attestation's predicate (an SBOM) can be large, never this large
+MAX_BUNDLE_BYTES = 32 * 1024 * 1024
+
+
+def trusted_root(path: str | Path | None = None) -> TrustedRoot:
+    """A Sigstore trusted root from ``path``, or the public-good one pinned in this package.
+
+    InputError (naming the file) when the file is missing or not a trusted root.
+    """
+    if path is None:
+        pinned = resources.files("gitops.verify.data").joinpath("trusted_root_public_good.json")
+        with resources.as_file(pinned) as file:
+            return _load_root(file)
+    return _load_root(Path(path))
+
+
+def _load_root(path: Path) -> TrustedRoot:
+    try:
+        return TrustedRoot.from_file(str(path))
+    except OSError as e:
+        raise InputError(f"cannot read the trusted root: {e.strerror}", file=str(path)) from e
+    except (Error, ValueError) as e:
+        raise InputError(f"not a Sigstore trusted root: {e}", file=str(path)) from e
+
+
+class _Policy:
+    """The identity policy, noting whether it was what failed (to give that reason precisely)."""
+
+    def __init__(self, identity: Identity) -> None:
+        self.identity = identity
+        self.failed: str | None = None
+        self.signer: str | None = None
+        self.issuer: str | None = None
+        self._exact: VerificationPolicy | None = None
+        if identity.subject is not None and identity.issuer is not None:
+            self._exact = SigstoreIdentity(identity=identity.subject, issuer=identity.issuer)
+
+    def verify(self, cert: Certificate) -> None:
+        issuer = certificate_issuer(cert)
+        sans = certificate_sans(cert)
+        try:
+            if self._exact is not None:
+                self._exact.verify(cert)
+            if issuer is None or not self.identity.matches_issuer(issuer):
+                raise VerificationError(f"certificate issuer {issuer!r} is not the one required")
+            subject = self.identity.matches_subject(sans)
+            if subject is None:
+                raise VerificationError(f"certificate identities {sans} do not match the one required")
+        except VerificationError as e:
+            self.failed = str(e)
+            raise
+        self.signer, self.issuer = subject, issuer
+
+
+def _load_bundle(raw: bytes | str) -> Bundle | Verdict:
+    if len(raw) > MAX_BUNDLE_BYTES:
+        return Verdict.reject("too-large", f"bundle of {len(raw)} bytes exceeds {MAX_BUNDLE_BYTES}")
+    try:
+        return Bundle.from_json(raw)
+    except (Error, ValueError) as e:
+        return Verdict.reject("invalid-bundle", f"not a valid Sigstore bundle: {_first_line(e)}")
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _failed(e: Error, policy: _Policy) -> Verdict:
+    if policy.failed is not None:
+        return Verdict.reject("identity-mismatch", policy.failed)
+    if isinstance(e, CertValidationError):
+        return Verdict.reject("bad-certificate", _first_line(e))
+    return Verdict.reject("verification-failed", _first_line(e))
+
+
+def verify_attestation(bundle: bytes | str, image_digest: str, identity: Identity, *,
+                       root: TrustedRoot, predicate_type: str | None = None) -> Verdict:
+    """A DSSE bundle whose in-toto statement names ``image_digest`` (``sha256:<hex>``) as a subject,
+    signed by ``identity``; with ``predicate_type``, the statement must have that predicate type."""
+    algorithm, _, expected = image_digest.partition(":")
+    if algorithm != "sha256" or len(expected) != 64:
+        raise ValueError(f"image digest {image_digest!r} is not sha256:<hex>")
+    loaded = _load_bundle(bundle)
+    if isinstance(loaded, Verdict):
+        return loaded
+    policy = _Policy(identity)
+    try:
+        payload_type, payload = Verifier(trusted_root=root).verify_dsse(loaded, policy)
+    except Error as e:
+        return _failed(e, policy)
+    except ValueError as e:  # a malformed part only parsed on use (a certificate, an entry body)
+        return Verdict.reject("invalid-bundle", _first_line(e))
+    if payload_type != IN_TOTO_PAYLOAD_TYPE:
+        return Verdict.reject("bad-payload",
+                              f"DSSE payload type {payload_type!r} is not {IN_TOTO_PAYLOAD_TYPE}")
+    try:
+        statement = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as e:
+        return Verdict.reject("bad-payload", f"the in-toto statement is not JSON: {e}")
+    if not isinstance(statement, dict) or statement.get("_type") not in IN_TOTO_STATEMENT_TYPES:
+        return Verdict.reject("bad-payload", "the payload is not an in-toto statement")
+    if predicate_type is not None and statement.get("predicateType") != predicate_type:
+        return Verdict.reject("predicate-mismatch", f"predicate type {statement.get('predicateType')!r} "
+                                                    f"is not {predicate_type!r}")
+    subjects = statement.get("subject")
+    digests = [s.get("digest", {}).get("sha256") for s in subjects if isinstance(s, dict)
+               and isinstance(s.get("digest"), dict)] if isinstance(subjects, list) else []
+    if expected not in digests:
+        return Verdict.reject("digest-mismatch", f"the statement's subjects {digests} do not include the "
+                                                 f"image {image_digest}")
+    return _accepted(bundle, policy)
+
+
+def verify_message(bundle: bytes | str, artifact: bytes, identity: Identity, *,
+                   root: TrustedRoot) -> Verdict:
+    """A message-signature bundle over ``artifact`` (its bytes), signed by ``identity``."""
+    loaded = _load_bundle(bundle)
+    if isinstance(loaded, Verdict):
+        return loaded
+    policy = _Policy(identity)
+    try:
+        Verifier(trusted_root=root).verify_artifact(artifact, loaded, policy)
+    except Error as e:
+        return _failed(e, policy)
+    except ValueError as e:
+        return Verdict.reject("invalid-bundle", _first_line(e))
+    return _accepted(bundle, policy)
+
+
+def _accepted(raw: bytes | str, policy: _Policy) -> Verdict:
+    return Verdict(True, "verified", f"signed by {policy.signer} ({policy.issuer})", signer=policy.signer,
+                   issuer=policy.issuer, integrated_time=_integrated_time(raw))
+
+
+def _integrated_time(raw: bytes | str) -> datetime | None:
+    """The (verified) log entry's integrated time, read back from the bundle's JSON: sigstore-python
+    has no public accessor for it. None for an entry without one (a Rekor v2 entry, proof only)."""
+    try:
+        entries = json.loads(raw)["verificationMaterial"]["tlogEntries"]
+        seconds = int(entries[0].get("integratedTime") or 0)
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+    return datetime.fromtimestamp(seconds, UTC) if seconds > 0 else None

@@ -1,0 +1,1 @@
+"""Pinned trust material (package data): see README.md in this directory."""

@@ -1,0 +1,147 @@
+"""Sigstore bundles, verified offline against the pinned public-good trusted root, with real
+material: cosign's OCI attestation bundle and the sigstore-conformance bundle-verify cases
+(../shared/cosign/bundles)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sigstore.models import TrustedRoot
+
+from gitops.errors import InputError
+from gitops.verify import bundles
+from gitops.verify.cosign import Identity, Verdict
+
+Shared = Callable[[str], Path]
+EMPTY_IMAGE = "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4"
+CODY = Identity(subject="cody@soyland.com", issuer="https://github.com/login/oauth")
+BEACON = Identity(
+    subject="https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/"
+            "extremely-dangerous-oidc-beacon.yml@refs/heads/main",
+    issuer="https://token.actions.githubusercontent.com")
+# why each failing conformance case fails (its README), as the reason sigstore-python gives for it
+CONFORMANCE_FAILURES = {
+    "bundle-malformed-json_fail": ("invalid-bundle", "not a valid Sigstore bundle"),
+    "dsse-invalid-sig_fail": ("verification-failed", "DSSE: invalid signature"),
+    "message-digest-mismatch_fail": ("verification-failed", "message digest mismatch"),
+    "set-invalid-signature_fail": ("verification-failed", "SET: invalid inclusion promise"),
+    "signature-mismatch_fail": ("verification-failed", "Signature is invalid for input"),
+    "wrong-hashedrekord-artifact_fail": ("verification-failed", "inconsistent with other materials"),
+}
+
+
+@pytest.fixture(scope="module")
+def root() -> TrustedRoot:
+    return bundles.trusted_root()
+
+
+def test_the_pinned_root_is_the_shared_public_good_root(shared: Shared) -> None:
+    pinned = Path(bundles.__file__).parent / "data" / "trusted_root_public_good.json"
+    assert pinned.read_bytes() == shared("cosign/bundles/trusted_root_public_good.json").read_bytes()
+
+
+def test_cosigns_attestation_bundle_verifies_for_its_identity_and_image(shared: Shared,
+                                                                        root: TrustedRoot) -> None:
+    raw = shared("cosign/bundles/oci-attestation.sigstore.json").read_bytes()
+    verdict = bundles.verify_attestation(raw, EMPTY_IMAGE, CODY, root=root)
+    assert verdict.ok, verdict
+    assert (verdict.signer, verdict.issuer) == ("cody@soyland.com", "https://github.com/login/oauth")
+    assert verdict.integrated_time is not None and verdict.integrated_time.year == 2025
+    assert bundles.verify_attestation(raw, EMPTY_IMAGE, CODY, root=root,
+                                      predicate_type="https://cosign.sigstore.dev/attestation/v1").ok
+    regex = Identity(subject_regex=r"[a-z]+@soyland\.com", issuer_regex=r"https://github\.com/.*")
+    assert bundles.verify_attestation(raw, EMPTY_IMAGE, regex, root=root).ok
+
+
+def test_the_attestation_fails_for_another_identity_issuer_image_or_predicate(shared: Shared,
+                                                                              root: TrustedRoot) -> None:
+    raw = shared("cosign/bundles/oci-attestation.sigstore.json").read_bytes()
+    for identity in (Identity(subject="eve@soyland.com", issuer="https://github.com/login/oauth"),
+                     Identity(subject="cody@soyland.com", issuer="https://accounts.google.com"),
+                     Identity(subject_regex=r"cody@soyland", issuer="https://github.com/login/oauth")):
+        verdict = bundles.verify_attestation(raw, EMPTY_IMAGE, identity, root=root)
+        assert not verdict.ok and verdict.code == "identity-mismatch", verdict
+    other = bundles.verify_attestation(raw, "sha256:" + "0" * 64, CODY, root=root)
+    assert not other.ok and other.code == "digest-mismatch"
+    assert "732112270d" in other.reason
+    slsa = bundles.verify_attestation(raw, EMPTY_IMAGE, CODY, root=root,
+                                      predicate_type="https://slsa.dev/provenance/v1")
+    assert not slsa.ok and slsa.code == "predicate-mismatch"
+
+
+def test_a_tampered_statement_fails(shared: Shared, root: TrustedRoot) -> None:
+    doc = json.loads(shared("cosign/bundles/oci-attestation.sigstore.json").read_bytes())
+    payload = doc["dsseEnvelope"]["payload"]
+    doc["dsseEnvelope"]["payload"] = payload[:-8] + ("A" * 8 if payload[-8:] != "A" * 8 else "B" * 8)
+    verdict = bundles.verify_attestation(json.dumps(doc), EMPTY_IMAGE, CODY, root=root)
+    assert not verdict.ok, verdict
+
+
+def conformance_cases(shared: Shared) -> list[Path]:
+    cases = sorted(p for p in shared("cosign/bundles/conformance").iterdir() if p.is_dir())
+    assert {p.name for p in cases if p.name.endswith("_fail")} == set(CONFORMANCE_FAILURES)
+    return cases
+
+
+def verify_case(case: Path, artifact: Path, root: TrustedRoot) -> Verdict:
+    raw = (case / "bundle.sigstore.json").read_bytes()
+    own = case / "a.txt"
+    data = (own if own.exists() else artifact).read_bytes()
+    try:
+        dsse = "dsseEnvelope" in json.loads(raw)
+    except ValueError:
+        dsse = False
+    if dsse:  # the in-toto statement's subject is the artifact
+        subject = "sha256:" + hashlib.sha256(data).hexdigest()
+        return bundles.verify_attestation(raw, subject, BEACON, root=root)
+    return bundles.verify_message(raw, data, BEACON, root=root)
+
+
+def test_every_conformance_case_passes_or_fails_as_its_readme_says(shared: Shared, root: TrustedRoot) -> None:
+    artifact = shared("cosign/bundles/a.txt")
+    for case in conformance_cases(shared):
+        verdict = verify_case(case, artifact, root)
+        if case.name.endswith("_fail"):
+            code, words = CONFORMANCE_FAILURES[case.name]
+            assert not verdict.ok, (case.name, verdict)
+            assert verdict.code == code and words.lower() in verdict.reason.lower(), (case.name, verdict)
+        else:
+            assert verdict.ok, (case.name, verdict)
+            assert verdict.signer == BEACON.subject and verdict.issuer == BEACON.issuer
+
+
+def test_a_conformance_signature_fails_for_another_artifact_or_identity(shared: Shared,
+                                                                        root: TrustedRoot) -> None:
+    raw = shared("cosign/bundles/conformance/happy-path-v0.3/bundle.sigstore.json").read_bytes()
+    artifact = shared("cosign/bundles/a.txt").read_bytes()
+    logged = int(json.loads(raw)["verificationMaterial"]["tlogEntries"][0]["integratedTime"])
+    assert bundles.verify_message(raw, artifact, BEACON, root=root).integrated_time \
+        == datetime.fromtimestamp(logged, UTC)
+    assert not bundles.verify_message(raw, artifact + b"\n", BEACON, root=root).ok
+    assert bundles.verify_message(raw, artifact, CODY, root=root).code == "identity-mismatch"
+    # a message signature is not an attestation
+    assert not bundles.verify_attestation(raw, EMPTY_IMAGE, BEACON, root=root).ok
+
+
+def test_hostile_bundles_are_values_not_exceptions(root: TrustedRoot) -> None:
+    for raw in (b"", b"null", b"[]", b"{}", b'{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}',
+                b"\xff\xfe", b"{" * 10000):
+        verdict = bundles.verify_message(raw, b"x", BEACON, root=root)
+        assert not verdict.ok and verdict.code == "invalid-bundle", (raw[:20], verdict)
+    huge = b" " * (bundles.MAX_BUNDLE_BYTES + 1)
+    assert bundles.verify_attestation(huge, EMPTY_IMAGE, CODY, root=root).code == "too-large"
+
+
+def test_a_trusted_root_file_that_is_not_one_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read the trusted root"):
+        bundles.trusted_root(tmp_path / "absent.json")
+    bad = tmp_path / "root.json"
+    bad.write_text('{"mediaType": "nonsense"}')
+    with pytest.raises(InputError, match="not a Sigstore trusted root") as caught:
+        bundles.trusted_root(bad)
+    assert caught.value.problem.file == str(bad)
