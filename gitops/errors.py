@@ -244,3 +244,18 @@ class Failure:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "message": self.message, "temporary": self.temporary,
                 "retry_after": self.retry_after}
+
+
+class RegistryError(GitOpsError):
+    """An OCI registry request failed (image signature verification reads registries).
+
+    ``temporary`` for timeouts, refused connections, 429 and 5xx (``retry_after`` from the registry's
+    ``Retry-After``); permanent for 401/403, 404, malformed or oversized answers, a digest the bytes do
+    not match and a refused URL. ``status`` is the HTTP status when there was one. Messages name the
+    registry, repository and reference, never a credential.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, temporary: bool | None = None,
+                 retry_after: float | None = None, target: str | None = None) -> None:
+        super().__init__(message, target=target, temporary=temporary, retry_after=retry_after)
+        self.status = status

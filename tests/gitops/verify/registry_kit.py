@@ -1,0 +1,330 @@
+"""Registries for the registry client's tests: Debian's real docker-registry, a pusher, a fake.
+
+- :func:`start_registry` runs ``/usr/bin/docker-registry`` (distribution 2.8.2) on a free loopback
+  port with its storage in a temporary directory, anonymous or with htpasswd basic auth (the bcrypt
+  line is made by the system's libcrypt, so no Python package or apache2-utils is needed); it waits
+  with :func:`gitops.clock.poll_until`, never a sleep.
+- :class:`Pusher` uploads blobs (POST then a monolithic PUT) and puts manifests, so tests push their
+  own images (OCI and Docker v2), cosign-style signature manifests tagged ``sha256-<hex>.sig`` and
+  OCI indexes as referrers tags.
+- :class:`FakeRegistry` is a loopback ``http.server`` whose answers a test writes (a lying registry,
+  429, 5xx, a bearer challenge with its token endpoint, an endless body); it counts the requests.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import socket
+import subprocess
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gitops.clock import poll_until
+from gitops.verify.ocitypes import (
+    COSIGN_SIMPLE_SIGNING,
+    DOCKER_CONFIG,
+    DOCKER_LAYER_TAR_GZIP,
+    DOCKER_MANIFEST,
+    OCI_CONFIG,
+    OCI_EMPTY,
+    OCI_INDEX,
+    OCI_LAYER_TAR_GZIP,
+    OCI_MANIFEST,
+    cosign_signature_tag,
+    referrers_tag,
+)
+
+REGISTRY_BINARY = Path("/usr/bin/docker-registry")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def bcrypt_line(user: str, password: str) -> str:
+    """An htpasswd line ``user:$2y$...`` from the system's libcrypt (libxcrypt has bcrypt)."""
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+    lib.crypt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    salt = lib.crypt_gensalt(b"$2y$", 5, None, 0)
+    hashed = lib.crypt(password.encode(), salt)
+    if not salt or not hashed or not hashed.startswith(b"$2y$"):
+        raise RuntimeError("libcrypt cannot make bcrypt hashes")
+    return f"{user}:{hashed.decode()}\n"
+
+
+# ---- the real registry ------------------------------------------------------------------------------
+
+
+@dataclass
+class Registry:
+    """A running docker-registry: ``host`` is ``127.0.0.1:<port>`` (an image reference's registry)."""
+
+    host: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    auth: tuple[str, str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def start_registry(root: Path, *, basic: tuple[str, str] | None = None, timeout: float = 30.0) -> Registry:
+    """docker-registry on a free loopback port, storage under ``root``; ``basic``: (user, password)
+    for htpasswd auth."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = [
+        "version: 0.1",
+        "log:",
+        "  level: warn",
+        "  accesslog:",
+        "    disabled: true",
+        "storage:",
+        "  filesystem:",
+        f"    rootdirectory: {root / 'data'}",
+        "  delete:",
+        "    enabled: true",
+        "http:",
+        f"  addr: 127.0.0.1:{port}",
+        "  secret: registry-kit-test-secret",
+    ]
+    if basic is not None:
+        (root / "htpasswd").write_text(bcrypt_line(*basic))
+        config += ["auth:", "  htpasswd:", "    realm: registry-kit", f"    path: {root / 'htpasswd'}"]
+    (root / "config.yml").write_text("\n".join(config) + "\n")
+    log = root / "registry.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([str(REGISTRY_BINARY), "serve", str(root / "config.yml")],
+                                   stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    registry = Registry(f"127.0.0.1:{port}", process, log, basic)
+
+    def answering() -> bool:
+        if process.poll() is not None:
+            return True
+        try:
+            return httpx.get(f"{registry.url}/v2/", timeout=2.0).status_code in (200, 401)
+        except httpx.TransportError:
+            return False
+
+    if not poll_until(answering, timeout, every=0.05) or process.poll() is not None:
+        registry.stop()
+        raise RuntimeError(f"docker-registry did not start: {log.read_text(errors='replace')[-2000:]}")
+    return registry
+
+
+# ---- pushing ----------------------------------------------------------------------------------------
+
+
+def descriptor(media_type: str, data: bytes, **extra: Any) -> dict[str, Any]:
+    return {"mediaType": media_type, "digest": sha256(data), "size": len(data), **extra}
+
+
+def canonical(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+
+
+@dataclass
+class Pushed:
+    """A manifest pushed: its bytes, digest and media type."""
+
+    data: bytes
+    digest: str
+    media_type: str
+
+    @property
+    def descriptor(self) -> dict[str, Any]:
+        return descriptor(self.media_type, self.data)
+
+
+class Pusher:
+    """Pushes blobs and manifests to a registry (monolithic uploads: POST, then PUT with the digest)."""
+
+    def __init__(self, registry: Registry) -> None:
+        auth = httpx.BasicAuth(*registry.auth) if registry.auth else None
+        self.client = httpx.Client(base_url=registry.url, auth=auth, timeout=30.0, trust_env=False)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def blob(self, repository: str, data: bytes) -> str:
+        digest = sha256(data)
+        started = self.client.post(f"/v2/{repository}/blobs/uploads/")
+        assert started.status_code == 202, started.text
+        location = started.headers["Location"]
+        separator = "&" if "?" in location else "?"
+        done = self.client.put(f"{location}{separator}digest={digest}", content=data,
+                               headers={"Content-Type": "application/octet-stream"})
+        assert done.status_code == 201, done.text
+        return digest
+
+    def manifest(self, repository: str, reference: str, data: bytes, media_type: str) -> Pushed:
+        answer = self.client.put(f"/v2/{repository}/manifests/{reference}", content=data,
+                                 headers={"Content-Type": media_type})
+        assert answer.status_code == 201, answer.text
+        assert answer.headers["Docker-Content-Digest"] == sha256(data)
+        return Pushed(data, sha256(data), media_type)
+
+    def image(self, repository: str, tag: str, *, docker: bool = False, label: str = "",
+              pad: int = 0) -> Pushed:
+        """An image (a config blob and one layer) tagged ``tag``: OCI, or Docker v2 with ``docker``;
+        ``label`` makes it differ from another, ``pad`` adds an annotation of that many bytes."""
+        config = canonical({"architecture": "amd64", "os": "linux", "config": {"Labels": {"l": label}},
+                            "rootfs": {"type": "layers", "diff_ids": []}})
+        layer = f"layer of {repository}:{tag} {label}".encode()
+        self.blob(repository, config)
+        self.blob(repository, layer)
+        document: dict[str, Any] = {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST if docker else OCI_MANIFEST,
+            "config": descriptor(DOCKER_CONFIG if docker else OCI_CONFIG, config),
+            "layers": [descriptor(DOCKER_LAYER_TAR_GZIP if docker else OCI_LAYER_TAR_GZIP, layer)],
+        }
+        if pad:
+            document["annotations"] = {"pad": "x" * pad}
+        return self.manifest(repository, tag, canonical(document), document["mediaType"])
+
+    def cosign_signature(self, repository: str, image: Pushed, payload: bytes, signature: str) -> Pushed:
+        """A classic cosign signature manifest for ``image``, tagged ``sha256-<hex>.sig``."""
+        config = canonical({"architecture": "", "os": "", "rootfs": {"type": "layers", "diff_ids": []}})
+        self.blob(repository, config)
+        self.blob(repository, payload)
+        document = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": descriptor(OCI_CONFIG, config),
+            "layers": [descriptor(COSIGN_SIMPLE_SIGNING, payload,
+                                  annotations={"dev.cosignproject.cosign/signature": signature})],
+        }
+        tag = cosign_signature_tag(image.digest)
+        return self.manifest(repository, tag, canonical(document), OCI_MANIFEST)
+
+    def referrer(self, repository: str, subject: Pushed, artifact_type: str, content: bytes) -> Pushed:
+        """An artifact manifest whose ``subject`` is ``subject`` (pushed by digest, untagged)."""
+        empty = b"{}"
+        self.blob(repository, empty)
+        self.blob(repository, content)
+        document = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": artifact_type,
+            "config": descriptor(OCI_EMPTY, empty),
+            "layers": [descriptor(artifact_type, content)],
+            "subject": subject.descriptor,
+            "annotations": {"org.opencontainers.image.created": "2026-12-04T00:00:00Z"},
+        }
+        data = canonical(document)
+        return self.manifest(repository, sha256(data), data, OCI_MANIFEST)
+
+    def referrers_index(self, repository: str, subject: Pushed,
+                        referrers: Iterable[tuple[Pushed, str]]) -> Pushed:
+        """The referrers tag ``sha256-<hex>`` of ``subject``: an OCI index of (manifest, artifactType)."""
+        document = {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [descriptor(m.media_type, m.data, artifactType=kind) for m, kind in referrers],
+        }
+        return self.manifest(repository, referrers_tag(subject.digest), canonical(document), OCI_INDEX)
+
+
+# ---- a fake registry --------------------------------------------------------------------------------
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | Iterator[bytes] = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Route = Callable[[Request], Reply]
+
+
+class FakeRegistry:
+    """A loopback HTTP server answering with ``route(request)``; ``requests`` lists what it got."""
+
+    def __init__(self, route: Route) -> None:
+        self.route = route
+        self.requests: list[Request] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def _answer(self) -> None:
+                request = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+                fake.requests.append(request)
+                reply = fake.route(request)
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                try:
+                    if isinstance(reply.body, bytes):
+                        self.send_header("Content-Length", str(len(reply.body)))
+                        self.end_headers()
+                        if self.command != "HEAD":
+                            self.wfile.write(reply.body)
+                    else:
+                        self.send_header("Transfer-Encoding", "chunked")
+                        self.end_headers()
+                        for chunk in reply.body:
+                            self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                        self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+            do_GET = do_HEAD = _answer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def paths(self, prefix: str = "") -> list[str]:
+        return [r.path for r in self.requests if r.path.startswith(prefix)]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
