@@ -125,14 +125,14 @@ def verify_attestation(bundle: bytes | str, image_digest: str, identity: Identit
         payload_type, payload = Verifier(trusted_root=root).verify_dsse(loaded, policy)
     except Error as e:
         return _failed(e, policy)
-    except ValueError as e:  # a malformed part only parsed on use (a certificate, an entry body)
+    except (ValueError, TypeError) as e:  # a malformed part only parsed on use (a certificate, a body)
         return Verdict.reject("invalid-bundle", _first_line(e))
     if payload_type != IN_TOTO_PAYLOAD_TYPE:
         return Verdict.reject("bad-payload",
                               f"DSSE payload type {payload_type!r} is not {IN_TOTO_PAYLOAD_TYPE}")
     try:
         statement = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, RecursionError) as e:
         return Verdict.reject("bad-payload", f"the in-toto statement is not JSON: {e}")
     if not isinstance(statement, dict) or statement.get("_type") not in IN_TOTO_STATEMENT_TYPES:
         return Verdict.reject("bad-payload", "the payload is not an in-toto statement")
@@ -159,7 +159,7 @@ def verify_message(bundle: bytes | str, artifact: bytes, identity: Identity, *,
         Verifier(trusted_root=root).verify_artifact(artifact, loaded, policy)
     except Error as e:
         return _failed(e, policy)
-    except ValueError as e:
+    except (ValueError, TypeError) as e:
         return Verdict.reject("invalid-bundle", _first_line(e))
     return _accepted(bundle, policy)
 
@@ -175,6 +175,6 @@ def _integrated_time(raw: bytes | str) -> datetime | None:
     try:
         entries = json.loads(raw)["verificationMaterial"]["tlogEntries"]
         seconds = int(entries[0].get("integratedTime") or 0)
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError):
         return None
     return datetime.fromtimestamp(seconds, UTC) if seconds > 0 else None

@@ -49,7 +49,7 @@ from importlib import resources
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
@@ -145,7 +145,7 @@ def parse_signature_file(data: bytes) -> SignatureLayer | Verdict:
         return Verdict.reject("too-large", f"signature file of {len(data)} bytes")
     try:
         doc = json.loads(data[len(FILE_MAGIC):])
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         return Verdict.reject("malformed", f"signature file is not JSON: {e}")
     if not isinstance(doc, dict) or not isinstance(doc.get("payload"), str) \
             or not isinstance(doc.get("annotations", {}), dict):
@@ -369,7 +369,7 @@ def verify_keyless(payload: bytes, signature_b64: str, image_digest: str, *, cer
     try:
         cert = x509.load_pem_x509_certificate(certificate.encode())
         cert_key = accept_key(cert.public_key(), source="signing certificate")
-    except (ValueError, InputError) as e:
+    except (ValueError, UnsupportedAlgorithm, InputError) as e:
         return Verdict.reject("bad-certificate", f"signing certificate is unusable: {e}")
     if not cert_key.verifies(signature, payload):
         return Verdict.reject("bad-signature", "signature does not verify with the signing certificate's key")
@@ -429,7 +429,7 @@ def check_payload(payload: bytes, image_digest: str) -> Verdict | None:
     """None when the simple-signing payload claims ``image_digest`` with cosign's type, else why not."""
     try:
         doc = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, RecursionError) as e:
         return Verdict.reject("bad-payload", f"payload is not JSON: {e}")
     critical = doc.get("critical") if isinstance(doc, dict) else None
     if not isinstance(critical, dict):
@@ -460,21 +460,26 @@ def _check_tlog(bundle: str | None, trust: TrustRoot, payload: bytes, signature:
     if not bundle:
         return Verdict.reject("no-tlog", f"no {BUNDLE_ANNOTATION} annotation: the transparency log entry "
                                          "is required")
+    if len(bundle) > MAX_ANNOTATION_BYTES:
+        return Verdict.reject("bad-tlog", f"bundle annotation is longer than {MAX_ANNOTATION_BYTES}")
     try:
         doc = json.loads(bundle)
         set_b64 = doc["SignedEntryTimestamp"]
         entry = doc["Payload"]
         body_b64, integrated, log_index, log_id = (entry["body"], entry["integratedTime"],
                                                    entry["logIndex"], entry["logID"])
-    except (ValueError, KeyError, TypeError) as e:
-        return Verdict.reject("bad-tlog", f"bundle annotation is not a Rekor bundle: {e}")
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
+        return Verdict.reject("bad-tlog", f"bundle annotation is not a Rekor bundle: {e!r}")
     if not (isinstance(set_b64, str) and isinstance(body_b64, str) and isinstance(log_id, str)
             and type(integrated) is int and type(log_index) is int):
         return Verdict.reject("bad-tlog", "bundle annotation has fields of the wrong types")
     set_signature = _b64(set_b64)
     if not set_signature:
         return Verdict.reject("bad-tlog", "SignedEntryTimestamp is not base64")
-    when = datetime.fromtimestamp(integrated, UTC)
+    try:
+        when = datetime.fromtimestamp(integrated, UTC)
+    except (ValueError, OverflowError, OSError):
+        return Verdict.reject("bad-tlog", f"integrated time {integrated} is not a time")
     rekor = [k for k in trust.rekor_keys if k.log_id == log_id]
     if not rekor:
         return Verdict.reject("bad-tlog", f"log {log_id} is not a transparency log of the trusted root")
@@ -507,8 +512,8 @@ def _match_entry(body_b64: str, payload: bytes, signature: bytes, *, signer_key:
         digest = spec["data"]["hash"]
         content = spec["signature"]["content"]
         verifier = spec["signature"]["publicKey"]["content"]
-    except (ValueError, KeyError, TypeError) as e:
-        return f"entry body is not a hashedrekord entry ({e})"
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
+        return f"entry body is not a hashedrekord entry ({e!r})"
     if kind != "hashedrekord":
         return f"entry kind {kind!r} is not supported (hashedrekord only)"
     if not isinstance(digest, dict) or digest.get("algorithm") != "sha256" \

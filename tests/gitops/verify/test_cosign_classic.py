@@ -240,6 +240,12 @@ def test_layers_without_a_signature_or_of_another_type_are_rejected() -> None:
         == "malformed"  # type: ignore[union-attr]
 
 
+def test_a_signed_nesting_bomb_is_a_bad_payload_not_a_crash(p256: ec.EllipticCurvePrivateKey) -> None:
+    bomb = b"[" * 200_000
+    assert cosign.verify_classic(bomb, sign(p256, bomb), DIGEST, public(p256)).code == "bad-payload"
+    assert cosign.parse_signature_file(cosign.FILE_MAGIC + bomb).code == "malformed"  # type: ignore[union-attr]
+
+
 def test_a_digest_that_is_not_one_is_a_programming_error(p256: ec.EllipticCurvePrivateKey) -> None:
     with pytest.raises(ValueError, match="not sha256"):
         cosign.verify_classic(payload_for(DIGEST), "AAAA", "latest", public(p256))
@@ -328,6 +334,16 @@ def test_the_transparency_log_when_required_is_required_and_checked(
     def rekord(body: dict[str, object]) -> None:
         body["kind"] = "rekord"
     assert check(rekor.bundle(payload, signature, key_pem(p256), tamper=rekord)).code == "tlog-mismatch"
+    # hostile annotations: a nesting bomb, times that are not times, fields of the wrong types
+    assert check("[" * 100_000).code == "bad-tlog"
+    assert "longer than" in check(" " * (cosign.MAX_ANNOTATION_BYTES + 1)).reason
+    for when in (2**70, -(2**70)):
+        hostile = dict(good, Payload=dict(good["Payload"], integratedTime=when))
+        assert check(json.dumps(hostile)).code == "bad-tlog"
+    for field, value in (("integratedTime", "1700000000"), ("logIndex", 1.5), ("body", None), ("logID", 7)):
+        wrong = dict(good, Payload=dict(good["Payload"], **{field: value}))
+        assert check(json.dumps(wrong)).code == "bad-tlog"
+    assert check(json.dumps(dict(good, SignedEntryTimestamp="!!"))).code == "bad-tlog"
     # not asked: the annotation is not looked at
     assert cosign.verify_classic(payload, signature, DIGEST, public(p256), bundle="{not json").ok
 
