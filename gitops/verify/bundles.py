@@ -18,6 +18,7 @@ sigstore's exceptions into :class:`~gitops.verify.cosign.Verdict` values with th
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -114,9 +115,9 @@ def verify_attestation(bundle: bytes | str, image_digest: str, identity: Identit
                        root: TrustedRoot, predicate_type: str | None = None) -> Verdict:
     """A DSSE bundle whose in-toto statement names ``image_digest`` (``sha256:<hex>``) as a subject,
     signed by ``identity``; with ``predicate_type``, the statement must have that predicate type."""
-    algorithm, _, expected = image_digest.partition(":")
-    if algorithm != "sha256" or len(expected) != 64:
-        raise ValueError(f"image digest {image_digest!r} is not sha256:<hex>")
+    if not re.fullmatch(r"sha256:[0-9a-f]{64}", image_digest):
+        raise ValueError(f"image digest {image_digest!r} is not sha256:<64 lowercase hex>")
+    expected = image_digest.removeprefix("sha256:")
     loaded = _load_bundle(bundle)
     if isinstance(loaded, Verdict):
         return loaded

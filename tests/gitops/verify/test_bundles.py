@@ -145,3 +145,9 @@ def test_a_trusted_root_file_that_is_not_one_is_an_input_error(tmp_path: Path) -
     with pytest.raises(InputError, match="not a Sigstore trusted root") as caught:
         bundles.trusted_root(bad)
     assert caught.value.problem.file == str(bad)
+
+
+def test_an_image_digest_that_is_not_one_is_a_programming_error(root: TrustedRoot) -> None:
+    for digest in ("latest", "sha256:" + "A" * 64, "sha512:" + "a" * 128):
+        with pytest.raises(ValueError, match="not sha256"):
+            bundles.verify_attestation(b"{}", digest, CODY, root=root)
