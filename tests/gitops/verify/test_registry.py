@@ -476,3 +476,30 @@ def test_a_static_token_is_sent_as_bearer(fake: list[FakeRegistry], monkeypatch:
     with client_for(server.host, credentials=RegistryCredentials(token_env="REGISTRY_KIT_TOKEN")) as client:
         assert client.get_manifest(server.host, REPO, DIGEST).digest == DIGEST
     assert os.environ["REGISTRY_KIT_TOKEN"] == "static-token"
+
+
+def test_redirects_are_checked_and_do_not_carry_credentials(fake: list[FakeRegistry],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    blob = b"signature layer"
+    storage = serve(fake, lambda request: Reply(200, blob))
+    redirects = {
+        f"/v2/{REPO}/blobs/{sha256(blob)}": f"{storage.url}/object?sig=1",
+        f"/v2/{REPO}/blobs/{sha256(b'x')}": "http://storage.example.com/object",
+        f"/v2/{REPO}/blobs/{sha256(b'y')}": "file:///etc/passwd",
+    }
+
+    def route(request: Request) -> Reply:
+        if request.headers.get("authorization") != "Bearer static-token":
+            return Reply(401)
+        return Reply(307, b"", {"Location": redirects[request.path]})
+
+    server = serve(fake, route)
+    monkeypatch.setenv("REGISTRY_KIT_TOKEN", "static-token")
+    with client_for(server.host, credentials=RegistryCredentials(token_env="REGISTRY_KIT_TOKEN")) as client:
+        assert client.get_blob(server.host, REPO, sha256(blob)) == blob
+        with pytest.raises(RegistryError, match="plain http is only allowed to loopback"):
+            client.get_blob(server.host, REPO, sha256(b"x"))
+        with pytest.raises(RegistryError, match="not http"):
+            client.get_blob(server.host, REPO, sha256(b"y"))
+    assert storage.paths() == ["/object?sig=1"]
+    assert "authorization" not in storage.requests[0].headers
