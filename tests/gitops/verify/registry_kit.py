@@ -1,9 +1,11 @@
 """Registries for the registry client's tests: Debian's real docker-registry, a pusher, a fake.
 
 - :func:`start_registry` runs ``/usr/bin/docker-registry`` (distribution 2.8.2) on a free loopback
-  port with its storage in a temporary directory, anonymous or with htpasswd basic auth (the bcrypt
-  line is made by the system's libcrypt, so no Python package or apache2-utils is needed); it waits
-  with :func:`gitops.clock.poll_until`, never a sleep.
+  port with its storage in a temporary directory, anonymous, with htpasswd basic auth (the bcrypt
+  line is made by the system's libcrypt, so no Python package or apache2-utils is needed) or with
+  token auth against a :class:`TokenIssuer` (JWTs signed with a throwaway RSA key whose self-signed
+  certificate is the registry's root bundle); it waits with :func:`gitops.clock.poll_until`, never a
+  sleep.
 - :class:`Pusher` uploads blobs (POST then a monolithic PUT) and puts manifests, so tests push their
   own images (OCI and Docker v2), cosign-style signature manifests tagged ``sha256-<hex>.sig`` and
   OCI indexes as referrers tags.
@@ -13,9 +15,12 @@
 
 from __future__ import annotations
 
+import base64
 import ctypes
+import datetime
 import hashlib
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -24,8 +29,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 
 from gitops.clock import poll_until
 from gitops.verify.ocitypes import (
@@ -43,6 +53,8 @@ from gitops.verify.ocitypes import (
 )
 
 REGISTRY_BINARY = Path("/usr/bin/docker-registry")
+# The repositories the pusher of a token-auth registry may push to.
+PUSHED_REPOSITORIES = ("team/app", "team/tags")
 
 
 def free_port() -> int:
@@ -69,6 +81,65 @@ def bcrypt_line(user: str, password: str) -> str:
     return f"{user}:{hashed.decode()}\n"
 
 
+# ---- a token service --------------------------------------------------------------------------------
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenIssuer:
+    """The token service of a registry with ``auth: token``: answers ``GET /token?service&scope`` (basic
+    credentials ``user``/``password`` required) with a JWT granting the scope asked; ``issued`` lists
+    the scopes it answered. :meth:`mint` makes a token directly (the pusher's)."""
+
+    service = "registry-kit"
+    issuer = "registry-kit-issuer"
+
+    def __init__(self, user: str, password: str, *, expires_in: int = 300) -> None:
+        self.user, self.password, self.expires_in = user, password, expires_in
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "registry-kit token signer")])
+        now = datetime.datetime.now(datetime.UTC)
+        self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                     .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+                     .not_valid_before(now - datetime.timedelta(days=1))
+                     .not_valid_after(now + datetime.timedelta(days=1))
+                     .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                     .sign(self.key, hashes.SHA256()))
+        self.issued: list[str] = []
+
+    @property
+    def certificate_pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def mint(self, access: list[tuple[str, list[str]]]) -> str:
+        now = int(datetime.datetime.now(datetime.UTC).timestamp())
+        header = {"typ": "JWT", "alg": "RS256",
+                  "x5c": [base64.b64encode(self.cert.public_bytes(serialization.Encoding.DER)).decode()]}
+        claims = {"iss": self.issuer, "sub": self.user, "aud": self.service, "iat": now, "nbf": now - 60,
+                  "exp": now + self.expires_in, "jti": os.urandom(16).hex(),
+                  "access": [{"type": "repository", "name": name, "actions": actions}
+                             for name, actions in access]}
+        signing_input = f"{_b64url(canonical(header))}.{_b64url(canonical(claims))}"
+        signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input}.{_b64url(signature)}"
+
+    def route(self, request: Request) -> Reply:
+        expected = "Basic " + base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        if request.headers.get("authorization") != expected:
+            return Reply(401, b'{"details":"bad credentials"}', {"Content-Type": "application/json"})
+        query = parse_qs(urlsplit(request.path).query)
+        scope = query.get("scope", [""])[0]
+        self.issued.append(scope)
+        access = []
+        if scope.startswith("repository:"):
+            _, name, actions = scope.split(":", 2)
+            access.append((name, [a for a in actions.split(",") if a == "pull"]))
+        body = json.dumps({"token": self.mint(access), "expires_in": self.expires_in}).encode()
+        return Reply(200, body, {"Content-Type": "application/json"})
+
+
 # ---- the real registry ------------------------------------------------------------------------------
 
 
@@ -80,6 +151,7 @@ class Registry:
     process: subprocess.Popen[bytes]
     log: Path
     auth: tuple[str, str] | None = None
+    bearer: str | None = None  # a token the pusher sends as is (token auth)
 
     @property
     def url(self) -> str:
@@ -94,9 +166,10 @@ class Registry:
             self.process.wait(10)
 
 
-def start_registry(root: Path, *, basic: tuple[str, str] | None = None, timeout: float = 30.0) -> Registry:
+def start_registry(root: Path, *, basic: tuple[str, str] | None = None,
+                   token: tuple[TokenIssuer, str] | None = None, timeout: float = 30.0) -> Registry:
     """docker-registry on a free loopback port, storage under ``root``; ``basic``: (user, password)
-    for htpasswd auth."""
+    for htpasswd auth; ``token``: (issuer, realm URL) for token auth."""
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = [
@@ -117,12 +190,19 @@ def start_registry(root: Path, *, basic: tuple[str, str] | None = None, timeout:
     if basic is not None:
         (root / "htpasswd").write_text(bcrypt_line(*basic))
         config += ["auth:", "  htpasswd:", "    realm: registry-kit", f"    path: {root / 'htpasswd'}"]
+    if token is not None:
+        issuer, realm = token
+        (root / "token.pem").write_bytes(issuer.certificate_pem)
+        config += ["auth:", "  token:", f"    realm: {realm}", f"    service: {issuer.service}",
+                   f"    issuer: {issuer.issuer}", f"    rootcertbundle: {root / 'token.pem'}"]
     (root / "config.yml").write_text("\n".join(config) + "\n")
     log = root / "registry.log"
     with log.open("wb") as out:
         process = subprocess.Popen([str(REGISTRY_BINARY), "serve", str(root / "config.yml")],
                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     registry = Registry(f"127.0.0.1:{port}", process, log, basic)
+    if token is not None:
+        registry.bearer = token[0].mint([(name, ["pull", "push"]) for name in PUSHED_REPOSITORIES])
 
     def answering() -> bool:
         if process.poll() is not None:
@@ -167,7 +247,9 @@ class Pusher:
 
     def __init__(self, registry: Registry) -> None:
         auth = httpx.BasicAuth(*registry.auth) if registry.auth else None
-        self.client = httpx.Client(base_url=registry.url, auth=auth, timeout=30.0, trust_env=False)
+        headers = {"Authorization": f"Bearer {registry.bearer}"} if registry.bearer else {}
+        self.client = httpx.Client(base_url=registry.url, auth=auth, headers=headers, timeout=30.0,
+                                   trust_env=False)
 
     def close(self) -> None:
         self.client.close()

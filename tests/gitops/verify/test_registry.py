@@ -47,6 +47,7 @@ from registry_kit import (  # found through the path set just above
     Registry,
     Reply,
     Request,
+    TokenIssuer,
     canonical,
     descriptor,
     sha256,
@@ -503,3 +504,48 @@ def test_redirects_are_checked_and_do_not_carry_credentials(fake: list[FakeRegis
             client.get_blob(server.host, REPO, sha256(b"y"))
     assert storage.paths() == ["/object?sig=1"]
     assert "authorization" not in storage.requests[0].headers
+
+
+# ---- the bearer token flow against the real registry ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def token_registry(tmp_path_factory: pytest.TempPathFactory,
+                   missing: object) -> Iterator[TokenWorld]:
+    if not REGISTRY_BINARY.exists():
+        missing(f"{REGISTRY_BINARY} is absent (Debian's docker-registry)")  # type: ignore[operator]
+    issuer = TokenIssuer(USER, PASSWORD)
+    service = FakeRegistry(issuer.route)
+    root = tmp_path_factory.mktemp("token-registry")
+    running = start_registry(root, token=(issuer, f"{service.url}/token"))
+    yield running, issuer, service
+    running.stop()
+    service.close()
+
+
+TokenWorld = tuple[Registry, TokenIssuer, FakeRegistry]
+
+
+def test_bearer_token_flow_against_the_real_registry(token_registry: TokenWorld,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    registry, issuer, _ = token_registry
+    push = Pusher(registry)
+    image = push.image(REPO, "behind-tokens")
+    push.close()
+    monkeypatch.setenv("REGISTRY_KIT_PASSWORD", PASSWORD)
+    refs = RegistryCredentials(username=USER, password_env="REGISTRY_KIT_PASSWORD")
+    issuer.issued.clear()
+    with client_for(registry.host, credentials=refs) as client:
+        assert client.resolve(registry.host, REPO, "behind-tokens").digest == image.digest
+        manifest = client.get_manifest(registry.host, REPO, image.digest)
+        parsed = manifest.parse()
+        assert isinstance(parsed, ImageManifest)
+        client.get_blob(registry.host, REPO, parsed.layers[0].digest)
+        assert client.referrers(registry.host, REPO, image.digest) == []
+    assert issuer.issued == [f"repository:{REPO}:pull"]  # one token for every request of the scope
+    monkeypatch.setenv("REGISTRY_KIT_PASSWORD", "wrong")
+    with client_for(registry.host, credentials=refs) as client, \
+            pytest.raises(RegistryError, match="token request") as info:
+        client.resolve(registry.host, REPO, "behind-tokens")
+    assert info.value.status == 401 and not info.value.temporary
+    no_secret(info.value)
