@@ -20,7 +20,6 @@ from gitops.config.application import (
     IgnoreRule,
     RetryPolicy,
     SyncPolicy,
-    VerificationPolicy,
 )
 from gitops.config.config import Config
 from gitops.config.durations import format_duration, parse_duration
@@ -29,6 +28,7 @@ from gitops.config.loader import API_VERSION, KINDS, load_config
 from gitops.config.models import Cluster, Repository, RepositoryCredentials
 from gitops.config.receivers import SecretRef, WebhookReceiver
 from gitops.config.urls import Transport
+from gitops.config.verification import VerificationPolicy
 
 __all__ = [
     "API_VERSION",

@@ -1,19 +1,18 @@
-"""The ``Application`` and ``ApplicationSet`` kinds, plus the reserved ``VerificationPolicy`` kind.
+"""The ``Application`` and ``ApplicationSet`` kinds (``VerificationPolicy`` is in :mod:`.verification`).
 
 Called by the loader (:mod:`gitops.config.loader`), which validates ``spec`` against the ``*Spec``
 model and builds the public model with ``name`` from metadata. ``gitops.config.to_fleet`` converts
 ``Application`` into the engine's values: ``source`` feeds ``renderers.api.render``, ``destination``
 picks the cluster, ``sync_policy`` drives apply/prune/self-heal and ``ignore_differences`` the drift
 comparison. An ``ApplicationSet``'s generators and template are validated structurally by the models of
-:mod:`gitops.config.generators`. The reserved ``VerificationPolicy`` is validated structurally and then
-refused by the loader, since nothing enforces it yet. References to clusters and repositories are
+:mod:`gitops.config.generators`. References to clusters and repositories are
 checked by the loader, which sees every document.
 """
 
 from __future__ import annotations
 
 import posixpath
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
@@ -173,16 +172,4 @@ class ApplicationSetSpec(Model):
 
 
 class ApplicationSet(ApplicationSetSpec):
-    name: Name
-
-
-class VerificationPolicySpec(Model):
-    """Reserved: images matching ``images`` globs must be signed by one of ``keys``."""
-
-    images: list[Text] = Field(min_length=1)
-    keys: list[Text] = Field(min_length=1)
-    mode: Literal["enforce", "warn"] = "enforce"
-
-
-class VerificationPolicy(VerificationPolicySpec):
     name: Name

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gitops.config.application import Application, ApplicationSet, VerificationPolicy
+from gitops.config.application import Application, ApplicationSet
 from gitops.config.models import Cluster, Repository
 from gitops.config.receivers import WebhookReceiver
+from gitops.config.verification import VerificationPolicy
 
 KIND_ORDER = ("Application", "Repository", "Cluster", "ApplicationSet", "VerificationPolicy",
               "WebhookReceiver")

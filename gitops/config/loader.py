@@ -4,12 +4,13 @@ Called by ``gitops validate`` and every command or worker that needs the configu
 collects problems instead of stopping at the first: unreadable or hostile files, documents that are not
 ``gitops.dev/v1alpha1`` objects of a known kind, fields pydantic rejects, duplicate names within a kind
 and references to undefined clusters or repositories (an ApplicationSet's git generators included). A
-``VerificationPolicy`` that validates is still refused (located at its ``kind``): image verification is
-not implemented yet, and accepting a policy nothing enforces would leave a user who asked for
-verification with none. If anything is wrong the whole load fails with one
-:class:`~gitops.errors.ConfigError` listing every problem in file order, so nothing half-valid is ever
-returned. Pydantic runs with YAML aliases only (``by_name=False``) so snake_case keys in YAML are
-unknown fields, while Python callers may build models with snake_case keywords.
+``VerificationPolicy`` is validated first (a malformed policy reports its own field errors) and a valid
+one is then refused (located at its ``kind``): enforcement is not built yet (issue 13), and accepting a
+policy nothing enforces would leave a user who asked for verification with none. If anything is wrong
+the whole load fails with one :class:`~gitops.errors.ConfigError` listing every problem in file order,
+so nothing half-valid is ever returned. Pydantic runs with YAML aliases only (``by_name=False``) so
+snake_case keys in YAML are unknown fields, while Python callers may build models with snake_case
+keywords.
 """
 
 from __future__ import annotations
@@ -27,21 +28,21 @@ from gitops.config.application import (
     ApplicationSet,
     ApplicationSetSpec,
     ApplicationSpec,
-    VerificationPolicy,
-    VerificationPolicySpec,
 )
 from gitops.config.config import Config
 from gitops.config.fields import Model
 from gitops.config.models import Cluster, ClusterSpec, Envelope, Repository, RepositorySpec
 from gitops.config.problems import field_path, from_errors
 from gitops.config.receivers import WebhookReceiver, WebhookReceiverSpec
+from gitops.config.verification import VerificationPolicy, VerificationPolicySpec
 from gitops.config.yamldoc import MAX_FILE_BYTES, Document, Loc, locate, parse
 from gitops.errors import ConfigError, InputError, Problem
 
 API_VERSION = "gitops.dev/v1alpha1"
 MAX_PROBLEMS = 1000
-UNENFORCED = {"VerificationPolicy": "image verification is not implemented yet: a VerificationPolicy would "
-                                    "not be enforced, so it is refused; remove it"}
+UNENFORCED = {"VerificationPolicy": "VerificationPolicy enforcement is not built yet (issue 13): this policy "
+                                    "is valid, but nothing would enforce it, so it is refused; remove it "
+                                    "until image verification exists"}
 KINDS: dict[str, tuple[type[Model], type[Model], str]] = {
     "Repository": (RepositorySpec, Repository, "repositories"),
     "Cluster": (ClusterSpec, Cluster, "clusters"),

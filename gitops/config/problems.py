@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from gitops.config import application, models, receivers
+from gitops.config import application, models, receivers, verification
 from gitops.config.yamldoc import Document, Loc, locate
 from gitops.errors import Problem
 
@@ -95,7 +95,7 @@ def _unknown_field(name: str) -> str:
 def _vocabulary() -> tuple[str, ...]:
     """Every field name the configuration knows (the models of every kind and their envelope)."""
     names: set[str] = set()
-    modules: tuple[Any, ...] = (models, application, receivers)
+    modules: tuple[Any, ...] = (models, application, receivers, verification)
     for module in modules:
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, BaseModel):

@@ -198,13 +198,15 @@ def test_a_verification_policy_is_refused_until_verification_exists(write: Write
         apiVersion: gitops.dev/v1alpha1
         kind: VerificationPolicy
         metadata: {name: signed}
-        spec: {images: ["ghcr.io/org/*"], keys: [cosign.pub], mode: warn}
+        spec:
+          mode: warn
+          rules: [{images: ["ghcr.io/org/*"], keys: [{file: cosign.pub}]}]
         """)
     with pytest.raises(ConfigError) as info:
         load_config(path)
     (problem,) = info.value.problems
     assert (problem.file, problem.line, problem.column, problem.field) == (str(path), 2, 7, "kind")
-    assert "image verification is not implemented yet" in problem.message
+    assert "enforcement is not built yet" in problem.message
     assert str(problem).startswith(f"{path}:2:7: kind: ")
 
 

@@ -119,9 +119,12 @@ def test_application_set_structure(write: Write, problems: Problems, spec: str, 
 
 
 @pytest.mark.parametrize(("spec", "field", "message"), [
-    ("{images: ['*'], keys: [k], mode: audit}", "spec.mode", "must be 'enforce' or 'warn'"),
-    ("{images: [], keys: [k]}", "spec.images", "must not be empty"),
-    ("{images: ['*']}", "spec.keys", "required field is missing"),
+    ("{rules: [{images: ['*'], keys: [{env: K}]}], mode: audit}", "spec.mode",
+     "must be 'enforce', 'warn' or 'off'"),
+    ("{rules: [{images: [], keys: [{env: K}]}]}", "spec.rules[0].images", "must not be empty"),
+    ("{rules: [{images: ['*']}]}", "spec.rules[0]",
+     "a rule requires at least one of keys, keyless or notation"),
+    ("{mode: enforce}", "spec.rules", "required field is missing"),
 ])
 def test_verification_policy_structure(write: Write, problems: Problems, spec: str, field: str,
                                        message: str) -> None:
