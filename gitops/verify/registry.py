@@ -36,6 +36,7 @@ import json
 import os
 import re
 import ssl
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -76,6 +77,9 @@ ERROR_BODY_LIMIT = 64 * 1024
 MAX_SECRET_BYTES = 64 * 1024
 MAX_REDIRECTS = 5
 MAX_PAGES = 100
+# Content types a registry may send for a manifest whose own mediaType field then says what it is.
+GENERIC_TYPES = frozenset({"", "application/json", "application/octet-stream", "text/plain"})
+DOCKER_CONFIG_LIMIT = 1 * MiB
 DEFAULT_TOKEN_SECONDS = 60.0  # the Docker token spec's default and minimum
 TOKEN_MARGIN = 5.0  # renew a token this many seconds before it expires
 # Docker Hub's name and the host its API lives on.
@@ -143,7 +147,7 @@ class _Auth:
     params: dict[str, str] = field(default_factory=dict)
 
 
-def _secret(env: str | None, file: str | None, what: str) -> str | None:
+def _secret(env: str | None, file: str | None, what: str, limit: int = MAX_SECRET_BYTES) -> str | None:
     """Read a secret from the environment variable ``env`` or ``file``; messages name the variable or
     the file, never the value."""
     if env:
@@ -155,11 +159,11 @@ def _secret(env: str | None, file: str | None, what: str) -> str | None:
         path = Path(file).expanduser()
         try:
             with path.open("rb") as handle:
-                data = handle.read(MAX_SECRET_BYTES + 1)
+                data = handle.read(limit + 1)
         except OSError as exc:
             raise RegistryError(f"{what}: cannot read {path}: {exc.strerror}") from None
-        if len(data) > MAX_SECRET_BYTES:
-            raise RegistryError(f"{what}: {path} is larger than {MAX_SECRET_BYTES} bytes")
+        if len(data) > limit:
+            raise RegistryError(f"{what}: {path} is larger than {limit} bytes")
         try:
             return data.decode("utf-8").strip()
         except UnicodeDecodeError:
@@ -172,7 +176,7 @@ def docker_config_auth(path: str, registry: str) -> tuple[str, str] | None:
     ``auth`` field, base64 of ``user:password``, or ``username``/``password``); None when there is no
     entry. Credential helpers (``credsStore``, ``credHelpers``) are not run."""
     what = f"docker config {path}"
-    text = _secret(None, path, what)
+    text = _secret(None, path, what, DOCKER_CONFIG_LIMIT)
     try:
         document = json.loads(text or "")
     except ValueError:
@@ -253,6 +257,19 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), params
 
 
+def _certificate_refused(error: BaseException) -> bool:
+    """Whether a certificate verification failure is behind ``error`` (permanent: retrying the same
+    certificate cannot help)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(error)
+
+
 def _basic(user: str, password: str | None) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password or ''}".encode()).decode()
 
@@ -278,6 +295,8 @@ class RegistryClient:
     ``registries`` maps ``host[:port]`` to its :class:`RegistryOptions` (a registry not listed is
     reached anonymously over https, or with ``docker_config``'s entry for it). ``transport`` replaces
     httpx's network transport (tests). Close it (or use it as a context manager) to close connections.
+    Threads may share one client (httpx's clients are thread-safe; at worst two threads fetch the same
+    token).
     """
 
     def __init__(self, registries: Mapping[str, RegistryOptions] | None = None, *,
@@ -294,6 +313,7 @@ class RegistryClient:
         self._clients: dict[str, httpx.Client] = {}
         self._tokens: dict[tuple[str, str], _Token] = {}
         self._auth: dict[str, _Auth] = {}
+        self._lock = threading.Lock()  # one httpx client per registry, even when threads share this one
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -351,6 +371,9 @@ class RegistryClient:
             raise RegistryError(f"{where}: Docker-Content-Digest says {header[:80]} but the bytes served "
                                 f"have digest {digest}: a registry that lies about a digest is not trusted")
         if media_type not in MANIFEST_TYPES:
+            if media_type not in GENERIC_TYPES:
+                raise RegistryError(f"{where}: unsupported manifest media type {media_type[:100]!r} "
+                                    "(Docker schema 1 is not supported)")
             parsed = parse_manifest(data)  # the document's own mediaType (or its shape) says
             media_type = parsed.media_type
         return Manifest(data, media_type, digest)
@@ -470,13 +493,18 @@ class RegistryClient:
                                 "the registry's options allow_insecure_http; use https")
 
     def _client(self, registry: str) -> httpx.Client:
+        with self._lock:
+            return self._client_locked(registry)
+
+    def _client_locked(self, registry: str) -> httpx.Client:
         client = self._clients.get(registry)
         if client is None:
             options = self._options(registry)
             verify: ssl.SSLContext | bool = True
             if options.ca_file:
-                try:
-                    verify = ssl.create_default_context(cafile=options.ca_file)
+                try:  # the system's roots and the registry's CA (its token service may be public)
+                    verify = ssl.create_default_context()
+                    verify.load_verify_locations(cafile=options.ca_file)
                 except (OSError, ssl.SSLError) as exc:
                     raise RegistryError(f"registry {registry}: cannot load the CA file {options.ca_file}: "
                                         f"{exc}") from None
@@ -503,7 +531,10 @@ class RegistryClient:
                 return found[0], found[1], None
         return None, None, None
 
-    def _authorization(self, registry: str, scope: str) -> str | None:
+    def _authorization(self, registry: str, scope: str, where: str) -> str | None:
+        """The Authorization header for a request: a static token, the cached token of ``scope`` (a
+        new one when the registry is known to want tokens and it expired), basic credentials once the
+        registry asked for them; None: anonymous."""
         auth = self._auth.get(registry)
         user, password, static = self._credentials(registry)
         if static is not None:
@@ -512,9 +543,10 @@ class RegistryClient:
             return None
         if auth.scheme == "bearer":
             token = self._tokens.get((registry, scope))
-            if token is not None and token.expires > self.clock.monotonic():
-                return f"Bearer {token.value}"
-            return None
+            if token is None or token.expires <= self.clock.monotonic():
+                self._fetch_token(registry, scope, auth.params, where)
+                token = self._tokens[(registry, scope)]
+            return f"Bearer {token.value}"
         if auth.scheme == "basic" and user is not None:
             return _basic(user, password)
         return None
@@ -563,7 +595,7 @@ class RegistryClient:
         client = self._client(registry)
         challenged = False
         while True:
-            authorization = self._authorization(registry, scope)
+            authorization = self._authorization(registry, scope, where)
             url = base + path
             with self._send(client, registry, method, url, headers, authorization, where) as response:
                 if response.status_code == 401 and not challenged:
@@ -612,6 +644,9 @@ class RegistryClient:
             except httpx.TimeoutException as exc:
                 raise RegistryError(f"{where}: the registry timed out", temporary=True) from exc
             except httpx.TransportError as exc:
+                if _certificate_refused(exc):
+                    raise RegistryError(f"{where}: the registry's TLS certificate is not trusted (set the "
+                                        "registry's ca_file for a private CA)") from exc
                 raise RegistryError(f"{where}: cannot reach the registry ({type(exc).__name__})",
                                     temporary=True) from exc
         raise RegistryError(f"{where}: more than {MAX_REDIRECTS} redirects")

@@ -19,9 +19,11 @@ import base64
 import ctypes
 import datetime
 import hashlib
+import ipaddress
 import json
 import os
 import socket
+import ssl
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -334,6 +336,30 @@ class Pusher:
         return self.manifest(repository, referrers_tag(subject.digest), canonical(document), OCI_INDEX)
 
 
+def tls_context(directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server TLS context for 127.0.0.1 (a throwaway self-signed certificate) and the CA file a
+    client must trust for it."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "registry-kit")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    ca = directory / "ca.pem"
+    ca.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file = directory / "key.pem"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(ca, key_file)
+    return context, ca
+
+
 # ---- a fake registry --------------------------------------------------------------------------------
 
 
@@ -357,8 +383,9 @@ Route = Callable[[Request], Reply]
 class FakeRegistry:
     """A loopback HTTP server answering with ``route(request)``; ``requests`` lists what it got."""
 
-    def __init__(self, route: Route) -> None:
+    def __init__(self, route: Route, *, tls: ssl.SSLContext | None = None) -> None:
         self.route = route
+        self.scheme = "https" if tls else "http"
         self.requests: list[Request] = []
         fake = self
 
@@ -394,6 +421,8 @@ class FakeRegistry:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
@@ -401,7 +430,7 @@ class FakeRegistry:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{self.scheme}://{self.host}"
 
     def paths(self, prefix: str = "") -> list[str]:
         return [r.path for r in self.requests if r.path.startswith(prefix)]

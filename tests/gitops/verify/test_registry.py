@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -52,6 +53,7 @@ from registry_kit import (  # found through the path set just above
     descriptor,
     sha256,
     start_registry,
+    tls_context,
 )
 
 USER, PASSWORD = "puller", "s3cret-Pa55word-do-not-show"
@@ -95,8 +97,8 @@ def fake() -> Iterator[list[FakeRegistry]]:
         server.close()
 
 
-def serve(fake: list[FakeRegistry], route: object) -> FakeRegistry:
-    server = FakeRegistry(route)  # type: ignore[arg-type]
+def serve(fake: list[FakeRegistry], route: object, **options: Any) -> FakeRegistry:
+    server = FakeRegistry(route, **options)  # type: ignore[arg-type]
     fake.append(server)
     return server
 
@@ -549,3 +551,22 @@ def test_bearer_token_flow_against_the_real_registry(token_registry: TokenWorld,
         client.resolve(registry.host, REPO, "behind-tokens")
     assert info.value.status == 401 and not info.value.temporary
     no_secret(info.value)
+
+
+def test_tls_with_the_registry_ca_file(fake: list[FakeRegistry], tmp_path: Path) -> None:
+    context, ca = tls_context(tmp_path)
+    server = serve(fake, lambda request: manifest_reply(), tls=context)
+    with RegistryClient() as client, pytest.raises(RegistryError, match="certificate is not trusted") as info:
+        client.get_manifest(server.host, REPO, DIGEST)
+    assert not info.value.temporary
+    with RegistryClient({server.host: RegistryOptions(ca_file=str(ca))}) as client:
+        assert client.get_manifest(server.host, REPO, DIGEST).digest == DIGEST
+    assert server.url.startswith("https://")
+
+
+def test_a_docker_schema1_manifest_is_refused(fake: list[FakeRegistry]) -> None:
+    schema1 = b'{"schemaVersion": 1, "name": "team/app", "tag": "v1", "fsLayers": []}'
+    server = serve(fake, lambda request: Reply(
+        200, schema1, {"Content-Type": "application/vnd.docker.distribution.manifest.v1+prettyjws"}))
+    with client_for(server.host) as client, pytest.raises(RegistryError, match="schema 1 is not supported"):
+        client.get_manifest(server.host, REPO, "v1")
