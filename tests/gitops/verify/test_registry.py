@@ -310,8 +310,13 @@ def test_bearer_challenge_flow_caches_the_token(fake: list[FakeRegistry],
         client.get_manifest(server.host, REPO, DIGEST)
         client.get_manifest(server.host, REPO, DIGEST)
         assert len(issued) == 2
+        challenged = len(server.requests)
+        client.get_manifest(server.host, "team/other", DIGEST)  # another scope: its token asked first
+        assert issued[2]["scope"] == ["repository:team/other:pull"]
+        assert server.requests[challenged].headers.get("authorization") == "Bearer tok-3"
     bearer = [r.headers.get("authorization") for r in server.requests if r.headers.get("authorization")]
-    assert set(bearer) == {"Bearer tok-1", "Bearer tok-2"}
+    assert set(bearer) == {"Bearer tok-1", "Bearer tok-2", "Bearer tok-3"}
+    assert sum(1 for r in server.requests if not r.headers.get("authorization")) == 1  # one 401 in all
 
 
 def test_a_token_endpoint_refusing_is_permanent(fake: list[FakeRegistry]) -> None:
