@@ -244,7 +244,9 @@ def _time(value: Any) -> datetime | None:
 class Identity:
     """Who may sign keylessly: the certificate's SAN (e-mail or URI) and the OIDC issuer, each matched
     exactly or by a regular expression (``re.fullmatch``). One of subject/subject_regex and one of
-    issuer/issuer_regex must be given."""
+    issuer/issuer_regex must be given. Patterns are meant to come from the validated configuration
+    (``gitops.config.verification.KeylessIdentity``), which holds them to a linear-time subset: the
+    values they are matched against come from certificates, that is from the signer."""
 
     subject: str | None = None
     issuer: str | None = None
