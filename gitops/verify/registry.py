@@ -42,6 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
@@ -164,11 +165,30 @@ def _secret(env: str | None, file: str | None, what: str, limit: int = MAX_SECRE
             raise RegistryError(f"{what}: cannot read {path}: {exc.strerror}") from None
         if len(data) > limit:
             raise RegistryError(f"{what}: {path} is larger than {limit} bytes")
-        try:
-            return data.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            raise RegistryError(f"{what}: {path} is not UTF-8 text") from None
+        text = _utf8(data)
+        if text is None:  # raised outside the handler: the decode error (it holds the bytes) is not kept
+            raise RegistryError(f"{what}: {path} is not UTF-8 text")
+        return text.strip()
     return None
+
+
+def _utf8(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _json(text: str | bytes) -> Any:
+    """``text`` parsed, or ``_INVALID``; never an exception, whose ``doc`` would hold the text (a
+    credential file, a token answer) in the chain of the error raised next."""
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return _INVALID
+
+
+_INVALID = object()
 
 
 def docker_config_auth(path: str, registry: str) -> tuple[str, str] | None:
@@ -176,11 +196,9 @@ def docker_config_auth(path: str, registry: str) -> tuple[str, str] | None:
     ``auth`` field, base64 of ``user:password``, or ``username``/``password``); None when there is no
     entry. Credential helpers (``credsStore``, ``credHelpers``) are not run."""
     what = f"docker config {path}"
-    text = _secret(None, path, what, DOCKER_CONFIG_LIMIT)
-    try:
-        document = json.loads(text or "")
-    except ValueError:
-        raise RegistryError(f"{what}: not JSON") from None
+    document = _json(_secret(None, path, what, DOCKER_CONFIG_LIMIT) or "")
+    if document is _INVALID:
+        raise RegistryError(f"{what}: not JSON")
     auths = document.get("auths") if isinstance(document, dict) else None
     if not isinstance(auths, dict):
         return None
@@ -192,10 +210,10 @@ def docker_config_auth(path: str, registry: str) -> tuple[str, str] | None:
         return None
     if isinstance(entry.get("auth"), str) and entry["auth"]:
         try:
-            user, sep, password = base64.b64decode(entry["auth"], validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise RegistryError(f"{what}: the auth entry for {registry} is not base64 of user:password") \
-                from None
+            raw = base64.b64decode(entry["auth"], validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        user, sep, password = (_utf8(raw) or "").partition(":")
         if not sep:
             raise RegistryError(f"{what}: the auth entry for {registry} is not base64 of user:password")
         return user, password
@@ -574,12 +592,12 @@ class RegistryClient:
         except httpx.TransportError as exc:
             raise RegistryError(f"{where}: cannot reach the token service ({type(exc).__name__})",
                                 temporary=True) from exc
-        try:
-            answer = json.loads(data)
-            value = answer.get("token") or answer.get("access_token")
-            expires_in = float(answer.get("expires_in") or DEFAULT_TOKEN_SECONDS)
-        except (ValueError, AttributeError, TypeError):
-            raise RegistryError(f"{where}: the token answer is malformed") from None
+        answer = _json(data)
+        value = answer.get("token") or answer.get("access_token") if isinstance(answer, dict) else None
+        expires = answer.get("expires_in") if isinstance(answer, dict) else None
+        if not isinstance(expires, int | float | None) or isinstance(expires, bool):
+            raise RegistryError(f"{where}: the token answer is malformed (expires_in)")
+        expires_in = float(expires or DEFAULT_TOKEN_SECONDS)
         if not isinstance(value, str) or not value:
             raise RegistryError(f"{where}: the token answer has no token")
         lifetime = max(0.0, max(expires_in, DEFAULT_TOKEN_SECONDS) - TOKEN_MARGIN)

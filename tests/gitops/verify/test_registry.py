@@ -35,9 +35,18 @@ from gitops.verify.ocitypes import (
     ImageIndex,
     ImageManifest,
     cosign_signature_tag,
+    hasher,
+    parse_manifest,
     referrers_tag,
 )
-from gitops.verify.registry import RegistryClient, RegistryCredentials, RegistryOptions
+from gitops.verify.registry import (
+    RegistryClient,
+    RegistryCredentials,
+    RegistryOptions,
+    docker_config_auth,
+    parse_challenge,
+    retry_after_seconds,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -575,3 +584,151 @@ def test_a_docker_schema1_manifest_is_refused(fake: list[FakeRegistry]) -> None:
         200, schema1, {"Content-Type": "application/vnd.docker.distribution.manifest.v1+prettyjws"}))
     with client_for(server.host) as client, pytest.raises(RegistryError, match="schema 1 is not supported"):
         client.get_manifest(server.host, REPO, "v1")
+
+
+# ---- the pieces, without a registry -----------------------------------------------------------------
+
+
+def test_parse_challenge() -> None:
+    assert parse_challenge('Bearer realm="https://auth.example/token",service="registry.example",'
+                           'scope="repository:a/b:pull,push"') == \
+        ("bearer", {"realm": "https://auth.example/token", "service": "registry.example",
+                    "scope": "repository:a/b:pull,push"})
+    assert parse_challenge('Basic realm="x \\"quoted\\""') == ("basic", {"realm": 'x "quoted"'})
+    assert parse_challenge("") == ("", {})
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("120", 120.0), ("0", 0.0), ("1.5", 1.5), (None, None), ("", None), ("soon", None), ("-5", None),
+    ("Thu, 01 Jan 2027 00:00:10 GMT", 10.0), ("Thu, 01 Jan 2026 00:00:00 GMT", 0.0),
+])
+def test_retry_after(value: str | None, expected: float | None) -> None:
+    assert retry_after_seconds(value, datetime(2027, 1, 1, tzinfo=UTC).timestamp()) == expected
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"username": "u", "password_env": "A", "password_file": "/f"},
+    {"token_env": "A", "token_file": "/f"},
+    {"password_env": "A"},
+    {"username": "u", "password_env": "A", "token_env": "B"},
+])
+def test_credentials_are_checked(kwargs: dict[str, str]) -> None:
+    with pytest.raises(RegistryError, match="registry credentials"):
+        RegistryCredentials(**kwargs)
+
+
+def test_docker_config_entries(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    auth = base64.b64encode(b"hub-user:hub-pass").decode()
+    config.write_text(json.dumps({"auths": {
+        "https://index.docker.io/v1/": {"auth": auth},
+        "ghcr.io": {"username": "gh", "password": "gh-pass"},
+        "bad.example": {"auth": "%%%"},
+        "nocolon.example": {"auth": base64.b64encode(b"justuser").decode()},
+        "helper.example": {}}, "credsStore": "desktop"}))
+    assert docker_config_auth(str(config), "docker.io") == ("hub-user", "hub-pass")
+    assert docker_config_auth(str(config), "ghcr.io") == ("gh", "gh-pass")
+    assert docker_config_auth(str(config), "quay.io") is None
+    assert docker_config_auth(str(config), "helper.example") is None
+    for host in ("bad.example", "nocolon.example"):
+        with pytest.raises(RegistryError, match="not base64 of user:password"):
+            docker_config_auth(str(config), host)
+    config.write_text('{"auths": {"ghcr.io": {"password": "' + PASSWORD + '"')
+    with pytest.raises(RegistryError, match="not JSON") as info:
+        docker_config_auth(str(config), "ghcr.io")
+    no_secret(info.value)
+    config.write_text(json.dumps({"auths": {"ghcr.io": {"auth": base64.b64encode(
+        b"\xff" + PASSWORD.encode()).decode()}}}))
+    with pytest.raises(RegistryError, match="not base64 of user:password") as info:
+        docker_config_auth(str(config), "ghcr.io")
+    no_secret(info.value)
+    with pytest.raises(RegistryError, match="cannot read"):
+        docker_config_auth(str(tmp_path / "absent.json"), "ghcr.io")
+
+
+def test_a_secret_file_is_read_but_never_shown(tmp_path: Path) -> None:
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"\xff\xfe" + PASSWORD.encode())
+    refs = RegistryCredentials(username=USER, password_file=str(binary))
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(
+        401, headers={"WWW-Authenticate": 'Basic realm="r"'}))
+    options = {"registry.example": RegistryOptions(credentials=refs)}
+    with RegistryClient(options, transport=transport) as client, \
+            pytest.raises(RegistryError, match="not UTF-8 text") as info:
+        client.resolve("registry.example", REPO, "v1")
+    no_secret(info.value)
+
+
+@pytest.mark.parametrize(("registry", "repository", "reference", "message"), [
+    ("registry.example/path", REPO, "v1", "not a host name"),
+    ("registry.example:99999", REPO, "v1", "not a host name"),
+    ("registry.example", "Team/App", "v1", "repository name"),
+    ("registry.example", "a//b", "v1", "repository name"),
+    ("registry.example", REPO, "v1/../../x", "neither a tag nor a digest"),
+    ("registry.example", REPO, "sha256:abc", "neither a tag nor a digest"),
+    ("metadata.google.internal", REPO, "v1", "metadata host name"),
+    ("[fe80::1]:5000", REPO, "v1", "link-local"),
+])
+def test_names_are_checked_before_any_request(registry: str, repository: str, reference: str,
+                                              message: str) -> None:
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(500))
+    with RegistryClient(transport=transport) as client, pytest.raises(RegistryError, match=message):
+        client.resolve(registry, repository, reference)
+    assert sent == []
+
+
+@pytest.mark.parametrize(("document", "message"), [
+    (b"not json", "not JSON"),
+    (b"[]", "not a JSON object"),
+    (b'{"mediaType": "application/vnd.oci.image.index.v1+json", "manifests": {}}',
+     "manifests must be a list"),
+    (b'{"mediaType": "application/vnd.oci.image.manifest.v1+json", "config": {}, "layers": []}',
+     "config.mediaType must be a string"),
+    (b'{"mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": [], "config": '
+     b'{"mediaType": "a", "digest": "sha256:00", "size": 1}}', "config.digest is not"),
+    (b'{"mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": [], "config": '
+     b'{"mediaType": "a", "digest": "sha256:' + b"0" * 64 + b'", "size": -1}}', "config.size"),
+    (b'{"mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": {}, "config": {}}',
+     "layers must be a list"),
+    (b'{"mediaType": "application/x-other", "layers": []}', "unsupported manifest media type"),
+    (b'{"annotations": {"a": 1}, "layers": []}', "annotations must map strings to strings"),
+])
+def test_malformed_manifests_are_refused(document: bytes, message: str) -> None:
+    with pytest.raises(RegistryError, match=message) as info:
+        parse_manifest(document)
+    assert not info.value.temporary
+
+
+def test_descriptors_are_frozen_with_their_platform_and_annotations() -> None:
+    index = parse_manifest(canonical({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        descriptor(OCI_MANIFEST, b"amd64", platform={"architecture": "amd64", "os": "linux"},
+                   annotations={"k": "v"})]}), "application/vnd.oci.image.index.v1+json; charset=utf-8")
+    assert isinstance(index, ImageIndex)
+    entry = index.manifests[0]
+    assert entry.platform is not None and entry.platform.architecture == "amd64"
+    with pytest.raises(TypeError):
+        entry.annotations["k"] = "changed"  # type: ignore[index]
+    assert hash(entry) == hash(entry) and entry == index.manifests[0]
+    assert hasher(entry.digest).name == "sha256"
+    with pytest.raises(RegistryError, match="not a sha256 or sha512 digest"):
+        referrers_tag("md5:abc")
+    with pytest.raises(RegistryError, match="differs from the content type"):
+        parse_manifest(canonical({"mediaType": OCI_INDEX, "manifests": []}), OCI_MANIFEST)
+
+
+@pytest.mark.parametrize(("answer", "message"), [
+    (b'{"token": "' + PASSWORD.encode() + b'"', "has no token"),
+    (b'{"token": "' + PASSWORD.encode() + b'", "expires_in": "soon"}', "malformed \\(expires_in\\)"),
+    (b'{"access_token": ""}', "has no token"),
+])
+def test_a_malformed_token_answer_is_refused_without_showing_it(fake: list[FakeRegistry], answer: bytes,
+                                                                message: str) -> None:
+    tokens = serve(fake, lambda request: Reply(200, answer))
+    challenge = f'Bearer realm="{tokens.url}/token",service="s"'
+    server = serve(fake, lambda request: Reply(401, b"", {"WWW-Authenticate": challenge}))
+    with client_for(server.host) as client, pytest.raises(RegistryError, match=message) as info:
+        client.get_manifest(server.host, REPO, DIGEST)
+    assert not info.value.temporary
+    no_secret(info.value)
