@@ -732,3 +732,22 @@ def test_a_malformed_token_answer_is_refused_without_showing_it(fake: list[FakeR
         client.get_manifest(server.host, REPO, DIGEST)
     assert not info.value.temporary
     no_secret(info.value)
+
+
+def test_a_token_realm_over_plain_http_elsewhere_is_refused_before_credentials_go(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(str(request.url))
+        return httpx.Response(401, headers={
+            "WWW-Authenticate": 'Bearer realm="http://auth.example.com/token",service="registry.example"'})
+
+    monkeypatch.setenv("REGISTRY_KIT_PASSWORD", PASSWORD)
+    refs = RegistryCredentials(username=USER, password_env="REGISTRY_KIT_PASSWORD")
+    with RegistryClient({"registry.example": RegistryOptions(credentials=refs)},
+                        transport=httpx.MockTransport(answer)) as client, \
+            pytest.raises(RegistryError, match="plain http is only allowed to loopback") as info:
+        client.get_manifest("registry.example", REPO, DIGEST)
+    assert sent == [f"https://registry.example/v2/{REPO}/manifests/{DIGEST}"]
+    no_secret(info.value)
