@@ -36,7 +36,8 @@ MAX_GLOB = 512
 MAX_RULES = 1000
 MAX_REGEXP = 1024
 MAX_REPEAT = 1000
-MAX_UNBOUNDED = 8
+MAX_UNBOUNDED = 3  # each one multiplies the worst-case matching time by the subject's length
+LONG_RANGE = 16  # a {n,m} with m - n over this backtracks like '*'
 MAX_POINTER = 1024
 
 _GLOB_CHARS = re.compile(r"[A-Za-z0-9._/:*-]+")
@@ -104,7 +105,8 @@ def _check_regexp(value: str) -> str:
     """A regular expression in a subset that cannot backtrack exponentially: compiled here, matched
     with ``re.fullmatch`` by the verifier. Refused: backreferences, lookarounds, conditionals, a
     quantified group that holds another quantifier or an alternation (``(a+)+``, ``(a|ab)*``), counts
-    over 1000 and more than 8 unbounded quantifiers. Every pattern of RE2's syntax minus these works."""
+    over 1000 and more than 3 open-ended quantifiers (``*``, ``+``, ``{n,}``, a range ``{n,m}`` wider than
+16): backtracking over k of them costs up to length**k. Every other pattern of RE2's syntax works."""
     if len(value) > MAX_REGEXP:
         raise ValueError(f"a regular expression has at most {MAX_REGEXP} characters")
     if "\x00" in value:
@@ -116,13 +118,13 @@ def _check_regexp(value: str) -> str:
     tree = re_parser.parse(value, compiled.flags)
     unbounded = _walk_regexp(tree, inside_repeat=False)
     if unbounded > MAX_UNBOUNDED:
-        raise ValueError(f"at most {MAX_UNBOUNDED} unbounded quantifiers ('*', '+', '{{n,}}') in one "
-                         "expression")
+        raise ValueError(f"at most {MAX_UNBOUNDED} open-ended quantifiers ('*', '+', '{{n,}}' or a range "
+                         f"wider than {LONG_RANGE}) in one expression: each multiplies the matching time")
     return value
 
 
 def _walk_regexp(items: Any, *, inside_repeat: bool) -> int:
-    """The number of unbounded repeats under ``items``; ValueError for a construct outside the subset."""
+    """The number of open-ended repeats under ``items``; ValueError for a construct outside the subset."""
     unbounded = 0
     for op, arg in items:
         name = str(op)
@@ -136,7 +138,8 @@ def _walk_regexp(items: Any, *, inside_repeat: bool) -> int:
             if inside_repeat:
                 raise ValueError("a quantifier inside a quantified group can take exponential time "
                                  "(e.g. '(a+)+'); write it without nesting")
-            unbounded += (high == _MAXREPEAT) + _walk_regexp(body, inside_repeat=True)
+            unbounded += high == _MAXREPEAT or high - low > LONG_RANGE
+            unbounded += _walk_regexp(body, inside_repeat=True)
         elif name == "BRANCH":
             if inside_repeat:
                 raise ValueError("an alternation inside a quantified group can take exponential time "

@@ -66,7 +66,7 @@ def check_digest(digest: str, reference: str | None = None) -> str:
     return digest
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class ImageRef:
     """A normalised image reference: ``registry`` (``docker.io``, ``ghcr.io``, ``localhost:5000``),
     ``repository`` (``library/nginx``), and an optional ``tag`` and ``digest``."""
