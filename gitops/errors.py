@@ -22,6 +22,8 @@ retry hint): what a ``ReconcileResult`` carries across processes instead of an e
     ├── RenderFailed                  a renderer failed (wraps renderers.errors.RenderError;
     │                                 temporary when a temporary SourceError caused it)
     ├── VerificationFailed            an image signature did not satisfy the policy
+    ├── RegistryError                 an OCI registry (temporary on 429, 5xx, timeouts; carries the
+    │                                 status and the registry's Retry-After)
     ├── ClusterError                  talking to a Kubernetes API server
     │   ├── ClusterUnavailable        (temporary) timeout, connection refused, 429, 5xx
     │   ├── Conflict                  SSA field conflict without force (carries the causes)

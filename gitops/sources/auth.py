@@ -54,7 +54,8 @@ def read_secret(*, env: str | None, file: str | None, what: str) -> str | None:
         try:
             return data.decode("utf-8").strip()
         except UnicodeDecodeError:
-            raise AuthError(f"{what}: {path} is not UTF-8 text") from None  # no bytes of it in errors
+            pass  # raised below, outside the handler: no bytes of the secret in any error's context
+        raise AuthError(f"{what}: {path} is not UTF-8 text")
     return None
 
 

@@ -99,6 +99,11 @@ def test_unreadable_secret_file_is_auth_error(builder, http_auth, tmp_path, sour
     with pytest.raises(AuthError, match="not UTF-8") as info:
         source.head(RepoSpec("app", server.url("app.git"), credentials=creds))
     assert "zq-hidden-zq" not in str(info.value) and info.value.__cause__ is None
+    chain, seen = [], info.value  # nothing of the secret anywhere in the chain, context included
+    while seen is not None:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    assert not any(b"zq-hidden-zq" in getattr(e, "object", b"") for e in chain), chain
 
 
 def test_https_with_an_untrusted_certificate_is_refused(builder, https_self_signed, source) -> None:
