@@ -226,3 +226,51 @@ def test_any_text_parses_or_is_an_input_error(text: str) -> None:
         assert exc.problem.message.startswith("invalid image reference")
     else:
         assert parse(ref.canonical) == ref
+
+
+# Cases distribution/reference's own tests hold (ParseNormalizedNamed): the same verdicts here.
+HEX64 = "1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a"
+DOCKER_VALID = [
+    "docker/docker", "library/debian", "debian", "docker.io/docker/docker", "docker.io/library/debian",
+    "docker.io/debian", "index.docker.io/docker/docker", "index.docker.io/library/debian",
+    "index.docker.io/debian", "127.0.0.1:5000/docker/docker", "127.0.0.1:5000/library/debian",
+    "127.0.0.1:5000/debian", "192.168.0.1", "192.168.0.1:80", "192.168.0.1:8/debian",
+    "192.168.0.2:25000/debian", "thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev",
+    "[fc00::1]:5000/docker", "[fc00::1]:5000/docker/docker", "[fc00:1:2:3:4:5:6:7]:5000/library/debian",
+    f"docker.io/{HEX64}", "Docker/docker", "DOCKER/docker", "docker-rules/docker", "docker---rules/docker",
+    "d/docker", "jess/t", "dock__er/docker", "test_com/foo", "test-com:8080/foo", "xn--n3h.com:18080/foo",
+    "busybox:latest@sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa",
+]
+DOCKER_INVALID = [
+    "https://github.com/docker/docker", "docker/Docker", "-docker", "-docker/docker",
+    "-docker.io/docker/docker",
+    "docker///docker", "docker.io/docker/Docker", "docker.io/docker///docker", "[fc00::1]", "[fc00::1]:5000",
+    "fc00::1:5000/debian", "[fe80::1%eth0]:5000/debian", "[2001:db8:3:4::192.0.2.33]:5000/debian", HEX64,
+    "docker-/docker", "-docker-/docker", "____/____", "_docker/_docker", "dock..er/docker", "dock_.er/docker",
+    "dock-.er/docker", "docker/", "this_is_not_a_valid_namespace_because_its_lenth_is_greater_than_255_" * 4
+    + "/docker",
+]
+
+
+@pytest.mark.parametrize("text", DOCKER_VALID)
+def test_what_docker_accepts(text: str) -> None:
+    assert parse(parse(text).canonical) == parse(text)
+
+
+@pytest.mark.parametrize("text", DOCKER_INVALID)
+def test_what_docker_refuses(text: str) -> None:
+    with pytest.raises(InputError):
+        parse(text)
+
+
+@pytest.mark.parametrize(("text", "familiar", "canonical"), [
+    ("index.docker.io/fooo/bar", "fooo/bar", "docker.io/fooo/bar"),
+    ("library/ubuntu", "ubuntu", "docker.io/library/ubuntu"),
+    ("other/library", "other/library", "docker.io/other/library"),
+    ("127.0.0.1:8000/privatebase", "127.0.0.1:8000/privatebase", "127.0.0.1:8000/privatebase"),
+    ("index.docker.io/library/ubuntu-12.04-base", "ubuntu-12.04-base", "docker.io/library/ubuntu-12.04-base"),
+    ("docker.io/library/foo/bar", "library/foo/bar", "docker.io/library/foo/bar"),
+    ("Foo/bar", "Foo/bar", "Foo/bar"),
+])
+def test_familiar_and_full_names_as_docker_prints_them(text: str, familiar: str, canonical: str) -> None:
+    assert (parse(text).familiar, parse(text).canonical) == (familiar, canonical)
