@@ -5,7 +5,9 @@ pull, each with where it was found) and, when a policy asks to pin digests, to r
 that are then planned and applied (``pin_digests``). Pure functions over plain dicts: no I/O.
 
 Key design choices: images are read from the pod template of every workload kind Kubernetes runs pods
-from (:data:`POD_SPECS`), in ``containers``, ``initContainers`` and ``ephemeralContainers``, plus the
+from (:data:`POD_SPECS`), in ``containers``, ``initContainers`` and ``ephemeralContainers``; from any
+other kind with a pod template where those keep theirs (:data:`POD_TEMPLATE_SHAPES`: a Rollout, a
+CloneSet: reading one image too many fails closed, missing one would not); plus the
 custom resources' fields a policy names (``imagePaths``: JSON pointers whose ``*`` token is every list
 element or mapping value, as :class:`gitops.config.verification.ImagePath` validates them). A field
 that is not a valid reference is never skipped and never crashes the walk: it becomes an
@@ -41,6 +43,10 @@ POD_SPECS: dict[tuple[str, str], Location] = {
     ("batch", "Job"): ("spec", "template", "spec"),
     ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template", "spec"),
 }
+# any other kind holding a pod template where the workloads do (Argo Rollouts' Rollout, OpenKruise's
+# CloneSet, a Deployment of another group, ...): read like one when it has a containers list there
+POD_TEMPLATE_SHAPES: tuple[Location, ...] = (("spec", "template", "spec"),
+                                             ("spec", "jobTemplate", "spec", "template", "spec"))
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 MAX_USES = 100_000  # beyond this a render is hostile: the walk stops with an error use
 WILDCARD = "*"
@@ -84,15 +90,16 @@ def collect_images(manifests: Iterable[Manifest], extra_paths: Sequence[ImagePat
         obj = _object(manifest)
         group, kind = _group_kind(manifest)
         found: list[tuple[Location, Any]] = []
-        at = POD_SPECS.get((group, kind))
-        if at is not None:
+        known = POD_SPECS.get((group, kind))
+        for at in (known,) if known is not None else POD_TEMPLATE_SHAPES:
             spec = _get(manifest, at)
-            if isinstance(spec, dict):
-                for field in CONTAINER_LISTS:
-                    containers = spec.get(field)
-                    if isinstance(containers, list):
-                        found += [((*at, field, i, "image"), c["image"]) for i, c in enumerate(containers)
-                                  if isinstance(c, dict) and "image" in c]
+            if not isinstance(spec, dict) or (known is None and not isinstance(spec.get("containers"), list)):
+                continue
+            for field in CONTAINER_LISTS:
+                containers = spec.get(field)
+                if isinstance(containers, list):
+                    found += [((*at, field, i, "image"), c["image"]) for i, c in enumerate(containers)
+                              if isinstance(c, dict) and "image" in c]
         for extra in extra_paths:
             if extra.kind == kind and (extra.group is None or extra.group == group):
                 for pointer in extra.paths:

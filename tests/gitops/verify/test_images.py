@@ -77,9 +77,20 @@ def test_every_container_list_in_order_with_object_and_pointer() -> None:
     assert uses[1].pointer == "/spec/template/spec/containers/0/image"
 
 
-def test_a_kind_of_another_group_is_not_a_workload() -> None:
-    fake = workload("example.com/v1", "Deployment", templated(pod_spec("nginx")))
-    assert collect_images([fake]) == []
+def test_other_kinds_with_a_pod_template_where_workloads_keep_theirs_are_read_too() -> None:
+    rollout = workload("argoproj.io/v1alpha1", "Rollout", templated(pod_spec("app:1", init=("init:1",))))
+    scheduled = workload("example.com/v1", "CronJob", {"jobTemplate": {"spec": templated(pod_spec("job:1"))}})
+    assert [(u.obj, u.path) for u in collect_images([rollout, scheduled])] == [
+        ("Rollout.argoproj.io/ns/w", "spec.template.spec.initContainers[0].image"),
+        ("Rollout.argoproj.io/ns/w", "spec.template.spec.containers[0].image"),
+        ("CronJob.example.com/ns/w", "spec.jobTemplate.spec.template.spec.containers[0].image"),
+    ]
+
+
+def test_a_template_without_a_containers_list_is_not_a_pod_template() -> None:
+    other = workload("example.com/v1", "Thing", {"template": {"spec": {"initContainers": [{"image": "x"}]}}})
+    known = workload("v1", "Pod", {"initContainers": [{"name": "i", "image": "init"}]})
+    assert [u.reference for u in collect_images([other, known])] == ["init"]
 
 
 def test_objects_without_images_and_odd_shapes_do_not_crash() -> None:
