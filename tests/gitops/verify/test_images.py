@@ -202,3 +202,19 @@ def test_pin_digests_fails_closed(image: str, resolved: dict[str, str], message:
     with pytest.raises(VerificationFailed, match=message) as info:
         pin_digests([workload("v1", "Pod", pod_spec(image))], resolved)
     assert info.value.obj == "Pod/ns/w"
+
+
+def test_a_hostile_number_of_image_fields_stops_the_walk_with_an_error_use(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("gitops.verify.images.MAX_USES", 3)
+    uses = collect_images([workload("v1", "Pod", pod_spec(*["nginx"] * 10))])
+    assert len(uses) == 4 and uses[-1].image is None and uses[-1].error is not None
+    assert "more than 3 image fields" in uses[-1].error
+    with pytest.raises(VerificationFailed, match="more than 3 image fields"):
+        pin_digests([workload("v1", "Pod", pod_spec(*["nginx"] * 10))], {"docker.io/library/nginx": SHA})
+
+
+def test_a_path_through_an_absent_index_or_a_scalar_finds_nothing() -> None:
+    paths = [ImagePath(kind="Workflow", paths=["/spec/templates/9/container/image", "/spec/templates/01/x",
+                                               "/spec/main/image/deeper", "/metadata/name/*"])]
+    assert collect_images([WORKFLOW], paths) == []
