@@ -216,6 +216,8 @@ def test_parse_of_canonical_and_familiar_is_the_same_reference(ref: ImageRef) ->
     assert parse(ref.canonical) == ref
     assert parse(ref.familiar) == ref
     assert ref.matches(ref.name) and ref.matches("**")
+    if ref.digest is None:  # the familiar form, tag included, is a glob matching the image it names
+        assert ref.matches(ref.familiar)
 
 
 @given(st.text(max_size=300))
