@@ -36,7 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from gitops.clock import poll_until
@@ -55,6 +55,11 @@ from gitops.verify.ocitypes import (
 )
 
 REGISTRY_BINARY = Path("/usr/bin/docker-registry")
+# go-containerregistry's empty.Image (``FROM scratch``): its config and Docker v2 manifest bytes, whose
+# digest is the subject of ../shared/cosign/bundles/oci-attestation.sigstore.json
+EMPTY_IMAGE_CONFIG = (b'{"architecture":"","created":"0001-01-01T00:00:00Z","os":"",'
+                      b'"rootfs":{"type":"layers","diff_ids":null},"config":{}}')
+EMPTY_IMAGE_DIGEST = "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4"
 # The repositories the pusher of a token-auth registry may push to.
 PUSHED_REPOSITORIES = ("team/app", "team/tags")
 
@@ -293,6 +298,16 @@ class Pusher:
             document["annotations"] = {"pad": "x" * pad}
         return self.manifest(repository, tag, canonical(document), document["mediaType"])
 
+    def empty_image(self, repository: str, tag: str) -> Pushed:
+        """go-containerregistry's empty image, byte for byte (digest :data:`EMPTY_IMAGE_DIGEST`)."""
+        self.blob(repository, EMPTY_IMAGE_CONFIG)
+        data = (b'{"schemaVersion":2,"mediaType":"%s","config":{"mediaType":"%s","size":%d,"digest":"%s"},'
+                b'"layers":[]}' % (DOCKER_MANIFEST.encode(), DOCKER_CONFIG.encode(), len(EMPTY_IMAGE_CONFIG),
+                                   sha256(EMPTY_IMAGE_CONFIG).encode()))
+        pushed = self.manifest(repository, tag, data, DOCKER_MANIFEST)
+        assert pushed.digest == EMPTY_IMAGE_DIGEST
+        return pushed
+
     def cosign_signature(self, repository: str, image: Pushed, payload: bytes, signature: str) -> Pushed:
         """A classic cosign signature manifest for ``image``, tagged ``sha256-<hex>.sig``."""
         config = canonical({"architecture": "", "os": "", "rootfs": {"type": "layers", "diff_ids": []}})
@@ -439,3 +454,30 @@ class FakeRegistry:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(10)
+
+
+# ---- cosign signing, as cosign does it ---------------------------------------------------------------
+
+
+def simple_signing_payload(name: str, digest: str) -> bytes:
+    """cosign's simple-signing payload for the image ``name`` (``registry/repository``) at ``digest``."""
+    return json.dumps({"critical": {"identity": {"docker-reference": name},
+                                    "image": {"docker-manifest-digest": digest},
+                                    "type": "cosign container image signature"},
+                       "optional": None}, separators=(",", ":")).encode()
+
+
+def cosign_sign(private: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey, payload: bytes) -> str:
+    """The base64 signature cosign puts in ``dev.cosignproject.cosign/signature``: ECDSA with SHA-256
+    (DER) for a P-256 key, pure Ed25519 over the payload for an Ed25519 key."""
+    if isinstance(private, ed25519.Ed25519PrivateKey):
+        raw = private.sign(payload)
+    else:
+        raw = private.sign(payload, ec.ECDSA(hashes.SHA256()))
+    return base64.b64encode(raw).decode()
+
+
+def public_pem(private: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey) -> bytes:
+    """The public key in PEM, as ``cosign.pub`` holds it."""
+    return private.public_key().public_bytes(serialization.Encoding.PEM,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -1,0 +1,573 @@
+"""The policy evaluator: which rules apply to an image, and whether its signatures satisfy them.
+
+:class:`ImageVerifier` takes the ``VerificationPolicy`` objects of the configuration
+(:mod:`gitops.config.verification`), a registry (anything with the calls of :class:`Registry`: the
+real :class:`~gitops.verify.registry.RegistryClient`, or a counting wrapper in tests) and a clock.
+For one image (:meth:`ImageVerifier.verify_image`) it:
+
+1. resolves the tag to a digest **once** (an image pinned by digest is not resolved): the digest is
+   what is verified and what the verdict carries, so what would be deployed is what was verified
+   (pin it with :func:`gitops.verify.images.pin_digests`), with no time-of-check/time-of-use gap;
+2. selects the policies that apply to the application and cluster (their label selectors; a policy
+   in ``mode: off`` is skipped), and in each the rules whose globs match the image;
+3. evaluates every matching rule: ``keys`` (a classic signature verified by any one key),
+   ``keyless`` (a classic signature by any one identity), ``attestations`` (for each predicate type,
+   a Sigstore bundle found through the referrers API, or its tag fallback, whose in-toto subject is
+   the digest, signed by one of the keyless identities), ``notation`` (not built yet here: fails
+   closed); every requirement a rule names must hold, and every matching rule must pass. An image no
+   rule of a policy matches gets that policy's ``defaultAction``;
+4. says, per image, ``verified``/``warned``/``allowed``/``skipped``/``refused``/``temporary``, with the
+   digest, the signers (key fingerprints, certificate identities), when, and one reason per failed
+   requirement of each rule.
+
+A registry error that is temporary (429, 5xx, a timeout) makes a ``temporary`` verdict: never verified,
+never cached, the caller retries. A permanent one (404, a lying registry) refuses.
+
+Caching: verdicts are kept per (repository, digest, fingerprint of the applying policies) for ``ttl``
+seconds on the injected clock, and tag resolutions per (repository, tag) for ``resolve_ttl`` (at most
+``ttl``), both in bounded LRU maps. A thousand targets sharing one image verify it once, and an
+unchanged application makes no registry request within the TTL. The trade-off: a tag moved to another
+digest is noticed only after ``resolve_ttl`` (until then the digest resolved first is the one
+verified and deployed, never a mix of the two), and a signature pushed or a key file changed
+after a verdict is taken into account after ``ttl``.
+
+No I/O other than the registry calls and reading the key and trusted-root files the rules name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from gitops.clock import SYSTEM_CLOCK, Clock
+from gitops.config.verification import KeylessIdentity, KeyRef, Rule, VerificationPolicy
+from gitops.errors import GitOpsError, InputError, RegistryError
+from gitops.verify import bundles, cosign
+from gitops.verify.cosign import Identity, SignatureLayer, TrustRoot, Verdict
+from gitops.verify.keys import MAX_PEM_BYTES, VerificationKey, load_public_key
+from gitops.verify.ocitypes import (
+    SIGSTORE_BUNDLE,
+    Descriptor,
+    ImageManifest,
+    Manifest,
+    cosign_signature_tag,
+)
+from gitops.verify.reference import ImageRef
+
+Status = Literal["verified", "warned", "allowed", "skipped", "refused", "temporary"]
+DEFAULT_TTL = 300.0
+DEFAULT_MAX_ENTRIES = 10_000
+MAX_SIGNATURE_LAYERS = 64  # layers of one .sig manifest read (cosign adds one per signature)
+MAX_BUNDLES = 32  # bundle referrers of one image read
+MAX_BUNDLE_BYTES = 4 * 1024 * 1024  # one bundle blob (a DSSE envelope with its predicate)
+
+
+class Registry(Protocol):
+    """The registry calls the evaluator makes (:class:`~gitops.verify.registry.RegistryClient` has
+    them): each may raise :class:`~gitops.errors.RegistryError`."""
+
+    def resolve(self, registry: str, repository: str, reference: str) -> Descriptor: ...
+
+    def get_manifest(self, registry: str, repository: str, reference: str) -> Manifest: ...
+
+    def get_blob(self, registry: str, repository: str, digest: str,
+                 max_bytes: int | None = None) -> bytes: ...
+
+    def referrers(self, registry: str, repository: str, digest: str,
+                  artifact_type: str | None = None) -> list[Descriptor]: ...
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One requirement of a rule (``keys``, ``keyless``, ``attestation <type>``, ``notation``): whether
+    it held, why (or why not), and who signed when it held."""
+
+    name: str
+    ok: bool
+    reason: str
+    signer: str | None = None
+    integrated_time: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"requirement": self.name, "ok": self.ok, "reason": self.reason, "signer": self.signer,
+                "integratedTime": self.integrated_time.isoformat() if self.integrated_time else None}
+
+
+@dataclass(frozen=True)
+class RuleVerdict:
+    """A rule of a policy that matched the image (or the policy's ``defaultAction`` when none did:
+    ``rule`` is then ``None``), its effective mode and its requirements."""
+
+    policy: str
+    rule: str | None
+    mode: str
+    ok: bool
+    requirements: tuple[Requirement, ...] = ()
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"policy {self.policy}" + (f" rule {self.rule}" if self.rule is not None else "")
+
+    def failures(self) -> list[str]:
+        if self.reason:
+            return [f"{self.label}: {self.reason}"]
+        return [f"{self.label}: {r.name}: {r.reason}" for r in self.requirements if not r.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"policy": self.policy, "rule": self.rule, "mode": self.mode, "ok": self.ok,
+                "reason": self.reason or None, "requirements": [r.to_dict() for r in self.requirements]}
+
+
+@dataclass(frozen=True)
+class ImageVerdict:
+    """The outcome for one image: ``status`` (``verified``: every rule enforced passed; ``warned``:
+    allowed with ``warnings``; ``allowed``: no policy applies, or ``defaultAction: allow``; ``skipped``:
+    every policy or rule that applies is ``off``; ``refused``; ``temporary``: a registry failure to
+    retry, never verified), the ``digest`` verified (None when it could not be resolved), ``mode`` (the
+    strictest mode evaluated), ``signers``, ``reasons`` (refusals) and ``warnings``, one per failed
+    requirement, and ``verified_at`` (the clock's time of the evaluation)."""
+
+    image: str
+    digest: str | None
+    status: Status
+    mode: str
+    rules: tuple[RuleVerdict, ...] = ()
+    reasons: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    signers: tuple[str, ...] = ()
+    verified_at: float = 0.0
+    retry_after: float | None = None
+
+    @property
+    def allowed(self) -> bool:
+        """Whether the image may run (``temporary`` and ``refused`` may not)."""
+        return self.status in ("verified", "warned", "allowed", "skipped")
+
+    @property
+    def temporary(self) -> bool:
+        return self.status == "temporary"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"image": self.image, "digest": self.digest, "status": self.status, "allowed": self.allowed,
+                "mode": self.mode, "signers": list(self.signers), "reasons": list(self.reasons),
+                "warnings": list(self.warnings), "verifiedAt": self.verified_at,
+                "retryAfter": self.retry_after, "rules": [r.to_dict() for r in self.rules]}
+
+
+@dataclass
+class _Evidence:
+    """What the registry holds for one digest, fetched once per evaluation and only when a rule needs
+    it: the classic signature layers (each parsed, or the reason it was rejected) and the bundles."""
+
+    layers: list[SignatureLayer | Verdict] | None = None
+    layers_note: str = ""
+    bundles: list[bytes | Verdict] | None = None
+
+
+@dataclass
+class _Entry:
+    value: Any
+    expires: float
+
+
+@dataclass
+class _Cache:
+    """A bounded LRU map with expiry on the injected clock (thread-safe)."""
+
+    max_entries: int
+    entries: OrderedDict[Any, _Entry] = field(default_factory=OrderedDict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key: Any, now: float) -> Any | None:
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is None:
+                return None
+            if entry.expires <= now:
+                del self.entries[key]
+                return None
+            self.entries.move_to_end(key)
+            return entry.value
+
+    def put(self, key: Any, value: Any, expires: float) -> None:
+        with self.lock:
+            self.entries[key] = _Entry(value, expires)
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.max_entries:
+                self.entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def policy_fingerprint(policies: Sequence[VerificationPolicy]) -> str:
+    """sha256 of the policies' validated content (names included): a changed policy is a new key."""
+    documents = sorted((p.model_dump(mode="json", by_alias=True) for p in policies),
+                       key=lambda d: json.dumps(d, sort_keys=True))
+    return hashlib.sha256(json.dumps(documents, sort_keys=True).encode()).hexdigest()
+
+
+class ImageVerifier:
+    """Evaluates ``policies`` for images (see the module docstring). Threads may share one."""
+
+    def __init__(self, policies: Sequence[VerificationPolicy], registry: Registry, *,
+                 clock: Clock = SYSTEM_CLOCK, ttl: float = DEFAULT_TTL, resolve_ttl: float | None = None,
+                 max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+        if ttl < 0 or (resolve_ttl is not None and resolve_ttl < 0):
+            raise ValueError("a TTL is not negative")
+        self.policies = list(policies)
+        self.registry = registry
+        self.clock = clock
+        self.ttl = ttl
+        self.resolve_ttl = ttl if resolve_ttl is None else min(resolve_ttl, ttl)
+        self._verdicts = _Cache(max_entries)
+        self._digests = _Cache(max_entries)
+        self._roots: dict[str | None, TrustRoot] = {}
+        self._bundle_roots: dict[str | None, Any] = {}
+        self._lock = threading.Lock()
+        self.evaluations = 0  # verdicts computed (not served from the cache): for tests and benchmarks
+
+    # ---- public -------------------------------------------------------------------------------------
+
+    def verify_all(self, images: Iterable[ImageRef], *, application_labels: Mapping[str, str] | None = None,
+                   cluster_labels: Mapping[str, str] | None = None) -> list[ImageVerdict]:
+        """One verdict per image, in order (an image listed twice is evaluated once)."""
+        return [self.verify_image(image, application_labels=application_labels,
+                                  cluster_labels=cluster_labels) for image in images]
+
+    def verify_image(self, ref: ImageRef, *, application_labels: Mapping[str, str] | None = None,
+                     cluster_labels: Mapping[str, str] | None = None) -> ImageVerdict:
+        """The verdict for ``ref`` when deployed by an application (its labels) to a cluster (its
+        labels); never raises for what the registry or the signatures say."""
+        applying = [p for p in self.policies
+                    if p.applies_to(application_labels or {}, cluster_labels or {})]
+        now = self.clock.now()
+        if not applying:
+            return ImageVerdict(ref.canonical, ref.digest, "allowed", "off",
+                                warnings=("no verification policy applies to this application and cluster",),
+                                verified_at=now)
+        active = [p for p in applying if p.mode != "off"]
+        if not active:
+            return ImageVerdict(ref.canonical, ref.digest, "skipped", "off", verified_at=now)
+        try:
+            digest = self._digest(ref)
+        except RegistryError as exc:
+            return self._registry_failure(ref, None, exc)
+        fingerprint = policy_fingerprint(active)
+        key = (ref.name, digest, ref.pull_tag if _has_tag_glob(active) else None, fingerprint)
+        cached = self._verdicts.get(key, self.clock.monotonic())
+        if cached is not None:
+            assert isinstance(cached, ImageVerdict)
+            return replace(cached, image=ref.canonical)
+        with self._lock:
+            self.evaluations += 1
+        try:
+            verdict = self._evaluate(ref, digest, active, now)
+        except RegistryError as exc:
+            return self._registry_failure(ref, digest, exc)
+        self._verdicts.put(key, verdict, self.clock.monotonic() + self.ttl)
+        return verdict
+
+    # ---- resolution ---------------------------------------------------------------------------------
+
+    def _digest(self, ref: ImageRef) -> str:
+        if ref.digest is not None:
+            return ref.digest
+        tag = ref.pull_tag or "latest"
+        key = (ref.name, tag)
+        cached = self._digests.get(key, self.clock.monotonic())
+        if cached is not None:
+            assert isinstance(cached, str)
+            return cached
+        descriptor = self.registry.resolve(ref.registry, ref.repository, tag)
+        if not descriptor.digest.startswith("sha256:"):
+            raise RegistryError(f"{ref.canonical}: resolved to {descriptor.digest[:80]}: only sha256 "
+                                "digests are verified (cosign signs sha256)", temporary=False)
+        self._digests.put(key, descriptor.digest, self.clock.monotonic() + self.resolve_ttl)
+        return descriptor.digest
+
+    def _registry_failure(self, ref: ImageRef, digest: str | None, exc: RegistryError) -> ImageVerdict:
+        now = self.clock.now()
+        if exc.temporary:
+            return ImageVerdict(ref.canonical, digest, "temporary", "enforce",
+                                reasons=(f"registry temporarily unavailable (retry): {exc}",),
+                                verified_at=now, retry_after=exc.retry_after)
+        return ImageVerdict(ref.canonical, digest, "refused", "enforce",
+                            reasons=(f"registry: {exc}",), verified_at=now)
+
+    # ---- evaluation ---------------------------------------------------------------------------------
+
+    def _evaluate(self, ref: ImageRef, digest: str, policies: Sequence[VerificationPolicy],
+                  now: float) -> ImageVerdict:
+        pinned = ref.with_digest(digest)
+        evidence = _Evidence()
+        results: list[RuleVerdict] = []
+        for policy in policies:
+            matching = [(i, rule) for i, rule in enumerate(policy.rules)
+                        if any(pinned.matches(glob) for glob in rule.images)]
+            if not matching:
+                action = policy.default_action
+                mode = {"enforce": policy.mode, "warn": "warn", "allow": "off"}[action]
+                if action == "allow":
+                    results.append(RuleVerdict(policy.name, None, "off", True,
+                                               reason="no rule matches (defaultAction: allow)"))
+                else:
+                    results.append(RuleVerdict(policy.name, None, mode, False,
+                                               reason=f"no rule matches the image (defaultAction: {action})"))
+                continue
+            for index, rule in matching:
+                name = rule.name or f"#{index}"
+                mode = rule.mode or policy.mode
+                if mode == "off":
+                    results.append(RuleVerdict(policy.name, name, "off", True, reason="mode: off"))
+                    continue
+                requirements = self._rule(pinned, digest, rule, evidence)
+                results.append(RuleVerdict(policy.name, name, mode, all(r.ok for r in requirements),
+                                           tuple(requirements)))
+        return _summarise(ref, digest, results, now)
+
+    def _rule(self, ref: ImageRef, digest: str, rule: Rule, evidence: _Evidence) -> list[Requirement]:
+        out: list[Requirement] = []
+        if rule.keys:
+            out.append(self._keys(ref, digest, rule, evidence))
+        if rule.keyless:
+            out.append(self._keyless(ref, digest, rule, evidence))
+        for predicate in rule.attestations:
+            out.append(self._attestation(ref, digest, rule, predicate, evidence))
+        if rule.notation is not None:
+            out.append(Requirement("notation", False, "notation verification is not built yet"))
+        return out
+
+    def _keys(self, ref: ImageRef, digest: str, rule: Rule, evidence: _Evidence) -> Requirement:
+        keys: list[VerificationKey] = []
+        problems: list[str] = []
+        for key_ref in rule.keys:
+            try:
+                keys.append(_load_key(key_ref))
+            except InputError as exc:
+                problems.append(str(exc))
+        if not keys:
+            return Requirement("keys", False, "no key could be read: " + "; ".join(problems))
+        try:
+            trust = self._trust(rule.trusted_root) if rule.transparency_log else None
+        except InputError as exc:
+            return Requirement("keys", False, str(exc))
+        layers = self._layers(ref, digest, evidence)
+        if not layers:
+            return Requirement("keys", False, evidence.layers_note)
+        rejected: list[str] = []
+        for n, layer in enumerate(layers):
+            if isinstance(layer, Verdict):
+                rejected.append(f"signature {n}: {layer.code}: {layer.reason}")
+                continue
+            for key in keys:
+                verdict = cosign.verify_layer(layer, digest, key=key, trust=trust,
+                                              require_tlog=rule.transparency_log)
+                if verdict.ok:
+                    return Requirement("keys", True, verdict.reason, verdict.signer or key.fingerprint,
+                                       verdict.integrated_time)
+                rejected.append(f"signature {n}: {verdict.code}: {verdict.reason}")
+        shown = ", ".join(k.fingerprint for k in keys)
+        return Requirement("keys", False, f"no signature verifies with the keys {shown}: "
+                                          + "; ".join(rejected + problems))
+
+    def _keyless(self, ref: ImageRef, digest: str, rule: Rule, evidence: _Evidence) -> Requirement:
+        try:
+            trust = self._trust(rule.trusted_root)
+        except InputError as exc:
+            return Requirement("keyless", False, str(exc))
+        layers = self._layers(ref, digest, evidence)
+        if not layers:
+            return Requirement("keyless", False, evidence.layers_note)
+        rejected: list[str] = []
+        for n, layer in enumerate(layers):
+            if isinstance(layer, Verdict):
+                rejected.append(f"signature {n}: {layer.code}: {layer.reason}")
+                continue
+            for identity in rule.keyless:
+                verdict = cosign.verify_layer(layer, digest, identity=_identity(identity), trust=trust)
+                if verdict.ok:
+                    return Requirement("keyless", True, verdict.reason, verdict.signer,
+                                       verdict.integrated_time)
+                rejected.append(f"signature {n}: {verdict.code}: {verdict.reason}")
+        return Requirement("keyless", False,
+                           "no signature by the identities required: " + "; ".join(rejected))
+
+    def _attestation(self, ref: ImageRef, digest: str, rule: Rule, predicate: str,
+                     evidence: _Evidence) -> Requirement:
+        name = f"attestation {predicate}"
+        if not rule.keyless:
+            return Requirement(name, False, "attestations signed with a key are not supported yet (only "
+                                            "keyless Sigstore bundles): fails closed")
+        try:
+            root = self._bundle_root(rule.trusted_root)
+        except InputError as exc:
+            return Requirement(name, False, str(exc))
+        found = self._bundles(ref, digest, evidence)
+        if not found:
+            return Requirement(name, False, f"no Sigstore bundle ({SIGSTORE_BUNDLE}) refers to the image")
+        rejected: list[str] = []
+        for n, bundle in enumerate(found):
+            if isinstance(bundle, Verdict):
+                rejected.append(f"bundle {n}: {bundle.code}: {bundle.reason}")
+                continue
+            for identity in rule.keyless:
+                verdict = bundles.verify_attestation(bundle, digest, _identity(identity), root=root,
+                                                     predicate_type=predicate)
+                if verdict.ok:
+                    return Requirement(name, True, verdict.reason, verdict.signer, verdict.integrated_time)
+                rejected.append(f"bundle {n}: {verdict.code}: {verdict.reason}")
+        return Requirement(name, False, "no bundle attests it for the identities required: "
+                                        + "; ".join(rejected))
+
+    # ---- evidence -----------------------------------------------------------------------------------
+
+    def _layers(self, ref: ImageRef, digest: str, evidence: _Evidence) -> list[SignatureLayer | Verdict]:
+        if evidence.layers is not None:
+            return evidence.layers
+        tag = cosign_signature_tag(digest)
+        evidence.layers = []
+        try:
+            manifest = self.registry.get_manifest(ref.registry, ref.repository, tag)
+        except RegistryError as exc:
+            if exc.status != 404:
+                raise
+            evidence.layers_note = f"no cosign signature: {ref.name}:{tag} does not exist"
+            return evidence.layers
+        parsed = manifest.parse()
+        if not isinstance(parsed, ImageManifest):
+            evidence.layers_note = f"{ref.name}:{tag} is an index, not a signature manifest"
+            return evidence.layers
+        for layer in parsed.layers[:MAX_SIGNATURE_LAYERS]:
+            if layer.media_type != cosign.SIMPLE_SIGNING_MEDIA_TYPE:
+                evidence.layers.append(Verdict.reject("not-a-signature",
+                                                      f"layer media type {layer.media_type[:100]!r}"))
+                continue
+            if layer.size > cosign.MAX_PAYLOAD_BYTES:
+                evidence.layers.append(Verdict.reject("too-large", f"payload of {layer.size} bytes"))
+                continue
+            try:
+                payload = self.registry.get_blob(ref.registry, ref.repository, layer.digest,
+                                                 max_bytes=cosign.MAX_PAYLOAD_BYTES)
+            except RegistryError as exc:
+                if exc.temporary:
+                    raise
+                evidence.layers.append(Verdict.reject("unreadable", str(exc)))
+                continue
+            evidence.layers.append(cosign.parse_layer(payload, layer.annotations, layer.media_type))
+        if not evidence.layers:
+            evidence.layers_note = f"no cosign signature: {ref.name}:{tag} has no layers"
+        return evidence.layers
+
+    def _bundles(self, ref: ImageRef, digest: str, evidence: _Evidence) -> list[bytes | Verdict]:
+        if evidence.bundles is not None:
+            return evidence.bundles
+        evidence.bundles = []
+        for descriptor in self.registry.referrers(ref.registry, ref.repository, digest,
+                                                  SIGSTORE_BUNDLE)[:MAX_BUNDLES]:
+            try:
+                manifest = self.registry.get_manifest(ref.registry, ref.repository, descriptor.digest)
+                parsed = manifest.parse()
+                if not isinstance(parsed, ImageManifest):
+                    evidence.bundles.append(Verdict.reject("malformed", "a bundle referrer is an index"))
+                    continue
+                # a referrers tag is only a hint: the manifest's own subject must be this image
+                if parsed.subject is None or parsed.subject.digest != digest:
+                    evidence.bundles.append(Verdict.reject(
+                        "subject-mismatch", f"referrer {descriptor.digest} does not name {digest} as its "
+                                            "subject"))
+                    continue
+                layers = [d for d in parsed.layers if d.media_type == SIGSTORE_BUNDLE]
+                if not layers:
+                    evidence.bundles.append(Verdict.reject("malformed", f"referrer {descriptor.digest} has "
+                                                                        "no bundle layer"))
+                    continue
+                evidence.bundles.append(self.registry.get_blob(ref.registry, ref.repository,
+                                                               layers[0].digest, max_bytes=MAX_BUNDLE_BYTES))
+            except RegistryError as exc:
+                if exc.temporary:
+                    raise
+                evidence.bundles.append(Verdict.reject("unreadable", str(exc)))
+            except GitOpsError as exc:  # a manifest that does not parse
+                evidence.bundles.append(Verdict.reject("malformed", str(exc)))
+        return evidence.bundles
+
+    def _trust(self, path: str | None) -> TrustRoot:
+        with self._lock:
+            root = self._roots.get(path)
+        if root is None:
+            root = TrustRoot.public_good() if path is None else TrustRoot.from_json(
+                _read(path, 16 * 1024 * 1024, "trusted root"), source=path)
+            with self._lock:
+                self._roots[path] = root
+        return root
+
+    def _bundle_root(self, path: str | None) -> Any:
+        with self._lock:
+            root = self._bundle_roots.get(path)
+        if root is None:
+            root = bundles.trusted_root(path)
+            with self._lock:
+                self._bundle_roots[path] = root
+        return root
+
+
+def _has_tag_glob(policies: Sequence[VerificationPolicy]) -> bool:
+    """Whether a glob looks at the tag (then two tags of one digest may get different verdicts)."""
+    return any(":" in glob.rsplit("/", 1)[-1] for p in policies for r in p.rules for glob in r.images)
+
+
+def _identity(identity: KeylessIdentity) -> Identity:
+    return Identity(subject=identity.subject, issuer=identity.issuer,
+                    subject_regex=identity.subject_reg_exp, issuer_regex=identity.issuer_reg_exp)
+
+
+def _read(path: str, limit: int, what: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read the {what}: {exc.strerror or type(exc).__name__}", file=path) from None
+    if len(data) > limit:
+        raise InputError(f"the {what} is larger than {limit} bytes", file=path)
+    return data
+
+
+def _load_key(key: KeyRef) -> VerificationKey:
+    if key.file is not None:
+        return load_public_key(_read(key.file, MAX_PEM_BYTES, "public key"), source=key.file)
+    assert key.env is not None
+    value = os.environ.get(key.env)
+    if not value:
+        raise InputError(f"environment variable {key.env} (a public key) is not set", file=f"${key.env}")
+    return load_public_key(value, source=f"${key.env}")
+
+
+def _summarise(ref: ImageRef, digest: str, results: list[RuleVerdict], now: float) -> ImageVerdict:
+    reasons = [f for r in results if not r.ok and r.mode == "enforce" for f in r.failures()]
+    warnings = [f for r in results if not r.ok and r.mode == "warn" for f in r.failures()]
+    signers = sorted({q.signer for r in results if r.ok for q in r.requirements if q.ok and q.signer})
+    modes = {r.mode for r in results}
+    mode = "enforce" if "enforce" in modes else "warn" if "warn" in modes else "off"
+    checked = any(r.rule is not None and r.mode != "off" for r in results)
+    status: Status
+    if reasons:
+        status = "refused"
+    elif warnings:
+        status = "warned"
+    elif checked:
+        status = "verified"
+    elif any(r.rule is None for r in results):
+        status = "allowed"
+    else:
+        status = "skipped"
+    return ImageVerdict(ref.canonical, digest, status, mode, tuple(results), tuple(reasons), tuple(warnings),
+                        tuple(signers), now)
