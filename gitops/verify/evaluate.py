@@ -232,6 +232,7 @@ class ImageVerifier:
         self._digests = _Cache(max_entries)
         self._roots: dict[str | None, TrustRoot] = {}
         self._bundle_roots: dict[str | None, Any] = {}
+        self._fingerprints: dict[tuple[int, ...], str] = {}
         self._lock = threading.Lock()
         self.evaluations = 0  # verdicts computed (not served from the cache): for tests and benchmarks
 
@@ -261,7 +262,7 @@ class ImageVerifier:
             digest = self._digest(ref)
         except RegistryError as exc:
             return self._registry_failure(ref, None, exc)
-        fingerprint = policy_fingerprint(active)
+        fingerprint = self._fingerprint(active)
         key = (ref.name, digest, ref.pull_tag if _has_tag_glob(active) else None, fingerprint)
         cached = self._verdicts.get(key, self.clock.monotonic())
         if cached is not None:
@@ -275,6 +276,20 @@ class ImageVerifier:
             return self._registry_failure(ref, digest, exc)
         self._verdicts.put(key, verdict, self.clock.monotonic() + self.ttl)
         return verdict
+
+    def _fingerprint(self, active: Sequence[VerificationPolicy]) -> str:
+        """The fingerprint of a subset of ``self.policies`` (computed once per subset: the policies are
+        frozen models this verifier holds, so their identities are stable)."""
+        key = tuple(id(p) for p in active)
+        with self._lock:
+            known = self._fingerprints.get(key)
+        if known is None:
+            known = policy_fingerprint(active)
+            with self._lock:
+                if len(self._fingerprints) >= DEFAULT_MAX_ENTRIES:
+                    self._fingerprints.clear()  # bounded: subsets beyond this are recomputed
+                self._fingerprints[key] = known
+        return known
 
     # ---- resolution ---------------------------------------------------------------------------------
 

@@ -153,3 +153,15 @@ def test_plain_http_without_the_flag_is_refused(signed: tuple[str, str, ec.Ellip
                                                 tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     image, _, private = signed
     assert main(["verify", image, "--policy", write_policy(tmp_path, private)]) == 2  # https to plain http
+
+
+def test_the_documented_policy_file_loads(tmp_path: Path) -> None:
+    import re
+
+    from gitops.cli.verify import load_policies
+
+    docs = Path(__file__).resolve().parents[3] / "docs" / "verification.md"
+    (block,) = re.findall(r"```yml\n(.*?)```", docs.read_text(), re.S)
+    (tmp_path / "policy.yaml").write_text(block)
+    (policy,) = load_policies(str(tmp_path / "policy.yaml"))
+    assert policy.name == "ours" and policy.rules[0].keys[0].file == str(tmp_path / "cosign.pub")
