@@ -54,6 +54,7 @@ from pydantic import ValidationError
 
 from gitops.config.verification import NotationTrustPolicy, NotationTrustPolicyDocument
 from gitops.errors import InputError
+from gitops.verify.ocitypes import OCI_MANIFEST, Descriptor, ImageManifest
 
 ENVELOPE_JWS = "application/jose+json"
 ENVELOPE_COSE = "application/cose"
@@ -650,6 +651,34 @@ def _b64std(text: str) -> bytes | None:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return None
+
+
+def signature_layer(manifest: ImageManifest, image_digest: str) -> Descriptor | NotationVerdict:
+    """The envelope's descriptor in a Notation signature manifest (found through the referrers of
+    ``image_digest``), or why the manifest is not a Notation signature of that image: an OCI manifest
+    whose ``artifactType`` (or, without one, ``config.mediaType``) is
+    :data:`SIGNATURE_ARTIFACT_TYPE`, whose ``subject`` is the image and with exactly one layer of an
+    envelope media type. The caller fetches that blob (its digest checked) for :func:`verify_notation`."""
+    kind = manifest.artifact_type or manifest.config.media_type
+    if manifest.media_type != OCI_MANIFEST or kind != SIGNATURE_ARTIFACT_TYPE:
+        return NotationVerdict.reject("not-a-signature", f"manifest of type {str(kind)[:100]!r} is not a "
+                                                         "Notation signature")
+    if manifest.subject is None or manifest.subject.digest != image_digest:
+        found = manifest.subject.digest if manifest.subject is not None else "nothing"
+        return NotationVerdict.reject("digest-mismatch", f"the signature manifest's subject is {found}, "
+                                                         f"not the image {image_digest}")
+    if len(manifest.layers) != 1:
+        return NotationVerdict.reject("malformed", f"a Notation signature manifest has one layer, not "
+                                                   f"{len(manifest.layers)}")
+    layer = manifest.layers[0]
+    if layer.media_type not in (ENVELOPE_JWS, ENVELOPE_COSE):
+        return NotationVerdict.reject("unsupported-envelope",
+                                      f"envelope media type {layer.media_type[:100]!r} is not "
+                                      f"{ENVELOPE_JWS} or {ENVELOPE_COSE}")
+    if layer.size > MAX_ENVELOPE_BYTES:
+        return NotationVerdict.reject("too-large",
+                                      f"envelope of {layer.size} bytes exceeds {MAX_ENVELOPE_BYTES}")
+    return layer
 
 
 # ---- verification -------------------------------------------------------------------------------

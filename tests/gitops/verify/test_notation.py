@@ -30,8 +30,10 @@ from gitops.verify.notation import (
     load_trust_store,
     parse_dn,
     parse_trust_policy,
+    signature_layer,
     verify_notation,
 )
+from gitops.verify.ocitypes import ImageManifest, parse_manifest
 
 DATA = Path(__file__).parent / "data" / "notation"
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -669,3 +671,46 @@ def test_time_is_compared_across_zones(pki: Pki, tmp_path: Path) -> None:
     verdict = verify(envelope, pki.store(tmp_path))
     assert verdict.ok and verdict.signing_time == datetime(2026, 6, 1, 10, tzinfo=UTC)
     assert verdict.signing_time is not None and verdict.signing_time - NOW < timedelta(0)
+
+
+# ---- the signature manifest ----------------------------------------------------------------------------
+
+
+def _signature_manifest(**changes: Any) -> ImageManifest:
+    # the shape of the specification's example (signature-specification.md, "Storage")
+    doc: dict[str, Any] = {
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.cncf.notary.signature", "size": 2,
+                   "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
+        "layers": [{"mediaType": "application/jose+json", "size": 32654,
+                    "digest": "sha256:9834876dcfb05cb167a5c24953eba58c4ac89b1adf57f28f2f9d09af107ee8f0"}],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": DIGEST, "size": 16724},
+        "annotations": {"io.cncf.notary.x509chain.thumbprint#S256": "[]"}}
+    doc.update(changes)
+    manifest = parse_manifest(json.dumps(doc).encode())
+    assert isinstance(manifest, ImageManifest)
+    return manifest
+
+
+def test_signature_layer() -> None:
+    layer = signature_layer(_signature_manifest(), DIGEST)
+    assert not isinstance(layer, NotationVerdict) and layer.media_type == ENVELOPE_JWS
+    with_type = _signature_manifest(artifactType="application/vnd.cncf.notary.signature",
+                                    config={"mediaType": "application/vnd.oci.empty.v1+json", "size": 2,
+                                            "digest": "sha256:" + "44" * 32})
+    assert not isinstance(signature_layer(with_type, DIGEST), NotationVerdict)
+
+
+@pytest.mark.parametrize(("changes", "code"), [
+    ({"artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json"}, "not-a-signature"),
+    ({"subject": {"mediaType": OCI_MANIFEST, "digest": "sha256:" + "cd" * 32, "size": 1}}, "digest-mismatch"),
+    ({"subject": None}, "digest-mismatch"),
+    ({"layers": []}, "malformed"),
+    ({"layers": [{"mediaType": "application/octet-stream", "size": 1, "digest": DIGEST}]},
+     "unsupported-envelope"),
+    ({"layers": [{"mediaType": ENVELOPE_JWS, "size": MAX_ENVELOPE_BYTES + 1, "digest": DIGEST}]},
+     "too-large"),
+])
+def test_signature_layer_refusals(changes: dict[str, Any], code: str) -> None:
+    verdict = signature_layer(_signature_manifest(**changes), DIGEST)
+    assert isinstance(verdict, NotationVerdict) and verdict.code == code
