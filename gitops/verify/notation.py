@@ -425,14 +425,14 @@ class TrustStores:
 def load_trust_store(directory: str | os.PathLike[str]) -> TrustStores:
     """The named stores under ``directory/x509/<ca|signingAuthority|tsa>/<name>/``: each holding
     certificate files (PEM, one or more certificates, or DER), as ``notation cert add`` lays them out.
-    A symlink, a nested directory, an unreadable or empty file or store, a ``ca`` or
-    ``signingAuthority`` certificate that is neither a CA nor self-signed, more than
-    :data:`MAX_STORE_FILES` files or a file over :data:`MAX_CERT_FILE_BYTES` is an InputError naming
-    the path. A type directory that is absent holds no stores."""
+    A symlink inside it (the directory itself may be one), a nested directory, an unreadable or empty
+    file or store, a ``ca`` or ``signingAuthority`` certificate that is neither a CA nor self-signed,
+    more than :data:`MAX_STORE_FILES` files or a file over :data:`MAX_CERT_FILE_BYTES` is an
+    InputError naming the path. A type directory that is absent holds no stores."""
     root = Path(directory)
     source = str(root)
     x509_dir = root / "x509"
-    if not _is_real_dir(root) or not _is_real_dir(x509_dir):
+    if not root.is_dir() or not _is_real_dir(x509_dir):  # the configured path itself may be a link
         raise InputError("a Notation trust store is a directory with an x509/ directory in it (no symlinks)",
                          file=source)
     stores: dict[tuple[str, str], tuple[x509.Certificate, ...]] = {}

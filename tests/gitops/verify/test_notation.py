@@ -654,6 +654,16 @@ def test_store_refusals(pki: Pki, tmp_path: Path, breakage: str) -> None:
         load_trust_store(tmp_path)
 
 
+def test_store_directory_itself_may_be_a_link(pki: Pki, tmp_path: Path) -> None:
+    _store_dir(tmp_path / "real", pki)
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    assert load_trust_store(tmp_path / "link").get("ca", "acme") is not None
+    (tmp_path / "other").mkdir()
+    os.symlink(tmp_path / "real" / "x509", tmp_path / "other" / "x509")
+    with pytest.raises(InputError, match="no symlinks"):
+        load_trust_store(tmp_path / "other")
+
+
 def test_store_file_count_is_bounded(pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import gitops.verify.notation as notation
 
