@@ -13,9 +13,10 @@ For one image (:meth:`ImageVerifier.verify_image`) it:
 3. evaluates every matching rule: ``keys`` (a classic signature verified by any one key),
    ``keyless`` (a classic signature by any one identity), ``attestations`` (for each predicate type,
    a Sigstore bundle found through the referrers API, or its tag fallback, whose in-toto subject is
-   the digest, signed by one of the keyless identities), ``notation`` (not built yet here: fails
-   closed); every requirement a rule names must hold, and every matching rule must pass. An image no
-   rule of a policy matches gets that policy's ``defaultAction``;
+   the digest, signed by one of the keyless identities), ``notation`` (a Notation signature found
+   through the referrers, judged by :func:`gitops.verify.notation.verify_notation` under the rule's
+   trust policy and trust store); every requirement a rule names must hold, and every matching rule
+   must pass. An image no rule of a policy matches gets that policy's ``defaultAction``;
 4. says, per image, ``verified``/``warned``/``allowed``/``skipped``/``refused``/``temporary``, with the
    digest, the signers (key fingerprints, certificate identities), when, and one reason per failed
    requirement of each rule.
@@ -43,13 +44,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.config.verification import KeylessIdentity, KeyRef, Rule, VerificationPolicy
 from gitops.errors import GitOpsError, InputError, RegistryError
-from gitops.verify import bundles, cosign
+from gitops.verify import bundles, cosign, notation
 from gitops.verify.cosign import Identity, SignatureLayer, TrustRoot, Verdict
 from gitops.verify.keys import MAX_PEM_BYTES, VerificationKey, load_public_key
 from gitops.verify.ocitypes import (
@@ -170,6 +171,8 @@ class _Evidence:
     layers: list[SignatureLayer | Verdict] | None = None
     layers_note: str = ""
     bundles: list[bytes | Verdict] | None = None
+    notation: list[tuple[bytes, str] | str] | None = None  # (envelope, media type) or why not one
+    media_type: str | None = None  # the image manifest's media type, when it was resolved
 
 
 @dataclass
@@ -259,7 +262,7 @@ class ImageVerifier:
         if not active:
             return ImageVerdict(ref.canonical, ref.digest, "skipped", "off", verified_at=now)
         try:
-            digest = self._digest(ref)
+            digest, media_type = self._digest(ref)
         except RegistryError as exc:
             return self._registry_failure(ref, None, exc)
         fingerprint = self._fingerprint(active)
@@ -271,7 +274,7 @@ class ImageVerifier:
         with self._lock:
             self.evaluations += 1
         try:
-            verdict = self._evaluate(ref, digest, active, now)
+            verdict = self._evaluate(ref, digest, media_type, active, now)
         except RegistryError as exc:
             return self._registry_failure(ref, digest, exc)
         self._verdicts.put(key, verdict, self.clock.monotonic() + self.ttl)
@@ -293,21 +296,23 @@ class ImageVerifier:
 
     # ---- resolution ---------------------------------------------------------------------------------
 
-    def _digest(self, ref: ImageRef) -> str:
+    def _digest(self, ref: ImageRef) -> tuple[str, str | None]:
+        """The digest to verify and, when the tag was resolved, the manifest's media type."""
         if ref.digest is not None:
-            return ref.digest
+            return ref.digest, None
         tag = ref.pull_tag or "latest"
         key = (ref.name, tag)
         cached = self._digests.get(key, self.clock.monotonic())
         if cached is not None:
-            assert isinstance(cached, str)
+            assert isinstance(cached, tuple)
             return cached
         descriptor = self.registry.resolve(ref.registry, ref.repository, tag)
         if not descriptor.digest.startswith("sha256:"):
             raise RegistryError(f"{ref.canonical}: resolved to {descriptor.digest[:80]}: only sha256 "
                                 "digests are verified (cosign signs sha256)", temporary=False)
-        self._digests.put(key, descriptor.digest, self.clock.monotonic() + self.resolve_ttl)
-        return descriptor.digest
+        resolved = (descriptor.digest, descriptor.media_type)
+        self._digests.put(key, resolved, self.clock.monotonic() + self.resolve_ttl)
+        return resolved
 
     def _registry_failure(self, ref: ImageRef, digest: str | None, exc: RegistryError) -> ImageVerdict:
         now = self.clock.now()
@@ -320,10 +325,10 @@ class ImageVerifier:
 
     # ---- evaluation ---------------------------------------------------------------------------------
 
-    def _evaluate(self, ref: ImageRef, digest: str, policies: Sequence[VerificationPolicy],
-                  now: float) -> ImageVerdict:
+    def _evaluate(self, ref: ImageRef, digest: str, media_type: str | None,
+                  policies: Sequence[VerificationPolicy], now: float) -> ImageVerdict:
         pinned = ref.with_digest(digest)
-        evidence = _Evidence()
+        evidence = _Evidence(media_type=media_type)
         results: list[RuleVerdict] = []
         for policy in policies:
             matching = [(i, rule) for i, rule in enumerate(policy.rules)
@@ -358,8 +363,36 @@ class ImageVerifier:
         for predicate in rule.attestations:
             out.append(self._attestation(ref, digest, rule, predicate, evidence))
         if rule.notation is not None:
-            out.append(Requirement("notation", False, "notation verification is not built yet"))
+            out.append(self._notation(ref, digest, rule, evidence))
         return out
+
+    def _notation(self, ref: ImageRef, digest: str, rule: Rule, evidence: _Evidence) -> Requirement:
+        """A Notation signature (a referrer of artifact type ``application/vnd.cncf.notary.signature``)
+        that :func:`gitops.verify.notation.verify_notation` accepts under the rule's trust policy and
+        trust store, at the clock's time."""
+        assert rule.notation is not None
+        try:
+            trust_policy = notation.load_trust_policy(rule.notation.trust_policy)
+            stores = notation.load_trust_store(rule.notation.trust_store)
+        except InputError as exc:
+            return Requirement("notation", False, str(exc))
+        found = self._notation_signatures(ref, digest, evidence)
+        if not found:
+            kind = notation.SIGNATURE_ARTIFACT_TYPE
+            return Requirement("notation", False, f"no Notation signature ({kind}) refers to the image")
+        now = datetime.fromtimestamp(self.clock.now(), UTC)
+        rejected: list[str] = []
+        for n, item in enumerate(found):
+            if isinstance(item, str):
+                rejected.append(f"signature {n}: {item}")
+                continue
+            envelope, media_type = item
+            verdict = notation.verify_notation(envelope, media_type, ref.name, digest, trust_policy, stores,
+                                               now=now, image_media_type=evidence.media_type)
+            if verdict.ok:
+                return Requirement("notation", True, verdict.reason, verdict.signer)
+            rejected.append(f"signature {n}: {verdict.code}: {verdict.reason}")
+        return Requirement("notation", False, "no Notation signature is trusted: " + "; ".join(rejected))
 
     def _keys(self, ref: ImageRef, digest: str, rule: Rule, evidence: _Evidence) -> Requirement:
         keys: list[VerificationKey] = []
@@ -514,6 +547,33 @@ class ImageVerifier:
             except GitOpsError as exc:  # a manifest that does not parse
                 evidence.bundles.append(Verdict.reject("malformed", str(exc)))
         return evidence.bundles
+
+    def _notation_signatures(self, ref: ImageRef, digest: str,
+                             evidence: _Evidence) -> list[tuple[bytes, str] | str]:
+        if evidence.notation is not None:
+            return evidence.notation
+        evidence.notation = []
+        for descriptor in self.registry.referrers(ref.registry, ref.repository, digest,
+                                                  notation.SIGNATURE_ARTIFACT_TYPE)[:MAX_BUNDLES]:
+            try:
+                parsed = self.registry.get_manifest(ref.registry, ref.repository, descriptor.digest).parse()
+                if not isinstance(parsed, ImageManifest):
+                    evidence.notation.append(f"referrer {descriptor.digest} is an index")
+                    continue
+                layer = notation.signature_layer(parsed, digest)  # its subject must be this image
+                if isinstance(layer, notation.NotationVerdict):
+                    evidence.notation.append(f"{layer.code}: {layer.reason}")
+                    continue
+                envelope = self.registry.get_blob(ref.registry, ref.repository, layer.digest,
+                                                  max_bytes=notation.MAX_ENVELOPE_BYTES)
+                evidence.notation.append((envelope, layer.media_type))
+            except RegistryError as exc:
+                if exc.temporary:
+                    raise
+                evidence.notation.append(f"unreadable: {exc}")
+            except GitOpsError as exc:
+                evidence.notation.append(f"malformed: {exc}")
+        return evidence.notation
 
     def _trust(self, path: str | None) -> TrustRoot:
         with self._lock:

@@ -323,8 +323,10 @@ class Pusher:
         tag = cosign_signature_tag(image.digest)
         return self.manifest(repository, tag, canonical(document), OCI_MANIFEST)
 
-    def referrer(self, repository: str, subject: Pushed, artifact_type: str, content: bytes) -> Pushed:
-        """An artifact manifest whose ``subject`` is ``subject`` (pushed by digest, untagged)."""
+    def referrer(self, repository: str, subject: Pushed, artifact_type: str, content: bytes,
+                 layer_media_type: str | None = None) -> Pushed:
+        """An artifact manifest whose ``subject`` is ``subject`` (pushed by digest, untagged), its one
+        layer ``content`` of ``layer_media_type`` (default: the artifact type)."""
         empty = b"{}"
         self.blob(repository, empty)
         self.blob(repository, content)
@@ -333,7 +335,7 @@ class Pusher:
             "mediaType": OCI_MANIFEST,
             "artifactType": artifact_type,
             "config": descriptor(OCI_EMPTY, empty),
-            "layers": [descriptor(artifact_type, content)],
+            "layers": [descriptor(layer_media_type or artifact_type, content)],
             "subject": subject.descriptor,
             "annotations": {"org.opencontainers.image.created": "2026-12-04T00:00:00Z"},
         }

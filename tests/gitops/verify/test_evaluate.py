@@ -10,6 +10,7 @@ counted by a wrapper; time is a ManualClock; no sleeps.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -286,14 +287,43 @@ def test_selectors_choose_the_policies_that_apply(
     assert dev.status == "allowed" and len(counting.calls) == calls
 
 
-def test_notation_rules_fail_closed_until_notation_is_built(
+NOTATION_DATA = Path(__file__).resolve().parent / "data" / "notation"
+
+
+def notation_rule(tmp_path: Path, scope: str) -> dict[str, Any]:
+    trust_policy = tmp_path / "trustpolicy.json"
+    trust_policy.write_text(json.dumps({"version": "1.0", "trustPolicies": [{
+        "name": "ours", "registryScopes": [scope], "signatureVerification": {"level": "strict"},
+        "trustStores": ["ca:notation-test"], "trustedIdentities": ["*"]}]}))
+    return {"name": "n", "images": ["**"], "notation": {"trustPolicy": str(trust_policy),
+                                                        "trustStore": str(NOTATION_DATA / "truststore")}}
+
+
+def test_notation_rules_are_judged_by_the_notation_verifier(
         registry: Registry, pusher: Pusher, counting: Counting, tmp_path: Path) -> None:
-    pusher.image("team/notary", "v1")
-    rule = {"name": "n", "images": ["**"], "notation": {"trustPolicy": str(tmp_path / "trustpolicy.json"),
-                                                        "trustStore": str(tmp_path / "store")}}
-    verdict = ImageVerifier([policy([rule])], counting).verify_image(parse(f"{registry.host}/team/notary:v1"))
-    assert verdict.status == "refused"
-    assert verdict.reasons == ("policy p rule n: notation: notation verification is not built yet",)
+    image = pusher.image("team/notary", "v1")
+    ref = parse(f"{registry.host}/team/notary:v1")
+    rule = notation_rule(tmp_path, f"{registry.host}/team/notary")
+    unsigned = ImageVerifier([policy([rule])], counting).verify_image(ref)
+    assert unsigned.status == "refused"
+    assert unsigned.reasons == ("policy p rule n: notation: no Notation signature "
+                                "(application/vnd.cncf.notary.signature) refers to the image",)
+    # a real notation-go envelope, attached to our image: it signs another digest, so it is refused
+    envelope = (NOTATION_DATA / "ca_valid_sig_env.json").read_bytes()
+    signature = pusher.referrer("team/notary", image, "application/vnd.cncf.notary.signature", envelope,
+                                layer_media_type="application/jose+json")
+    pusher.referrers_index("team/notary", image, [(signature, "application/vnd.cncf.notary.signature")])
+    refused = ImageVerifier([policy([rule])], counting).verify_image(ref)
+    assert refused.status == "refused"
+    (requirement,) = refused.rules[0].requirements
+    assert requirement.name == "notation" and "signature 0: " in requirement.reason
+    assert requirement.reason.startswith("no Notation signature is trusted: signature 0: digest-mismatch: "
+                                         "the signature is for sha256:60043cf4")
+    assert requirement.reason.endswith(f"not the image {image.digest}")
+    missing = dict(rule, notation={"trustPolicy": str(tmp_path / "absent.json"),
+                                   "trustStore": str(NOTATION_DATA / "truststore")})
+    unreadable = ImageVerifier([policy([missing])], counting).verify_image(ref)
+    assert unreadable.status == "refused" and "absent.json" in unreadable.reasons[0]
 
 
 def test_a_missing_key_file_refuses_with_the_file_named(
