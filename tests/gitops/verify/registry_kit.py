@@ -37,6 +37,7 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
 from gitops.clock import poll_until
@@ -483,3 +484,65 @@ def public_pem(private: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey) 
     """The public key in PEM, as ``cosign.pub`` holds it."""
     return private.public_key().public_bytes(serialization.Encoding.PEM,
                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+# ---- Notation signing, as notation-go signs (JWS, notary.x509) ----------------------------------------
+
+
+class NotationSigner:
+    """A root CA and a code-signing leaf (ECDSA P-256, valid 2025-2028) that sign Notation JWS envelopes
+    for an image manifest (its digest, media type and size); ``store`` lays out the root as a trust store
+    ``x509/ca/<name>/root.pem``."""
+
+    def __init__(self) -> None:
+        start = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+        end = datetime.datetime(2028, 1, 1, tzinfo=datetime.UTC)
+        self.root_key = ec.generate_private_key(ec.SECP256R1())
+        self.leaf_key = ec.generate_private_key(ec.SECP256R1())
+        place = [x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+                 x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "WA"),
+                 x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Acme")]  # what Notation identities need
+        root_name = x509.Name([*place, x509.NameAttribute(NameOID.COMMON_NAME, "Acme Root")])
+        leaf_name = x509.Name([*place, x509.NameAttribute(NameOID.COMMON_NAME, "builder")])
+        usage = {name: False for name in ("digital_signature", "content_commitment", "key_encipherment",
+                                          "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign",
+                                          "encipher_only", "decipher_only")}
+
+        def build(subject: x509.Name, key: ec.EllipticCurvePrivateKey, ca: bool) -> x509.Certificate:
+            builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(root_name)
+                       .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                       .not_valid_before(start).not_valid_after(end)
+                       .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+                       .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                           self.root_key.public_key()), False))
+            if ca:
+                builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True) \
+                    .add_extension(x509.KeyUsage(**{**usage, "key_cert_sign": True, "crl_sign": True}), True)
+            else:
+                builder = builder.add_extension(x509.KeyUsage(**{**usage, "digital_signature": True}), True) \
+                    .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CODE_SIGNING]), False)
+            return builder.sign(self.root_key, hashes.SHA256())
+
+        self.root = build(root_name, self.root_key, True)
+        self.leaf = build(leaf_name, self.leaf_key, False)
+
+    def store(self, directory: Path, name: str = "acme") -> Path:
+        (directory / "x509" / "ca" / name).mkdir(parents=True, exist_ok=True)
+        (directory / "x509" / "ca" / name / "root.pem").write_bytes(
+            self.root.public_bytes(serialization.Encoding.PEM))
+        return directory
+
+    def envelope(self, image: Pushed) -> bytes:
+        protected = _b64url(json.dumps({
+            "alg": "ES256", "crit": ["io.cncf.notary.signingScheme"],
+            "cty": "application/vnd.cncf.notary.payload.v1+json",
+            "io.cncf.notary.signingScheme": "notary.x509",
+            "io.cncf.notary.signingTime": "2026-06-01T10:00:00Z"}).encode())
+        target = {"mediaType": image.media_type, "digest": image.digest, "size": len(image.data)}
+        payload = _b64url(json.dumps({"targetArtifact": target}).encode())
+        der = self.leaf_key.sign(f"{protected}.{payload}".encode(), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        chain = [base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()
+                 for c in (self.leaf, self.root)]
+        return json.dumps({"payload": payload, "protected": protected, "signature": _b64url(
+            r.to_bytes(32, "big") + s.to_bytes(32, "big")), "header": {"x5c": chain}}).encode()

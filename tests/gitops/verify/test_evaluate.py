@@ -4,7 +4,9 @@ Images and cosign signatures are pushed by the tests themselves (registry_kit.Pu
 cosign signs (the simple-signing payload, ECDSA P-256 with SHA-256 or Ed25519) with keys generated
 here. The attestation path uses the real public-good bundle of ../shared, whose subject is
 go-containerregistry's empty image: the test pushes that manifest byte for byte and finds the bundle
-through the referrers tag fallback (docker-registry 2.8 has no referrers API). Registry requests are
+through the referrers tag fallback (docker-registry 2.8 has no referrers API). Notation: a JWS
+envelope signed here (registry_kit.NotationSigner) verifies; a real notation-go envelope for another
+digest is refused. Registry requests are
 counted by a wrapper; time is a ManualClock; no sleeps.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,7 @@ from registry_kit import (  # found through the path set just above
     EMPTY_IMAGE_DIGEST,
     REGISTRY_BINARY,
     FakeRegistry,
+    NotationSigner,
     Pushed,
     Pusher,
     Registry,
@@ -324,6 +328,27 @@ def test_notation_rules_are_judged_by_the_notation_verifier(
                                    "trustStore": str(NOTATION_DATA / "truststore")})
     unreadable = ImageVerifier([policy([missing])], counting).verify_image(ref)
     assert unreadable.status == "refused" and "absent.json" in unreadable.reasons[0]
+
+
+def test_a_notation_signature_made_here_verifies(
+        registry: Registry, pusher: Pusher, counting: Counting, tmp_path: Path) -> None:
+    signer = NotationSigner()
+    image = pusher.image("team/notarised", "v1")
+    signature = pusher.referrer("team/notarised", image, "application/vnd.cncf.notary.signature",
+                                signer.envelope(image), layer_media_type="application/jose+json")
+    pusher.referrers_index("team/notarised", image, [(signature, "application/vnd.cncf.notary.signature")])
+    trust_policy = tmp_path / "trustpolicy.json"
+    trust_policy.write_text(json.dumps({"version": "1.0", "trustPolicies": [{
+        "name": "acme", "registryScopes": [f"{registry.host}/team/notarised"],
+        "signatureVerification": {"level": "strict"}, "trustStores": ["ca:acme"],
+        "trustedIdentities": ["x509.subject: C=US, ST=WA, O=Acme, CN=builder"]}]}))
+    rule = {"name": "n", "images": ["**"], "notation": {"trustPolicy": str(trust_policy),
+                                                        "trustStore": str(signer.store(tmp_path / "store"))}}
+    clock = ManualClock(start=datetime(2026, 12, 4, tzinfo=UTC).timestamp())
+    verdict = ImageVerifier([policy([rule])], counting, clock=clock).verify_image(
+        parse(f"{registry.host}/team/notarised:v1"))
+    assert verdict.status == "verified", verdict.reasons
+    assert verdict.digest == image.digest and len(verdict.signers) == 1 and "CN=builder" in verdict.signers[0]
 
 
 def test_a_missing_key_file_refuses_with_the_file_named(
