@@ -32,7 +32,9 @@ digest is noticed only after ``resolve_ttl`` (until then the digest resolved fir
 verified and deployed, never a mix of the two), and a signature pushed or a key file changed
 after a verdict is taken into account after ``ttl``.
 
-No I/O other than the registry calls and reading the key and trusted-root files the rules name.
+Threads may share one verifier: concurrent requests for one image wait for a single resolution and a
+single evaluation. No I/O other than the registry calls and reading the key, trusted-root and Notation
+files the rules name.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -236,6 +239,7 @@ class ImageVerifier:
         self._roots: dict[str | None, TrustRoot] = {}
         self._bundle_roots: dict[str | None, Any] = {}
         self._fingerprints: dict[tuple[int, ...], str] = {}
+        self._flights: dict[Any, list[Any]] = {}  # key -> [lock, holders]: one computation per key
         self._lock = threading.Lock()
         self.evaluations = 0  # verdicts computed (not served from the cache): for tests and benchmarks
 
@@ -267,18 +271,35 @@ class ImageVerifier:
             return self._registry_failure(ref, None, exc)
         fingerprint = self._fingerprint(active)
         key = (ref.name, digest, ref.pull_tag if _has_tag_glob(active) else None, fingerprint)
-        cached = self._verdicts.get(key, self.clock.monotonic())
-        if cached is not None:
-            assert isinstance(cached, ImageVerdict)
-            return replace(cached, image=ref.canonical)
+        with self._flight(("verdict", key)):  # threads asking for one image wait for one evaluation
+            cached = self._verdicts.get(key, self.clock.monotonic())
+            if cached is not None:
+                assert isinstance(cached, ImageVerdict)
+                return replace(cached, image=ref.canonical)
+            with self._lock:
+                self.evaluations += 1
+            try:
+                verdict = self._evaluate(ref, digest, media_type, active, now)
+            except RegistryError as exc:
+                return self._registry_failure(ref, digest, exc)
+            self._verdicts.put(key, verdict, self.clock.monotonic() + self.ttl)
+            return verdict
+
+    @contextmanager
+    def _flight(self, key: Any) -> Iterator[None]:
+        """Hold the lock of ``key`` (made on first use, dropped when its last holder leaves), so
+        concurrent callers compute one value once and the others find it cached."""
         with self._lock:
-            self.evaluations += 1
+            entry = self._flights.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
         try:
-            verdict = self._evaluate(ref, digest, media_type, active, now)
-        except RegistryError as exc:
-            return self._registry_failure(ref, digest, exc)
-        self._verdicts.put(key, verdict, self.clock.monotonic() + self.ttl)
-        return verdict
+            with entry[0]:
+                yield
+        finally:
+            with self._lock:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._flights[key]
 
     def _fingerprint(self, active: Sequence[VerificationPolicy]) -> str:
         """The fingerprint of a subset of ``self.policies`` (computed once per subset: the policies are
@@ -302,17 +323,18 @@ class ImageVerifier:
             return ref.digest, None
         tag = ref.pull_tag or "latest"
         key = (ref.name, tag)
-        cached = self._digests.get(key, self.clock.monotonic())
-        if cached is not None:
-            assert isinstance(cached, tuple)
-            return cached
-        descriptor = self.registry.resolve(ref.registry, ref.repository, tag)
-        if not descriptor.digest.startswith("sha256:"):
-            raise RegistryError(f"{ref.canonical}: resolved to {descriptor.digest[:80]}: only sha256 "
-                                "digests are verified (cosign signs sha256)", temporary=False)
-        resolved = (descriptor.digest, descriptor.media_type)
-        self._digests.put(key, resolved, self.clock.monotonic() + self.resolve_ttl)
-        return resolved
+        with self._flight(("digest", key)):
+            cached = self._digests.get(key, self.clock.monotonic())
+            if cached is not None:
+                assert isinstance(cached, tuple)
+                return cached
+            descriptor = self.registry.resolve(ref.registry, ref.repository, tag)
+            if not descriptor.digest.startswith("sha256:"):
+                raise RegistryError(f"{ref.canonical}: resolved to {descriptor.digest[:80]}: only sha256 "
+                                    "digests are verified (cosign signs sha256)", temporary=False)
+            resolved = (descriptor.digest, descriptor.media_type)
+            self._digests.put(key, resolved, self.clock.monotonic() + self.resolve_ttl)
+            return resolved
 
     def _registry_failure(self, ref: ImageRef, digest: str | None, exc: RegistryError) -> ImageVerdict:
         now = self.clock.now()

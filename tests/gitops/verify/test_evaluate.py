@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -417,3 +419,21 @@ def test_the_caches_are_bounded(registry: Registry, pusher: Pusher, counting: Co
     assert verifier.evaluations == 3
     verifier.verify_image(refs[0])  # evicted (least recently used): evaluated again
     assert verifier.evaluations == 4
+
+
+def test_threads_asking_for_one_image_share_one_resolution_and_one_evaluation(
+        registry: Registry, pusher: Pusher, counting: Counting, tmp_path: Path,
+        p256: ec.EllipticCurvePrivateKey) -> None:
+    image = pusher.image("team/shared", "v1")
+    sign(pusher, registry, "team/shared", image, p256)
+    verifier = ImageVerifier([policy([keyed("**", key_file(tmp_path, p256))])], counting)
+    ref = parse(f"{registry.host}/team/shared:v1")
+    start = threading.Barrier(16)
+
+    def one(n: int) -> str:
+        start.wait(30)
+        return verifier.verify_image(ref, application_labels={"app": f"a{n}"}).status
+
+    with ThreadPoolExecutor(16) as pool:
+        assert list(pool.map(one, range(16))) == ["verified"] * 16
+    assert verifier.evaluations == 1 and counting.calls == ["resolve", "get_manifest", "get_blob"]
