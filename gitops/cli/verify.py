@@ -28,12 +28,13 @@ from gitops.config.problems import field_path, from_errors
 from gitops.config.verification import VerificationPolicy, VerificationPolicySpec
 from gitops.config.yamldoc import MAX_FILE_BYTES, Document, locate, parse
 from gitops.errors import ConfigError, InputError, Problem, RegistryError
+from gitops.sources.urls import is_loopback
 from gitops.verify import cosign
 from gitops.verify.evaluate import MAX_BUNDLES, MAX_SIGNATURE_LAYERS, ImageVerdict, ImageVerifier
 from gitops.verify.ocitypes import SIGSTORE_BUNDLE, ImageManifest, cosign_signature_tag
 from gitops.verify.reference import ImageRef
 from gitops.verify.reference import parse as parse_reference
-from gitops.verify.registry import RegistryClient, RegistryOptions
+from gitops.verify.registry import RegistryClient, RegistryOptions, check_registry
 
 API_VERSION = "gitops.dev/v1alpha1"
 KIND = "VerificationPolicy"
@@ -130,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
     ref = parse_reference(args.image)
     application = _labels(args.application_label, "--application-label")
     cluster = _labels(args.cluster_label, "--cluster-label")
+    if args.insecure_http_loopback and not is_loopback(check_registry(ref.registry)[0]):
+        raise InputError(f"--insecure-http-loopback: {ref.registry} is not a loopback address: plain http is "
+                         "only for a registry on this machine")
     options = {ref.registry: RegistryOptions(plain_http=True)} if args.insecure_http_loopback else {}
     with RegistryClient(options, docker_config=args.registry_config) as client:
         if policies is None:

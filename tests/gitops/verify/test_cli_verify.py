@@ -165,3 +165,8 @@ def test_the_documented_policy_file_loads(tmp_path: Path) -> None:
     (tmp_path / "policy.yaml").write_text(block)
     (policy,) = load_policies(str(tmp_path / "policy.yaml"))
     assert policy.name == "ours" and policy.rules[0].keys[0].file == str(tmp_path / "cosign.pub")
+
+
+def test_insecure_http_is_only_for_loopback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", "ghcr.io/example/app:v1", "--insecure-http-loopback"]) == 2
+    assert "ghcr.io is not a loopback address" in capsys.readouterr().err
