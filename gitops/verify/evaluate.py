@@ -353,8 +353,9 @@ class ImageVerifier:
         evidence = _Evidence(media_type=media_type)
         results: list[RuleVerdict] = []
         for policy in policies:
+            # globs see the reference as written: no tag and no digest is tag latest (pinned has no tag)
             matching = [(i, rule) for i, rule in enumerate(policy.rules)
-                        if any(pinned.matches(glob) for glob in rule.images)]
+                        if any(ref.matches(glob) for glob in rule.images)]
             if not matching:
                 action = policy.default_action
                 mode = {"enforce": policy.mode, "warn": "warn", "allow": "off"}[action]

@@ -437,3 +437,15 @@ def test_threads_asking_for_one_image_share_one_resolution_and_one_evaluation(
     with ThreadPoolExecutor(16) as pool:
         assert list(pool.map(one, range(16))) == ["verified"] * 16
     assert verifier.evaluations == 1 and counting.calls == ["resolve", "get_manifest", "get_blob"]
+
+
+def test_a_tag_glob_sees_latest_for_an_image_written_without_a_tag(
+        registry: Registry, pusher: Pusher, counting: Counting, tmp_path: Path,
+        p256: ec.EllipticCurvePrivateKey) -> None:
+    image = pusher.image("team/plain", "latest")
+    sign(pusher, registry, "team/plain", image, p256)
+    rules = [keyed("127.0.0.1:*/team/plain:latest", key_file(tmp_path, p256))]
+    verifier = ImageVerifier([policy(rules)], counting)
+    assert verifier.verify_image(parse(f"{registry.host}/team/plain")).status == "verified"
+    pinned = verifier.verify_image(parse(f"{registry.host}/team/plain@{image.digest}"))
+    assert pinned.status == "refused" and "no rule matches" in pinned.reasons[0]  # a digest has no tag
