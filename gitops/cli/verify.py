@@ -43,10 +43,11 @@ KIND = "VerificationPolicy"
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("verify", help="verify an image's signatures against verification policies")
     p.add_argument("image", help="image reference (nginx:1.25, ghcr.io/org/app@sha256:...)")
-    p.add_argument("--policy", metavar="FILE", help="YAML file of VerificationPolicy documents; absent: only show what is "
-                                    "signed (exit 1)")
+    p.add_argument("--policy", metavar="FILE",
+                   help="YAML file of VerificationPolicy documents; absent: show what is signed (exit 1)")
     p.add_argument("-o", "--output", choices=["text", "json"], default="text")
-    p.add_argument("--registry-config", metavar="FILE", help="Docker config.json with the registry's credentials")
+    p.add_argument("--registry-config", metavar="FILE",
+                   help="Docker config.json with the registry's credentials")
     p.add_argument("--insecure-http-loopback", action="store_true",
                    help="reach the image's registry over plain http (loopback registries only)")
     p.add_argument("--application-label", action="append", default=[], metavar="KEY=VALUE",
