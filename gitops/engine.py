@@ -62,8 +62,13 @@ def reconcile(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
             manifests = validate(render(request, ports, revision), source=app.source.path or ".")
             seen.rendered_from(manifests, ports.source.commit_time(request.repository, revision))
             span["objects"] = str(len(manifests))
-        with trace("verify"):
-            ports.verifier.verify(manifests, target)
+        with trace("verify") as span:
+            checked = ports.verifier.verify(manifests, target)
+            if checked is not None:
+                span["images"] = str(checked.images)
+                if checked.warnings:  # mode: warn: recorded, never stopping the sync
+                    span["warnings"] = "; ".join(checked.warnings)[:2000]
+                    log.warning("verification of %s: %s", target, span["warnings"])
         with trace("plan") as span:
             cluster = ports.clusters.connect(request.cluster)
             desired = prepare(manifests, cluster, target, app.destination.namespace)

@@ -52,6 +52,8 @@ ENV_HEALTH_RECHECK: Final = "GITOPS_HEALTH_RECHECK"
 # The beat's loop period and its leader lock (seconds).
 ENV_BEAT_TICK: Final = "GITOPS_BEAT_TICK"
 ENV_APPSET_INTERVAL: Final = "GITOPS_APPSET_INTERVAL"
+ENV_REGISTRY_AUTH: Final = "GITOPS_REGISTRY_AUTH"
+ENV_REGISTRY_PLAIN_HTTP: Final = "GITOPS_REGISTRY_PLAIN_HTTP"
 ENV_BEAT_LOCK_TTL: Final = "GITOPS_BEAT_LOCK_TTL"
 
 # --- the web server (web/) ---------------------------------------------------------------------------

@@ -228,6 +228,7 @@ def runtime_from_config(settings: Settings) -> Runtime:
     # test runtime ($GITOPS_RUNTIME) never needs.
     from gitops.config import load_config, to_fleet
     from gitops.sources import GitSource
+    from gitops.verify.policy import policy_verifier
 
     if not settings.config_path:
         raise ConfigError([Problem("no configuration: set GITOPS_CONFIG (or pass -c to gitops up)")])
@@ -239,8 +240,10 @@ def runtime_from_config(settings: Settings) -> Runtime:
     appset_store = RedisAppSets(store.redis)
     live = LiveFleet(fleet, appset_store, config.application_sets)
     appsets = ControllerAppSets(fleet, dict(config.application_sets), source, appset_store, store)
+    # the configured VerificationPolicy objects, enforced before anything is planned (None: no policy)
+    verifier = policy_verifier(config.verification_policies, live.current)
     return Runtime(store=store, catalog=ConfigCatalog(live), poller=GitPoller(fleet, source),
-                   reconciler=EngineReconciler(live, source, store), settings=settings,
+                   reconciler=EngineReconciler(live, source, store, verifier), settings=settings,
                    appsets=appsets if config.application_sets or _stored_sets(appset_store) else None)
 
 

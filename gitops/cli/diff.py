@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from gitops.cli.source import default_cache_dir
 from gitops.config import load_config, to_fleet
+from gitops.config.verification import VerificationPolicy
 from gitops.domain import Fleet
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
 from gitops.vocabulary import Action, SyncStatus
@@ -44,11 +46,15 @@ def fleet(args: argparse.Namespace) -> Fleet:
     return to_fleet(load_config(args.config))
 
 
-def ports(args: argparse.Namespace, configured: Fleet) -> Ports:
-    """The engine's ports; the configured repositories are the default allow-list for remote bases."""
+def ports(args: argparse.Namespace, configured: Fleet,
+          policies: Mapping[str, VerificationPolicy] | None = None) -> Ports:
+    """The engine's ports; the configured repositories are the default allow-list for remote bases, and
+    the configured VerificationPolicy objects are enforced before anything is planned."""
     from gitops.adapters import production_ports  # Git and HTTP clients: loaded when needed
+    from gitops.verify.policy import policy_verifier
 
-    return production_ports(cache_dir(args), repositories=configured.repositories.values())
+    verifier = policy_verifier(policies or {}, lambda: configured)
+    return production_ports(cache_dir(args), verifier, repositories=configured.repositories.values())
 
 
 def build_request(args: argparse.Namespace, configured: Fleet | None = None, **kw: Any) -> ReconcileRequest:
@@ -59,8 +65,20 @@ def build_request(args: argparse.Namespace, configured: Fleet | None = None, **k
 
 def load(args: argparse.Namespace, **kw: Any) -> tuple[ReconcileRequest, Ports]:
     """The request for APP on --cluster and the production ports, from one read of the configuration."""
-    configured = fleet(args)
-    return build_request(args, configured, **kw), ports(args, configured)
+    config = load_config(args.config)
+    configured = to_fleet(config)
+    return build_request(args, configured, **kw), ports(args, configured, config.verification_policies)
+
+
+def reconcile_once(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
+    """One reconcile for a command, then the verifier's registry connections closed (a worker keeps
+    them; a command exits)."""
+    try:
+        return reconcile(request, ports)
+    finally:
+        close = getattr(ports.verifier, "close", None)
+        if callable(close):
+            close()
 
 
 def table(rows: list[list[str]]) -> str:
@@ -103,7 +121,7 @@ def print_results(result: ReconcileResult, *, changes_only: bool = False) -> Non
 
 
 def run(args: argparse.Namespace) -> int:
-    result = reconcile(*load(args, sync=False))
+    result = reconcile_once(*load(args, sync=False))
     if args.output == "json":
         json.dump(result.to_dict(), sys.stdout, indent=2, default=str)
         print()

@@ -16,8 +16,14 @@ import os
 import sys
 from typing import Any
 
-from gitops.cli.diff import add_target_arguments, build_request, load, print_drift, print_results
-from gitops.engine import reconcile
+from gitops.cli.diff import (
+    add_target_arguments,
+    build_request,
+    load,
+    print_drift,
+    print_results,
+    reconcile_once,
+)
 from gitops.env import ENV_REDIS_URL
 from gitops.errors import GitOpsError
 from gitops.vocabulary import Action, SyncStatus, Trigger
@@ -39,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         return _enqueue(args)
     request, ports = load(args, sync=True, trigger=Trigger.MANUAL, dry_run=args.dry_run,
                           prune=True if args.prune else None, force=args.force, wait_seconds=args.wait)
-    result = reconcile(request, ports)
+    result = reconcile_once(request, ports)
     print_results(result)
     if args.dry_run:
         print_drift(result)

@@ -4,9 +4,8 @@ Called by ``gitops validate`` and every command or worker that needs the configu
 collects problems instead of stopping at the first: unreadable or hostile files, documents that are not
 ``gitops.dev/v1alpha1`` objects of a known kind, fields pydantic rejects, duplicate names within a kind
 and references to undefined clusters or repositories (an ApplicationSet's git generators included). A
-``VerificationPolicy`` is validated first (a malformed policy reports its own field errors) and a valid
-one is then refused (located at its ``kind``): enforcement is not built yet (issue 13), and accepting a
-policy nothing enforces would leave a user who asked for verification with none. If anything is wrong
+kind listed in ``UNENFORCED`` (none today) would be validated and then refused, since accepting what
+nothing enforces would leave a user who asked for it with nothing. If anything is wrong
 the whole load fails with one :class:`~gitops.errors.ConfigError` listing every problem in file order,
 so nothing half-valid is ever returned. Pydantic runs with YAML aliases only (``by_name=False``) so
 snake_case keys in YAML are unknown fields, while Python callers may build models with snake_case
@@ -40,9 +39,8 @@ from gitops.errors import ConfigError, InputError, Problem
 
 API_VERSION = "gitops.dev/v1alpha1"
 MAX_PROBLEMS = 1000
-UNENFORCED = {"VerificationPolicy": "VerificationPolicy enforcement is not built yet (issue 13): this policy "
-                                    "is valid, but nothing would enforce it, so it is refused; remove it "
-                                    "until image verification exists"}
+# kinds that validate but nothing would enforce: refused (a false sense of safety is worse than an error)
+UNENFORCED: dict[str, str] = {}
 KINDS: dict[str, tuple[type[Model], type[Model], str]] = {
     "Repository": (RepositorySpec, Repository, "repositories"),
     "Cluster": (ClusterSpec, Cluster, "clusters"),

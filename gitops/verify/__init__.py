@@ -1,28 +1,43 @@
-"""Verify: check the rendered manifests before anything is planned or applied.
+"""Verify: check the images the rendered manifests would run, before anything is planned or applied.
 
 The engine's third step (after source and render): ``ports.verifier.verify(manifests, target)``
-raises :class:`gitops.errors.VerificationFailed` to stop the sync. Image signature verification is
-not implemented yet: :class:`NoVerifier` (the default) verifies nothing, and the configuration
-refuses a ``VerificationPolicy`` rather than pretend to enforce it. This package is where the
-verifier will live; a production adapter is passed to ``gitops.adapters.production_ports``.
+raises :class:`gitops.errors.VerificationFailed` to stop the sync of that target (temporary when the
+registry failed, so the workers retry), or returns a :class:`Verification` (how many images, the
+warnings of ``mode: warn`` policies, who signed what), which the engine records on the operation's
+``verify`` span. :class:`NoVerifier` (no policy configured) verifies nothing;
+:class:`gitops.verify.policy.PolicyVerifier` enforces the configured ``VerificationPolicy`` objects
+(docs/verification.md). The modules: reference.py (image references), images.py (the images of
+manifests), registry.py (OCI client), cosign.py/bundles.py/notation.py (signatures), evaluate.py (a
+policy's verdict per image, cached), policy.py (the port's production adapter).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from gitops.vocabulary import Target
 from renderers.manifest import Manifest
 
 
-class Verifier(Protocol):
-    """Image verification hook: raises VerificationFailed to stop the sync."""
+@dataclass(frozen=True)
+class Verification:
+    """What a verification that let the sync go on found: the images checked, the warnings (a
+    ``mode: warn`` policy the image failed), and the verified images with their signers."""
 
-    def verify(self, manifests: list[Manifest], target: Target) -> None: ...
+    images: int
+    warnings: tuple[str, ...] = ()
+    verified: tuple[str, ...] = ()
+
+
+class Verifier(Protocol):
+    """Image verification: raises VerificationFailed to stop the sync; None when nothing was checked."""
+
+    def verify(self, manifests: list[Manifest], target: Target) -> Verification | None: ...
 
 
 class NoVerifier:
-    """The default hook: verifies nothing."""
+    """The default: verifies nothing (no VerificationPolicy is configured)."""
 
-    def verify(self, manifests: list[Manifest], target: Target) -> None:
+    def verify(self, manifests: list[Manifest], target: Target) -> Verification | None:
         return None

@@ -18,7 +18,7 @@ from gitops.config import (
     SyncPolicy,
     load_config,
 )
-from gitops.errors import ConfigError, Problem
+from gitops.errors import Problem
 
 Write = Callable[[str, str], Path]
 Problems = Callable[[Path], list[Problem]]
@@ -193,7 +193,7 @@ def test_application_sets_are_validated_structurally(write: Write) -> None:
     assert generator.clusters.selector.match_labels == {"env": "prod"}  # the matchLabels shorthand
 
 
-def test_a_verification_policy_is_refused_until_verification_exists(write: Write) -> None:
+def test_a_verification_policy_loads_now_that_it_is_enforced(write: Write) -> None:
     path = write("v.yaml", """\
         apiVersion: gitops.dev/v1alpha1
         kind: VerificationPolicy
@@ -202,12 +202,8 @@ def test_a_verification_policy_is_refused_until_verification_exists(write: Write
           mode: warn
           rules: [{images: ["ghcr.io/org/*"], keys: [{file: cosign.pub}]}]
         """)
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    (problem,) = info.value.problems
-    assert (problem.file, problem.line, problem.column, problem.field) == (str(path), 2, 7, "kind")
-    assert "enforcement is not built yet" in problem.message
-    assert str(problem).startswith(f"{path}:2:7: kind: ")
+    policy = load_config(path).verification_policies["signed"]
+    assert policy.mode == "warn" and policy.rules[0].images == ["ghcr.io/org/*"]
 
 
 def test_multi_document_file_with_empty_documents_and_comments(write: Write, base_text: str) -> None:
