@@ -5,8 +5,8 @@ Registered by gitops/cli/__init__.py discovery. With ``--policy FILE`` (YAML hol
 ``file:line:column: field: message``), the image is evaluated by :class:`gitops.verify.evaluate.
 ImageVerifier` exactly as the engine will; without it, the command shows the digest and the cosign
 signatures and Sigstore bundles it finds, verified by nothing. Key design choice: the policy file is
-read on its own (the configuration loader still refuses ``VerificationPolicy``, issue 13), so this is
-the way to try a policy before enforcement exists.
+read on its own, not with the rest of the configuration, so a policy can be tried on an image before
+it is deployed (where the engine enforces it).
 
 Exit codes: 0 verified; 1 refused, warned only, allowed unchecked, or no policy given; 2 the command
 failed (a malformed policy, an invalid reference, a registry failure to retry).
