@@ -66,6 +66,8 @@ def reconcile(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
             checked = ports.verifier.verify(manifests, target)
             if checked is not None:
                 span["images"] = str(checked.images)
+                if checked.manifests is not None:  # images pinned to the digests that were verified
+                    manifests, span["pinned"] = checked.manifests, "true"
                 if checked.warnings:  # mode: warn: recorded, never stopping the sync
                     span["warnings"] = "; ".join(checked.warnings)[:2000]
                     log.warning("verification of %s: %s", target, span["warnings"])

@@ -285,6 +285,9 @@ class VerificationPolicySpec(Model):
     """Applications (by their labels) the policy applies to; absent: every application."""
     clusters: LabelSelector | None = None
     """Clusters (by their labels) the policy applies to; absent: every cluster."""
+    pin_digests: bool = False
+    """Apply the manifests with every image pinned to the digest that was verified (``name:tag@sha256:...``),
+    so what runs is exactly what was verified, even if the tag moves later."""
 
     @model_validator(mode="after")
     def _rule_names(self) -> Self:

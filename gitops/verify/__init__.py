@@ -28,6 +28,7 @@ class Verification:
     images: int
     warnings: tuple[str, ...] = ()
     verified: tuple[str, ...] = ()
+    manifests: list[Manifest] | None = None  # the manifests to apply instead (images pinned to digests)
 
 
 class Verifier(Protocol):

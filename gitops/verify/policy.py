@@ -28,7 +28,7 @@ from gitops.env import ENV_REGISTRY_AUTH, ENV_REGISTRY_PLAIN_HTTP
 from gitops.errors import VerificationFailed
 from gitops.verify import Verification
 from gitops.verify.evaluate import ImageVerdict, ImageVerifier, Registry
-from gitops.verify.images import collect_images, distinct
+from gitops.verify.images import collect_images, distinct, pin_digests
 from gitops.vocabulary import Target
 from renderers.manifest import Manifest
 
@@ -55,15 +55,19 @@ class PolicyVerifier:
         paths = [path for policy in applying for path in policy.image_paths]
         uses = collect_images(manifests, paths)
         problems = [f"{use.obj} {use.reference[:120]!r}: {use.error}" for use in uses if use.error]
-        verdicts = self.images.verify_all(distinct(uses), application_labels=app_labels,
-                                          cluster_labels=cluster_labels)
+        refs = distinct(uses)
+        verdicts = self.images.verify_all(refs, application_labels=app_labels, cluster_labels=cluster_labels)
         refused = [v for v in verdicts if not v.allowed]
         if problems or refused:
             raise _failure(problems, refused, len(verdicts))
         warnings = tuple(f"{v.image}: {w}" for v in verdicts for w in v.warnings)
         signed = tuple(f"{v.image}@{v.digest} by {', '.join(v.signers)}" for v in verdicts
                        if v.status == "verified" and v.digest)
-        return Verification(len(verdicts), warnings, signed)
+        pinned = None
+        if any(p.pin_digests for p in applying):  # what runs is exactly the digest that was verified
+            resolved = {ref.canonical: v.digest for ref, v in zip(refs, verdicts, strict=True) if v.digest}
+            pinned = pin_digests(manifests, resolved, paths)
+        return Verification(len(verdicts), warnings, signed, pinned)
 
     def close(self) -> None:
         """Close the registry's connections (a command that verified once; workers keep them)."""

@@ -82,7 +82,7 @@ class World:
         self.git("add", "-A")
         self.git("commit", "-q", "-m", f"deploy {image}")
 
-    def config(self, mode: str = "enforce") -> Path:
+    def config(self, mode: str = "enforce", pin: bool = False) -> Path:
         path = self.root / "config.yaml"
         path.write_text(f"""\
 apiVersion: gitops.dev/v1alpha1
@@ -107,6 +107,7 @@ kind: VerificationPolicy
 metadata: {{name: team}}
 spec:
   mode: {mode}
+  pinDigests: {str(pin).lower()}
   rules:
     - images: ["{self.registry.host}/team/**"]
       keys: [{{file: cosign.pub}}]
@@ -119,8 +120,11 @@ spec:
         self.pusher.cosign_signature("team/web", self.image, payload, cosign_sign(self.key, payload))
 
     def deployed(self) -> bool:
+        return self.live() is not None
+
+    def live(self) -> dict[str, Any] | None:
         answer = httpx.get(f"{self.sandbox.url}/apis/apps/v1/namespaces/default/deployments/web")
-        return answer.status_code == 200
+        return answer.json() if answer.status_code == 200 else None  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -174,3 +178,14 @@ def test_a_warn_mode_policy_applies_and_records_the_warning(world: World) -> Non
     assert world.deployed()
     (span,) = [s for s in result.spans if s.name == "verify"]
     assert span.attributes["images"] == "1" and "team/web" in span.attributes["warnings"]
+
+
+def test_pinned_digests_are_what_is_applied(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    world.sign()
+    config = str(world.config(pin=True))
+    assert main(["sync", "-c", config, "web", "--cache-dir", str(world.root / "cache")]) == 0
+    live = world.live()
+    assert live is not None
+    (container,) = live["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == f"{world.registry.host}/team/web:v1@{world.image.digest}"
+    capsys.readouterr()
