@@ -11,7 +11,6 @@ libgit2's server timeouts (see :mod:`gitops.sources.remote`).
 
 from __future__ import annotations
 
-import os
 import struct
 import sys
 import time
@@ -22,12 +21,13 @@ from urllib.parse import urlsplit
 import pygit2
 from pygit2.enums import CredentialType
 
+from gitops import secrets
 from gitops.domain import Credentials
 from gitops.errors import AuthError, SourceUnavailable, UnsafeSource
 from gitops.sources import known_hosts
 from gitops.sources.spec import RepoSpec
 
-MAX_SECRET_BYTES = 64 * 1024
+MAX_SECRET_BYTES = secrets.MAX_SECRET_BYTES
 # Layout of libgit2's git_cert_hostkey (pygit2's cdef for it is incomplete): int parent.cert_type,
 # int type, md5[16], sha1[20], sha256[32], ...
 _HOSTKEY_SHA256 = slice(44, 76)
@@ -37,26 +37,7 @@ _CERT_HOSTKEY_LIBSSH2 = 2
 
 def read_secret(*, env: str | None, file: str | None, what: str) -> str | None:
     """Read a secret from ``env`` (a variable name) or ``file``; the value is never put in errors."""
-    if env:
-        value = os.environ.get(env)
-        if value is None:
-            raise AuthError(f"{what}: environment variable {env} is not set")
-        return value.strip()
-    if file:
-        path = Path(file).expanduser()
-        try:
-            with path.open("rb") as handle:
-                data = handle.read(MAX_SECRET_BYTES + 1)
-        except OSError as exc:
-            raise AuthError(f"{what}: cannot read {path}: {exc.strerror}") from exc
-        if len(data) > MAX_SECRET_BYTES:
-            raise AuthError(f"{what}: {path} is larger than {MAX_SECRET_BYTES} bytes")
-        try:
-            return data.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            pass  # raised below, outside the handler: no bytes of the secret in any error's context
-        raise AuthError(f"{what}: {path} is not UTF-8 text")
-    return None
+    return secrets.read_secret(env=env, file=file, what=what, error=AuthError, limit=MAX_SECRET_BYTES)
 
 
 def _ssh_port(url: str) -> int | None:

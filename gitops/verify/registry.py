@@ -33,7 +33,6 @@ import base64
 import binascii
 import ipaddress
 import json
-import os
 import re
 import ssl
 import threading
@@ -41,14 +40,15 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 
+from gitops import secrets
 from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.errors import RegistryError
+from gitops.secrets import utf8
 from gitops.sources.urls import METADATA_NAMES, forbidden_address, is_loopback
 from gitops.verify.ocitypes import (
     INDEX_TYPES,
@@ -151,32 +151,7 @@ class _Auth:
 def _secret(env: str | None, file: str | None, what: str, limit: int = MAX_SECRET_BYTES) -> str | None:
     """Read a secret from the environment variable ``env`` or ``file``; messages name the variable or
     the file, never the value."""
-    if env:
-        value = os.environ.get(env)
-        if value is None:
-            raise RegistryError(f"{what}: environment variable {env} is not set")
-        return value.strip()
-    if file:
-        path = Path(file).expanduser()
-        try:
-            with path.open("rb") as handle:
-                data = handle.read(limit + 1)
-        except OSError as exc:
-            raise RegistryError(f"{what}: cannot read {path}: {exc.strerror}") from None
-        if len(data) > limit:
-            raise RegistryError(f"{what}: {path} is larger than {limit} bytes")
-        text = _utf8(data)
-        if text is None:  # raised outside the handler: the decode error (it holds the bytes) is not kept
-            raise RegistryError(f"{what}: {path} is not UTF-8 text")
-        return text.strip()
-    return None
-
-
-def _utf8(data: bytes) -> str | None:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    return secrets.read_secret(env=env, file=file, what=what, error=RegistryError, limit=limit)
 
 
 def _json(text: str | bytes) -> Any:
@@ -213,7 +188,7 @@ def docker_config_auth(path: str, registry: str) -> tuple[str, str] | None:
             raw = base64.b64decode(entry["auth"], validate=True)
         except (binascii.Error, ValueError):
             raw = b""
-        user, sep, password = (_utf8(raw) or "").partition(":")
+        user, sep, password = (utf8(raw) or "").partition(":")
         if not sep:
             raise RegistryError(f"{what}: the auth entry for {registry} is not base64 of user:password")
         return user, password
