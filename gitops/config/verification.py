@@ -25,8 +25,9 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
-from gitops.config.fields import EnvVar, LocalPath, Model, Name, Text
+from gitops.config.fields import LocalPath, Model, Name, Text
 from gitops.config.generators import LabelSelector, Selector
+from gitops.config.receivers import SecretRef
 from renderers.k8s import jsonpointer
 
 Mode = Literal["enforce", "warn", "off"]
@@ -173,18 +174,9 @@ RegExp = Annotated[str, AfterValidator(_check_regexp)]
 PredicateType = Annotated[str, AfterValidator(_predicate_type)]
 
 
-class KeyRef(Model):
+class KeyRef(SecretRef):
     """A PEM public key: ``{file: PATH}`` (relative to this file) or ``{env: NAME}`` (its text), read
-    when an image is verified, never at load time."""
-
-    env: EnvVar | None = None
-    file: LocalPath | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> Self:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("set exactly one of env (an environment variable name) or file (a path)")
-        return self
+    when an image is verified, never at load time (the same reference as a webhook's ``secretRef``)."""
 
 
 class KeylessIdentity(Model):
