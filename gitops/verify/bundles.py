@@ -31,10 +31,11 @@ from sigstore.verify.policy import Identity as SigstoreIdentity
 from sigstore.verify.policy import VerificationPolicy
 
 from gitops.errors import InputError
+from gitops.verify import dsse
 from gitops.verify.cosign import Identity, Verdict, certificate_issuer, certificate_sans
+from gitops.verify.keys import VerificationKey
 
-IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
-IN_TOTO_STATEMENT_TYPES = frozenset({"https://in-toto.io/Statement/v0.1", "https://in-toto.io/Statement/v1"})
+BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"
 # bundles are a few kilobytes; an attestation's predicate (an SBOM) can be large, never this large
 MAX_BUNDLE_BYTES = 32 * 1024 * 1024
 
@@ -117,7 +118,6 @@ def verify_attestation(bundle: bytes | str, image_digest: str, identity: Identit
     signed by ``identity``; with ``predicate_type``, the statement must have that predicate type."""
     if not re.fullmatch(r"sha256:[0-9a-f]{64}", image_digest):
         raise ValueError(f"image digest {image_digest!r} is not sha256:<64 lowercase hex>")
-    expected = image_digest.removeprefix("sha256:")
     loaded = _load_bundle(bundle)
     if isinstance(loaded, Verdict):
         return loaded
@@ -128,24 +128,9 @@ def verify_attestation(bundle: bytes | str, image_digest: str, identity: Identit
         return _failed(e, policy)
     except (ValueError, TypeError) as e:  # a malformed part only parsed on use (a certificate, a body)
         return Verdict.reject("invalid-bundle", _first_line(e))
-    if payload_type != IN_TOTO_PAYLOAD_TYPE:
-        return Verdict.reject("bad-payload",
-                              f"DSSE payload type {payload_type!r} is not {IN_TOTO_PAYLOAD_TYPE}")
-    try:
-        statement = json.loads(payload)
-    except (ValueError, RecursionError) as e:
-        return Verdict.reject("bad-payload", f"the in-toto statement is not JSON: {e}")
-    if not isinstance(statement, dict) or statement.get("_type") not in IN_TOTO_STATEMENT_TYPES:
-        return Verdict.reject("bad-payload", "the payload is not an in-toto statement")
-    if predicate_type is not None and statement.get("predicateType") != predicate_type:
-        return Verdict.reject("predicate-mismatch", f"predicate type {statement.get('predicateType')!r} "
-                                                    f"is not {predicate_type!r}")
-    subjects = statement.get("subject")
-    digests = [s.get("digest", {}).get("sha256") for s in subjects if isinstance(s, dict)
-               and isinstance(s.get("digest"), dict)] if isinstance(subjects, list) else []
-    if expected not in digests:
-        return Verdict.reject("digest-mismatch", f"the statement's subjects {digests} do not include the "
-                                                 f"image {image_digest}")
+    wrong = dsse.check_statement(payload_type, payload, image_digest, predicate_type)
+    if wrong is not None:
+        return wrong
     return _accepted(bundle, policy)
 
 
@@ -163,6 +148,50 @@ def verify_message(bundle: bytes | str, artifact: bytes, identity: Identity, *,
     except (ValueError, TypeError) as e:
         return Verdict.reject("invalid-bundle", _first_line(e))
     return _accepted(bundle, policy)
+
+
+def verify_key_bundle(bundle: bytes | str, image_digest: str, key: VerificationKey, *,
+                      predicate_type: str, require_tlog: bool) -> Verdict:
+    """A bundle signed with ``key`` (``verificationMaterial.publicKey``, as ``cosign sign --key`` and
+    ``cosign attest --key`` write them in cosign 3): its DSSE envelope verifies with the key, and its
+    in-toto statement names ``image_digest`` with ``predicate_type``
+    (:data:`~gitops.verify.dsse.COSIGN_SIGN_PREDICATE` for an image signature).
+
+    sigstore-python 4.5 verifies certificate-signed bundles only, so this reads the bundle's JSON itself
+    and verifies the envelope with :mod:`gitops.verify.dsse`. The public-key hint is not trusted (the
+    key is the policy's). With ``require_tlog``, the bundle must carry a transparency log entry, and as
+    the entries of key-signed bundles are not verified yet, one that does is refused too (fail closed).
+    """
+    if not re.fullmatch(r"sha256:[0-9a-f]{64}", image_digest):
+        raise ValueError(f"image digest {image_digest!r} is not sha256:<64 lowercase hex>")
+    if len(bundle) > MAX_BUNDLE_BYTES:
+        return Verdict.reject("too-large", f"bundle of {len(bundle)} bytes exceeds {MAX_BUNDLE_BYTES}")
+    try:
+        doc = json.loads(bundle)
+    except (ValueError, RecursionError) as e:
+        return Verdict.reject("invalid-bundle", f"not a valid Sigstore bundle: {_first_line(e)[:200]}")
+    media_type = doc.get("mediaType") if isinstance(doc, dict) else None
+    if not isinstance(media_type, str) or not media_type.startswith(BUNDLE_MEDIA_TYPE_PREFIX):
+        return Verdict.reject("invalid-bundle", "not a valid Sigstore bundle: no Sigstore bundle mediaType")
+    material = doc.get("verificationMaterial")
+    if not isinstance(material, dict):
+        return Verdict.reject("invalid-bundle", "not a valid Sigstore bundle: no verificationMaterial")
+    if not isinstance(material.get("publicKey"), dict):
+        if "certificate" in material or "x509CertificateChain" in material:
+            return Verdict.reject("not-key-signed", "the bundle is signed with a certificate (keyless), "
+                                                    "not with a key")
+        return Verdict.reject("invalid-bundle", "not a valid Sigstore bundle: no public key or certificate")
+    envelope = doc.get("dsseEnvelope")
+    if envelope is None:
+        if "messageSignature" in doc:
+            return Verdict.reject("bad-payload", "a message-signature bundle signs a blob's digest and names "
+                                                 "no image (cosign signs images in a DSSE envelope)")
+        return Verdict.reject("invalid-bundle", "not a valid Sigstore bundle: no dsseEnvelope")
+    verdict = dsse.verify_envelope(envelope, image_digest, key, predicate_type=predicate_type)
+    if not verdict.ok or not require_tlog:
+        return verdict
+    entries = material.get("tlogEntries")
+    return dsse.unverified_log(isinstance(entries, list) and bool(entries), "bundle")
 
 
 def _accepted(raw: bytes | str, policy: _Policy) -> Verdict:

@@ -53,7 +53,7 @@ from typing import Any, Literal, Protocol
 from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.config.verification import KeylessIdentity, KeyRef, Rule, VerificationPolicy
 from gitops.errors import GitOpsError, InputError, RegistryError
-from gitops.verify import bundles, cosign, notation
+from gitops.verify import bundles, cosign, dsse, notation
 from gitops.verify.cosign import Identity, SignatureLayer, TrustRoot, Verdict
 from gitops.verify.keys import MAX_PEM_BYTES, VerificationKey, load_public_key
 from gitops.verify.ocitypes import (
@@ -62,6 +62,7 @@ from gitops.verify.ocitypes import (
     ImageManifest,
     Manifest,
     cosign_signature_tag,
+    referrers_tag,
 )
 from gitops.verify.reference import ImageRef
 
@@ -174,6 +175,8 @@ class _Evidence:
     layers: list[SignatureLayer | Verdict] | None = None
     layers_note: str = ""
     bundles: list[bytes | Verdict] | None = None
+    attestations: list[tuple[bytes, bool] | Verdict] | None = None  # .att envelopes (with a log entry?)
+    attestations_note: str = ""
     notation: list[tuple[bytes, str] | str] | None = None  # (envelope, media type) or why not one
     media_type: str | None = None  # the image manifest's media type, when it was resolved
 
@@ -432,8 +435,6 @@ class ImageVerifier:
         except InputError as exc:
             return Requirement("keys", False, str(exc))
         layers = self._layers(ref, digest, evidence)
-        if not layers:
-            return Requirement("keys", False, evidence.layers_note)
         rejected: list[str] = []
         for n, layer in enumerate(layers):
             if isinstance(layer, Verdict):
@@ -446,7 +447,26 @@ class ImageVerifier:
                     return Requirement("keys", True, verdict.reason, verdict.signer or key.fingerprint,
                                        verdict.integrated_time)
                 rejected.append(f"signature {n}: {verdict.code}: {verdict.reason}")
+        # cosign 3 (its default, --new-bundle-format): a Sigstore bundle whose DSSE statement signs the image
+        found = self._bundles(ref, digest, evidence)
+        for n, bundle in enumerate(found):
+            if isinstance(bundle, Verdict):
+                rejected.append(f"bundle {n}: {bundle.code}: {bundle.reason}")
+                continue
+            for key in keys:
+                verdict = bundles.verify_key_bundle(bundle, digest, key,
+                                                    predicate_type=dsse.COSIGN_SIGN_PREDICATE,
+                                                    require_tlog=rule.transparency_log)
+                if verdict.ok:
+                    return Requirement("keys", True, f"{verdict.reason} (Sigstore bundle)",
+                                       verdict.signer or key.fingerprint, verdict.integrated_time)
+                rejected.append(f"bundle {n}: {verdict.code}: {verdict.reason}")
+        if not layers and not found:
+            return Requirement("keys", False, f"{evidence.layers_note}, and no Sigstore bundle "
+                                              f"({SIGSTORE_BUNDLE}) refers to the image")
         shown = ", ".join(k.fingerprint for k in keys)
+        if not layers:
+            rejected.insert(0, evidence.layers_note)
         return Requirement("keys", False, f"no signature verifies with the keys {shown}: "
                                           + "; ".join(rejected + problems))
 
@@ -474,30 +494,79 @@ class ImageVerifier:
 
     def _attestation(self, ref: ImageRef, digest: str, rule: Rule, predicate: str,
                      evidence: _Evidence) -> Requirement:
+        """An attestation of ``predicate`` for the image, signed by one of the rule's keyless identities
+        (a Sigstore bundle) or by one of its keys (a classic ``.att`` DSSE layer, or a key-signed
+        bundle)."""
         name = f"attestation {predicate}"
-        if not rule.keyless:
-            return Requirement(name, False, "attestations signed with a key are not supported yet (only "
-                                            "keyless Sigstore bundles): fails closed")
-        try:
-            root = self._bundle_root(rule.trusted_root)
-        except InputError as exc:
-            return Requirement(name, False, str(exc))
-        found = self._bundles(ref, digest, evidence)
-        if not found:
-            return Requirement(name, False, f"no Sigstore bundle ({SIGSTORE_BUNDLE}) refers to the image")
         rejected: list[str] = []
-        for n, bundle in enumerate(found):
-            if isinstance(bundle, Verdict):
-                rejected.append(f"bundle {n}: {bundle.code}: {bundle.reason}")
-                continue
-            for identity in rule.keyless:
-                verdict = bundles.verify_attestation(bundle, digest, _identity(identity), root=root,
-                                                     predicate_type=predicate)
-                if verdict.ok:
-                    return Requirement(name, True, verdict.reason, verdict.signer, verdict.integrated_time)
-                rejected.append(f"bundle {n}: {verdict.code}: {verdict.reason}")
-        return Requirement(name, False, "no bundle attests it for the identities required: "
+        if rule.keyless:
+            try:
+                root = self._bundle_root(rule.trusted_root)
+            except InputError as exc:
+                return Requirement(name, False, str(exc))
+            for n, bundle in enumerate(self._bundles(ref, digest, evidence)):
+                if isinstance(bundle, Verdict):
+                    rejected.append(f"bundle {n}: {bundle.code}: {bundle.reason}")
+                    continue
+                for identity in rule.keyless:
+                    verdict = bundles.verify_attestation(bundle, digest, _identity(identity), root=root,
+                                                         predicate_type=predicate)
+                    if verdict.ok:
+                        return Requirement(name, True, verdict.reason, verdict.signer,
+                                           verdict.integrated_time)
+                    rejected.append(f"bundle {n}: {verdict.code}: {verdict.reason}")
+        if rule.keys:
+            keys: list[VerificationKey] = []
+            for key_ref in rule.keys:
+                try:
+                    keys.append(_load_key(key_ref))
+                except InputError as exc:
+                    rejected.append(str(exc))
+            held = self._key_attestation(ref, digest, rule, predicate, keys, evidence, rejected)
+            if held is not None:
+                return held
+        if not rejected:
+            return Requirement(name, False, f"no Sigstore bundle ({SIGSTORE_BUNDLE}) refers to the image"
+                               + (f" and {evidence.attestations_note}" if rule.keys else ""))
+        signers = "the keys and identities" if rule.keys and rule.keyless else \
+            "the keys" if rule.keys else "the identities"
+        return Requirement(name, False, f"no attestation of it is signed by {signers} required: "
                                         + "; ".join(rejected))
+
+    def _key_attestation(self, ref: ImageRef, digest: str, rule: Rule, predicate: str,
+                         keys: list[VerificationKey], evidence: _Evidence,
+                         rejected: list[str]) -> Requirement | None:
+        """A key-signed attestation: a DSSE layer of the ``.att`` tag (cosign 2, or cosign 3 with
+        ``--new-bundle-format=false``) or a key-signed bundle (cosign 3's default); None when none holds
+        (their reasons appended to ``rejected``)."""
+        name = f"attestation {predicate}"
+        if not keys:
+            return None
+        for n, layer in enumerate(self._attestation_layers(ref, digest, evidence)):
+            if isinstance(layer, Verdict):
+                rejected.append(f"attestation {n}: {layer.code}: {layer.reason}")
+                continue
+            envelope, logged = layer
+            for key in keys:
+                verdict = dsse.verify_envelope(envelope, digest, key, predicate_type=predicate)
+                if verdict.ok and rule.transparency_log:
+                    verdict = dsse.unverified_log(logged, "attestation")
+                if verdict.ok:
+                    return Requirement(name, True, verdict.reason, verdict.signer or key.fingerprint)
+                rejected.append(f"attestation {n}: {verdict.code}: {verdict.reason}")
+        for n, bundle in enumerate(self._bundles(ref, digest, evidence)):
+            if isinstance(bundle, Verdict):
+                if not rule.keyless:  # already reported by the keyless pass
+                    rejected.append(f"bundle {n}: {bundle.code}: {bundle.reason}")
+                continue
+            for key in keys:
+                verdict = bundles.verify_key_bundle(bundle, digest, key, predicate_type=predicate,
+                                                    require_tlog=rule.transparency_log)
+                if verdict.ok:
+                    return Requirement(name, True, f"{verdict.reason} (Sigstore bundle)",
+                                       verdict.signer or key.fingerprint)
+                rejected.append(f"bundle {n}: {verdict.code}: {verdict.reason}")
+        return None
 
     # ---- evidence -----------------------------------------------------------------------------------
 
@@ -537,6 +606,47 @@ class ImageVerifier:
         if not evidence.layers:
             evidence.layers_note = f"no cosign signature: {ref.name}:{tag} has no layers"
         return evidence.layers
+
+    def _attestation_layers(self, ref: ImageRef, digest: str,
+                            evidence: _Evidence) -> list[tuple[bytes, bool] | Verdict]:
+        """The DSSE envelopes of the classic attestation tag ``sha256-<hex>.att`` (each with whether
+        its layer carries a transparency log entry), or why a layer is not one."""
+        if evidence.attestations is not None:
+            return evidence.attestations
+        tag = referrers_tag(digest) + ".att"
+        evidence.attestations = []
+        try:
+            manifest = self.registry.get_manifest(ref.registry, ref.repository, tag)
+        except RegistryError as exc:
+            if exc.status != 404:
+                raise
+            evidence.attestations_note = f"{ref.name}:{tag} does not exist"
+            return evidence.attestations
+        parsed = manifest.parse()
+        if not isinstance(parsed, ImageManifest):
+            evidence.attestations_note = f"{ref.name}:{tag} is an index, not an attestation manifest"
+            return evidence.attestations
+        for layer in parsed.layers[:MAX_SIGNATURE_LAYERS]:
+            if layer.media_type != dsse.DSSE_MEDIA_TYPE:
+                evidence.attestations.append(Verdict.reject("not-a-signature",
+                                                            f"layer media type {layer.media_type[:100]!r}"))
+                continue
+            if layer.size > dsse.MAX_ENVELOPE_BYTES:
+                evidence.attestations.append(Verdict.reject("too-large", f"DSSE envelope of {layer.size} "
+                                                                         "bytes"))
+                continue
+            try:
+                envelope = self.registry.get_blob(ref.registry, ref.repository, layer.digest,
+                                                  max_bytes=dsse.MAX_ENVELOPE_BYTES)
+            except RegistryError as exc:
+                if exc.temporary:
+                    raise
+                evidence.attestations.append(Verdict.reject("unreadable", str(exc)))
+                continue
+            evidence.attestations.append((envelope, bool(layer.annotations.get(cosign.BUNDLE_ANNOTATION))))
+        if not evidence.attestations:
+            evidence.attestations_note = f"{ref.name}:{tag} has no layers"
+        return evidence.attestations
 
     def _bundles(self, ref: ImageRef, digest: str, evidence: _Evidence) -> list[bytes | Verdict]:
         if evidence.bundles is not None:

@@ -165,7 +165,9 @@ def test_an_unsigned_image_is_refused(registry: Registry, pusher: Pusher, counti
     assert verdict.status == "refused" and not verdict.allowed
     assert verdict.digest == image.digest
     tag = f"{registry.host}/team/unsigned:sha256-{image.digest[7:]}.sig"
-    assert verdict.reasons == (f"policy p rule ours: keys: no cosign signature: {tag} does not exist",)
+    assert verdict.reasons == (f"policy p rule ours: keys: no cosign signature: {tag} does not exist, and no "
+                               "Sigstore bundle (application/vnd.dev.sigstore.bundle.v0.3+json) refers to "
+                               "the image",)
 
 
 def test_a_signature_for_another_image_or_by_another_key_is_refused(
