@@ -11,7 +11,9 @@ image, and one layer: the *signature envelope*, whose media type says its format
 and carries signed attributes in its protected header (``cty``, ``io.cncf.notary.signingScheme``
 ``notary.x509`` or ``notary.x509.signingAuthority``, ``io.cncf.notary.signingTime`` or
 ``io.cncf.notary.authenticSigningTime``, the optional ``io.cncf.notary.expiry``, ``crit``) and the
-certificate chain, leaf first, in the unprotected header ``x5c``.
+certificate chain, leaf first, in the unprotected header (``x5c`` in JWS, ``x5chain`` in COSE).
+:func:`parse_jws` and :func:`parse_cose` (over :mod:`gitops.verify.cose`) turn either format into the
+same :class:`Envelope`; everything after parsing is one implementation for both.
 
 This module does no network I/O: the registry client fetches the envelope, :func:`verify_notation`
 judges it. :func:`load_trust_policy` and :func:`load_trust_store` read Notation's own files
@@ -26,7 +28,7 @@ and certificate requirements), the payload's ``targetArtifact`` against the imag
 ``cryptography.x509.verification`` at the signing time, and the leaf's subject matches a trusted
 identity), *authenticTimestamp* (each certificate valid now — or at the authentic signing time of a
 signing authority) and *expiry*. Not checked: revocation (OCSP/CRL) and RFC 3161 timestamp
-countersignatures (reported as notes); COSE envelopes (``cbor2`` is not a dependency).
+countersignatures (reported as notes).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +56,7 @@ from pydantic import ValidationError
 
 from gitops.config.verification import NotationTrustPolicy, NotationTrustPolicyDocument
 from gitops.errors import InputError
+from gitops.verify import cose
 from gitops.verify.ocitypes import OCI_MANIFEST, Descriptor, ImageManifest
 
 ENVELOPE_JWS = "application/jose+json"
@@ -73,7 +76,7 @@ SCHEME_X509 = "notary.x509"
 SCHEME_SIGNING_AUTHORITY = "notary.x509.signingAuthority"
 UNDERSTOOD_CRITICAL = frozenset({H_SIGNING_SCHEME, H_AUTHENTIC_SIGNING_TIME, H_EXPIRY})
 
-MAX_ENVELOPE_BYTES = 1024 * 1024
+MAX_ENVELOPE_BYTES = cose.MAX_ENVELOPE_BYTES  # 1 MiB
 MAX_POLICY_BYTES = 1024 * 1024
 MAX_CERT_FILE_BYTES = 256 * 1024
 MAX_STORE_FILES = 1000  # certificate files over the whole trust store directory
@@ -566,21 +569,51 @@ def parse_jws(envelope: bytes) -> Envelope | NotationVerdict:
             or not all(isinstance(c, str) for c in x5c):
         return NotationVerdict.reject("malformed", f"unprotected header x5c must list 1 to {MAX_CHAIN} "
                                                    "base64 certificates")
-    chain = []
+    ders = []
     for i, text in enumerate(x5c):
         der = _b64std(text)
         if der is None:
             return NotationVerdict.reject("malformed", f"x5c[{i}] is not base64")
+        ders.append(der)
+    chain = _certificates(ders)
+    if isinstance(chain, NotationVerdict):
+        return chain
+    return _headers(protected, signed, signature, payload, chain,
+                    has_timestamp=header.get(H_TIMESTAMP_SIGNATURE) is not None,
+                    time_of=_rfc3339, time_format="an RFC 3339 time with a zone")
+
+
+def parse_cose(envelope: bytes) -> Envelope | NotationVerdict:
+    """A COSE_Sign1_Tagged envelope in Notation's shape (decoded by :func:`gitops.verify.cose.parse_cose`,
+    its protected header then checked by the same rules as JWS's), or a rejecting verdict."""
+    try:
+        sign1 = cose.parse_cose(envelope)
+    except cose.CoseError as e:
+        return NotationVerdict.reject(e.code, e.reason)
+    chain = _certificates(sign1.chain)
+    if isinstance(chain, NotationVerdict):
+        return chain
+    return _headers(sign1.protected, sign1.signed, sign1.signature, sign1.payload, chain,
+                    has_timestamp=sign1.has_timestamp, time_of=cose.epoch_time,
+                    time_format="a CBOR epoch datetime (tag 1)")
+
+
+def _certificates(ders: Sequence[bytes]) -> tuple[x509.Certificate, ...] | NotationVerdict:
+    chain = []
+    for i, der in enumerate(ders):
         try:
             chain.append(x509.load_der_x509_certificate(der))
-        except ValueError as e:
+        except (ValueError, x509.InvalidVersion) as e:  # InvalidVersion is not a ValueError
             return NotationVerdict.reject("bad-certificate", f"x5c[{i}] is not a DER certificate: {e}")
-    return _headers(protected, signed, signature, payload, tuple(chain),
-                    has_timestamp=header.get(H_TIMESTAMP_SIGNATURE) is not None)
+    return tuple(chain)
 
 
 def _headers(protected: Mapping[str, Any], signed: bytes, signature: bytes, payload: bytes,
-             chain: tuple[x509.Certificate, ...], *, has_timestamp: bool) -> Envelope | NotationVerdict:
+             chain: tuple[x509.Certificate, ...], *, has_timestamp: bool,
+             time_of: Callable[[Any], datetime | None], time_format: str) -> Envelope | NotationVerdict:
+    """The protected header's rules, one implementation for both formats: ``protected`` uses JWS's
+    names (COSE's labels are normalized by :mod:`gitops.verify.cose`), ``time_of`` reads a time
+    header in the format's encoding."""
     def bad(message: str) -> NotationVerdict:
         return NotationVerdict.reject("malformed", message)
 
@@ -615,14 +648,14 @@ def _headers(protected: Mapping[str, Any], signed: bytes, signature: bytes, payl
                           else (H_AUTHENTIC_SIGNING_TIME, H_SIGNING_TIME))
     if other in protected:
         return bad(f"{other} does not belong to the {scheme} scheme")
-    signing_time = _rfc3339(protected.get(time_header))
+    signing_time = time_of(protected.get(time_header))
     if signing_time is None:
-        return bad(f"{time_header} is missing or not an RFC 3339 time with a zone")
+        return bad(f"{time_header} is missing or not {time_format}")
     expiry = None
     if H_EXPIRY in protected:
-        expiry = _rfc3339(protected[H_EXPIRY])
+        expiry = time_of(protected[H_EXPIRY])
         if expiry is None:
-            return bad(f"{H_EXPIRY} is not an RFC 3339 time with a zone")
+            return bad(f"{H_EXPIRY} is not {time_format}")
     return Envelope(signed, signature, alg, protected, payload, chain, scheme, signing_time, expiry,
                     has_timestamp)
 
@@ -752,13 +785,13 @@ def _verify(envelope: bytes, media_type: str, image_digest: str, image_media_typ
                                       trust_policy=policy.name, level=policy.level)
 
     # integrity (never relaxed below skip)
-    if media_type == ENVELOPE_COSE:
-        return reject("unsupported-envelope", "COSE envelopes are not supported yet (application/cose); "
-                                              "sign with --signature-format jws")
-    if media_type != ENVELOPE_JWS:
+    if media_type == ENVELOPE_JWS:
+        parsed = parse_jws(envelope)
+    elif media_type == ENVELOPE_COSE:
+        parsed = parse_cose(envelope)
+    else:
         return reject("unsupported-envelope", f"envelope media type {media_type[:100]!r} is not "
                                               f"{ENVELOPE_JWS} or {ENVELOPE_COSE}")
-    parsed = parse_jws(envelope)
     if isinstance(parsed, NotationVerdict):
         return reject(parsed.code, parsed.reason)
     leaf = parsed.chain[0]
@@ -822,10 +855,11 @@ def _verify(envelope: bytes, media_type: str, image_digest: str, image_media_typ
         failed = checks.fail("expiry", "expired", reason, signer=signer)
         if failed is not None:
             return failed
+    logged = "".join(f"; {note}" for note in checks.notes if " not enforced (" in note)
     if policy.enforcement["revocation"] != "skip":
         checks.notes.append("revocation (OCSP/CRL) is not checked")
     return NotationVerdict(True, "verified", f"signed by {signer} (trust policy {policy.name!r}, "
-                                             f"level {policy.level})", signer=signer,
+                                             f"level {policy.level}){logged}", signer=signer,
                            notes=tuple(checks.notes), trust_policy=policy.name, level=policy.level,
                            signing_time=parsed.signing_time)
 

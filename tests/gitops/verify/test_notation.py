@@ -1,4 +1,8 @@
-"""Notation signatures: real envelopes from notation-go (data/notation/README.md) and chains made here."""
+"""Notation signatures: real envelopes from notation-go (data/notation/README.md) and chains made here.
+
+JWS envelopes and COSE_Sign1 envelopes (encoded here with cbor2) go through the same checks; hostile
+CBOR is a verdict, never an exception. Signatures made by notation-go itself, pushed to a registry, are
+in test_notation_tool.py."""
 
 from __future__ import annotations
 
@@ -10,14 +14,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import cbor2
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, utils
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gitops.config.verification import NotationTrustPolicyDocument
 from gitops.errors import InputError
+from gitops.verify import cose
 from gitops.verify.notation import (
     ENVELOPE_COSE,
     ENVELOPE_JWS,
@@ -39,6 +45,7 @@ DATA = Path(__file__).parent / "data" / "notation"
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 MOCK_DIGEST = "sha256:60043cf45eaebc4c0867fea485a039b598f52fd09fd5b07b0b2d2f88fad9d74e"
 ALPINE_DIGEST = "sha256:c0669ef34cdc14332c0f1ab0c2c01acb91d96014b172f1a76f3a39e63d1f0bda"
+COSE_DIGEST = "sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0"
 DIGEST = "sha256:" + "ab" * 32
 DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -200,11 +207,34 @@ def test_real_identity_mismatch_strict_and_audit(stores: TrustStores) -> None:
     assert verdict.code == "digest-mismatch"
 
 
-def test_real_cose_is_not_supported_yet(policy: TrustPolicyDocument, stores: TrustStores) -> None:
+def test_real_cose_envelope_verifies(tmp_path: Path) -> None:
+    # notation-go's COSE test envelope: PS256, one self-signed certificate (CN=alpine, 2000-2123, not
+    # the alpine certificate of the JWS envelopes), signed 2023-03-14 for an OCI manifest
+    envelope = real("cose_signature.sig")
+    leaf = cose.parse_cose(envelope).chain[0]
+    (tmp_path / "x509" / "ca" / "alpine-cose").mkdir(parents=True)
+    (tmp_path / "x509" / "ca" / "alpine-cose" / "leaf.der").write_bytes(leaf)
+    doc = policy_doc(scopes=["localhost:5000/alpine"], stores=["ca:alpine-cose"],
+                     identities=["x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=alpine"])
+    verdict = verify_notation(envelope, ENVELOPE_COSE, "localhost:5000/alpine", COSE_DIGEST, doc,
+                              load_trust_store(tmp_path), now=NOW, image_media_type=OCI_MANIFEST)
+    assert verdict.ok and verdict.code == "verified", verdict.reason
+    assert verdict.signer == "CN=alpine,O=Notary,L=Seattle,ST=WA,C=US"
+    assert verdict.signing_time == datetime(2023, 3, 14, 4, 45, 22, tzinfo=UTC)
+
+
+def test_real_cose_envelope_refusals(policy: TrustPolicyDocument, stores: TrustStores) -> None:
+    # trusted only through the other alpine certificate: untrusted; another image: digest-mismatch
+    verdict = verify_notation(real("cose_signature.sig"), ENVELOPE_COSE, "localhost:5000/alpine",
+                              COSE_DIGEST, policy, stores, now=NOW)
+    assert not verdict.ok and verdict.code == "untrusted", verdict.reason
     verdict = verify_notation(real("cose_signature.sig"), ENVELOPE_COSE, "localhost:5000/alpine",
                               ALPINE_DIGEST, policy, stores, now=NOW)
-    assert not verdict.ok and verdict.code == "unsupported-envelope"
-    assert "COSE envelopes are not supported yet" in verdict.reason
+    assert verdict.code == "digest-mismatch"
+    # a JWS envelope announced as COSE is not CBOR; an unknown media type is not an envelope
+    verdict = verify_notation(real("ca_valid_sig_env.json"), ENVELOPE_COSE, "localhost:5000/alpine",
+                              ALPINE_DIGEST, policy, stores, now=NOW)
+    assert verdict.code == "malformed" and "is not valid CBOR" in verdict.reason
     verdict = verify_notation(real("ca_valid_sig_env.json"), "application/json", "localhost:5000/alpine",
                               ALPINE_DIGEST, policy, stores, now=NOW)
     assert verdict.code == "unsupported-envelope"
@@ -220,7 +250,7 @@ def _name(cn: str, org: str = "Acme") -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _cert(subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
+def _cert(subject: x509.Name, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, issuer: x509.Name,
           issuer_key: ec.EllipticCurvePrivateKey, *, ca: bool, start: datetime, end: datetime,
           eku: list[x509.ObjectIdentifier] | None = None) -> x509.Certificate:
     builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
@@ -460,6 +490,236 @@ def test_truncated_signatures_are_bad(pki: Pki, tmp_path: Path) -> None:
     envelope = json.loads(pki.envelope())
     envelope["signature"] = envelope["signature"][:-8]
     assert verify(json.dumps(envelope).encode(), pki.store(tmp_path)).code == "bad-signature"
+
+
+# ---- COSE envelopes made here ---------------------------------------------------------------------------
+
+COSE_ALG = {"ES256": -7, "ES384": -35, "ES512": -36, "PS256": -37, "PS384": -38, "PS512": -39}
+SCHEME, SIGNING_TIME, EXPIRY = ("io.cncf.notary.signingScheme", "io.cncf.notary.signingTime",
+                                "io.cncf.notary.expiry")
+SIGNED_AT = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+_DROP = object()
+
+
+def epoch(when: datetime) -> cbor2.CBORTag:
+    return cbor2.CBORTag(1, int(when.timestamp()))
+
+
+def cose_envelope(pki: Pki, *, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | None = None,
+                  leaf: x509.Certificate | None = None, protected: dict[Any, Any] | None = None,
+                  protected_raw: bytes | None = None, unprotected: dict[Any, Any] | None = None,
+                  payload: bytes | None = None, signed_payload: bytes | None = None, digest: str = DIGEST,
+                  tag: int = 18) -> bytes:
+    """A COSE_Sign1 envelope as notation-core-go writes one (alg, crit, content type, signing scheme and
+    a tag-1 signing time protected; x5chain unprotected), signed by ``key`` (the leaf's by default);
+    a ``_DROP`` value removes a header."""
+    key = key or pki.leaf_key
+    if isinstance(key, rsa.RSAPrivateKey):
+        alg = {2048: "PS256", 3072: "PS384", 4096: "PS512"}[key.key_size]
+    else:
+        alg = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}[key.curve.name]
+    header: dict[Any, Any] = {1: COSE_ALG[alg], 2: [SCHEME], 3: PAYLOAD_MEDIA_TYPE, SCHEME: "notary.x509",
+                              SIGNING_TIME: epoch(SIGNED_AT)}
+    header = {k: v for k, v in {**header, **(protected or {})}.items() if v is not _DROP}
+    raw = protected_raw if protected_raw is not None else cbor2.dumps(header)
+    if payload is None:
+        payload = json.dumps({"targetArtifact": {"mediaType": OCI_MANIFEST, "digest": digest,
+                                                 "size": 1234}}).encode()
+    to_sign = cbor2.dumps(["Signature1", raw, b"", payload if signed_payload is None else signed_payload])
+    digest_alg = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[alg[2:]]
+    if isinstance(key, rsa.RSAPrivateKey):
+        signature = key.sign(to_sign, padding.PSS(padding.MGF1(digest_alg), digest_alg.digest_size),
+                             digest_alg)
+    else:
+        r, s = utils.decode_dss_signature(key.sign(to_sign, ec.ECDSA(digest_alg)))
+        size = (key.curve.key_size + 7) // 8
+        signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    chain = [c.public_bytes(serialization.Encoding.DER) for c in (leaf or pki.leaf, pki.inter, pki.root)]
+    outer = {33: chain, "io.cncf.notary.signingAgent": "notation-go/1.3.2", **(unprotected or {})}
+    outer = {k: v for k, v in outer.items() if v is not _DROP}
+    return cbor2.dumps(cbor2.CBORTag(tag, [raw, outer, payload, signature]))
+
+
+def verify_cose(envelope: bytes, stores: TrustStores, doc: TrustPolicyDocument | None = None,
+                *, now: datetime = NOW) -> NotationVerdict:
+    return verify_notation(envelope, ENVELOPE_COSE, "registry.example/app", DIGEST, doc or policy_doc(),
+                           stores, now=now)
+
+
+def test_cose_ecdsa_verifies(pki: Pki, tmp_path: Path) -> None:
+    verdict = verify_cose(cose_envelope(pki), pki.store(tmp_path))
+    assert verdict.ok and verdict.code == "verified", verdict.reason
+    assert verdict.signer == "CN=builder,O=Acme,ST=WA,C=US" and verdict.signing_time == SIGNED_AT
+    p384 = Pki(curve=ec.SECP384R1())
+    assert verify_cose(cose_envelope(p384), p384.store(tmp_path / "p384")).ok
+
+
+@pytest.mark.parametrize("bits", [2048, 3072])
+def test_cose_rsa_pss_verifies(pki: Pki, tmp_path: Path, bits: int) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    leaf = _cert(_name("builder"), key, _name("Acme Intermediate"), pki.inter_key, ca=False,
+                 start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2028, 1, 1, tzinfo=UTC))
+    envelope = cose_envelope(pki, key=key, leaf=leaf)
+    verdict = verify_cose(envelope, pki.store(tmp_path))
+    assert verdict.ok, verdict.reason
+    # the same key declared as an ECDSA signature: the algorithm must be the key's
+    forged = cose_envelope(pki, key=key, leaf=leaf, protected={1: COSE_ALG["ES256"]})
+    assert verify_cose(forged, pki.store(tmp_path)).code == "unsupported-algorithm"
+
+
+def test_cose_expiry_and_levels(pki: Pki, tmp_path: Path) -> None:
+    expires = epoch(datetime(2026, 7, 1, tzinfo=UTC))
+    expired = cose_envelope(pki, protected={2: [SCHEME, EXPIRY], EXPIRY: expires})
+    stores = pki.store(tmp_path)
+    verdict = verify_cose(expired, stores)
+    assert not verdict.ok and verdict.code == "expired"
+    assert verdict.reason == "the signature expired at 2026-07-01T00:00:00+00:00"
+    verdict = verify_cose(expired, stores, policy_doc("permissive"))
+    assert verdict.ok and "expiry not enforced (permissive): the signature expired" in verdict.reason
+    assert verify_cose(expired, stores, now=datetime(2026, 6, 15, tzinfo=UTC)).ok
+
+
+def test_cose_timestamp_countersignature_is_a_note(pki: Pki, tmp_path: Path) -> None:
+    envelope = cose_envelope(pki, unprotected={"io.cncf.notary.timestampSignature": b"\x30\x00"})
+    verdict = verify_cose(envelope, pki.store(tmp_path))
+    assert verdict.ok and any("countersignature is not verified" in n for n in verdict.notes)
+
+
+def test_cose_signature_over_another_payload(pki: Pki, tmp_path: Path) -> None:
+    other = json.dumps({"targetArtifact": {"mediaType": OCI_MANIFEST, "digest": "sha256:" + "cd" * 32,
+                                           "size": 1234}}).encode()
+    verdict = verify_cose(cose_envelope(pki, signed_payload=other), pki.store(tmp_path))
+    assert not verdict.ok and verdict.code == "bad-signature"
+    # the protected header re-encoded with a later expiry, the signature kept: broken
+    good = cbor2.loads(cose_envelope(pki, protected={2: [SCHEME, EXPIRY],
+                                                     EXPIRY: epoch(datetime(2026, 7, 1, tzinfo=UTC))}))
+    header = cbor2.loads(good.value[0], semantic_decoders={1: lambda value, _: cbor2.CBORTag(1, value)})
+    header[EXPIRY] = epoch(datetime(2030, 1, 1, tzinfo=UTC))
+    tampered = cbor2.dumps(cbor2.CBORTag(18, [cbor2.dumps(header), *good.value[1:]]))
+    assert verify_cose(tampered, pki.store(tmp_path)).code == "bad-signature"
+    # an ECDSA signature of the wrong length
+    short = cbor2.dumps(cbor2.CBORTag(18, [*good.value[:3], good.value[3][:-1]]))
+    assert verify_cose(short, pki.store(tmp_path)).code == "bad-signature"
+
+
+def test_cose_untrusted_and_identity(pki: Pki, tmp_path: Path) -> None:
+    other = Pki()
+    assert verify_cose(cose_envelope(pki), other.store(tmp_path)).code == "untrusted"
+    doc = policy_doc(identities=["x509.subject: C=US, ST=WA, O=Acme, CN=someone else"])
+    assert verify_cose(cose_envelope(pki), pki.store(tmp_path / "own"), doc).code == "identity-mismatch"
+
+
+@pytest.mark.parametrize(("protected", "code", "words"), [
+    ({2: _DROP}, "malformed", "crit must be"),
+    ({2: []}, "malformed", "crit must be"),
+    ({2: "io.cncf.notary.signingScheme"}, "malformed", "crit must be an array"),
+    ({2: [SCHEME, "com.example.mine"], "com.example.mine": 1}, "unknown-critical-header",
+     "'com.example.mine' is not understood"),
+    ({2: [SCHEME, 1]}, "unknown-critical-header", "'alg' is not understood"),
+    ({2: [SCHEME, "io.cncf.notary.verificationPlugin"], "io.cncf.notary.verificationPlugin": "x"},
+     "unknown-critical-header", "plugin"),
+    ({2: [SCHEME, EXPIRY]}, "malformed", "the protected header does not have"),
+    ({EXPIRY: epoch(datetime(2030, 1, 1, tzinfo=UTC))}, "malformed",
+     "expiry is present but not listed in crit"),
+    ({3: "application/json"}, "malformed", "cty"),
+    ({3: 50}, "malformed", "cty"),
+    ({3: _DROP}, "malformed", "cty"),
+    ({SCHEME: "notary.other"}, "malformed", "signing scheme"),
+    ({SIGNING_TIME: _DROP}, "malformed", "signingTime is missing"),
+    ({SIGNING_TIME: 1780308000}, "malformed", "not a CBOR epoch datetime (tag 1)"),
+    ({SIGNING_TIME: "2026-06-01T10:00:00Z"}, "malformed", "tag 1"),
+    ({SIGNING_TIME: cbor2.CBORTag(1, 2**62)}, "malformed", "tag 1"),
+    ({SIGNING_TIME: cbor2.CBORTag(1, float("nan"))}, "malformed", "tag 1"),
+    ({SIGNING_TIME: cbor2.CBORTag(1, "2026")}, "malformed", "tag 1"),
+    ({SIGNING_TIME: datetime(2026, 6, 1, tzinfo=UTC)}, "malformed", "CBOR tag 0 is not allowed"),
+    ({1: _DROP}, "unsupported-algorithm", "alg"),
+    ({1: -8}, "unsupported-algorithm", "COSE algorithm -8"),
+    ({1: "ES256"}, "unsupported-algorithm", "COSE algorithm 'ES256'"),
+    ({1: -37}, "unsupported-algorithm", "does not match the signing key"),
+    ({"cty": "x"}, "malformed", "'cty' appears twice"),
+    ({b"label": 1}, "malformed", "a header label is an integer or a text string"),
+    ({33: [b"\x00"]}, "malformed", "both the protected and the unprotected header"),
+    ({"big": cbor2.CBORTag(2, b"\xff" * 64)}, "malformed", "CBOR tag 2 is not allowed"),
+])
+def test_cose_protected_header_rules(pki: Pki, tmp_path: Path, protected: dict[Any, Any], code: str,
+                                     words: str) -> None:
+    verdict = verify_cose(cose_envelope(pki, protected=protected), pki.store(tmp_path))
+    assert not verdict.ok and verdict.code == code, verdict.reason
+    assert words in verdict.reason, verdict.reason
+
+
+def _cose_mutations(pki: Pki) -> list[tuple[bytes, str]]:
+    good = cose_envelope(pki)
+    raw, unprotected, payload, signature = cbor2.loads(good).value
+
+    def sign1(*parts: Any, tag: int = 18) -> bytes:
+        return cbor2.dumps(cbor2.CBORTag(tag, list(parts)))
+
+    nested = b"\x81" * 10_000 + b"\x00"
+    return [
+        (b"", "not valid CBOR"), (b"\xff", "not valid CBOR"), (good[:-1], "not valid CBOR"),
+        (good + b"\x00", "1 bytes after its CBOR item"),
+        (cbor2.dumps([raw, unprotected, payload, signature]), "not a COSE_Sign1_Tagged object"),
+        (sign1(raw, unprotected, payload, signature, tag=98), "(CBOR tag 18): tag 98"),
+        (sign1(raw, unprotected, payload), "COSE_Sign1 is an array"),
+        (cbor2.dumps(cbor2.CBORTag(18, b"x")), "COSE_Sign1 is an array"),
+        (sign1(b"", unprotected, payload, signature), "protected header is not a non-empty byte string"),
+        (sign1({1: -7}, unprotected, payload, signature), "protected header is not a non-empty byte string"),
+        (sign1(cbor2.dumps([1]), unprotected, payload, signature), "protected header is not a map"),
+        (sign1(raw + b"\x00", unprotected, payload, signature), "bytes after its CBOR item"),
+        (sign1(b"\xa1\x01", unprotected, payload, signature), "protected header is not valid CBOR"),
+        (sign1(raw, [], payload, signature), "unprotected header is not a map"),
+        (sign1(raw, unprotected, None, signature), "detached payload"),
+        (sign1(raw, unprotected, "text", signature), "byte strings"),
+        (sign1(raw, unprotected, payload, b""), "byte strings"),
+        (sign1(raw, {}, payload, signature), "x5chain (33) must hold 1 to 10"),
+        (sign1(raw, {33: []}, payload, signature), "x5chain (33) must hold 1 to 10"),
+        (sign1(raw, {33: ["text"]}, payload, signature), "x5chain (33) must hold 1 to 10"),
+        (sign1(raw, {33: [b"\x30"] * 11}, payload, signature), "x5chain (33) must hold 1 to 10"),
+        (sign1(raw, {33: b"\x30\x00"}, payload, signature), "x5c[0] is not a DER certificate"),
+        (sign1(raw, {i: i for i in range(100)}, payload, signature), "unprotected header is not a map"),
+        (sign1(raw, {1.5: 1, 33: unprotected[33]}, payload, signature), "a header label is an integer"),
+        # indefinite lengths, nesting, duplicate keys, tags cbor2 would decode into objects
+        (b"\xd2\x9f" + raw[:0] + b"\xff", "indefinite"),
+        (b"\xd2" + nested, "nesting depth"),
+        (sign1(b"\xa2\x01\x26\x01\x26", unprotected, payload, signature), "Duplicate map key"),
+        (sign1(raw, {**unprotected, "shared": cbor2.CBORTag(28, [1])}, payload, signature), "CBOR tag 28"),
+        (sign1(raw, {**unprotected, "big": cbor2.CBORTag(5, [2**62, 3])}, payload, signature), "CBOR tag 5"),
+        (sign1(raw, {**unprotected, "re": cbor2.CBORTag(35, "(a+)+$")}, payload, signature), "CBOR tag 35"),
+        (b"\xd9\xd9\xf7" + good, "CBOR tag 55799"),
+        (b"\x5b\x7f\xff\xff\xff\xff\xff\xff\xff", "not valid CBOR"),  # a byte string of 2**63 bytes
+        (b"\x9b\x00\x00\x00\x01\x00\x00\x00\x00", "not valid CBOR"),  # an array of 2**32 items
+    ]
+
+
+def test_hostile_cose_envelopes_are_verdicts(pki: Pki, tmp_path: Path) -> None:
+    stores = pki.store(tmp_path)
+    for envelope, words in _cose_mutations(pki):
+        verdict = verify_cose(envelope, stores)
+        assert isinstance(verdict, NotationVerdict) and not verdict.ok, envelope[:80]
+        assert verdict.code in {"malformed", "bad-certificate"}, (verdict.code, verdict.reason)
+        assert words in verdict.reason, (words, verdict.reason)
+
+
+def test_cose_every_truncation_and_bit_flip_is_a_verdict(pki: Pki, tmp_path: Path) -> None:
+    stores = pki.store(tmp_path)
+    good = cose_envelope(pki, unprotected={"io.cncf.notary.signingAgent": _DROP})  # unsigned, unchecked
+    for end in range(len(good)):
+        assert verify_cose(good[:end], stores).code == "malformed"
+    codes = set()
+    for at in range(0, len(good), 3):
+        flipped = bytearray(good)
+        flipped[at] ^= 0x41
+        verdict = verify_cose(bytes(flipped), stores)
+        assert not verdict.ok, at
+        codes.add(verdict.code)
+    assert {"malformed", "bad-signature"} <= codes
+
+
+def test_huge_cose_envelope(pki: Pki, tmp_path: Path) -> None:
+    huge = cose_envelope(pki, unprotected={"pad": b"\x00" * MAX_ENVELOPE_BYTES})
+    verdict = verify_cose(huge, pki.store(tmp_path))
+    assert verdict.code == "too-large"
 
 
 # ---- trust policy selection and levels ------------------------------------------------------------------
