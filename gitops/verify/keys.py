@@ -1,13 +1,24 @@
-"""Public keys for cosign's classic signatures: loaded from PEM, checked once, named by fingerprint.
+"""Public keys for cosign's signatures: loaded from PEM, checked once, named by fingerprint.
 
 Accepted, as cosign signs with them: ECDSA on P-256 (SHA-256) and P-384 (SHA-384, and SHA-256 as
-cosign 2 used for every ECDSA key), Ed25519 (pure, over the payload), RSA of 2048 bits or more
-(PKCS#1 v1.5 with SHA-256). Anything else (a short RSA key, P-521, secp256k1, DSA, a private key) is
-refused when the key is loaded, with an :class:`~gitops.errors.InputError` naming the key's source:
-a key is configuration, so a bad one stops the configuration from loading, not a sync at run time.
+cosign 2 used for every ECDSA key), Ed25519 (pure, over the payload, as cosign 2 signed; or Ed25519ph,
+RFC 8032's prehashed variant over SHA-512 of the payload, as cosign 3 signs with an Ed25519 key, in
+both storage forms), RSA of 2048 bits or more (PKCS#1 v1.5 with SHA-256). Anything else (a short RSA
+key, P-521, secp256k1, DSA, a private key) is refused when the key is loaded, with an
+:class:`~gitops.errors.InputError` naming the key's source: a key is configuration, so a bad one
+stops the configuration from loading, not a sync at run time.
 
 Verifying is pure: :meth:`VerificationKey.verifies` answers True or False, never raises for a bad
-signature. The fingerprint is ``sha256:<hex>`` of the key's DER SubjectPublicKeyInfo (what
+signature. ``cryptography`` has no Ed25519ph, so :func:`ed25519ph_verifies` is RFC 8032's
+verification (section 5.1.7, with its ``dom2`` prefix for ph) on Python integers: verification only,
+over public data, so constant time does not matter; it checks ``[S]B - [k]A`` against ``R`` by its
+encoding (cofactorless) and refuses ``S >= L``, as Go's crypto/ed25519 (cosign's verifier) does, and
+a public key of small order (which verifies signatures nobody made); it is tested with RFC 8032's
+Ed25519ph vector and with signatures by the real cosign. The domain separation of ``dom2`` means an
+Ed25519ph signature is never a pure Ed25519 signature of another message, so accepting either is no
+weaker than accepting one.
+
+The fingerprint is ``sha256:<hex>`` of the key's DER SubjectPublicKeyInfo (what
 ``cosign public-key | openssl pkey -pubin -outform DER | sha256sum`` prints).
 """
 
@@ -44,8 +55,12 @@ class VerificationKey:
         """Whether ``signature`` is this key's signature over ``data`` (cosign's hash for the key)."""
         try:
             if isinstance(self.key, ed25519.Ed25519PublicKey):
-                self.key.verify(signature, data)
-                return True
+                try:
+                    self.key.verify(signature, data)
+                    return True
+                except InvalidSignature:
+                    raw = self.key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+                    return ed25519ph_verifies(raw, signature, data)
             if isinstance(self.key, rsa.RSAPublicKey):
                 self.key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
                 return True
@@ -62,6 +77,84 @@ class VerificationKey:
     def same_key(self, other: PublicKey) -> bool:
         """Whether ``other`` is this very key (compared as DER SubjectPublicKeyInfo)."""
         return _der(other) == _der(self.key)
+
+
+# ---- Ed25519ph (RFC 8032, section 5.1), verification only -------------------------------------------
+
+_P = 2**255 - 19
+_L = 2**252 + 27742317777372353535851937790883648493
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+_DOM2_PH = b"SigEd25519 no Ed25519 collisions" + bytes([1, 0])  # phflag 1, empty context
+_Point = tuple[int, int, int, int]  # extended coordinates (X, Y, Z, T), x = X/Z, y = Y/Z, xy = T/Z
+
+
+def _add(p: _Point, q: _Point) -> _Point:
+    a = (p[1] - p[0]) * (q[1] - q[0]) % _P
+    b = (p[1] + p[0]) * (q[1] + q[0]) % _P
+    c = 2 * p[3] * q[3] * _D % _P
+    d = 2 * p[2] * q[2] % _P
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return e * f % _P, g * h % _P, f * g % _P, e * h % _P
+
+
+def _mul(scalar: int, point: _Point) -> _Point:
+    result: _Point = (0, 1, 1, 0)
+    while scalar > 0:
+        if scalar & 1:
+            result = _add(result, point)
+        point = _add(point, point)
+        scalar >>= 1
+    return result
+
+
+def _recover_x(y: int, sign: int) -> int | None:
+    if y >= _P:
+        return None
+    x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P) % _P
+    if x2 == 0:
+        return None if sign else 0
+    x = pow(x2, (_P + 3) // 8, _P)
+    if (x * x - x2) % _P != 0:
+        x = x * _SQRT_M1 % _P
+    if (x * x - x2) % _P != 0:
+        return None
+    return _P - x if (x & 1) != sign else x
+
+
+def _decompress(data: bytes) -> _Point | None:
+    y = int.from_bytes(data, "little")
+    sign, y = y >> 255, y & ((1 << 255) - 1)
+    x = _recover_x(y, sign)
+    return None if x is None else (x, y, 1, x * y % _P)
+
+
+def _compress(point: _Point) -> bytes:
+    z = pow(point[2], _P - 2, _P)
+    x, y = point[0] * z % _P, point[1] * z % _P
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+_BASE_Y = 4 * pow(5, _P - 2, _P) % _P
+_BASE_X = _recover_x(_BASE_Y, 0)
+assert _BASE_X is not None
+_BASE: _Point = (_BASE_X, _BASE_Y, 1, _BASE_X * _BASE_Y % _P)
+_IDENTITY = (1).to_bytes(32, "little")
+
+
+def ed25519ph_verifies(public: bytes, signature: bytes, data: bytes) -> bool:
+    """Whether ``signature`` is an Ed25519ph signature (empty context) of ``data`` by the raw 32-byte
+    Ed25519 key ``public``."""
+    if len(public) != 32 or len(signature) != 64:
+        return False
+    a = _decompress(public)
+    s = int.from_bytes(signature[32:], "little")
+    if a is None or s >= _L or _compress(_mul(8, a)) == _IDENTITY:  # no key of small order: anyone's key
+        return False
+    k = int.from_bytes(hashlib.sha512(_DOM2_PH + signature[:32] + public
+                                      + hashlib.sha512(data).digest()).digest(), "little") % _L
+    minus_a: _Point = (-a[0] % _P, a[1], a[2], -a[3] % _P)
+    return _compress(_add(_mul(s, _BASE), _mul(k, minus_a))) == signature[:32]
 
 
 def _der(key: PublicKey) -> bytes:

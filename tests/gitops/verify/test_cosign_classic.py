@@ -466,3 +466,35 @@ def test_an_identity_must_say_who_and_by_whom() -> None:
 
 def test_accept_key_takes_a_key_object(edkey: ed25519.Ed25519PrivateKey) -> None:
     assert accept_key(edkey.public_key()).fingerprint == public(edkey).fingerprint
+
+
+# RFC 8032, section 7.3: the Ed25519ph test vector ("abc")
+ED25519PH_PUBLIC = bytes.fromhex("ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf")
+ED25519PH_SIGNATURE = bytes.fromhex(
+    "98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae41"
+    "31f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406")
+
+
+def test_ed25519ph_verifies_rfc_8032s_vector_and_nothing_else() -> None:
+    from gitops.verify.keys import ed25519ph_verifies
+    assert ed25519ph_verifies(ED25519PH_PUBLIC, ED25519PH_SIGNATURE, b"abc")
+    assert not ed25519ph_verifies(ED25519PH_PUBLIC, ED25519PH_SIGNATURE, b"abd")
+    flipped = bytes([ED25519PH_SIGNATURE[0] ^ 1]) + ED25519PH_SIGNATURE[1:]
+    assert not ed25519ph_verifies(ED25519PH_PUBLIC, flipped, b"abc")
+    # S + L is the same scalar, refused as non-canonical (signature malleability)
+    s = int.from_bytes(ED25519PH_SIGNATURE[32:], "little") + 2**252 + 27742317777372353535851937790883648493
+    malleated = ED25519PH_SIGNATURE[:32] + s.to_bytes(32, "little")
+    assert not ed25519ph_verifies(ED25519PH_PUBLIC, malleated, b"abc")
+    for public, signature in ((ED25519PH_PUBLIC[:31], ED25519PH_SIGNATURE), (ED25519PH_PUBLIC, b""),
+                              (b"\xff" * 32, ED25519PH_SIGNATURE), (b"\x00" * 32, b"\x00" * 64)):
+        assert not ed25519ph_verifies(public, signature, b"abc")
+    key = accept_key(ed25519.Ed25519PublicKey.from_public_bytes(ED25519PH_PUBLIC))
+    assert key.verifies(ED25519PH_SIGNATURE, b"abc") and not key.verifies(ED25519PH_SIGNATURE, b"abcd")
+
+
+def test_a_pure_ed25519_signature_is_not_taken_for_ed25519ph(edkey: ed25519.Ed25519PrivateKey) -> None:
+    from gitops.verify.keys import ed25519ph_verifies
+    raw = edkey.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    pure = edkey.sign(b"payload")
+    assert accept_key(edkey.public_key()).verifies(pure, b"payload")
+    assert not ed25519ph_verifies(raw, pure, b"payload")
