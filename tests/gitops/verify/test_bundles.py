@@ -4,18 +4,23 @@ material: cosign's OCI attestation bundle and the sigstore-conformance bundle-ve
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from sigstore.models import TrustedRoot
 
 from gitops.errors import InputError
-from gitops.verify import bundles
+from gitops.verify import bundles, dsse
 from gitops.verify.cosign import Identity, Verdict
+from gitops.verify.keys import accept_key
 
 Shared = Callable[[str], Path]
 EMPTY_IMAGE = "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4"
@@ -151,3 +156,109 @@ def test_an_image_digest_that_is_not_one_is_a_programming_error(root: TrustedRoo
     for digest in ("latest", "sha256:" + "A" * 64, "sha512:" + "a" * 128):
         with pytest.raises(ValueError, match="not sha256"):
             bundles.verify_attestation(b"{}", digest, CODY, root=root)
+
+
+# ---- key-signed bundles (cosign 3 with --key), made here; tests/gitops/verify/test_cosign_tool.py has
+# ---- the real cosign's
+
+IMAGE = "sha256:" + "ab" * 32
+
+
+def key_bundle(private: ec.EllipticCurvePrivateKey, *, digest: str = IMAGE,
+               predicate_type: str = dsse.COSIGN_SIGN_PREDICATE, tlog: bool = False) -> dict[str, Any]:
+    statement = json.dumps({"_type": "https://in-toto.io/Statement/v1", "predicateType": predicate_type,
+                            "subject": [{"digest": {"sha256": digest.removeprefix("sha256:")}}],
+                            "predicate": {}}).encode()
+    signature = private.sign(dsse.pae(dsse.IN_TOTO_PAYLOAD_TYPE, statement), ec.ECDSA(hashes.SHA256()))
+    material: dict[str, Any] = {"publicKey": {"hint": "not trusted"}}
+    if tlog:
+        material["tlogEntries"] = [{"logIndex": "1", "kindVersion": {"kind": "dsse", "version": "0.0.1"}}]
+    return {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "verificationMaterial": material,
+            "dsseEnvelope": {"payloadType": dsse.IN_TOTO_PAYLOAD_TYPE,
+                             "payload": base64.b64encode(statement).decode(),
+                             "signatures": [{"keyid": "", "sig": base64.b64encode(signature).decode()}]}}
+
+
+def test_pae_is_dsses_encoding() -> None:
+    # the DSSE specification's example (protocol.md)
+    assert dsse.pae("http://example.com/HelloWorld", b"hello world") == \
+        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+
+
+def test_a_key_signed_bundle_verifies_for_its_key_image_and_predicate_only() -> None:
+    private, other = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    key, wrong = accept_key(private.public_key()), accept_key(other.public_key())
+    raw = json.dumps(key_bundle(private))
+    verdict = bundles.verify_key_bundle(raw, IMAGE, key, predicate_type=dsse.COSIGN_SIGN_PREDICATE,
+                                        require_tlog=False)
+    assert (verdict.ok, verdict.signer) == (True, key.fingerprint)
+    assert bundles.verify_key_bundle(raw, IMAGE, wrong, predicate_type=dsse.COSIGN_SIGN_PREDICATE,
+                                     require_tlog=False).code == "bad-signature"
+    other_image = "sha256:" + "cd" * 32
+    assert bundles.verify_key_bundle(raw, other_image, key, predicate_type=dsse.COSIGN_SIGN_PREDICATE,
+                                     require_tlog=False).code == "digest-mismatch"
+    assert bundles.verify_key_bundle(raw, IMAGE, key, predicate_type="https://slsa.dev/provenance/v1",
+                                     require_tlog=False).code == "predicate-mismatch"
+    no_entry = bundles.verify_key_bundle(raw, IMAGE, key, predicate_type=dsse.COSIGN_SIGN_PREDICATE,
+                                         require_tlog=True)
+    assert no_entry.code == "no-tlog" and "transparency log required" in no_entry.reason
+    # an entry is there, but the log entries of key-signed bundles are not verified yet: fail closed
+    logged = bundles.verify_key_bundle(json.dumps(key_bundle(private, tlog=True)), IMAGE, key,
+                                       predicate_type=dsse.COSIGN_SIGN_PREDICATE, require_tlog=True)
+    assert logged.code == "bad-tlog" and "not verified yet" in logged.reason
+
+
+def test_bundles_that_are_not_key_signed_dsse_are_refused_by_key(shared: Shared) -> None:
+    key = accept_key(ec.generate_private_key(ec.SECP256R1()).public_key())
+    keyless = shared("cosign/bundles/oci-attestation.sigstore.json").read_bytes()
+    verdict = bundles.verify_key_bundle(keyless, EMPTY_IMAGE, key, predicate_type=dsse.COSIGN_SIGN_PREDICATE,
+                                        require_tlog=False)
+    assert verdict.code == "not-key-signed"
+    message = key_bundle(ec.generate_private_key(ec.SECP256R1()))
+    del message["dsseEnvelope"]
+    message["messageSignature"] = {"messageDigest": {"algorithm": "SHA2_256", "digest": ""}, "signature": ""}
+    verdict = bundles.verify_key_bundle(json.dumps(message), IMAGE, key,
+                                        predicate_type=dsse.COSIGN_SIGN_PREDICATE, require_tlog=False)
+    assert verdict.code == "bad-payload" and "names no image" in verdict.reason
+
+
+def test_hostile_key_bundles_are_values_not_exceptions() -> None:
+    private = ec.generate_private_key(ec.SECP256R1())
+    key = accept_key(private.public_key())
+    good = key_bundle(private)
+    envelope = good["dsseEnvelope"]
+    variants: list[Any] = [
+        b"", b"null", b"[]", b"{}", b"\xff\xfe", b"{" * 10000, b'"a string"',
+        {**good, "mediaType": 7}, {**good, "mediaType": "application/json"},
+        {**good, "verificationMaterial": []}, {**good, "verificationMaterial": {"publicKey": "k"}},
+        {**good, "dsseEnvelope": None}, {**good, "dsseEnvelope": []}, {**good, "dsseEnvelope": "x"},
+        {**good, "dsseEnvelope": {**envelope, "payload": "%%%"}},
+        {**good, "dsseEnvelope": {**envelope, "payload": 1}},
+        {**good, "dsseEnvelope": {**envelope, "payloadType": None}},
+        {**good, "dsseEnvelope": {**envelope, "signatures": []}},
+        {**good, "dsseEnvelope": {**envelope, "signatures": "sig"}},
+        {**good, "dsseEnvelope": {**envelope, "signatures": [None, {"sig": 5}]}},
+        {**good, "dsseEnvelope": {**envelope, "signatures": [{"sig": "%%%"}]}},
+        {**good, "dsseEnvelope": {**envelope, "signatures": [{"sig": "AAAA"}] * 1000}},
+    ]
+    for variant in variants:
+        raw = variant if isinstance(variant, bytes) else json.dumps(variant)
+        verdict = bundles.verify_key_bundle(raw, IMAGE, key, predicate_type=dsse.COSIGN_SIGN_PREDICATE,
+                                            require_tlog=False)
+        expected = {"invalid-bundle", "malformed", "unsigned", "bad-signature"}
+        assert not verdict.ok and verdict.code in expected, (str(variant)[:80], verdict)
+    # signed, but the statement is not one: read only after the signature holds
+    for payload_type, statement in (("text/plain", b"{}"), (dsse.IN_TOTO_PAYLOAD_TYPE, b"[" * 5000),
+                                    (dsse.IN_TOTO_PAYLOAD_TYPE, b'{"_type": "other"}'),
+                                    (dsse.IN_TOTO_PAYLOAD_TYPE,
+                                     b'{"_type": "https://in-toto.io/Statement/v1", "subject": 5}')):
+        signature = private.sign(dsse.pae(payload_type, statement), ec.ECDSA(hashes.SHA256()))
+        raw = json.dumps({"payloadType": payload_type, "payload": base64.b64encode(statement).decode(),
+                          "signatures": [{"sig": base64.b64encode(signature).decode()}]})
+        verdict = dsse.verify_envelope(raw, IMAGE, key, predicate_type=None)
+        assert not verdict.ok and verdict.code in {"bad-payload", "digest-mismatch"}, verdict
+    assert bundles.verify_key_bundle(b" " * (bundles.MAX_BUNDLE_BYTES + 1), IMAGE, key,
+                                     predicate_type=dsse.COSIGN_SIGN_PREDICATE, require_tlog=False).code \
+        == "too-large"
+    assert dsse.verify_envelope(b" " * (dsse.MAX_ENVELOPE_BYTES + 1), IMAGE, key,
+                                predicate_type=None).code == "too-large"
