@@ -716,6 +716,19 @@ def test_cose_every_truncation_and_bit_flip_is_a_verdict(pki: Pki, tmp_path: Pat
     assert {"malformed", "bad-signature"} <= codes
 
 
+def test_a_certificate_of_an_unknown_x509_version_is_a_verdict(pki: Pki, tmp_path: Path) -> None:
+    # cryptography raises InvalidVersion (not a ValueError) for it: once an escaping exception
+    der = pki.leaf.public_bytes(serialization.Encoding.DER)
+    assert b"\xa0\x03\x02\x01\x02" in der  # [0] EXPLICIT version v3
+    bad = der.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x43", 1)
+    jws = json.loads(pki.envelope())
+    jws["header"]["x5c"][0] = base64.b64encode(bad).decode()
+    stores = pki.store(tmp_path)
+    for verdict in (verify(json.dumps(jws).encode(), stores),
+                    verify_cose(cose_envelope(pki, unprotected={33: [bad]}), stores)):
+        assert verdict.code == "bad-certificate" and "x5c[0] is not a DER certificate" in verdict.reason
+
+
 def test_huge_cose_envelope(pki: Pki, tmp_path: Path) -> None:
     huge = cose_envelope(pki, unprotected={"pad": b"\x00" * MAX_ENVELOPE_BYTES})
     verdict = verify_cose(huge, pki.store(tmp_path))
