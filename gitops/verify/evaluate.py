@@ -10,10 +10,12 @@ For one image (:meth:`ImageVerifier.verify_image`) it:
    (pin it with :func:`gitops.verify.images.pin_digests`), with no time-of-check/time-of-use gap;
 2. selects the policies that apply to the application and cluster (their label selectors; a policy
    in ``mode: off`` is skipped), and in each the rules whose globs match the image;
-3. evaluates every matching rule: ``keys`` (a classic signature verified by any one key),
+3. evaluates every matching rule: ``keys`` (a classic signature, or cosign 3's key-signed Sigstore
+   bundle found through the referrers API or its tag fallback, verified by any one key),
    ``keyless`` (a classic signature by any one identity), ``attestations`` (for each predicate type,
-   a Sigstore bundle found through the referrers API, or its tag fallback, whose in-toto subject is
-   the digest, signed by one of the keyless identities), ``notation`` (a Notation signature found
+   an in-toto statement whose subject is the digest: a Sigstore bundle signed by one of the keyless
+   identities or keys, or a DSSE layer of the classic ``sha256-<hex>.att`` tag signed by one of the
+   keys; :mod:`gitops.verify.dsse`), ``notation`` (a Notation signature found
    through the referrers, judged by :func:`gitops.verify.notation.verify_notation` under the rule's
    trust policy and trust store); every requirement a rule names must hold, and every matching rule
    must pass. An image no rule of a policy matches gets that policy's ``defaultAction``;

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from gitops.cli.verify import load_policies
 from gitops.clock import ManualClock
 from gitops.config.verification import VerificationPolicy
 from gitops.verify import bundles, dsse
@@ -292,6 +294,26 @@ def test_an_attestation_of_another_image_is_refused(
     assert f"attestation 0: digest-mismatch: the statement's subjects ['{first.digest[7:]}'] do not " \
            f"include the image {second.digest}" in failed.reason
     assert "bundle 0: digest-mismatch" in failed.reason
+
+
+def test_the_documented_policy_accepts_what_the_documented_commands_make(
+        registry: Registry, pusher: Pusher, client: RegistryClient, cosign: Cosign,
+        keys: dict[str, tuple[Path, Path]], predicate: Path, tmp_path: Path) -> None:
+    """docs/verification-signatures.md: its policy block, cosign 3's default commands."""
+    docs = Path(__file__).resolve().parents[3] / "docs" / "verification-signatures.md"
+    (block,) = re.findall(r"```yaml\n(.*?)```", docs.read_text(), re.S)
+    (tmp_path / "policy.yaml").write_text(block)
+    (tmp_path / "cosign.pub").write_bytes(keys["p256"][1].read_bytes())
+    (policy,) = load_policies(str(tmp_path / "policy.yaml"))
+    _, ref = pushed_image(pusher, registry, "team/documented", "v1")
+    verifier = ImageVerifier([policy], client, clock=ManualClock())
+    assert verifier.verify_image(parse(ref)).status == "refused"  # not signed yet
+    cosign.sign(keys["p256"][0], ref, bundle=True)
+    cosign.attest(keys["p256"][0], ref, predicate, "slsaprovenance1", bundle=True)
+    verdict = ImageVerifier([policy], client, clock=ManualClock()).verify_image(
+        parse(f"{registry.host}/team/documented:v1"))
+    assert verdict.status == "verified", verdict.reasons
+    assert [r.name for r in verdict.rules[0].requirements] == ["keys", f"attestation {SLSA}"]
 
 
 # ---- hostile ----------------------------------------------------------------------------------------
