@@ -43,7 +43,7 @@ from gitops.outcome import Trace
 from gitops.plan import RefKey
 from gitops.render import RemoteLoader, Renderer
 from gitops.render.manifests import prepare, validate
-from gitops.results import FieldDrift, ObjectResult, Span
+from gitops.results import FieldDrift, ImageCheck, ObjectResult, Span
 from gitops.vocabulary import Action, HealthStatus, ObjectRef, SyncStatus, Target, Trigger
 from renderers.manifest import Manifest
 
@@ -63,7 +63,7 @@ def reconcile(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
             seen.rendered_from(manifests, ports.source.commit_time(request.repository, revision))
             span["objects"] = str(len(manifests))
         with trace("verify") as span:
-            checked = ports.verifier.verify(manifests, target)
+            checked = verify_images(ports.verifier, manifests, target, seen)
             if checked is not None:
                 span["images"] = str(checked.images)
                 if checked.manifests is not None:  # images pinned to the digests that were verified
@@ -173,6 +173,7 @@ class ReconcileResult:
     rendered: str = ""                    # those manifests as YAML, Secret values masked, bounded
     rendered_truncated: bool = False      # documents were left out of ``rendered`` (over its bound)
     corrected: tuple[FieldDrift, ...] = ()  # drift found before the write that the write undid
+    verification: tuple[ImageCheck, ...] | None = None  # the verdict per image (None: not verified)
 
     @property
     def error(self) -> str | None:
@@ -189,7 +190,9 @@ class ReconcileResult:
                 "temporary": self.temporary, "started": self.started.isoformat(),
                 "finished": self.finished.isoformat(), "applied": self.applied,
                 "spans": [s.to_dict() for s in self.spans], "commit_time": self.commit_time,
-                "manifests_digest": self.manifests_digest}
+                "manifests_digest": self.manifests_digest,
+                "verification": None if self.verification is None
+                else [c.to_dict() for c in self.verification]}
 
 
 @dataclass
@@ -199,6 +202,7 @@ class Seen:
     revision: str | None = None
     commit_time: float | None = None
     rendered: outcome.Rendered = field(default_factory=outcome.Rendered)
+    verification: tuple[ImageCheck, ...] | None = None  # None: no policy verified this target
 
     def rendered_from(self, manifests: list[Manifest], commit_time: float | None) -> None:
         self.commit_time, self.rendered = commit_time, outcome.rendered(manifests)
@@ -207,10 +211,20 @@ class Seen:
         """The result's trace fields (keyword arguments of :class:`ReconcileResult`)."""
         return {"spans": tuple(trace.spans), "commit_time": self.commit_time,
                 "manifests_digest": self.rendered.digest, "rendered": self.rendered.text,
-                "rendered_truncated": self.rendered.truncated}
+                "rendered_truncated": self.rendered.truncated, "verification": self.verification}
 
 
 # -- the steps ------------------------------------------------------------------------------------
+def verify_images(verifier: verify.Verifier, manifests: list[Manifest], target: Target,
+                  seen: Seen) -> verify.Verification | None:
+    """The verifier's verdicts, kept in ``seen`` whether they let the sync go on or stop it (raised)."""
+    checked = verifier.verify(manifests, target)
+    seen.verification = checked.checks if checked is not None else None
+    if checked is not None and checked.failure is not None:
+        raise checked.failure
+    return checked
+
+
 def changed(results: list[ObjectResult]) -> int:
     return sum(1 for r in results if r.action not in (Action.UNCHANGED, Action.SKIPPED))
 

@@ -6,7 +6,8 @@ API. Every value is a frozen dataclass using the shared vocabulary of gitops/voc
 cross processes (``to_dict``) without carrying live API objects. Field values are already masked when they
 belong to a Secret: nothing here can leak a secret value into logs or output. What the state store keeps
 of them are their bounded, stored forms (``gitops.state.model.ObjectRecord``, ``DriftRecord``,
-``SpanRecord``). :class:`Span` is one stage of a reconcile as the engine timed it (its trace).
+``SpanRecord``). :class:`Span` is one stage of a reconcile as the engine timed it (its trace);
+:class:`ImageCheck` is the verification verdict for one image the target would run.
 """
 
 from __future__ import annotations
@@ -77,3 +78,29 @@ class Span:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "start": self.start, "duration": self.duration, "error": self.error,
                 "attributes": dict(self.attributes)}
+
+
+@dataclass(frozen=True)
+class ImageCheck:
+    """The verification verdict for one image of a target (gitops.verify): ``status`` is ``verified``,
+    ``warned`` (a ``mode: warn`` rule failed; applied anyway), ``allowed`` (no rule applies and the
+    default allows it), ``skipped`` (``mode: off``), ``refused`` or ``temporary`` (the registry failed;
+    retried). ``digest`` is what was verified (and pinned, when the policy pins), ``signers`` who signed
+    it (a key's fingerprint, a keyless identity, a Notation signer), ``reasons`` why it was refused or
+    warned, ``verified_at`` when the verdict was computed (epoch seconds; a cached verdict keeps its
+    time)."""
+
+    image: str
+    digest: str | None
+    status: str
+    signers: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    verified_at: float = 0.0
+
+    @property
+    def allowed(self) -> bool:
+        return self.status in ("verified", "warned", "allowed", "skipped")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"image": self.image, "digest": self.digest, "status": self.status,
+                "signers": list(self.signers), "reasons": list(self.reasons), "verified_at": self.verified_at}

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitops.errors import Failure, GitOpsError, InputError, StateError
-from gitops.results import FieldDrift, ObjectResult, Span
+from gitops.results import FieldDrift, ImageCheck, ObjectResult, Span
 from gitops.state import (
     Lease,
     Operation,
@@ -89,6 +89,7 @@ class FailedResult:
     commit_time: float | None = None
     manifests_digest: str | None = None
     corrected: tuple[FieldDrift, ...] = ()
+    verification: tuple[ImageCheck, ...] | None = None
     applied: bool = False
     rendered: str = ""
     rendered_truncated: bool = False

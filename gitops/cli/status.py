@@ -1,10 +1,13 @@
-"""``gitops status``: applications x clusters with sync, health, revision and last error, from state.
+"""``gitops status``: applications x clusters with sync, health, revision, images and last error, from state.
 
 Registered by gitops/cli/__init__.py discovery. Reads gitops.state only (the Redis store at
 ``--redis-url`` / ``$GITOPS_REDIS_URL``); with ``-c CONFIG`` every configured target is listed, even one
 never reconciled yet. Key design choice: a read-only view that never talks to Git or a cluster, so it
 is instant and safe to run anywhere. Exit codes: 0 every target Synced without error, 1 some target is
 OutOfSync/Unknown or failed, 2 the command itself failed (no Redis, bad configuration).
+The IMAGES column summarises the image verification verdicts of the last reconcile (``-`` when no
+policy applies); ``--images`` lists each image: its digest, verdict, who signed it and when, or why
+it was refused.
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ from gitops.config import load_config
 from gitops.state import TargetStatus, open_appsets, open_store
 from gitops.vocabulary import SyncStatus, Target
 
-COLUMNS = ("APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "AGE", "ERROR")
+COLUMNS = ("APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "IMAGES", "AGE", "ERROR")
+IMAGE_COLUMNS = ("APPLICATION", "CLUSTER", "IMAGE", "DIGEST", "VERDICT", "SIGNED BY / REASON", "AT")
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("status", help="show sync status and health of every application/cluster")
     p.add_argument("-c", "--config", help="configuration: also list targets never reconciled")
     p.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    p.add_argument("--images", action="store_true",
+                   help="list the verification verdict of every image of every target")
     p.add_argument("--redis-url", default=None, help="state Redis (default: $GITOPS_REDIS_URL)")
     p.set_defaults(func=run)
 
@@ -52,14 +58,52 @@ def rows(statuses: list[TargetStatus], now: float) -> list[tuple[str, ...]]:
     for s in statuses:
         error = (s.error or "").splitlines()[0][:80] if s.error else ""
         out.append((s.application, s.cluster, str(s.sync), str(s.health), (s.revision or "-")[:12],
-                    _age(s.reconciled_at, now), error))
+                    images_summary(s), _age(s.reconciled_at, now), error))
+    return out
+
+
+def images_summary(status: TargetStatus) -> str:
+    """The IMAGES cell: ``-`` (not verified), ``3/3 verified``, ``1/3 refused``, ``1/3 warned``,
+    ``retrying`` (the registry failed), ``allowed`` (no rule required a signature)."""
+    checks = status.verification
+    if checks is None:
+        return "-"
+    total = len(checks)
+    count = {verdict: sum(1 for c in checks if c.status == verdict)
+             for verdict in ("verified", "warned", "refused", "temporary")}
+    if count["refused"]:
+        return f"{count['refused']}/{total} refused"
+    if count["temporary"]:
+        return "retrying"
+    if count["warned"]:
+        return f"{count['warned']}/{total} warned"
+    return f"{count['verified']}/{total} verified" if count["verified"] else "allowed"
+
+
+def image_rows(statuses: list[TargetStatus], now: float) -> list[tuple[str, ...]]:
+    out: list[tuple[str, ...]] = []
+    for s in statuses:
+        for check in s.verification or ():
+            why = ", ".join(check.signers) if check.allowed else "; ".join(check.reasons)
+            if check.status == "warned":
+                why = "; ".join(check.reasons)
+            out.append((s.application, s.cluster, check.image[:80], (check.digest or "-")[:19],
+                        check.status, why.splitlines()[0][:120] if why else "-",
+                        _age(check.verified_at, now) if check.verified_at else "-"))
     return out
 
 
 def table(statuses: list[TargetStatus], now: float | None = None) -> str:
-    body = rows(statuses, time.time() if now is None else now)
-    widths = [max(len(c), *(len(r[i]) for r in body)) if body else len(c) for i, c in enumerate(COLUMNS)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True)).rstrip()]
+    return _format(COLUMNS, rows(statuses, time.time() if now is None else now))
+
+
+def images_table(statuses: list[TargetStatus], now: float | None = None) -> str:
+    return _format(IMAGE_COLUMNS, image_rows(statuses, time.time() if now is None else now))
+
+
+def _format(columns: tuple[str, ...], body: list[tuple[str, ...]]) -> str:
+    widths = [max(len(c), *(len(r[i]) for r in body)) if body else len(c) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in body]
     return "\n".join(lines)
 
@@ -72,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     ordered = [statuses[t] for t in sorted(statuses, key=lambda t: (t.application, t.cluster))]
     if args.output == "json":
         print(json.dumps([s.to_dict() for s in ordered], indent=2, sort_keys=True))
+    elif args.images:
+        print(images_table(ordered))
     else:
         print(table(ordered))
         sets = states(open_appsets(args.redis_url))

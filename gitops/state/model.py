@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from gitops.errors import Failure
-from gitops.results import FieldDrift, ObjectResult, Span
+from gitops.results import FieldDrift, ImageCheck, ObjectResult, Span
 from gitops.vocabulary import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
 
 MAX_TEXT = 4096
@@ -34,6 +34,8 @@ MAX_CORRECTED = 100  # corrected drift kept per operation (each history entry st
 MAX_SPANS = 32
 MAX_SPAN_ATTRIBUTES = 16
 MAX_DETAIL = 256
+MAX_CHECKS = 100  # image verdicts kept per target
+MAX_REASONS = 8
 
 
 def clip(text: object, limit: int = MAX_TEXT) -> str:
@@ -177,6 +179,7 @@ class TargetStatus:
     operation: str | None = None
     reconciled_at: float = 0.0
     failure: Failure | None = None  # the typed failure; ``error``/``temporary`` repeat its message/flag
+    verification: tuple[ImageCheck, ...] | None = None  # the verdict per image; None: not verified
 
     @property
     def target(self) -> Target:
@@ -195,7 +198,18 @@ class TargetStatus:
             drift=tuple(DriftRecord.from_dict(d) for d in data.get("drift", ())),
             error=data.get("error"), temporary=bool(data.get("temporary", False)),
             operation=data.get("operation"), reconciled_at=float(data.get("reconciled_at", 0.0)),
-            failure=_failure_from(data.get("failure")))
+            failure=_failure_from(data.get("failure")),
+            verification=_checks_from(data.get("verification")))
+
+
+def _checks_from(data: object) -> tuple[ImageCheck, ...] | None:
+    if not isinstance(data, list):
+        return None
+    return tuple(ImageCheck(image=str(d.get("image", "")), digest=_str_opt(d.get("digest")),
+                            status=str(d.get("status", "")), signers=tuple(map(str, d.get("signers", ()))),
+                            reasons=tuple(map(str, d.get("reasons", ()))),
+                            verified_at=_opt_float(d.get("verified_at")) or 0.0)
+                 for d in data if isinstance(d, Mapping))
 
 
 @dataclass(frozen=True)
@@ -307,6 +321,8 @@ class ResultLike(Protocol):
     def corrected(self) -> Sequence[FieldDrift]: ...
     @property
     def applied(self) -> bool: ...
+    @property
+    def verification(self) -> Sequence[ImageCheck] | None: ...
 
 
 def object_record(obj: ObjectResult) -> ObjectRecord:
@@ -319,6 +335,17 @@ def drift_record(item: FieldDrift) -> DriftRecord:
                        predicted=_value_text(item.predicted),
                        manager=None if item.manager is None else clip(item.manager, 256),
                        changed_at=_opt_float(item.changed_at))
+
+
+def check_record(check: ImageCheck) -> ImageCheck:
+    """An image's verdict as stored: image, digest and signers clipped, at most :data:`MAX_REASONS`
+    reasons of :data:`MAX_VALUE` characters (a registry's hostile message cannot grow the record)."""
+    return ImageCheck(image=clip(check.image, 512),
+                      digest=None if check.digest is None else clip(check.digest, 160),
+                      status=clip(check.status, 32),
+                      signers=tuple(clip(s, 512) for s in check.signers[:MAX_REASONS]),
+                      reasons=tuple(clip(r, MAX_VALUE) for r in check.reasons[:MAX_REASONS]),
+                      verified_at=_opt_float(check.verified_at) or 0.0)
 
 
 def span_record(span: Span) -> SpanRecord:
@@ -345,7 +372,8 @@ def records_from_result(result: ResultLike, *, operation_id: str, trigger: Trigg
         sync=SyncStatus(result.sync), health=HealthStatus(result.health), drift_count=len(drift),
         drift=tuple(drift_record(d) for d in drift[:MAX_DRIFT]), error=error,
         temporary=failure is not None and failure.temporary, operation=operation_id, reconciled_at=finished,
-        failure=failure)
+        failure=failure, verification=None if result.verification is None else tuple(
+            check_record(c) for c in result.verification[:MAX_CHECKS]))
     operation = Operation(
         id=operation_id, application=status.application, cluster=status.cluster, trigger=trigger,
         phase=OperationPhase.SUCCEEDED if failure is None else OperationPhase.FAILED,
@@ -362,7 +390,9 @@ def records_from_result(result: ResultLike, *, operation_id: str, trigger: Trigg
 
 
 def carry_forward(previous: TargetStatus | None, new: TargetStatus) -> TargetStatus:
-    """Keep the last good revision when a failed reconcile could not resolve one (Git unreachable)."""
+    """Keep the last good revision (and the verdicts on its images) when a failed reconcile could not
+    resolve one (Git unreachable)."""
     if previous is not None and new.revision is None and previous.revision is not None:
-        return replace(new, revision=previous.revision)
+        return replace(new, revision=previous.revision,
+                       verification=new.verification or previous.verification)
     return new

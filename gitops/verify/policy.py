@@ -8,11 +8,12 @@ that apply to the target (the application's and the cluster's labels), and asks 
 :class:`~gitops.verify.evaluate.ImageVerifier` for a verdict per distinct image.
 
 Key design choice: fail closed, per target. Any image refused, any image field that is not a valid
-reference, or any verdict the registry could not give (temporary) stops the reconcile of that target
-with :class:`gitops.errors.VerificationFailed`, naming each image and why, so nothing is applied to
-that cluster and its status says so; a temporary registry failure is a temporary error (the workers
-retry, after the registry's Retry-After). Warnings (``mode: warn``) never stop it: they are returned
-to the engine, which records them on the operation's ``verify`` span.
+reference, or any verdict the registry could not give (temporary) stops the reconcile of that target:
+the returned :class:`~gitops.verify.Verification` carries a :class:`gitops.errors.VerificationFailed`,
+naming each image and why, which the engine raises after keeping the verdicts, so nothing is applied
+to that cluster and its status says why per image; a temporary registry failure is a temporary error
+(the workers retry, after the registry's Retry-After). Warnings (``mode: warn``) never stop it: they
+are returned to the engine, which records them on the operation's ``verify`` span.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from gitops.config.verification import VerificationPolicy
 from gitops.domain import Fleet
 from gitops.env import ENV_REGISTRY_AUTH, ENV_REGISTRY_PLAIN_HTTP
 from gitops.errors import VerificationFailed
+from gitops.results import ImageCheck
 from gitops.verify import Verification
 from gitops.verify.evaluate import ImageVerdict, ImageVerifier, Registry
 from gitops.verify.images import collect_images, distinct, pin_digests
@@ -58,22 +60,37 @@ class PolicyVerifier:
         refs = distinct(uses)
         verdicts = self.images.verify_all(refs, application_labels=app_labels, cluster_labels=cluster_labels)
         refused = [v for v in verdicts if not v.allowed]
+        now = self.images.clock.now()
+        checks = tuple(ImageCheck(use.reference[:500], None, "refused", (), (f"{use.obj}: {use.error}",), now)
+                       for use in uses if use.error) + tuple(image_check(v) for v in verdicts)
         if problems or refused:
-            raise _failure(problems, refused, len(verdicts))
+            return Verification(len(verdicts), checks=checks,
+                                failure=_failure(problems, refused, len(verdicts)))
         warnings = tuple(f"{v.image}: {w}" for v in verdicts for w in v.warnings)
         signed = tuple(f"{v.image}@{v.digest} by {', '.join(v.signers)}" for v in verdicts
                        if v.status == "verified" and v.digest)
         pinned = None
         if any(p.pin_digests for p in applying):  # what runs is exactly the digest that was verified
             resolved = {ref.canonical: v.digest for ref, v in zip(refs, verdicts, strict=True) if v.digest}
-            pinned = pin_digests(manifests, resolved, paths)
-        return Verification(len(verdicts), warnings, signed, pinned)
+            try:
+                pinned = pin_digests(manifests, resolved, paths)
+            except VerificationFailed as exc:
+                return Verification(len(verdicts), warnings, signed, checks=checks, failure=exc)
+        return Verification(len(verdicts), warnings, signed, pinned, checks)
 
     def close(self) -> None:
         """Close the registry's connections (a command that verified once; workers keep them)."""
         close = getattr(self.images.registry, "close", None)
         if callable(close):
             close()
+
+
+def image_check(verdict: ImageVerdict) -> ImageCheck:
+    """The status's form of a verdict: who signed, or why it was refused or warned."""
+    reasons = (verdict.reasons if not verdict.allowed
+               else verdict.warnings if verdict.status == "warned" else ())
+    return ImageCheck(verdict.image, verdict.digest, verdict.status, verdict.signers, reasons,
+                      verdict.verified_at)
 
 
 def _failure(problems: list[str], refused: list[ImageVerdict], total: int) -> VerificationFailed:

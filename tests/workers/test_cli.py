@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -254,9 +255,44 @@ def filled(rclient: redis.Redis, redis_server: RedisServer, monkeypatch: pytest.
 def test_status_table_and_exit_code(filled: RedisStore, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status"]) == 1  # api is OutOfSync
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "AGE", "ERROR"]
-    assert out[1].split()[:5] == ["api", "prod", "OutOfSync", "Healthy", "0123456789ab"]
+    assert out[0].split() == ["APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "IMAGES", "AGE",
+                              "ERROR"]
+    assert out[1].split()[:6] == ["api", "prod", "OutOfSync", "Healthy", "0123456789ab", "-"]
     assert out[1].rstrip().endswith("boom") and out[2].split()[:3] == ["web", "prod", "Synced"]
+
+
+def test_status_shows_the_image_verdicts(rclient: redis.Redis, redis_server: RedisServer,
+                                         capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitops.results import ImageCheck
+    from gitops.state import Operation
+    from gitops.vocabulary import OperationPhase, Trigger
+
+    monkeypatch.setenv("GITOPS_REDIS_URL", redis_server.url)
+    store = RedisStore(rclient)
+    signed = ImageCheck("127.0.0.1:5000/web:1", "sha256:" + "a" * 64, "verified", ("key SHA256:k1",), (),
+                        time.time())
+    unsigned = ImageCheck("127.0.0.1:5000/side:2", "sha256:" + "b" * 64, "refused", (),
+                          ("policy p rule r: keys: no cosign signature",), time.time())
+    for app, checks, error in (("web", (signed,), None), ("db", None, None),
+                               ("api", (signed, unsigned), "1 of 2 image(s) refused")):
+        status = TargetStatus(app, "prod", revision="0" * 40, sync=SyncStatus.SYNCED, error=error,
+                              reconciled_at=1.0, verification=checks)
+        store.record(status, Operation(f"op-{app}", app, "prod", Trigger.POLL, OperationPhase.SUCCEEDED))
+    assert main(["status"]) == 1
+    table = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:4]}
+    assert table["web"][5:7] == ["1/1", "verified"] and table["api"][5:7] == ["1/2", "refused"]
+    assert table["db"][5] == "-"
+    assert main(["status", "--images"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:5] == ["APPLICATION", "CLUSTER", "IMAGE", "DIGEST", "VERDICT"]
+    assert len(lines) == 4  # db was not verified: no image rows
+    refused = next(line for line in lines if "side:2" in line)
+    assert "refused" in refused and "no cosign signature" in refused
+    assert "key SHA256:k1" in next(line for line in lines if line.startswith("web"))
+    assert main(["status", "-o", "json"]) == 1
+    rows = {r["application"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["api"]["verification"][1]["status"] == "refused" and rows["db"]["verification"] is None
 
 
 def test_status_json_lists_configured_targets_never_reconciled(filled: RedisStore, tmp_path: Path,

@@ -26,7 +26,7 @@ from typing import Any
 import redis
 
 from gitops.errors import ClusterUnavailable, Failure, SourceUnavailable
-from gitops.results import FieldDrift, ObjectResult, Span
+from gitops.results import FieldDrift, ImageCheck, ObjectResult, Span
 from gitops.state import RedisStore
 from gitops.vocabulary import HealthStatus, SyncStatus, Target, Trigger
 from workers.ports import Runtime, TargetInfo
@@ -52,6 +52,7 @@ class Result:
     rendered: str = ""
     rendered_truncated: bool = False
     corrected: tuple[FieldDrift, ...] = ()
+    verification: tuple[ImageCheck, ...] | None = None
     applied: bool = False
 
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 
 from gitops.errors import Failure
-from gitops.results import FieldDrift, ObjectResult, Span
+from gitops.results import FieldDrift, ImageCheck, ObjectResult, Span
 from gitops.state.model import (
     MAX_DETAIL,
     MAX_SPAN_ATTRIBUTES,
@@ -42,6 +42,7 @@ class Result:
     commit_time: float | None = 50.0
     manifests_digest: str | None = "f" * 64
     corrected: tuple[FieldDrift, ...] = ()
+    verification: tuple[ImageCheck, ...] | None = None
     applied: bool = False
 
 
@@ -148,3 +149,24 @@ def test_an_operation_says_whether_it_wrote() -> None:
     old = wrote.to_dict()
     del old["applied"]
     assert Operation.from_dict(old).applied is None  # written before it was kept: not known
+
+
+def test_image_verdicts_are_kept_on_the_status_bounded_and_read_back() -> None:
+    good = ImageCheck("reg.example/web:1", "sha256:" + "a" * 64, "verified", ("key SHA256:abc",), (), 99.0)
+    hostile = ImageCheck("reg.example/x:" + "y" * 5000, None, "refused", ("s",) * 50, ("r" * 9000,) * 50, 1.0)
+    status, _ = records_from_result(Result(verification=(good, hostile) + (good,) * 200), operation_id="o",
+                                    trigger=Trigger.POLL)
+    assert status.verification is not None and len(status.verification) == 100
+    assert status.verification[0] == good
+    stored = status.verification[1]
+    assert len(stored.image) <= 512 and len(stored.signers) == 8 and len(stored.reasons) == 8
+    assert all(len(r) <= 1024 for r in stored.reasons)
+    again = TargetStatus.from_dict(json.loads(json.dumps(status.to_dict())))
+    assert again == status
+    unverified, _ = records_from_result(Result(), operation_id="o", trigger=Trigger.POLL)
+    assert unverified.verification is None
+    old = status.to_dict()
+    del old["verification"]
+    assert TargetStatus.from_dict(old).verification is None  # written before it was kept
+    junk = {**status.to_dict(), "verification": [{"image": 5, "signers": [1], "verified_at": "x"}, "no"]}
+    assert TargetStatus.from_dict(junk).verification == (ImageCheck("5", None, "", ("1",), (), 0.0),)

@@ -10,7 +10,7 @@ import pytest
 
 from gitops.engine import ReconcileResult
 from gitops.errors import Failure, StateError
-from gitops.results import FieldDrift, ObjectResult, Span
+from gitops.results import FieldDrift, ImageCheck, ObjectResult, Span
 from gitops.state import InMemoryStore, RedisStore, TargetStatus, carry_forward, records_from_result
 from gitops.state.model import MAX_OBJECTS, MAX_TEXT
 from gitops.vocabulary import Action, HealthStatus, ObjectRef, OperationPhase, SyncStatus, Target, Trigger
@@ -36,6 +36,7 @@ class FakeResult:
     commit_time: float | None = None
     manifests_digest: str | None = None
     corrected: tuple[FieldDrift, ...] = ()
+    verification: tuple[ImageCheck, ...] | None = None
     applied: bool = False
 
 
