@@ -93,6 +93,8 @@ def _target_detail(ctx: WebContext, target: Target, configured: bool, limit: int
         cluster=target.cluster, configured=configured,
         status=None if status is None else models.TargetSummary.of(status), drift=drift,
         drift_dropped=0 if status is None else max(0, status.drift_count - len(status.drift)),
+        images=None if status is None or status.verification is None
+        else [models.ImageVerdictInfo.of(c) for c in status.verification],
         last_operation=None if last is None else models.OperationDetail.of(last),
         history=[models.OperationDetail.of(o) for o in ops])
 

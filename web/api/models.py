@@ -12,12 +12,14 @@ their kubeconfig or tokens; repository URLs are redacted).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from gitops.domain import Application, Cluster
 from gitops.errors import Failure
+from gitops.results import ImageCheck
 from gitops.state.index import TargetCounts
 from gitops.state.model import DriftRecord, ObjectRecord, Operation, SpanRecord, TargetStatus
 from gitops.vocabulary import HealthStatus, OperationPhase, SyncStatus, Trigger
@@ -74,6 +76,43 @@ class FailureInfo(Model):
                            retry_after=failure.retry_after)
 
 
+class ImageVerdictInfo(Model):
+    """The verification verdict for one image of a target (docs/verification.md)."""
+
+    image: str = Field(description="the reference as the manifests name it")
+    digest: str | None = Field(default=None, description="the digest verified (null: not resolved)")
+    status: str = Field(description="verified, warned, allowed, skipped, refused or temporary")
+    signers: list[str] = Field(description="who signed it: a key fingerprint, a keyless identity, a Notation "
+                                           "signer")
+    reasons: list[str] = Field(description="why it was refused or warned")
+    verified_at: float = Field(description="epoch seconds of the verdict")
+
+    @staticmethod
+    def of(check: ImageCheck) -> ImageVerdictInfo:
+        return ImageVerdictInfo(image=check.image, digest=check.digest, status=check.status,
+                                signers=list(check.signers), reasons=list(check.reasons),
+                                verified_at=check.verified_at)
+
+
+class VerificationSummary(Model):
+    """How the images of the last reconcile fared: counts per verdict (``images`` lists them on a
+    target's detail)."""
+
+    images: int
+    verified: int
+    warned: int
+    refused: int = Field(description="refused by a policy, or not verifiable now (temporary)")
+
+    @staticmethod
+    def of(checks: Sequence[ImageCheck] | None) -> VerificationSummary | None:
+        if checks is None:
+            return None
+        return VerificationSummary(images=len(checks),
+                                   verified=sum(1 for c in checks if c.status == "verified"),
+                                   warned=sum(1 for c in checks if c.status == "warned"),
+                                   refused=sum(1 for c in checks if not c.allowed))
+
+
 class TargetSummary(Model):
     """One target (application x cluster) in a list: its status without the drift itself."""
 
@@ -89,6 +128,8 @@ class TargetSummary(Model):
     failure: FailureInfo | None = None
     operation: str | None = Field(default=None, description="id of the operation that wrote this status")
     reconciled_at: float = Field(description="epoch seconds; 0 when never reconciled")
+    verification: VerificationSummary | None = Field(
+        default=None, description="image verification of the last reconcile; null when no policy applies")
 
     @staticmethod
     def of(status: TargetStatus) -> TargetSummary:
@@ -99,7 +140,7 @@ class TargetSummary(Model):
             revision=status.revision, sync=status.sync, health=status.health,
             drift_count=status.drift_count, failed=failed, error=error,
             failure=FailureInfo.of(status.failure), operation=status.operation,
-            reconciled_at=status.reconciled_at)
+            reconciled_at=status.reconciled_at, verification=VerificationSummary.of(status.verification))
 
 
 class Counts(Model):
@@ -298,6 +339,8 @@ class ApplicationTarget(Model):
     status: TargetSummary | None = Field(default=None, description="null until the first reconcile")
     drift: list[DriftItem]
     drift_dropped: int = Field(description="drifted fields beyond the stored limit, not listed")
+    images: list[ImageVerdictInfo] | None = Field(
+        default=None, description="the verification verdict of each image; null when no policy applies")
     last_operation: OperationDetail | None = Field(
         None, description="the operation that wrote the status: its objects with health and its trace")
     history: list[OperationDetail] = Field(description="newest first")

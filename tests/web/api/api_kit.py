@@ -19,6 +19,7 @@ from starlette.requests import Request
 
 from gitops.domain import Application, AppSource, Cluster, Destination, Fleet, Repository, SyncPolicy
 from gitops.errors import Failure
+from gitops.results import ImageCheck
 from gitops.state import DriftRecord, ObjectRecord, Operation, RedisStore, TargetStatus
 from gitops.state.access import RedisAuditLog
 from gitops.state.model import SpanRecord
@@ -89,12 +90,13 @@ def status_of(app: str, cluster: str, *, sync: SyncStatus = SyncStatus.SYNCED,
               health: HealthStatus = HealthStatus.HEALTHY, revision: str | None = REV_A,
               drift: Sequence[DriftRecord] = (), drift_count: int | None = None,
               failure: Failure | None = None, operation: str | None = None, at: float = 1000.0,
-              ) -> TargetStatus:
+              verification: tuple[ImageCheck, ...] | None = None) -> TargetStatus:
     return TargetStatus(application=app, cluster=cluster, revision=revision, sync=sync, health=health,
                         drift_count=len(drift) if drift_count is None else drift_count, drift=tuple(drift),
                         error=None if failure is None else failure.message,
                         temporary=failure is not None and failure.temporary,
-                        operation=operation or f"op-{app}-{cluster}", reconciled_at=at, failure=failure)
+                        operation=operation or f"op-{app}-{cluster}", reconciled_at=at, failure=failure,
+                        verification=verification)
 
 
 def operation_of(app: str, cluster: str, *, op_id: str | None = None, revision: str | None = REV_A,

@@ -8,6 +8,7 @@ import pytest
 from api_kit import OPERATOR, REV_A, REV_B, TEAM_A, VIEWER, World
 
 from gitops.errors import Failure
+from gitops.results import ImageCheck
 from gitops.state import DriftRecord, ObjectRecord
 from gitops.state.index import RenderedManifests
 from gitops.state.model import SpanRecord
@@ -87,7 +88,29 @@ def test_history_is_bounded_by_the_parameter(world: World) -> None:
 def test_never_reconciled_application_has_its_cluster_without_status(world: World) -> None:
     body = world.client.get("/api/v1/applications/api", headers=VIEWER).json()
     assert body["targets"] == [{"cluster": "prod-us", "configured": True, "status": None, "drift": [],
-                                "driftDropped": 0, "lastOperation": None, "history": []}]
+                                "driftDropped": 0, "images": None, "lastOperation": None, "history": []}]
+
+
+def test_image_verdicts_are_summarised_in_lists_and_listed_on_the_target(world: World) -> None:
+    signed = ImageCheck("reg.example/web:1", "sha256:" + "a" * 64, "verified", ("key SHA256:k1",), (), 999.0)
+    hostile = ImageCheck("reg.example/side:2<script>alert(1)</script>", None, "refused", (),
+                         ("policy team rule all: keys: no cosign signature",), 999.0)
+    world.put("web", "prod-eu", op_id="op-1", at=1000.0, revision=REV_A, verification=(signed, hostile),
+              failure=Failure("VerificationFailed", "1 of 2 image(s) refused by the policy"),
+              phase=OperationPhase.FAILED)
+    [target] = world.client.get("/api/v1/applications/web", headers=VIEWER).json()["targets"]
+    assert target["status"]["verification"] == {"images": 2, "verified": 1, "warned": 0, "refused": 1}
+    assert target["status"]["failure"]["kind"] == "VerificationFailed"
+    assert target["images"] == [
+        {"image": "reg.example/web:1", "digest": "sha256:" + "a" * 64, "status": "verified",
+         "signers": ["key SHA256:k1"], "reasons": [], "verifiedAt": 999.0},
+        {"image": "reg.example/side:2<script>alert(1)</script>", "digest": None, "status": "refused",
+         "signers": [], "reasons": ["policy team rule all: keys: no cosign signature"], "verifiedAt": 999.0}]
+    listed = world.client.get("/api/v1/targets", headers=VIEWER).json()["items"]
+    assert [t["verification"]["refused"] for t in listed if t["target"] == "web@prod-eu"] == [1]
+    world.put("web", "prod-eu", op_id="op-2", at=1001.0, revision=REV_A)  # no policy applies any more
+    [target] = world.client.get("/api/v1/applications/web", headers=VIEWER).json()["targets"]
+    assert target["status"]["verification"] is None and target["images"] is None
 
 
 def test_a_cluster_the_application_left_still_shows_its_last_status(world: World) -> None:

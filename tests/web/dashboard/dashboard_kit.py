@@ -19,6 +19,7 @@ from starlette.requests import Request
 
 from gitops.domain import Application, AppSource, Cluster, Destination, Fleet, Repository
 from gitops.errors import Failure
+from gitops.results import ImageCheck
 from gitops.state import DriftRecord, ObjectRecord, Operation, RedisStore, TargetStatus
 from gitops.state.access import RedisAuditLog
 from gitops.state.deliveries import RedisDeliveries
@@ -75,7 +76,8 @@ class Writer:
                drift: tuple[DriftRecord, ...] = (), objects: tuple[ObjectRecord, ...] = (),
                failure: Failure | None = None, spans: tuple[SpanRecord, ...] = (),
                trigger: Trigger = Trigger.POLL, trigger_detail: str | None = None,
-               at: float = NOW - 300, corrected: tuple[DriftRecord, ...] = ()) -> Operation:
+               at: float = NOW - 300, corrected: tuple[DriftRecord, ...] = (),
+               verification: tuple[ImageCheck, ...] | None = None) -> Operation:
         self.count += 1
         operation = Operation(
             id=f"op-{self.count}", application=app, cluster=cluster, trigger=trigger,
@@ -86,7 +88,7 @@ class Writer:
                               drift_count=len(drift), drift=drift,
                               error=failure.message if failure else None,
                               temporary=bool(failure and failure.temporary), operation=operation.id,
-                              reconciled_at=at, failure=failure)
+                              reconciled_at=at, failure=failure, verification=verification)
         self.store.record(status, operation)
         return operation
 

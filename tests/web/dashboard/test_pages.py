@@ -10,6 +10,7 @@ from dataclasses import replace
 from dashboard_kit import NOW, REVISION, Dashboard, fleet_of, hooks
 
 from gitops.errors import Failure
+from gitops.results import ImageCheck
 from gitops.state import DriftRecord, ObjectRecord
 from gitops.state.deliveries import Delivery, Verdict
 from gitops.state.index import RenderedManifests
@@ -129,6 +130,28 @@ def test_drift_a_heal_corrected_is_named_on_the_drift_card_and_in_history(dashbo
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert re.search(r'data-testid="corrected-count">corrected 1 drifted field: '
                      r'<code>\.data\.greeting</code> \(changed by kubectl-edit\)', html)
+
+
+def test_application_page_lists_the_verdict_of_each_image_escaped(dashboard: Dashboard) -> None:
+    signed = ImageCheck("reg.example/shop/web:1", "sha256:" + "a" * 64, "verified",
+                        ("key SHA256:k1",), (), NOW - 70)
+    refused = ImageCheck('reg.example/shop/side:2"><script>alert(1)</script>', None, "refused", (),
+                         ("policy shop rule all: keys: no signature <b>at all</b>",), NOW - 70)
+    warned = ImageCheck("docker.io/library/redis:7", "sha256:" + "b" * 64, "warned", (),
+                        ("policy shop rule hub (warn): keyless: no bundle",), NOW - 70)
+    dashboard.writer.target("checkout", "prod-eu", at=NOW - 60, verification=(signed, refused, warned),
+                            failure=Failure("VerificationFailed", "1 of 3 image(s) refused by the policy"))
+    dashboard.writer.target("checkout", "prod-us", at=NOW - 60)
+    html = dashboard.as_user("viewer").get("/applications/checkout?cluster=prod-eu").text
+    assert hooks(html, "image-row") == 3
+    assert re.findall(r'data-testid="image-row" data-verdict="([a-z-]+)"', html) == ["verified", "refused",
+                                                                                     "warned"]
+    assert '<span class="badge image-refused">refused</span>' in html
+    assert "key SHA256:k1" in html and "<script>alert(1)" not in html and "<b>at all</b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;b&gt;at all&lt;/b&gt;" in html
+    assert "<b>VerificationFailed</b>" in html  # the status's error names the kind
+    other = dashboard.as_user("viewer").get("/applications/checkout?cluster=prod-us").text
+    assert 'data-testid="images-card"' not in other  # no policy applied there
 
 
 def test_an_operation_that_only_compared_says_so(dashboard: Dashboard) -> None:
