@@ -51,10 +51,19 @@ ENV_RESYNC_SECONDS: Final = "GITOPS_RESYNC_SECONDS"
 ENV_HEALTH_RECHECK: Final = "GITOPS_HEALTH_RECHECK"
 # The beat's loop period and its leader lock (seconds).
 ENV_BEAT_TICK: Final = "GITOPS_BEAT_TICK"
-ENV_APPSET_INTERVAL: Final = "GITOPS_APPSET_INTERVAL"
-ENV_REGISTRY_AUTH: Final = "GITOPS_REGISTRY_AUTH"
-ENV_REGISTRY_PLAIN_HTTP: Final = "GITOPS_REGISTRY_PLAIN_HTTP"
 ENV_BEAT_LOCK_TTL: Final = "GITOPS_BEAT_LOCK_TTL"
+# How often (seconds) the beat sends one controller pass per ApplicationSet.
+ENV_APPSET_INTERVAL: Final = "GITOPS_APPSET_INTERVAL"
+
+# --- image verification (gitops/verify) --------------------------------------------------------------
+# A Docker config.json holding registry credentials ("auths"), read when a registry asks for them.
+ENV_REGISTRY_AUTH: Final = "GITOPS_REGISTRY_AUTH"
+# Registries (host:port, comma-separated) reached over plain HTTP: loopback ones only (tests, local).
+ENV_REGISTRY_PLAIN_HTTP: Final = "GITOPS_REGISTRY_PLAIN_HTTP"
+# Seconds a verdict that allowed an image is reused (and a tag's digest; default 300).
+ENV_VERIFY_TTL: Final = "GITOPS_VERIFY_TTL"
+# Seconds a refusal is reused (default 30): signing an image takes effect within it.
+ENV_VERIFY_REFUSED_TTL: Final = "GITOPS_VERIFY_REFUSED_TTL"
 
 # --- the web server (web/) ---------------------------------------------------------------------------
 # Anonymous visitors may read (dashboard and GET API) when set to "viewer"; unset: everyone logs in.

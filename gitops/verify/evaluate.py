@@ -31,8 +31,9 @@ seconds on the injected clock, and tag resolutions per (repository, tag) for ``r
 ``ttl``), both in bounded LRU maps. A thousand targets sharing one image verify it once, and an
 unchanged application makes no registry request within the TTL. The trade-off: a tag moved to another
 digest is noticed only after ``resolve_ttl`` (until then the digest resolved first is the one
-verified and deployed, never a mix of the two), and a signature pushed or a key file changed
-after a verdict is taken into account after ``ttl``.
+verified and deployed, never a mix of the two), and a key file changed after a verdict is taken
+into account after ``ttl``. A refusal is kept for ``refused_ttl`` only (30 s, at most ``ttl``): a
+signature pushed for a refused image is what a user waits for, and it is noticed within that time.
 
 Threads may share one verifier: concurrent requests for one image wait for a single resolution and a
 single evaluation. No I/O other than the registry calls and reading the key, trusted-root and Notation
@@ -70,6 +71,7 @@ from gitops.verify.reference import ImageRef
 
 Status = Literal["verified", "warned", "allowed", "skipped", "refused", "temporary"]
 DEFAULT_TTL = 300.0
+DEFAULT_REFUSED_TTL = 30.0  # a refusal is what a user fixes by signing: noticed soon
 DEFAULT_MAX_ENTRIES = 10_000
 MAX_SIGNATURE_LAYERS = 64  # layers of one .sig manifest read (cosign adds one per signature)
 MAX_BUNDLES = 32  # bundle referrers of one image read
@@ -231,14 +233,15 @@ class ImageVerifier:
 
     def __init__(self, policies: Sequence[VerificationPolicy], registry: Registry, *,
                  clock: Clock = SYSTEM_CLOCK, ttl: float = DEFAULT_TTL, resolve_ttl: float | None = None,
-                 max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
-        if ttl < 0 or (resolve_ttl is not None and resolve_ttl < 0):
+                 refused_ttl: float = DEFAULT_REFUSED_TTL, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+        if ttl < 0 or refused_ttl < 0 or (resolve_ttl is not None and resolve_ttl < 0):
             raise ValueError("a TTL is not negative")
         self.policies = list(policies)
         self.registry = registry
         self.clock = clock
         self.ttl = ttl
         self.resolve_ttl = ttl if resolve_ttl is None else min(resolve_ttl, ttl)
+        self.refused_ttl = min(refused_ttl, ttl)
         self._verdicts = _Cache(max_entries)
         self._digests = _Cache(max_entries)
         self._roots: dict[str | None, TrustRoot] = {}
@@ -287,7 +290,8 @@ class ImageVerifier:
                 verdict = self._evaluate(ref, digest, media_type, active, now)
             except RegistryError as exc:
                 return self._registry_failure(ref, digest, exc)
-            self._verdicts.put(key, verdict, self.clock.monotonic() + self.ttl)
+            kept = self.ttl if verdict.allowed else self.refused_ttl
+            self._verdicts.put(key, verdict, self.clock.monotonic() + kept)
             return verdict
 
     @contextmanager

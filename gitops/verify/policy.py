@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.config.verification import VerificationPolicy
 from gitops.domain import Fleet
-from gitops.env import ENV_REGISTRY_AUTH, ENV_REGISTRY_PLAIN_HTTP
-from gitops.errors import VerificationFailed
+from gitops.env import ENV_REGISTRY_AUTH, ENV_REGISTRY_PLAIN_HTTP, ENV_VERIFY_REFUSED_TTL, ENV_VERIFY_TTL
+from gitops.errors import InputError, VerificationFailed
 from gitops.results import ImageCheck
 from gitops.verify import Verification
-from gitops.verify.evaluate import ImageVerdict, ImageVerifier, Registry
+from gitops.verify.evaluate import DEFAULT_REFUSED_TTL, DEFAULT_TTL, ImageVerdict, ImageVerifier, Registry
 from gitops.verify.images import collect_images, distinct, pin_digests
 from gitops.vocabulary import Target
 from renderers.manifest import Manifest
@@ -112,13 +112,30 @@ def policy_verifier(policies: Mapping[str, VerificationPolicy], fleet: Callable[
     a :class:`gitops.verify.registry.RegistryClient` configured from the environment:
     ``GITOPS_REGISTRY_AUTH``, a Docker ``config.json`` holding registry credentials, and
     ``GITOPS_REGISTRY_PLAIN_HTTP``, registries, comma-separated, reached over plain http: only loopback
-    ones, for tests and local registries)."""
+    ones, for tests and local registries). ``GITOPS_VERIFY_TTL`` and ``GITOPS_VERIFY_REFUSED_TTL`` set
+    how long verdicts are reused (InputError naming the variable when one is not a number)."""
     if not policies:
         return None
     if registry is None:
         registry = _registry_from_env(clock)
     ordered = [policies[name] for name in sorted(policies)]
-    return PolicyVerifier(ordered, fleet, ImageVerifier(ordered, registry, clock=clock))
+    ttl = _seconds(ENV_VERIFY_TTL, DEFAULT_TTL)
+    refused_ttl = _seconds(ENV_VERIFY_REFUSED_TTL, DEFAULT_REFUSED_TTL)
+    return PolicyVerifier(ordered, fleet, ImageVerifier(ordered, registry, clock=clock, ttl=ttl,
+                                                        refused_ttl=refused_ttl))
+
+
+def _seconds(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"{name}={text[:40]!r} is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise InputError(f"{name}={text[:40]!r} is not a number of seconds (0 or more)")
+    return value
 
 
 def _registry_from_env(clock: Clock) -> Registry:

@@ -229,6 +229,45 @@ def test_a_shorter_resolve_ttl_notices_a_moved_tag_sooner(
     assert verifier.verify_image(ref).digest == moved.digest
 
 
+def test_a_refusal_is_kept_briefly_so_signing_takes_effect_soon(
+        registry: Registry, pusher: Pusher, counting: Counting, tmp_path: Path,
+        p256: ec.EllipticCurvePrivateKey) -> None:
+    image = pusher.image("team/late", "v1", label="late")
+    clock = ManualClock()
+    verifier = ImageVerifier([policy([keyed("**", key_file(tmp_path, p256))])], counting, clock=clock,
+                             ttl=300.0, refused_ttl=30.0)
+    ref = parse(f"{registry.host}/team/late:v1")
+    assert verifier.verify_image(ref).status == "refused"
+    sign(pusher, registry, "team/late", image, p256)
+    clock.advance(29.0)
+    assert verifier.verify_image(ref).status == "refused"  # still the cached refusal
+    clock.advance(2.0)
+    assert verifier.verify_image(ref).status == "verified"
+    calls = len(counting.calls)
+    clock.advance(250.0)  # a verdict that allowed the image is kept for the whole ttl
+    assert verifier.verify_image(ref).status == "verified" and len(counting.calls) == calls
+    assert verifier.evaluations == 2
+    with pytest.raises(ValueError, match="not negative"):
+        ImageVerifier([], counting, refused_ttl=-1.0)
+
+
+def test_the_cache_lifetimes_come_from_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                                       counting: Counting) -> None:
+    from gitops.domain import Fleet
+    from gitops.errors import InputError
+    from gitops.verify.policy import policy_verifier
+
+    policies = {"p": policy([keyed("**", "k.pub")])}
+    monkeypatch.setenv("GITOPS_VERIFY_TTL", "120")
+    monkeypatch.setenv("GITOPS_VERIFY_REFUSED_TTL", "0")
+    built = policy_verifier(policies, Fleet, counting)
+    assert built is not None and (built.images.ttl, built.images.refused_ttl) == (120.0, 0.0)
+    for bad in ("soon", "-5", "inf", "nan"):
+        monkeypatch.setenv("GITOPS_VERIFY_REFUSED_TTL", bad)
+        with pytest.raises(InputError, match="GITOPS_VERIFY_REFUSED_TTL"):
+            policy_verifier(policies, Fleet, counting)
+
+
 def test_an_attestation_bundle_is_found_through_the_referrers_tag_fallback(
         registry: Registry, pusher: Pusher, counting: Counting, shared: Callable[[str], Path]) -> None:
     bundle = shared("cosign/bundles/oci-attestation.sigstore.json").read_bytes()
