@@ -14,9 +14,10 @@ of timing it): the step is replaced by one that fails the test if it is ever cal
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from hypothesis import settings
@@ -67,3 +68,17 @@ def forbid(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[str]]:
             monkeypatch.setattr(owner, name, refuse)
         return called
     return install
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Debian's docker-registry on a free loopback port with its own storage, for the module's tests
+    (tests/gitops/verify/registry_kit.py); a skip (a failure under CI) when it is not installed."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "gitops" / "verify"))
+    from registry_kit import REGISTRY_BINARY, start_registry
+
+    if not REGISTRY_BINARY.exists():
+        missing_reference(f"{REGISTRY_BINARY} is absent (Debian's docker-registry)")
+    running = start_registry(tmp_path_factory.mktemp("registry"))
+    yield running
+    running.stop()

@@ -7,7 +7,6 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -17,7 +16,6 @@ from gitops.cli import main
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from registry_kit import (  # found through the path set just above
-    REGISTRY_BINARY,
     FakeRegistry,
     Pusher,
     Registry,
@@ -25,17 +23,7 @@ from registry_kit import (  # found through the path set just above
     cosign_sign,
     public_pem,
     simple_signing_payload,
-    start_registry,
 )
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory, missing: Any) -> Iterator[Registry]:
-    if not REGISTRY_BINARY.exists():
-        missing(f"{REGISTRY_BINARY} is absent (Debian's docker-registry)")
-    running = start_registry(tmp_path_factory.mktemp("registry"))
-    yield running
-    running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -39,27 +39,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cosign_tool import Cosign  # found through the path set just above
 from registry_kit import (
-    REGISTRY_BINARY,
     Pushed,
     Pusher,
     Registry,
     canonical,
     descriptor,
-    start_registry,
 )
 
 SLSA = "https://slsa.dev/provenance/v1"
 PROVENANCE = {"buildDefinition": {"buildType": "https://example.com/build/v1", "externalParameters": {}},
               "runDetails": {"builder": {"id": "https://example.com/builder"}}}
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory, missing: Any) -> Iterator[Registry]:
-    if not REGISTRY_BINARY.exists():
-        missing(f"{REGISTRY_BINARY} is absent (Debian's docker-registry)")
-    running = start_registry(tmp_path_factory.mktemp("registry"))
-    yield running
-    running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,10 @@ policy applies and records the warning on the operation's ``verify`` span."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -26,105 +23,12 @@ from kubesandbox import Sandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from registry_kit import (  # found through the path set just above
-    REGISTRY_BINARY,
-    Pusher,
+from enforcement_world import World  # found through the path set just above
+from registry_kit import (
     Registry,
     cosign_sign,
-    public_pem,
     simple_signing_payload,
-    start_registry,
 )
-
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web, namespace: default}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      containers:
-        - {{name: web, image: "{image}"}}
-"""
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory, missing: Any) -> Iterator[Registry]:
-    if not REGISTRY_BINARY.exists():
-        missing(f"{REGISTRY_BINARY} is absent (Debian's docker-registry)")
-    running = start_registry(tmp_path_factory.mktemp("registry"))
-    yield running
-    running.stop()
-
-
-class World:
-    def __init__(self, root: Path, registry: Registry, sandbox: Sandbox) -> None:
-        self.root, self.registry, self.sandbox = root, registry, sandbox
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        (root / "cosign.pub").write_bytes(public_pem(self.key))
-        self.repo = root / "repo"
-        self.repo.mkdir()
-        self.git("init", "-q", "-b", "main")
-        self.pusher = Pusher(registry)
-        self.image = self.pusher.image("team/web", "v1", label=root.name)
-        self.commit(f"{registry.host}/team/web:v1")
-
-    def git(self, *args: str) -> None:
-        subprocess.run(["git", "-c", "user.name=T", "-c", "user.email=t@example.invalid", *args],
-                       cwd=self.repo, check=True, capture_output=True)
-
-    def commit(self, image: str) -> None:
-        (self.repo / "app").mkdir(exist_ok=True)
-        (self.repo / "app" / "deployment.yaml").write_text(DEPLOYMENT.format(image=image))
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", f"deploy {image}")
-
-    def config(self, mode: str = "enforce", pin: bool = False) -> Path:
-        path = self.root / "config.yaml"
-        path.write_text(f"""\
-apiVersion: gitops.dev/v1alpha1
-kind: Repository
-metadata: {{name: demo}}
-spec: {{url: "file://{self.repo}", allowLocal: true}}
----
-apiVersion: gitops.dev/v1alpha1
-kind: Cluster
-metadata: {{name: dev}}
-spec: {{kubeconfig: "{self.root / 'kubeconfig.yaml'}"}}
----
-apiVersion: gitops.dev/v1alpha1
-kind: Application
-metadata: {{name: web}}
-spec:
-  source: {{repository: demo, path: app}}
-  destination: {{cluster: dev, namespace: default}}
----
-apiVersion: gitops.dev/v1alpha1
-kind: VerificationPolicy
-metadata: {{name: team}}
-spec:
-  mode: {mode}
-  pinDigests: {str(pin).lower()}
-  rules:
-    - images: ["{self.registry.host}/team/**"]
-      keys: [{{file: cosign.pub}}]
-      transparencyLog: false
-""")
-        return path
-
-    def sign(self) -> None:
-        payload = simple_signing_payload(f"{self.registry.host}/team/web", self.image.digest)
-        self.pusher.cosign_signature("team/web", self.image, payload, cosign_sign(self.key, payload))
-
-    def deployed(self) -> bool:
-        return self.live() is not None
-
-    def live(self) -> dict[str, Any] | None:
-        answer = httpx.get(f"{self.sandbox.url}/apis/apps/v1/namespaces/default/deployments/web")
-        return answer.json() if answer.status_code == 200 else None  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -178,6 +82,11 @@ def test_a_warn_mode_policy_applies_and_records_the_warning(world: World) -> Non
     assert world.deployed()
     (span,) = [s for s in result.spans if s.name == "verify"]
     assert span.attributes["images"] == "1" and "team/web" in span.attributes["warnings"]
+    assert result.verification is not None
+    [check] = result.verification
+    assert (check.image, check.digest, check.status) == (f"{world.registry.host}/team/web:v1",
+                                                         world.image.digest, "warned")
+    assert "no cosign signature" in check.reasons[0]
 
 
 def test_pinned_digests_are_what_is_applied(world: World, capsys: pytest.CaptureFixture[str]) -> None:

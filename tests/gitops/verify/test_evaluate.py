@@ -36,7 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from registry_kit import (  # found through the path set just above
     EMPTY_IMAGE_DIGEST,
-    REGISTRY_BINARY,
     FakeRegistry,
     NotationSigner,
     Pushed,
@@ -46,7 +45,6 @@ from registry_kit import (  # found through the path set just above
     cosign_sign,
     public_pem,
     simple_signing_payload,
-    start_registry,
 )
 
 ATTESTATION = "https://cosign.sigstore.dev/attestation/v1"
@@ -76,15 +74,6 @@ class Counting:
                   artifact_type: str | None = None) -> list[Descriptor]:
         self.calls.append("referrers")
         return self.client.referrers(registry, repository, digest, artifact_type)
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory, missing: Any) -> Iterator[Registry]:
-    if not REGISTRY_BINARY.exists():
-        missing(f"{REGISTRY_BINARY} is absent (Debian's docker-registry)")
-    running = start_registry(tmp_path_factory.mktemp("registry"))
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import cbor2
 import pytest
@@ -53,7 +52,7 @@ from tests.gotools import go_tool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from registry_kit import REGISTRY_BINARY, Pushed, Pusher, Registry, start_registry
+from registry_kit import Pushed, Pusher, Registry
 
 MEDIA_TYPES = {"jws": ENVELOPE_JWS, "cose": ENVELOPE_COSE}
 IDENTITY = "x509.subject: C=US, ST=WA, O=Acme, CN=builder"
@@ -132,15 +131,6 @@ def _b64url_decode(text: str) -> bytes:
 @pytest.fixture(scope="module")
 def notation_sign() -> Path:
     return go_tool("notation-sign")
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory, missing: Any) -> Iterator[Registry]:
-    if not REGISTRY_BINARY.exists():
-        missing(f"{REGISTRY_BINARY} is absent (Debian's docker-registry)")
-    running = start_registry(tmp_path_factory.mktemp("registry"))
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -70,15 +70,6 @@ REPO = "team/app"
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory, missing: object) -> Iterator[Registry]:
-    if not REGISTRY_BINARY.exists():
-        missing(f"{REGISTRY_BINARY} is absent (Debian's docker-registry)")  # type: ignore[operator]
-    running = start_registry(tmp_path_factory.mktemp("registry"))
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
 def basic_registry(tmp_path_factory: pytest.TempPathFactory, missing: object) -> Iterator[Registry]:
     if not REGISTRY_BINARY.exists():
         missing(f"{REGISTRY_BINARY} is absent (Debian's docker-registry)")  # type: ignore[operator]
