@@ -29,9 +29,9 @@ from gitops.config.verification import VerificationPolicy, VerificationPolicySpe
 from gitops.config.yamldoc import MAX_FILE_BYTES, Document, locate, parse
 from gitops.errors import ConfigError, InputError, Problem, RegistryError
 from gitops.sources.urls import is_loopback
-from gitops.verify import cosign
+from gitops.verify import cosign, notation
 from gitops.verify.evaluate import MAX_BUNDLES, MAX_SIGNATURE_LAYERS, ImageVerdict, ImageVerifier
-from gitops.verify.ocitypes import SIGSTORE_BUNDLE, ImageManifest, cosign_signature_tag
+from gitops.verify.ocitypes import SIGSTORE_BUNDLE, ImageManifest, cosign_signature_tag, referrers_tag
 from gitops.verify.reference import ImageRef
 from gitops.verify.reference import parse as parse_reference
 from gitops.verify.registry import RegistryClient, RegistryOptions, check_registry
@@ -173,25 +173,51 @@ def _inspect(client: RegistryClient, ref: ImageRef, output: str) -> int:
     try:
         digest = ref.digest or client.resolve(ref.registry, ref.repository, ref.pull_tag or "latest").digest
         signatures = _signatures(client, ref, digest)
+        attestations = _attestations(client, ref, digest)
         bundles = [d.digest for d in client.referrers(ref.registry, ref.repository, digest,
                                                       SIGSTORE_BUNDLE)[:MAX_BUNDLES]]
+        notary = [d.digest for d in client.referrers(ref.registry, ref.repository, digest,
+                                                     notation.SIGNATURE_ARTIFACT_TYPE)[:MAX_BUNDLES]]
     except RegistryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if output == "json":
         print(json.dumps({"image": ref.canonical, "digest": digest, "verified": False,
-                          "reason": "no policy", "signatures": signatures, "bundles": bundles},
-                         indent=2, sort_keys=True))
+                          "reason": "no policy", "signatures": signatures, "attestations": attestations,
+                          "bundles": bundles, "notation": notary}, indent=2, sort_keys=True))
     else:
         print(f"image:   {ref.canonical}\ndigest:  {digest}")
         print(f"cosign signatures ({cosign_signature_tag(digest)}): {len(signatures)}")
         for n, signature in enumerate(signatures):
             print(f"  {n}: " + ", ".join(f"{k} {v}" for k, v in signature.items()))
+        print(f"cosign attestations ({referrers_tag(digest)}.att): {len(attestations)}")
+        for n, attestation in enumerate(attestations):
+            print(f"  {n}: " + ", ".join(f"{k} {v}" for k, v in attestation.items()))
         print(f"sigstore bundles (referrers): {len(bundles)}")
         for bundle in bundles:
             print(f"  {bundle}")
+        print(f"notation signatures (referrers): {len(notary)}")
+        for found in notary:
+            print(f"  {found}")
         print("not verified: no policy (give --policy FILE)")
     return 1
+
+
+def _attestations(client: RegistryClient, ref: ImageRef, digest: str) -> list[dict[str, str]]:
+    """The layers of the classic attestation tag, with the predicate type cosign annotates them with."""
+    try:
+        manifest = client.get_manifest(ref.registry, ref.repository, referrers_tag(digest) + ".att")
+    except RegistryError as exc:
+        if exc.status == 404:
+            return []
+        raise
+    parsed = manifest.parse()
+    if not isinstance(parsed, ImageManifest):
+        return []
+    return [{"layer": layer.digest, "mediaType": layer.media_type,
+             "predicateType": layer.annotations.get("predicateType", "unknown")[:200],
+             "transparencyLog": "yes" if layer.annotations.get(cosign.BUNDLE_ANNOTATION) else "no"}
+            for layer in parsed.layers[:MAX_SIGNATURE_LAYERS]]
 
 
 def _signatures(client: RegistryClient, ref: ImageRef, digest: str) -> list[dict[str, str]]:

@@ -103,6 +103,7 @@ def test_without_a_policy_it_shows_what_is_signed_and_exits_1(
     assert code == 1
     assert f"digest:  {digest}" in out and "cosign signatures (sha256-" in out and ": 1" in out
     assert "claims this digest" in out and "sigstore bundles (referrers): 0" in out
+    assert ".att): 0" in out and "notation signatures (referrers): 0" in out
     assert "not verified: no policy" in out
 
 
