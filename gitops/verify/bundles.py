@@ -17,6 +17,8 @@ sigstore's exceptions into :class:`~gitops.verify.cosign.Verdict` values with th
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from datetime import UTC, datetime
@@ -32,12 +34,14 @@ from sigstore.verify.policy import VerificationPolicy
 
 from gitops.errors import InputError
 from gitops.verify import dsse
-from gitops.verify.cosign import Identity, Verdict, certificate_issuer, certificate_sans
+from gitops.verify.cosign import Identity, LogEntry, Verdict, certificate_issuer, certificate_sans
+from gitops.verify.cosign import TrustRoot as CosignTrustRoot
 from gitops.verify.keys import VerificationKey
 
 BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"
 # bundles are a few kilobytes; an attestation's predicate (an SBOM) can be large, never this large
 MAX_BUNDLE_BYTES = 32 * 1024 * 1024
+MAX_TLOG_ENTRIES = 8  # transparency log entries of one bundle tried
 
 
 def trusted_root(path: str | Path | None = None) -> TrustedRoot:
@@ -151,7 +155,8 @@ def verify_message(bundle: bytes | str, artifact: bytes, identity: Identity, *,
 
 
 def verify_key_bundle(bundle: bytes | str, image_digest: str, key: VerificationKey, *,
-                      predicate_type: str, require_tlog: bool) -> Verdict:
+                      predicate_type: str, require_tlog: bool,
+                      trust: CosignTrustRoot | None = None) -> Verdict:
     """A bundle signed with ``key`` (``verificationMaterial.publicKey``, as ``cosign sign --key`` and
     ``cosign attest --key`` write them in cosign 3): its DSSE envelope verifies with the key, and its
     in-toto statement names ``image_digest`` with ``predicate_type``
@@ -159,8 +164,12 @@ def verify_key_bundle(bundle: bytes | str, image_digest: str, key: VerificationK
 
     sigstore-python 4.5 verifies certificate-signed bundles only, so this reads the bundle's JSON itself
     and verifies the envelope with :mod:`gitops.verify.dsse`. The public-key hint is not trusted (the
-    key is the policy's). With ``require_tlog``, the bundle must carry a transparency log entry, and as
-    the entries of key-signed bundles are not verified yet, one that does is refused too (fail closed).
+    key is the policy's). With ``require_tlog``, one of the bundle's transparency log entries must be a
+    Rekor v1 entry of this envelope and key whose SET verifies with a log of ``trust``
+    (:func:`parse_tlog_entry`, :func:`gitops.verify.dsse.verify_log_entry`); its integrated time is
+    the verdict's. The envelope hash of a ``dsse`` entry is not compared (the bundle's envelope is
+    re-serialized JSON, not the bytes uploaded; sigstore-python and sigstore-go do not either): the
+    payload hash and the signatures with their key are.
     """
     if not re.fullmatch(r"sha256:[0-9a-f]{64}", image_digest):
         raise ValueError(f"image digest {image_digest!r} is not sha256:<64 lowercase hex>")
@@ -190,8 +199,80 @@ def verify_key_bundle(bundle: bytes | str, image_digest: str, key: VerificationK
     verdict = dsse.verify_envelope(envelope, image_digest, key, predicate_type=predicate_type)
     if not verdict.ok or not require_tlog:
         return verdict
+    if trust is None:
+        raise ValueError("require_tlog needs a trusted root")
     entries = material.get("tlogEntries")
-    return dsse.unverified_log(isinstance(entries, list) and bool(entries), "bundle")
+    if not isinstance(entries, list) or not entries:
+        return dsse.missing_log("bundle")
+    parsed = dsse.parse_envelope(envelope)
+    assert isinstance(parsed, dsse.Envelope)  # it verified just above
+    refused: list[Verdict] = []
+    for raw_entry in entries[:MAX_TLOG_ENTRIES]:
+        entry = parse_tlog_entry(raw_entry)
+        when = entry if isinstance(entry, Verdict) else dsse.verify_log_entry(entry, parsed, key, trust,
+                                                                              raw=None)
+        if not isinstance(when, Verdict):
+            return Verdict(True, "verified", verdict.reason, signer=verdict.signer, integrated_time=when)
+        refused.append(when)
+    if len(refused) == 1:
+        return refused[0]
+    return Verdict.reject(refused[0].code, "no transparency log entry verifies: "
+                          + "; ".join(f"entry {n}: {v.code}: {v.reason}" for n, v in enumerate(refused)))
+
+
+def parse_tlog_entry(raw: object) -> LogEntry | Verdict:
+    """A Rekor v1 entry of a bundle's ``verificationMaterial.tlogEntries`` (protobuf JSON:
+    ``logIndex``, ``logId.keyId`` base64, ``kindVersion``, ``integratedTime``,
+    ``inclusionPromise.signedEntryTimestamp``, ``canonicalizedBody``), or why not one (``bad-tlog``).
+
+    A Rekor v2 entry (an inclusion proof with a checkpoint, no inclusion promise) is refused: its
+    checkpoint is not verified here."""
+    if not isinstance(raw, dict):
+        return Verdict.reject("bad-tlog", "a transparency log entry is not a JSON object")
+    kind_version = raw.get("kindVersion")
+    kind = kind_version.get("kind") if isinstance(kind_version, dict) else None
+    version = kind_version.get("version") if isinstance(kind_version, dict) else None
+    if not isinstance(kind, str) or not isinstance(version, str):
+        return Verdict.reject("bad-tlog", "the transparency log entry has no kindVersion")
+    promise = raw.get("inclusionPromise")
+    signed = promise.get("signedEntryTimestamp") if isinstance(promise, dict) else None
+    if not signed:
+        return Verdict.reject("bad-tlog", f"the transparency log entry ({kind[:40]} {version[:20]}) has no "
+                                          "inclusion promise (SET): a Rekor v2 entry, proved by an inclusion "
+                                          "proof and checkpoint, is not verified for key-signed bundles yet")
+    set_bytes = _b64(signed)
+    body = _b64(raw.get("canonicalizedBody"))
+    log_id = raw.get("logId")
+    key_id = _b64(log_id.get("keyId")) if isinstance(log_id, dict) else None
+    integrated, index = _int64(raw.get("integratedTime")), _int64(raw.get("logIndex"))
+    if not set_bytes or not body or not key_id or integrated is None or index is None:
+        return Verdict.reject("bad-tlog", "the transparency log entry lacks a base64 SET, body or log id, or "
+                                          "an integer integrated time or log index")
+    entry = LogEntry(base64.b64encode(body).decode(), integrated, index, key_id.hex(), set_bytes)
+    decoded = entry.body()
+    if isinstance(decoded, str):
+        return Verdict.reject("bad-tlog", decoded)
+    if (decoded["kind"], decoded["apiVersion"]) != (kind, version):
+        return Verdict.reject("bad-tlog", "the entry's kindVersion is not its body's kind and apiVersion")
+    return entry
+
+
+def _b64(value: object) -> bytes | None:
+    if not isinstance(value, str) or len(value) > MAX_BUNDLE_BYTES:
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _int64(value: object) -> int | None:
+    """An int64 of protobuf JSON: a number, or a decimal string."""
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,19}", value):
+        return int(value)
+    return None
 
 
 def _accepted(raw: bytes | str, policy: _Policy) -> Verdict:

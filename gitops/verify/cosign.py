@@ -455,10 +455,41 @@ def _b64(value: str) -> bytes | None:
         return None
 
 
-def _check_tlog(bundle: str | None, trust: TrustRoot, payload: bytes, signature: bytes, *,
-                signer_key: PublicKey | None = None,
-                cert: x509.Certificate | None = None) -> datetime | Verdict:
-    """Verify the bundle annotation's SET and match its entry to this signature; its integrated time."""
+@dataclass(frozen=True)
+class LogEntry:
+    """A Rekor v1 entry as an offline proof carries it: the entry's canonicalized body (base64, as the
+    SET signs it), its integrated time and log index, the log's id (hex sha256 of the log key's DER)
+    and the Signed Entry Timestamp. From the ``dev.sigstore.cosign/bundle`` annotation
+    (:func:`parse_rekor_annotation`) or a Sigstore bundle's ``tlogEntries``
+    (:func:`gitops.verify.bundles.parse_tlog_entry`)."""
+
+    body_b64: str
+    integrated_time: int
+    log_index: int
+    log_id: str
+    signed_entry_timestamp: bytes
+
+    def body(self) -> dict[str, Any] | str:
+        """The entry body as JSON (``kind``, ``apiVersion``, ``spec``), or why it is not one."""
+        if len(self.body_b64) > MAX_ANNOTATION_BYTES * 2:
+            return "entry body is too large"
+        raw = _b64(self.body_b64)
+        if raw is None:
+            return "entry body is not base64"
+        try:
+            body = json.loads(raw)
+        except (ValueError, RecursionError) as e:
+            return f"entry body is not JSON ({str(e)[:100]})"
+        if not isinstance(body, dict) or not isinstance(body.get("kind"), str) \
+                or not isinstance(body.get("apiVersion"), str) or not isinstance(body.get("spec"), dict):
+            return "entry body has no kind, apiVersion and spec"
+        return body
+
+
+def parse_rekor_annotation(bundle: str | None) -> LogEntry | Verdict:
+    """The Rekor entry of a ``dev.sigstore.cosign/bundle`` annotation (``{"SignedEntryTimestamp",
+    "Payload": {"body", "integratedTime", "logIndex", "logID"}}``), or why not (``no-tlog`` without
+    one, ``bad-tlog``)."""
     if not bundle:
         return Verdict.reject("no-tlog", f"no {BUNDLE_ANNOTATION} annotation: the transparency log entry "
                                          "is required")
@@ -478,25 +509,47 @@ def _check_tlog(bundle: str | None, trust: TrustRoot, payload: bytes, signature:
     set_signature = _b64(set_b64)
     if not set_signature:
         return Verdict.reject("bad-tlog", "SignedEntryTimestamp is not base64")
+    return LogEntry(body_b64, integrated, log_index, log_id, set_signature)
+
+
+def verify_promise(entry: LogEntry, trust: TrustRoot) -> datetime | Verdict:
+    """The entry's integrated time when its SET (the inclusion promise) is signed by the trusted root's
+    log named by ``entry.log_id`` with a key valid at that time; else a ``bad-tlog`` refusal. Says
+    nothing about what the entry is (the caller matches the body to its signature)."""
     try:
-        when = datetime.fromtimestamp(integrated, UTC)
+        when = datetime.fromtimestamp(entry.integrated_time, UTC)
     except (ValueError, OverflowError, OSError):
-        return Verdict.reject("bad-tlog", f"integrated time {integrated} is not a time")
-    rekor = [k for k in trust.rekor_keys if k.log_id == log_id]
+        return Verdict.reject("bad-tlog", f"integrated time {entry.integrated_time} is not a time")
+    rekor = [k for k in trust.rekor_keys if k.log_id == entry.log_id]
     if not rekor:
-        return Verdict.reject("bad-tlog", f"log {log_id} is not a transparency log of the trusted root")
+        return Verdict.reject("bad-tlog",
+                              f"log {entry.log_id[:64]} is not a transparency log of the trusted root")
     if not rekor[0].validity.covers(when):
         return Verdict.reject("bad-tlog",
                               f"the log's key was not valid at the integrated time {when.isoformat()}")
     # the SET signs the canonical JSON (RFC 8785) of the entry: ASCII strings and integers only, so
     # sorted keys without whitespace is exactly that form
-    canonical = json.dumps({"body": body_b64, "integratedTime": integrated, "logID": log_id,
-                            "logIndex": log_index}, sort_keys=True, separators=(",", ":")).encode()
+    canonical = json.dumps({"body": entry.body_b64, "integratedTime": entry.integrated_time,
+                            "logID": entry.log_id, "logIndex": entry.log_index},
+                           sort_keys=True, separators=(",", ":")).encode()
     try:
-        rekor[0].key.verify(set_signature, canonical, ec.ECDSA(hashes.SHA256()))
+        rekor[0].key.verify(entry.signed_entry_timestamp, canonical, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         return Verdict.reject("bad-tlog", "the SignedEntryTimestamp does not verify with the log's key")
-    mismatch = _match_entry(body_b64, payload, signature, signer_key=signer_key, cert=cert)
+    return when
+
+
+def _check_tlog(bundle: str | None, trust: TrustRoot, payload: bytes, signature: bytes, *,
+                signer_key: PublicKey | None = None,
+                cert: x509.Certificate | None = None) -> datetime | Verdict:
+    """Verify the bundle annotation's SET and match its entry to this signature; its integrated time."""
+    entry = parse_rekor_annotation(bundle)
+    if isinstance(entry, Verdict):
+        return entry
+    when = verify_promise(entry, trust)
+    if isinstance(when, Verdict):
+        return when
+    mismatch = _match_entry(entry.body_b64, payload, signature, signer_key=signer_key, cert=cert)
     if mismatch is not None:
         return Verdict.reject("tlog-mismatch",
                               f"the transparency log entry is not this signature: {mismatch}")

@@ -29,13 +29,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from gitops.verify.cosign import Verdict
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from gitops.verify.cosign import LogEntry, TrustRoot, Verdict, parse_rekor_annotation, verify_promise
 from gitops.verify.keys import VerificationKey
 
 DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
@@ -154,20 +160,154 @@ def verify_envelope(raw: bytes | str | Mapping[str, Any], image_digest: str, key
     return Verdict(True, "verified", f"signed by key {key.fingerprint}", signer=key.fingerprint)
 
 
-def unverified_log(has_entry: bool, what: str) -> Verdict:
-    """The refusal when a policy requires the transparency log for a key-signed envelope (``what``: a
-    ``bundle``, an ``attestation``): ``no-tlog`` without an entry; ``bad-tlog`` with one, because
-    the log entries of key-signed DSSE envelopes (Rekor's ``dsse`` and ``intoto`` kinds) are not
-    verified yet, and an entry that is not verified proves nothing (fail closed)."""
-    if not has_entry:
-        return Verdict.reject("no-tlog", f"transparency log required but the {what} has no transparency "
-                                         "log entry (signed with --tlog-upload=false?)")
-    return Verdict.reject("bad-tlog", f"transparency log required but the log entry of a key-signed {what} "
-                                      "is not verified yet (only classic signatures' entries are): fails "
-                                      "closed; set transparencyLog: false to accept it without the log")
+def missing_log(what: str) -> Verdict:
+    """The refusal when a policy requires the transparency log and the ``what`` (a ``bundle``, an
+    ``attestation``) has no entry."""
+    return Verdict.reject("no-tlog", f"transparency log required but the {what} has no transparency "
+                                     "log entry (signed with --tlog-upload=false?)")
 
 
-def _b64(value: str) -> bytes | None:
+def verify_log_entry(entry: LogEntry, envelope: Envelope, key: VerificationKey, trust: TrustRoot, *,
+                     raw: bytes | None) -> datetime | Verdict:
+    """The integrated time of ``entry`` when it is a Rekor v1 entry of this very envelope signed by
+    ``key``: its SET verifies with a log of ``trust`` (:func:`~gitops.verify.cosign.verify_promise`,
+    the one SET check of classic signatures too), and its body matches (:func:`match_entry`). ``raw``:
+    the envelope's exact bytes when known (an ``.att`` layer), to check the envelope hash as well;
+    None for a bundle, whose envelope is re-serialized JSON."""
+    when = verify_promise(entry, trust)
+    if isinstance(when, Verdict):
+        return when
+    body = entry.body()
+    mismatch = body if isinstance(body, str) else match_entry(body, envelope, key, raw=raw)
+    if mismatch is not None:
+        return Verdict.reject("tlog-mismatch", f"the transparency log entry is not this envelope: {mismatch}")
+    return when
+
+
+def match_entry(body: Mapping[str, Any], envelope: Envelope, key: VerificationKey, *,
+                raw: bytes | None) -> str | None:
+    """None when the Rekor entry ``body`` records ``envelope`` signed by ``key``, else what differs.
+
+    The kinds are Rekor's (sigstore/rekor pkg/types, v1.5):
+
+    - ``dsse`` 0.0.1 (cosign 3, and cosign 2's default): ``payloadHash`` is the sha256 of the payload,
+      ``signatures`` the envelope's (``signature``: base64; ``verifier``: the base64 of the PEM key),
+      ``envelopeHash`` the sha256 of the envelope JSON as uploaded, checked when ``raw`` is given;
+    - ``intoto`` 0.0.2: ``content.payloadHash`` (the payload), ``content.hash`` (the envelope as
+      uploaded, checked when ``raw`` is given), ``content.envelope.payloadType`` and its
+      ``signatures`` (``sig``: the base64 of the base64 signature, ``publicKey``: base64 PEM);
+    - ``intoto`` 0.0.1 (older cosign): ``content.hash`` and ``publicKey`` only: it names no
+      signature, so only with ``raw`` (the hash of the whole envelope binds its signatures).
+
+    The signatures the entry lists must be the envelope's, and the one ``key`` verifies must be
+    listed with ``key`` as its verifier.
+    """
+    kind, version, spec = body.get("kind"), body.get("apiVersion"), body.get("spec")
+    assert isinstance(spec, Mapping)
+    payload_hash = hashlib.sha256(envelope.payload).hexdigest()
+    envelope_hash = hashlib.sha256(raw).hexdigest() if raw is not None else None
+    if (kind, version) == ("dsse", "0.0.1"):
+        if not _hash_is(spec.get("payloadHash"), payload_hash):
+            return "the entry's payload hash is not the sha256 of the envelope's payload"
+        if envelope_hash is not None and not _hash_is(spec.get("envelopeHash"), envelope_hash):
+            return "the entry's envelope hash is not the sha256 of the envelope"
+        listed = spec.get("signatures")
+        if not isinstance(listed, list) or not listed or len(listed) > MAX_SIGNATURES:
+            return "the entry lists no signatures"
+        pairs = [(_b64(s.get("signature")), _b64(s.get("verifier"))) if isinstance(s, Mapping)
+                 else (None, None) for s in listed]
+        return _match_signatures(pairs, envelope, key)
+    if (kind, version) == ("intoto", "0.0.2"):
+        content = spec.get("content")
+        if not isinstance(content, Mapping) or not isinstance(content.get("envelope"), Mapping):
+            return "the entry has no content.envelope"
+        if not _hash_is(content.get("payloadHash"), payload_hash):
+            return "the entry's payload hash is not the sha256 of the envelope's payload"
+        if envelope_hash is not None and not _hash_is(content.get("hash"), envelope_hash):
+            return "the entry's envelope hash is not the sha256 of the envelope"
+        logged = content["envelope"]
+        if logged.get("payloadType") != envelope.payload_type:
+            return "the entry's payload type is not the envelope's"
+        listed = logged.get("signatures")
+        if not isinstance(listed, list) or not listed or len(listed) > MAX_SIGNATURES:
+            return "the entry lists no signatures"
+        pairs = []
+        for s in listed:
+            twice = _b64(s.get("sig")) if isinstance(s, Mapping) else None
+            sig = _b64(twice.decode("ascii", "replace")) if twice else None
+            pairs.append((sig, _b64(s.get("publicKey")) if isinstance(s, Mapping) else None))
+        return _match_signatures(pairs, envelope, key)
+    if (kind, version) == ("intoto", "0.0.1"):
+        content = spec.get("content")
+        if envelope_hash is None:
+            return "an intoto 0.0.1 entry names no signature: accepted for an .att layer only"
+        if not isinstance(content, Mapping) or not _hash_is(content.get("hash"), envelope_hash):
+            return "the entry's envelope hash is not the sha256 of the envelope"
+        if "payloadHash" in content and not _hash_is(content.get("payloadHash"), payload_hash):
+            return "the entry's payload hash is not the sha256 of the envelope's payload"
+        if not _is_key(_b64(spec.get("publicKey")), key):
+            return "the entry's public key is not the verifying key"
+        return None
+    return f"entry kind {str(kind)[:40]!r} version {str(version)[:20]!r} is not one of a DSSE envelope " \
+           "(dsse 0.0.1, intoto 0.0.2 or 0.0.1)"
+
+
+def _hash_is(field: object, expected: str) -> bool:
+    return isinstance(field, Mapping) and field.get("algorithm") == "sha256" \
+        and isinstance(field.get("value"), str) and field["value"].lower() == expected
+
+
+def _match_signatures(pairs: list[tuple[bytes | None, bytes | None]], envelope: Envelope,
+                      key: VerificationKey) -> str | None:
+    if any(sig is None or pem is None for sig, pem in pairs):
+        return "an entry signature or its verifier is not base64"
+    if sorted(sig for sig, _ in pairs if sig is not None) != sorted(envelope.signatures):
+        return "the entry's signatures are not the envelope's"
+    signed = pae(envelope.payload_type, envelope.payload)
+    if not any(sig is not None and _is_key(pem, key) and key.verifies(sig, signed) for sig, pem in pairs):
+        return "the entry does not list the signature with the verifying key"
+    return None
+
+
+def _is_key(pem: bytes | None, key: VerificationKey) -> bool:
+    if not pem:
+        return False
+    try:
+        logged = serialization.load_pem_public_key(pem)
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    return isinstance(logged, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, rsa.RSAPublicKey)) \
+        and key.same_key(logged)
+
+
+def verify_attestation_layer(raw: bytes, annotation: str | None, image_digest: str, key: VerificationKey, *,
+                             predicate_type: str, require_tlog: bool,
+                             trust: TrustRoot | None = None) -> Verdict:
+    """A classic ``.att`` layer: the DSSE envelope ``raw`` (the blob's bytes) signed by ``key`` with an
+    in-toto statement naming ``image_digest`` with ``predicate_type``; with ``require_tlog``, the
+    layer's ``dev.sigstore.cosign/bundle`` ``annotation`` must hold a Rekor entry of this envelope and
+    key with a SET from a log of ``trust``."""
+    verdict = verify_envelope(raw, image_digest, key, predicate_type=predicate_type)
+    if not verdict.ok or not require_tlog:
+        return verdict
+    if trust is None:
+        raise ValueError("require_tlog needs a trusted root")
+    if not annotation:
+        return missing_log("attestation")
+    entry = parse_rekor_annotation(annotation)
+    if isinstance(entry, Verdict):
+        return entry
+    envelope = parse_envelope(raw)
+    assert isinstance(envelope, Envelope)  # it verified just above
+    when = verify_log_entry(entry, envelope, key, trust, raw=raw)
+    if isinstance(when, Verdict):
+        return when
+    return Verdict(True, "verified", verdict.reason, signer=verdict.signer, integrated_time=when)
+
+
+def _b64(value: object) -> bytes | None:
+    if not isinstance(value, str):
+        return None
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):

@@ -179,7 +179,7 @@ class _Evidence:
     layers: list[SignatureLayer | Verdict] | None = None
     layers_note: str = ""
     bundles: list[bytes | Verdict] | None = None
-    attestations: list[tuple[bytes, bool] | Verdict] | None = None  # .att envelopes (with a log entry?)
+    attestations: list[tuple[bytes, str | None] | Verdict] | None = None  # .att envelopes, log annotation
     attestations_note: str = ""
     notation: list[tuple[bytes, str] | str] | None = None  # (envelope, media type) or why not one
     media_type: str | None = None  # the image manifest's media type, when it was resolved
@@ -462,7 +462,7 @@ class ImageVerifier:
             for key in keys:
                 verdict = bundles.verify_key_bundle(bundle, digest, key,
                                                     predicate_type=dsse.COSIGN_SIGN_PREDICATE,
-                                                    require_tlog=rule.transparency_log)
+                                                    require_tlog=rule.transparency_log, trust=trust)
                 if verdict.ok:
                     return Requirement("keys", True, f"{verdict.reason} (Sigstore bundle)",
                                        verdict.signer or key.fingerprint, verdict.integrated_time)
@@ -548,17 +548,23 @@ class ImageVerifier:
         name = f"attestation {predicate}"
         if not keys:
             return None
+        try:
+            trust = self._trust(rule.trusted_root) if rule.transparency_log else None
+        except InputError as exc:
+            rejected.append(str(exc))
+            return None
         for n, layer in enumerate(self._attestation_layers(ref, digest, evidence)):
             if isinstance(layer, Verdict):
                 rejected.append(f"attestation {n}: {layer.code}: {layer.reason}")
                 continue
             envelope, logged = layer
             for key in keys:
-                verdict = dsse.verify_envelope(envelope, digest, key, predicate_type=predicate)
-                if verdict.ok and rule.transparency_log:
-                    verdict = dsse.unverified_log(logged, "attestation")
+                verdict = dsse.verify_attestation_layer(envelope, logged, digest, key,
+                                                        predicate_type=predicate,
+                                                        require_tlog=rule.transparency_log, trust=trust)
                 if verdict.ok:
-                    return Requirement(name, True, verdict.reason, verdict.signer or key.fingerprint)
+                    return Requirement(name, True, verdict.reason, verdict.signer or key.fingerprint,
+                                       verdict.integrated_time)
                 rejected.append(f"attestation {n}: {verdict.code}: {verdict.reason}")
         for n, bundle in enumerate(self._bundles(ref, digest, evidence)):
             if isinstance(bundle, Verdict):
@@ -567,10 +573,10 @@ class ImageVerifier:
                 continue
             for key in keys:
                 verdict = bundles.verify_key_bundle(bundle, digest, key, predicate_type=predicate,
-                                                    require_tlog=rule.transparency_log)
+                                                    require_tlog=rule.transparency_log, trust=trust)
                 if verdict.ok:
                     return Requirement(name, True, f"{verdict.reason} (Sigstore bundle)",
-                                       verdict.signer or key.fingerprint)
+                                       verdict.signer or key.fingerprint, verdict.integrated_time)
                 rejected.append(f"bundle {n}: {verdict.code}: {verdict.reason}")
         return None
 
@@ -614,9 +620,10 @@ class ImageVerifier:
         return evidence.layers
 
     def _attestation_layers(self, ref: ImageRef, digest: str,
-                            evidence: _Evidence) -> list[tuple[bytes, bool] | Verdict]:
-        """The DSSE envelopes of the classic attestation tag ``sha256-<hex>.att`` (each with whether
-        its layer carries a transparency log entry), or why a layer is not one."""
+                            evidence: _Evidence) -> list[tuple[bytes, str | None] | Verdict]:
+        """The DSSE envelopes of the classic attestation tag ``sha256-<hex>.att`` (each with its layer's
+        ``dev.sigstore.cosign/bundle`` annotation: the transparency log entry), or why a layer is not
+        one."""
         if evidence.attestations is not None:
             return evidence.attestations
         tag = referrers_tag(digest) + ".att"
@@ -649,7 +656,8 @@ class ImageVerifier:
                     raise
                 evidence.attestations.append(Verdict.reject("unreadable", str(exc)))
                 continue
-            evidence.attestations.append((envelope, bool(layer.annotations.get(cosign.BUNDLE_ANNOTATION))))
+            logged = layer.annotations.get(cosign.BUNDLE_ANNOTATION)
+            evidence.attestations.append((envelope, logged if isinstance(logged, str) and logged else None))
         if not evidence.attestations:
             evidence.attestations_note = f"{ref.name}:{tag} has no layers"
         return evidence.attestations

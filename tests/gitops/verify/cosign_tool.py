@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -32,6 +33,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 PASSWORD = "cosign-test-password"
 CLOSED = "http://127.0.0.1:9"  # the discard port, closed on a test machine: connection refused
 OFFLINE = ("--allow-http-registry", "--use-signing-config=false", "--tlog-upload=false", "--yes")
+# uploading to a log of our own on loopback (tests/gitops/verify/fake_rekor.py): no signing config
+# from TUF, the log's URL given, the upload left at its default (true)
+LOGGED = ("--allow-http-registry", "--use-signing-config=false", "--yes")
 
 
 class Cosign:
@@ -55,10 +59,11 @@ class Cosign:
     def tuf_cache(self) -> Path:
         return self.home / ".sigstore"
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """Run cosign; an AssertionError with its output when it fails."""
-        proc = subprocess.run([str(self.binary), *args], env=self.env, cwd=self.home, capture_output=True,
-                              text=True, timeout=120, check=False, stdin=subprocess.DEVNULL)
+        proc = subprocess.run([str(self.binary), *args], env={**self.env, **(env or {})}, cwd=self.home,
+                              capture_output=True, text=True, timeout=120, check=False,
+                              stdin=subprocess.DEVNULL)
         assert proc.returncode == 0, f"cosign {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}"
         return proc
 
@@ -84,3 +89,28 @@ class Cosign:
         """``cosign attest --key KEY --type KIND --predicate FILE IMAGE@DIGEST``."""
         self.run("attest", "--key", str(key), *OFFLINE, f"--new-bundle-format={str(bundle).lower()}",
                  "--type", kind, "--predicate", str(predicate), image)
+
+    def sign_logged(self, key: Path, image: str, rekor: Log, *, bundle: bool) -> None:
+        """``cosign sign --key KEY --rekor-url URL IMAGE@DIGEST``: uploaded to ``rekor`` (a loopback log,
+        trusted through ``SIGSTORE_REKOR_PUBLIC_KEY``), with cosign's default ``--tlog-upload=true``."""
+        self.run("sign", "--key", str(key), *LOGGED, "--rekor-url", rekor.url,
+                 f"--new-bundle-format={str(bundle).lower()}", image, env=rekor.env)
+
+    def attest_logged(self, key: Path, image: str, predicate: Path, kind: str, rekor: Log, *,
+                      bundle: bool) -> None:
+        """``cosign attest --key KEY --rekor-url URL ...``, uploaded to ``rekor``."""
+        self.run("attest", "--key", str(key), *LOGGED, "--rekor-url", rekor.url,
+                 f"--new-bundle-format={str(bundle).lower()}", "--type", kind, "--predicate", str(predicate),
+                 image, env=rekor.env)
+
+
+@dataclass(frozen=True)
+class Log:
+    """A transparency log on loopback for cosign: its URL and its public key's PEM file."""
+
+    url: str
+    public_key: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"SIGSTORE_REKOR_PUBLIC_KEY": str(self.public_key)}

@@ -20,6 +20,7 @@ from sigstore.models import TrustedRoot
 from gitops.errors import InputError
 from gitops.verify import bundles, dsse
 from gitops.verify.cosign import Identity, Verdict
+from gitops.verify.cosign import TrustRoot as CosignTrustRoot
 from gitops.verify.keys import accept_key
 
 Shared = Callable[[str], Path]
@@ -199,13 +200,19 @@ def test_a_key_signed_bundle_verifies_for_its_key_image_and_predicate_only() -> 
                                      require_tlog=False).code == "digest-mismatch"
     assert bundles.verify_key_bundle(raw, IMAGE, key, predicate_type="https://slsa.dev/provenance/v1",
                                      require_tlog=False).code == "predicate-mismatch"
+    trust = CosignTrustRoot.public_good()
     no_entry = bundles.verify_key_bundle(raw, IMAGE, key, predicate_type=dsse.COSIGN_SIGN_PREDICATE,
-                                         require_tlog=True)
+                                         require_tlog=True, trust=trust)
     assert no_entry.code == "no-tlog" and "transparency log required" in no_entry.reason
-    # an entry is there, but the log entries of key-signed bundles are not verified yet: fail closed
+    # an entry without an inclusion promise (a Rekor v2 entry has a checkpoint instead): fail closed
+    # (tests/gitops/verify/test_key_tlog.py verifies entries with a SET)
     logged = bundles.verify_key_bundle(json.dumps(key_bundle(private, tlog=True)), IMAGE, key,
-                                       predicate_type=dsse.COSIGN_SIGN_PREDICATE, require_tlog=True)
-    assert logged.code == "bad-tlog" and "not verified yet" in logged.reason
+                                       predicate_type=dsse.COSIGN_SIGN_PREDICATE, require_tlog=True,
+                                       trust=trust)
+    assert logged.code == "bad-tlog" and "no inclusion promise" in logged.reason
+    with pytest.raises(ValueError, match="trusted root"):
+        bundles.verify_key_bundle(raw, IMAGE, key, predicate_type=dsse.COSIGN_SIGN_PREDICATE,
+                                  require_tlog=True)
 
 
 def test_bundles_that_are_not_key_signed_dsse_are_refused_by_key(shared: Shared) -> None:

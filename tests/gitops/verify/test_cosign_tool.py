@@ -14,10 +14,13 @@ oversized envelope, a bundle that is not JSON.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,7 @@ from gitops.cli.verify import load_policies
 from gitops.clock import ManualClock
 from gitops.config.verification import VerificationPolicy
 from gitops.verify import bundles, dsse
-from gitops.verify.cosign import Verdict
+from gitops.verify.cosign import TrustRoot, Verdict
 from gitops.verify.evaluate import ImageVerdict, ImageVerifier
 from gitops.verify.keys import load_public_key
 from gitops.verify.ocitypes import OCI_MANIFEST, SIGSTORE_BUNDLE, ImageManifest, referrers_tag
@@ -37,7 +40,8 @@ from tests.gotools import go_tool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cosign_tool import Cosign  # found through the path set just above
+from cosign_tool import Cosign, Log  # found through the path set just above
+from fake_rekor import FakeRekor
 from registry_kit import (
     Pushed,
     Pusher,
@@ -352,3 +356,162 @@ def test_hostile_envelopes_and_bundles_are_refused_with_reasons(
     oversized = dsse.parse_envelope(b" " * (dsse.MAX_ENVELOPE_BYTES + 1))
     assert isinstance(oversized, Verdict) and oversized.code == "too-large"
     assert not cosign.tuf_cache.exists()
+
+
+# ---- the transparency log: cosign uploads to a Rekor of our own on loopback ---------------------------
+
+
+@dataclass
+class Logged:
+    rekor: FakeRekor
+    log: Log
+    trusted_root: Path
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
+    rekor = FakeRekor()
+    directory = tmp_path_factory.mktemp("rekor")
+    (directory / "rekor.pub").write_bytes(rekor.public_pem)
+    with rekor.serve() as url:
+        yield Logged(rekor, Log(url, directory / "rekor.pub"),
+                     rekor.write_trusted_root(directory / "trusted_root.json", url=url))
+
+
+def logged_rule(public: Path, trusted_root: Path | None, **extra: Any) -> dict[str, Any]:
+    """A rule with the transparency log required (its default, not written)."""
+    return {"keys": [{"file": str(public)}], **({"trustedRoot": str(trusted_root)} if trusted_root else {}),
+            **extra}
+
+
+@pytest.mark.parametrize("bundle", [True, False], ids=["bundle", "classic"])
+def test_signatures_and_attestations_logged_by_cosign_verify_with_the_log_required(
+        registry: Registry, pusher: Pusher, client: RegistryClient, cosign: Cosign,
+        keys: dict[str, tuple[Path, Path]], predicate: Path, logged: Logged, bundle: bool) -> None:
+    """cosign 3 with its defaults (``--tlog-upload`` true) uploads to the log and keeps the entry: a
+    ``dsse`` 0.0.1 entry in the bundle, or for the classic tags a ``hashedrekord`` (``.sig``) and a
+    ``dsse`` entry (``.att``) in the ``dev.sigstore.cosign/bundle`` annotation. A policy with
+    ``transparencyLog: true`` and the log's trusted root accepts them, with the integrated time."""
+    repository = f"team/logged-{'bundle' if bundle else 'classic'}"
+    image, ref = pushed_image(pusher, registry, repository, "v1")
+    before = len(logged.rekor.proposed)
+    cosign.sign_logged(keys["p256"][0], ref, logged.log, bundle=bundle)
+    cosign.attest_logged(keys["p256"][0], ref, predicate, "slsaprovenance1", logged.log, bundle=bundle)
+    kinds = [p["kind"] for p in logged.rekor.proposed[before:]]
+    assert kinds == (["dsse", "dsse"] if bundle else ["hashedrekord", "dsse"])
+    if bundle:
+        raws = bundle_blobs(client, registry, repository, image.digest)
+        assert len(raws) == 2
+        for raw in raws:
+            [entry] = json.loads(raw)["verificationMaterial"]["tlogEntries"]
+            assert entry["kindVersion"] == {"kind": "dsse", "version": "0.0.1"}
+            assert entry["integratedTime"] == str(logged.rekor.integrated_time)
+
+    verdict = verify(client, f"{registry.host}/{repository}:v1",
+                     logged_rule(keys["p256"][1], logged.trusted_root, attestations=[SLSA]))
+    assert verdict.status == "verified", verdict.reasons
+    signature, attestation = verdict.rules[0].requirements
+    when = datetime.fromtimestamp(logged.rekor.integrated_time, UTC)
+    assert signature.ok and attestation.ok
+    assert signature.integrated_time == when and attestation.integrated_time == when
+    assert signature.reason.endswith("(Sigstore bundle)") == bundle
+    assert signature.signer == attestation.signer == fingerprint(keys["p256"][1])
+
+    # the public-good root does not know this log: its SETs prove nothing there
+    public = verify(client, ref, logged_rule(keys["p256"][1], None, attestations=[SLSA]))
+    assert public.status == "refused"
+    assert f"bad-tlog: log {logged.rekor.log_id} is not a transparency log of the trusted root" \
+        in public.reasons[0]
+    # the log's key valid only from after the entries were made
+    late = logged.rekor.write_trusted_root(logged.trusted_root.parent / f"late-{bundle}.json",
+                                           start="2026-06-01T00:00:00Z", url=logged.log.url)
+    refused = verify(client, ref, logged_rule(keys["p256"][1], late))
+    assert refused.status == "refused"
+    assert "bad-tlog: the log's key was not valid at the integrated time 2026-01-01T00:00:00+00:00" \
+        in refused.reasons[0]
+    assert not cosign.tuf_cache.exists()
+
+
+def test_a_logged_bundle_with_its_entry_swapped_tampered_or_removed_is_refused(
+        registry: Registry, pusher: Pusher, client: RegistryClient, cosign: Cosign,
+        keys: dict[str, tuple[Path, Path]], logged: Logged) -> None:
+    """Two images signed and logged by cosign; the first's bundle given the second's (genuine, logged)
+    entry, an entry with another integrated time, or no entry."""
+    repository = "team/logged-hostile"
+    first, first_ref = pushed_image(pusher, registry, repository, "a")
+    second, _ = pushed_image(pusher, registry, repository, "b")
+    cosign.sign_logged(keys["p256"][0], first_ref, logged.log, bundle=True)
+    cosign.sign_logged(keys["p256"][0], f"{registry.host}/{repository}@{second.digest}", logged.log,
+                       bundle=True)
+    [raw] = bundle_blobs(client, registry, repository, first.digest)
+    [other] = bundle_blobs(client, registry, repository, second.digest)
+    key = load_public_key(keys["p256"][1].read_bytes())
+    trust = TrustRoot.from_json(logged.trusted_root.read_bytes())
+
+    def check(document: dict[str, Any]) -> Verdict:
+        return bundles.verify_key_bundle(json.dumps(document), first.digest, key,
+                                         predicate_type=dsse.COSIGN_SIGN_PREDICATE, require_tlog=True,
+                                         trust=trust)
+
+    genuine = json.loads(raw)
+    assert check(genuine).ok
+    swapped = json.loads(raw)
+    swapped["verificationMaterial"]["tlogEntries"] = json.loads(other)["verificationMaterial"]["tlogEntries"]
+    verdict = check(swapped)
+    assert (verdict.code, verdict.reason) == (
+        "tlog-mismatch", "the transparency log entry is not this envelope: the entry's payload hash is not "
+                         "the sha256 of the envelope's payload")
+    tampered = json.loads(raw)
+    tampered["verificationMaterial"]["tlogEntries"][0]["integratedTime"] = "1767225601"
+    verdict = check(tampered)
+    assert (verdict.code, verdict.reason) == ("bad-tlog", "the SignedEntryTimestamp does not verify with the "
+                                                          "log's key")
+    removed = json.loads(raw)
+    del removed["verificationMaterial"]["tlogEntries"]
+    assert check(removed).code == "no-tlog"
+    # the same through the verifier: the swapped bundle attached to the first image
+    attach_bundle(pusher, repository, first, json.dumps(swapped).encode())
+    refused = verify(client, first_ref, logged_rule(keys["p256"][1], logged.trusted_root))
+    assert refused.status == "refused"
+    assert "bundle 0: tlog-mismatch: the transparency log entry is not this envelope" in refused.reasons[0]
+
+
+def test_a_logged_attestation_layer_with_another_layers_entry_is_refused(
+        registry: Registry, pusher: Pusher, client: RegistryClient, cosign: Cosign,
+        keys: dict[str, tuple[Path, Path]], predicate: Path, logged: Logged) -> None:
+    """The ``.att`` layers cosign wrote for two images, each checked with its own and the other's
+    ``dev.sigstore.cosign/bundle`` annotation (whose envelope hash is of the other envelope)."""
+    repository = "team/logged-att"
+    pushed = [pushed_image(pusher, registry, repository, tag) for tag in ("a", "b")]
+    layers = []
+    for image, ref in pushed:
+        cosign.attest_logged(keys["p256"][0], ref, predicate, "slsaprovenance1", logged.log, bundle=False)
+        tag = f"{referrers_tag(image.digest)}.att"
+        manifest = client.get_manifest(registry.host, repository, tag).parse()
+        assert isinstance(manifest, ImageManifest)
+        [layer] = manifest.layers
+        layers.append((client.get_blob(registry.host, repository, layer.digest),
+                       layer.annotations["dev.sigstore.cosign/bundle"]))
+    key = load_public_key(keys["p256"][1].read_bytes())
+    trust = TrustRoot.from_json(logged.trusted_root.read_bytes())
+    first = pushed[0][0]
+    (envelope, annotation), (_, other_annotation) = layers
+    body = json.loads(base64.b64decode(json.loads(annotation)["Payload"]["body"]))
+    assert (body["kind"], body["apiVersion"]) == ("dsse", "0.0.1")
+    assert body["spec"]["envelopeHash"]["value"] == hashlib.sha256(envelope).hexdigest()
+
+    def check(annotation: str | None) -> Verdict:
+        return dsse.verify_attestation_layer(envelope, annotation, first.digest, key, predicate_type=SLSA,
+                                             require_tlog=True, trust=trust)
+
+    assert check(annotation).integrated_time == datetime.fromtimestamp(logged.rekor.integrated_time, UTC)
+    verdict = check(other_annotation)
+    assert (verdict.code, verdict.reason) == (
+        "tlog-mismatch", "the transparency log entry is not this envelope: the entry's payload hash is not "
+                         "the sha256 of the envelope's payload")
+    assert check(None).code == "no-tlog"
+    tampered = json.loads(annotation)
+    tampered["Payload"]["integratedTime"] += 1
+    verdict = check(json.dumps(tampered))
+    assert (verdict.code, verdict.reason) == ("bad-tlog", "the SignedEntryTimestamp does not verify with the "
+                                                          "log's key")
