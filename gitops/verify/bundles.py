@@ -173,6 +173,8 @@ def verify_key_bundle(bundle: bytes | str, image_digest: str, key: VerificationK
     """
     if not re.fullmatch(r"sha256:[0-9a-f]{64}", image_digest):
         raise ValueError(f"image digest {image_digest!r} is not sha256:<64 lowercase hex>")
+    if require_tlog and trust is None:
+        raise ValueError("require_tlog needs a trusted root")
     if len(bundle) > MAX_BUNDLE_BYTES:
         return Verdict.reject("too-large", f"bundle of {len(bundle)} bytes exceeds {MAX_BUNDLE_BYTES}")
     try:
@@ -199,8 +201,7 @@ def verify_key_bundle(bundle: bytes | str, image_digest: str, key: VerificationK
     verdict = dsse.verify_envelope(envelope, image_digest, key, predicate_type=predicate_type)
     if not verdict.ok or not require_tlog:
         return verdict
-    if trust is None:
-        raise ValueError("require_tlog needs a trusted root")
+    assert trust is not None
     entries = material.get("tlogEntries")
     if not isinstance(entries, list) or not entries:
         return dsse.missing_log("bundle")

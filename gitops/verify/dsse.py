@@ -287,11 +287,12 @@ def verify_attestation_layer(raw: bytes, annotation: str | None, image_digest: s
     in-toto statement naming ``image_digest`` with ``predicate_type``; with ``require_tlog``, the
     layer's ``dev.sigstore.cosign/bundle`` ``annotation`` must hold a Rekor entry of this envelope and
     key with a SET from a log of ``trust``."""
+    if require_tlog and trust is None:
+        raise ValueError("require_tlog needs a trusted root")
     verdict = verify_envelope(raw, image_digest, key, predicate_type=predicate_type)
     if not verdict.ok or not require_tlog:
         return verdict
-    if trust is None:
-        raise ValueError("require_tlog needs a trusted root")
+    assert trust is not None
     if not annotation:
         return missing_log("attestation")
     entry = parse_rekor_annotation(annotation)
