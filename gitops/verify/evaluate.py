@@ -103,10 +103,14 @@ class Requirement:
     reason: str
     signer: str | None = None
     integrated_time: datetime | None = None
+    warnings: tuple[str, ...] = ()  # held, but a check failed and was only logged (Notation audit/permissive)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"requirement": self.name, "ok": self.ok, "reason": self.reason, "signer": self.signer,
-                "integratedTime": self.integrated_time.isoformat() if self.integrated_time else None}
+        out = {"requirement": self.name, "ok": self.ok, "reason": self.reason, "signer": self.signer,
+               "integratedTime": self.integrated_time.isoformat() if self.integrated_time else None}
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        return out
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,10 @@ class RuleVerdict:
             return [f"{self.label}: {self.reason}"]
         return [f"{self.label}: {r.name}: {r.reason}" for r in self.requirements if not r.ok]
 
+    def logged(self) -> list[str]:
+        """The checks that failed and were only logged in requirements that held."""
+        return [f"{self.label}: {r.name}: {w}" for r in self.requirements if r.ok for w in r.warnings]
+
     def to_dict(self) -> dict[str, Any]:
         return {"policy": self.policy, "rule": self.rule, "mode": self.mode, "ok": self.ok,
                 "reason": self.reason or None, "requirements": [r.to_dict() for r in self.requirements]}
@@ -142,7 +150,9 @@ class ImageVerdict:
     every policy or rule that applies is ``off``; ``refused``; ``temporary``: a registry failure to
     retry, never verified), the ``digest`` verified (None when it could not be resolved), ``mode`` (the
     strictest mode evaluated), ``signers``, ``reasons`` (refusals) and ``warnings``, one per failed
-    requirement, and ``verified_at`` (the clock's time of the evaluation)."""
+    requirement of a ``warn`` rule and one per check a Notation trust policy's level (``audit``,
+    ``permissive``) logged instead of enforcing in a requirement that held (the image is then
+    ``warned``, not ``verified``), and ``verified_at`` (the clock's time of the evaluation)."""
 
     image: str
     digest: str | None
@@ -422,7 +432,10 @@ class ImageVerifier:
             verdict = notation.verify_notation(envelope, media_type, ref.name, digest, trust_policy, stores,
                                                now=now, image_media_type=evidence.media_type)
             if verdict.ok:
-                return Requirement("notation", True, verdict.reason, verdict.signer)
+                # a check the trust policy's level (audit, permissive) logged instead of enforcing: a
+                # warning for the image; the routine notes (revocation not checked...) are not
+                logged = tuple(note for note in verdict.notes if " not enforced (" in note)
+                return Requirement("notation", True, verdict.reason, verdict.signer, warnings=logged)
             rejected.append(f"signature {n}: {verdict.code}: {verdict.reason}")
         return Requirement("notation", False, "no Notation signature is trusted: " + "; ".join(rejected))
 
@@ -776,6 +789,7 @@ def _load_key(key: KeyRef) -> VerificationKey:
 def _summarise(ref: ImageRef, digest: str, results: list[RuleVerdict], now: float) -> ImageVerdict:
     reasons = [f for r in results if not r.ok and r.mode == "enforce" for f in r.failures()]
     warnings = [f for r in results if not r.ok and r.mode == "warn" for f in r.failures()]
+    warnings += [f for r in results if r.mode != "off" for f in r.logged()]
     signers = sorted({q.signer for r in results if r.ok for q in r.requirements if q.ok and q.signer})
     modes = {r.mode for r in results}
     mode = "enforce" if "enforce" in modes else "warn" if "warn" in modes else "off"

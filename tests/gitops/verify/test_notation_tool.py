@@ -46,6 +46,7 @@ from gitops.verify.notation import (
     verify_notation,
 )
 from gitops.verify.ocitypes import OCI_INDEX, OCI_MANIFEST, Descriptor, ImageManifest, referrers_tag
+from gitops.verify.policy import image_check
 from gitops.verify.reference import parse
 from gitops.verify.registry import RegistryClient, RegistryOptions
 from tests.gotools import go_tool
@@ -311,11 +312,17 @@ def test_identity_mismatch_refused_strict_logged_audit(notation_sign: Path, regi
     assert strict.status == "refused"
     assert "identity-mismatch: signer 'CN=builder,O=Acme,ST=WA,C=US' is none of the trusted identities" \
         in strict.reasons[0]
-    # audit logs authenticity (a note in the requirement's reason) and still verifies integrity
+    # audit logs authenticity (a note in the requirement's reason) and still verifies integrity: the
+    # image is allowed, warned, and the logged check is its warning, shown in the target's status
     audit = verify(client, ref, trust_policy(tmp_path, scope, level="audit", identities=other), ca.store)
-    assert audit.status == "verified", audit.reasons
+    assert audit.status == "warned" and audit.allowed, audit.reasons
     (requirement,) = audit.rules[0].requirements
     assert "level audit); authenticity not enforced (audit): signer 'CN=builder" in requirement.reason
+    (warning,) = audit.warnings
+    assert warning.startswith("policy p rule n: notation: authenticity not enforced (audit): signer "
+                              "'CN=builder,O=Acme,ST=WA,C=US' is none of the trusted identities")
+    assert requirement.warnings == (warning.removeprefix("policy p rule n: notation: "),)
+    assert image_check(audit).reasons == (warning,)
     # permissive still enforces authenticity
     permissive = verify(client, ref, trust_policy(tmp_path, scope, level="permissive", identities=other),
                         ca.store)
@@ -331,15 +338,23 @@ def test_expired_signature_refused_strict_logged_permissive(notation_sign: Path,
     sign(notation_sign, registry, repository, image, ca, fmt, "--expiry", "1h")
     ref, scope = f"{registry.host}/{repository}:v1", f"{registry.host}/{repository}"
     strict_file = trust_policy(tmp_path, scope)
-    assert verify(client, ref, strict_file, ca.store).status == "verified"  # within the hour
+    within = verify(client, ref, strict_file, ca.store)  # within the hour
+    assert within.status == "verified"
+    # the routine note (revocation is not checked) is no warning
+    assert within.warnings == () and image_check(within).reasons == ()
+    assert "revocation (OCSP/CRL) is not checked" not in within.rules[0].requirements[0].reason
     later = NOW + timedelta(hours=2)  # the clock moved past the expiry; the certificates are still valid
     strict = verify(client, ref, strict_file, ca.store, at=later)
     assert strict.status == "refused"
     assert "signature 0: expired: the signature expired at " in strict.reasons[0]
     permissive = verify(client, ref, trust_policy(tmp_path, scope, level="permissive"), ca.store, at=later)
-    assert permissive.status == "verified", permissive.reasons
+    assert permissive.status == "warned", permissive.reasons
     (requirement,) = permissive.rules[0].requirements
     assert "expiry not enforced (permissive): the signature expired at " in requirement.reason
+    (warning,) = permissive.warnings
+    assert warning.startswith("policy p rule n: notation: expiry not enforced (permissive): the signature "
+                              "expired at ")
+    assert requirement.to_dict()["warnings"] == [warning.removeprefix("policy p rule n: notation: ")]
     # the expiry is what notation-go wrote: an hour after the signing time
     ((envelope, media_type),) = envelopes(client, registry, repository, image)
     verdict = verify_notation(envelope, media_type, scope, image.digest,
