@@ -524,7 +524,8 @@ def verify_promise(entry: LogEntry, trust: TrustRoot) -> datetime | Verdict:
     if not rekor:
         return Verdict.reject("bad-tlog",
                               f"log {entry.log_id[:64]} is not a transparency log of the trusted root")
-    if not rekor[0].validity.covers(when):
+    valid = [k for k in rekor if k.validity.covers(when)]  # a root may list a key twice, in two windows
+    if not valid:
         return Verdict.reject("bad-tlog",
                               f"the log's key was not valid at the integrated time {when.isoformat()}")
     # the SET signs the canonical JSON (RFC 8785) of the entry: ASCII strings and integers only, so
@@ -532,11 +533,13 @@ def verify_promise(entry: LogEntry, trust: TrustRoot) -> datetime | Verdict:
     canonical = json.dumps({"body": entry.body_b64, "integratedTime": entry.integrated_time,
                             "logID": entry.log_id, "logIndex": entry.log_index},
                            sort_keys=True, separators=(",", ":")).encode()
-    try:
-        rekor[0].key.verify(entry.signed_entry_timestamp, canonical, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        return Verdict.reject("bad-tlog", "the SignedEntryTimestamp does not verify with the log's key")
-    return when
+    for rekor_key in valid:
+        try:
+            rekor_key.key.verify(entry.signed_entry_timestamp, canonical, ec.ECDSA(hashes.SHA256()))
+            return when
+        except InvalidSignature:
+            continue
+    return Verdict.reject("bad-tlog", "the SignedEntryTimestamp does not verify with the log's key")
 
 
 def _check_tlog(bundle: str | None, trust: TrustRoot, payload: bytes, signature: bytes, *,

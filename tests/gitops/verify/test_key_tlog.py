@@ -199,6 +199,11 @@ def test_the_log_keys_validity_window_is_the_trusted_roots(rekor: FakeRekor,
             "bad-tlog", "the log's key was not valid at the integrated time 2026-01-01T00:00:00+00:00")
     ended = TrustRoot.from_json(json.dumps(rekor.trusted_root(end="2026-01-01T00:00:00Z")))
     assert check_bundle(bundle(raw, [entry]), key_of(signer), ended).ok  # the bounds are inclusive
+    # the same key listed twice (rotated out, then back): the window that covers the entry counts
+    twice = rekor.trusted_root(start="2026-06-01T00:00:00Z")
+    twice["tlogs"].append(rekor.trusted_root(start="2025-01-01T00:00:00Z",
+                                             end="2026-02-01T00:00:00Z")["tlogs"][0])
+    assert check_bundle(bundle(raw, [entry]), key_of(signer), TrustRoot.from_json(json.dumps(twice))).ok
 
 
 def test_an_entry_of_another_envelope_or_key_is_refused(rekor: FakeRekor, trust: TrustRoot,
