@@ -20,6 +20,11 @@ of the manifest tagged ``sha256-<hex>.att``; cosign 3 puts the envelope in a Sig
 (:mod:`gitops.verify.bundles`); this module is the key-signed path and the one in-toto statement
 check both use (:func:`check_statement`).
 
+The transparency log: :func:`verify_log_entry` verifies a Rekor v1 entry of a key-signed envelope
+(its SET with :func:`gitops.verify.cosign.verify_promise`, its body with :func:`match_entry`), from
+a bundle's ``tlogEntries`` (:func:`gitops.verify.bundles.parse_tlog_entry`) or an ``.att`` layer's
+``dev.sigstore.cosign/bundle`` annotation (:func:`verify_attestation_layer`).
+
 Pure, no I/O: a failure is a :class:`~gitops.verify.cosign.Verdict`, never an exception. The
 signature is verified before the statement is parsed, so untrusted JSON is read only once signed.
 Keys and their algorithms are :mod:`gitops.verify.keys`' (ECDSA P-256/P-384, Ed25519, RSA).
@@ -190,12 +195,13 @@ def match_entry(body: Mapping[str, Any], envelope: Envelope, key: VerificationKe
 
     The kinds are Rekor's (sigstore/rekor pkg/types, v1.5):
 
-    - ``dsse`` 0.0.1 (cosign 3, and cosign 2's default): ``payloadHash`` is the sha256 of the payload,
+    - ``dsse`` 0.0.1 (what cosign 3 uploads): ``payloadHash`` is the sha256 of the payload,
       ``signatures`` the envelope's (``signature``: base64; ``verifier``: the base64 of the PEM key),
       ``envelopeHash`` the sha256 of the envelope JSON as uploaded, checked when ``raw`` is given;
-    - ``intoto`` 0.0.2: ``content.payloadHash`` (the payload), ``content.hash`` (the envelope as
-      uploaded, checked when ``raw`` is given), ``content.envelope.payloadType`` and its
-      ``signatures`` (``sig``: the base64 of the base64 signature, ``publicKey``: base64 PEM);
+    - ``intoto`` 0.0.2 (older cosign's ``--rekor-entry-type intoto``): ``content.payloadHash`` (the
+      payload), ``content.hash`` (the envelope as uploaded, checked when ``raw`` is given),
+      ``content.envelope.payloadType`` and its ``signatures`` (``sig``: the base64 of the base64
+      signature, ``publicKey``: base64 PEM);
     - ``intoto`` 0.0.1 (older cosign): ``content.hash`` and ``publicKey`` only: it names no
       signature, so only with ``raw`` (the hash of the whole envelope binds its signatures).
 
