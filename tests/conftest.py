@@ -82,3 +82,30 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     running = start_registry(tmp_path_factory.mktemp("registry"))
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The kubeconfig of a real API server: ``GITOPS_E2E_KUBECONFIG`` when set (a cluster of your own),
+    else the control plane built from Kubernetes' Go modules (gitops/testing/controlplane.py), started
+    once per session with controllers, scheduler and a kwok node. Skips when its binaries were not built
+    (``scripts/build-go-tools kube etcd kwok``; a failure under CI, where .ci/run builds them)."""
+    given = os.environ.get("GITOPS_E2E_KUBECONFIG")
+    if given:
+        yield Path(given)
+        return
+    from gitops.testing.controlplane import Binaries, ControlPlane, ControlPlaneError
+
+    try:
+        binaries = Binaries.build(built_only=True)
+    except ControlPlaneError as exc:
+        missing_reference(f"no real control plane: {exc}")
+    plane = ControlPlane(tmp_path_factory.mktemp("control-plane"), binaries)
+    try:
+        plane.start()
+    except ControlPlaneError as exc:
+        pytest.fail(f"the real control plane did not start: {exc}", pytrace=False)
+    try:
+        yield plane.kubeconfig
+    finally:
+        plane.stop()

@@ -1,7 +1,9 @@
-"""The Go test tools of tools/go/ (the real cosign, a Notation signer), built by scripts/build-go-tools.
+"""The Go test tools of tools/go/ (the real cosign, a Notation signer, the Kubernetes control plane),
+built by scripts/build-go-tools.
 
-``go_tool("cosign")`` returns the path of the binary, building it on first use into the cache outside
-the repository (warm: no work). When Go is absent or the build fails, the test skips with the reason,
+``go_tool("cosign")`` returns the path of the binary, ``go_tool("kube", "kube-apiserver")`` one binary of
+a module that builds several, building the module on first use into the cache outside the repository
+(warm: no work). When Go is absent or the build fails, the test skips with the reason,
 and under ``CI=true`` fails instead (.ci/run builds every tool before the tests).
 """
 
@@ -26,14 +28,17 @@ def _build(name: str) -> tuple[Path | None, str]:
                           check=False)
     if proc.returncode != 0:
         return None, f"scripts/build-go-tools {name} failed: {proc.stderr[-1500:]}"
-    path = Path(proc.stdout.split()[-1])
-    return path, ""
+    return Path(proc.stdout.split()[-1]), ""
 
 
-def go_tool(name: str) -> Path:
-    """The built tool ``name`` (a directory of tools/go/), or a skip (a failure under CI)."""
-    path, reason = _build(name)
-    if path is None:
+def go_tool(name: str, binary: str | None = None) -> Path:
+    """The binary ``binary`` (default: ``name``) of the tool module ``name`` (a directory of tools/go/),
+    or a skip (a failure under CI)."""
+    directory, reason = _build(name)
+    if directory is None:
         missing_reference(f"the Go tool {name}: {reason}")
-    assert path is not None
+    assert directory is not None
+    path = directory / (binary or name)
+    if not path.is_file():
+        missing_reference(f"the Go tool {name} has no binary {binary or name}")
     return path

@@ -1,8 +1,9 @@
 """Fixtures for the sync tests (plan, apply, prune and health over a cluster): a cluster backend
 and a per-test environment.
 
-``backend`` is parametrized: the sandbox API server (always), and a real cluster when
-GITOPS_E2E_KUBECONFIG names a kubeconfig (never the user's default KUBECONFIG). Each test gets its
+``backend`` is parametrized: the sandbox API server (always), and a real cluster: the one
+GITOPS_E2E_KUBECONFIG names (never the user's default KUBECONFIG), else the control plane built from
+Kubernetes' Go modules (the ``real_cluster`` fixture of tests/conftest.py). Each test gets its
 own namespace and application name, so tests never see each other's objects.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -68,11 +68,8 @@ class Backend:
 
 @pytest.fixture(scope="module", params=["sandbox", "cluster"])
 def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    if request.param == "cluster":
-        path = os.environ.get("GITOPS_E2E_KUBECONFIG")
-        if not path:
-            pytest.skip("GITOPS_E2E_KUBECONFIG not set: no real cluster to test against")
-        yield Backend("cluster", Path(path))
+    if request.param == "cluster":  # GITOPS_E2E_KUBECONFIG, or the control plane built from Go modules
+        yield Backend("cluster", request.getfixturevalue("real_cluster"))
         return
     from kubesandbox import Sandbox
 
