@@ -596,40 +596,15 @@ class ImageVerifier:
     # ---- evidence -----------------------------------------------------------------------------------
 
     def _layers(self, ref: ImageRef, digest: str, evidence: _Evidence) -> list[SignatureLayer | Verdict]:
+        """The classic signatures: the simple-signing layers of the tag ``sha256-<hex>.sig``."""
         if evidence.layers is not None:
             return evidence.layers
-        tag = cosign_signature_tag(digest)
-        evidence.layers = []
-        try:
-            manifest = self.registry.get_manifest(ref.registry, ref.repository, tag)
-        except RegistryError as exc:
-            if exc.status != 404:
-                raise
-            evidence.layers_note = f"no cosign signature: {ref.name}:{tag} does not exist"
-            return evidence.layers
-        parsed = manifest.parse()
-        if not isinstance(parsed, ImageManifest):
-            evidence.layers_note = f"{ref.name}:{tag} is an index, not a signature manifest"
-            return evidence.layers
-        for layer in parsed.layers[:MAX_SIGNATURE_LAYERS]:
-            if layer.media_type != cosign.SIMPLE_SIGNING_MEDIA_TYPE:
-                evidence.layers.append(Verdict.reject("not-a-signature",
-                                                      f"layer media type {layer.media_type[:100]!r}"))
-                continue
-            if layer.size > cosign.MAX_PAYLOAD_BYTES:
-                evidence.layers.append(Verdict.reject("too-large", f"payload of {layer.size} bytes"))
-                continue
-            try:
-                payload = self.registry.get_blob(ref.registry, ref.repository, layer.digest,
-                                                 max_bytes=cosign.MAX_PAYLOAD_BYTES)
-            except RegistryError as exc:
-                if exc.temporary:
-                    raise
-                evidence.layers.append(Verdict.reject("unreadable", str(exc)))
-                continue
-            evidence.layers.append(cosign.parse_layer(payload, layer.annotations, layer.media_type))
-        if not evidence.layers:
-            evidence.layers_note = f"no cosign signature: {ref.name}:{tag} has no layers"
+        found, note = self._tag_blobs(ref, cosign_signature_tag(digest), cosign.SIMPLE_SIGNING_MEDIA_TYPE,
+                                      cosign.MAX_PAYLOAD_BYTES, "a signature")
+        evidence.layers = [item if isinstance(item, Verdict) else
+                           cosign.parse_layer(item[0], item[1].annotations, item[1].media_type)
+                           for item in found]
+        evidence.layers_note = f"no cosign signature: {note}" if note else ""
         return evidence.layers
 
     def _attestation_layers(self, ref: ImageRef, digest: str,
@@ -639,41 +614,51 @@ class ImageVerifier:
         one."""
         if evidence.attestations is not None:
             return evidence.attestations
-        tag = referrers_tag(digest) + ".att"
+        found, note = self._tag_blobs(ref, referrers_tag(digest) + ".att", dsse.DSSE_MEDIA_TYPE,
+                                      dsse.MAX_ENVELOPE_BYTES, "an attestation")
         evidence.attestations = []
+        for item in found:
+            if isinstance(item, Verdict):
+                evidence.attestations.append(item)
+                continue
+            logged = item[1].annotations.get(cosign.BUNDLE_ANNOTATION)
+            evidence.attestations.append((item[0], logged if isinstance(logged, str) and logged else None))
+        evidence.attestations_note = note
+        return evidence.attestations
+
+    def _tag_blobs(self, ref: ImageRef, tag: str, media_type: str, max_bytes: int,
+                   what: str) -> tuple[list[tuple[bytes, Descriptor] | Verdict], str]:  # what: "a signature"
+        """The layers of the manifest ``tag`` (cosign's classic storage) of ``media_type``, each blob
+        fetched within ``max_bytes`` with its descriptor, or why a layer is not usable; and a note
+        when there is nothing at all (no such tag, an index, no layers). A temporary registry error is
+        raised (the caller retries); a missing tag is not an error."""
         try:
             manifest = self.registry.get_manifest(ref.registry, ref.repository, tag)
         except RegistryError as exc:
             if exc.status != 404:
                 raise
-            evidence.attestations_note = f"{ref.name}:{tag} does not exist"
-            return evidence.attestations
+            return [], f"{ref.name}:{tag} does not exist"
         parsed = manifest.parse()
         if not isinstance(parsed, ImageManifest):
-            evidence.attestations_note = f"{ref.name}:{tag} is an index, not an attestation manifest"
-            return evidence.attestations
+            return [], f"{ref.name}:{tag} is an index, not {what} manifest"
+        found: list[tuple[bytes, Descriptor] | Verdict] = []
         for layer in parsed.layers[:MAX_SIGNATURE_LAYERS]:
-            if layer.media_type != dsse.DSSE_MEDIA_TYPE:
-                evidence.attestations.append(Verdict.reject("not-a-signature",
-                                                            f"layer media type {layer.media_type[:100]!r}"))
+            if layer.media_type != media_type:
+                found.append(Verdict.reject("not-a-signature",
+                                            f"layer media type {layer.media_type[:100]!r}"))
                 continue
-            if layer.size > dsse.MAX_ENVELOPE_BYTES:
-                evidence.attestations.append(Verdict.reject("too-large", f"DSSE envelope of {layer.size} "
-                                                                         "bytes"))
+            if layer.size > max_bytes:
+                found.append(Verdict.reject("too-large", f"a layer of {layer.size} bytes (at most {max_bytes})"))
                 continue
             try:
-                envelope = self.registry.get_blob(ref.registry, ref.repository, layer.digest,
-                                                  max_bytes=dsse.MAX_ENVELOPE_BYTES)
+                blob = self.registry.get_blob(ref.registry, ref.repository, layer.digest, max_bytes=max_bytes)
             except RegistryError as exc:
                 if exc.temporary:
                     raise
-                evidence.attestations.append(Verdict.reject("unreadable", str(exc)))
+                found.append(Verdict.reject("unreadable", str(exc)))
                 continue
-            logged = layer.annotations.get(cosign.BUNDLE_ANNOTATION)
-            evidence.attestations.append((envelope, logged if isinstance(logged, str) and logged else None))
-        if not evidence.attestations:
-            evidence.attestations_note = f"{ref.name}:{tag} has no layers"
-        return evidence.attestations
+            found.append((blob, layer))
+        return found, "" if found else f"{ref.name}:{tag} has no layers"
 
     def _bundles(self, ref: ImageRef, digest: str, evidence: _Evidence) -> list[bytes | Verdict]:
         if evidence.bundles is not None:

@@ -75,13 +75,6 @@ def predicate(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def pusher(registry: Registry) -> Iterator[Pusher]:
-    push = Pusher(registry)
-    yield push
-    push.close()
-
-
-@pytest.fixture
 def client(registry: Registry) -> Iterator[RegistryClient]:
     made = RegistryClient({registry.host: RegistryOptions(plain_http=True)})
     yield made

@@ -77,13 +77,6 @@ class Counting:
 
 
 @pytest.fixture
-def pusher(registry: Registry) -> Iterator[Pusher]:
-    push = Pusher(registry)
-    yield push
-    push.close()
-
-
-@pytest.fixture
 def counting(registry: Registry) -> Iterator[Counting]:
     client = RegistryClient({registry.host: RegistryOptions(plain_http=True)})
     yield Counting(client)

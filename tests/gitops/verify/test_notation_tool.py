@@ -135,13 +135,6 @@ def notation_sign() -> Path:
 
 
 @pytest.fixture
-def pusher(registry: Registry) -> Iterator[Pusher]:
-    push = Pusher(registry)
-    yield push
-    push.close()
-
-
-@pytest.fixture
 def client(registry: Registry) -> Iterator[RegistryClient]:
     with RegistryClient({registry.host: RegistryOptions(plain_http=True)}) as opened:
         yield opened

@@ -78,13 +78,6 @@ def basic_registry(tmp_path_factory: pytest.TempPathFactory, missing: object) ->
     running.stop()
 
 
-@pytest.fixture
-def pusher(registry: Registry) -> Iterator[Pusher]:
-    push = Pusher(registry)
-    yield push
-    push.close()
-
-
 def client_for(host: str, **options: object) -> RegistryClient:
     return RegistryClient({host: RegistryOptions(plain_http=True, **options)})  # type: ignore[arg-type]
 
