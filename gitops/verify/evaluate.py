@@ -648,7 +648,8 @@ class ImageVerifier:
                                             f"layer media type {layer.media_type[:100]!r}"))
                 continue
             if layer.size > max_bytes:
-                found.append(Verdict.reject("too-large", f"a layer of {layer.size} bytes (at most {max_bytes})"))
+                found.append(Verdict.reject("too-large",
+                                            f"a layer of {layer.size} bytes (at most {max_bytes})"))
                 continue
             try:
                 blob = self.registry.get_blob(ref.registry, ref.repository, layer.digest, max_bytes=max_bytes)
