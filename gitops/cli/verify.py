@@ -31,7 +31,13 @@ from gitops.errors import ConfigError, InputError, Problem, RegistryError
 from gitops.sources.urls import is_loopback
 from gitops.verify import cosign, notation
 from gitops.verify.evaluate import MAX_BUNDLES, MAX_SIGNATURE_LAYERS, ImageVerdict, ImageVerifier
-from gitops.verify.ocitypes import SIGSTORE_BUNDLE, ImageManifest, cosign_signature_tag, referrers_tag
+from gitops.verify.ocitypes import (
+    SIGSTORE_BUNDLE,
+    Descriptor,
+    ImageManifest,
+    cosign_signature_tag,
+    referrers_tag,
+)
 from gitops.verify.reference import ImageRef
 from gitops.verify.reference import parse as parse_reference
 from gitops.verify.registry import RegistryClient, RegistryOptions, check_registry
@@ -203,35 +209,28 @@ def _inspect(client: RegistryClient, ref: ImageRef, output: str) -> int:
     return 1
 
 
-def _attestations(client: RegistryClient, ref: ImageRef, digest: str) -> list[dict[str, str]]:
-    """The layers of the classic attestation tag, with the predicate type cosign annotates them with."""
+def _tag_layers(client: RegistryClient, ref: ImageRef, tag: str) -> list[Descriptor]:
+    """The layers of cosign's classic manifest ``tag`` (none when there is no such tag)."""
     try:
-        manifest = client.get_manifest(ref.registry, ref.repository, referrers_tag(digest) + ".att")
+        parsed = client.get_manifest(ref.registry, ref.repository, tag).parse()
     except RegistryError as exc:
         if exc.status == 404:
             return []
         raise
-    parsed = manifest.parse()
-    if not isinstance(parsed, ImageManifest):
-        return []
+    return list(parsed.layers[:MAX_SIGNATURE_LAYERS]) if isinstance(parsed, ImageManifest) else []
+
+
+def _attestations(client: RegistryClient, ref: ImageRef, digest: str) -> list[dict[str, str]]:
+    """The layers of the classic attestation tag, with the predicate type cosign annotates them with."""
     return [{"layer": layer.digest, "mediaType": layer.media_type,
              "predicateType": layer.annotations.get("predicateType", "unknown")[:200],
              "transparencyLog": "yes" if layer.annotations.get(cosign.BUNDLE_ANNOTATION) else "no"}
-            for layer in parsed.layers[:MAX_SIGNATURE_LAYERS]]
+            for layer in _tag_layers(client, ref, referrers_tag(digest) + ".att")]
 
 
 def _signatures(client: RegistryClient, ref: ImageRef, digest: str) -> list[dict[str, str]]:
-    try:
-        manifest = client.get_manifest(ref.registry, ref.repository, cosign_signature_tag(digest))
-    except RegistryError as exc:
-        if exc.status == 404:
-            return []
-        raise
-    parsed = manifest.parse()
-    if not isinstance(parsed, ImageManifest):
-        return []
     found = []
-    for layer in parsed.layers[:MAX_SIGNATURE_LAYERS]:
+    for layer in _tag_layers(client, ref, cosign_signature_tag(digest)):
         entry = {"layer": layer.digest, "mediaType": layer.media_type}
         if layer.media_type == cosign.SIMPLE_SIGNING_MEDIA_TYPE and layer.size <= cosign.MAX_PAYLOAD_BYTES:
             payload = client.get_blob(ref.registry, ref.repository, layer.digest,
