@@ -4,7 +4,8 @@ Called only by :mod:`.rest`. The decision uses the ``Status`` object the API ser
 are ClusterUnavailable (temporary, ``Retry-After`` or ``details.retryAfterSeconds`` honoured); a 409
 with ``FieldManagerConflict`` causes is an SSA Conflict carrying (manager, field) pairs; a 422 is
 ImmutableField only when a structured cause says so for its field (never a loose match on the whole
-body): reason ``FieldValueInvalid`` with "field is immutable" (selectors, clusterIP, Job template), or
+body): reason ``FieldValueInvalid`` with "field is immutable" (selectors, a Job's template) or "may not
+change once set" (a Service's clusterIPs, ipFamilies, loadBalancerClass), or
 reason ``FieldValueForbidden`` with one of the apiserver's immutability messages (an immutable
 ConfigMap/Secret's data, a PVC spec, StatefulSet spec fields other than the updatable ones); else
 Invalid; 404 NotFound; 401/403 Forbidden.
@@ -59,6 +60,10 @@ def retry_after(headers: Mapping[str, str] | None, status: Mapping[str, Any]) ->
         return None
 
 
+# Messages kube-apiserver validation attaches to FieldValueInvalid causes when a field may not change:
+# ValidateImmutableField's (selectors, a Job's template) and the Service's own ("spec.clusterIPs[0]:
+# Invalid value: ...: may not change once set", also for ipFamilies and loadBalancerClass).
+_INVALID_IMMUTABLE = ("field is immutable", "may not change once set")
 # Messages kube-apiserver validation attaches to FieldValueForbidden causes when a field may not change
 # after creation (core/v1 ConfigMap and Secret "immutable", PVC spec, apps/v1 StatefulSet spec).
 _FORBIDDEN_IMMUTABLE = ("field is immutable", "is immutable after creation",
@@ -68,7 +73,7 @@ _FORBIDDEN_IMMUTABLE = ("field is immutable", "is immutable after creation",
 def _is_immutable_cause(cause: Mapping[str, Any]) -> bool:
     message, reason = str(cause.get("message", "")), cause.get("reason")
     if reason == "FieldValueInvalid":
-        return "field is immutable" in message
+        return any(m in message for m in _INVALID_IMMUTABLE)
     return reason == "FieldValueForbidden" and any(m in message for m in _FORBIDDEN_IMMUTABLE)
 
 
