@@ -10,11 +10,21 @@ a strategic merge patch, a configMapGenerator), then measures in the same run:
 and prints the ratios, plus the same figures for ``renderers.kustomize.build`` called directly in
 this process (no budget, no worker: what the isolation costs). Outputs are checked equal to
 kubectl's (parsed) for a sample of overlays.
+
+Second peer, in the same run: the Kustomize Go library in one process, as Flux's kustomize-controller
+runs it (``tools/go/kustomize-peer``: sigs.k8s.io/kustomize/api v0.18.0, the library of kubectl's
+Kustomize v5.5.0; ``krusty.MakeKustomizer`` over ``filesys.MakeFsOnDisk``, a new Kustomizer per
+build), built by ``scripts/build-go-tools kustomize-peer`` (skipped with a message when Go is absent).
+It renders the same M overlays one after the other in one process, after one untimed warm-up render
+(its one-time costs, as our warm worker has paid its own), timing build + YAML serialisation inside the
+process. Its output is checked equal (parsed) to ours for every overlay, and equal byte for byte to
+kubectl's for the sample. ``--no-go-peer`` skips it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -27,6 +37,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gitops.render.manifests import without_internal
 from renderers import isolation
 from renderers.api import RenderRequest, render
 from renderers.kustomize import build, clear_caches
@@ -100,6 +111,12 @@ def engine_render(root: Path, d: Path) -> list[dict[str, object]]:
     return render(RenderRequest(root=root, path=d.relative_to(root).as_posix(), renderer="kustomize"))
 
 
+def as_applied(objects: list[dict[str, object]]) -> list[dict[str, object]]:
+    """An engine render as the engine uses it: without the location annotations
+    (``internal.config.kubernetes.io/``) its Kustomize renders keep for messages, never applied."""
+    return [without_internal(o) for o in objects]
+
+
 def one_cold_worker(root: Path, d: Path) -> float:
     """Seconds for one render by a freshly started worker (its caches empty; the process start and
     imports excluded, as a long-running engine starts its workers ahead)."""
@@ -120,14 +137,39 @@ def one_cold(d: Path) -> float:
     return float(out.strip())
 
 
+def go_peer() -> Path | str:
+    """The kustomize-peer binary (built if needed), or why there is none."""
+    try:
+        script = Path(__file__).resolve().parents[1] / "scripts" / "build-go-tools"
+        proc = subprocess.run(["bash", str(script), "kustomize-peer"], capture_output=True, text=True,
+                              check=False)
+    except OSError as exc:
+        return f"Go peer skipped: {exc}"
+    if proc.returncode != 0:
+        return f"Go peer skipped: scripts/build-go-tools kustomize-peer: {proc.stderr.strip()[-500:]}"
+    return Path(proc.stdout.split()[-1]) / "kustomize-peer"
+
+
+def go_bench(binary: Path, out: Path, dirs: list[Path], *, warmup: bool) -> dict[str, float]:
+    """``kustomize-peer bench``: its JSON (seconds in the process) plus ``wall``, the process's wall time."""
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    proc = subprocess.run([str(binary), "bench", *(["-warmup"] if warmup else []), str(out), *map(str, dirs)],
+                          check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    return {**json.loads(proc.stdout), "wall": wall}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--overlays", type=int, default=100)
     ap.add_argument("--resources", type=int, default=50)
+    ap.add_argument("--no-go-peer", action="store_true", help="skip the Kustomize Go library peer")
     args = ap.parse_args()
     if shutil.which("kubectl") is None:
         print("kubectl not on PATH: nothing to compare with")
         return 2
+    peer = "Go peer skipped (--no-go-peer)" if args.no_go_peer else go_peer()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         dirs = generate(root, args.resources, args.overlays)
@@ -145,9 +187,24 @@ def main() -> int:
         t_direct = time.perf_counter() - t0
         for i in range(0, len(dirs), max(1, len(dirs) // 10)):
             expected = [x for x in yaml.safe_load_all(reference[i]) if x is not None]
-            if expected != ours[i] or expected != direct[i]:
+            if expected != as_applied(ours[i]) or expected != direct[i]:
                 print(f"MISMATCH with kubectl for overlay {i}")
                 return 1
+        go: dict[str, float] | None = None
+        go_cold = go_warm = 0.0
+        if isinstance(peer, Path):
+            go = go_bench(peer, root / "go-out", dirs, warmup=True)
+            for i in range(len(dirs)):
+                text = (root / "go-out" / f"{i}.yaml").read_text()
+                if [x for x in yaml.safe_load_all(text) if x is not None] != as_applied(ours[i]):
+                    print(f"MISMATCH between the Go library and ours for overlay {i}")
+                    return 1
+                if i % max(1, len(dirs) // 10) == 0 and text != reference[i]:
+                    print(f"MISMATCH between the Go library and kubectl kustomize (text) for overlay {i}")
+                    return 1
+            go_cold = min(go_bench(peer, root / "go-cold", dirs[:1], warmup=False)["first_seconds"]
+                          for _ in range(3))
+            go_warm = go_bench(peer, root / "go-warm", dirs[:1] * 3, warmup=True)["min_seconds"]
         t_warm = min(_timed(lambda: engine_render(root, dirs[0])) for _ in range(3))
         t_warm_direct = min(_timed(lambda: build(dirs[0])) for _ in range(3))
         t_cold = min(one_cold_worker(root, dirs[0]) for _ in range(3))
@@ -160,6 +217,14 @@ def main() -> int:
     print(f"  speed-up: {t_kubectl / t_ours:6.1f}x   (goal >= 20x)")
     print(f"  build() in this process x{n}:  {t_direct:8.3f} s  ({t_direct / n * 1000:6.1f} ms each, "
           f"{t_kubectl / t_direct:.1f}x)")
+    if go is None:
+        print(f"  {peer}")
+    else:
+        t_go = go["seconds"]
+        print(f"  Kustomize Go library in one process x{n} (warmed up; the process: {go['wall']:.2f} s):")
+        print(f"{'':33}{t_go:8.3f} s  ({t_go / n * 1000:6.1f} ms each); outputs equal to ours for all {n}")
+        print(f"  Go library time / ours: {t_go / t_ours:5.2f} (render, budgeted worker), "
+              f"{t_go / t_direct:5.2f} (build() in this process)   (goal: > 1, ours faster)")
     print("one overlay:")
     print(f"  kubectl kustomize process:        {t_one_kubectl * 1000:7.1f} ms")
     print(f"  render, fresh worker (cold):      {t_cold * 1000:7.1f} ms  "
@@ -170,6 +235,11 @@ def main() -> int:
           f"({t_cold_direct / t_one_kubectl:5.2f} of kubectl)")
     print(f"  build() in this process, warm:    {t_warm_direct * 1000:7.1f} ms  "
           f"({t_warm_direct / t_one_kubectl:5.2f} of kubectl)")
+    if go is not None:
+        print(f"  Go library, fresh process (cold): {go_cold * 1000:7.1f} ms  "
+              f"(Go / ours, fresh worker: {go_cold / t_cold:5.2f})")
+        print(f"  Go library in-process, warm:      {go_warm * 1000:7.1f} ms  "
+              f"(Go / ours, warm worker: {go_warm / t_warm:5.2f})")
     return 0
 
 
