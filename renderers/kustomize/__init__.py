@@ -61,7 +61,7 @@ def build(path: Path | str, options: KustomizeOptions | None = None) -> list[dic
                 res.meta["annotations"] = {str(k): target.go_text(v) for k, v in res.annotations().items()}
                 if not res.meta["annotations"]:
                     del res.meta["annotations"]
-        ordered = order.apply_sort_options(kept, k.map("sortOptions"), str(k.path))
+        ordered = order.apply_sort_options(kept, k.data.get("sortOptions"), str(k.path))
         _build_metadata(ordered, k.list("buildMetadata"), str(k.path), loader.cwd)
         if options.locations:
             _locate(ordered, (options.root or loader.cwd).resolve(), loader.deps)
@@ -112,7 +112,8 @@ def _build_metadata(items: list[Resource], wanted: list[Any], where: str, top: P
             res.meta.setdefault("annotations", {})[TRANSFORMATIONS] = _yaml(
                 [_relative(t, top) for t in res.transformations])
         if "managedByLabel" in wanted:
-            res.meta.setdefault("labels", {})[MANAGED_BY] = "kustomize-v5.5.0"
+            # kubectl's embedded Kustomize has no release version of its own (kubernetes/kubectl#1495)
+            res.meta.setdefault("labels", {})[MANAGED_BY] = "kustomize-(devel)"
 
 
 def _locate(items: list[Resource], root: Path, deps: list[Dep]) -> None:

@@ -120,11 +120,20 @@ _VAR_FIELDS = ("containers/args", "containers/command", "containers/env/value",
                "containers/volumeMounts/mountPath",
                "initContainers/args", "initContainers/command", "initContainers/env/value",
                "initContainers/volumeMounts/mountPath")
+# Kustomize's varReference field specs, quirks included: Deployment alone has its template's
+# annotations, a CronJob's NFS server path lacks the template's "spec", a StatefulSet's is in its claim
+# templates.
 VAR_REFERENCES: Final = [*[f"{k}:{p}/{f}" for k, p in {**POD_SPEC, "Pod": "spec"}.items()
                            if k not in ("Pod@v1", "PodTemplate") for f in _VAR_FIELDS],
+                         *[f"{k}:{p}/volumes/nfs/server" for k, p in POD_SPEC.items()
+                           if k not in ("Pod@v1", "PodTemplate", "StatefulSet", "CronJob")],
+                         "Pod:spec/volumes/nfs/server",
+                         "CronJob:spec/jobTemplate/spec/template/volumes/nfs/server",
+                         "StatefulSet:spec/volumeClaimTemplates/spec/nfs/server",
+                         "PersistentVolume:spec/nfs/server", "Deployment:spec/template/metadata/annotations",
                          "Ingress:spec/rules/host", "Ingress:spec/tls/hosts", "Ingress:spec/tls/secretName",
                          "Service:spec/ports/port", "Service:spec/ports/targetPort", ":metadata/labels",
-                         ":metadata/annotations", ":spec/template/metadata/annotations"]
+                         ":metadata/annotations"]
 
 
 def parse_gvk(text: str) -> Gvk:

@@ -27,29 +27,33 @@ def _scalar_setter(value: str) -> Any:
     return setter
 
 
-def set_namespace(resmap: ResMap, namespace: str, cfg: Config, subjects: str = "defaultOnly") -> None:
+def set_namespace(resmap: ResMap, namespace: str, cfg: Config, subject_mode: str = "defaultOnly", *,
+                  rename: bool = True) -> None:
+    """Kustomize's namespace transformer; ``rename``: v1 Namespace objects take the namespace as their
+    name (the default field specs; a plugin config only when its own field specs say so)."""
     if not namespace:
         return
     for res in resmap:
-        renames = res.kind == "Namespace" and res.obj.get("apiVersion") == "v1"
+        renames = rename and res.kind == "Namespace" and res.obj.get("apiVersion") == "v1"
         res.store_previous()  # Kustomize records every object's id here, moved or not
         if not cluster_scoped(res.gvk):
             res.meta["namespace"] = namespace
         if renames:
             res.meta["name"] = namespace
         if res.kind in ("RoleBinding", "ClusterRoleBinding"):
-            _subjects(res, namespace, subjects)
+            subjects(res, namespace, subject_mode)
         apply(res, cfg.namespace, _scalar_setter(namespace))
 
 
-def _subjects(res: Resource, namespace: str, mode: str) -> None:
-    subjects = res.obj.get("subjects")
-    if mode == "none" or not isinstance(subjects, list):
+def subjects(res: Resource, namespace: str, mode: str) -> None:
+    listed = res.obj.get("subjects")
+    if mode == "none" or not isinstance(listed, list):
         return
-    for subject in subjects:
-        if not isinstance(subject, dict) or subject.get("kind") != "ServiceAccount":
+    for subject in listed:  # defaultOnly: any subject named "default", whatever its kind (Kustomize)
+        if not isinstance(subject, dict):
             continue
-        if mode == "allServiceAccounts" or subject.get("name") == "default":
+        if subject.get("kind" if mode == "allServiceAccounts" else "name") == (
+                "ServiceAccount" if mode == "allServiceAccounts" else "default"):
             subject["namespace"] = namespace
 
 

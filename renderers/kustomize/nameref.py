@@ -60,6 +60,12 @@ def _reachable(ids: list[tuple[Resource, ResId, str]], referrer: Resource) -> li
     return [res for res, _, ns in ids if ns in ("_cluster_", own) or res.namespace in namespaces]
 
 
+def _affixes_match(res: Resource, other: Resource, *, allow_empty: bool) -> bool:
+    """Kustomize's ``PrefixesSuffixesEquals``."""
+    return all((allow_empty and (not mine or not theirs)) or _same_ending(mine, theirs)
+               for mine, theirs in ((res.prefixes, other.prefixes), (res.suffixes, other.suffixes)))
+
+
 def _same_ending(a: list[str], b: list[str]) -> bool:
     short, long = (a, b) if len(a) <= len(b) else (b, a)
     if not short:
@@ -139,8 +145,10 @@ class _Fixer:
                  and (role is None or any(i.gvk.selected_by(role) for i in r.prev)) and self._same_ns(r)]
         if len(found) == 1:
             return found[0]
-        found = [r for r in found if _same_ending(r.prefixes, self.referrer.prefixes)
-                 and _same_ending(r.suffixes, self.referrer.suffixes)]
+        # Kustomize sieves twice: first an empty prefix (suffix) history matches any, then exactly
+        found = [r for r in found if _affixes_match(r, self.referrer, allow_empty=True)]
+        if len(found) > 1:
+            found = [r for r in found if _affixes_match(r, self.referrer, allow_empty=False)]
         if len(found) == 1:
             return found[0]
         if not found:

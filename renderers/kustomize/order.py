@@ -35,18 +35,26 @@ def legacy(items: list[Resource], first: tuple[str, ...] = ORDER_FIRST,
     return sorted(items, key=key)
 
 
-def apply_sort_options(items: list[Resource], options: dict[str, Any], where: str) -> list[Resource]:
-    order = options.get("order", "legacy") if options else "legacy"
+def apply_sort_options(items: list[Resource], options: Any, where: str) -> list[Resource]:
+    """``sortOptions`` of the top kustomization (``None`` when absent or null: the legacy default).
+    Validated as Kustomize's SortOrderTransformer does: an order must be named (``sortOptions: {}`` is an
+    error), and ``legacySortOptions`` (even ``{}``) only goes with ``order: legacy``; given, its lists
+    replace both default lists (an absent ``orderLast`` is empty, not the default)."""
+    if options is None:
+        return legacy(items)
+    options = as_map(options, where, "sortOptions")
+    order = options.get("order")
+    if order not in ("fifo", "legacy"):
+        raise fail("the field 'sortOptions.order' must be one of [fifo, legacy]", where, "sortOptions.order")
+    legacy_opts = options.get("legacySortOptions")
     if order == "fifo":
-        if options.get("legacySortOptions"):
-            raise fail("legacySortOptions is only allowed with order: legacy", where, "sortOptions")
+        if legacy_opts is not None:
+            raise fail("the field 'sortOptions.legacySortOptions' is set but the selected sort order is "
+                       "'fifo', not 'legacy'", where, "sortOptions.legacySortOptions")
         return items
-    if order != "legacy":
-        raise fail(f"the field 'sortOptions.order' must be one of [legacy, fifo], not {order!r}", where,
-                   "sortOptions")
-    legacy_opts = as_map((options or {}).get("legacySortOptions"), where, "sortOptions.legacySortOptions")
-    first = tuple(str(k) for k in as_list(legacy_opts.get("orderFirst"), where, "orderFirst")) or ORDER_FIRST
-    last = tuple(str(k) for k in as_list(legacy_opts.get("orderLast"), where, "orderLast")) or ORDER_LAST
-    if not legacy_opts:
-        first, last = ORDER_FIRST, ORDER_LAST
+    if legacy_opts is None:
+        return legacy(items)
+    legacy_opts = as_map(legacy_opts, where, "sortOptions.legacySortOptions")
+    first = tuple(str(k) for k in as_list(legacy_opts.get("orderFirst"), where, "orderFirst"))
+    last = tuple(str(k) for k in as_list(legacy_opts.get("orderLast"), where, "orderLast"))
     return legacy(items, first, last)

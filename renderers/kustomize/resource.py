@@ -54,6 +54,16 @@ def _cluster_scoped() -> frozenset[tuple[str, str]]:
     return frozenset((r.group, r.kind) for r in catalog() if not r.namespaced)
 
 
+@lru_cache(maxsize=1)
+def _known_kinds() -> frozenset[tuple[str, str, str]]:
+    return frozenset((r.group, r.version, r.kind) for r in catalog())
+
+
+def builtin_kind(gvk: Gvk) -> bool:
+    """A kind of the built-in catalog (whose scope Kustomize knows without reading any schema)."""
+    return (gvk.group, gvk.version, gvk.kind) in _known_kinds()
+
+
 def cluster_scoped(gvk: Gvk) -> bool:
     return (gvk.group, gvk.kind) in _cluster_scoped()
 

@@ -9,6 +9,7 @@ annotations, patchesJson6902, replicas, images, replacements), transformer plugi
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import threading
 from typing import Any
@@ -19,12 +20,26 @@ from renderers.kustomize import generators, meta, model, patches, plugins, repla
 from renderers.kustomize.accumulator import Acc
 from renderers.kustomize.errors import as_map, fail
 from renderers.kustomize.loader import Dep, Loader, deps_valid, is_remote, parse_cached, shown_ref
-from renderers.kustomize.resource import ResMap, Resource
+from renderers.kustomize.resource import ResMap, Resource, builtin_kind
 
 _CACHE_LIMIT = 512
 # directory key -> (dependencies, accumulated base, its kustomization, YAML nodes its build charged)
 _cache: dict[tuple[Any, ...], tuple[list[Dep], Acc, model.Kustomization, int]] = {}
 _lock = threading.Lock()
+# Whether the build has read an object of a kind outside the built-in catalog yet (kyaml then parses
+# its built-in schema, and a custom ``openapi`` schema set later is added to it): one flag per build.
+_custom_kind_seen: contextvars.ContextVar[list[bool]] = contextvars.ContextVar("custom_kind_seen")
+
+
+def _seen_custom_kind() -> bool:
+    holder = _custom_kind_seen.get(None)
+    return bool(holder and holder[0])
+
+
+def _note_kinds(resources: list[Resource]) -> None:
+    holder = _custom_kind_seen.get(None)
+    if holder is not None and not holder[0] and any(not builtin_kind(r.gvk) for r in resources):
+        holder[0] = True
 
 
 def clear_cache() -> None:
@@ -44,17 +59,20 @@ def accumulate(loader: Loader, *, top: bool = False) -> tuple[Acc, model.Kustomi
     opts = loader.options
     # The fence only matters when options.root is set (and then it is options.root itself). Remote
     # bases are dependencies (URL -> snapshot directory, asked again on reuse), not part of the key.
-    key = (str(loader.cwd), opts.load_restrictor, str(opts.root))
+    if top:
+        _custom_kind_seen.set([False])
+    key = (str(loader.cwd), opts.load_restrictor, str(opts.root), _seen_custom_kind())
     hit = _cache.get(key)
     meter = budget.active()
     if hit is not None and deps_valid(hit[0], loader.chain[:-1], opts.remote_loader):
         if meter is not None:  # a reused base costs what building it cost: budgets never depend on caches
             meter.charge_nodes(hit[3], str(loader.cwd))
         loader.deps.extend(hit[0])
+        _note_kinds(hit[1].resmap.items)
         return _clone(hit[1]), hit[2]
     nodes_before = meter.nodes if meter is not None else 0
     k = model.load(loader)
-    if k.kind == model.KIND_COMPONENT:
+    if k.kind == model.KIND_COMPONENT and not top:  # built directly, a Component is a kustomization
         raise fail(f"expected kind '{model.KIND_KUSTOMIZATION}' for path '{loader.cwd}' but got "
                    f"'{model.KIND_COMPONENT}'", k.path, "kind")
     acc = Acc()
@@ -79,31 +97,33 @@ def sub_build(loader: Loader, ref: str) -> tuple[Acc, model.Kustomization]:
 
 
 def plugin_configs(loader: Loader, entries: list[Any], where: str) -> plugins.Configs:
-    """Every plugin config of ``generators``/``transformers`` with the file it came from (the
-    kustomization file for inline ones and directories, which are built like a base)."""
+    """Every plugin config of ``generators``/``transformers`` with the absolute path of the file it
+    came from (Kustomize's origin of the config: the kustomization file for inline ones, the file
+    inside a directory of configs, which is built like a base)."""
     out: plugins.Configs = []
+    kust_file = loader.absolute(where)
     for entry in entries:
         text = str(entry)
-        if "\n" in text:
-            docs = parse_cached(text.encode(), f"{where} (inline plugin config)")
+        if "\n" in text or text.lstrip().startswith("{"):  # Kustomize: inline when it reads as objects
+            found = [(d, kust_file) for d in parse_cached(text.encode(), f"{where} (inline plugin config)")]
         elif loader.probe(text) == "dir":
             sub, _ = sub_build(loader, text)
-            docs = [r.obj for r in sub.resmap]
+            found = [(r.obj, str((r.origin or {}).get("path") or loader.absolute(text))) for r in sub.resmap]
         else:
-            docs = loader.load_yaml(text)
-        for doc in docs:
+            found = [(d, loader.absolute(text)) for d in loader.load_yaml(text)]
+        for doc, origin in found:
             if not isinstance(doc, dict) or not doc.get("kind"):
                 raise fail("a plugin config must be an object with a kind", text, "transformers")
             if doc.get("apiVersion") != "builtin":
                 raise fail(f"external plugins disabled; unable to load external plugin '{doc.get('kind')}' "
                            "(only apiVersion: builtin is supported)", text, "apiVersion")
-            inline = "\n" in text or loader.probe(text) == "dir"
-            out.append((doc, "kustomization.yaml" if inline else text))
+            out.append((doc, origin))
     return out
 
 
 def accumulate_into(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
     where = str(k.path)
+    with_builtin = _seen_custom_kind()  # kyaml sets a schema when it loads the kustomization
     pending: list[Resource] = []
     for ref in [*k.list("resources"), *k.list("bases")]:
         _resource(acc, loader, str(ref), where, pending)
@@ -115,7 +135,7 @@ def accumulate_into(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
     for ref in k.list("crds"):
         acc.cfg.merge(plugins.crd_config(loader, str(ref)))
     if k.data.get("openapi"):
-        acc.schemas = plugins.load_openapi(loader, k.map("openapi"), where)
+        acc.schemas = plugins.load_openapi(loader, k.map("openapi"), where, with_builtin=with_builtin)
     run_generators(acc, loader, k)
     for ref in k.list("components"):
         _component(acc, loader, str(ref), where)
@@ -175,6 +195,7 @@ def load_resources(loader: Loader, ref: str) -> list[Resource]:
         for res in to_resources(doc, ref):
             res.origin, res.document = dict(origin), index
             out.append(res)
+    _note_kinds(out)
     return out
 
 
@@ -245,6 +266,11 @@ def absorb_generated(resmap: ResMap, res: Resource) -> None:
                       **as_map(res.obj.get(key), res.source, key)}
             if merged:
                 res.obj[key] = merged
+    # Kustomize merges the old annotations into the new object, its build annotations included: the
+    # transformations recorded so far stay, and a merged object keeps the origin of the old one.
+    res.transformations = [*old.transformations, *res.transformations]
+    if res.behavior == "merge" and old.origin is not None:
+        res.origin = old.origin
     res.prev, res.prefixes, res.suffixes = list(old.prev), list(old.prefixes), list(old.suffixes)
     res.needs_hash = res.needs_hash and old.needs_hash
     resmap.replace(old, res)
@@ -253,21 +279,36 @@ def absorb_generated(resmap: ResMap, res: Resource) -> None:
 _FIELD_TRANSFORMERS = (
     ("patchesStrategicMerge", "PatchStrategicMergeTransformer"), ("patches", "PatchTransformer"),
     ("namespace", "NamespaceTransformer"), ("namePrefix", "PrefixTransformer"),
-    ("nameSuffix", "SuffixTransformer"), ("commonLabels", "LabelTransformer"), ("labels", "LabelTransformer"),
+    ("nameSuffix", "SuffixTransformer"), ("labels", "LabelTransformer"), ("commonLabels", "LabelTransformer"),
     ("commonAnnotations", "AnnotationsTransformer"), ("patchesJson6902", "PatchJson6902Transformer"),
     ("replicas", "ReplicaCountTransformer"), ("images", "ImageTagTransformer"),
     ("replacements", "ReplacementTransformer"))
 
 
+def _instances(k: model.Kustomization, key: str) -> int:
+    """How many transformers Kustomize configures for the field ``key`` (one per entry of a list
+    field, one for ``commonLabels`` whenever labels are given)."""
+    if key in ("patches", "patchesJson6902", "replicas", "images", "labels"):
+        return len(k.list(key))
+    if key == "commonLabels":
+        return 1 if k.data.get("commonLabels") or k.list("labels") else 0
+    return 1 if k.data.get(key) else 0
+
+
 def _record_transformers(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
-    kinds: list[str] = []
+    """Each built-in transformer the kustomization configured, in Kustomize's order, appended to every
+    object's transformations (``buildMetadata: [transformerAnnotations]``)."""
     for key, kind in _FIELD_TRANSFORMERS:
-        if k.data.get(key) and kind not in kinds:
-            kinds.append(kind)
-    for kind in kinds:
-        entry = {"configuredIn": loader.absolute(k.path.name),
-                 "configuredBy": {"apiVersion": "builtin", "kind": kind}}
-        for res in acc.resmap:
+        for _ in range(_instances(k, key)):
+            record_transformation(acc, {"configuredIn": loader.absolute(k.path.name),
+                                        "configuredBy": {"apiVersion": "builtin", "kind": kind}})
+
+
+def record_transformation(acc: Acc, entry: dict[str, Any]) -> None:
+    for res in acc.resmap:
+        if res.origin is None:  # Kustomize: the transformer made it
+            res.origin = dict(entry)
+        else:
             res.transformations.append(entry)
 
 
@@ -277,7 +318,7 @@ def run_transformers(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
     if k.list("transformers"):
         where = str(k.path)
         configs = plugin_configs(loader, k.list("transformers"), where)
-        plugins.run_transformer_plugins(acc, loader, configs, where)
+        plugins.run_transformer_plugins(acc, loader, configs, where, record_transformation)
 
 
 def _builtin_transformers(acc: Acc, loader: Loader, k: model.Kustomization) -> None:
