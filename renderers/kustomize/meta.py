@@ -18,34 +18,37 @@ from renderers.kustomize.resource import ResMap, Resource, cluster_scoped
 _SKIP_RENAME = (("", "CustomResourceDefinition"), ("apiregistration.k8s.io", "APIService"), ("", "Namespace"))
 
 
-def _scalar_setter(value: str) -> Any:
+def _scalar_setter(value: str, unset_only: bool = False) -> Any:
     def setter(parent: dict[str, Any], key: str) -> None:
         current = parent.get(key)
         if isinstance(current, (dict, list)):
             raise fail(f"namespace field specs must target scalar nodes ('{key}')", field=key)
-        parent[key] = value
+        if not (unset_only and current not in (None, "")):
+            parent[key] = value
     return setter
 
 
 def set_namespace(resmap: ResMap, namespace: str, cfg: Config, subject_mode: str = "defaultOnly", *,
-                  rename: bool = True) -> None:
+                  rename: bool = True, unset_only: bool = False) -> None:
     """Kustomize's namespace transformer; ``rename``: v1 Namespace objects take the namespace as their
-    name (the default field specs; a plugin config only when its own field specs say so)."""
+    name (the default field specs; a plugin config only when its own field specs say so);
+    ``unset_only``: only empty or missing fields are set (a plugin config's ``unsetOnly``)."""
     if not namespace:
         return
+    put = _scalar_setter(namespace, unset_only)
     for res in resmap:
         renames = rename and res.kind == "Namespace" and res.obj.get("apiVersion") == "v1"
         res.store_previous()  # Kustomize records every object's id here, moved or not
         if not cluster_scoped(res.gvk):
-            res.meta["namespace"] = namespace
+            put(res.meta, "namespace")
         if renames:
-            res.meta["name"] = namespace
+            put(res.meta, "name")
         if res.kind in ("RoleBinding", "ClusterRoleBinding"):
-            subjects(res, namespace, subject_mode)
-        apply(res, cfg.namespace, _scalar_setter(namespace))
+            subjects(res, namespace, subject_mode, unset_only=unset_only)
+        apply(res, cfg.namespace, put)
 
 
-def subjects(res: Resource, namespace: str, mode: str) -> None:
+def subjects(res: Resource, namespace: str, mode: str, *, unset_only: bool = False) -> None:
     listed = res.obj.get("subjects")
     if mode == "none" or not isinstance(listed, list):
         return
@@ -54,7 +57,7 @@ def subjects(res: Resource, namespace: str, mode: str) -> None:
             continue
         if subject.get("kind" if mode == "allServiceAccounts" else "name") == (
                 "ServiceAccount" if mode == "allServiceAccounts" else "default"):
-            subject["namespace"] = namespace
+            _scalar_setter(namespace, unset_only)(subject, "namespace")
 
 
 def _skip_rename(res: Resource) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from renderers.kustomize.errors import as_list, as_map, fail
-from renderers.kustomize.resource import Resource
+from renderers.kustomize.resource import Gvk, Resource
 
 ORDER_FIRST = ("Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition", "ServiceAccount",
                "PodSecurityPolicy", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ConfigMap",
@@ -23,6 +23,11 @@ def _ranks(first: tuple[str, ...], last: tuple[str, ...]) -> dict[str, int]:
     ranks = {kind: i - len(first) for i, kind in enumerate(first)}
     ranks.update({kind: i + 1 for i, kind in enumerate(last)})
     return ranks
+
+
+def gvk_key(gvk: Gvk) -> tuple[int, str]:
+    """Kustomize's ``Gvk.IsLessThan`` (the default legacy kind order, then the group/version/kind)."""
+    return _ranks(ORDER_FIRST, ORDER_LAST).get(gvk.kind, 0), gvk.sort_key()
 
 
 def legacy(items: list[Resource], first: tuple[str, ...] = ORDER_FIRST,

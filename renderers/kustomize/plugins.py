@@ -67,7 +67,8 @@ def _namespace(acc: Acc, loader: Loader, conf: dict[str, Any], where: str) -> No
         raise fail(f'invalid value "{subjects}" for setRoleBindingSubjects: must be one of "defaultOnly", '
                    '"none" or "allServiceAccounts"', where, "transformers")
     renames = any(s.path == "metadata/name" and Gvk("", "v1", "Namespace").selected_by(s.gvk) for s in specs)
-    meta.set_namespace(acc.resmap, ns, cfg, subjects, rename=renames)
+    meta.set_namespace(acc.resmap, ns, cfg, subjects, rename=renames,
+                       unset_only=conf.get("unsetOnly") is True)
 
 
 def _prefix_suffix(acc: Acc, loader: Loader, conf: dict[str, Any], where: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from renderers import budget
 from renderers.kustomize import config as cfgmod
-from renderers.kustomize import generators, meta, model, patches, plugins, replacements, vars, workload
+from renderers.kustomize import generators, meta, model, order, patches, plugins, replacements, vars, workload
 from renderers.kustomize.accumulator import Acc
 from renderers.kustomize.errors import as_map, fail
 from renderers.kustomize.loader import Dep, Loader, deps_valid, is_remote, parse_cached, shown_ref
@@ -337,6 +337,8 @@ def _builtin_transformers(acc: Acc, loader: Loader, k: model.Kustomization) -> N
     meta.set_map(rm, meta.string_map(k.data.get("commonAnnotations"), where, "commonAnnotations"),
                  cfg.common_annotations)
     patches.json6902_entries(rm, loader, k.list("patchesJson6902"), where)
-    workload.set_replicas(rm, k.list("replicas"), cfg.replicas, where)
+    # Kustomize sorts the field specs of its transformer config (the order shows in error messages)
+    workload.set_replicas(rm, k.list("replicas"), sorted(cfg.replicas, key=lambda s: order.gvk_key(s.gvk)),
+                          where)
     workload.set_images(rm, k.list("images"), cfg.images, where)
     replacements.apply(rm, replacements.load(loader, k.list("replacements"), where), where)

@@ -118,5 +118,7 @@ def set_replicas(resmap: ResMap, entries: list[Any], specs: list[FieldSpec], whe
                     found = True
                     apply(res, [spec], setter)
         if not found:
-            raise fail(f"resource with name {name} does not match a config with the following GVK "
-                       f"{[s.gvk.kind for s in specs]}", where, "replicas")
+            gvks = " ".join(".".join((s.gvk.kind or "[noKind]", s.gvk.version or "[noVer]",
+                                      s.gvk.group or "[noGrp]")) for s in specs)
+            raise fail(f"resource with name {name} does not match a config with the following GVK [{gvks}]",
+                       where, "replicas")
