@@ -73,9 +73,7 @@ def _namespace(acc: Acc, loader: Loader, conf: dict[str, Any], where: str) -> No
 
 def _prefix_suffix(acc: Acc, loader: Loader, conf: dict[str, Any], where: str) -> None:
     if conf.get("fieldSpecs") is None:
-        name = (conf.get("metadata") or {}).get("name")
-        raise fail(f"plugin {conf['kind']}.{conf.get('apiVersion')}.[noGrp]/{name}.[noNs] fails "
-                   "configuration: fieldSpecs is not expected to be nil", where, "transformers")
+        raise fail(_config_error(conf, "fieldSpecs is not expected to be nil"), where, "transformers")
     specs = _specs(conf)
     meta.add_prefix_suffix(acc.resmap, str(conf.get("prefix") or ""), str(conf.get("suffix") or ""),
                            specs, specs)
@@ -118,6 +116,13 @@ def _replacement(acc: Acc, loader: Loader, conf: dict[str, Any], where: str) -> 
     replacements.apply(acc.resmap, replacements.load(loader, conf.get("replacements") or [], where), where)
 
 
+def _config_error(conf: dict[str, Any], message: str) -> str:
+    """Kustomize's wording of a plugin config it rejects."""
+    name = (conf.get("metadata") or {}).get("name") if isinstance(conf.get("metadata"), dict) else None
+    return (f"plugin {conf['kind']}.{conf.get('apiVersion')}.[noGrp]/{name}.[noNs] fails configuration: "
+            f"{message}")
+
+
 def _value_add(acc: Acc, loader: Loader, conf: dict[str, Any], where: str) -> None:
     """Kustomize's ValueAddTransformer: ``value`` (default: the name of the kustomization's directory)
     set at each target's ``fieldPath`` (``/``-separated, ``\\/`` escapes a slash; created when missing),
@@ -135,17 +140,17 @@ def _value_add(acc: Acc, loader: Loader, conf: dict[str, Any], where: str) -> No
         for doc in loader.load_yaml(ref):
             targets += as_list(as_map(doc, ref, "targets").get("targets"), ref, "targets")
     if not targets:
-        raise fail("must specify at least one target", where, "transformers")
+        raise fail(_config_error(conf, "must specify at least one target"), where, "transformers")
     for target in targets:
         target = as_map(target, where, "targets")
         if not isinstance(target.get("fieldPath") or "", str) or not target.get("fieldPath"):
-            raise fail("fieldPath cannot be empty", where, "targets.fieldPath")
+            raise fail(_config_error(conf, "fieldPath cannot be empty"), where, "targets.fieldPath")
         position = target.get("filePathPosition") or 0
         if not isinstance(position, int) or isinstance(position, bool):
             raise fail("filePathPosition must be an integer", where, "targets.filePathPosition")
         if position < 0:
-            raise fail(f"value of FilePathPosition ({position}) cannot be negative", where,
-                       "targets.filePathPosition")
+            raise fail(_config_error(conf, f"value of FilePathPosition ({position}) cannot be negative"),
+                       where, "targets.filePathPosition")
     for target in targets:
         sel = target.get("selector")
         chosen = acc.resmap.select(check_selector(sel, where, "selector")) if sel is not None \
