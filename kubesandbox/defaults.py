@@ -210,13 +210,36 @@ def _cronjob(obj: Obj, old: Obj | None) -> None:
 
 
 def _service(obj: Obj, old: Obj | None) -> None:
+    """SetDefaults_Service (what the decoder defaults, so the writer owns it)."""
+    spec = _spec(obj)
+    kind = spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    if kind in ("ClusterIP", "NodePort", "LoadBalancer"):
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+    for port in spec.get("ports") or []:
+        if not isinstance(port, dict):
+            continue
+        port.setdefault("protocol", "TCP")
+        if "port" in port:
+            port.setdefault("targetPort", port["port"])
+    if kind in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    if kind == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+
+
+def allocate(rt: ResourceType, obj: Obj, old: Obj | None) -> None:
+    """What the Service storage allocates or carries over from the stored Service (``patchAllocatedValues``
+    and the IP family initialisation): cluster IPs, IP families, node ports. It runs after the field
+    manager, in the registry's BeginCreate/BeginUpdate, so no writer owns these fields."""
+    if (rt.group, rt.kind) != ("", "Service"):
+        return
     spec = _spec(obj)
     old_spec = (old or {}).get("spec") or {}
     for allocated in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy", "healthCheckNodePort"):
         if allocated not in spec and allocated in old_spec:
             spec[allocated] = old_spec[allocated]
-    kind = spec.setdefault("type", "ClusterIP")
-    spec.setdefault("sessionAffinity", "None")
+    kind = spec.get("type", "ClusterIP")
     if kind != "ExternalName":
         if "clusterIP" not in spec:
             n = next(_ip_counter)
@@ -224,22 +247,12 @@ def _service(obj: Obj, old: Obj | None) -> None:
         spec.setdefault("clusterIPs", [spec["clusterIP"]])
         spec.setdefault("ipFamilies", ["IPv4"])
         spec.setdefault("ipFamilyPolicy", "SingleStack")
-        spec.setdefault("internalTrafficPolicy", "Cluster")
     old_ports = {(p.get("port"), p.get("protocol", "TCP")): p for p in old_spec.get("ports") or []
                  if isinstance(p, dict)}
     for port in spec.get("ports") or []:
-        if not isinstance(port, dict):
-            continue
-        port.setdefault("protocol", "TCP")
-        if "port" in port:
-            port.setdefault("targetPort", port["port"])
-        if kind in ("NodePort", "LoadBalancer") and "nodePort" not in port:
-            previous = old_ports.get((port.get("port"), port["protocol"]), {}).get("nodePort")
+        if isinstance(port, dict) and kind in ("NodePort", "LoadBalancer") and "nodePort" not in port:
+            previous = old_ports.get((port.get("port"), port.get("protocol", "TCP")), {}).get("nodePort")
             port["nodePort"] = previous or next(_port_counter) % 2768 + 30000
-    if kind in ("NodePort", "LoadBalancer"):
-        spec.setdefault("externalTrafficPolicy", "Cluster")
-    if kind == "LoadBalancer":
-        spec.setdefault("allocateLoadBalancerNodePorts", True)
 
 
 def _pvc(obj: Obj, old: Obj | None) -> None:

@@ -106,11 +106,15 @@ def _rules(rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> list[C
     return []
 
 
+def immutable_causes(rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> list[Cause]:
+    """The causes of the 422 when ``new`` changes a field Kubernetes declares immutable."""
+    if (rt.group, rt.kind) == ("batch", "Job") and new.get("spec", {}).get("suspend"):
+        return _paths(old, new, "spec.selector")  # a suspended Job's template may change
+    return _rules(rt, old, new)
+
+
 def check_immutable(rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> None:
     """Raise 422 Invalid when ``new`` changes a field Kubernetes declares immutable."""
-    if (rt.group, rt.kind) == ("batch", "Job") and new.get("spec", {}).get("suspend"):
-        causes = _paths(old, new, "spec.selector")  # a suspended Job's template may change
-    else:
-        causes = _rules(rt, old, new)
+    causes = immutable_causes(rt, old, new)
     if causes:
         raise invalid(rt.kind, rt.group, str(new["metadata"].get("name", "")), causes)

@@ -3,9 +3,10 @@
 Callers: the sandbox write path. Rules from the API conventions and "Object Names and IDs": names are
 DNS-1123 subdomains (most kinds) or labels (Namespace, Service); ``generateName`` gets five random
 characters appended; ``uid`` and ``creationTimestamp`` are set once; ``generation`` starts at 1 and is
-bumped when anything outside ``metadata`` and ``status`` changes ("spec change"), only for kinds that
-have a spec (built-in kinds without one, e.g. ConfigMap, carry no generation) and for every custom
-resource; ``resourceVersion`` is set from the store's counter.
+bumped when anything outside ``metadata`` and ``status`` changes ("spec change"), only for the
+built-in kinds whose registry strategy sets one (:data:`GENERATION_KINDS`: workloads, Ingress,
+NetworkPolicy..., not Service, PersistentVolumeClaim or ConfigMap) and for every custom resource;
+``resourceVersion`` is set from the store's counter.
 """
 
 from __future__ import annotations
@@ -107,10 +108,33 @@ def validate_managed_fields(rt: ResourceType, obj: dict[str, Any]) -> None:
         raise invalid(rt.kind, rt.group, str(obj["metadata"].get("name", "")), causes)
 
 
+# The built-in kinds whose registry strategy sets ``Generation = 1`` in PrepareForCreate (kube-apiserver
+# v1.36 pkg/registry/*/strategy.go); every other built-in kind has none, with a spec or not (Service,
+# PersistentVolumeClaim, HorizontalPodAutoscaler, Namespace...). Custom resources always have one.
+GENERATION_KINDS = frozenset({
+    ("", "Pod"), ("", "PodTemplate"), ("", "ReplicationController"),
+    ("apps", "DaemonSet"), ("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet"),
+    ("batch", "CronJob"), ("batch", "Job"),
+    ("admissionregistration.k8s.io", "MutatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io", "MutatingAdmissionPolicyBinding"),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    ("discovery.k8s.io", "EndpointSlice"),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+    ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "IngressClass"),
+    ("networking.k8s.io", "NetworkPolicy"), ("policy", "PodDisruptionBudget"),
+    ("resource.k8s.io", "DeviceClass"), ("resource.k8s.io", "DeviceTaintRule"),
+    ("resource.k8s.io", "ResourceSlice"),
+    ("scheduling.k8s.io", "PriorityClass"),
+})
+
+
 def has_generation(rt: ResourceType) -> bool:
-    if rt.crd:
-        return True
-    return rt.kind != "Namespace" and "spec" in rt.type_node().get("fields", {})
+    return rt.crd or (rt.group, rt.kind) in GENERATION_KINDS
 
 
 def spec_changed(old: dict[str, Any], new: dict[str, Any], status_subresource: bool = True) -> bool:

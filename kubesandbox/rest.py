@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from kubesandbox import decoding, fieldmanager, fieldvalidation, scale
+from kubesandbox import decoding, fieldmanager, fieldvalidation, scale, typed
 from kubesandbox.apierrors import (
     STALE,
     ApiError,
@@ -42,6 +42,33 @@ from renderers.k8s.values import go_quote
 
 TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})  # Go's strconv.ParseBool, as the apiserver parses
 MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's default request body limit (3 MiB)
+# Resources whose update strategy allows create on update (AllowCreateOnUpdate, kube-apiserver v1.36
+# pkg/registry/*/strategy.go): a PUT to a missing name creates it (201) instead of 404.
+CREATE_ON_UPDATE = frozenset({
+    ("", "services"), ("", "endpoints"), ("", "events"), ("", "limitranges"), ("events.k8s.io", "events"),
+    ("coordination.k8s.io", "leases"), ("coordination.k8s.io", "leasecandidates"),
+    ("node.k8s.io", "runtimeclasses"), ("rbac.authorization.k8s.io", "roles"),
+    ("rbac.authorization.k8s.io", "rolebindings"), ("rbac.authorization.k8s.io", "clusterroles"),
+    ("rbac.authorization.k8s.io", "clusterrolebindings"),
+})
+# Resources whose strategy refuses unconditional updates (AllowUnconditionalUpdate false): a PUT
+# without metadata.resourceVersion is 422 "must be specified for an update". Custom resources too.
+CONDITIONAL_UPDATE = frozenset({
+    ("apiextensions.k8s.io", "customresourcedefinitions"), ("policy", "poddisruptionbudgets"),
+    ("coordination.k8s.io", "leases"), ("coordination.k8s.io", "leasecandidates"),
+    ("node.k8s.io", "runtimeclasses"), ("certificates.k8s.io", "podcertificaterequests"),
+    ("certificates.k8s.io", "clustertrustbundles"), ("storagemigration.k8s.io", "storageversionmigrations"),
+    ("resource.k8s.io", "resourcepoolstatusrequests"), ("internal.apiserver.k8s.io", "storageversions"),
+    ("storage.k8s.io", "csidrivers"), ("storage.k8s.io", "csistoragecapacities"),
+    ("storage.k8s.io", "volumeattachments"), ("storage.k8s.io", "csinodes"),
+    ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
+    ("admissionregistration.k8s.io", "mutatingadmissionpolicies"),
+    ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"),
+    ("admissionregistration.k8s.io", "mutatingadmissionpolicybindings"),
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
+})
+DELETE_OPTIONS = frozenset({"dryRun", "propagationPolicy", "orphanDependents", "gracePeriodSeconds"})
 PATCH_TYPES = {"application/json-patch+json": "json", "application/merge-patch+json": "merge",
                "application/strategic-merge-patch+json": "strategic", "application/apply-patch+yaml": "apply",
                "application/apply-patch+cbor": "unsupported"}
@@ -240,10 +267,20 @@ class Api:
                 return self._scale(call, decode_body(call), self._live(call))
         body = decode_body(call, yaml_ok=call.content_type == "application/yaml")
         obj = _decoded(call, _object_body(call, body))
-        obj["metadata"].setdefault("name", call.name)
+        if not obj["metadata"].get("name"):  # the update handler's check (rest.Update with a name)
+            raise bad_request(f"the name of the object ({call.name} based on URL) was undeterminable: "
+                              "name must be provided")
         with self.store.lock:
+            if call.rt.key in CREATE_ON_UPDATE and not call.subresource and \
+                    self.store.get(call.rt.key, call.namespace, call.name) is None:
+                obj["metadata"].pop("resourceVersion", None)  # the store's GuaranteedUpdate creates it
+                return self.writer.commit(call, None, obj, manager=call.default_manager())
             old = self._live(call)
             wanted = obj["metadata"].get("resourceVersion")
+            if not wanted and (call.rt.crd or call.rt.key in CONDITIONAL_UPDATE) and not call.subresource:
+                raise invalid(call.rt.plural, call.rt.group, call.name, [
+                    ("FieldValueInvalid", "metadata.resourceVersion",
+                     "Invalid value: 0x0: must be specified for an update")])
             # Optimistic concurrency: a stale resourceVersion is a 409; none means unconditional update.
             if wanted and wanted != old.obj["metadata"]["resourceVersion"]:
                 raise conflict(call.rt.plural, call.rt.group, call.name, STALE)
@@ -285,7 +322,11 @@ class Api:
         if not manager:
             raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required '
                            "value: is required for apply patch")
-        applied = _object_body(call, decode_body(call, yaml_ok=True))
+        body = decode_body(call, yaml_ok=True)
+        if isinstance(body, dict) and not (body.get("apiVersion") and body.get("kind")):
+            group, _, version = str(body.get("apiVersion") or "").rpartition("/")  # the apply patcher's check
+            raise bad_request(f"invalid object type: {group}/{version}, Kind={body.get('kind') or ''}")
+        applied = _object_body(call, body)
         if applied["metadata"].get("managedFields") is not None:
             raise bad_request("metadata.managedFields must be nil")
         applied["metadata"].setdefault("name", call.name)
@@ -306,7 +347,9 @@ class Api:
             merged = fieldmanager.apply(live, applied, manager, force=force, schema=schema, now=now(),
                                         resource=call.rt.plural, group=call.rt.group,
                                         status_subresource="status" in call.rt.subresources
-                                        and call.subresource != "status")
+                                        and call.subresource != "status",
+                                        zero=None if call.rt.crd else typed.zero(call.rt.api_version,
+                                                                                 call.rt.kind))
             try:  # the merged result is converted to the typed object only now
                 decoding.decode(call.rt, merged)
             except decoding.DecodeError as exc:
@@ -320,8 +363,13 @@ class Api:
         options = decode_body(call) if call.body.strip() else {}
         if not isinstance(options, dict):
             raise bad_request("DeleteOptions must be a JSON object")
-        if options.get("dryRun") == ["All"]:  # DeleteOptions may carry dryRun instead of the query
-            call = dataclasses.replace(call, query={**call.query, "dryRun": "All"})
+        if call.body.strip():
+            # The delete handler decodes DeleteOptions from the body when there is one, and only
+            # otherwise from the query: with a body, ?dryRun=All and ?propagationPolicy= are ignored.
+            query = {k: v for k, v in call.query.items() if k not in DELETE_OPTIONS}
+            if options.get("dryRun") == ["All"]:
+                query["dryRun"] = "All"
+            call = dataclasses.replace(call, query=query)
         with self.store.lock:
             old = self._live(call)
             return self.writer.delete(call, old, options)

@@ -9,6 +9,7 @@ be deleted. Everything else is accepted (the sandbox does not re-implement all v
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from kubesandbox.apierrors import invalid
@@ -49,17 +50,37 @@ def _selector_matches(selector: Any, labels: dict[str, Any]) -> bool:
     return bool(match or selector.get("matchExpressions"))
 
 
+def _selector_causes(kind: tuple[str, str], selector: Any, labels: dict[str, Any]) -> list[Cause]:
+    """ValidateDeploymentSpec, ValidateReplicaSetSpec, ValidateStatefulSetSpec, ValidateDaemonSetSpec:
+    a missing selector is required (DaemonSet aside) and matches no labels; an empty one is invalid
+    (and matches everything); the template labels must match the selector."""
+    causes: list[Cause] = []
+    terms = isinstance(selector, dict) and bool(selector.get("matchLabels")
+                                                or selector.get("matchExpressions"))
+    noun = {"DaemonSet": "daemonset", "StatefulSet": "statefulset"}.get(kind[1], "deployment")
+    mismatch = ("FieldValueInvalid", "spec.template.metadata.labels",
+                f"Invalid value: {json.dumps(labels or None)}: `selector` does not match template `labels`")
+    empty = ("FieldValueInvalid", "spec.selector",
+             f"Invalid value: {json.dumps(selector)}: empty selector is invalid for {noun}")
+    if kind == ("batch", "Job"):
+        return [mismatch] if selector and not _selector_matches(selector, labels) else []
+    if selector is None and kind != ("apps", "DaemonSet"):
+        causes.append(("FieldValueRequired", "spec.selector", "Required value"))
+    if selector is not None and not terms and kind != ("apps", "DaemonSet"):
+        causes.append(empty)
+    if selector is None or (terms and not _selector_matches(selector, labels)):
+        causes.append(mismatch)
+    if selector is not None and not terms and kind == ("apps", "DaemonSet"):
+        causes.append(empty)
+    return causes
+
+
 def _workload(kind: tuple[str, str], obj: dict[str, Any]) -> list[Cause]:
     spec = obj.get("spec") or {}
     template = spec.get("template") or {}
     labels = (template.get("metadata") or {}).get("labels") or {}
-    causes = _containers(template.get("spec"), "spec.template.spec")
-    selector = spec.get("selector")
-    if kind != ("batch", "Job") and not selector:
-        causes.append(("FieldValueRequired", "spec.selector", "Required value"))
-    elif selector and not _selector_matches(selector, labels):
-        causes.append(("FieldValueInvalid", "spec.template.metadata.labels",
-                       f"Invalid value: {labels}: `selector` does not match template `labels`"))
+    causes = _selector_causes(kind, spec.get("selector"), labels)
+    causes += _containers(template.get("spec"), "spec.template.spec")
     if kind == ("batch", "Job"):
         policy = (template.get("spec") or {}).get("restartPolicy")
         if policy not in ("OnFailure", "Never"):
@@ -68,14 +89,31 @@ def _workload(kind: tuple[str, str], obj: dict[str, Any]) -> list[Cause]:
     return causes
 
 
+def _service(obj: dict[str, Any]) -> list[Cause]:
+    """ValidateService: ports are required except for headless and ExternalName Services."""
+    spec = obj.get("spec") or {}
+    headless = spec.get("clusterIP") == "None"
+    if not spec.get("ports") and not headless and spec.get("type") != "ExternalName":
+        return [("FieldValueRequired", "spec.ports", "Required value")]
+    return []
+
+
 def validate_object(rt: ResourceType, obj: dict[str, Any]) -> None:
     """422 Invalid with every cause found."""
+    causes = object_causes(rt, obj)
+    if causes:
+        raise invalid(rt.kind, rt.group, str(obj["metadata"].get("name", "")), causes)
+
+
+def object_causes(rt: ResourceType, obj: dict[str, Any]) -> list[Cause]:
+    """The causes :func:`validate_object` reports (none: valid)."""
     key = (rt.group, rt.kind)
     if key in WORKLOADS:
         causes = _workload(key, obj)
     elif key == ("", "Pod"):
         causes = _containers(obj.get("spec"), "spec")
+    elif key == ("", "Service"):
+        causes = _service(obj)
     else:
-        return
-    if causes:
-        raise invalid(rt.kind, rt.group, str(obj["metadata"].get("name", "")), causes)
+        causes = []
+    return causes

@@ -3,22 +3,24 @@ deletion with finalizers and garbage collection.
 
 Called by :mod:`kubesandbox.rest` with the store lock held. The order follows kube-apiserver's
 registry: the status subresource rules of "Subresources" (a main-resource write keeps the stored
-status, a /status write changes only status), defaulting, validation (immutability), then metadata
-(uid, generation, resourceVersion) and managed fields. A write that changes nothing is a no-op that
-keeps the resourceVersion (etcd3 store's "no-op update" short cut). Deletion follows "Finalizers" and
-"Garbage Collection" (propagationPolicy Foreground, Background, Orphan; ownerReferences).
+status, a /status write changes only status), defaulting (the decoder's), managed fields (the
+handler's field manager), the storage's allocations (a Service's cluster IPs and node ports, so no
+manager owns them), validation (immutability), then metadata (uid, generation, resourceVersion). A
+write that changes nothing is a no-op that keeps the resourceVersion (etcd3 store's "no-op update"
+short cut). Deletion follows "Finalizers" and "Garbage Collection" (propagationPolicy Foreground,
+Background, Orphan; ownerReferences).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from kubesandbox import crds, fieldmanager, fieldvalidation
-from kubesandbox.apierrors import ApiError, bad_request, conflict, not_found
+from kubesandbox import crds, fieldmanager, fieldvalidation, typed
+from kubesandbox.apierrors import ApiError, bad_request, conflict, invalid, not_found
 from kubesandbox.call import Call
 from kubesandbox.catalog import Catalog, ResourceType
-from kubesandbox.defaults import apply_defaults, job_selector
-from kubesandbox.immutable import check_immutable
+from kubesandbox.defaults import allocate, apply_defaults, job_selector
+from kubesandbox.immutable import immutable_causes
 from kubesandbox.meta import (
     now,
     stamp_create,
@@ -28,9 +30,21 @@ from kubesandbox.meta import (
     validate_name,
 )
 from kubesandbox.store import Entry, Store, dumps
-from kubesandbox.validation import validate_object
+from kubesandbox.validation import object_causes
 
 FOREGROUND, ORPHAN = "foregroundDeletion", "orphan"
+# Resources whose registry sets ReturnDeletedObject (kube-apiserver v1.36 pkg/registry/*/storage): a
+# DELETE answers with the object, every other resource with a Success Status naming it.
+RETURNS_DELETED = frozenset({
+    ("", "namespaces"), ("", "persistentvolumes"), ("", "persistentvolumeclaims"), ("", "pods"),
+    ("", "podtemplates"), ("", "resourcequotas"), ("", "services"), ("", "serviceaccounts"),
+    ("resource.k8s.io", "deviceclasses"), ("resource.k8s.io", "devicetaintrules"),
+    ("resource.k8s.io", "resourceclaims"), ("resource.k8s.io", "resourceclaimtemplates"),
+    ("resource.k8s.io", "resourcepoolstatusrequests"), ("resource.k8s.io", "resourceslices"),
+    ("storage.k8s.io", "csidrivers"), ("storage.k8s.io", "csinodes"), ("storage.k8s.io", "storageclasses"),
+    ("storage.k8s.io", "volumeattachments"), ("storage.k8s.io", "volumeattributesclasses"),
+})
+LOAD_BALANCED = frozenset({("", "Service"), ("networking.k8s.io", "Ingress")})  # status.loadBalancer struct
 PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})  # NamespaceLifecycle admission
 
 
@@ -78,6 +92,11 @@ class Writer:
         """Everything before metadata: validation, status rules, defaults, managed fields."""
         rt = call.rt
         self._normalize(call, new)
+        # the typed round trip drops empty omitempty maps and lists (custom resources: in metadata)
+        if rt.crd:
+            typed.normalize(new["metadata"], {"ref": typed.OBJECT_META})
+        else:
+            typed.normalize_object(rt.api_version, rt.kind, new)
         if old is None:
             validate_name(rt, new["metadata"]["name"])
             self.require_namespace(rt, call.namespace)
@@ -85,18 +104,24 @@ class Writer:
             fieldvalidation.validate(call.query, new, rt.type_node(), call.warnings)
         new = _status_rules(rt, call.subresource, old, new)
         apply_defaults(rt, new, old)
-        if call.subresource != "status":
-            validate_object(rt, new)
-        if old is not None:
-            check_immutable(rt, old, new)
         if not applied:
             new = fieldmanager.update(old, new, manager, subresource=call.subresource, schema=rt.type_node(),
-                                      now=now(), status_subresource="status" in rt.subresources)
+                                      now=now(), status_subresource="status" in rt.subresources,
+                                      zero=None if rt.crd else typed.zero(rt.api_version, rt.kind))
+        allocate(rt, new, old)  # the Service storage's BeginCreate/BeginUpdate: after the field manager
+        # ValidateUpdate reports the object's problems and its immutable fields together
+        causes = object_causes(rt, new) if call.subresource != "status" else []
+        if old is not None:
+            causes += immutable_causes(rt, old, new)
+        if causes:
+            raise invalid(rt.kind, rt.group, str(new["metadata"].get("name", "")), causes)
         validate_managed_fields(rt, new)
         if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
             crds.validate_and_accept(new)  # the establishing controller's status, not a user's field
         if "status" in rt.subresources and not rt.crd:
-            new.setdefault("status", {})  # typed kinds always serialize their status struct
+            status = new.setdefault("status", {})  # typed kinds always serialize their status struct
+            if (rt.group, rt.kind) in LOAD_BALANCED and isinstance(status, dict):
+                status.setdefault("loadBalancer", {})  # a struct field: Go's omitempty keeps it
         if old is None and (rt.group, rt.kind) == ("", "Namespace"):
             new.setdefault("status", {}).setdefault("phase", "Active")  # namespace PrepareForCreate
         return new
@@ -154,21 +179,29 @@ class Writer:
         if rt.kind == "Namespace" and not rt.group:
             obj.setdefault("status", {})["phase"] = "Terminating"
         pending = finalizers or (rt.kind == "Namespace" and not rt.group)
-        if call.dry_run:
-            return 200, dumps(obj)
+        # The answer (the generic registry's Delete and finalizeDelete, handlers/delete.go): an object
+        # removed at once is reported as a Success Status (the object itself for RETURNS_DELETED
+        # resources); one kept for its finalizers is returned as updated, with 200 (202 only when the
+        # client set orphanDependents: false, as the handler does), dry runs included.
+        code = 202 if pending and options.get("orphanDependents") is False else 200
         if not pending:
-            self.remove(rt, obj)
-            return 200, _success(rt, meta)
-        if not meta.get("deletionTimestamp") or meta.get("finalizers") != finalizers:
+            if not call.dry_run:
+                self.remove(rt, obj)  # sets the deletion's resourceVersion on obj
+            return code, dumps(obj) if rt.key in RETURNS_DELETED else _success(rt, meta)
+        changed = not meta.get("deletionTimestamp") or meta.get("finalizers") != finalizers
+        if changed:
             meta.setdefault("deletionTimestamp", now())
             meta.setdefault("deletionGracePeriodSeconds", 0)
             if finalizers:
                 meta["finalizers"] = finalizers
+        if call.dry_run:
+            return code, dumps(obj)
+        if changed:
             meta["resourceVersion"] = str(self.store.next_rv())
             old = self.store.put(rt.key, obj, created=False)
         self.finalize(rt, old)
         current = self.store.get(rt.key, meta.get("namespace", ""), meta["name"])
-        return (202 if current is not None else 200), (current or old).raw
+        return code, (current or old).raw
 
     def remove(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         """Remove an object for good and collect what depended on it (Background propagation)."""

@@ -11,7 +11,7 @@ FieldsV1 codec and SMD's value order are the shared ``renderers.k8s`` modules (`
 
 from __future__ import annotations
 
-from kubesandbox.ssa.api import apply_patch, record_update
+from kubesandbox.ssa.api import apply_patch, record_update, tracks
 from kubesandbox.ssa.crd import from_openapi_v3
 from kubesandbox.ssa.errors import ApplyConflict
 from renderers.k8s.errors import InvalidObject
@@ -20,4 +20,4 @@ from renderers.k8s.fieldsv1 import decode as decode_fields
 from renderers.k8s.fieldsv1 import encode as encode_fields
 
 __all__ = ["ApplyConflict", "FieldSet", "InvalidObject", "PathElement", "apply_patch", "decode_fields",
-           "encode_fields", "from_openapi_v3", "path_string", "record_update"]
+           "encode_fields", "from_openapi_v3", "path_string", "record_update", "tracks"]

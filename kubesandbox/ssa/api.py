@@ -52,8 +52,11 @@ def is_reset(entries: Any) -> bool:
 
 def apply_patch(live: dict[str, Any] | None, applied: dict[str, Any], manager: str, *, force: bool = False,
                 schema: TypeNode | None = None, now: str,
-                status_subresource: bool | None = None) -> dict[str, Any]:
+                status_subresource: bool | None = None, zero: dict[str, Any] | None = None) -> dict[str, Any]:
     """Server-side apply of ``applied`` by ``manager`` onto ``live`` (None: create).
+
+    ``zero``: the kind's zero object (the typed object the apiserver compares a live object without
+    managedFields with, for its ``before-first-apply`` entry); by default an empty object.
 
     Returns the new object with ``metadata.managedFields`` updated (operation Apply); raises
     :class:`ApplyConflict` when fields owned by others would change (unless ``force``) and
@@ -72,7 +75,7 @@ def apply_patch(live: dict[str, Any] | None, applied: dict[str, Any], manager: s
     ledger = decode_managed(meta_of(live).get("managedFields")) if live is not None else Ledger({}, {}, {})
     base = without_server_meta(live)
     if live is not None and not ledger.managers:
-        _first_apply(base, node, ledger, ignored, now)
+        _first_apply(base, node, ledger, ignored, now, zero or {})
     ident = Entry(manager, "Apply").ident()
     try:
         new, managers = apply(base, config, node, ledger.managers, ident, force=force, ignored=ignored)
@@ -101,10 +104,10 @@ def _applied_config(applied: Any, manager: Any) -> dict[str, Any]:
 
 
 def _first_apply(live: dict[str, Any], node: TypeNode, ledger: Ledger, ignored: FieldSet | None,
-                 now: str) -> None:
+                 now: str, zero: dict[str, Any]) -> None:
     """An object without managedFields: its current fields go to ``before-first-apply``."""
     ident = Entry(BEFORE_FIRST_APPLY, "Update", str(live.get("apiVersion", ""))).ident()
-    _, managers, _ = update({}, live, node, {}, ident, ignored=ignored)
+    _, managers, _ = update(zero, _laid(live, zero), node, {}, ident, ignored=ignored)
     ledger.managers = strip(managers, ident)
     ledger.times[ident] = now
 
@@ -138,6 +141,24 @@ def record_update(live: dict[str, Any] | None, new: dict[str, Any], manager: str
         ledger.times[ident] = now
     ledger.versions[ident] = body["apiVersion"]
     return _finish(drop_nulls(target, node), ledger)
+
+
+def _laid(obj: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``obj`` with the fields of ``base`` it lacks (maps recursively)."""
+    out = copy.deepcopy(obj)
+    for key, value in base.items():
+        if key not in out:
+            out[key] = copy.deepcopy(value)
+        elif isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = _laid(out[key], value)
+    return out
+
+
+def tracks(live: dict[str, Any], new: dict[str, Any], subresource: str = "") -> bool:
+    """Whether an update of ``live`` to ``new`` starts from any managedFields (the request's valid
+    entries, else the live ones; none after a reset). kube-apiserver's skipNonAppliedManager does not
+    track an update that starts from none."""
+    return bool(_ledger_for_update(live, body_of(new, "object"), subresource).managers)
 
 
 def _reset_status(target: dict[str, Any], base: dict[str, Any], subresource: str) -> FieldSet | None:

@@ -1,8 +1,9 @@
 """User-set ``metadata.managedFields`` in create, update and patch requests, as kube-apiserver's field
-manager treats them: valid entries replace the stored ones, ``[]`` (or one empty entry) resets them,
-entries the field manager cannot decode are ignored (the live ones are kept), the result is validated
-(422 for an unprintable or too long manager), and a body whose managedFields do not even decode into
-the typed object is refused (400, or 422 on field ``patch`` for patches)."""
+manager treats them: valid entries replace the stored ones, ``[]`` (or one empty entry) resets them
+(and an object without managedFields stays untracked until an apply), entries the field manager
+cannot decode are ignored (the live ones are kept), the result is validated (422 for an unprintable
+or too long manager), and a body whose managedFields do not even decode into the typed object is
+refused (400, or 422 on field ``patch`` for patches)."""
 
 from __future__ import annotations
 
@@ -49,11 +50,20 @@ def test_valid_entries_replace_the_stored_ones(client: Client, live: dict[str, A
 
 @pytest.mark.parametrize("managed", [[], [{}], [None], [{"manager": "", "fieldsV1": None}]])
 def test_empty_list_or_one_empty_entry_resets(client: Client, live: dict[str, Any], managed: Any) -> None:
+    """A reset leaves the object untracked (kube-apiserver's skipNonAppliedManager: an update that
+    starts from no managedFields records none, as a real v1.36 server answers), until an apply puts
+    the existing fields under ``before-first-apply``."""
     reply = client.patch(f"{CONFIGMAPS}/c?fieldManager=bob",
                          {"metadata": {"managedFields": managed}, "data": {"c": "3"}})
     assert reply.status == 200
-    owners = reply.body["metadata"]["managedFields"]
-    assert [(m["manager"], m["fieldsV1"]) for m in owners] == [("bob", {"f:data": {"f:c": {}}})]
+    assert "managedFields" not in reply.body["metadata"]
+    again = client.patch(f"{CONFIGMAPS}/c?fieldManager=bob", {"data": {"d": "4"}})
+    assert "managedFields" not in again.body["metadata"]
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"e": "5"}}
+    applied = client.apply(f"{CONFIGMAPS}/c", config, manager="al")
+    owners = {m["manager"]: m["fieldsV1"] for m in applied.body["metadata"]["managedFields"]}
+    assert owners == {"al": {"f:data": {"f:e": {}}},
+                      "before-first-apply": {"f:data": {".": {}, "f:a": {}, "f:b": {}, "f:c": {}, "f:d": {}}}}
 
 
 def test_omitted_keeps_the_stored_entries(client: Client, live: dict[str, Any]) -> None:
