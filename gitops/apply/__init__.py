@@ -5,10 +5,11 @@ object failed planning (invalid manifest, refused immutable change): every other
 skipped, so a bad commit is never half-applied. Otherwise the objects go out in the plan's steps
 (gitops.plan.ordering), the objects of one step concurrently (a bounded number in flight); unchanged objects
 are not written (decided by the plan's dry-run diff); after CRDs and Namespaces the applier waits (bounded)
-until they are Established / Active (gitops.health.wait) and forgets cached discovery; the first step with a
-failure stops the sync and the rest are skipped. Between sync waves the applier waits (bounded by
-``wave_timeout``) for the finished wave to be healthy: a wave still Progressing stops the sync as temporary
-(the next reconcile continues where it stopped), a Degraded one as failed. A temporary error that stopped
+until they are Established / Active (gitops.health.wait), forgets cached discovery and waits (bounded) until
+discovery serves the new CRDs' kinds; the first step with a failure stops the sync and the rest are
+skipped. Between sync waves the applier waits (bounded by ``wave_timeout``) for the finished wave to be
+healthy: a wave still Progressing stops the sync as temporary (the next reconcile continues where it
+stopped), a Degraded one as failed. A temporary error that stopped
 the sync keeps the cluster's retry hint (``ApplyResult.retry_after``, from a 429 or 503 ``Retry-After``).
 Conflicts are forced only when ``force`` says so; an immutable-field change is deleted and recreated when
 the plan allowed it.
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from gitops import keys
 from gitops.cluster import Cluster
 from gitops.cluster.parallel import DEFAULT_WORKERS, pmap
-from gitops.errors import ClusterError, Conflict, ImmutableField
+from gitops.errors import ClusterError, Conflict, ImmutableField, NotFound
 from gitops.health import assess
 from gitops.health.wait import wait_healthy
 from gitops.plan import ObjectPlan, Plan, RefKey, ref_key
@@ -112,10 +113,40 @@ def _attempt(cluster: Cluster, p: ObjectPlan,
     return result, live, None
 
 
-def _wait_definitions(cluster: Cluster, refs: list[ObjectRef], opts: ApplyOptions) -> None:
-    if refs:
-        wait_healthy(cluster, refs, timeout=opts.definition_timeout, interval=opts.poll_interval)
+_CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
+
+
+def _served(cluster: Cluster, crd: Manifest) -> bool:
+    """Whether discovery serves the kind of ``crd`` in each of its served versions."""
+    spec = crd.get("spec") or {}
+    kind = str((spec.get("names") or {}).get("kind", ""))
+    versions = [str(v.get("name")) for v in spec.get("versions") or []
+                if isinstance(v, dict) and v.get("served", True)]
+    try:
+        for version in versions:
+            cluster.resource_for(f"{spec.get('group')}/{version}", kind)
+    except NotFound:
+        return False
+    return True
+
+
+def _wait_definitions(cluster: Cluster, written: list[ObjectPlan], opts: ApplyOptions) -> None:
+    """Wait (bounded) until the CRDs and Namespaces just written are Established / Active, forget cached
+    discovery, then wait (bounded) until discovery serves the kinds of the Established CRDs: the API
+    server's discovery controller is asynchronous, so a CRD can be Established while
+    ``/apis/<group>/<version>`` still answers 404, and a custom resource applied then would fail with
+    "kind ... is not served"."""
+    refs = [p.ref for p in written]
+    health = wait_healthy(cluster, refs, timeout=opts.definition_timeout, interval=opts.poll_interval).health
     cluster.invalidate_discovery()
+    crds = [p.desired for p in written if (p.ref.group, p.ref.kind) == _CRD
+            and health[p.ref].status is HealthStatus.HEALTHY]
+    deadline = time.monotonic() + opts.definition_timeout
+    while crds:
+        crds = [crd for crd in crds if not _served(cluster, crd)]
+        if not crds or time.monotonic() > deadline:
+            return  # a kind still not served fails its custom resources with the server's answer
+        time.sleep(opts.poll_interval)
 
 
 def _apply_step(cluster: Cluster, step_plans: list[ObjectPlan], opts: ApplyOptions,
@@ -167,7 +198,7 @@ def apply_plan(cluster: Cluster, plan: Plan, opts: ApplyOptions) -> ApplyResult:
             return _stop(plan, results, objects, temporary=False)
         try:  # a failed read between steps stops the sync; what was applied stays reported
             if step.stage is Stage.DEFINITIONS and any(p.writes for p in step_plans):
-                _wait_definitions(cluster, [p.ref for p in step_plans if p.writes], opts)
+                _wait_definitions(cluster, [p for p in step_plans if p.writes], opts)
             gate = None
             if index + 1 < len(steps) and steps[index + 1].wave != step.wave and opts.wave_timeout > 0:
                 wave_refs = [ObjectRef.of(o) for s in steps[:index + 1] if s.wave == step.wave
