@@ -336,10 +336,8 @@ class Api:
             if old is None and call.subresource:
                 raise not_found(call.rt.plural, call.rt.group, call.name)
             wanted = applied["metadata"].get("resourceVersion")
-            if old is None:
-                _no_version_on_create(applied)
-            elif wanted and wanted != old.obj["metadata"]["resourceVersion"]:  # apply's optimistic lock
-                raise conflict(call.rt.plural, call.rt.group, call.name, STALE)
+            if old is None:  # an apply creates through the storage's update path: no version check
+                applied["metadata"].pop("resourceVersion", None)
             live = old.copy() if old is not None else None
             if call.rt.namespaced:
                 applied["metadata"]["namespace"] = call.namespace
@@ -357,6 +355,10 @@ class Api:
                 prefix = "error decoding from json: " if exc.base64_field else ""
                 raise ApiError(500, "", f"failed to convert new object ({call.namespace}/{call.name}; {gvk}) "
                                f"to proper version: {prefix}{exc.message}") from exc
+            # apply's optimistic lock: the storage compares versions after the patcher merged (so
+            # field manager conflicts come first) and before validation
+            if old is not None and wanted and wanted != old.obj["metadata"]["resourceVersion"]:
+                raise conflict(call.rt.plural, call.rt.group, call.name, STALE)
             return self.writer.commit(call, old, merged, manager=manager, applied=True)
 
     def delete(self, call: Call) -> tuple[int, bytes]:

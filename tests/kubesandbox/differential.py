@@ -164,6 +164,7 @@ class Kind:
         return f"{self.collection(namespace)}/{name}"
 
 
+NAMES = ("a", "b")  # the object names sequences use
 KINDS = {k.kind: k for k in (Kind("ConfigMap", "v1", "configmaps"), Kind("Secret", "v1", "secrets"),
                              Kind("Deployment", "apps/v1", "deployments"), Kind("Service", "v1", "services"),
                              Kind("Widget", f"{CRD_GROUP}/v1", "widgets"))}
@@ -205,6 +206,7 @@ class Op:
     force: bool = False
     dry_run: bool = False
     rv: str = "none"
+    subresource: str = ""      # "status" (update and patch)
 
     def describe(self) -> str:
         extra = [f"type={self.patch_type}"] if self.patch_type else []
@@ -212,6 +214,7 @@ class Op:
         extra += ["force"] if self.force else []
         extra += ["dryRun=All"] if self.dry_run else []
         extra += [f"rv={self.rv}"] if self.rv != "none" else []
+        extra += [f"/{self.subresource}"] if self.subresource else []
         body = json.dumps(self.body, sort_keys=True)
         return f"{self.verb} {self.kind}/{self.name} {' '.join(extra)} {body}"
 
@@ -268,12 +271,14 @@ def _send_once(endpoint: Endpoint, op: Op, kind: Kind, namespace: str, params: d
                rv: str | None) -> Reply:
     if op.verb == "create":
         return endpoint.request("POST", kind.collection(namespace), full_object(op, namespace), params=params)
-    path = kind.path(namespace, op.name)
+    path = kind.path(namespace, op.name) + (f"/{op.subresource}" if op.subresource else "")
     if op.verb == "apply":
         if op.force:
             params = {**params, "force": "true"}
-        return endpoint.request("PATCH", path, full_object(op, namespace), content_type=PATCH_TYPES["apply"],
-                                params=params)
+        obj = full_object(op, namespace)
+        if rv:  # a precondition of the apply
+            obj["metadata"]["resourceVersion"] = rv
+        return endpoint.request("PATCH", path, obj, content_type=PATCH_TYPES["apply"], params=params)
     if op.verb == "update":
         obj = full_object(op, namespace)
         if rv:
@@ -400,6 +405,9 @@ class _namespace:
                                f"{reply.body}")
 
     def __exit__(self, *exc: object) -> None:
-        # the namespace controller (the sandbox's own deletion) removes what is left
+        # Services first: their cluster IPs (a /24 on the test control plane) come back at once, not
+        # when the namespace controller gets to them; it (the sandbox's own deletion) removes the rest
+        for name in NAMES:
+            self.endpoint.request("DELETE", KINDS["Service"].path(self.name, name))
         self.endpoint.request("DELETE", f"/api/v1/namespaces/{self.name}")
 

@@ -38,7 +38,7 @@ from tests.kubesandbox.differential import (
     sandbox_endpoint,
 )
 
-EXAMPLES = int(os.environ.get("GITOPS_DIFF_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("GITOPS_DIFF_EXAMPLES", "60"))
 
 def _unordered(value: Any) -> Any:
     """``value`` with every list sorted (the order of list items disregarded)."""
@@ -49,10 +49,19 @@ def _unordered(value: Any) -> Any:
     return value
 
 
+def _same_but_order(d: Difference) -> bool:
+    return d.sandbox.get("status") == d.real.get("status") and "body" in d.sandbox and \
+        _unordered(d.sandbox) == _unordered(d.real)
+
+
 def _apply_list_order(d: Difference) -> bool:
     """An apply whose result differs only in the order of list items."""
-    return d.op.verb == "apply" and d.sandbox.get("status") == d.real.get("status") and \
-        "body" in d.sandbox and _unordered(d.sandbox) == _unordered(d.real)
+    return d.op.verb == "apply" and _same_but_order(d)
+
+
+def _strategic_list_order(d: Difference) -> bool:
+    """A strategic merge patch whose result differs only in the order of list items."""
+    return d.op.verb == "patch" and d.op.patch_type == "strategic" and _same_but_order(d)
 
 
 def _apply_emptied_map(d: Difference) -> bool:
@@ -66,6 +75,7 @@ def _apply_emptied_map(d: Difference) -> bool:
 KNOWN: dict[str, Known] = {
     "apply-list-order": Known("docs/sandbox.md#apply-list-order", _apply_list_order),
     "apply-emptied-map": Known("docs/sandbox.md#apply-emptied-map", _apply_emptied_map),
+    "strategic-list-order": Known("docs/sandbox.md#strategic-list-order", _strategic_list_order),
 }
 
 
@@ -108,7 +118,7 @@ SECRET = st.fixed_dictionaries({}, optional={
     "metadata": METADATA,
     "data": st.dictionaries(st.sampled_from(["a", "b"]), VALUES.map(_b64), max_size=2),
     "stringData": st.dictionaries(st.sampled_from(["a", "c"]), VALUES, max_size=2),
-    "type": st.just("Opaque"),
+    "type": st.sampled_from(["Opaque", "Opaque", "example.com/custom"]),
 })
 
 IMAGES = st.sampled_from(["nginx:1", "nginx:2"])
@@ -171,6 +181,7 @@ NULLS = {  # merge and strategic patches that remove something
     "Widget": [{"spec": {"color": None}}, {"spec": {"tags": None}}],
 }
 COMMON_OPS = [{"op": "add", "path": "/metadata/labels/team", "value": "x"},
+              {"op": "test", "path": "/metadata/labels/team", "value": "x"},
               {"op": "remove", "path": "/metadata/labels/team"},
               {"op": "add", "path": "/metadata/labels", "value": {"tier": "y"}}]
 JSON_OPS = {
@@ -185,7 +196,8 @@ JSON_OPS = {
     "Service": [{"op": "replace", "path": "/spec/ports/0/port", "value": 8080},
                 {"op": "remove", "path": "/spec/selector"}],
     "Widget": [{"op": "add", "path": "/spec/color", "value": "red"}, {"op": "remove", "path": "/spec/tags"},
-               {"op": "add", "path": "/spec/items/-", "value": {"name": "c", "value": "3"}}],
+               {"op": "add", "path": "/spec/items/-", "value": {"name": "c", "value": "3"}},
+               {"op": "test", "path": "/spec/color", "value": "red"}],
 }
 NAMES = st.sampled_from(["a", "a", "a", "b"])
 DRY = st.sampled_from([False, False, False, False, True])
@@ -202,13 +214,19 @@ def operation(draw: st.DrawFn, kinds: list[str]) -> Op:
         return Op("create", kind, name, draw(FULL[kind]), manager=draw(UPDATE_MANAGERS), dry_run=dry)
     if verb == "apply":
         return Op("apply", kind, name, draw(PART[kind]), manager=draw(APPLY_MANAGERS),
-                  force=draw(st.booleans()), dry_run=dry)
+                  force=draw(st.booleans()), dry_run=dry,
+                  rv=draw(st.sampled_from(["none", "none", "none", "current", "stale"])))
     if verb == "update":
         return Op("update", kind, name, draw(FULL[kind]), manager=draw(UPDATE_MANAGERS), dry_run=dry,
                   rv=draw(st.sampled_from(["none", "current", "stale"])))
     if verb == "delete":
         return Op("delete", kind, name, dry_run=dry,
                   rv=draw(st.sampled_from(["none", "none", "current", "stale"])))
+    if kind == "Widget" and draw(st.integers(0, 4)) == 0:  # the status subresource (no controller here)
+        status = draw(st.sampled_from([{"status": {"phase": "a"}}, {"status": {"phase": "b"}},
+                                       {"spec": {"color": "red"}}, {"status": None}]))
+        return Op("patch", kind, name, status, patch_type="merge", manager=draw(UPDATE_MANAGERS), dry_run=dry,
+                  subresource="status")
     patch_type = draw(st.sampled_from(["json", "merge", "merge", "strategic"]))
     if patch_type == "json":
         body: Any = draw(st.lists(st.sampled_from(COMMON_OPS + JSON_OPS[kind]), min_size=1, max_size=2))

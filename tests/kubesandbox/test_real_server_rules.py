@@ -115,6 +115,18 @@ def test_an_apply_names_its_kind_and_api_version(client: Client) -> None:
     assert reply.status == 400 and reply.body["message"] == "invalid object type: /, Kind="
 
 
+def test_an_apply_reports_its_conflicts_before_a_stale_resource_version(client: Client) -> None:
+    made = client.apply(f"{CONFIGMAPS}/p", configmap("p", data={"a": "1"}), manager="alice").body
+    client.apply(f"{CONFIGMAPS}/p", configmap("p", data={"a": "1", "b": "2"}), manager="alice")
+    stale = {**configmap("p", data={"a": "2"}),
+             "metadata": {"name": "p", "resourceVersion": made["metadata"]["resourceVersion"]}}
+    conflicted = client.apply(f"{CONFIGMAPS}/p", stale, manager="bob")
+    assert conflicted.status == 409 and conflicted.body["details"]["causes"][0]["field"] == ".data.a"
+    quiet = {**stale, "data": {"c": "3"}}
+    plain = client.apply(f"{CONFIGMAPS}/p", quiet, manager="bob")
+    assert plain.status == 409 and "causes" not in plain.body["details"]  # then the version
+
+
 # --- the typed round trip --------------------------------------------------------------------------------
 
 def test_empty_omitempty_maps_are_dropped_and_not_owned(client: Client) -> None:
