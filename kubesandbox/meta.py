@@ -167,6 +167,8 @@ def stamp_update(rt: ResourceType, old: dict[str, Any], obj: dict[str, Any], rv:
     if has_generation(rt):
         generation = int(old_meta.get("generation", 1))
         changed = spec_changed(old, obj, "status" in rt.subresources or not rt.crd)
+        if (rt.group, rt.kind) == ("apps", "Deployment"):  # its strategy: annotations reach the ReplicaSets
+            changed = changed or (old_meta.get("annotations") or {}) != (meta.get("annotations") or {})
         meta["generation"] = generation + 1 if changed else generation
     else:
         meta.pop("generation", None)

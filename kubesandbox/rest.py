@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import dataclasses
 import json
 from collections.abc import Mapping
@@ -147,6 +148,20 @@ def _decoded(call: Call, obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+def _validated(call: Call, obj: dict[str, Any]) -> dict[str, Any]:
+    """A POST or PUT body's unknown fields, judged by the decoder before the handler looks for the
+    object (a Strict refusal comes before 404 or 409), worded as the typed decoder's 400."""
+    try:
+        fieldvalidation.validate(call.query, obj, call.rt.type_node(), call.warnings)
+    except ApiError as exc:
+        if call.rt.crd or exc.code != 400 or not exc.message.startswith("strict decoding error"):
+            raise
+        kind, version = call.rt.kind, str(obj.get("apiVersion", "")).rpartition("/")[2]
+        message = f'{kind} in version "{version}" cannot be handled as a {kind}: {exc.message}'
+        raise bad_request(message) from exc
+    return obj
+
+
 def _decoded_patch(call: Call, obj: dict[str, Any], patch: Any, strategic: bool) -> dict[str, Any]:
     """A patched object through the typed decoder: the patch handler's 422 on field ``patch``, whose
     value is the patched JSON (JSON and merge patches) or the decoded patch (strategic)."""
@@ -239,7 +254,7 @@ class Api:
     # --- writes ------------------------------------------------------------------------------
     def create(self, call: Call) -> tuple[int, bytes]:
         body = decode_body(call, yaml_ok=call.content_type == "application/yaml")
-        obj = _decoded(call, _object_body(call, body))
+        obj = _validated(call, _decoded(call, _object_body(call, body)))
         meta = obj["metadata"]
         if not meta.get("name"):
             prefix = meta.get("generateName")
@@ -266,7 +281,7 @@ class Api:
             with self.store.lock:
                 return self._scale(call, decode_body(call), self._live(call))
         body = decode_body(call, yaml_ok=call.content_type == "application/yaml")
-        obj = _decoded(call, _object_body(call, body))
+        obj = _validated(call, _decoded(call, _object_body(call, body)))
         if not obj["metadata"].get("name"):  # the update handler's check (rest.Update with a name)
             raise bad_request(f"the name of the object ({call.name} based on URL) was undeterminable: "
                               "name must be provided")
@@ -330,7 +345,12 @@ class Api:
         if applied["metadata"].get("managedFields") is not None:
             raise bad_request("metadata.managedFields must be nil")
         applied["metadata"].setdefault("name", call.name)
-        fieldvalidation.validate(call.query, applied, call.rt.type_node(), call.warnings)
+        fieldvalidation.mode(call.query)  # an unsupported mode is still a 400
+        unknown = fieldvalidation.unknown_fields(copy.deepcopy(applied), call.rt.type_node())
+        if unknown:  # SMD's typed conversion of the applied configuration, whatever fieldValidation says
+            meta, gvk = applied["metadata"], f"{call.rt.group}/{call.rt.version}, Kind={call.rt.kind}"
+            raise ApiError(500, "", f"failed to create typed patch object ({meta.get('namespace') or ''}/"
+                           f"{meta['name']}; {gvk}): .{unknown[0]}: field not declared in schema")
         with self.store.lock:
             old = self.store.get(call.rt.key, call.namespace, call.name)
             if old is None and call.subresource:

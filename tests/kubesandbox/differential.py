@@ -16,7 +16,10 @@ compared, and so is the object each one then stores (a GET):
   apiserver orders them by operation, then by time in seconds, then manager), the writes of the
   controllers (``kube-controller-manager``'s entries, a Deployment's ``status`` and
   ``deployment.kubernetes.io/revision`` annotation: both servers run a controller at its own pace),
-  and a Service's allocated ``clusterIP``/``clusterIPs`` (different ranges). ``generation``, labels,
+  and a Service's allocated ``clusterIP``/``clusterIPs`` (different ranges). A Deployment's
+  ``generation`` is not compared either: its strategy also bumps it when annotations change, so an
+  update that drops the revision annotation bumps it or not depending on whether the controller had
+  set it yet (test_real_server_rules.py checks the rule on the sandbox). ``generation``, labels,
   data, defaults and managedFields' manager, operation, apiVersion, subresource and FieldsV1 are
   compared exactly.
 
@@ -207,6 +210,7 @@ class Op:
     dry_run: bool = False
     rv: str = "none"
     subresource: str = ""      # "status" (update and patch)
+    validation: str = ""       # the fieldValidation parameter (Strict, Warn, Ignore)
 
     def describe(self) -> str:
         extra = [f"type={self.patch_type}"] if self.patch_type else []
@@ -215,6 +219,7 @@ class Op:
         extra += ["dryRun=All"] if self.dry_run else []
         extra += [f"rv={self.rv}"] if self.rv != "none" else []
         extra += [f"/{self.subresource}"] if self.subresource else []
+        extra += [f"fieldValidation={self.validation}"] if self.validation else []
         body = json.dumps(self.body, sort_keys=True)
         return f"{self.verb} {self.kind}/{self.name} {' '.join(extra)} {body}"
 
@@ -252,6 +257,8 @@ def send(endpoint: Endpoint, op: Op, namespace: str, track: Track, stale_ok: boo
     params = {"dryRun": "All"} if op.dry_run else {}
     if op.manager:
         params["fieldManager"] = op.manager
+    if op.validation:
+        params["fieldValidation"] = op.validation
     for _ in range(5):
         rv: str | None = None
         if op.rv == "current":
@@ -317,6 +324,7 @@ def normalize(obj: Any) -> Any:
         meta["managedFields"] = sorted(entries, key=lambda e: json.dumps(e, sort_keys=True))
     if obj.get("kind") == "Deployment":
         obj.pop("status", None)
+        meta.pop("generation", None)  # bumped by annotation changes, so by removing the controller's
         annotations = meta.get("annotations") or {}
         annotations.pop("deployment.kubernetes.io/revision", None)
         if "annotations" in meta and not annotations:

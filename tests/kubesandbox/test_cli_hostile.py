@@ -105,7 +105,16 @@ def test_random_bodies_never_crash(
         }
     client.request("PUT", "/api/v1/namespaces/default/configmaps/x", None)  # keep the connection warm
     reply = client.request(method, path, json.dumps(body), ctype)
-    assert reply.status < 500, (method, path, body, reply.body)
+    assert reply.status < 500 or _apiservers_own_500(reply), (method, path, body, reply.body)
+
+
+# kube-apiserver itself answers some bodies with a 500: an applied configuration with a field its
+# schema does not declare, or whose merged result does not convert to the typed object
+DELIBERATE_500 = ("failed to create typed patch object", "failed to convert new object")
+
+
+def _apiservers_own_500(reply: Any) -> bool:
+    return reply.status == 500 and str(reply.body.get("message", "")).startswith(DELIBERATE_500)
 
 
 def test_pathological_selectors_get_exact_answers(client: Client, forbid: Callable[..., list[str]]) -> None:

@@ -16,6 +16,7 @@ a longer local hunt.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 from collections.abc import Iterator
@@ -207,6 +208,19 @@ APPLY_MANAGERS = st.sampled_from(["alice", "alice", "bob"])
 
 @st.composite
 def operation(draw: st.DrawFn, kinds: list[str]) -> Op:
+    op = draw(_operation(kinds))
+    if op.verb in ("create", "update", "apply") and draw(st.integers(0, 5)) == 0:  # an unknown field
+        where = draw(st.sampled_from(["top", "spec", "metadata"]))
+        body = json.loads(json.dumps(op.body or {}))
+        target = body if where == "top" else body.setdefault(where, {})
+        target["bogus"] = "x"
+        validation = draw(st.sampled_from(["", "Strict", "Warn", "Ignore"]))
+        return dataclasses.replace(op, body=body, validation=validation)
+    return op
+
+
+@st.composite
+def _operation(draw: st.DrawFn, kinds: list[str]) -> Op:
     kind, name, dry = draw(st.sampled_from(kinds)), draw(NAMES), draw(DRY)
     verb = draw(st.sampled_from(["create", "create", "apply", "apply", "apply", "update", "patch", "patch",
                                  "delete"]))

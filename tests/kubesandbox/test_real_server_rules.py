@@ -74,6 +74,18 @@ def test_services_have_no_generation_and_a_load_balancer_status(client: Client) 
     assert client.post(DEPLOYMENTS, deployment()).body["metadata"]["generation"] == 1
 
 
+def test_a_deployment_generation_follows_its_annotations(client: Client) -> None:
+    client.post(DEPLOYMENTS, deployment())
+    annotated = client.patch(f"{DEPLOYMENTS}/d", {"metadata": {"annotations": {"note": "x"}}}).body
+    assert annotated["metadata"]["generation"] == 2  # annotations are copied to the ReplicaSets
+    labelled = client.patch(f"{DEPLOYMENTS}/d", {"metadata": {"labels": {"team": "x"}}}).body
+    assert labelled["metadata"]["generation"] == 2
+    client.post(CONFIGMAPS, configmap("g"))
+    client.post(SERVICES, service("g"))
+    assert "generation" not in client.patch(f"{SERVICES}/g", {"metadata": {"annotations": {"n": "x"}}}).body[
+        "metadata"]
+
+
 def test_allocated_service_fields_belong_to_no_manager(client: Client) -> None:
     made = client.post(SERVICES, service()).body
     assert made["spec"]["clusterIP"] and made["spec"]["ipFamilies"] == ["IPv4"]
