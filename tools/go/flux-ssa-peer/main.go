@@ -37,6 +37,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
@@ -90,6 +91,7 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 type phase struct {
 	Phase    string         `json:"phase"`
 	Seconds  float64        `json:"seconds"`
+	CPU      float64        `json:"cpu_seconds"` // user + system CPU of this process during the phase
 	Requests int            `json:"requests"`
 	By       map[string]int `json:"by"`
 	Actions  map[string]int `json:"actions,omitempty"`
@@ -97,15 +99,25 @@ type phase struct {
 
 func measure(name string, c *counts, fn func() (map[string]int, error)) (phase, error) {
 	c.reset()
+	cpu0 := cpuSeconds()
 	started := time.Now()
 	actions, err := fn()
 	took := time.Since(started)
+	cpu := cpuSeconds() - cpu0
 	by := c.reset()
 	total := 0
 	for _, n := range by {
 		total += n
 	}
-	return phase{Phase: name, Seconds: took.Seconds(), Requests: total, By: by, Actions: actions}, err
+	return phase{Phase: name, Seconds: took.Seconds(), CPU: cpu, Requests: total, By: by, Actions: actions}, err
+}
+
+func cpuSeconds() float64 {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return 0
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano()).Seconds()
 }
 
 func fail(format string, args ...any) {
