@@ -356,8 +356,8 @@ class Api:
             if old is None and call.subresource:
                 raise not_found(call.rt.plural, call.rt.group, call.name)
             wanted = applied["metadata"].get("resourceVersion")
-            if old is None:  # an apply creates through the storage's update path: no version check
-                applied["metadata"].pop("resourceVersion", None)
+            if old is None:  # docs/sandbox.md, known difference apply-create-resource-version
+                _no_version_on_create(applied)
             live = old.copy() if old is not None else None
             if call.rt.namespaced:
                 applied["metadata"]["namespace"] = call.namespace
