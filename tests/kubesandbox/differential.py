@@ -24,9 +24,14 @@ compared, and so is the object each one then stores (a GET):
   compared exactly.
 
 A difference either is a sandbox bug (fixed in kubesandbox/ with a regression test) or is listed in
-docs/sandbox.md's "Known differences from kube-apiserver" table and in :data:`KNOWN` here, whose
-matchers recognize exactly that difference; the sequence then stops being compared (both servers'
-states may have diverged).
+docs/sandbox.md's "Known differences from kube-apiserver" table and in the test module's ``KNOWN``,
+whose matchers recognize exactly that difference; the sequence then stops being compared (both
+servers' states may have diverged).
+
+Timing: a PUT with the ``current`` version is re-read and retried on a 409 without causes (a
+controller wrote in between), and each namespace's Services are deleted before the namespace (their
+cluster IPs come from a /24 on the test control plane, freed only when the namespace controller gets
+there).
 """
 
 from __future__ import annotations
