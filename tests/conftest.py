@@ -109,3 +109,12 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield plane.kubeconfig
     finally:
         plane.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs against a real API server ``real_cluster`` (``pytest -m real_cluster``
+    runs that suite alone): those using the fixture, and the ``cluster`` variants of the sync tests."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "real_cluster" in getattr(item, "fixturenames", ()) or params.get("backend") == "cluster":
+            item.add_marker(pytest.mark.real_cluster)

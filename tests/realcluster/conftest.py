@@ -2,9 +2,9 @@
 KubeCluster) against a real Kubernetes API server with its controllers, where the sandbox cannot
 speak for Kubernetes (docs/real-cluster.md).
 
-Marker: every test under tests/realcluster is a ``real_cluster`` test (a marker by location, not a
-registered pytest marker: select them with ``pytest tests/realcluster``, leave them out with
-``--ignore=tests/realcluster``). The cluster is the ``real_cluster`` fixture of tests/conftest.py:
+Marker: every test here uses the ``real_cluster`` fixture, so tests/conftest.py marks it
+``real_cluster`` at collection (``pytest -m real_cluster`` selects the real-server tests, these and
+the sync tests' cluster variants). The cluster is the ``real_cluster`` fixture of tests/conftest.py:
 ``GITOPS_E2E_KUBECONFIG``'s cluster, else the control plane built from Kubernetes' Go modules
 (gitops/testing/controlplane.py: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and a
 kwok node), started once per session. Without its binaries a developer's run skips; under

@@ -2,7 +2,7 @@
 afterwards, dry runs that persist nothing, validation and admission refusals in Kubernetes' own words,
 immutable fields and recreation, a CRD and its custom resources in one sync.
 
-Marker: real_cluster (tests/realcluster/conftest.py): the real API server, never the sandbox.
+Marker: real_cluster (set on collection by tests/conftest.py): the real API server, never the sandbox.
 """
 
 from __future__ import annotations

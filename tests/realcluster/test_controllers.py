@@ -2,7 +2,7 @@
 Deployment's ReplicaSets and Pods, a pruned Namespace terminating and going, and the health rules
 (gitops/health) read on the status real controllers and kwok's node write.
 
-Marker: real_cluster (tests/realcluster/conftest.py): the real API server, never the sandbox.
+Marker: real_cluster (set on collection by tests/conftest.py): the real API server, never the sandbox.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 ``kubectl-edit``) is reported field by field with the manager that made it, and an application in
 detect-only mode writes nothing, not even when a sync is asked for.
 
-Marker: real_cluster (tests/realcluster/conftest.py): the real API server, never the sandbox.
+Marker: real_cluster (set on collection by tests/conftest.py): the real API server, never the sandbox.
 """
 
 from __future__ import annotations
