@@ -10,6 +10,7 @@ be deleted. Everything else is accepted (the sandbox does not re-implement all v
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from kubesandbox.apierrors import invalid
@@ -89,13 +90,42 @@ def _workload(kind: tuple[str, str], obj: dict[str, Any]) -> list[Cause]:
     return causes
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
 def _service(obj: dict[str, Any]) -> list[Cause]:
-    """ValidateService: ports are required except for headless and ExternalName Services."""
+    """ValidateService: ports are required except for headless and ExternalName Services; each port
+    (validateServicePort) needs a name when there are several, names are DNS labels and unique,
+    numbers 1-65535, protocols TCP, UDP or SCTP."""
     spec = obj.get("spec") or {}
     headless = spec.get("clusterIP") == "None"
-    if not spec.get("ports") and not headless and spec.get("type") != "ExternalName":
+    ports = spec.get("ports") or []
+    if not ports and not headless and spec.get("type") != "ExternalName":
         return [("FieldValueRequired", "spec.ports", "Required value")]
-    return []
+    causes: list[Cause] = []
+    names: set[str] = set()
+    for i, port in enumerate(p for p in ports if isinstance(p, dict)):
+        where, name = f"spec.ports[{i}]", port.get("name") or ""
+        if not name and len(ports) > 1:
+            causes.append(("FieldValueRequired", f"{where}.name", "Required value"))
+        elif name:
+            if not isinstance(name, str) or len(name) > 63 or not _DNS_LABEL.fullmatch(name):
+                causes.append(("FieldValueInvalid", f"{where}.name",
+                               f"Invalid value: {json.dumps(name)}: a lowercase RFC 1123 label must consist "
+                               "of lower case alphanumeric characters or '-'"))
+            elif name in names:
+                causes.append(("FieldValueDuplicate", f"{where}.name",
+                               f"Duplicate value: {json.dumps(name)}"))
+            names.add(str(name))
+        number = port.get("port")
+        if not isinstance(number, int) or not 1 <= number <= 65535:
+            causes.append(("FieldValueInvalid", f"{where}.port",
+                           f"Invalid value: {json.dumps(number)}: must be between 1 and 65535, inclusive"))
+        if port.get("protocol") not in ("TCP", "UDP", "SCTP"):
+            causes.append(("FieldValueNotSupported", f"{where}.protocol",
+                           f'Unsupported value: {json.dumps(port.get("protocol"))}: supported values: '
+                           '"SCTP", "TCP", "UDP"'))
+    return causes
 
 
 def validate_object(rt: ResourceType, obj: dict[str, Any]) -> None:

@@ -204,3 +204,16 @@ def test_a_service_needs_ports_unless_headless_or_external(client: Client) -> No
     assert _causes(client.post(SERVICES, bare)) == {("FieldValueRequired", "spec.ports")}
     headless = {**bare, "metadata": {"name": "headless"}, "spec": {**bare["spec"], "clusterIP": "None"}}
     assert client.post(SERVICES, headless).status == 201
+
+
+def test_service_ports_are_named_uniquely_and_numbered(client: Client) -> None:
+    twice = service("twice")
+    twice["spec"]["ports"] = [{"name": "http", "port": 80}, {"name": "http", "port": 8080}]
+    assert _causes(client.post(SERVICES, twice)) == {("FieldValueDuplicate", "spec.ports[1].name")}
+    unnamed = service("unnamed")
+    unnamed["spec"]["ports"] = [{"port": 80}, {"name": "b", "port": 0}]
+    assert _causes(client.post(SERVICES, unnamed)) == {("FieldValueRequired", "spec.ports[0].name"),
+                                                       ("FieldValueInvalid", "spec.ports[1].port")}
+    single = service("single")
+    single["spec"]["ports"] = [{"port": 80}]  # one port needs no name
+    assert client.post(SERVICES, single).status == 201
