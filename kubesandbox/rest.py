@@ -355,9 +355,7 @@ class Api:
             old = self.store.get(call.rt.key, call.namespace, call.name)
             if old is None and call.subresource:
                 raise not_found(call.rt.plural, call.rt.group, call.name)
-            wanted = applied["metadata"].get("resourceVersion")
-            if old is None:  # docs/sandbox.md, known difference apply-create-resource-version
-                _no_version_on_create(applied)
+            wanted = applied["metadata"].get("resourceVersion")  # an apply that creates ignores it
             live = old.copy() if old is not None else None
             if call.rt.namespaced:
                 applied["metadata"]["namespace"] = call.namespace

@@ -25,7 +25,7 @@ from typing import Any
 
 from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.cluster import ResourceInfo, builtin, check_name
-from gitops.errors import ClusterError, ClusterUnavailable, Conflict, ImmutableField, Invalid, NotFound
+from gitops.errors import ClusterError, Conflict, ImmutableField, Invalid, NotFound
 from gitops.plan import managed
 from gitops.plan.fields import compare
 from gitops.vocabulary import ObjectRef
@@ -187,15 +187,12 @@ class FakeCluster:
 
     @staticmethod
     def _check_apply_metadata(ref: ObjectRef, meta: Manifest, live: Manifest | None) -> None:
-        """What the API server refuses in an apply body: managedFields, a resourceVersion on create
-        (the etcd3 store's bare 500, as the real client sees it), a stale resourceVersion (apply's
-        optimistic lock)."""
+        """What the API server refuses in an apply body: managedFields and a stale resourceVersion
+        (apply's optimistic lock). An apply that creates ignores a resourceVersion (kube-apiserver
+        creates through the update path; only a POST gets the etcd3 store's 500)."""
         if meta.get("managedFields") is not None:
             raise Invalid("metadata.managedFields must be nil", status=400, reason="BadRequest", obj=str(ref))
         wanted = meta.get("resourceVersion")
-        if wanted and live is None and str(wanted) != "0":
-            raise ClusterUnavailable("resourceVersion should not be set on objects to be created", status=500,
-                                     obj=str(ref))
         if wanted and live is not None and wanted != live["metadata"].get("resourceVersion"):
             raise Conflict("the object has been modified; please apply your changes to the latest version "
                            "and try again", status=409, reason="Conflict", temporary=True, obj=str(ref))

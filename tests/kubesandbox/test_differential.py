@@ -72,19 +72,11 @@ def _apply_emptied_map(d: Difference) -> bool:
         d.real.get("status") == 422 and {c[0] for c in d.real.get("causes", [])} == {"FieldValueTypeInvalid"}
 
 
-def _apply_create_resource_version(d: Difference) -> bool:
-    """An apply that creates while carrying a resourceVersion: the sandbox's 500, the real 201."""
-    return d.op.verb == "apply" and d.op.rv != "none" and d.sandbox == {"status": 500, "reason": ""} and \
-        d.real.get("status") == 201
-
-
 # Documented differences (docs/sandbox.md, "Known differences from kube-apiserver"): name -> matcher.
 KNOWN: dict[str, Known] = {
     "apply-list-order": Known("docs/sandbox.md#apply-list-order", _apply_list_order),
     "apply-emptied-map": Known("docs/sandbox.md#apply-emptied-map", _apply_emptied_map),
     "strategic-list-order": Known("docs/sandbox.md#strategic-list-order", _strategic_list_order),
-    "apply-create-resource-version": Known("docs/sandbox.md#apply-create-resource-version",
-                                           _apply_create_resource_version),
 }
 
 
