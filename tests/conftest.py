@@ -84,6 +84,17 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     running.stop()
 
 
+@pytest.fixture
+def pusher(registry: Any) -> Iterator[Any]:
+    """A client that writes images, signatures and referrers to ``registry`` the way the tools do
+    (registry_kit.Pusher)."""
+    from registry_kit import Pusher  # on sys.path once the registry fixture ran
+
+    push = Pusher(registry)
+    yield push
+    push.close()
+
+
 @pytest.fixture(scope="session")
 def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The kubeconfig of a real API server: ``GITOPS_E2E_KUBECONFIG`` when set (a cluster of your own),
