@@ -9,8 +9,8 @@ target's status keeps (``gitops status``, the API, the dashboard). :class:`NoVer
 configured) verifies nothing; :class:`gitops.verify.policy.PolicyVerifier` enforces the configured
 ``VerificationPolicy`` objects (docs/verification.md). The modules: reference.py (image references),
 images.py (the images of manifests), registry.py (OCI client),
-cosign.py/keys.py/dsse.py/bundles.py/notation.py/cose.py (signatures), evaluate.py (a policy's verdict
-per image, cached), policy.py (the port's production adapter).
+cosign.py/keys.py/dsse.py/bundles.py/notation.py/cose.py (signatures), inputs.py (bounded reads),
+evaluate.py (a policy's verdict per image, cached), policy.py (the port's production adapter).
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ sigstore's exceptions into :class:`~gitops.verify.cosign.Verdict` values with th
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from gitops.errors import InputError
 from gitops.verify import dsse
 from gitops.verify.cosign import Identity, LogEntry, Verdict, certificate_issuer, certificate_sans
 from gitops.verify.cosign import TrustRoot as CosignTrustRoot
+from gitops.verify.inputs import b64decode_strict
 from gitops.verify.keys import VerificationKey
 
 BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"
@@ -241,10 +241,11 @@ def parse_tlog_entry(raw: object) -> LogEntry | Verdict:
         return Verdict.reject("bad-tlog", f"the transparency log entry ({kind[:40]} {version[:20]}) has no "
                                           "inclusion promise (SET): a Rekor v2 entry, proved by an inclusion "
                                           "proof and checkpoint, is not verified for key-signed bundles yet")
-    set_bytes = _b64(signed)
-    body = _b64(raw.get("canonicalizedBody"))
+    set_bytes = b64decode_strict(signed, limit=MAX_BUNDLE_BYTES)
+    body = b64decode_strict(raw.get("canonicalizedBody"), limit=MAX_BUNDLE_BYTES)
     log_id = raw.get("logId")
-    key_id = _b64(log_id.get("keyId")) if isinstance(log_id, dict) else None
+    key_id = (b64decode_strict(log_id.get("keyId"), limit=MAX_BUNDLE_BYTES) if isinstance(log_id, dict)
+              else None)
     integrated, index = _int64(raw.get("integratedTime")), _int64(raw.get("logIndex"))
     if not set_bytes or not body or not key_id or integrated is None or index is None:
         return Verdict.reject("bad-tlog", "the transparency log entry lacks a base64 SET, body or log id, or "
@@ -256,15 +257,6 @@ def parse_tlog_entry(raw: object) -> LogEntry | Verdict:
     if (decoded["kind"], decoded["apiVersion"]) != (kind, version):
         return Verdict.reject("bad-tlog", "the entry's kindVersion is not its body's kind and apiVersion")
     return entry
-
-
-def _b64(value: object) -> bytes | None:
-    if not isinstance(value, str) or len(value) > MAX_BUNDLE_BYTES:
-        return None
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return None
 
 
 def _int64(value: object) -> int | None:

@@ -38,7 +38,6 @@ is the offline proof cosign uses for classic signatures), the older ``rekord`` e
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import re
@@ -62,6 +61,7 @@ from cryptography.x509.verification import (
 from cryptography.x509.verification import VerificationError as X509VerificationError
 
 from gitops.errors import InputError
+from gitops.verify.inputs import b64decode_strict
 from gitops.verify.keys import PublicKey, VerificationKey, accept_key
 
 SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -150,7 +150,7 @@ def parse_signature_file(data: bytes) -> SignatureLayer | Verdict:
     if not isinstance(doc, dict) or not isinstance(doc.get("payload"), str) \
             or not isinstance(doc.get("annotations", {}), dict):
         return Verdict.reject("malformed", "signature file lacks a payload string or annotations object")
-    payload = _b64(doc["payload"])
+    payload = b64decode_strict(doc["payload"])
     if payload is None:
         return Verdict.reject("malformed", "signature file payload is not base64")
     return parse_layer(payload, doc.get("annotations", {}), doc.get("mimeType", SIMPLE_SIGNING_MEDIA_TYPE))
@@ -421,7 +421,7 @@ def _precheck(payload: bytes, signature_b64: str, image_digest: str) -> bytes | 
         return Verdict.reject("too-large", f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     if len(signature_b64) > MAX_ANNOTATION_BYTES:
         return Verdict.reject("malformed", "signature annotation is too long")
-    signature = _b64(signature_b64)
+    signature = b64decode_strict(signature_b64)
     if not signature:
         return Verdict.reject("malformed", "signature annotation is not base64")
     return signature
@@ -448,13 +448,6 @@ def check_payload(payload: bytes, image_digest: str) -> Verdict | None:
     return None
 
 
-def _b64(value: str) -> bytes | None:
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
 @dataclass(frozen=True)
 class LogEntry:
     """A Rekor v1 entry as an offline proof carries it: the entry's canonicalized body (base64, as the
@@ -473,7 +466,7 @@ class LogEntry:
         """The entry body as JSON (``kind``, ``apiVersion``, ``spec``), or why it is not one."""
         if len(self.body_b64) > MAX_ANNOTATION_BYTES * 2:
             return "entry body is too large"
-        raw = _b64(self.body_b64)
+        raw = b64decode_strict(self.body_b64)
         if raw is None:
             return "entry body is not base64"
         try:
@@ -506,7 +499,7 @@ def parse_rekor_annotation(bundle: str | None) -> LogEntry | Verdict:
     if not (isinstance(set_b64, str) and isinstance(body_b64, str) and isinstance(log_id, str)
             and type(integrated) is int and type(log_index) is int):
         return Verdict.reject("bad-tlog", "bundle annotation has fields of the wrong types")
-    set_signature = _b64(set_b64)
+    set_signature = b64decode_strict(set_b64)
     if not set_signature:
         return Verdict.reject("bad-tlog", "SignedEntryTimestamp is not base64")
     return LogEntry(body_b64, integrated, log_index, log_id, set_signature)
@@ -561,7 +554,7 @@ def _check_tlog(bundle: str | None, trust: TrustRoot, payload: bytes, signature:
 
 def _match_entry(body_b64: str, payload: bytes, signature: bytes, *, signer_key: PublicKey | None,
                  cert: x509.Certificate | None) -> str | None:
-    raw = _b64(body_b64)
+    raw = b64decode_strict(body_b64)
     if raw is None:
         return "entry body is not base64"
     try:
@@ -577,9 +570,9 @@ def _match_entry(body_b64: str, payload: bytes, signature: bytes, *, signer_key:
     if not isinstance(digest, dict) or digest.get("algorithm") != "sha256" \
             or digest.get("value") != hashlib.sha256(payload).hexdigest():
         return "the entry's hash is not the payload's sha256"
-    if not isinstance(content, str) or _b64(content) != signature:
+    if not isinstance(content, str) or b64decode_strict(content) != signature:
         return "the entry's signature is not this signature"
-    pem = _b64(verifier) if isinstance(verifier, str) else None
+    pem = b64decode_strict(verifier) if isinstance(verifier, str) else None
     if pem is None:
         return "the entry's public key is not base64"
     if cert is not None:

@@ -32,8 +32,6 @@ Keys and their algorithms are :mod:`gitops.verify.keys`' (ECDSA P-256/P-384, Ed2
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import re
@@ -47,6 +45,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from gitops.verify.cosign import LogEntry, TrustRoot, Verdict, parse_rekor_annotation, verify_promise
+from gitops.verify.inputs import b64decode_strict
 from gitops.verify.keys import VerificationKey
 
 DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
@@ -94,7 +93,7 @@ def parse_envelope(raw: bytes | str | Mapping[str, Any]) -> Envelope | Verdict:
         return Verdict.reject("malformed", "the DSSE envelope lacks a payloadType or payload string")
     if len(payload_b64) > MAX_ENVELOPE_BYTES * 2:
         return Verdict.reject("too-large", "the DSSE payload is too large")
-    payload = _b64(payload_b64)
+    payload = b64decode_strict(payload_b64)
     if payload is None:
         return Verdict.reject("malformed", "the DSSE payload is not base64")
     if not isinstance(signatures, list) or not signatures:
@@ -102,7 +101,7 @@ def parse_envelope(raw: bytes | str | Mapping[str, Any]) -> Envelope | Verdict:
     raw_signatures: list[bytes] = []
     for entry in signatures[:MAX_SIGNATURES]:
         sig = entry.get("sig") if isinstance(entry, Mapping) else None
-        decoded = _b64(sig) if isinstance(sig, str) and len(sig) <= 64 * 1024 else None
+        decoded = b64decode_strict(sig) if isinstance(sig, str) and len(sig) <= 64 * 1024 else None
         if not decoded:
             return Verdict.reject("malformed", "a DSSE signature is not a base64 'sig' string")
         raw_signatures.append(decoded)
@@ -220,8 +219,8 @@ def match_entry(body: Mapping[str, Any], envelope: Envelope, key: VerificationKe
         listed = spec.get("signatures")
         if not isinstance(listed, list) or not listed or len(listed) > MAX_SIGNATURES:
             return "the entry lists no signatures"
-        pairs = [(_b64(s.get("signature")), _b64(s.get("verifier"))) if isinstance(s, Mapping)
-                 else (None, None) for s in listed]
+        pairs = [(b64decode_strict(s.get("signature")), b64decode_strict(s.get("verifier")))
+                 if isinstance(s, Mapping) else (None, None) for s in listed]
         return _match_signatures(pairs, envelope, key)
     if (kind, version) == ("intoto", "0.0.2"):
         content = spec.get("content")
@@ -239,9 +238,9 @@ def match_entry(body: Mapping[str, Any], envelope: Envelope, key: VerificationKe
             return "the entry lists no signatures"
         pairs = []
         for s in listed:
-            twice = _b64(s.get("sig")) if isinstance(s, Mapping) else None
-            sig = _b64(twice.decode("ascii", "replace")) if twice else None
-            pairs.append((sig, _b64(s.get("publicKey")) if isinstance(s, Mapping) else None))
+            twice = b64decode_strict(s.get("sig")) if isinstance(s, Mapping) else None
+            sig = b64decode_strict(twice.decode("ascii", "replace")) if twice else None
+            pairs.append((sig, b64decode_strict(s.get("publicKey")) if isinstance(s, Mapping) else None))
         return _match_signatures(pairs, envelope, key)
     if (kind, version) == ("intoto", "0.0.1"):
         content = spec.get("content")
@@ -251,7 +250,7 @@ def match_entry(body: Mapping[str, Any], envelope: Envelope, key: VerificationKe
             return "the entry's envelope hash is not the sha256 of the envelope"
         if "payloadHash" in content and not _hash_is(content.get("payloadHash"), payload_hash):
             return "the entry's payload hash is not the sha256 of the envelope's payload"
-        if not _is_key(_b64(spec.get("publicKey")), key):
+        if not _is_key(b64decode_strict(spec.get("publicKey")), key):
             return "the entry's public key is not the verifying key"
         return None
     return f"entry kind {str(kind)[:40]!r} version {str(version)[:20]!r} is not one of a DSSE envelope " \
@@ -310,15 +309,6 @@ def verify_attestation_layer(raw: bytes, annotation: str | None, image_digest: s
     if isinstance(when, Verdict):
         return when
     return Verdict(True, "verified", verdict.reason, signer=verdict.signer, integrated_time=when)
-
-
-def _b64(value: object) -> bytes | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return None
 
 
 def _short(e: BaseException) -> str:

@@ -58,6 +58,7 @@ from gitops.config.verification import KeylessIdentity, KeyRef, Rule, Verificati
 from gitops.errors import GitOpsError, InputError, RegistryError
 from gitops.verify import bundles, cosign, dsse, notation
 from gitops.verify.cosign import Identity, SignatureLayer, TrustRoot, Verdict
+from gitops.verify.inputs import read_bounded
 from gitops.verify.keys import MAX_PEM_BYTES, VerificationKey, load_public_key
 from gitops.verify.ocitypes import (
     SIGSTORE_BUNDLE,
@@ -726,7 +727,7 @@ class ImageVerifier:
             root = self._roots.get(path)
         if root is None:
             root = TrustRoot.public_good() if path is None else TrustRoot.from_json(
-                _read(path, 16 * 1024 * 1024, "trusted root"), source=path)
+                read_bounded(path, 16 * 1024 * 1024, "trusted root"), source=path)
             with self._lock:
                 self._roots[path] = root
         return root
@@ -751,20 +752,9 @@ def _identity(identity: KeylessIdentity) -> Identity:
                     subject_regex=identity.subject_reg_exp, issuer_regex=identity.issuer_reg_exp)
 
 
-def _read(path: str, limit: int, what: str) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read the {what}: {exc.strerror or type(exc).__name__}", file=path) from None
-    if len(data) > limit:
-        raise InputError(f"the {what} is larger than {limit} bytes", file=path)
-    return data
-
-
 def _load_key(key: KeyRef) -> VerificationKey:
     if key.file is not None:
-        return load_public_key(_read(key.file, MAX_PEM_BYTES, "public key"), source=key.file)
+        return load_public_key(read_bounded(key.file, MAX_PEM_BYTES, "public key"), source=key.file)
     assert key.env is not None
     value = os.environ.get(key.env)
     if not value:

@@ -57,6 +57,7 @@ from pydantic import ValidationError
 from gitops.config.verification import NotationTrustPolicy, NotationTrustPolicyDocument
 from gitops.errors import InputError
 from gitops.verify import cose
+from gitops.verify.inputs import b64decode_strict, read_bounded
 from gitops.verify.ocitypes import OCI_MANIFEST, Descriptor, ImageManifest
 
 ENVELOPE_JWS = "application/jose+json"
@@ -198,15 +199,8 @@ class TrustPolicyDocument:
 def load_trust_policy(path: str | os.PathLike[str]) -> TrustPolicyDocument:
     """Read and check a Notation trustpolicy.json (at most :data:`MAX_POLICY_BYTES`); InputError
     naming the file and the field for anything Notation itself would refuse."""
-    source = str(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_POLICY_BYTES + 1)
-    except OSError as e:
-        raise InputError(f"cannot read the trust policy: {e.strerror or e}", file=source) from e
-    if len(raw) > MAX_POLICY_BYTES:
-        raise InputError(f"trust policy is larger than {MAX_POLICY_BYTES} bytes", file=source)
-    return parse_trust_policy(raw, source=source)
+    raw = read_bounded(path, MAX_POLICY_BYTES, "trust policy")
+    return parse_trust_policy(raw, source=str(path))
 
 
 def parse_trust_policy(raw: bytes | str, *, source: str = "<trust policy>") -> TrustPolicyDocument:
@@ -470,19 +464,8 @@ def _is_real_dir(path: Path) -> bool:
 
 
 def _read_certificates(path: Path, *, ca_only: bool) -> list[x509.Certificate]:
-    where = str(path)
-    try:
-        mode = os.lstat(path).st_mode
-        if not stat.S_ISREG(mode):
-            raise InputError("not a regular file: a trust store holds certificate files only "
-                             "(no symlinks or directories)", file=where)
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(fd, "rb") as f:
-            data = f.read(MAX_CERT_FILE_BYTES + 1)
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror or e}", file=where) from e
-    if len(data) > MAX_CERT_FILE_BYTES:
-        raise InputError(f"certificate file is larger than {MAX_CERT_FILE_BYTES} bytes", file=where)
+    where = str(path)  # a trust store holds certificate files only
+    data = read_bounded(path, MAX_CERT_FILE_BYTES, "certificate file", regular_only=True)
     try:
         certs = (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
                  else [x509.load_der_x509_certificate(data)])
@@ -571,7 +554,7 @@ def parse_jws(envelope: bytes) -> Envelope | NotationVerdict:
                                                    "base64 certificates")
     ders = []
     for i, text in enumerate(x5c):
-        der = _b64std(text)
+        der = b64decode_strict(text)
         if der is None:
             return NotationVerdict.reject("malformed", f"x5c[{i}] is not base64")
         ders.append(der)
@@ -675,13 +658,6 @@ def _b64url(text: str) -> bytes | None:
         return None
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _b64std(text: str) -> bytes | None:
-    try:
-        return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return None
 
