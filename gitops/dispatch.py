@@ -18,7 +18,8 @@ GROUP = "gitops.dispatchers"
 
 
 class Dispatcher(Protocol):
-    def enqueue_sync(self, app: str, cluster: str, *, prune: bool, dry_run: bool) -> str: ...
+    def enqueue_sync(self, app: str, cluster: str, *, prune: bool, dry_run: bool,
+                     detail: str | None = None, force: bool = False, revision: str | None = None) -> str: ...
 
 
 def load_dispatcher(name: str | None = None) -> Dispatcher:
@@ -36,7 +37,10 @@ def load_dispatcher(name: str | None = None) -> Dispatcher:
     return cast(Dispatcher, factory())
 
 
-def enqueue_sync(app: str, cluster: str, *, prune: bool, dry_run: bool) -> str:
-    """Enqueue a manual sync of (app, cluster) on the workers; returns the task (operation) id."""
+def enqueue_sync(app: str, cluster: str, *, prune: bool, dry_run: bool, detail: str | None = None,
+                 revision: str | None = None) -> str:
+    """Enqueue a manual sync of (app, cluster) on the workers (of ``revision`` instead of the source's:
+    a rollback); returns the task (operation) id."""
     target = check_target(app, cluster)
-    return load_dispatcher().enqueue_sync(target.application, target.cluster, prune=prune, dry_run=dry_run)
+    return load_dispatcher().enqueue_sync(target.application, target.cluster, prune=prune, dry_run=dry_run,
+                                          detail=detail, revision=revision)

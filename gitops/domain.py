@@ -14,6 +14,7 @@ the configuration.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
@@ -153,8 +154,31 @@ class IgnoreRule:
 
 
 @dataclass(frozen=True)
+class Dependency:
+    """An application this one waits for: ``application`` on ``cluster`` (None: the dependant's own
+    cluster) must be Synced and Healthy at its current revision before this one syncs automatically."""
+
+    application: str
+    cluster: str | None = None
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """Health of one kind from CEL expressions (Flux's ``healthCheckExprs``): the object is Healthy when
+    ``current`` is true, Degraded when ``failed`` is, Progressing when ``in_progress`` is (or when none
+    is true). ``api_version`` is ``group/version`` (or ``v1``); ``kind`` the object's kind."""
+
+    api_version: str
+    kind: str
+    current: str | None = None
+    in_progress: str | None = None
+    failed: str | None = None
+
+
+@dataclass(frozen=True)
 class Application:
-    """What to deploy (``source``), where (``destination``) and how (``sync_policy``)."""
+    """What to deploy (``source``), where (``destination``) and how (``sync_policy``); what it waits for
+    (``depends_on``) and how health is judged for custom kinds (``health_checks``)."""
 
     name: str
     source: AppSource
@@ -162,6 +186,8 @@ class Application:
     sync_policy: SyncPolicy = SyncPolicy()
     ignore_differences: tuple[IgnoreRule, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+    depends_on: tuple[Dependency, ...] = ()
+    health_checks: tuple[HealthCheck, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -190,6 +216,50 @@ class WebhookReceiver:
         return self.repositories is None or repository in self.repositories
 
 
+@dataclass(frozen=True)
+class Selector:
+    """Which applications or clusters something applies to: names (globs, ``*`` and ``?``) and labels
+    (every ``match_labels`` pair present). Empty: everything."""
+
+    names: tuple[str, ...] = ()
+    match_labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def matches(self, name: str, labels: Mapping[str, str]) -> bool:
+        named = not self.names or any(fnmatch.fnmatchcase(name, pattern) for pattern in self.names)
+        return named and all(labels.get(k) == v for k, v in self.match_labels.items())
+
+
+SyncWindowKind = Literal["allow", "deny"]
+
+
+@dataclass(frozen=True)
+class SyncWindow:
+    """When automated syncs may run (Argo CD's sync windows): ``schedule`` (cron, in ``time_zone``)
+    opens the window for ``duration_seconds``; a deny window blocks the applications and clusters it
+    selects while open (a manual sync too unless ``manual_sync``); where allow windows select a
+    target, it syncs automatically only while one is open."""
+
+    name: str
+    kind: SyncWindowKind
+    schedule: str
+    duration_seconds: float
+    time_zone: str = "UTC"
+    manual_sync: bool = False
+    applications: Selector = Selector()
+    clusters: Selector = Selector()
+
+
+@dataclass(frozen=True)
+class Notification:
+    """Where events of the selected targets are delivered (filled in by gitops.notify's configuration:
+    see docs/notifications.md)."""
+
+    name: str
+    events: tuple[str, ...] = ()
+    applications: Selector = Selector()
+    clusters: Selector = Selector()
+
+
 class Placement(NamedTuple):
     """The inputs of one target: the application, its repository and the cluster it goes to."""
 
@@ -210,6 +280,8 @@ class Fleet:
     clusters: Mapping[str, Cluster] = field(default_factory=dict, hash=False)
     applications: Mapping[str, Application] = field(default_factory=dict, hash=False)
     receivers: Mapping[str, WebhookReceiver] = field(default_factory=dict, hash=False)
+    sync_windows: Mapping[str, SyncWindow] = field(default_factory=dict, hash=False)
+    notifications: Mapping[str, Notification] = field(default_factory=dict, hash=False)
 
     def lookup(self, application: str, cluster: str | None = None, *, file: str | None = None) -> Placement:
         """The placement of ``application`` on ``cluster`` (default: its destination); ConfigError

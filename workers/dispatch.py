@@ -36,13 +36,16 @@ class CeleryDispatcher:
         return self._store
 
     def enqueue_sync(self, app: str, cluster: str, *, prune: bool, dry_run: bool,
-                     detail: str | None = None, force: bool = False) -> str:
+                     detail: str | None = None, force: bool = False, revision: str | None = None) -> str:
         """A manual sync (``gitops.sync`` on the sync queue); the task id is the operation id.
-        ``force`` takes ownership of fields other managers hold (SSA ``force``)."""
+        ``force`` takes ownership of fields other managers hold (SSA ``force``); ``revision`` syncs that
+        commit instead of the one the source names (a rollback; a full commit id, checked again by the
+        worker)."""
         from workers import tasks
 
         target = check_target(app, cluster)
-        kwargs = {**(tasks.detail_kwargs(clip_detail(detail)) or {}), **({"force": True} if force else {})}
+        kwargs = {**(tasks.detail_kwargs(clip_detail(detail)) or {}), **({"force": True} if force else {}),
+                  **({"revision": revision} if revision else {})}
         result = tasks.sync.apply_async((target.application, target.cluster, bool(prune), bool(dry_run)),
                                         kwargs or None)
         return str(result.id)

@@ -126,9 +126,10 @@ class EngineReconciler:
         return self._ports
 
     def reconcile(self, target: Target, *, trigger: Trigger, prune: bool | None = None,
-                  dry_run: bool = False, sync: bool | None = None, force: bool = False) -> ReconcileResult:
+                  dry_run: bool = False, sync: bool | None = None, force: bool = False,
+                  revision: str | None = None) -> ReconcileResult:
         placement = current(self.fleet).lookup(target.application, target.cluster)
-        request = ReconcileRequest(*placement, trigger=trigger,
+        request = ReconcileRequest(*placement, trigger=trigger, revision=revision,
                                    previous_revision=_last_good(self.store.status(target)),
                                    sync=sync, dry_run=dry_run, prune=prune, force=force)
         return reconcile(request, self._engine_ports())

@@ -77,9 +77,12 @@ class Reconciler(Protocol):
     """One reconcile of one target (gitops.engine.reconcile behind it)."""
 
     def reconcile(self, target: Target, *, trigger: Trigger, prune: bool | None = None,
-                  dry_run: bool = False, sync: bool | None = None, force: bool = False) -> WorkResult:
-        """``sync``: True for a manual sync (apply even when not automated); None: the policy decides.
-        ``force``: take ownership of fields another manager holds (a sync asked with force)."""
+                  dry_run: bool = False, sync: bool | None = None, force: bool = False,
+                  revision: str | None = None) -> WorkResult:
+        """``sync``: True for a manual sync (apply even when not automated); None: the policy decides;
+        False: only compare (a hold: dependencies, a sync window, suspended).
+        ``force``: take ownership of fields another manager holds (a sync asked with force).
+        ``revision``: the commit to sync instead of the one the source names (a rollback)."""
 
     def hard_refresh(self, target: Target) -> str:
         """Drop what is cached for the target's next render (see ``EngineReconciler.hard_refresh``);

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitops.errors import Failure, GitOpsError, InputError, StateError
+from gitops.notify import Notice
 from gitops.results import FieldDrift, ImageCheck, ObjectResult, Span
 from gitops.state import (
     Lease,
@@ -37,6 +38,7 @@ from gitops.state import (
 from gitops.state.index import RenderedManifests
 from gitops.state.model import ResultLike, clip_detail
 from gitops.vocabulary import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
+from workers import gates, notices
 from workers.locks import LeaseKeeper
 from workers.ports import Retry, Runtime, TargetInfo, WorkResult
 
@@ -65,6 +67,9 @@ class Outcome:
     sync: tuple[Target, ...] = ()      # manual syncs the caller must enqueue (a rollout step released them)
     sync_detail: str | None = None
     appsets: tuple[str, ...] = ()      # ApplicationSet controller passes the caller must enqueue
+    follow: tuple[Target, ...] = ()    # reconciles to enqueue now (dependants of a target that became ready)
+    follow_detail: str | None = None
+    notices: tuple[Notice, ...] = ()   # notifications to deliver (queued, never blocking the operation)
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "detail": self.detail[:1000], "countdown": self.countdown,
@@ -133,6 +138,18 @@ def _validate(rt: Runtime, application: object, cluster: object, trigger: object
     return target
 
 
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+def check_revision(revision: object) -> str | None:
+    """A pinned revision from a task argument: None, or a full lowercase commit id (InputError)."""
+    if revision is None:
+        return None
+    if not isinstance(revision, str) or not _COMMIT.match(revision):
+        raise InputError("revision must be a full commit id (40 lowercase hex digits)", field="revision")
+    return revision
+
+
 def check_detail(detail: object) -> str | None:
     """A trigger detail from a task argument: None, or a string made one printable line of at most
     ``MAX_DETAIL`` characters; anything else is refused (InputError)."""
@@ -142,12 +159,15 @@ def check_detail(detail: object) -> str | None:
 
 
 def _reconcile_safely(rt: Runtime, target: Target, trigger: Trigger, prune: bool | None,
-                      dry_run: bool, manual: bool, force: bool = False) -> WorkResult:
+                      dry_run: bool, manual: bool, force: bool = False, revision: str | None = None,
+                      held: bool = False) -> WorkResult:
+    """The engine's reconcile; ``held``: only compare (see :func:`workers.gates.hold_for`)."""
     started = rt.clock.now()
-    sync = True if manual and not dry_run else None
+    sync = False if held else True if manual and not dry_run else None
+    pinned = {"revision": revision} if revision else {}  # only a rollback names one
     try:
         return rt.reconciler.reconcile(target, trigger=trigger, prune=prune, dry_run=dry_run, sync=sync,
-                                       force=force)
+                                       force=force, **pinned)
     except GitOpsError as exc:
         return FailedResult(target, Failure.of(exc), started, rt.clock.now())
     except Exception as exc:  # a bug in a layer below must not kill the worker or lose the record
@@ -172,22 +192,28 @@ class Job:
     hard: bool = False
     manual: bool = False
     force: bool = False
+    revision: str | None = None  # a rollback: this commit instead of the one the source names
 
 
 def reconcile(rt: Runtime, call: Call, application: object, cluster: object, *, trigger: object,
               prune: bool | None = None, dry_run: bool = False, coalesced: bool = True,
               detail: object = None, hard: bool = False, manual: bool | None = None,
-              force: bool = False) -> Outcome:
+              force: bool = False, revision: object = None) -> Outcome:
     """One reconcile of (application, cluster) under the target's lease; see the module docstring.
 
     ``coalesced``: it went through the per-target coalescing marks (poll, webhook, refresh); when not
-    (a sync, a hard refresh) it is ``manual`` unless told otherwise. ``detail`` says who or what asked."""
+    (a sync, a hard refresh) it is ``manual`` unless told otherwise. ``detail`` says who or what asked.
+    ``revision`` (a manual sync only: a rollback) is a full commit id, checked like every argument."""
     checked = _validate(rt, application, cluster, trigger, detail)
     if isinstance(checked, str):
         log.warning("%s", checked)
         return Outcome("rejected", checked)
+    try:
+        pinned = check_revision(revision)
+    except InputError as exc:
+        return Outcome("rejected", f"rejected task arguments: {exc}")
     job = Job(call, checked, Trigger(str(trigger)), prune, dry_run, coalesced, check_detail(detail),
-              hard is True, (not coalesced) if manual is None else manual is True, force is True)
+              hard is True, (not coalesced) if manual is None else manual is True, force is True, pinned)
     if coalesced:
         rt.store.begin_run(job.target, rt.settings.sched_ttl)
     lease = rt.store.acquire(job.target, owner_id(call), rt.settings.lock_ttl)
@@ -198,7 +224,7 @@ def reconcile(rt: Runtime, call: Call, application: object, cluster: object, *, 
                        countdown=min(rt.settings.lock_ttl, 0.5 + 0.5 * call.attempt * random.random()))
     try:
         with LeaseKeeper(rt.store, lease, rt.settings.lock_ttl, clock=rt.clock):
-            result, status = _run(rt, job, lease)
+            ran = _run(rt, job, lease)
     except StateError as exc:
         if exc.temporary:
             return Outcome("retry", str(exc), countdown=backoff(call.attempt, rt.settings.retry_base,
@@ -207,7 +233,8 @@ def reconcile(rt: Runtime, call: Call, application: object, cluster: object, *, 
         return Outcome("fenced", str(exc))
     finally:
         _release(rt, lease)
-    return _conclude(rt, job, result, status)
+    return replace(_conclude(rt, job, ran.result, ran.status), notices=ran.notices,
+                   follow=ran.follow, follow_detail=f"{job.target} is ready" if ran.follow else None)
 
 
 def _redeliveries(rt: Runtime, job: Job) -> int:
@@ -218,10 +245,23 @@ def _redeliveries(rt: Runtime, job: Job) -> int:
     return previous.redeliveries + 1
 
 
-def _run(rt: Runtime, job: Job, lease: Lease) -> tuple[ResultLike, TargetStatus]:
-    """Record the running operation, call the engine, record the outcome (all fenced by ``lease``);
-    then keep the rendered manifests and tell the observers."""
+@dataclass(frozen=True)
+class Ran:
+    """What :func:`_run` did: the result, the status recorded, and what follows from it."""
+
+    result: ResultLike
+    status: TargetStatus
+    follow: tuple[Target, ...] = ()
+    notices: tuple[Notice, ...] = ()
+
+
+def _run(rt: Runtime, job: Job, lease: Lease) -> Ran:
+    """Record the running operation, call the engine (only comparing while the target is held: its
+    dependencies, a sync window, a suspension), record the outcome (all fenced by ``lease``); then keep
+    the rendered manifests, tell the observers, and say which dependants to wake and what to notify."""
     redelivered = _redeliveries(rt, job)
+    previous = rt.store.status(job.target)
+    hold = gates.hold_for(rt, job.target, manual=job.manual, dry_run=job.dry_run)
     detail = _hard_refresh(rt, job) if job.hard else job.detail
     begun = Operation(id=job.call.task_id, application=job.target.application, cluster=job.target.cluster,
                       trigger=job.trigger, phase=OperationPhase.RUNNING, started=rt.clock.now(),
@@ -234,16 +274,18 @@ def _run(rt: Runtime, job: Job, lease: Lease) -> tuple[ResultLike, TargetStatus]
             "(out of memory?)")), begun.started, rt.clock.now())
     else:
         result = _reconcile_safely(rt, job.target, job.trigger, job.prune, job.dry_run, job.manual,
-                                   job.force and job.manual)
+                                   job.force and job.manual, job.revision if job.manual else None,
+                                   held=hold is not None)
     status, operation = records_from_result(result, operation_id=job.call.task_id, trigger=job.trigger,
                                             dry_run=job.dry_run, prune=bool(job.prune),
                                             attempt=job.call.attempt, trigger_detail=detail)
     operation = replace(operation, started=begun.started, fence=lease.token, redeliveries=redelivered)
-    status = carry_forward(rt.store.status(job.target), status)
+    status = replace(carry_forward(previous, status), hold=None if hold is None else hold.bounded())
     rt.store.record(status, operation, lease=lease)
     _keep_manifests(rt, job.target, result, operation.id)
     _tell_observers(rt, operation, status)
-    return result, status
+    return Ran(result, status, gates.woken_by(rt, job.target, status, previous),
+               notices.notices_for(rt, previous, status, operation))
 
 
 def _hard_refresh(rt: Runtime, job: Job) -> str | None:
@@ -349,7 +391,8 @@ def appset(rt: Runtime, name: object) -> Outcome:
     detail = (f"{len(state.desired)} desired, {len(state.released)} released, {len(report.reconcile)} to "
               f"reconcile, {len(report.sync)} to sync, {len(report.forget)} forgotten")
     return replace(out, detail=detail, sync=report.sync, sync_detail=f"ApplicationSet {checked} rollout",
-                   extra={"events": list(report.events)[:20]})
+                   extra={"events": list(report.events)[:20]},
+                   notices=notices.for_appset(rt, checked, report))
 
 
 def _affected(infos: list[TargetInfo], changed: frozenset[str]) -> list[TargetInfo]:

@@ -20,7 +20,7 @@ from celery import Task
 from gitops.errors import GitOpsError, InputError
 from gitops.state import check_target
 from gitops.vocabulary import Target, Trigger
-from workers import service
+from workers import notices, service
 from workers.app import app
 from workers.runtime import get_runtime
 
@@ -62,6 +62,11 @@ def _conclude(task: Task, run: Callable[[], service.Outcome]) -> dict[str, Any]:
         log.info("%s retrying in %.1fs: %s", task.name, outcome.countdown, outcome.detail)
         raise task.retry(countdown=outcome.countdown, max_retries=MAX_RETRIES)
     enqueue_reconciles(outcome.enqueue, outcome.trigger, outcome.countdown, outcome.trigger_detail)
+    if outcome.follow:  # dependants of a target that became ready: now, through the coalescing marks
+        woken = service.request(get_runtime(), list(outcome.follow), Trigger.POLL, outcome.follow_detail)
+        enqueue_reconciles(woken.enqueue, Trigger.POLL, 0.0, outcome.follow_detail)
+    for notice in outcome.notices:  # delivered by their own task: a slow receiver never holds a sync
+        notify.apply_async((notice.to_message(),))
     for target in outcome.sync:
         sync.apply_async((target.application, target.cluster), detail_kwargs(outcome.sync_detail))
     for name in outcome.appsets:
@@ -79,13 +84,15 @@ def reconcile(self: Task, application: Any, cluster: Any, trigger: Any = "poll",
 
 @_task(name="gitops.sync", bind=True, max_retries=MAX_RETRIES)
 def sync(self: Task, application: Any, cluster: Any, prune: Any = False,
-         dry_run: Any = False, detail: Any = None, force: Any = False) -> dict[str, Any]:
+         dry_run: Any = False, detail: Any = None, force: Any = False,
+         revision: Any = None) -> dict[str, Any]:
     """Manual sync, with prune / dry-run / force as asked (not coalesced: the user asked for this one;
-    ``force`` is a keyword left out when false, so older workers still take the message)."""
+    ``force`` and ``revision`` (a rollback's commit) are keywords left out when unset, so older workers
+    still take the message)."""
     return _conclude(self, lambda: service.reconcile(get_runtime(), _call(self), application, cluster,
                                                      trigger=Trigger.MANUAL, prune=prune is True,
                                                      dry_run=dry_run is True, coalesced=False, detail=detail,
-                                                     force=force is True))
+                                                     force=force is True, revision=revision))
 
 
 @_task(name="gitops.hard_refresh", bind=True, max_retries=MAX_RETRIES)
@@ -127,3 +134,14 @@ def appset(self: Task, name: Any) -> dict[str, Any]:
 def poll(self: Task, repository: Any) -> dict[str, Any]:
     """One remote head check of a repository; reconcile the applications a new commit touches."""
     return _conclude(self, lambda: service.poll(get_runtime(), repository))
+
+
+@_task(name="gitops.notify", bind=True, max_retries=MAX_RETRIES)
+def notify(self: Task, message: Any) -> dict[str, Any]:
+    """Deliver one notification (workers/notices.py: retried with backoff, rate-limited per destination;
+    a delivery that keeps failing is dropped and logged, never blocking a sync)."""
+    def run() -> service.Outcome:
+        done = notices.deliver(get_runtime(), _call(self).attempt, message)
+        return service.Outcome(done.status, done.detail, countdown=done.countdown)
+
+    return _conclude(self, run)

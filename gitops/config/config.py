@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 
 from gitops.config.application import Application, ApplicationSet
 from gitops.config.models import Cluster, Repository
+from gitops.config.notifications import Notification
 from gitops.config.receivers import WebhookReceiver
 from gitops.config.verification import VerificationPolicy
+from gitops.config.windows import SyncWindow
 
 KIND_ORDER = ("Application", "Repository", "Cluster", "ApplicationSet", "VerificationPolicy",
-              "WebhookReceiver")
+              "WebhookReceiver", "SyncWindow", "Notification")
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class Config:
     application_sets: dict[str, ApplicationSet] = field(default_factory=dict)
     verification_policies: dict[str, VerificationPolicy] = field(default_factory=dict)
     webhook_receivers: dict[str, WebhookReceiver] = field(default_factory=dict)
+    sync_windows: dict[str, SyncWindow] = field(default_factory=dict)
+    notifications: dict[str, Notification] = field(default_factory=dict)
     files: tuple[str, ...] = ()
     locations: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
     """``(kind, name) -> (file, line)`` of the document that declared the object."""
@@ -48,4 +52,5 @@ class Config:
         return {"Repository": len(self.repositories), "Cluster": len(self.clusters),
                 "Application": len(self.applications), "ApplicationSet": len(self.application_sets),
                 "VerificationPolicy": len(self.verification_policies),
-                "WebhookReceiver": len(self.webhook_receivers)}
+                "WebhookReceiver": len(self.webhook_receivers), "SyncWindow": len(self.sync_windows),
+                "Notification": len(self.notifications)}

@@ -11,7 +11,9 @@ from gitops import domain
 from gitops.config.application import Application
 from gitops.config.config import Config
 from gitops.config.models import Cluster, Repository, RepositoryCredentials
+from gitops.config.notifications import Notification
 from gitops.config.receivers import WebhookReceiver
+from gitops.config.windows import SyncWindow
 
 
 def to_fleet(loaded: Config) -> domain.Fleet:
@@ -19,7 +21,18 @@ def to_fleet(loaded: Config) -> domain.Fleet:
     return domain.Fleet({name: _repository(r) for name, r in loaded.repositories.items()},
                         {name: _cluster(c) for name, c in loaded.clusters.items()},
                         {name: _application(a) for name, a in loaded.applications.items()},
-                        {name: _receiver(r) for name, r in loaded.webhook_receivers.items()})
+                        {name: _receiver(r) for name, r in loaded.webhook_receivers.items()},
+                        {name: _window(w) for name, w in loaded.sync_windows.items()},
+                        {name: _notification(n) for name, n in loaded.notifications.items()})
+
+
+def _window(w: SyncWindow) -> domain.SyncWindow:
+    return domain.SyncWindow(w.name, w.kind, w.schedule, float(w.duration_seconds), w.time_zone,
+                             w.manual_sync)
+
+
+def _notification(n: Notification) -> domain.Notification:
+    return domain.Notification(n.name, tuple(n.events))
 
 
 def _receiver(r: WebhookReceiver) -> domain.WebhookReceiver:

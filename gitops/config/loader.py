@@ -31,9 +31,11 @@ from gitops.config.application import (
 from gitops.config.config import Config
 from gitops.config.fields import Model
 from gitops.config.models import Cluster, ClusterSpec, Envelope, Repository, RepositorySpec
+from gitops.config.notifications import Notification, NotificationSpec
 from gitops.config.problems import field_path, from_errors
 from gitops.config.receivers import WebhookReceiver, WebhookReceiverSpec
 from gitops.config.verification import VerificationPolicy, VerificationPolicySpec
+from gitops.config.windows import SyncWindow, SyncWindowSpec
 from gitops.config.yamldoc import MAX_FILE_BYTES, Document, Loc, locate, parse
 from gitops.errors import ConfigError, InputError, Problem
 
@@ -48,6 +50,8 @@ KINDS: dict[str, tuple[type[Model], type[Model], str]] = {
     "ApplicationSet": (ApplicationSetSpec, ApplicationSet, "application_sets"),
     "VerificationPolicy": (VerificationPolicySpec, VerificationPolicy, "verification_policies"),
     "WebhookReceiver": (WebhookReceiverSpec, WebhookReceiver, "webhook_receivers"),
+    "SyncWindow": (SyncWindowSpec, SyncWindow, "sync_windows"),
+    "Notification": (NotificationSpec, Notification, "notifications"),
 }
 
 

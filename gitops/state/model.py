@@ -164,6 +164,34 @@ class SpanRecord:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """Why a target was only compared, not synced, although its policy would have synced it: waiting
+    for its dependencies (``reason`` "dependency", ``on`` the target keys waited for), a sync window
+    ("window", ``on`` the windows' names, ``until`` when it closes) or suspended after a rollback
+    ("suspended"). Set by the workers (workers/gates.py) on the status they record."""
+
+    reason: str
+    message: str
+    on: tuple[str, ...] = ()
+    until: float | None = None
+    since: float = 0.0
+
+    @staticmethod
+    def from_dict(data: object) -> Hold | None:
+        if not isinstance(data, Mapping):
+            return None
+        on = data.get("on")
+        return Hold(reason=clip(data.get("reason", ""), 32), message=clip(data.get("message", ""), MAX_VALUE),
+                    on=tuple(clip(o, 512) for o in on[:MAX_REASONS]) if isinstance(on, list | tuple) else (),
+                    until=_opt_float(data.get("until")), since=_opt_float(data.get("since")) or 0.0)
+
+    def bounded(self) -> Hold:
+        return Hold(clip(self.reason, 32), clip(self.message, MAX_VALUE),
+                    tuple(clip(o, 512) for o in self.on[:MAX_REASONS]), _opt_float(self.until),
+                    _opt_float(self.since) or 0.0)
+
+
+@dataclass(frozen=True)
 class TargetStatus:
     """The current status of one (application, cluster)."""
 
@@ -180,6 +208,7 @@ class TargetStatus:
     reconciled_at: float = 0.0
     failure: Failure | None = None  # the typed failure; ``error``/``temporary`` repeat its message/flag
     verification: tuple[ImageCheck, ...] | None = None  # the verdict per image; None: not verified
+    hold: Hold | None = None  # why it was only compared (dependencies, a sync window, suspended)
 
     @property
     def target(self) -> Target:
@@ -199,7 +228,7 @@ class TargetStatus:
             error=data.get("error"), temporary=bool(data.get("temporary", False)),
             operation=data.get("operation"), reconciled_at=float(data.get("reconciled_at", 0.0)),
             failure=_failure_from(data.get("failure")),
-            verification=_checks_from(data.get("verification")))
+            verification=_checks_from(data.get("verification")), hold=Hold.from_dict(data.get("hold")))
 
 
 def _checks_from(data: object) -> tuple[ImageCheck, ...] | None:

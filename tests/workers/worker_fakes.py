@@ -101,7 +101,8 @@ class FakeReconciler:
     client: Any
 
     def reconcile(self, target: Target, *, trigger: Trigger, prune: bool | None = None,
-                  dry_run: bool = False, sync: bool | None = None, force: bool = False) -> Result:
+                  dry_run: bool = False, sync: bool | None = None, force: bool = False,
+                  revision: str | None = None) -> Result:
         c, key = self.client, target.key
         started = time.time()
         if c.incr(f"fake:active:{key}") > 1:

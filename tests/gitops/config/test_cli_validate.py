@@ -22,7 +22,7 @@ def test_valid_config_prints_a_summary_and_exits_0(capsys: pytest.CaptureFixture
     assert main(["validate", "-c", str(EXAMPLES / "config")]) == 0
     out = capsys.readouterr().out
     assert out == ("valid: 1 Repository, 2 Cluster, 2 Application, 0 ApplicationSet, "
-                   "0 VerificationPolicy, 0 WebhookReceiver in 3 file(s)\n")
+                   "0 VerificationPolicy, 0 WebhookReceiver, 0 SyncWindow, 0 Notification in 3 file(s)\n")
 
 
 def test_invalid_config_prints_every_problem_sorted_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,7 +37,8 @@ EXPECTED_BROKEN = [
 def test_example_config_is_valid() -> None:
     config = load_config(EXAMPLES / "config")
     assert config.counts() == {"Repository": 1, "Cluster": 2, "Application": 2, "ApplicationSet": 0,
-                               "VerificationPolicy": 0, "WebhookReceiver": 0}
+                               "VerificationPolicy": 0, "WebhookReceiver": 0,
+                               "SyncWindow": 0, "Notification": 0}
     assert {a.source.renderer for a in config.applications.values()} == {"kustomize", "plain"}
     assert all(c.kubeconfig and Path(c.kubeconfig).is_absolute() for c in config.clusters.values())
     repo = config.repositories["demo"]

@@ -210,7 +210,8 @@ def test_multi_document_file_with_empty_documents_and_comments(write: Write, bas
     text = "# header\n---\n---\n" + base_text + "---\n# only a comment\n---\n" + APP + "---\n"
     config = load_config(write("all.yaml", text))
     assert config.counts() == {"Repository": 1, "Cluster": 1, "Application": 1, "ApplicationSet": 0,
-                               "VerificationPolicy": 0, "WebhookReceiver": 0}
+                               "VerificationPolicy": 0, "WebhookReceiver": 0,
+                               "SyncWindow": 0, "Notification": 0}
     assert config.source_of("web") == (config.files[0], 20)
     assert config.source_of("demo") == (config.files[0], 4)
     assert config.source_of("prod", "Cluster") == (config.files[0], 11)
