@@ -18,6 +18,7 @@ from gitops.appset.controller import RunReport
 from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.state import Operation, Store, TargetStatus
 from gitops.state.model import ResultLike
+from gitops.state.suspensions import InMemorySuspensions, Suspensions
 from gitops.vocabulary import Target, Trigger
 from workers.settings import Settings
 
@@ -122,3 +123,5 @@ class Runtime:
     # told of every finished operation; None: the defaults (workers.observers), attached by get_runtime
     observers: tuple[Observer, ...] | None = None
     appsets: AppSets | None = None  # None: no ApplicationSet is configured
+    # automated syncs suspended per target (a rollback); the Redis one in production
+    suspensions: Suspensions = field(default_factory=InMemorySuspensions)

@@ -16,9 +16,11 @@ from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from gitops.config.dependencies import DependencyRef
 from gitops.config.fanout import SetSyncPolicy, Strategy
 from gitops.config.fields import Model, Name, PositiveDuration, Text
 from gitops.config.generators import ApplicationTemplate, Generator
+from gitops.config.health import HealthCheckExpr
 from gitops.config.models import GitRef
 from gitops.domain import RendererName
 from gitops.keys import DEFAULT_FIELD_MANAGER
@@ -150,6 +152,8 @@ class ApplicationSpec(Model):
     destination: Destination
     sync_policy: SyncPolicy = SyncPolicy()
     ignore_differences: list[IgnoreRule] = []
+    depends_on: list[DependencyRef] = []
+    health_check_exprs: list[HealthCheckExpr] = []
 
 
 class Application(ApplicationSpec):

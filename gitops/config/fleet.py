@@ -81,4 +81,7 @@ def _application(a: Application) -> domain.Application:
         tuple(domain.IgnoreRule(i.group, i.kind, i.name, i.namespace, tuple(i.json_pointers),
                                 tuple(i.managers))
               for i in a.ignore_differences),
-        dict(a.labels))
+        dict(a.labels),
+        tuple(domain.Dependency(d.name, d.cluster) for d in a.depends_on),
+        tuple(domain.HealthCheck(h.api_version, h.kind, h.current, h.in_progress, h.failed)
+              for h in a.health_check_exprs))
