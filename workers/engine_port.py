@@ -33,6 +33,7 @@ from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
 from gitops.errors import ConfigError, GitOpsError, InputError, Problem
 from gitops.state import RecordReader, RedisStore, TargetStatus
 from gitops.state.appsets import AppSetStore, RedisAppSets
+from gitops.state.suspensions import RedisSuspensions
 from gitops.verify import Verifier
 from gitops.vocabulary import Target, Trigger
 from workers.ports import Retry, Runtime, TargetInfo
@@ -245,6 +246,7 @@ def runtime_from_config(settings: Settings) -> Runtime:
     verifier = policy_verifier(config.verification_policies, live.current)
     return Runtime(store=store, catalog=ConfigCatalog(live), poller=GitPoller(fleet, source),
                    reconciler=EngineReconciler(live, source, store, verifier), settings=settings,
+                   suspensions=RedisSuspensions(store.redis, prefix=store.keys.prefix, events=store),
                    appsets=appsets if config.application_sets or _stored_sets(appset_store) else None)
 
 
