@@ -123,6 +123,7 @@ class InMemorySuspensions:
         self._events = events
 
     def suspension(self, target: Target) -> Suspension | None:
+        check_target(target.application, target.cluster)
         with self._lock:
             return self._held.get(target)
 
