@@ -13,6 +13,7 @@ from typing import Protocol, cast
 
 from gitops.errors import GitOpsError
 from gitops.state.names import check_target
+from gitops.vocabulary import Trigger
 
 GROUP = "gitops.dispatchers"
 
@@ -20,6 +21,9 @@ GROUP = "gitops.dispatchers"
 class Dispatcher(Protocol):
     def enqueue_sync(self, app: str, cluster: str, *, prune: bool, dry_run: bool,
                      detail: str | None = None, force: bool = False, revision: str | None = None) -> str: ...
+
+    def request_reconcile(self, app: str, cluster: str, trigger: Trigger = Trigger.WEBHOOK,
+                          detail: str | None = None) -> str | None: ...
 
 
 def load_dispatcher(name: str | None = None) -> Dispatcher:
@@ -44,3 +48,11 @@ def enqueue_sync(app: str, cluster: str, *, prune: bool, dry_run: bool, detail: 
     target = check_target(app, cluster)
     return load_dispatcher().enqueue_sync(target.application, target.cluster, prune=prune, dry_run=dry_run,
                                           detail=detail, revision=revision)
+
+
+def request_reconcile(app: str, cluster: str, *, detail: str | None = None) -> str | None:
+    """Ask the workers for a (coalesced) manual reconcile of (app, cluster), as ``gitops resume`` does;
+    returns the task id, or None when one is already queued."""
+    target = check_target(app, cluster)
+    return load_dispatcher().request_reconcile(target.application, target.cluster, Trigger.MANUAL,
+                                               detail=detail)

@@ -5,6 +5,9 @@ Registered by gitops/cli/__init__.py discovery. Reads gitops.state only (the Red
 never reconciled yet. Key design choice: a read-only view that never talks to Git or a cluster, so it
 is instant and safe to run anywhere. Exit codes: 0 every target Synced without error, 1 some target is
 OutOfSync/Unknown or failed, 2 the command itself failed (no Redis, bad configuration).
+The HOLD column says why a target is only compared (``waiting: db@prod``, ``window freeze until
+18:00Z``, ``suspended (rollback to 1a2b3c4d5e6f)``: :func:`gitops.state.suspensions.describe_hold`);
+``-o json`` adds each target's ``hold`` and ``suspension``.
 The IMAGES column summarises the image verification verdicts of the last reconcile (``-`` when no
 policy applies); ``--images`` lists each image: its digest, verdict, who signed it and when, or why
 it was refused.
@@ -20,9 +23,10 @@ from typing import Any
 from gitops.cli.appset_ops import states, summary_table
 from gitops.config import load_config
 from gitops.state import TargetStatus, open_appsets, open_store
+from gitops.state.suspensions import RedisSuspensions, Suspension, describe_hold
 from gitops.vocabulary import SyncStatus, Target
 
-COLUMNS = ("APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "IMAGES", "AGE", "ERROR")
+COLUMNS = ("APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "IMAGES", "HOLD", "AGE", "ERROR")
 IMAGE_COLUMNS = ("APPLICATION", "CLUSTER", "IMAGE", "DIGEST", "VERDICT", "SIGNED BY / REASON", "AT")
 
 
@@ -53,12 +57,14 @@ def _age(at: float, now: float) -> str:
     return f"{seconds}s"
 
 
-def rows(statuses: list[TargetStatus], now: float) -> list[tuple[str, ...]]:
+def rows(statuses: list[TargetStatus], now: float,
+         suspensions: dict[Target, Suspension] | None = None) -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
     for s in statuses:
         error = (s.error or "").splitlines()[0][:80] if s.error else ""
+        hold = describe_hold(s.hold, (suspensions or {}).get(s.target), now)[:80] or "-"
         out.append((s.application, s.cluster, str(s.sync), str(s.health), (s.revision or "-")[:12],
-                    images_summary(s), _age(s.reconciled_at, now), error))
+                    images_summary(s), hold, _age(s.reconciled_at, now), error))
     return out
 
 
@@ -93,8 +99,9 @@ def image_rows(statuses: list[TargetStatus], now: float) -> list[tuple[str, ...]
     return out
 
 
-def table(statuses: list[TargetStatus], now: float | None = None) -> str:
-    return _format(COLUMNS, rows(statuses, time.time() if now is None else now))
+def table(statuses: list[TargetStatus], now: float | None = None,
+          suspensions: dict[Target, Suspension] | None = None) -> str:
+    return _format(COLUMNS, rows(statuses, time.time() if now is None else now, suspensions))
 
 
 def images_table(statuses: list[TargetStatus], now: float | None = None) -> str:
@@ -111,15 +118,18 @@ def _format(columns: tuple[str, ...], body: list[tuple[str, ...]]) -> str:
 def run(args: argparse.Namespace) -> int:
     store = open_store(args.redis_url)
     statuses = {s.target: s for s in store.statuses()}
-    for target in _configured(args.config):
+    suspended = {s.target: s for s in RedisSuspensions(store.redis, prefix=store.keys.prefix).suspended()}
+    for target in [*_configured(args.config), *suspended]:
         statuses.setdefault(target, TargetStatus(target.application, target.cluster))
     ordered = [statuses[t] for t in sorted(statuses, key=lambda t: (t.application, t.cluster))]
     if args.output == "json":
-        print(json.dumps([s.to_dict() for s in ordered], indent=2, sort_keys=True))
+        found = [{**s.to_dict(), "suspension": None if s.target not in suspended
+                  else suspended[s.target].to_dict()} for s in ordered]
+        print(json.dumps(found, indent=2, sort_keys=True))
     elif args.images:
         print(images_table(ordered))
     else:
-        print(table(ordered))
+        print(table(ordered, suspensions=suspended))
         sets = states(open_appsets(args.redis_url))
         if sets:  # the rollouts and held changes (details: gitops appset status)
             print()

@@ -255,8 +255,8 @@ def filled(rclient: redis.Redis, redis_server: RedisServer, monkeypatch: pytest.
 def test_status_table_and_exit_code(filled: RedisStore, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status"]) == 1  # api is OutOfSync
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "IMAGES", "AGE",
-                              "ERROR"]
+    assert out[0].split() == ["APPLICATION", "CLUSTER", "SYNC", "HEALTH", "REVISION", "IMAGES", "HOLD",
+                              "AGE", "ERROR"]
     assert out[1].split()[:6] == ["api", "prod", "OutOfSync", "Healthy", "0123456789ab", "-"]
     assert out[1].rstrip().endswith("boom") and out[2].split()[:3] == ["web", "prod", "Synced"]
 
