@@ -25,7 +25,7 @@ def check_name(value: object, what: str = "name") -> str:
     """Return ``value`` if it is a valid application/cluster/repository name, else raise InputError."""
     if not isinstance(value, str):
         raise InputError(f"{what} must be a string, got {type(value).__name__}", field=what)
-    if not value or len(value) > MAX_NAME or not _NAME.match(value):
+    if not value or len(value) > MAX_NAME or not _NAME.fullmatch(value):
         shown = value[:60] + ("..." if len(value) > 60 else "")
         raise InputError(f"invalid {what} {shown!r}: lowercase letters, digits, '-', '.', '_' "
                          f"(at most {MAX_NAME})", field=what)
@@ -129,6 +129,6 @@ _OP_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 def check_operation_id(value: object) -> str:
     """Operation ids are Celery task ids (UUIDs) or our own; bounded and separator-free."""
-    if not isinstance(value, str) or not _OP_ID.match(value):
+    if not isinstance(value, str) or not _OP_ID.fullmatch(value):
         raise InputError(f"invalid operation id {str(value)[:60]!r}", field="operation")
     return value

@@ -57,7 +57,7 @@ class Suspension:
         target = check_target(self.target.application, self.target.cluster)
         revision = self.revision.lower() if isinstance(self.revision, str) else None
         return Suspension(target, clip_detail(self.reason) or "suspended", _finite(self.since),
-                          revision if revision and _COMMIT.match(revision) else None,
+                          revision if revision and _COMMIT.fullmatch(revision) else None,
                           None if self.by is None else clip(clip_detail(self.by) or "", MAX_BY) or None)
 
     def to_dict(self) -> dict[str, Any]:
@@ -241,7 +241,7 @@ def rollback_revision(history: Sequence[Operation], current: str | None,
         raise InputError("no earlier applied revision in the history to roll back to "
                          f"(current: {short(current)}); name one with --to", field="revision")
     wanted = to.strip().lower() if isinstance(to, str) else ""
-    if not _HEX_PREFIX.match(wanted):
+    if not _HEX_PREFIX.fullmatch(wanted):
         shown = to[:60] + ("..." if len(to) > 60 else "") if isinstance(to, str) else type(to).__name__
         raise InputError(f"invalid revision {shown!r}: a commit id or a prefix of one (4 to 40 hex digits)",
                          field="revision")
@@ -251,7 +251,7 @@ def rollback_revision(history: Sequence[Operation], current: str | None,
     if len(matches) > 1:
         raise InputError(f"revision {wanted!r} is ambiguous: it starts "
                          f"{', '.join(short(m) for m in matches[:10])}", field="revision")
-    if _COMMIT.match(wanted):
+    if _COMMIT.fullmatch(wanted):
         return RevisionChoice(wanted, f"revision {short(wanted)} is not in the history of this target: "
                                       "rolling back to it anyway")
     choices = ", ".join(short(r) for r in known[:10]) or "none"

@@ -61,6 +61,10 @@ def test_contract_hostile_values_bounded(pair: tuple[Suspensions, InMemoryStore 
         port.suspension(Target("*", "prod"))
     with pytest.raises(InputError):
         port.resume(Target("web\nx", "prod"))
+    with pytest.raises(InputError):  # a trailing newline is not a name either
+        port.suspend(Suspension(Target("web\n", "prod"), "r", 1.0))
+    port.suspend(Suspension(A, "r", 1.0, REV1 + "\n"))
+    assert port.suspended()[0].revision is None
     port.suspend(Suspension(A, "x\n\x1b[31m" + "y" * 10_000, float("nan"), "../../etc/passwd", "b\ry" * 500))
     found = port.suspension(A)
     assert found is not None
