@@ -29,6 +29,7 @@ from gitops.config.application import (
     ApplicationSpec,
 )
 from gitops.config.config import Config
+from gitops.config.dependencies import MAX_DEPENDENCIES, find_cycle
 from gitops.config.fields import Model
 from gitops.config.models import Cluster, ClusterSpec, Envelope, Repository, RepositorySpec
 from gitops.config.notifications import Notification, NotificationSpec
@@ -72,7 +73,7 @@ def load_config(path: str | os.PathLike[str], *, max_file_bytes: int = MAX_FILE_
         file_entries, file_problems = _load_file(file, max_file_bytes)
         entries += file_entries
         problems += file_problems
-    problems += _duplicates(entries) + _references(entries)
+    problems += _duplicates(entries) + _references(entries) + _dependencies(entries)
     if problems:
         order = {f.display: i for i, f in enumerate(found)}
         problems.sort(key=lambda p: (order.get(p.file or "", -1), p.line or 0, p.column or 0,
@@ -195,6 +196,46 @@ def _references(entries: list[_Entry]) -> list[Problem]:
             # Names that are blank or unprintable already failed validation; never echo them.
             if isinstance(name, str) and name.strip() and name.isprintable() and (kind, name) not in declared:
                 problems.append(_at(entry.doc, loc, f'{kind.lower()} "{name[:64]}" is not defined'))
+    return problems
+
+
+def _dependencies(entries: list[_Entry]) -> list[Problem]:
+    """Every ``dependsOn`` entry names a configured Application deployed to the cluster it means (its
+    own by default), never the application itself, and the graph has no cycle (the error names the
+    whole path and sits at the ``dependsOn`` entry of its first member)."""
+    apps = {e.name: e for e in entries if e.kind == "Application" and isinstance(e.obj, Application)}
+    problems: list[Problem] = []
+    graph: dict[str, list[str]] = {}
+    edges: dict[tuple[str, str], int] = {}
+    for name, entry in apps.items():
+        assert isinstance(entry.obj, Application)
+        own = entry.obj.destination.cluster
+        graph[name] = []
+        if len(entry.obj.depends_on) > MAX_DEPENDENCIES:
+            count = len(entry.obj.depends_on)
+            problems.append(_at(entry.doc, ("spec", "dependsOn"),
+                                f"at most {MAX_DEPENDENCIES} dependencies (found {count})"))
+            continue
+        for i, dep in enumerate(entry.obj.depends_on):
+            at: Loc = ("spec", "dependsOn", i, "name")
+            cluster = dep.cluster or own
+            target = apps.get(dep.name)
+            if dep.name == name:
+                problems.append(_at(entry.doc, at, "an application cannot depend on itself"))
+            elif target is None or not isinstance(target.obj, Application):
+                problems.append(_at(entry.doc, at, f'application "{dep.name}" is not defined'))
+            elif target.obj.destination.cluster != cluster:
+                deployed = target.obj.destination.cluster
+                problems.append(_at(entry.doc, at, f'application "{dep.name}" is deployed to cluster '
+                                    f'"{deployed}", not "{cluster}" (say cluster: {deployed})'))
+            else:
+                graph[name].append(dep.name)
+                edges.setdefault((name, dep.name), i)
+    cycle = find_cycle(graph)
+    if cycle is not None:
+        first = apps[cycle[0]]
+        at = ("spec", "dependsOn", edges[(cycle[0], cycle[1])], "name")
+        problems.append(_at(first.doc, at, "dependency cycle: " + " -> ".join(cycle)))
     return problems
 
 

@@ -1,28 +1,99 @@
 """The ``SyncWindow`` kind: when automated syncs of the selected applications and clusters may run.
 
 Called by the loader (:mod:`gitops.config.loader`); ``gitops.config.to_fleet`` converts it into
-:class:`gitops.domain.SyncWindow`, which gitops.permit evaluates. Skeleton, filled in with the feature
-(docs/sync-windows.md).
+:class:`gitops.domain.SyncWindow` (selectors as :class:`gitops.domain.Selector`), which
+gitops.permit.windows evaluates (docs/sync-windows.md). Key design choice: everything the evaluation
+needs is checked here, at load, with a located error: the cron ``schedule`` is parsed by cronsim (five
+fields, bounded length), the ``timeZone`` is loaded by zoneinfo, the ``duration`` is bounded, and
+selectors are bounded lists of name globs and label pairs, so the workers never meet a window they
+cannot evaluate.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from gitops.config.fields import Model, Name, PositiveDuration, Text
+from cronsim import CronSim, CronSimError
+from pydantic import AfterValidator, Field
+
+from gitops.config.fields import LabelKey, LabelValue, Model, Name, PositiveDuration
+
+MAX_SCHEDULE = 128             # characters of a cron expression (gitops.permit.windows has the same bound)
+MAX_DURATION = 366 * 86400.0   # a window opens for at most a year
+MAX_PATTERNS = 64
+_GLOB = re.compile(r"^[a-z0-9.*?_-]{1,253}$")
+_ZONE = re.compile(r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+){0,2}$")
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _schedule(value: str) -> str:
+    if len(value) > MAX_SCHEDULE:
+        raise ValueError(f"must be a cron expression of at most {MAX_SCHEDULE} characters")
+    if len(value.split()) != 5:
+        raise ValueError("must be a cron expression of five fields: minute hour day-of-month month "
+                         "day-of-week (e.g. '0 22 * * 1-5')")
+    try:
+        CronSim(value, _EPOCH)
+    except CronSimError as exc:
+        raise ValueError(f"is not a valid cron expression: {exc}") from None
+    return value
+
+
+def _time_zone(value: str) -> str:
+    if len(value) > 64 or not _ZONE.fullmatch(value):
+        raise ValueError("must be an IANA time zone name such as 'Europe/Paris' or 'UTC'")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError("is not a known IANA time zone (e.g. 'Europe/Paris', 'America/New_York', "
+                         "'UTC')") from None
+    return value
+
+
+def _duration(value: float) -> float:
+    if value > MAX_DURATION:
+        raise ValueError("must be at most 366 days")
+    return value
+
+
+def _glob(value: str) -> str:
+    if not _GLOB.fullmatch(value):
+        raise ValueError("must be a name or a glob of lowercase letters, digits, '.', '-', '_', '*', '?'")
+    return value
+
+
+Schedule = Annotated[str, AfterValidator(_schedule)]
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
+NameGlob = Annotated[str, AfterValidator(_glob)]
+
+
+class Selection(Model):
+    """Which applications or clusters: ``names`` (globs, ``*`` and ``?``; empty: any name) and
+    ``matchLabels`` (every pair present on the application's or cluster's metadata.labels). Empty:
+    everything."""
+
+    names: list[NameGlob] = Field(default=[], max_length=MAX_PATTERNS)
+    match_labels: dict[LabelKey, LabelValue] = Field(default={}, max_length=MAX_PATTERNS)
 
 
 class SyncWindowSpec(Model):
     """``spec`` of a ``SyncWindow``."""
 
     kind: Literal["allow", "deny"]
-    schedule: Text
-    duration_seconds: PositiveDuration
-    time_zone: Text = "UTC"
+    schedule: Schedule
+    duration_seconds: Annotated[PositiveDuration, AfterValidator(_duration)] = Field(
+        validation_alias="duration")
+    time_zone: TimeZone = "UTC"
     manual_sync: bool = False
+    applications: Selection = Selection()
+    clusters: Selection = Selection()
 
 
 class SyncWindow(SyncWindowSpec):
     """A sync window: ``name`` from metadata plus the validated spec."""
 
     name: Name
+
