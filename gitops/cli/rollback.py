@@ -6,8 +6,10 @@ Registered by gitops/cli/__init__.py discovery. Reads the state store (``--redis
 ``gitops.dispatch`` (the workers' dispatcher, loaded through an entry point: no Celery here). Key
 design choice: a rollback first suspends automated sync of the target (so no poll or self-heal
 re-applies the newer revision while the pinned sync waits in the queue), then enqueues a manual sync
-pinned to the chosen revision; if the enqueue fails, the suspension is undone. The revision is chosen
-by :func:`gitops.state.suspensions.rollback_revision` (pure), the same function the HTTP API uses.
+pinned to the chosen revision; if the enqueue fails, the suspension is undone
+(:func:`gitops.state.suspensions.suspend_for`, which the workers' dispatcher uses for the API too).
+The revision is chosen by :func:`gitops.state.suspensions.rollback_revision` (pure), the same
+function the HTTP API uses.
 Exit codes: 0 done, 2 error (invalid name or revision, no Redis, no workers layer).
 """
 
@@ -26,7 +28,14 @@ from typing import Any
 from gitops import dispatch
 from gitops.env import ENV_REDIS_URL
 from gitops.state import Operation, RedisStore, check_target, open_store, redis_url
-from gitops.state.suspensions import RedisSuspensions, Suspension, rollback_revision, short
+from gitops.state.suspensions import (
+    RedisSuspensions,
+    Suspension,
+    rollback_reason,
+    rollback_revision,
+    short,
+    suspend_for,
+)
 from gitops.vocabulary import Target
 
 HISTORY_COLUMNS = ("OPERATION", "STARTED", "TRIGGER", "PHASE", "REVISION", "DIGEST", "MODE")
@@ -135,19 +144,11 @@ def run_rollback(args: argparse.Namespace) -> int:
     if choice.warning:
         print(f"warning: {choice.warning}", file=sys.stderr)
     user, by = who()
-    reason = f"rollback to {short(choice.revision)}"
-    suspensions = suspensions_of(store)
-    before = suspensions.suspension(target)
-    suspensions.suspend(Suspension(target, reason, time.time(), choice.revision, by))
-    try:
-        operation = dispatch.enqueue_sync(target.application, target.cluster, prune=False, dry_run=False,
-                                          detail=f"{reason} by {user}", revision=choice.revision)
-    except BaseException:
-        if before is None:  # nothing was enqueued: leave the target as it was
-            suspensions.resume(target, by=f"{by} (rollback not enqueued)")
-        else:
-            suspensions.suspend(before)
-        raise
+    reason = rollback_reason(choice.revision)
+    operation = suspend_for(
+        suspensions_of(store), Suspension(target, reason, time.time(), choice.revision, by),
+        lambda: dispatch.enqueue_sync(target.application, target.cluster, prune=False, dry_run=False,
+                                      detail=f"{reason} by {user}", revision=choice.revision))
     print(f"rollback of {target.key} to {choice.revision} enqueued: operation {operation}")
     print(f"automated sync of {target.key} is suspended until "
           f"`gitops resume {target.application} --cluster {target.cluster}`")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,11 +81,16 @@ def _finite(value: float) -> float:
     return number if number == number and abs(number) != float("inf") else 0.0
 
 
-class Suspensions(Protocol):
+class SuspensionReader(Protocol):
+    """The read side (``gitops status``, the HTTP API, the dashboard, the workers' gate)."""
+
     def suspension(self, target: Target) -> Suspension | None: ...
 
     def suspended(self) -> list[Suspension]:
         """Every suspension, sorted by target key."""
+
+
+class Suspensions(SuspensionReader, Protocol):
 
     def suspend(self, suspension: Suspension) -> None:
         """Suspend (or re-suspend, replacing the reason) the target's automated syncs."""
@@ -204,6 +209,27 @@ class RedisSuspensions:
         if found and self._events is not None:
             self._events.publish(resumed_event(target, by))
         return found
+
+
+def suspend_for(suspensions: Suspensions, suspension: Suspension, enqueue: Callable[[], str]) -> str:
+    """Suspend, then ``enqueue`` (a rollback's pinned sync) and return its id. Suspending first means no
+    automated reconcile can re-apply the newer revision while the pinned sync waits in the queue; if
+    ``enqueue`` raises, the target's suspension is put back as it was (nothing was enqueued)."""
+    before = suspensions.suspension(suspension.target)
+    suspensions.suspend(suspension)
+    try:
+        return enqueue()
+    except BaseException:
+        if before is None:
+            suspensions.resume(suspension.target, by=f"{suspension.by or 'rollback'} (not enqueued)")
+        else:
+            suspensions.suspend(before)
+        raise
+
+
+def rollback_reason(revision: str) -> str:
+    """The reason a rollback suspends with (shown by ``gitops status`` as ``suspended (<reason>)``)."""
+    return f"rollback to {short(revision)}"
 
 
 # -- pure decisions ---------------------------------------------------------------------------------
