@@ -23,6 +23,7 @@ retry; once anything was written, the result keeps every object's outcome.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from typing import Any, Protocol
 
 from gitops import apply as applier
 from gitops import domain, outcome, prune, verify
+from gitops import hooks as hooking
 from gitops import plan as planner
 from gitops import render as rendering
 from gitops.clock import SYSTEM_CLOCK, Clock
@@ -39,6 +41,8 @@ from gitops.cluster import Cluster, ClusterFactory
 from gitops.errors import Failure, GitOpsError
 from gitops.health import Health
 from gitops.health.wait import wait_healthy
+from gitops.hooks import Hook, Phase
+from gitops.hooks.runner import PhaseResult, Runner, RunOptions
 from gitops.outcome import Trace
 from gitops.plan import RefKey
 from gitops.render import RemoteLoader, Renderer
@@ -59,35 +63,80 @@ def reconcile(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
             revision = ports.source.resolve(request.repository, request.revision or app.source.revision)
             seen.revision = span["revision"] = revision
         with trace("render") as span:
-            manifests = validate(render(request, ports, revision), source=app.source.path or ".")
-            seen.rendered_from(manifests, ports.source.commit_time(request.repository, revision))
+            manifests, hooked = rendered(request, ports, revision, seen)
             span["objects"] = str(len(manifests))
         with trace("verify") as span:
-            checked = verify_images(ports.verifier, manifests, target, seen)
+            checked = verify_images(ports.verifier, manifests + hooked.manifests(), target, seen)
             if checked is not None:
                 span["images"] = str(checked.images)
                 if checked.manifests is not None:  # images pinned to the digests that were verified
-                    manifests, span["pinned"] = checked.manifests, "true"
+                    (manifests, hooked), span["pinned"] = pinned(checked.manifests, hooked), "true"
                 if checked.warnings:  # mode: warn: recorded, never stopping the sync
                     span["warnings"] = "; ".join(checked.warnings)[:2000]
                     log.warning("verification of %s: %s", target, span["warnings"])
         with trace("plan") as span:
             cluster = ports.clusters.connect(request.cluster)
             desired = prepare(manifests, cluster, target, app.destination.namespace)
+            hooks = hooking.prepare(hooked.hooks, cluster, target, app.destination.namespace)
             plan = planner.plan(cluster, desired, diff_options(request))
             pruning = prune.plan(cluster, target, plan, prune_options(request),
                                  enabled=prune_enabled(request), namespace=app.destination.namespace)
             span.update(drift=str(len(plan.drift)), prune=str(len(pruning.doomed)))
         write = should_write(request, revision, plan, pruning)
-        with trace("apply") as span:  # or compare only; prune included
-            synced = sync(request, cluster, plan, pruning) if write else compare(cluster, plan, pruning)
+        runner = hook_runner(request, ports, cluster, hooks, revision, plan, pruning, write=write)
+        with trace("apply") as span:  # or compare only; PreSync hooks before, Sync hooks and prune after
+            synced = (sync(request, cluster, plan, pruning, runner) if write
+                      else compare(cluster, plan, pruning, hooks, runner))
             span.update(write=str(write).lower(), changed=str(changed(synced.results)))
         with trace("health"):
-            healths, unhealthy = health(cluster, plan, synced, request.wait_seconds if write else 0.0)
+            healths, unhealthy = health(cluster, plan, synced, health_wait(request, write, runner, synced))
+        if runner is not None and write:
+            with trace("hooks"):  # PostSync once healthy; SyncFail when the sync failed
+                synced = after_sync(runner, synced, healths, unhealthy)
         return report(request, revision, plan, pruning, synced, healths, unhealthy, write, started, trace,
                       seen)
     except GitOpsError as exc:
         log.info("reconcile of %s failed: %s", target, exc)
+        return ReconcileResult(target, seen.revision, SyncStatus.UNKNOWN, HealthStatus.UNKNOWN, [], [],
+                               Failure.of(exc), started, trace.now(), **seen.recorded(trace))
+
+
+def delete(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
+    """Delete the application from its cluster (``gitops delete``); never raises GitOpsError.
+
+    Renders the current revision to find its PreDelete and PostDelete hooks, runs the PreDelete hooks (a
+    failure stops the deletion: nothing is deleted), deletes every object of the target's inventory
+    (recovered from the ownership marks when it is missing) that still carries our ownership mark,
+    dependants first, as prune does (the mass-delete guard does not apply: the user asked for it),
+    waits until they are gone (bounded), runs the PostDelete hooks, then removes the inventory. A dry
+    run (``request.dry_run``) only reports what would be deleted.
+    """
+    app, target, trace, seen = request.application, request.target, Trace(ports.clock), Seen()
+    started = trace.now()
+    try:
+        with trace("resolve") as span:
+            revision = ports.source.resolve(request.repository, request.revision or app.source.revision)
+            seen.revision = span["revision"] = revision
+        with trace("render") as span:
+            manifests, hooked = rendered(request, ports, revision, seen)
+        with trace("plan") as span:
+            cluster = ports.clusters.connect(request.cluster)
+            hooks = hooking.prepare(hooked.hooks, cluster, target, app.destination.namespace)
+            desired = prepare(manifests, cluster, target, app.destination.namespace)
+            doomed = inventory_of(cluster, target, desired)
+            span["delete"] = str(len(doomed))
+        runner = Runner(cluster, hooks, RunOptions(app.sync_policy.field_manager, ports.clock),
+                        active=not request.dry_run)
+        with trace("delete"):
+            removed = remove(request, ports, cluster, doomed, runner)
+        failure = outcome.failure(removed.results, stopped=removed.stopped, unhealthy=None,
+                                  temporary=removed.temporary, retry_after=removed.retry_after)
+        return ReconcileResult(target, revision, SyncStatus.UNKNOWN if failure else SyncStatus.OUT_OF_SYNC,
+                               HealthStatus.UNKNOWN if failure else HealthStatus.MISSING, removed.results, [],
+                               failure, started, trace.now(), applied=not request.dry_run,
+                               **seen.recorded(trace))
+    except GitOpsError as exc:
+        log.info("deletion of %s failed: %s", target, exc)
         return ReconcileResult(target, seen.revision, SyncStatus.UNKNOWN, HealthStatus.UNKNOWN, [], [],
                                Failure.of(exc), started, trace.now(), **seen.recorded(trace))
 
@@ -225,6 +274,25 @@ def verify_images(verifier: verify.Verifier, manifests: list[Manifest], target: 
     return checked
 
 
+def rendered(request: ReconcileRequest, ports: Ports, revision: str,
+             seen: Seen) -> tuple[list[Manifest], hooking.Split]:
+    """Render, separate the hooks (gitops.hooks.split: a bad hook annotation fails the render) and
+    validate the regular objects; ``seen`` keeps the digest of both."""
+    where = request.application.source.path or "."
+    hooked = hooking.split(render(request, ports, revision), source=where)
+    manifests = validate(hooked.regular, source=where)
+    seen.rendered_from(manifests + hooked.manifests(),
+                       ports.source.commit_time(request.repository, revision))
+    return manifests, hooked
+
+
+def pinned(verified: list[Manifest], hooked: hooking.Split) -> tuple[list[Manifest], hooking.Split]:
+    """The verifier's pinned copies of the regular objects then the hooks, split back (same order)."""
+    cut = len(verified) - len(hooked.hooks)
+    hooks = [dataclasses.replace(h, manifest=m) for h, m in zip(hooked.hooks, verified[cut:], strict=True)]
+    return verified[:cut], dataclasses.replace(hooked, hooks=hooks)
+
+
 def changed(results: list[ObjectResult]) -> int:
     return sum(1 for r in results if r.action not in (Action.UNCHANGED, Action.SKIPPED))
 
@@ -268,6 +336,24 @@ def should_write(request: ReconcileRequest, revision: str, plan: planner.Plan,
     return bool(policy.automated and (policy.self_heal or git_changed))
 
 
+def hooks_due(request: ReconcileRequest, revision: str, plan: planner.Plan, pruning: prune.PrunePlan) -> bool:
+    """Whether a writing reconcile runs the hooks: a manual sync, a new revision, or something to
+    apply or prune; never a self-heal pass that finds the target in sync (hooks are not re-run on
+    every poll)."""
+    return (request.sync is True or revision != request.previous_revision or not plan.in_sync
+            or bool(pruning.doomed and pruning.enabled))
+
+
+def hook_runner(request: ReconcileRequest, ports: Ports, cluster: Cluster, hooks: list[Hook], revision: str,
+                plan: planner.Plan, pruning: prune.PrunePlan, *, write: bool) -> Runner | None:
+    """The target's hooks on ``cluster`` (None without hooks), active when this reconcile writes and
+    :func:`hooks_due`; only the write path runs hooks (a dry run or a compare reports them as not run)."""
+    if not hooks:
+        return None
+    opts = RunOptions(request.application.sync_policy.field_manager, ports.clock)
+    return Runner(cluster, hooks, opts, active=write and hooks_due(request, revision, plan, pruning))
+
+
 @dataclass(frozen=True)
 class Synced:
     """What the write (or compare-only) path did."""
@@ -279,35 +365,164 @@ class Synced:
     retry_after: float | None = None  # the cluster's retry hint, when a temporary error stopped it
 
 
-def sync(request: ReconcileRequest, cluster: Cluster, plan: planner.Plan, pruning: prune.PrunePlan) -> Synced:
-    """Write the intended inventory, apply the plan, prune and shrink the inventory (the write path).
+def sync(request: ReconcileRequest, cluster: Cluster, plan: planner.Plan, pruning: prune.PrunePlan,
+         runner: Runner | None = None) -> Synced:
+    """Run the PreSync hooks, write the intended inventory, apply the plan, run the Sync hooks, prune
+    and shrink the inventory (the write path).
 
-    Nothing is applied before the inventory names it (a sync that dies half way never loses track of
-    what it created); a failed inventory write keeps the per-object results.
+    A failed PreSync hook stops the sync before anything else is written. Nothing is applied before the
+    inventory names it (a sync that dies half way never loses track of what it created); a failed
+    inventory write keeps the per-object results. Sync hooks run after every wave of the regular
+    objects was applied, before the prune (which a failed Sync hook holds back).
     """
     policy = request.application.sync_policy
+    hooks = runner if runner is not None and runner.active else None
+    before = hooks.run(Phase.PRE_SYNC) if hooks is not None else None
+    if before is not None and not before.ok:
+        why = f"not applied: {before.failure}"
+        skipped = [ObjectResult(r, Action.SKIPPED, why) for r in pruning.desired + pruning.doomed]
+        return Synced(before.results + skipped + hooks_not_run(runner, Phase.SYNC, "a PreSync hook failed"),
+                      plan.live, before.temporary, before.failure, before.retry_after)
+    ran = before.results if before is not None else hooks_not_run(runner, Phase.PRE_SYNC, "nothing to sync")
     ahead = None if plan.failed else prune.write_ahead(cluster, pruning, policy.field_manager)
     if ahead is not None:
         why = "not applied: the inventory could not be written first"
         skipped = [ObjectResult(r, Action.SKIPPED, why) for r in pruning.desired + pruning.doomed]
-        return Synced(skipped, plan.live, ahead.temporary, f"inventory write failed: {ahead}",
+        return Synced(ran + skipped, plan.live, ahead.temporary, f"inventory write failed: {ahead}",
                       ahead.retry_after)
     done = applier.apply_plan(cluster, plan, applier.ApplyOptions(
         field_manager=policy.field_manager, force=request.force or policy.self_heal,
         wave_timeout=request.wave_timeout))
-    pruned = prune.execute(cluster, pruning, complete=not done.failed and not done.stopped,
+    applied = not done.failed and not done.stopped
+    during = during_sync(runner, applied)
+    pruned = prune.execute(cluster, pruning, complete=applied and (during is None or during.ok),
                            field_manager=policy.field_manager)
-    results = list(done.results) + pruned.results
+    results = ran + list(done.results) + (during.results if during is not None else []) + pruned.results
     if pruned.failure is not None:  # the inventory written ahead still names every object: retry
         return Synced(results, done.objects, True, f"inventory write failed: {pruned.failure}",
                       pruned.failure.retry_after)
+    if during is not None and not during.ok:
+        return Synced(results, done.objects, during.temporary, during.failure, during.retry_after)
     return Synced(results, done.objects, done.temporary, done.stopped, done.retry_after)
 
 
-def compare(cluster: Cluster, plan: planner.Plan, pruning: prune.PrunePlan) -> Synced:
-    """Without writing: the plan, plus what prune would do (ownership checked) or skip."""
+def during_sync(runner: Runner | None, applied: bool) -> PhaseResult | None:
+    """The Sync hooks, run once the regular objects were applied (reported not run otherwise)."""
+    if runner is None:
+        return None
+    if not runner.active or not applied:
+        why = "nothing to sync" if not runner.active else "the apply did not complete"
+        return PhaseResult(Phase.SYNC, runner.skipped(Phase.SYNC, why))
+    return runner.run(Phase.SYNC)
+
+
+def hooks_not_run(runner: Runner | None, phase: Phase, why: str) -> list[ObjectResult]:
+    return runner.skipped(phase, why) if runner is not None else []
+
+
+def compare(cluster: Cluster, plan: planner.Plan, pruning: prune.PrunePlan, hooks: list[Hook] | None = None,
+            runner: Runner | None = None) -> Synced:
+    """Without writing: the plan, plus what prune would do (ownership checked) or skip, and the hooks,
+    reported as not run (compare only)."""
     previews = applier.preview(plan, dry_run=pruning.options.dry_run)
-    return Synced(previews + prune.preview(cluster, pruning), plan.live)
+    not_run = [r for phase in Phase if phase not in (Phase.PRE_DELETE, Phase.POST_DELETE)
+               for r in hooks_not_run(runner, phase, "compare only")]
+    return Synced(previews + prune.preview(cluster, pruning) + not_run, plan.live)
+
+
+def health_wait(request: ReconcileRequest, write: bool, runner: Runner | None, synced: Synced) -> float:
+    """Seconds to wait for health: what the request asks on the write path, and, when PostSync hooks
+    are to run after a sync that went through, at least the longest of their timeouts."""
+    if not write:
+        return 0.0
+    post = runner.of(Phase.POST_SYNC) if runner is not None and runner.active else []
+    if not post or synced.stopped or any(r.action is Action.FAILED for r in synced.results):
+        return request.wait_seconds
+    return max(request.wait_seconds, max(h.timeout for h in post))
+
+
+def after_sync(runner: Runner, synced: Synced, healths: Mapping[ObjectRef, Health],
+               unhealthy: GitOpsError | None) -> Synced:
+    """PostSync hooks once the target is Healthy; SyncFail hooks when the sync failed at any point
+    (PreSync, apply, Sync hooks, the health wait, PostSync); the result stays failed."""
+    if not runner.active:
+        idle = runner.skipped(Phase.POST_SYNC, "nothing to sync") + runner.skipped(Phase.SYNC_FAIL,
+                                                                                    "nothing to sync")
+        return dataclasses.replace(synced, results=synced.results + idle)
+    results, stopped = list(synced.results), synced.stopped
+    failed = bool(stopped or unhealthy or any(r.action is Action.FAILED for r in results))
+    status = outcome.target_health(healths)
+    if failed:
+        results += runner.skipped(Phase.POST_SYNC, "the sync failed")
+    elif runner.of(Phase.POST_SYNC) and status is not HealthStatus.HEALTHY:
+        failed, stopped = True, f"PostSync hooks not run: the target is {status}, not Healthy"
+        results += runner.skipped(Phase.POST_SYNC, f"the target is {status}")
+    else:
+        post = runner.run(Phase.POST_SYNC)
+        results += post.results
+        failed, stopped = not post.ok, post.failure
+    if failed:
+        on_fail = runner.run(Phase.SYNC_FAIL)
+        results += on_fail.results
+        stopped = "; ".join(p for p in (stopped, on_fail.failure) if p) or None
+    else:
+        results += runner.skipped(Phase.SYNC_FAIL, "the sync succeeded")
+    return dataclasses.replace(synced, results=results, stopped=stopped)
+
+
+def inventory_of(cluster: Cluster, target: Target, desired: list[Manifest]) -> list[ObjectRef]:
+    """What a deletion deletes: the recorded inventory, else what carries the target's ownership marks
+    (the desired objects read first decide whether more must be listed, as prune's recovery does)."""
+    recorded = prune.read_inventory(cluster, target)
+    if recorded is not None:
+        return recorded
+    live = [obj for obj in (cluster.get(ObjectRef.of(m)) for m in desired) if obj is not None]
+    namespaces = {ObjectRef.of(m).namespace for m in desired}
+    return prune.recover(cluster, target, live, namespaces) or []
+
+
+def remove(request: ReconcileRequest, ports: Ports, cluster: Cluster, doomed: list[ObjectRef],
+           runner: Runner) -> Synced:
+    """PreDelete hooks, the deletion (dependants first, ownership checked), the wait until the objects
+    are gone, PostDelete hooks, the inventory removed; each step only when the one before succeeded."""
+    before = runner.run(Phase.PRE_DELETE) if runner.active else None
+    if before is not None and not before.ok:
+        skipped = [ObjectResult(r, Action.SKIPPED, f"not deleted: {before.failure}") for r in doomed]
+        return Synced(before.results + skipped + runner.skipped(Phase.POST_DELETE, "a PreDelete hook failed"),
+                      {}, before.temporary, before.failure, before.retry_after)
+    ran = before.results if before is not None else runner.skipped(Phase.PRE_DELETE, "dry run")
+    opts = prune.PruneOptions(allow_mass_delete=True, propagation=request.propagation,
+                              dry_run=request.dry_run)
+    deleted = prune.prune(cluster, request.target, doomed, opts)
+    if request.dry_run:
+        return Synced(ran + deleted + runner.skipped(Phase.POST_DELETE, "dry run"), {})
+    if any(r.action is Action.FAILED for r in deleted):
+        return Synced(ran + deleted + runner.skipped(Phase.POST_DELETE, "objects could not be deleted"), {})
+    gone = [r.ref for r in deleted if r.action is Action.DELETED]
+    left = wait_gone(cluster, gone, max(request.wait_seconds, DELETE_WAIT), ports.clock)
+    if left:
+        why = f"{len(left)} object(s) still being deleted after {max(request.wait_seconds, DELETE_WAIT):.0f}s"
+        return Synced(ran + deleted + runner.skipped(Phase.POST_DELETE, why), {}, True,
+                      f"{why}, first {left[0]}; the inventory is kept")
+    after = runner.run(Phase.POST_DELETE)
+    if not after.ok:
+        return Synced(ran + deleted + after.results, {}, after.temporary, after.failure, after.retry_after)
+    prune.remove_inventory(cluster, request.target)
+    return Synced(ran + deleted + after.results, {})
+
+
+DELETE_WAIT = 60.0  # seconds a deletion waits for its objects to be gone before the PostDelete hooks
+
+
+def wait_gone(cluster: Cluster, refs: list[ObjectRef], timeout: float, clock: Clock) -> list[ObjectRef]:
+    """Poll until none of ``refs`` exists or ``timeout`` passes; those still there."""
+    deadline, delay = clock.monotonic() + timeout, 0.05
+    while left := [r for r in refs if cluster.get(r) is not None]:
+        if clock.monotonic() >= deadline:
+            return left
+        clock.sleep(max(0.0, min(delay, deadline - clock.monotonic())))
+        delay = min(delay * 2, 2.0)
+    return []
 
 
 def health(cluster: Cluster, plan: planner.Plan, synced: Synced, wait_seconds: float

@@ -1,7 +1,8 @@
 """Every annotation and label key the engine reads or writes, in one place.
 
-All keys live under one prefix of our own so they never collide with another tool's. Callers import
-the constants; no other module spells a key as a string literal. :func:`app_label` is the value of
+All keys live under one prefix of our own so they never collide with another tool's (the only
+others are Argo CD's and Helm's hook keys, read for compatibility). Callers import the constants; no
+other module spells a key as a string literal. :func:`app_label` is the value of
 :data:`APP_LABEL` (render stamps it, plan and prune select by it).
 """
 
@@ -41,6 +42,24 @@ REVISION: Final = f"{PREFIX}/revision"
 APPLIED_HASH: Final = f"{PREFIX}/applied-hash"
 # Label on the inventory ConfigMaps (value: the target key hash) so they can be listed.
 INVENTORY_LABEL: Final = f"{PREFIX}/inventory"
+
+# Sync hooks (gitops.hooks, docs/hooks.md): the phases an object runs in (comma list: PreSync, Sync,
+# PostSync, SyncFail, PreDelete, PostDelete, Skip), when it is deleted (BeforeHookCreation, HookSucceeded,
+# HookFailed) and how long it may run (a duration such as "5m").
+HOOK: Final = f"{PREFIX}/hook"
+HOOK_DELETE_POLICY: Final = f"{PREFIX}/hook-delete-policy"
+HOOK_TIMEOUT: Final = f"{PREFIX}/hook-timeout"
+# Stamped on a hook object instead of OWNED_BY (value: the target key): hooks are never in the
+# inventory, never pruned and never drift.
+HOOK_OF: Final = f"{PREFIX}/hook-of"
+# Other tools' keys, read (never written) so their repositories work unchanged: Argo CD's hook, delete
+# policy and sync wave, and Helm's hook annotations as Argo CD maps them.
+ARGO_HOOK: Final = "argocd.argoproj.io/hook"
+ARGO_HOOK_DELETE_POLICY: Final = "argocd.argoproj.io/hook-delete-policy"
+ARGO_SYNC_WAVE: Final = "argocd.argoproj.io/sync-wave"
+HELM_HOOK: Final = "helm.sh/hook"
+HELM_HOOK_DELETE_POLICY: Final = "helm.sh/hook-delete-policy"
+HELM_HOOK_WEIGHT: Final = "helm.sh/hook-weight"
 
 # Field manager the engine uses for server-side apply unless configured otherwise.
 DEFAULT_FIELD_MANAGER: Final = "gitops"
