@@ -87,6 +87,11 @@ class Cluster(Protocol):
         """Delete; ``False`` when the object was already gone."""
         ...
 
+    def create(self, obj: Manifest, *, field_manager: str) -> Manifest:
+        """Create (POST): for objects named by ``metadata.generateName`` (sync hooks); returns the
+        stored object with the name the server chose; Conflict when the name is taken."""
+        ...
+
 
 class ClusterFactory(Protocol):
     """The engine's port to reach a configured cluster (production: ``rest.KubeClusters``)."""

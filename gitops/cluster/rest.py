@@ -32,7 +32,7 @@ from gitops import domain
 from gitops.cluster import ResourceInfo, builtin, check_name, collection_path, object_path
 from gitops.cluster.throttle import RetryPolicy, TokenBucket, retry
 from gitops.cluster.translate import translate
-from gitops.errors import ClusterError, ClusterUnavailable, NotFound
+from gitops.errors import ClusterError, ClusterUnavailable, InputError, NotFound
 from gitops.vocabulary import ObjectRef
 from renderers import yamlio
 from renderers.errors import RenderError
@@ -225,6 +225,23 @@ class KubeCluster:
         path = object_path(info, ref.namespace or None, ref.name)
         result: Manifest = self._request("PATCH", path, query=query, body=obj,
                                          content_type="application/apply-patch+yaml", obj=str(ref))
+        return result
+
+    def create(self, obj: Manifest, *, field_manager: str) -> Manifest:
+        ref = ObjectRef.of(obj)
+        info = self.resource_for(ref.api_version, ref.kind)
+        if ref.name:
+            check_name(ref.name, "name")
+        else:  # the server appends five characters to the prefix
+            check_name(str((obj.get("metadata") or {}).get("generateName", "")) + "x", "generateName")
+        query = [("fieldManager", check_name(field_manager, "field manager"))]
+        if info.namespaced and not ref.namespace:
+            raise InputError(f"{info.kind} {ref.name!r} is namespaced but has no namespace",
+                             field="metadata.namespace")
+        result: Manifest = self._request("POST", collection_path(info, ref.namespace or None), query=query,
+                                         body=obj, obj=str(ref))
+        result.setdefault("apiVersion", info.api_version)
+        result.setdefault("kind", info.kind)
         return result
 
     def delete(self, ref: ObjectRef, *, propagation: str = "Background") -> bool:

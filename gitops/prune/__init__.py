@@ -85,6 +85,11 @@ def write_inventory(cluster: Cluster, target: Target, refs: list[ObjectRef], fie
         field_manager=field_manager, force=True)
 
 
+def remove_inventory(cluster: Cluster, target: Target) -> bool:
+    """Delete ``target``'s inventory (its application was deleted); False when there was none."""
+    return cluster.delete(ObjectRef("", "ConfigMap", NAMESPACE, inventory_name(target), "v1"))
+
+
 def owner_of(obj: Manifest | None) -> str | None:
     """The target key in an object's ``keys.OWNED_BY`` annotation."""
     value = (((obj or {}).get("metadata") or {}).get("annotations") or {}).get(keys.OWNED_BY)

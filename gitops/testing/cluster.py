@@ -101,7 +101,7 @@ class FakeCluster:
         return datetime.fromtimestamp(self.clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def writes(self) -> int:
-        return sum(1 for verb, _ in self.calls if verb in ("apply", "delete"))
+        return sum(1 for verb, _ in self.calls if verb in ("apply", "create", "delete"))
 
     def resource_for(self, api_version: str, kind: str) -> ResourceInfo:
         info = builtin(api_version, kind)
@@ -138,6 +138,30 @@ class FakeCluster:
     def delete(self, ref: ObjectRef, *, propagation: str = "Background") -> bool:
         self._call("delete", ref.kind)
         return self.objects.pop(_key(ref), None) is not None
+
+    def create(self, obj: Manifest, *, field_manager: str) -> Manifest:
+        """POST: ``metadata.generateName`` gets five characters appended; a taken name is a Conflict."""
+        meta = dict(obj.get("metadata") or {})
+        if not meta.get("name"):
+            prefix = str(meta.get("generateName") or "")
+            check_name(prefix + "x", "generateName")
+            with self._lock:
+                meta["name"] = f"{prefix}{next(self._rv):05d}"[-253:]
+        obj = {**obj, "metadata": meta}
+        ref = ObjectRef.of(obj)
+        check_name(ref.name, "name")
+        self.resource_for(ref.api_version, ref.kind)
+        self._call("create", ref.kind)
+        with self._lock:
+            if _key(ref) in self.objects:
+                raise Conflict(f"{ref.kind} {ref.name!r} already exists", status=409, reason="AlreadyExists",
+                               obj=str(ref))
+        self._check_apply_metadata(ref, meta, None)
+        new = self._merge_apply(None, copy.deepcopy(obj), field_manager, True)
+        self.objects[_key(ref)] = new
+        if self.on_apply:
+            self.on_apply(new)
+        return copy.deepcopy(new)
 
     def apply(self, obj: Manifest, *, field_manager: str, force: bool = False,
               dry_run: bool = False) -> Manifest:
