@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from gitops.clock import Clock
 from gitops.errors import Failure, GitOpsError, SyncFailed
-from gitops.health import Health, assess
+from gitops.health import Health, Rules, assess
 from gitops.plan import Plan, RefKey, ref_key
 from gitops.plan.normalize import mask_secret
 from gitops.results import FieldDrift, ObjectResult, Span
@@ -45,10 +45,11 @@ def desired_refs(results: Iterable[ObjectResult], plan: Plan) -> list[ObjectRef]
     return [r.ref for r in results if ref_key(r.ref) in desired]
 
 
-def held_health(refs: Iterable[ObjectRef],
-                objects: Mapping[RefKey, dict[str, Any]]) -> dict[ObjectRef, Health]:
-    """Each object's health judged from the live objects already held (no request)."""
-    return {ref: assess(objects.get(ref_key(ref))) for ref in refs}
+def held_health(refs: Iterable[ObjectRef], objects: Mapping[RefKey, dict[str, Any]],
+                rules: Rules | None = None) -> dict[ObjectRef, Health]:
+    """Each object's health judged from the live objects already held (no request), by the
+    application's ``rules`` (``gitops.health.rules_for``; the library's alone when None)."""
+    return {ref: assess(objects.get(ref_key(ref)), rules) for ref in refs}
 
 
 def with_health(results: Iterable[ObjectResult], healths: Mapping[ObjectRef, Health]) -> list[ObjectResult]:

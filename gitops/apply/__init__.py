@@ -9,8 +9,10 @@ until they are Established / Active (gitops.health.wait), forgets cached discove
 discovery serves the new CRDs' kinds; the first step with a failure stops the sync and the rest are
 skipped. Between sync waves the applier waits (bounded by ``wave_timeout``) for the finished wave to be
 healthy: a wave still Progressing stops the sync as temporary (the next reconcile continues where it
-stopped), a Degraded one as failed. A temporary error that stopped
-the sync keeps the cluster's retry hint (``ApplyResult.retry_after``, from a 429 or 503 ``Retry-After``).
+stopped), a Degraded one as failed; an object whose health is Unknown (a custom resource nothing judges)
+does not hold a wave back, as in Argo CD. Health is judged by the application's rules (``rules``). A
+temporary error that stopped the sync keeps the cluster's retry hint (``ApplyResult.retry_after``, from a
+429 or 503 ``Retry-After``).
 Conflicts are forced only when ``force`` says so; an immutable-field change is deleted and recreated when
 the plan allowed it.
 """
@@ -24,7 +26,7 @@ from gitops import keys
 from gitops.cluster import Cluster
 from gitops.cluster.parallel import DEFAULT_WORKERS, pmap
 from gitops.errors import ClusterError, Conflict, ImmutableField, NotFound
-from gitops.health import assess
+from gitops.health import Rules, assess
 from gitops.health.wait import wait_healthy
 from gitops.plan import ObjectPlan, Plan, RefKey, ref_key
 from gitops.plan.ordering import Stage, plan_steps
@@ -42,6 +44,7 @@ class ApplyOptions:
     poll_interval: float = 0.2
     workers: int = DEFAULT_WORKERS  # applies in flight at once within one step
     wave_timeout: float = 30.0  # how long a sync wave may take to become healthy (0: do not wait)
+    rules: Rules | None = None  # the application's health rules (gitops.health.rules_for); None: library
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,8 @@ def _wait_definitions(cluster: Cluster, written: list[ObjectPlan], opts: ApplyOp
     ``/apis/<group>/<version>`` still answers 404, and a custom resource applied then would fail with
     "kind ... is not served"."""
     refs = [p.ref for p in written]
-    health = wait_healthy(cluster, refs, timeout=opts.definition_timeout, interval=opts.poll_interval).health
+    health = wait_healthy(cluster, refs, timeout=opts.definition_timeout, interval=opts.poll_interval,
+                          rules=opts.rules).health
     cluster.invalidate_discovery()
     crds = [p.desired for p in written if (p.ref.group, p.ref.kind) == _CRD
             and health[p.ref].status is HealthStatus.HEALTHY]
@@ -160,21 +164,23 @@ def _apply_step(cluster: Cluster, step_plans: list[ObjectPlan], opts: ApplyOptio
     return next((error for _, _, error in outcomes if error is not None and error.temporary), None)
 
 
-_SETTLED_OK = (HealthStatus.HEALTHY, HealthStatus.SUSPENDED)
+_SETTLED_OK = (HealthStatus.HEALTHY, HealthStatus.SUSPENDED, HealthStatus.UNKNOWN)
 
 
 def _wave_gate(cluster: Cluster, wave: int, refs: list[ObjectRef], opts: ApplyOptions,
                known: dict[RefKey, Manifest]) -> tuple[str, bool, float | None] | None:
     """None when wave ``wave`` is healthy in time, else (why, temporary, retry hint) to stop the sync."""
-    if all(assess(known.get(ref_key(r))).status in _SETTLED_OK for r in refs):
+    if all(assess(known.get(ref_key(r)), opts.rules).status in _SETTLED_OK for r in refs):
         return None  # what we already hold says healthy: no request needed
-    waited = wait_healthy(cluster, refs, timeout=opts.wave_timeout, interval=opts.poll_interval)
-    if waited.status in _SETTLED_OK:
+    waited = wait_healthy(cluster, refs, timeout=opts.wave_timeout, interval=opts.poll_interval,
+                          rules=opts.rules)
+    blocking = {r: h for r, h in waited.health.items() if h.status not in _SETTLED_OK}
+    if not blocking:
         return None
-    bad = next(r for r, h in sorted(waited.health.items()) if h.status is waited.status)
-    detail = waited.health[bad].message
-    temporary = waited.status is not HealthStatus.DEGRADED
-    return f"sync wave {wave} is {waited.status} ({bad}: {detail})", temporary, None
+    status = HealthStatus.worst(h.status for h in blocking.values())
+    bad = next(r for r, h in sorted(blocking.items()) if h.status is status)
+    temporary = status is not HealthStatus.DEGRADED
+    return f"sync wave {wave} is {status} ({bad}: {blocking[bad].message})", temporary, None
 
 
 def apply_plan(cluster: Cluster, plan: Plan, opts: ApplyOptions) -> ApplyResult:

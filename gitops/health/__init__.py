@@ -4,19 +4,30 @@ Called by :mod:`.wait`, gitops.apply (between waves), gitops.outcome and gitops/
 objects; a target's health is
 ``HealthStatus.worst`` of its objects (an object that should exist but does not is Missing). Every
 rule first checks ``status.observedGeneration`` against ``metadata.generation``: a controller that has
-not yet seen the latest spec cannot report on it, so the object is Progressing. Kinds without a rule
-use the generic conditions (Stalled, Reconciling, Ready, Available); objects without a status
-(ConfigMaps, Secrets, RBAC) are Healthy once they exist.
+not yet seen the latest spec cannot report on it, so the object is Progressing. Then, in order: the
+application's CEL rules (``healthCheckExprs``, :mod:`.cel`) for any kind; the built-in Python rules
+below (Deployments, Pods, Jobs...); for custom kinds only, the library of rules shipped as data
+(:mod:`.library`: cert-manager, Argo Rollouts, Flux, Crossplane); then the generic conditions
+(Stalled, Reconciling, Ready, Available). Built-in kinds without status (ConfigMaps, Secrets, RBAC) are
+Healthy once they exist; a custom resource that nothing above judges is Unknown, never silently
+Healthy (the built-in kinds are those of the Kubernetes schema catalog, renderers.k8s.schema).
+docs/health.md is the user's view.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gitops.health.cel import Rules, evaluate
+from gitops.health.library import library, rules_for
 from gitops.vocabulary import HealthStatus
+from renderers.k8s.schema import resources
 from renderers.manifest import Manifest
+
+__all__ = ["RULES", "Health", "Rules", "assess", "builtin", "generic", "library", "rules_for"]
 
 H = HealthStatus
 
@@ -183,8 +194,19 @@ def _hpa(obj: Manifest) -> Health:
     return Health(H.HEALTHY)
 
 
+@functools.cache
+def _builtin_kinds() -> frozenset[tuple[str, str]]:
+    return frozenset((r.group, r.kind) for r in resources())
+
+
+def builtin(group: str, kind: str) -> bool:
+    """Whether ``group``/``kind`` is a Kubernetes kind (the schema catalog) or has a built-in rule."""
+    return (group, kind) in RULES or (group, kind) in _builtin_kinds()
+
+
 def generic(obj: Manifest) -> Health:
-    """kstatus-style conditions for kinds without a rule (custom resources)."""
+    """kstatus-style conditions for kinds without a rule; without them a built-in kind (ConfigMap, Secret,
+    RBAC) is Healthy once it exists and a custom resource is Unknown."""
     if _is(obj, "Stalled"):
         return Health(H.DEGRADED, _msg(obj, "Stalled"))
     if _is(obj, "Reconciling"):
@@ -198,7 +220,15 @@ def generic(obj: Manifest) -> Health:
         reason = str(cond.get("reason", ""))
         failed = any(word in reason for word in ("Fail", "Error"))
         return Health(H.DEGRADED if failed else H.PROGRESSING, _msg(obj, kind))
-    return Health(H.HEALTHY)
+    api_version = str(obj.get("apiVersion", ""))
+    group, kind = api_version.rpartition("/")[0], str(obj.get("kind", ""))
+    if builtin(group, kind):
+        return Health(H.HEALTHY)
+    what = f"{group}/{kind}" if group else kind
+    if not _status(obj):
+        return Health(H.UNKNOWN, f"no health rule for {what} and no status")
+    return Health(H.UNKNOWN, f"no health rule for {what} and no Ready, Available, Stalled or Reconciling "
+                             "condition in its status")
 
 
 RULES: dict[tuple[str, str], Callable[[Manifest], Health]] = {
@@ -211,14 +241,17 @@ RULES: dict[tuple[str, str], Callable[[Manifest], Health]] = {
 }
 
 
-def assess(obj: Manifest | None) -> Health:
-    """The health of one live object; ``None`` (not found) is Missing."""
+def assess(obj: Manifest | None, rules: Rules | None = None) -> Health:
+    """The health of one live object; ``None`` (not found) is Missing. ``rules``: an application's
+    (:func:`rules_for`), the library's alone when None."""
     if obj is None:
         return Health(H.MISSING, "object does not exist")
     if (obj.get("metadata") or {}).get("deletionTimestamp"):
         return Health(H.PROGRESSING, "object is being deleted")
     if _stale(obj):
         return Health(H.PROGRESSING, "waiting for the controller to observe the latest generation")
-    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
-    rule = RULES.get((group, str(obj.get("kind", ""))), generic)
-    return rule(obj)
+    group, kind = str(obj.get("apiVersion", "")).rpartition("/")[0], str(obj.get("kind", ""))
+    cel = (library() if rules is None else rules).find(group, kind, obj, builtin=builtin(group, kind))
+    if cel is not None:
+        return Health(*evaluate(cel, obj))
+    return RULES.get((group, kind), generic)(obj)
