@@ -1,14 +1,15 @@
 """The beat: exactly one process schedules repository polls by interval and the self-heal resync.
 
-Run by ``gitops beat`` and ``gitops up``. Key design choice: instead of Celery beat's static schedule,
-a small loop ticks every few seconds and asks the store which repositories are due
-(``Store.claim_due``: a sorted set of next-due times, updated atomically), so intervals come from the
-configuration and survive restarts; every ``resync_seconds`` it also asks for a reconcile of every
-target (self-heal targets re-apply drift, the others refresh their drift status). Exactly one beat
-acts: each tick first takes or renews a Redis leader lock (TTL ``beat_lock_ttl``, renewed every
-tick); a second beat started against the same Redis waits as a hot standby and takes over within
-one TTL when the leader dies. The loop's waits and its ``now`` come from the runtime's clock, so tests
-drive the beat with a manual clock.
+Run by ``gitops beat`` and ``gitops up``. Key design choice: instead of Celery beat's static schedule, a
+small loop ticks every few seconds and asks the store which repositories are due (``Store.claim_due``: a
+sorted set of next-due times, updated atomically), so intervals come from the configuration and survive
+restarts; it also claims the due wake-ups (``rt.wakes``: a target a sync window held, reconciled when
+the window changes, workers/gates.py); every ``resync_seconds`` it asks for a reconcile of every target
+(self-heal targets re-apply drift, the others refresh their drift status). Exactly one beat acts: each
+tick first takes or renews a Redis leader lock (TTL ``beat_lock_ttl``, renewed every tick); a second
+beat started against the same Redis waits as a hot standby and takes over within one TTL when the leader
+dies. The loop's waits and its ``now`` come from the runtime's clock, so tests drive the beat with a
+manual clock.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class Dispatch:
     poll: Callable[[str], object]
     reconcile: Callable[[Target, Trigger], object]
     appset: Callable[[str], object] | None = None
+    # a reconcile with a trigger detail (a wake-up: "sync window freeze closed"); None: ``reconcile``
+    wake: Callable[[Target, str], object] | None = None
 
 
 class Beat:
@@ -64,6 +67,7 @@ class Beat:
             self.dispatch.poll(repo)
             sent.append(f"poll:{repo}")
         sent += self._appsets(at)
+        sent += self._wakes(at)
         once = f"{self.owner}:{uuid.uuid4().hex[:8]}"  # a fresh owner: taking it never renews it
         if self.rt.store.acquire_named(RESYNC_LOCK, once, self.rt.settings.resync_seconds):
             # the resync lock is never released: its expiry is the resync interval
@@ -81,6 +85,21 @@ class Beat:
         for key in due:
             self.dispatch.appset(key.removeprefix(APPSET_PREFIX))
         return [f"appset:{key.removeprefix(APPSET_PREFIX)}" for key in due]
+
+    def _wakes(self, at: float) -> list[str]:
+        """Reconcile the targets whose wake-up is due (a sync window that held them changed: see
+        workers/gates.py), through the coalescing marks, with the wake's reason as trigger detail."""
+        sent = []
+        for wake in self.rt.wakes.claim_due(at):
+            if self.rt.catalog.target(wake.target) is None:  # no longer configured
+                continue
+            for target in service.request(self.rt, [wake.target], Trigger.POLL, wake.reason).enqueue:
+                if self.dispatch.wake is not None:
+                    self.dispatch.wake(target, wake.reason)
+                else:
+                    self.dispatch.reconcile(target, Trigger.POLL)
+                sent.append(f"wake:{target}")
+        return sent
 
     def _resync(self) -> list[str]:
         """Every target again: self-heal ones re-apply drift, the others refresh their drift status.
@@ -120,7 +139,8 @@ def celery_dispatch() -> Dispatch:
     return Dispatch(poll=lambda repo: tasks.poll.apply_async((repo,)),
                     reconcile=lambda t, trig: tasks.reconcile.apply_async(
                         (t.application, t.cluster, str(trig))),
-                    appset=lambda name: tasks.appset.apply_async((name,)))
+                    appset=lambda name: tasks.appset.apply_async((name,)),
+                    wake=lambda t, detail: tasks.enqueue_reconciles((t,), Trigger.POLL, 0.0, detail))
 
 
 def wait_for_leader(beat: Beat, timeout: float) -> bool:

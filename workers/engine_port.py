@@ -34,6 +34,7 @@ from gitops.errors import ConfigError, GitOpsError, InputError, Problem
 from gitops.state import RecordReader, RedisStore, TargetStatus
 from gitops.state.appsets import AppSetStore, RedisAppSets
 from gitops.state.suspensions import RedisSuspensions
+from gitops.state.wakes import RedisWakes
 from gitops.verify import Verifier
 from gitops.vocabulary import Target, Trigger
 from workers.ports import Retry, Runtime, TargetInfo
@@ -247,6 +248,7 @@ def runtime_from_config(settings: Settings) -> Runtime:
     return Runtime(store=store, catalog=ConfigCatalog(live), poller=GitPoller(fleet, source),
                    reconciler=EngineReconciler(live, source, store, verifier), settings=settings,
                    suspensions=RedisSuspensions(store.redis, prefix=store.keys.prefix, events=store),
+                   permits=live, wakes=RedisWakes(store.redis, prefix=store.keys.prefix),
                    appsets=appsets if config.application_sets or _stored_sets(appset_store) else None)
 
 

@@ -16,9 +16,11 @@ from typing import Protocol
 
 from gitops.appset.controller import RunReport
 from gitops.clock import SYSTEM_CLOCK, Clock
+from gitops.domain import Fleet
 from gitops.state import Operation, Store, TargetStatus
 from gitops.state.model import ResultLike
 from gitops.state.suspensions import InMemorySuspensions, Suspensions
+from gitops.state.wakes import InMemoryWakes, Wakes
 from gitops.vocabulary import Target, Trigger
 from workers.settings import Settings
 
@@ -110,6 +112,22 @@ class AppSets(Protocol):
         """Tombstone and drop the records of sets no longer configured; their released targets."""
 
 
+class Permits(Protocol):
+    """The configuration the gates read (workers/gates.py): applications with their dependencies and
+    labels, clusters with their labels, the sync windows. A LiveFleet in production (generated
+    applications included); :class:`StaticPermits` over a fixed fleet in tests."""
+
+    def current(self) -> Fleet: ...
+
+
+@dataclass(frozen=True)
+class StaticPermits:
+    fleet: Fleet
+
+    def current(self) -> Fleet:
+        return self.fleet
+
+
 @dataclass
 class Runtime:
     """Everything a task needs in one worker process (built by workers/runtime.py)."""
@@ -125,3 +143,6 @@ class Runtime:
     appsets: AppSets | None = None  # None: no ApplicationSet is configured
     # automated syncs suspended per target (a rollback); the Redis one in production
     suspensions: Suspensions = field(default_factory=InMemorySuspensions)
+    # dependencies and sync windows (workers/gates.py); None: nothing configured, nothing holds
+    permits: Permits | None = None
+    wakes: Wakes = field(default_factory=InMemoryWakes)  # reconciles due when a window closes

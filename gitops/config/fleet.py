@@ -13,7 +13,7 @@ from gitops.config.config import Config
 from gitops.config.models import Cluster, Repository, RepositoryCredentials
 from gitops.config.notifications import Notification
 from gitops.config.receivers import WebhookReceiver
-from gitops.config.windows import SyncWindow
+from gitops.config.windows import Selection, SyncWindow
 
 
 def to_fleet(loaded: Config) -> domain.Fleet:
@@ -28,7 +28,11 @@ def to_fleet(loaded: Config) -> domain.Fleet:
 
 def _window(w: SyncWindow) -> domain.SyncWindow:
     return domain.SyncWindow(w.name, w.kind, w.schedule, float(w.duration_seconds), w.time_zone,
-                             w.manual_sync)
+                             w.manual_sync, _selector(w.applications), _selector(w.clusters))
+
+
+def _selector(s: Selection) -> domain.Selector:
+    return domain.Selector(tuple(s.names), dict(s.match_labels))
 
 
 def _notification(n: Notification) -> domain.Notification:
