@@ -251,13 +251,61 @@ class SyncWindow:
 
 @dataclass(frozen=True)
 class Notification:
-    """Where events of the selected targets are delivered (filled in by gitops.notify's configuration:
-    see docs/notifications.md)."""
+    """Where events of the selected targets are delivered (docs/notifications.md): the ``events`` raised
+    (empty: every one of ``NOTIFICATION_EVENTS``) for the applications and clusters selected go to the
+    one ``destination``, at most ``per_minute`` deliveries a minute to it."""
 
     name: str
     events: tuple[str, ...] = ()
     applications: Selector = Selector()
     clusters: Selector = Selector()
+    destination: NotificationDestination | None = None
+    per_minute: int = 30
+
+    def wants(self, event: str) -> bool:
+        return event in (self.events or NOTIFICATION_EVENTS)
+
+    def selects(self, application: str, app_labels: Mapping[str, str], cluster: str,
+                cluster_labels: Mapping[str, str]) -> bool:
+        return (self.applications.matches(application, app_labels)
+                and self.clusters.matches(cluster, cluster_labels))
+
+
+NOTIFICATION_EVENTS: tuple[str, ...] = ("SyncSucceeded", "SyncFailed", "HealthDegraded", "DriftDetected",
+                                        "VerificationFailed", "RolloutHalted")
+CommitStatusProvider = Literal["github", "gitlab"]
+
+
+@dataclass(frozen=True)
+class AppriseDestination:
+    """An Apprise URL (``slack://...``, ``mailto://...``): read from ``url`` when delivering (it embeds
+    tokens, so it is a secret reference)."""
+
+    url: SecretRef
+
+
+@dataclass(frozen=True)
+class WebhookDestination:
+    """A JSON POST to ``url`` signed with HMAC-SHA256 under the secret at ``secret``; ``headers`` are
+    sent as they are (no secret belongs there)."""
+
+    url: str
+    secret: SecretRef
+    headers: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class CommitStatusDestination:
+    """A commit status on the application's repository (GitHub or GitLab API at ``api_url``; None: the
+    public service's), authenticated with the token at ``token``, named ``context``."""
+
+    provider: CommitStatusProvider
+    token: SecretRef
+    api_url: str | None = None
+    context: str = "gitops"
+
+
+NotificationDestination = AppriseDestination | WebhookDestination | CommitStatusDestination
 
 
 class Placement(NamedTuple):

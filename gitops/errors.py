@@ -35,6 +35,7 @@ retry hint): what a ``ReconcileResult`` carries across processes instead of an e
     ├── SyncFailed                    a sync ran but did not complete: objects failed, a wave or
     │                                 the inventory stopped it, the health wait failed
     ├── LockHeld                      (temporary) another reconcile of the same target runs
+    ├── NotificationFailed            delivering a notification (temporary on 429, 5xx, timeouts)
     └── StateError                    reading or writing state (temporary when Redis is away)
 """
 
@@ -206,6 +207,18 @@ class LockHeld(GitOpsError):
 
 class StateError(GitOpsError):
     """State could not be read or written."""
+
+
+class NotificationFailed(GitOpsError):
+    """A notification could not be delivered (gitops.notify): temporary for timeouts, refused
+    connections, 429 and 5xx (``retry_after`` from the receiver's ``Retry-After``), permanent for other
+    4xx and a bad destination. ``status`` is the HTTP status when there was one; messages never hold a
+    destination's secret (an Apprise URL, a token)."""
+
+    def __init__(self, message: str, *, status: int | None = None, temporary: bool | None = None,
+                 retry_after: float | None = None, target: str | None = None) -> None:
+        super().__init__(message, target=target, temporary=temporary, retry_after=retry_after)
+        self.status = status
 
 
 def source_cause(error: BaseException) -> SourceError | None:

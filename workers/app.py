@@ -25,6 +25,7 @@ ROUTES = {
     "gitops.poll": {"queue": "poll"},
     "gitops.appset": {"queue": "poll"},
     "gitops.beat_tick": {"queue": "poll"},
+    "gitops.notify": {"queue": "poll"},  # short HTTP calls, bounded by a timeout: never behind a sync
     "gitops.reconcile": {"queue": "reconcile"},
     "gitops.refresh": {"queue": "reconcile"},
     "gitops.hard_refresh": {"queue": "reconcile"},

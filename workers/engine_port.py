@@ -31,8 +31,10 @@ from gitops.config.application import ApplicationSet
 from gitops.domain import Fleet
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
 from gitops.errors import ConfigError, GitOpsError, InputError, Problem
+from gitops.notify.deliver import Notifier
 from gitops.state import RecordReader, RedisStore, TargetStatus
 from gitops.state.appsets import AppSetStore, RedisAppSets
+from gitops.state.ratelimits import RedisRateLimits
 from gitops.state.suspensions import RedisSuspensions
 from gitops.state.wakes import RedisWakes
 from gitops.verify import Verifier
@@ -249,6 +251,8 @@ def runtime_from_config(settings: Settings) -> Runtime:
                    reconciler=EngineReconciler(live, source, store, verifier), settings=settings,
                    suspensions=RedisSuspensions(store.redis, prefix=store.keys.prefix, events=store),
                    permits=live, wakes=RedisWakes(store.redis, prefix=store.keys.prefix),
+                   notifier=Notifier(live.current, RedisRateLimits(store.redis, prefix=store.keys.prefix))
+                   if fleet.notifications else None,
                    appsets=appsets if config.application_sets or _stored_sets(appset_store) else None)
 
 

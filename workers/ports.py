@@ -17,6 +17,7 @@ from typing import Protocol
 from gitops.appset.controller import RunReport
 from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.domain import Fleet
+from gitops.notify.deliver import Notifier
 from gitops.state import Operation, Store, TargetStatus
 from gitops.state.model import ResultLike
 from gitops.state.suspensions import InMemorySuspensions, Suspensions
@@ -143,6 +144,7 @@ class Runtime:
     appsets: AppSets | None = None  # None: no ApplicationSet is configured
     # automated syncs suspended per target (a rollback); the Redis one in production
     suspensions: Suspensions = field(default_factory=InMemorySuspensions)
+    notifier: Notifier | None = None  # the configured Notifications' delivery; None: none configured
     # dependencies and sync windows (workers/gates.py); None: nothing configured, nothing holds
     permits: Permits | None = None
     wakes: Wakes = field(default_factory=InMemoryWakes)  # reconciles due when a window closes

@@ -39,6 +39,7 @@ from gitops.state.index import RenderedManifests
 from gitops.state.model import ResultLike, clip_detail
 from gitops.vocabulary import HealthStatus, OperationPhase, SyncStatus, Target, Trigger
 from workers import gates, notices
+from workers.backoff import backoff as backoff  # also service.backoff, for workers/tasks.py
 from workers.locks import LeaseKeeper
 from workers.ports import Retry, Runtime, TargetInfo, WorkResult
 
@@ -104,12 +105,6 @@ def retry_hint(result: ResultLike) -> float | None:
     """Seconds the cluster asked us to wait before retrying (its ``Retry-After``), from the result's
     typed failure; None when there is no hint."""
     return result.failure.retry_after if result.failure is not None else None
-
-
-def backoff(attempt: int, base: float, cap: float, *, factor: float = 2.0, floor: float = 0.0) -> float:
-    """Exponential backoff with jitter: base * factor^(attempt-1), capped, scaled by a random 0.5..1."""
-    raw = min(cap, base * float(factor) ** min(max(0, attempt - 1), 64))
-    return max(floor, raw * (0.5 + random.random() / 2))
 
 
 def retry_policy(rt: Runtime, target: Target) -> Retry:

@@ -12,7 +12,7 @@ from gitops.config.application import Application
 from gitops.config.config import Config
 from gitops.config.models import Cluster, Repository, RepositoryCredentials
 from gitops.config.notifications import Notification
-from gitops.config.receivers import WebhookReceiver
+from gitops.config.receivers import SecretRef, WebhookReceiver
 from gitops.config.windows import Selection, SyncWindow
 
 
@@ -36,7 +36,21 @@ def _selector(s: Selection) -> domain.Selector:
 
 
 def _notification(n: Notification) -> domain.Notification:
-    return domain.Notification(n.name, tuple(n.events))
+    def ref(r: SecretRef) -> domain.SecretRef:
+        return domain.SecretRef(r.env, r.file)
+
+    destination: domain.NotificationDestination
+    if n.apprise is not None:
+        destination = domain.AppriseDestination(ref(n.apprise.url_ref))
+    elif n.webhook is not None:
+        w = n.webhook
+        destination = domain.WebhookDestination(w.url, ref(w.secret_ref), dict(w.headers))
+    else:
+        assert n.commit_status is not None  # the model requires exactly one destination
+        c = n.commit_status
+        destination = domain.CommitStatusDestination(c.provider, ref(c.token_ref), c.api_url, c.context)
+    return domain.Notification(n.name, tuple(n.events), _selector(n.applications), _selector(n.clusters),
+                               destination, n.rate_limit.per_minute)
 
 
 def _receiver(r: WebhookReceiver) -> domain.WebhookReceiver:

@@ -6,7 +6,8 @@ which gitops.notify routes and the workers deliver (docs/notifications.md). Key 
 destination per Notification (``apprise``, ``webhook`` or ``commitStatus``); every secret is a reference
 (:class:`gitops.config.receivers.SecretRef`: an Apprise URL embeds its tokens, so it is one too), read
 when delivering, never at load time; endpoint URLs follow the configuration's URL policy
-(:func:`gitops.config.urls.check_endpoint`: https, plain http only to loopback); custom headers cannot
+(:func:`gitops.config.urls.check_endpoint`: https, plain http only to loopback); the selectors are the
+sync windows' (:class:`gitops.config.windows.Selection`); custom headers cannot
 carry a line break or replace the headers the signature relies on.
 """
 
@@ -17,24 +18,18 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
-from gitops.config.fields import LabelKey, LabelValue, Model, Name, Text
+from gitops.config.fields import Model, Name, Text
 from gitops.config.receivers import SecretRef
 from gitops.config.urls import check_endpoint
+from gitops.config.windows import Selection
 
 EventName = Literal["SyncSucceeded", "SyncFailed", "HealthDegraded", "DriftDetected", "VerificationFailed",
                     "RolloutHalted"]
-MAX_GLOBS = 256
 MAX_HEADERS = 32
 RESERVED_HEADERS = frozenset({"content-type", "content-length", "host", "x-gitops-signature",
                               "x-gitops-timestamp", "x-gitops-delivery", "x-gitops-event",
                               "transfer-encoding", "connection"})
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
-
-
-def _glob(value: str) -> str:
-    if len(value) > 253:
-        raise ValueError("a name pattern has at most 253 characters")
-    return value
 
 
 def _endpoint(value: str) -> str:
@@ -64,16 +59,8 @@ def _header_value(value: str) -> str:
 
 
 Endpoint = Annotated[str, AfterValidator(_endpoint)]
-Glob = Annotated[Text, AfterValidator(_glob)]
 HeaderName = Annotated[str, AfterValidator(_header_name)]
 HeaderValue = Annotated[Text, AfterValidator(_header_value)]
-
-
-class TargetSelector(Model):
-    """``applications`` / ``clusters``: names (globs, ``*`` and ``?``) and labels; empty selects all."""
-
-    names: Annotated[list[Glob], Field(max_length=MAX_GLOBS)] = []
-    match_labels: dict[LabelKey, LabelValue] = {}
 
 
 class AppriseSpec(Model):
@@ -112,8 +99,8 @@ class NotificationSpec(Model):
     events: Annotated[list[EventName], Field(min_length=1), AfterValidator(_unique)] = [
         "SyncSucceeded", "SyncFailed", "HealthDegraded", "DriftDetected", "VerificationFailed",
         "RolloutHalted"]
-    applications: TargetSelector = TargetSelector()
-    clusters: TargetSelector = TargetSelector()
+    applications: Selection = Selection()
+    clusters: Selection = Selection()
     apprise: AppriseSpec | None = None
     webhook: WebhookSpec | None = None
     commit_status: CommitStatusSpec | None = None

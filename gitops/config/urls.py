@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from gitops.errors import UnsafeSource
 from gitops.sources import urls as policy
 from gitops.sources.urls import Transport
 
-__all__ = ["Transport", "check_server", "classify", "host_pattern", "local_url"]
+__all__ = ["Transport", "check_endpoint", "check_server", "classify", "host_pattern", "local_url"]
 
 
 def classify(url: str) -> Transport:
@@ -34,6 +35,16 @@ def check_server(url: str) -> str:
         policy.check_server_url(url)
     except UnsafeSource as exc:
         raise ValueError(exc.message) from None
+    return url
+
+
+def check_endpoint(url: str) -> str:
+    """An HTTP endpoint the engine posts to (a notification webhook, a Git host's API): the server-URL
+    rules, and https unless the host is loopback; raises ValueError naming the rule."""
+    check_server(url)
+    host = (urlsplit(url).hostname or "").lower()
+    if url[:8].lower() != "https://" and not policy.is_loopback(host):
+        raise ValueError("must be an https URL (plain http only to a loopback address)")
     return url
 
 
