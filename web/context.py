@@ -3,7 +3,8 @@
 Built by :func:`web.app.create_app` (production: :func:`web.wiring.production_context`; tests: their
 own, with fakes or a real Redis). Routes read it with ``context(request)``. Key design choice: the web
 layer verifies, reads and enqueues only: its ports are the state's read side (:class:`StateReader`),
-the fleet (configuration, loaded once), :class:`Actions` (enqueue on the workers), accounts, the audit
+the fleet (configuration, loaded once), :class:`Actions` (enqueue on the workers; a rollback and a
+resume also set or lift the target's suspension there), the suspensions (read), accounts, the audit
 log and webhook deliveries; nothing here can run a sync inline.
 """
 
@@ -20,6 +21,7 @@ from gitops.domain import Fleet
 from gitops.state import RecordReader
 from gitops.state.appsets import AppSetStore
 from gitops.state.index import TargetIndex
+from gitops.state.suspensions import SuspensionReader
 from gitops.vocabulary import Trigger
 from web.settings import WebSettings
 
@@ -40,6 +42,12 @@ class Actions(Protocol):
     def enqueue_sync(self, app: str, cluster: str, *, prune: bool, dry_run: bool,
                      detail: str | None = None, force: bool = False) -> str: ...
 
+    def rollback(self, app: str, cluster: str, *, revision: str, by: str) -> str:
+        """Suspend automated sync of the target and enqueue a sync pinned to ``revision``."""
+
+    def resume(self, app: str, cluster: str, *, by: str) -> str | None:
+        """Lift the target's suspension and request a reconcile."""
+
     def hard_refresh(self, app: str, cluster: str, detail: str | None = None) -> str | None: ...
 
 
@@ -56,6 +64,7 @@ class WebContext:
     deliveries: Any = None
     metrics: Any = None          # a prometheus_client Collector of the workers' figures, or None
     appsets: AppSetStore | None = None  # the ApplicationSet controller's records (web.api.appsets), or None
+    suspensions: SuspensionReader | None = None  # targets a rollback suspended (read only); None: not shown
     clock: Clock = SYSTEM_CLOCK
     extras: dict[str, Any] = field(default_factory=dict)
 

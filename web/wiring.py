@@ -17,6 +17,7 @@ from gitops.env import ENV_CONFIG
 from gitops.errors import ConfigError, Problem
 from gitops.state import open_store, redis_url
 from gitops.state.appsets import RedisAppSets
+from gitops.state.suspensions import RedisSuspensions
 from web.context import WebContext
 from web.settings import WebSettings
 from workers.dispatch import CeleryDispatcher
@@ -41,7 +42,8 @@ def production_context() -> WebContext:
     appsets = RedisAppSets(store.redis)
     live = LiveFleet(to_fleet(config), appsets, config.application_sets)
     ctx = WebContext(settings=WebSettings.from_env(), state=store, fleet=live.current,
-                     actions=CeleryDispatcher(store), appsets=appsets)
+                     actions=CeleryDispatcher(store), appsets=appsets,
+                     suspensions=RedisSuspensions(store.redis, prefix=store.keys.prefix))
     from web import ops
     from web.auth import wiring as auth_wiring
     from web.webhooks import wiring as webhook_wiring

@@ -7,13 +7,19 @@ and reconcile requests go through the per-target coalescing mark in Redis, so a 
 enqueues one reconcile per target, not one per request. Implements the web layer's ``Actions``
 (``web.context``): each action takes an optional trigger ``detail`` (who or what asked: "github
 delivery 72d3162e", "alice via dashboard"), clipped here and validated again by the worker, which
-stores it as the operation's ``trigger_detail``.
+stores it as the operation's ``trigger_detail``. ``rollback`` and ``resume`` also write the target's
+suspension (:class:`gitops.state.suspensions.RedisSuspensions` on the same Redis, announced on the
+event stream) around the enqueue.
 """
 
 from __future__ import annotations
 
+import time
+
+from gitops.errors import StateError
 from gitops.state import Coalescing, RedisStore, check_name, check_target
 from gitops.state.model import clip_detail
+from gitops.state.suspensions import RedisSuspensions, Suspension, Suspensions, rollback_reason, suspend_for
 from gitops.vocabulary import Trigger
 from workers.settings import Settings
 
@@ -25,8 +31,9 @@ class CeleryDispatcher:
     CLI loads this class through the ``gitops.dispatchers`` entry point, and only an enqueue needs it
     (no import cycle: the tasks never import the dispatcher)."""
 
-    def __init__(self, store: Coalescing | None = None) -> None:
+    def __init__(self, store: Coalescing | None = None, suspensions: Suspensions | None = None) -> None:
         self._store = store
+        self._suspensions = suspensions
 
     @property
     def store(self) -> Coalescing:
@@ -34,6 +41,35 @@ class CeleryDispatcher:
         if self._store is None:
             self._store = RedisStore.from_url(Settings.from_env().redis_url)
         return self._store
+
+    @property
+    def suspensions(self) -> Suspensions:
+        """The suspensions on the store's Redis (announced on its event stream) unless some were given."""
+        if self._suspensions is None:
+            store = self.store
+            if not isinstance(store, RedisStore):
+                raise StateError("no suspensions store: the dispatcher was built without Redis")
+            self._suspensions = RedisSuspensions(store.redis, prefix=store.keys.prefix, events=store)
+        return self._suspensions
+
+    def rollback(self, app: str, cluster: str, *, revision: str, by: str) -> str:
+        """Suspend automated sync of the target, then enqueue a manual sync pinned to ``revision`` (a full
+        commit id; no prune, no dry run); the suspension is undone if the enqueue fails. ``by`` says who
+        asked (``alice via api``). Returns the operation id."""
+        target = check_target(app, cluster)
+        reason = rollback_reason(revision)
+        return suspend_for(self.suspensions, Suspension(target, reason, time.time(), revision, by),
+                           lambda: self.enqueue_sync(target.application, target.cluster, prune=False,
+                                                     dry_run=False, detail=f"{reason} by {by}",
+                                                     revision=revision))
+
+    def resume(self, app: str, cluster: str, *, by: str) -> str | None:
+        """Lift the target's suspension and request a (coalesced) manual reconcile: the task id, or
+        None when one is already queued."""
+        target = check_target(app, cluster)
+        self.suspensions.resume(target, by=by)
+        return self.request_reconcile(target.application, target.cluster, Trigger.MANUAL,
+                                      detail=f"resume by {by}")
 
     def enqueue_sync(self, app: str, cluster: str, *, prune: bool, dry_run: bool,
                      detail: str | None = None, force: bool = False, revision: str | None = None) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from gitops.domain import Application, Cluster, Fleet
 from gitops.sources.urls import redact
+from gitops.state.suspensions import Suspension
 from gitops.vocabulary import Target
 from web.auth import Principal
 from web.context import WebContext
@@ -78,3 +79,12 @@ def repository_url(fleet: Fleet, repository: str) -> str | None:
 
 def server_url(found: Cluster) -> str | None:
     return None if found.server is None else redact(found.server)
+
+
+def suspensions(ctx: WebContext) -> dict[Target, Suspension]:
+    """Every suspended target (one read; empty when the context has no suspensions)."""
+    return {} if ctx.suspensions is None else {s.target: s for s in ctx.suspensions.suspended()}
+
+
+def suspension(ctx: WebContext, found: Target) -> Suspension | None:
+    return None if ctx.suspensions is None else ctx.suspensions.suspension(found)

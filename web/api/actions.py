@@ -1,4 +1,5 @@
-"""POST /api/v1/applications/{app}/clusters/{cluster}/(sync|refresh|hard-refresh): enqueue, answer 202.
+"""POST /api/v1/applications/{app}/clusters/{cluster}/(sync|refresh|hard-refresh|rollback|resume): enqueue,
+answer 202.
 
 Called by API clients and the dashboard's Sync and Refresh buttons. Each action needs an operator
 (``require(Role.OPERATOR, unsafe=True)``: a session caller must also send its CSRF token), a target
@@ -7,7 +8,11 @@ the caller may see and the configuration places (404 otherwise), and goes throug
 operation id (the task id), or ``queued: false`` when a reconcile of the target is already queued
 (refreshes coalesce). Every action is written to the audit log (who, what, which target, from
 where) when one is configured, *before* it is enqueued: if the audit log cannot be written the
-action is refused (503), so nothing runs unaudited.
+action is refused (503), so nothing runs unaudited. A rollback chooses its revision from the target's
+history with :func:`gitops.state.suspensions.rollback_revision` (the function ``gitops rollback``
+uses; an invalid or unknown revision is a 400 naming the choices) and asks the workers' dispatcher
+to suspend automated sync and enqueue the pinned sync; a resume lifts the suspension (409 when the
+target is not suspended) and requests a reconcile.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path
 from starlette.requests import Request
 
+from gitops.state.suspensions import rollback_revision
 from gitops.vocabulary import Target, Trigger
 from web.api import models
+from web.api.access import suspension
 from web.api.access import target as placed_target
 from web.auth import Principal, Role, require
 from web.context import WebContext, context
+from web.problems import HTTPProblem
 
 router = APIRouter(tags=["actions"])
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR, unsafe=True))]
@@ -84,3 +92,35 @@ def hard_refresh(request: Request, principal: Operator, ctx: Ctx, app: AppName,
     operation = ctx.actions.hard_refresh(target.application, target.cluster,
                                          detail=f"{principal.name} via api")
     return _answer("hard-refresh", target, operation)
+
+
+@router.post("/applications/{app}/clusters/{cluster}/rollback", status_code=202,
+             response_model=models.RollbackAccepted, responses=ACCEPTED, summary="Roll a target back")
+def rollback(request: Request, principal: Operator, ctx: Ctx, app: AppName, cluster: ClusterName,
+             body: Annotated[models.RollbackRequest | None, Body()] = None) -> models.RollbackAccepted:
+    """Suspend automated sync of the target and enqueue a sync of an earlier revision: ``to`` (a commit
+    id or a unique prefix of a revision in the history), by default the newest revision applied
+    before the current one. ``gitops resume`` or the resume action lifts the suspension."""
+    _, target = placed_target(ctx, principal, app, cluster, configured=True)
+    status = ctx.state.status(target)
+    choice = rollback_revision(ctx.state.history(target), status.revision if status else None,
+                               (body or models.RollbackRequest()).to)
+    _audit(ctx, request, principal, "rollback", target, f"to={choice.revision}")
+    operation = ctx.actions.rollback(target.application, target.cluster, revision=choice.revision,
+                                     by=f"{principal.name} via api")
+    return models.RollbackAccepted(**_answer("rollback", target, operation).model_dump(),
+                                   revision=choice.revision, warning=choice.warning)
+
+
+@router.post("/applications/{app}/clusters/{cluster}/resume", status_code=202,
+             response_model=models.ActionAccepted, responses=ACCEPTED, summary="Resume automated sync")
+def resume(request: Request, principal: Operator, ctx: Ctx, app: AppName,
+           cluster: ClusterName) -> models.ActionAccepted:
+    """Lift the target's suspension (409 when it is not suspended) and request a reconcile, which
+    syncs it again when its policy is automated."""
+    _, target = placed_target(ctx, principal, app, cluster, configured=True)
+    if suspension(ctx, target) is None:
+        raise HTTPProblem(409, "Conflict", f"{target.key} is not suspended")
+    _audit(ctx, request, principal, "resume", target, "")
+    operation = ctx.actions.resume(target.application, target.cluster, by=f"{principal.name} via api")
+    return _answer("resume", target, operation)

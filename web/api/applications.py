@@ -23,7 +23,7 @@ from gitops.state.model import Operation
 from gitops.state.names import check_name, check_operation_id
 from gitops.vocabulary import Target
 from web.api import models
-from web.api.access import application, not_found, placed_clusters, repository_url
+from web.api.access import application, not_found, placed_clusters, repository_url, suspension
 from web.auth import Principal, Role, require
 from web.context import WebContext, context
 
@@ -89,14 +89,17 @@ def _target_detail(ctx: WebContext, target: Target, configured: bool, limit: int
         last = next((o for o in ops if o.id == status.operation), None) or ctx.state.operation(
             target, status.operation)
     drift = [] if status is None else [models.DriftItem.of(d) for d in status.drift]
+    suspended = suspension(ctx, target)
     return models.ApplicationTarget(
         cluster=target.cluster, configured=configured,
-        status=None if status is None else models.TargetSummary.of(status), drift=drift,
+        status=None if status is None else models.TargetSummary.of(status, suspended), drift=drift,
         drift_dropped=0 if status is None else max(0, status.drift_count - len(status.drift)),
         images=None if status is None or status.verification is None
         else [models.ImageVerdictInfo.of(c) for c in status.verification],
         last_operation=None if last is None else models.OperationDetail.of(last),
-        history=[models.OperationDetail.of(o) for o in ops])
+        history=[models.OperationDetail.of(o) for o in ops],
+        hold=None if status is None else models.HoldInfo.of(status.hold),
+        suspended=models.SuspensionInfo.of(suspended))
 
 
 @router.get("/applications/{app}/clusters/{cluster}/manifests", summary="Last rendered manifests",

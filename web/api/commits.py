@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from gitops.state.index import MAX_PAGE
 from web.api import models
-from web.api.access import may_see_name, not_found
+from web.api.access import may_see_name, not_found, suspensions
 from web.api.targets import REVISION_PATTERN
 from web.auth import Principal, Role, require
 from web.context import WebContext, context
@@ -36,6 +36,7 @@ def get_commit(principal: Annotated[Principal, Depends(require(Role.VIEWER))],
         raise not_found("repository", repository)
     found = ctx.state.at_revision(revision.lower(), MAX_PAGE)
     items = []
+    held = suspensions(ctx) if found else {}
     for status in found:
         if not may_see_name(fleet, principal, status.application):
             continue
@@ -43,6 +44,6 @@ def get_commit(principal: Annotated[Principal, Depends(require(Role.VIEWER))],
             app = fleet.applications.get(status.application)
             if app is None or app.source.repository != repository:
                 continue
-        items.append(models.TargetSummary.of(status))
+        items.append(models.TargetSummary.of(status, held.get(status.target)))
     return models.CommitTargets(revision=revision.lower(), repository=repository, items=items,
                                 truncated=len(found) >= MAX_PAGE)

@@ -21,7 +21,8 @@ from gitops.domain import Application, Cluster
 from gitops.errors import Failure
 from gitops.results import ImageCheck
 from gitops.state.index import TargetCounts
-from gitops.state.model import DriftRecord, ObjectRecord, Operation, SpanRecord, TargetStatus
+from gitops.state.model import DriftRecord, Hold, ObjectRecord, Operation, SpanRecord, TargetStatus
+from gitops.state.suspensions import Suspension
 from gitops.vocabulary import HealthStatus, OperationPhase, SyncStatus, Trigger
 
 
@@ -113,6 +114,41 @@ class VerificationSummary(Model):
                                    refused=sum(1 for c in checks if not c.allowed))
 
 
+class HoldInfo(Model):
+    """Why the target was only compared at its last reconcile although its policy would have synced:
+    ``dependency`` (``on``: the targets it waits for), ``window`` (``on``: the deny windows, ``until``:
+    when the window ends) or ``suspended`` (after a rollback)."""
+
+    reason: str = Field(description="dependency, window or suspended")
+    message: str
+    on: list[str] = Field(description="the targets waited for, or the windows' names")
+    until: float | None = Field(default=None, description="epoch seconds when the hold ends, if known")
+    since: float = Field(description="epoch seconds since when it holds")
+
+    @staticmethod
+    def of(hold: Hold | None) -> HoldInfo | None:
+        if hold is None:
+            return None
+        return HoldInfo(reason=hold.reason, message=hold.message, on=list(hold.on), until=hold.until,
+                        since=hold.since)
+
+
+class SuspensionInfo(Model):
+    """Automated sync of the target is suspended (a rollback) until someone resumes it."""
+
+    reason: str = Field(description='e.g. "rollback to 1a2b3c4d5e6f"')
+    revision: str | None = Field(default=None, description="the commit the rollback re-applied")
+    since: float = Field(description="epoch seconds")
+    by: str | None = Field(default=None, description="who suspended it (user@host, or name via api)")
+
+    @staticmethod
+    def of(suspension: Suspension | None) -> SuspensionInfo | None:
+        if suspension is None:
+            return None
+        return SuspensionInfo(reason=suspension.reason, revision=suspension.revision, since=suspension.since,
+                              by=suspension.by)
+
+
 class TargetSummary(Model):
     """One target (application x cluster) in a list: its status without the drift itself."""
 
@@ -130,9 +166,13 @@ class TargetSummary(Model):
     reconciled_at: float = Field(description="epoch seconds; 0 when never reconciled")
     verification: VerificationSummary | None = Field(
         default=None, description="image verification of the last reconcile; null when no policy applies")
+    hold: HoldInfo | None = Field(default=None, description="why the last reconcile only compared; null: "
+                                                            "nothing held it")
+    suspended: SuspensionInfo | None = Field(default=None, description="automated sync suspended (a "
+                                                                       "rollback); null: not suspended")
 
     @staticmethod
-    def of(status: TargetStatus) -> TargetSummary:
+    def of(status: TargetStatus, suspension: Suspension | None = None) -> TargetSummary:
         failed = status.error is not None or status.failure is not None
         error = status.error or (status.failure.message if status.failure else None)
         return TargetSummary(
@@ -140,7 +180,8 @@ class TargetSummary(Model):
             revision=status.revision, sync=status.sync, health=status.health,
             drift_count=status.drift_count, failed=failed, error=error,
             failure=FailureInfo.of(status.failure), operation=status.operation,
-            reconciled_at=status.reconciled_at, verification=VerificationSummary.of(status.verification))
+            reconciled_at=status.reconciled_at, verification=VerificationSummary.of(status.verification),
+            hold=HoldInfo.of(status.hold), suspended=SuspensionInfo.of(suspension))
 
 
 class Counts(Model):
@@ -344,6 +385,9 @@ class ApplicationTarget(Model):
     last_operation: OperationDetail | None = Field(
         None, description="the operation that wrote the status: its objects with health and its trace")
     history: list[OperationDetail] = Field(description="newest first")
+    hold: HoldInfo | None = Field(default=None, description="why the last reconcile only compared")
+    suspended: SuspensionInfo | None = Field(default=None, description="automated sync suspended (a "
+                                                                       "rollback); null: not suspended")
 
 
 class ApplicationDetail(ApplicationSummary):
@@ -405,12 +449,30 @@ class SyncRequest(Model):
 class ActionAccepted(Model):
     """An action was enqueued (``queued``), or one for the target already is (``operation`` null)."""
 
-    action: str = Field(description="sync, refresh or hard-refresh")
+    action: str = Field(description="sync, refresh, hard-refresh, rollback or resume")
     application: str
     cluster: str
     operation: str | None = Field(default=None, description="the task id, which is the operation id")
     queued: bool
     message: str
+
+
+class RollbackAccepted(ActionAccepted):
+    """A rollback was enqueued: the commit it re-applies, and a warning when that commit is not in the
+    target's history."""
+
+    revision: str = Field(description="the full commit id the pinned sync applies")
+    warning: str | None = Field(default=None, description="e.g. the revision is not in the target's history")
+
+
+class RollbackRequest(Model):
+    """Body of a rollback (optional): ``to`` a commit id or a unique prefix (4 to 40 hex digits) of a
+    revision in the target's history; default: the newest revision applied before the current one."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True,
+                              extra="forbid")
+
+    to: str | None = Field(default=None, max_length=64, description="a commit id or a unique prefix")
 
 
 class EventItem(Model):

@@ -20,7 +20,7 @@ from gitops.state.index import DEFAULT_PAGE, MAX_PAGE, SortKey, TargetQuery
 from gitops.vocabulary import HealthStatus, SyncStatus
 from renderers.k8s import labels as selectors
 from web.api import models
-from web.api.access import visible_applications
+from web.api.access import suspensions, visible_applications
 from web.auth import Principal, Role, require
 from web.context import WebContext, context
 
@@ -105,5 +105,7 @@ def list_targets(
         return models.TargetPage(items=[], total=0, next_cursor=None, counts=empty if counts else None)
     page = ctx.state.query(query)
     found = models.Counts.of(ctx.state.counts(query)) if counts else None
-    return models.TargetPage(items=[models.TargetSummary.of(s) for s in page.items], total=page.total,
+    held = suspensions(ctx) if page.items else {}
+    return models.TargetPage(items=[models.TargetSummary.of(s, held.get(s.target)) for s in page.items],
+                             total=page.total,
                              next_cursor=page.next_cursor, counts=found)

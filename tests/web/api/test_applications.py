@@ -88,7 +88,8 @@ def test_history_is_bounded_by_the_parameter(world: World) -> None:
 def test_never_reconciled_application_has_its_cluster_without_status(world: World) -> None:
     body = world.client.get("/api/v1/applications/api", headers=VIEWER).json()
     assert body["targets"] == [{"cluster": "prod-us", "configured": True, "status": None, "drift": [],
-                                "driftDropped": 0, "images": None, "lastOperation": None, "history": []}]
+                                "driftDropped": 0, "images": None, "lastOperation": None, "history": [],
+                                "hold": None, "suspended": None}]
 
 
 def test_image_verdicts_are_summarised_in_lists_and_listed_on_the_target(world: World) -> None:

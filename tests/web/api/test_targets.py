@@ -46,7 +46,7 @@ def test_lists_every_target_by_name_with_compact_summaries(world: World) -> None
     assert web == {"application": "web", "cluster": "prod-eu", "target": "web@prod-eu", "revision": REV_B,
                    "sync": "OutOfSync", "health": "Degraded", "driftCount": 1, "failed": False,
                    "error": None, "failure": None, "operation": "op-web-prod-eu", "reconciledAt": 1003.0,
-                   "verification": None}
+                   "verification": None, "hold": None, "suspended": None}
     assert "drift" not in web  # the drift itself is on the application's page
     db = answer["items"][2]
     assert db["failed"] is True
