@@ -46,13 +46,6 @@ def current_revision(app: Application, repo_head: str | None) -> str | None:
     return wanted.lower() if _COMMIT.match(wanted) else None
 
 
-def ready(status: TargetStatus | None, current: str | None) -> Blocker | None:
-    """None when ``status`` is ready at ``current`` (see the module docstring), else why not."""
-    if status is None:
-        return None
-    return _why_not(Target(status.application, status.cluster), status, current)
-
-
 def _why_not(target: Target, status: TargetStatus | None, current: str | None) -> Blocker | None:
     if status is None:
         return Blocker(target, f"{target} has never been reconciled")
