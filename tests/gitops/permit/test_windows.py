@@ -104,7 +104,8 @@ def test_manual_sync_follows_the_window_flags() -> None:
 
 
 def test_selectors_choose_applications_and_clusters_by_name_and_label() -> None:
-    w = deny(applications=Selector(("db-*",), {"tier": "data"}), clusters=Selector(match_labels={"env": "prod"}))
+    w = deny(applications=Selector(("db-*",), {"tier": "data"}),
+             clusters=Selector(match_labels={"env": "prod"}))
     night = at("2026-12-06T01:00:00")
 
     def automated(app: str, labels: dict[str, str], cluster_labels: dict[str, str]) -> bool:
@@ -139,7 +140,8 @@ def test_rare_schedules_are_found_and_the_search_is_bounded() -> None:
 
 
 @pytest.mark.parametrize("schedule", ["", "* * * *", "0 0 30 2 *", "99 * * * *", "* * * * * * *",
-                                      "x" * 10_000, "0 0 * * *; rm -rf /", "\x00 * * * *", "1-100000000 * * * *"])
+                                      "x" * 10_000, "0 0 * * *; rm -rf /", "\x00 * * * *",
+                                      "1-100000000 * * * *"])
 def test_hostile_schedules_raise_input_errors(schedule: str) -> None:
     with pytest.raises(InputError):
         evaluate([deny(schedule=schedule)], at("2026-12-06T00:00:00"))
