@@ -304,8 +304,9 @@ def describe_hold(hold: Hold | None, suspension: Suspension | None = None, now: 
     if hold.reason == "window":
         names = ", ".join(hold.on) or "deny"
         return f"window {names}" + (f" until {_clock(hold.until, now)}" if hold.until else "")
-    if hold.reason == "suspended":
-        return f"suspended ({hold.message})" if hold.message else "suspended"
+    if hold.reason == "suspended":  # recorded by the last reconcile (workers/gates.py)
+        message = hold.message.removeprefix("automated sync suspended: ")
+        return f"suspended ({message})" if message else "suspended"
     return f"{hold.reason}: {hold.message}" if hold.message else hold.reason
 
 

@@ -143,6 +143,7 @@ def test_describe_hold() -> None:
         "window freeze until 2023-11-14 22:13Z"
     assert describe_hold(Hold("suspended", "rollback to 111111111111")) == \
         "suspended (rollback to 111111111111)"
+    assert describe_hold(Hold("suspended", "automated sync suspended: maint")) == "suspended (maint)"
     now = Suspension(A, "rollback to 222222222222", 1.0, REV2)
     assert describe_hold(Hold("dependency", "x", on=("db@prod",)), now) == \
         "suspended (rollback to 222222222222)"
