@@ -146,6 +146,25 @@ def test_delete_then_get_and_delete_again(cluster: Cluster, ns: str) -> None:
     assert cluster.get(ref) is None and cluster.delete(ref) is False
 
 
+def test_create_names_a_generate_name_object_and_refuses_a_taken_name(cluster: Cluster, ns: str) -> None:
+    template = cm(ns, "unused", v="1")
+    template["metadata"] = {"generateName": "hook-", "namespace": ns}
+    first, second = (cluster.create(template, field_manager="gitops") for _ in range(2))
+    names = {first["metadata"]["name"], second["metadata"]["name"]}
+    assert len(names) == 2 and all(n.startswith("hook-") and len(n) > len("hook-") for n in names)
+    assert first["kind"] == "ConfigMap" and first["apiVersion"] == "v1"
+    assert "gitops" in managers(first)
+    stored = cluster.get(ObjectRef("", "ConfigMap", ns, first["metadata"]["name"], "v1"))
+    assert stored is not None and stored["data"] == {"v": "1"}
+    cluster.create(cm(ns, "named"), field_manager="gitops")
+    with pytest.raises(Conflict):
+        cluster.create(cm(ns, "named"), field_manager="gitops")
+    hostile = cm(ns, "unused")
+    hostile["metadata"] = {"generateName": "../secrets-", "namespace": ns}
+    with pytest.raises(InputError):
+        cluster.create(hostile, field_manager="gitops")
+
+
 def test_unserved_kinds_and_hostile_names_are_refused(cluster: Cluster, ns: str) -> None:
     with pytest.raises(NotFound):
         cluster.list("example.com/v1", "Nothing")
