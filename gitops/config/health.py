@@ -25,7 +25,7 @@ from gitops.config.fields import Model, Text
 
 MAX_EXPRESSION: Final = 4096  # characters; gitops.health.cel.MAX_EXPRESSION
 MAX_DEPTH: Final = 250  # syntax-tree depth; gitops.health.cel.MAX_DEPTH
-MAX_NESTED_MACROS: Final = 2  # gitops.health.cel.MAX_NESTED_MACROS
+MAX_NESTED_MACROS: Final = 1  # gitops.health.cel.MAX_NESTED_MACROS
 MAX_RULES: Final = 64  # entries of one healthCheckExprs list
 VARIABLES: Final = ("metadata", "spec", "status")
 MACROS: Final = frozenset({"has", "all", "exists", "exists_one", "map", "filter"})

@@ -11,8 +11,10 @@ is an empty map, so ``has(status.phase)`` works before the controller wrote a st
 
 Key choices: expressions are compiled once (cached per source text) by cel-python (``celpy``), a pure
 Python, conformance-tested CEL implementation; every expression is bounded before it runs (length,
-syntax-tree depth: the interpreter recurses, nesting of comprehension macros), and the functions and
-variables it names are checked at compile time, because celpy checks neither. Evaluation never raises:
+syntax-tree depth: the interpreter recurses, no comprehension macro inside another, so the cost is
+linear in the object), and the functions and variables it names are checked at compile time, because
+celpy checks neither. The object is bounded too: an object with more than MAX_VALUES values (metadata
+without managedFields, spec, status) is Unknown rather than evaluated, since celpy has no cost limit. Evaluation never raises:
 a missing field is Progressing (the controller has not written it yet: Flux keeps waiting the same
 way), any other error (type mismatch, bad regular expression, a result that is not a boolean) is
 Unknown with a message naming the rule, the expression and the error.
@@ -39,7 +41,8 @@ from gitops.vocabulary import HealthStatus
 
 MAX_EXPRESSION: Final = 4096  # characters of one expression (Kubernetes bounds its CEL rules too)
 MAX_DEPTH: Final = 250  # syntax-tree depth; celpy's evaluator recurses and fails near 600
-MAX_NESTED_MACROS: Final = 2  # a comprehension inside another's body at most: cost is polynomial
+MAX_NESTED_MACROS: Final = 1  # no comprehension inside another's body: evaluation stays linear
+MAX_VALUES: Final = 5000  # values of metadata (without managedFields), spec and status an expression may read
 MAX_MESSAGE: Final = 240  # characters of an expression or an error quoted in a health message
 VARIABLES: Final = ("metadata", "spec", "status")  # as Flux: the object's top-level fields
 # Flux's evaluation order; ``suspended`` (first) is the library's extension, for kinds that can be paused
@@ -171,9 +174,30 @@ def make_rule(name: str, group: str, kind: str, exprs: Mapping[str, str | None],
                 Expression.of("message", message) if message else None, user)
 
 
+class TooLarge(ValueError):
+    """The object has more values than an expression may read."""
+
+
+def _bounded(value: Any) -> Any:
+    """``value``, or TooLarge past MAX_VALUES values (counted iteratively: the object may be deep)."""
+    count, stack = 0, [value]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise TooLarge(f"the object has more than {MAX_VALUES} values")
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return value
+
+
 def _activation(obj: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: json_to_cel(obj.get(name) if isinstance(obj.get(name), dict) else {})
-            for name in VARIABLES}
+    values = {name: obj.get(name) if isinstance(obj.get(name), dict) else {} for name in VARIABLES}
+    values["metadata"] = {k: v for k, v in values["metadata"].items() if k != "managedFields"}
+    _bounded(list(values.values()))
+    return {name: json_to_cel(value) for name, value in values.items()}
 
 
 def _reason(exc: BaseException) -> str:
@@ -207,7 +231,7 @@ def applies(rule: Rule, obj: Mapping[str, Any]) -> bool:
         return True
     try:
         return _run(rule.when, _activation(obj)) is True
-    except RecursionError:
+    except (RecursionError, TooLarge):
         return False
 
 
@@ -215,6 +239,8 @@ def evaluate(rule: Rule, obj: Mapping[str, Any]) -> tuple[HealthStatus, str]:
     """The health ``rule`` gives ``obj`` and a message naming the rule and what decided."""
     try:
         activation = _activation(obj)
+    except TooLarge as exc:
+        return HealthStatus.UNKNOWN, f"{rule.name}: {exc}, too many to evaluate"
     except RecursionError:
         return HealthStatus.UNKNOWN, f"{rule.name}: the object is nested too deeply to evaluate"
     for expr in rule.expressions:

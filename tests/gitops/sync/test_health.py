@@ -220,7 +220,7 @@ def test_kind_rules(o: dict[str, Any], want: H) -> None:
         ([cond("Stalled", "True", "Broken"), cond("Ready", "True")], H.DEGRADED),
         ([cond("Reconciling", "True")], H.PROGRESSING),
         ([cond("Available", "True")], H.HEALTHY),
-        ([], H.HEALTHY),
+        ([], H.UNKNOWN),  # a custom resource with no condition says nothing: never silently Healthy
     ],
 )
 def test_generic_conditions_for_custom_resources(conditions: list[dict[str, str]], want: H) -> None:
