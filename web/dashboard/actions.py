@@ -1,4 +1,5 @@
-"""The dashboard's action forms: Sync (prune, dry run, force), Refresh and Hard refresh of one target.
+"""The dashboard's action forms: Sync (prune, dry run, force), Refresh, Hard refresh and Resume (after a
+rollback) of one target.
 
 Routes ``POST /applications/{app}/clusters/{cluster}/{sync|refresh|hard-refresh}``, included in the
 dashboard's router by :mod:`web.dashboard.pages`; the application page's forms post here. Each needs
@@ -28,7 +29,7 @@ from web.context import WebContext, context
 from web.problems import HTTPProblem
 
 router = APIRouter(include_in_schema=False)
-ACTIONS = ("sync", "refresh", "hard-refresh")
+ACTIONS = ("sync", "refresh", "hard-refresh", "resume")
 operator = Depends(require(Role.OPERATOR, unsafe=True))
 ctx_dep = Depends(context)
 
@@ -55,6 +56,9 @@ def _enqueue(ctx: WebContext, action: str, target: Target, *, prune: bool, dry_r
     if action == "refresh":
         task = ctx.actions.request_reconcile(app, cluster, Trigger.MANUAL, detail)
         return ("refresh" if task else "refresh-coalesced"), task
+    if action == "resume":
+        task = ctx.actions.resume(app, cluster, by=detail)
+        return ("resume" if task else "resume-coalesced"), task
     task = ctx.actions.hard_refresh(app, cluster, detail)
     return ("hard-refresh" if task else "hard-refresh-coalesced"), task
 

@@ -27,6 +27,7 @@ from gitops.errors import InputError
 from gitops.state.index import MAX_PAGE, SortKey, TargetCounts, TargetPage, TargetQuery
 from gitops.state.model import Operation, TargetStatus
 from gitops.state.names import check_name
+from gitops.state.suspensions import describe_hold
 from gitops.vocabulary import Target
 from web.api import access
 from web.api.clusters import reachability as cluster_reachability
@@ -181,8 +182,10 @@ def _application_values(ctx: WebContext, principal: Principal, fleet: Fleet, app
     traced = next((op for op in history if op.spans), last)
     objects, more = views.objects_by_health(last, OBJECTS_SHOWN)
     actionable = configured is not None and cluster in access.placed_clusters(configured)
+    suspension = access.suspension(ctx, target)
     return {"app": app, "configured": configured, "cluster": cluster, "statuses": statuses,
-            "actionable": actionable,
+            "actionable": actionable, "suspension": suspension,
+            "hold_text": describe_hold(status.hold if status else None, suspension, ctx.clock.now()),
             "status": status, "history": history, "last": last, "objects": objects, "objects_more": more,
             "running_op": views.running(history),
             "drift": views.drift_groups(status.drift) if status else [],

@@ -468,6 +468,8 @@ FLASH_TEXTS = {
     "refresh-coalesced": ("info", "A refresh of this target is already queued"),
     "hard-refresh": ("ok", "Hard refresh queued (render cache dropped)"),
     "hard-refresh-coalesced": ("info", "A refresh of this target is already queued; render cache dropped"),
+    "resume": ("ok", "Automated sync resumed; reconcile queued"),
+    "resume-coalesced": ("ok", "Automated sync resumed; a reconcile is already queued"),
 }
 
 
