@@ -60,7 +60,7 @@ HELM_PHASES: Final[Mapping[str, Phase | None]] = {
 HELM_POLICIES: Final[Mapping[str, DeletePolicy]] = {
     "before-hook-creation": DeletePolicy.BEFORE_HOOK_CREATION,
     "hook-succeeded": DeletePolicy.HOOK_SUCCEEDED, "hook-failed": DeletePolicy.HOOK_FAILED}
-_DURATION = re.compile(r"(?:(\d{1,5})h)?(?:(\d{1,7})m)?(?:(\d{1,9})s)?")
+_DURATION = re.compile(r"(?:([0-9]{1,5})h)?(?:([0-9]{1,7})m)?(?:([0-9]{1,9})s)?")
 _MAX_VALUE = 256  # characters of an annotation value we parse
 
 
@@ -190,7 +190,7 @@ def parse_policies(annotations: Mapping[str, Any]) -> frozenset[DeletePolicy]:
 def parse_duration(value: str) -> float:
     """Seconds from ``90``, ``30s``, ``5m``, ``1h30m``; ValueError outside [1s, 6h] or malformed."""
     text = value.strip()
-    if text.isdigit() and len(text) <= 9:
+    if re.fullmatch(r"[0-9]{1,9}", text):
         seconds = float(int(text))
     else:
         found = _DURATION.fullmatch(text)
@@ -209,7 +209,7 @@ def parse_wave(annotations: Mapping[str, Any]) -> tuple[str, int]:
         if value is None:
             continue
         text = value.strip()
-        if not re.fullmatch(r"[+-]?\d{1,10}", text) or abs(int(text)) > MAX_WAVE:
+        if not re.fullmatch(r"[+-]?[0-9]{1,10}", text) or abs(int(text)) > MAX_WAVE:
             raise ValueError(f"{value[:40]!r} is not an integer within ±{MAX_WAVE}")
         return key, int(text)
     return "", 0

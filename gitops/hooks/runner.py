@@ -45,7 +45,8 @@ class RunOptions:
 @dataclass(frozen=True)
 class PhaseResult:
     """What one phase did: a result per hook of the phase; ``failure`` names the first hook that failed
-    (None: every hook completed); ``temporary`` when the cluster failed (a retry can help)."""
+    (None: every hook completed; why it failed is its result's ``error``, ``<phase> hook: why``);
+    ``temporary`` when the cluster failed (a retry can help)."""
 
     phase: Phase
     results: list[ObjectResult]
@@ -121,7 +122,7 @@ class Runner:
                            None)
         if failure is None or failure.outcome is None:
             return PhaseResult(phase, results)
-        message = f"{phase} hook {failure.ref} failed: {failure.outcome.error}"
+        message = f"{phase} hook {failure.ref} failed"  # why: in its result's error
         return PhaseResult(phase, results, message, failure.temporary, failure.retry_after)
 
     # -- one wave ---------------------------------------------------------------------------------
@@ -141,7 +142,7 @@ class Runner:
         return running
 
     def _fail(self, run: _Running, phase: Phase, why: str, exc: GitOpsError | None = None) -> None:
-        run.outcome = ObjectResult(run.ref, Action.FAILED, f"{phase} hook failed", why)
+        run.outcome = ObjectResult(run.ref, Action.FAILED, f"{phase} hook failed", f"{phase} hook: {why}")
         if exc is not None:
             run.temporary, run.retry_after = exc.temporary, exc.retry_after
         self._after(run, phase, succeeded=False)

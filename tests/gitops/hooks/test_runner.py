@@ -62,7 +62,8 @@ def test_a_failed_hook_fails_the_phase_and_stops_later_waves() -> None:
     bad = job("bad", "Failed", **{keys.HOOK: "PreSync", keys.HOOK_DELETE_POLICY: "HookFailed"})
     result = runner(cluster, bad,
                     job("later", **{keys.HOOK: "PreSync", keys.SYNC_WAVE: "1"})).run(Phase.PRE_SYNC)
-    assert result.failure == f"PreSync hook {ref('bad')} failed: job Failed"
+    assert result.failure == f"PreSync hook {ref('bad')} failed"
+    assert result.results[0].error == "PreSync hook: job Failed"
     assert [(r.ref.name, r.action) for r in result.results] == [("bad", Action.FAILED),
                                                                  ("later", Action.SKIPPED)]
     assert cluster.get(ref("bad")) is None  # HookFailed
@@ -73,7 +74,8 @@ def test_a_hook_that_never_completes_times_out_on_the_injected_clock() -> None:
     cluster, clock = FakeCluster(), ManualClock()
     result = runner(cluster, job("slow", None, **{keys.HOOK: "Sync", keys.HOOK_TIMEOUT: "90s"}),
                     clock=clock).run(Phase.SYNC)
-    assert result.failure is not None and "did not complete within 1m30s (job is running)" in result.failure
+    assert result.failure is not None
+    assert result.results[0].error == "Sync hook: did not complete within 1m30s (job is running)"
     assert 90 <= clock.monotonic() < 95
 
 

@@ -63,8 +63,8 @@ def test_a_presync_job_that_fails_blocks_the_sync_and_syncfail_runs(app: Any) ->
     result = app.sync([cm("settings"), job("migrate", "PreSync", image="registry/fail:1"),
                        job("page-someone", "SyncFail"), job("after", "PostSync")])
     assert result.failure is not None and not result.failure.temporary
-    assert (f"PreSync hook Job.batch/{app.namespace}/migrate failed: Job has reached the specified "
-            "backoff limit") in result.failure.message
+    assert (f"first Job.batch/{app.namespace}/migrate: PreSync hook: Job has reached the specified "
+            f"backoff limit; PreSync hook Job.batch/{app.namespace}/migrate failed") in result.failure.message
     objects = by_name(result)
     assert objects["settings"].action is Action.SKIPPED and "not applied" in objects["settings"].message
     assert live(app, "ConfigMap", "settings") is None  # nothing of the regular objects applied
@@ -105,8 +105,9 @@ def test_a_hook_that_does_not_complete_in_time_fails_naming_the_hook(app: Any) -
     stuck["spec"]["suspend"] = True  # a suspended Job never completes
     result = app.sync([cm("settings"), stuck])
     assert result.failure is not None
-    assert (f"PreSync hook Job.batch/{app.namespace}/stuck failed: did not complete within 1s"
+    assert (f"Job.batch/{app.namespace}/stuck: PreSync hook: did not complete within 1s"
             in result.failure.message)
+    assert f"PreSync hook Job.batch/{app.namespace}/stuck failed" in result.failure.message
     assert live(app, "ConfigMap", "settings") is None
 
 
