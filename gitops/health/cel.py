@@ -14,10 +14,10 @@ Python, conformance-tested CEL implementation; every expression is bounded befor
 syntax-tree depth: the interpreter recurses, no comprehension macro inside another, so the cost is
 linear in the object), and the functions and variables it names are checked at compile time, because
 celpy checks neither. The object is bounded too: an object with more than MAX_VALUES values (metadata
-without managedFields, spec, status) is Unknown rather than evaluated, since celpy has no cost limit. Evaluation never raises:
-a missing field is Progressing (the controller has not written it yet: Flux keeps waiting the same
-way), any other error (type mismatch, bad regular expression, a result that is not a boolean) is
-Unknown with a message naming the rule, the expression and the error.
+without managedFields, spec, status) is Unknown rather than evaluated, since celpy has no cost limit.
+Evaluation never raises: a missing field is Progressing (the controller has not written it yet: Flux
+keeps waiting the same way), any other error (type mismatch, bad regular expression, a result that is
+not a boolean) is Unknown with a message naming the rule, the expression and the error.
 """
 
 from __future__ import annotations
@@ -194,7 +194,10 @@ def _bounded(value: Any) -> Any:
 
 
 def _activation(obj: Mapping[str, Any]) -> dict[str, Any]:
-    values = {name: obj.get(name) if isinstance(obj.get(name), dict) else {} for name in VARIABLES}
+    values: dict[str, dict[str, Any]] = {}
+    for name in VARIABLES:
+        value = obj.get(name)
+        values[name] = value if isinstance(value, dict) else {}
     values["metadata"] = {k: v for k, v in values["metadata"].items() if k != "managedFields"}
     _bounded(list(values.values()))
     return {name: json_to_cel(value) for name, value in values.items()}
