@@ -5,13 +5,16 @@ dispatcher in place of the workers' (what would be enqueued is recorded), and th
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gitops import dispatch
-from gitops.cli import main
+from gitops.cli import build_parser, main
 from gitops.state import Operation, RedisStore, TargetStatus
 from gitops.state.model import Hold
 from gitops.state.suspensions import RedisSuspensions
@@ -162,3 +165,16 @@ def test_status_hold_column_for_each_reason(store: RedisStore, capsys: pytest.Ca
     rows = {line.split()[0]: line for line in out.splitlines()[1:]}
     assert code == 1 and "waiting: db@prod" in rows["api"]
     assert "window freeze until 1970-01-01 18:00Z" in rows["db"] and rows["web"].split()[6] == "-"
+
+
+def test_the_docs_cli_examples_are_real_commands() -> None:
+    """Every ``gitops ...`` line of docs/rollback.md's shell examples parses as a command."""
+    text = (Path(__file__).resolve().parents[3] / "docs" / "rollback.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
+    lines = [line.split("#", 1)[0].strip() for block in blocks for line in block.splitlines()]
+    commands = [shlex.split(line)[1:] for line in lines if line.startswith("gitops ")]
+    assert len(commands) >= 5
+    parser = build_parser()
+    for argv in commands:
+        args = parser.parse_args(argv)
+        assert args.command in {"history", "rollback", "resume", "status"} and callable(args.func)
