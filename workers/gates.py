@@ -6,7 +6,9 @@ engine only compare, and is recorded on the status so ``gitops status`` and the 
 trigger detail "<target> is ready"). The decisions are gitops.permit's pure functions; this module
 reads what they need (the fleet through ``rt.permits``, statuses and heads from the store, the time
 from ``rt.clock``) and schedules the wake-up that reconciles a target when the window holding it
-closes (``rt.wakes``, claimed by the beat).
+closes (``rt.wakes``, claimed by the beat). A dependency that only needs a reconcile (never reconciled,
+or behind Git because the last commit did not touch its path, so no poll asked for it) is given a
+wake-up now, so the beat's next tick reconciles it and its success wakes the dependant.
 
 Key choices (docs/dependencies.md, docs/sync-windows.md): a dry run is never held; a suspension
 (after a rollback) holds automated reconciles only; a sync window holds automated reconciles, and a
@@ -85,10 +87,7 @@ def _window_hold(rt: Runtime, target: Target, fleet: Fleet, app: Application, no
         opened = not set(names) <= set(state.active)  # closed allow windows: waiting for one to open
         plural = "s" if len(names) > 1 else ""
         reason = f"sync window{plural} {', '.join(names[:4])} {'opened' if opened else 'closed'}"
-        try:
-            rt.wakes.schedule(Wake(target, state.changes_at, reason))
-        except GitOpsError as exc:  # the next resync reconciles it all the same
-            log.warning("wake of %s at %s not scheduled: %s", target, state.changes_at, exc)
+        _wake(rt, Wake(target, state.changes_at, reason))
     return Hold(WINDOW, windows.explain(state, manual=manual), names, state.changes_at)
 
 
@@ -112,7 +111,17 @@ def _dependency_hold(rt: Runtime, target: Target, fleet: Fleet, app: Application
                                        current_revisions(rt, fleet, needed))
     if not blockers:
         return None
+    for blocker in blockers:
+        if blocker.stale:  # it needs a reconcile, which a poll filtering by path may never ask for
+            _wake(rt, Wake(blocker.target, rt.clock.now(), f"{target} waits for it ({blocker.reason})"))
     return Hold(DEPENDENCY, dependencies.message(blockers), tuple(b.target.key for b in blockers))
+
+
+def _wake(rt: Runtime, wake: Wake) -> None:
+    try:
+        rt.wakes.schedule(wake)
+    except GitOpsError as exc:  # the next resync reconciles it all the same
+        log.warning("wake of %s at %s not scheduled: %s", wake.target, wake.at, exc)
 
 
 def _ready(status: TargetStatus | None) -> bool:

@@ -26,10 +26,13 @@ _COMMIT = re.compile(r"^[0-9a-fA-F]{40}$")
 
 @dataclass(frozen=True)
 class Blocker:
-    """A dependency that is not ready: its ``target`` and ``reason`` ("db@prod is OutOfSync")."""
+    """A dependency that is not ready: its ``target`` and ``reason`` ("db@prod is OutOfSync");
+    ``stale``: it only needs a reconcile (never reconciled, or synced at an older commit than Git's),
+    which the workers ask for rather than waiting for a poll that touches its path."""
 
     target: Target
     reason: str
+    stale: bool = False
 
 
 def dependencies_of(app: Application, cluster: str) -> tuple[Target, ...]:
@@ -48,7 +51,7 @@ def current_revision(app: Application, repo_head: str | None) -> str | None:
 
 def _why_not(target: Target, status: TargetStatus | None, current: str | None) -> Blocker | None:
     if status is None:
-        return Blocker(target, f"{target} has never been reconciled")
+        return Blocker(target, f"{target} has never been reconciled", stale=True)
     if status.error is not None:
         first = status.error.splitlines()[0][:200] if status.error else "an error"
         return Blocker(target, f"{target} failed: {first}")
@@ -58,7 +61,7 @@ def _why_not(target: Target, status: TargetStatus | None, current: str | None) -
         return Blocker(target, f"{target} is {status.health}")
     if current is not None and (status.revision or "").lower() != current:
         at = (status.revision or "no revision")[:12]
-        return Blocker(target, f"{target} is at {at}, Git is at {current[:12]}")
+        return Blocker(target, f"{target} is at {at}, Git is at {current[:12]}", stale=True)
     return None
 
 

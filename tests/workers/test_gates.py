@@ -109,6 +109,9 @@ def test_a_dependency_behind_git_holds_and_its_sync_to_the_head_releases(rclient
     run(rt, B, "b1")
     hold = rt.store.status(B).hold  # type: ignore[union-attr]
     assert hold is not None and hold.message.endswith(f"a@prod is at {HEAD[:12]}, Git is at {newer[:12]}")
+    # no poll asked for a (the commit did not touch its path): the beat's next tick reconciles it
+    assert rt.wakes.pending(A) == Wake(A, NIGHT, f"b@prod waits for it (a@prod is at {HEAD[:12]}, Git is at "
+                                                  f"{newer[:12]})")
     rclient.set("fake:head:repo", newer)
     assert run(rt, A, "a2").follow == (B,)  # it moved to the head: ready again
 

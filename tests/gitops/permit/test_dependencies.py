@@ -41,12 +41,14 @@ def test_ready_when_synced_healthy_without_error_at_the_current_revision() -> No
 
 
 def test_each_blocker_says_which_target_and_why() -> None:
-    assert blockers(None) == (Blocker(DB, "db@prod has never been reconciled"),)
+    assert blockers(None) == (Blocker(DB, "db@prod has never been reconciled", stale=True),)
     assert blockers(status(DB, sync=SyncStatus.OUT_OF_SYNC))[0].reason == "db@prod is OutOfSync"
     assert blockers(status(DB, health=HealthStatus.DEGRADED))[0].reason == "db@prod is Degraded"
     assert blockers(status(DB, health=HealthStatus.PROGRESSING))[0].reason == "db@prod is Progressing"
     assert blockers(status(DB, error="boom\nsecond line"))[0].reason == "db@prod failed: boom"
-    assert blockers(status(DB), A2)[0].reason == "db@prod is at 1a2b3c000000, Git is at 4d5e6f000000"
+    assert blockers(status(DB), A2) == (Blocker(DB, "db@prod is at 1a2b3c000000, Git is at 4d5e6f000000",
+                                                stale=True),)
+    assert not blockers(status(DB, sync=SyncStatus.OUT_OF_SYNC))[0].stale  # its own reconcile decides
 
 
 def test_an_unknown_current_revision_lets_the_recorded_one_count() -> None:
