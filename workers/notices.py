@@ -116,8 +116,9 @@ def _selects(fleet: Fleet, notice: Notice) -> bool:
     if not notice.cluster:  # an ApplicationSet's rollout: the set's name or one of its applications
         return True
     app, cluster = fleet.applications.get(notice.application), fleet.clusters.get(notice.cluster)
-    return notification.selects(notice.application, app.labels if app else {}, notice.cluster,
-                                cluster.labels if cluster else {})
+    if app is None or cluster is None:  # not (or no longer) configured
+        return False
+    return notification.selects(notice.application, app.labels, notice.cluster, cluster.labels)
 
 
 def _where(notice: Notice) -> str:

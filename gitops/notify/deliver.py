@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -101,11 +102,13 @@ class HttpSender:
                                      temporary=True) from None
 
     def apprise(self, url: str, title: str, body: str) -> bool:
-        service = apprise.Apprise()
-        if not service.add(url):
-            raise NotificationFailed("the Apprise URL is not one Apprise supports (check its scheme and "
-                                     "form; it is not shown because it holds secrets)", temporary=False)
-        return bool(service.notify(title=title, body=body))
+        with warnings.catch_warnings():  # its e-mail plugin imports imghdr (deprecated in Python 3.11)
+            warnings.filterwarnings("ignore", message="'imghdr' is deprecated", category=DeprecationWarning)
+            service = apprise.Apprise()
+            if not service.add(url):
+                raise NotificationFailed("the Apprise URL is not one Apprise supports (check its scheme and "
+                                         "form; it is not shown because it holds secrets)", temporary=False)
+            return bool(service.notify(title=title, body=body))
 
 
 def deliver(notice: Notice, notification: Notification, fleet: Fleet, sender: Sender, now: float) -> str:
