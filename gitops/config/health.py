@@ -33,7 +33,7 @@ FUNCTIONS: Final = MACROS | frozenset(n for n in base_functions if n[0].isalpha(
 TYPE_NAMES: Final = frozenset({"bool", "bytes", "double", "duration", "int", "list", "map", "null_type",
                                "string", "timestamp", "type", "uint"})
 
-_API_VERSION = re.compile(r"v1|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+"
+_API_VERSION = re.compile(r"v1|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
                           r"/v[0-9]+((alpha|beta)[0-9]+)?")
 _KIND = re.compile(r"[A-Z][A-Za-z0-9]{0,62}")
 _ENV = celpy.Environment()
