@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
 import warnings
 from collections.abc import Callable, Mapping
@@ -56,6 +57,9 @@ TIMESTAMP_HEADER: Final = "X-Gitops-Timestamp"
 _SHA = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64})$")
 _PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
 _SCP = re.compile(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:(?P<path>.+)$")
+# Apprise's DEBUG and INFO lines print the URLs it loads and calls, tokens included: keep them out of
+# the logs whatever the root level (its warnings name the service and host only)
+logging.getLogger("apprise").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

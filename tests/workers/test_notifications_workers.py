@@ -19,6 +19,8 @@ import redis
 import worker_fakes as fakes
 from worker_kit import FAST, wait_for
 
+from gitops.appset.controller import RunReport
+from gitops.appset.record import AppSetState
 from gitops.clock import ManualClock
 from gitops.config import load_config, to_fleet
 from gitops.notify import Notice
@@ -297,3 +299,15 @@ def test_a_hanging_receiver_does_not_delay_the_recorded_sync(
     receiver.release.set()
     wait_for(delivered(store), timeout=30)
     assert len(receiver.requests) == 1
+
+
+def test_a_halted_rollout_is_notified_once_per_halt(local: tuple[Runtime, Wire, ManualClock]) -> None:
+    rt, wire, _ = local
+    halted = RunReport(AppSetState("fanout"),
+                       events=("rollout started", "rollout halted: web@prod is Degraded"))
+    [notice] = notices.for_appset(rt, "fanout", halted)
+    assert (notice.event, notice.application, notice.cluster) == ("RolloutHalted", "fanout", "")
+    assert notice.message == "ApplicationSet fanout: rollout halted: web@prod is Degraded"
+    assert notices.for_appset(rt, "fanout", RunReport(AppSetState("fanout"))) == ()  # still halted: quiet
+    assert notices.deliver(rt, 1, notice.to_message()).status == "done"
+    assert wire.sent == [("[gitops] RolloutHalted: fanout", notice.message)]

@@ -210,7 +210,9 @@ def test_repository_paths(url: str, path: str) -> None:
     assert repository_path(url) == path
 
 
-def test_apprise_delivers_to_a_json_endpoint(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_apprise_delivers_to_a_json_endpoint(receiver: Receiver, monkeypatch: pytest.MonkeyPatch,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("APPRISE_URL", receiver.url.replace("http://", "json://") + "/apprise")
     n = Notification("hook", destination=AppriseDestination(SecretRef(env="APPRISE_URL")))
     assert deliver(notice(), n, fleet(n), HttpSender(), NOW) == "delivered through Apprise"
@@ -222,6 +224,11 @@ def test_apprise_delivers_to_a_json_endpoint(receiver: Receiver, monkeypatch: py
     with pytest.raises(NotificationFailed) as caught:
         deliver(notice(), n, fleet(n), HttpSender(), NOW)
     assert caught.value.temporary
+    # a token in the URL's path (as Slack's and Teams' URLs hold them) never reaches the logs
+    monkeypatch.setenv("APPRISE_URL", f"json://127.0.0.1:9/{TOKEN}")
+    with pytest.raises(NotificationFailed):
+        deliver(notice(), n, fleet(n), HttpSender(), NOW)
+    assert TOKEN not in caplog.text
 
 
 def test_retry_after_forms() -> None:
