@@ -66,11 +66,11 @@ def _target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis-url", default=None, help="state Redis (default: $GITOPS_REDIS_URL)")
 
 
-def _open(args: argparse.Namespace) -> tuple[RedisStore, Target]:
+def _open(args: argparse.Namespace, *, enqueues: bool = False) -> tuple[RedisStore, Target]:
     target = check_target(args.application, args.cluster)
     url = redis_url(args.redis_url)
-    # the workers' queue lives on the same Redis as the state: the dispatcher reads it from the env
-    os.environ.setdefault(ENV_REDIS_URL, url)
+    if enqueues:  # the workers' queue is on the state's Redis; the dispatcher reads it from the env
+        os.environ.setdefault(ENV_REDIS_URL, url)
     return open_store(url), target
 
 
@@ -138,7 +138,7 @@ def who() -> tuple[str, str]:
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    store, target = _open(args)
+    store, target = _open(args, enqueues=True)
     status = store.status(target)
     choice = rollback_revision(store.history(target), status.revision if status else None, args.to)
     if choice.warning:
@@ -156,7 +156,7 @@ def run_rollback(args: argparse.Namespace) -> int:
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    store, target = _open(args)
+    store, target = _open(args, enqueues=True)
     _, by = who()
     if not suspensions_of(store).resume(target, by=by):
         print(f"{target.key} was not suspended")

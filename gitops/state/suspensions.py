@@ -294,7 +294,12 @@ def _clock(at: float, now: float | None) -> str:
 def describe_hold(hold: Hold | None, suspension: Suspension | None = None, now: float | None = None) -> str:
     """One line for a target's hold: ``waiting: db@prod``, ``window freeze until 18:00Z``,
     ``suspended (rollback to 1a2b3c4d5e6f)``; "" when nothing holds it. A stored suspension wins over
-    a recorded "suspended" hold (it is current; the hold is from the last reconcile)."""
+    a recorded "suspended" hold (it is current; the hold is from the last reconcile). Printable text
+    only, at most 256 characters (it goes to terminals)."""
+    return clip_detail(_hold_text(hold, suspension, now)) or ""
+
+
+def _hold_text(hold: Hold | None, suspension: Suspension | None, now: float | None) -> str:
     if suspension is not None:
         return f"suspended ({suspension.reason})"
     if hold is None:
