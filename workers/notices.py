@@ -16,6 +16,7 @@ which the API's and the dashboard's event feeds show. Working out notices never 
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 from typing import Final
 
@@ -32,8 +33,9 @@ from workers.backoff import backoff
 from workers.ports import Runtime
 
 log = logging.getLogger(__name__)
-MAX_FAILED_ATTEMPTS: Final = 8  # attempts of one delivery (rate-limited waits included) before a
-#                                 temporary failure drops it
+# attempts of one delivery (the waits for the rate limit included) after which a temporary failure
+# drops it
+MAX_FAILED_ATTEMPTS: Final = 8
 MAX_ATTEMPTS: Final = 90        # attempts of any kind (below the task's MAX_RETRIES safety net)
 
 
@@ -89,8 +91,9 @@ def deliver(rt: Runtime, attempt: int, message: object) -> Delivery:
     if wait > 0 and attempt < MAX_ATTEMPTS:
         log.info("notification %s of %s rate-limited: %d a minute; again in %.1fs", notice.event,
                  _where(notice), notification.per_minute, wait)
+        # up to 2 s of jitter: the deliveries held back do not all come back at the same instant
         return Delivery("retry", f"rate limited ({notification.per_minute} a minute)",
-                        countdown=min(wait, 0.9 * rt.settings.visibility_timeout))
+                        countdown=min(wait + random.uniform(0.0, 2.0), 0.9 * rt.settings.visibility_timeout))
     if wait > 0:
         return _final(rt, notice, "dropped", f"rate limited after {attempt} attempts")
     try:

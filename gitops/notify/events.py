@@ -6,7 +6,8 @@ operation. Key design choice: transitions only, so a resync every few minutes do
 event: HealthDegraded when the health *became* Degraded, DriftDetected when the drift count went from
 zero to more, SyncFailed and VerificationFailed when the failure is new (another kind or revision than
 the previous status's, or the previous was a temporary failure still being retried, or a user asked for
-this sync). SyncSucceeded is raised by every operation that wrote (not a dry run): each is a sync.
+this sync). SyncSucceeded is raised by every operation that wrote: each is a sync. A dry run raises
+neither SyncSucceeded nor SyncFailed.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def raised(previous: TargetStatus | None, status: TargetStatus, operation: Opera
     events: list[str] = []
     if operation.phase is OperationPhase.SUCCEEDED and operation.applied and not operation.dry_run:
         events.append(SYNC_SUCCEEDED)
-    if operation.phase is OperationPhase.FAILED and _new_failure(previous, status, operation):
+    if (operation.phase is OperationPhase.FAILED and not operation.dry_run
+            and _new_failure(previous, status, operation)):
         events.append(SYNC_FAILED)
         if refused(status):
             events.append(VERIFICATION_FAILED)

@@ -126,7 +126,7 @@ def test_the_rate_limit_delays_the_next_delivery_until_the_window_turns(
     clock.advance(10)
     assert [notices.deliver(rt, 1, message(text=f"n{i}")).status for i in range(2)] == ["done", "done"]
     third = notices.deliver(rt, 1, message(text="n2"))
-    assert (third.status, third.countdown) == ("retry", 50.0) and "2 a minute" in third.detail
+    assert third.status == "retry" and 50.0 <= third.countdown <= 52.0 and "2 a minute" in third.detail
     assert [b for _, b in wire.sent] == ["n0", "n1"]
     clock.advance(50)
     assert notices.deliver(rt, 2, message(text="n2")).status == "done"

@@ -66,6 +66,7 @@ def test_sync_failed_once_per_failure_but_again_for_a_user_a_new_revision_or_aft
     assert raised(status(), failed, op(FAILED)) == ("SyncFailed",)
     assert raised(failed, failed, op(FAILED)) == ()  # the same failure at the next resync
     assert raised(failed, failed, op(FAILED, trigger=Trigger.MANUAL)) == ("SyncFailed",)
+    assert raised(status(), failed, op(FAILED, dry_run=True)) == ()  # a dry run only previews
     assert raised(failed, status(failure=BROKEN, revision="b" * 40), op(FAILED)) == ("SyncFailed",)
     # the retries of a temporary failure record it each time; the final outcome is the one notified
     retried = status(failure=GIT_DOWN)
