@@ -165,8 +165,10 @@ def evaluate(windows: Iterable[SyncWindow], at: float, *, application: str = "",
 
 
 def explain(state: WindowState, *, manual: bool = False) -> str:
-    """Why the windows block (``""`` when they do not): ``deny window freeze is open until 2026-12-05
-    18:00 UTC`` or ``outside the allow windows office-hours until ...``."""
+    """Why the windows block (``""`` when they do not): ``deny window freeze is open; automated syncs
+    resume at 2026-12-05 18:00 UTC`` or ``outside the allow window office-hours; ...``. The instant is
+    when the verdict changes, which may be later than the named window's end (another window may
+    take over)."""
     blocked = not state.manual if manual else not state.automated
     if not blocked:
         return ""
@@ -177,4 +179,5 @@ def explain(state: WindowState, *, manual: bool = False) -> str:
             else f"outside the allow window{plural} {shown}")
     if state.changes_at is None:
         return what
-    return f"{what} until {datetime.fromtimestamp(state.changes_at, UTC):%Y-%m-%d %H:%M} UTC"
+    when = datetime.fromtimestamp(state.changes_at, UTC)
+    return f"{what}; {'manual' if manual else 'automated'} syncs resume at {when:%Y-%m-%d %H:%M} UTC"

@@ -145,7 +145,7 @@ def test_a_deny_window_holds_until_it_closes_and_the_beat_wakes_the_target(rclie
     run(rt, A, "a1", trigger=Trigger.SELF_HEAL)
     hold = rt.store.status(A).hold  # type: ignore[union-attr]
     assert hold is not None and (hold.reason, hold.on, hold.until) == ("window", ("freeze",), MORNING)
-    assert hold.message == "deny window freeze is open until 2026-12-06 06:00 UTC"
+    assert hold.message == "deny window freeze is open; automated syncs resume at 2026-12-06 06:00 UTC"
     assert synced(rclient, A) == ["False"]
     assert rt.wakes.pending(A) == Wake(A, MORNING, "sync window freeze closed")
     woken: list[tuple[Target, str]] = []

@@ -229,7 +229,7 @@ def test_a_deny_window_holds_an_automated_sync_and_its_end_lets_it_through(
     status = w.store.status(A)
     assert status is not None and status.hold is not None and status.error is None
     assert (status.hold.reason, status.hold.on, status.hold.until) == ("window", ("freeze",), MORNING)
-    assert status.hold.message == "deny window freeze is open until 2026-12-06 06:00 UTC"
+    assert status.hold.message == "deny window freeze is open; automated syncs resume at 2026-12-06 06:00 UTC"
     assert not w.deployed("a")  # only compared (the engine's server-side dry run)
     assert "window freeze until" in w.status_cli()
     wake = RedisWakes(rclient).pending(A)

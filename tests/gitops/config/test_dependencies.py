@@ -3,13 +3,17 @@ cycles (the whole path) and over-long lists are located errors."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
+from gitops.cli import main
 from gitops.config import load_config, to_fleet
 from gitops.config.dependencies import MAX_DEPENDENCIES
 from gitops.domain import Dependency
 from gitops.errors import Problem
+
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 
 def app(name: str, deps: str = "[]", cluster: str = "prod") -> str:
@@ -73,3 +77,17 @@ def test_bad_entries_and_long_lists(write: Callable[[str, str], Path], base_text
     many = "[" + ", ".join("{name: db}" for _ in range(MAX_DEPENDENCIES + 1)) + "]"
     [problem] = problems(write("d.yaml", base_text + app("db") + app("web", many)))
     assert problem.field == "spec.dependsOn" and f"at most {MAX_DEPENDENCIES}" in problem.message
+
+
+def yaml_blocks(page: Path) -> str:
+    """Every ```yaml block of a docs page, as one multi-document configuration."""
+    blocks = re.findall(r"```yaml\n(.*?)```", page.read_text(), flags=re.S)
+    assert blocks, page
+    return "---\n".join(blocks)
+
+
+def test_the_docs_example_validates(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(yaml_blocks(DOCS / "dependencies.md"))
+    assert main(["validate", "-c", str(tmp_path / "config.yaml")]) == 0
+    fleet = to_fleet(load_config(tmp_path / "config.yaml"))
+    assert fleet.applications["orders"].depends_on == (Dependency("postgres"), Dependency("vault", "shared"))

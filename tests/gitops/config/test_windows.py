@@ -3,14 +3,21 @@ selectors are located errors; hostile values never load."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from gitops.cli import main
 from gitops.config import load_config, to_fleet
 from gitops.domain import Selector
 from gitops.errors import Problem
+from gitops.permit.windows import evaluate, explain
+
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 WINDOW = """\
 apiVersion: gitops.dev/v1alpha1
@@ -78,3 +85,19 @@ def test_hostile_selectors_and_unknown_fields(write: Callable[[str, str], Path],
     assert any(p.field == "spec.applications.names" for p in problems(write("m.yaml", many)))
     assert any(p.field == "spec.kind" for p in problems(write("k.yaml", window().replace("kind: deny",
                                                                                          "kind: maybe"))))
+
+
+def test_the_docs_examples_validate_and_mean_what_the_page_says(tmp_path: Path) -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", (DOCS / "sync-windows.md").read_text(), flags=re.S)
+    (tmp_path / "config.yaml").write_text("---\n".join(blocks))
+    assert main(["validate", "-c", str(tmp_path / "config.yaml")]) == 0
+    fleet = to_fleet(load_config(tmp_path / "config.yaml"))
+    assert set(fleet.sync_windows) == {"night-freeze", "office-hours"}
+    payments, prod = fleet.applications["payments"], fleet.clusters["prod"]
+    night = datetime(2026, 12, 6, 0, 0, tzinfo=ZoneInfo("Europe/Paris")).timestamp()
+    state = evaluate(fleet.sync_windows.values(), night, application="payments", app_labels=payments.labels,
+                     cluster="prod", cluster_labels=prod.labels)
+    assert not state.automated and state.manual and state.blocking == ("night-freeze",)
+    assert state.changes_at == datetime(2026, 12, 7, 9, 0, tzinfo=ZoneInfo("America/New_York")).timestamp()
+    message = "deny window night-freeze is open; automated syncs resume at 2026-12-07 14:00 UTC"
+    assert explain(state) == message and message in (DOCS / "sync-windows.md").read_text()

@@ -42,7 +42,7 @@ def test_a_deny_window_is_open_from_its_tick_for_its_duration_and_says_until_whe
     state = evaluate([w], at("2026-12-06T01:00:00"))
     assert not state.automated and not state.manual and state.active == ("freeze",)
     assert state.blocking == ("freeze",) and state.changes_at == at("2026-12-06T06:00:00")
-    assert explain(state) == "deny window freeze is open until 2026-12-06 06:00 UTC"
+    assert explain(state) == "deny window freeze is open; automated syncs resume at 2026-12-06 06:00 UTC"
     later = evaluate([w], at("2026-12-06T07:00:00"))
     assert later.automated and later.changes_at == at("2026-12-06T22:00:00") and explain(later) == ""
 
@@ -80,7 +80,7 @@ def test_allow_windows_block_outside_them_and_deny_wins_over_allow() -> None:
     state = evaluate([office], friday_night)
     assert not state.automated and not state.manual and state.blocking == ("office",)
     assert state.changes_at == at("2026-12-07T09:00:00")  # Monday morning
-    assert explain(state) == "outside the allow window office until 2026-12-07 09:00 UTC"
+    assert explain(state) == "outside the allow window office; automated syncs resume at 2026-12-07 09:00 UTC"
     assert evaluate([office], at("2026-12-07T10:00:00")).automated
     lunch = deny("lunch", "0 12 * * *", hours=1)
     state = evaluate([office, lunch], at("2026-12-07T12:30:00"))
