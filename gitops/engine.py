@@ -1,4 +1,5 @@
-"""Reconcile one target: source -> render -> verify -> plan -> apply -> prune -> health.
+"""Reconcile one target: source -> render -> verify -> plan -> apply -> prune -> health (-> hooks);
+delete one (:func:`delete`, ``gitops delete``).
 
 The one entry point workers/ and the CLI call: ``reconcile(request, ports) -> ReconcileResult``.
 :func:`reconcile` below is the whole algorithm; each line is one port call or one stage of the
@@ -10,6 +11,13 @@ dry run; on a manual sync request; when automated, when Git asks for something n
 an object missing or whose applied hash differs, something to prune; so a failed sync of a revision
 is retried) or when self-heal is on (self-heal takes ownership back, i.e. forces conflicts). Drift by
 another manager alone is only reported unless self-heal is on.
+
+Sync hooks (gitops.hooks, docs/hooks.md) are split from the rendered objects before anything is
+planned; they run only on the write path, in this order: PreSync hooks (a failure stops the sync
+before anything is written), the inventory written ahead, the apply, Sync hooks, the prune, the
+health wait (extended to the PostSync hooks' timeout), PostSync hooks once the target is Healthy, and
+SyncFail hooks when any of these failed. :func:`delete` runs PreDelete hooks, deletes the inventory's
+objects as prune does, then runs PostDelete hooks.
 
 Inputs are typed values (:mod:`gitops.domain`, converted from the configuration once); every port
 is a small Protocol over them, defined by the stage it serves (Source here, Renderer in
@@ -86,7 +94,7 @@ def reconcile(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
         runner = hook_runner(request, ports, cluster, hooks, revision, plan, pruning, write=write)
         with trace("apply") as span:  # or compare only; PreSync hooks before, Sync hooks and prune after
             synced = (sync(request, cluster, plan, pruning, runner) if write
-                      else compare(cluster, plan, pruning, hooks, runner))
+                      else compare(cluster, plan, pruning, runner))
             span.update(write=str(write).lower(), changed=str(changed(synced.results)))
         with trace("health"):
             healths, unhealthy = health(cluster, plan, synced, health_wait(request, write, runner, synced))
@@ -420,7 +428,7 @@ def hooks_not_run(runner: Runner | None, phase: Phase, why: str) -> list[ObjectR
     return runner.skipped(phase, why) if runner is not None else []
 
 
-def compare(cluster: Cluster, plan: planner.Plan, pruning: prune.PrunePlan, hooks: list[Hook] | None = None,
+def compare(cluster: Cluster, plan: planner.Plan, pruning: prune.PrunePlan,
             runner: Runner | None = None) -> Synced:
     """Without writing: the plan, plus what prune would do (ownership checked) or skip, and the hooks,
     reported as not run (compare only)."""

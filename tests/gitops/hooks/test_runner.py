@@ -7,6 +7,7 @@ from typing import Any
 
 from gitops import keys
 from gitops.clock import ManualClock
+from gitops.errors import ClusterUnavailable
 from gitops.hooks import Phase, prepare, split
 from gitops.hooks.runner import Runner, RunOptions, completion
 from gitops.testing import FakeCluster
@@ -113,3 +114,12 @@ def test_completion_of_pods_and_other_kinds() -> None:
     assert completion(running) == (None, "pod is Running")  # a ready Pod has not completed
     assert completion({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}})[0] is True
     assert completion(None) == (False, "deleted before it completed")
+
+
+def test_an_unreachable_cluster_is_a_temporary_failure() -> None:
+    cluster = FakeCluster()
+    cluster.faults.append(ClusterUnavailable("connection refused", retry_after=3.0))
+    hook = job("pre", **{keys.HOOK: "PreSync", keys.HOOK_DELETE_POLICY: "HookFailed"})
+    result = runner(cluster, hook).run(Phase.PRE_SYNC)
+    assert result.failure is not None and result.temporary and result.retry_after == 3.0
+    assert "could not be created: connection refused" in (result.results[0].error or "")
