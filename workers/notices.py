@@ -10,7 +10,7 @@ budget (:mod:`gitops.state.ratelimits`, shared by every worker): over it, the de
 window to turn; a temporary failure is retried with backoff and jitter (never sooner than the
 receiver's ``Retry-After``) up to :data:`MAX_FAILED_ATTEMPTS` attempts, then dropped. Every final
 outcome (delivered, dropped, rejected) is logged and published as an Event of kind ``notification``,
-which the API's and the dashboard's event feeds show. Working out notices never fails an operation.
+which the API's event feed shows. Working out notices never fails an operation.
 """
 
 from __future__ import annotations

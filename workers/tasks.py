@@ -139,7 +139,9 @@ def poll(self: Task, repository: Any) -> dict[str, Any]:
 @_task(name="gitops.notify", bind=True, max_retries=MAX_RETRIES)
 def notify(self: Task, message: Any) -> dict[str, Any]:
     """Deliver one notification (workers/notices.py: retried with backoff, rate-limited per destination;
-    a delivery that keeps failing is dropped and logged, never blocking a sync)."""
+    a delivery that keeps failing is dropped and logged, never blocking a sync). ``message`` is the one
+    argument, :meth:`gitops.notify.Notice.to_message`: checked as untrusted (unknown keys refused), and
+    naming a configured Notification, never a destination or a secret."""
     def run() -> service.Outcome:
         done = notices.deliver(get_runtime(), _call(self).attempt, message)
         return service.Outcome(done.status, done.detail, countdown=done.countdown)

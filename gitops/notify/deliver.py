@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 import re
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -91,10 +92,10 @@ class HttpSender:
         try:
             with httpx.Client(timeout=self.timeout, follow_redirects=False, trust_env=False) as client, \
                     client.stream("POST", url, content=body, headers=dict(headers)) as response:
-                text = b""
+                text, deadline = b"", time.monotonic() + self.timeout  # a receiver dripping its answer
                 for chunk in response.iter_bytes():
                     text += chunk
-                    if len(text) >= MAX_RESPONSE:
+                    if len(text) >= MAX_RESPONSE or time.monotonic() > deadline:
                         break
                 return Answer(response.status_code, retry_after(response.headers.get("retry-after")),
                               one_line(text[:MAX_RESPONSE].decode("utf-8", "replace")))
