@@ -172,6 +172,10 @@ def _decode(raw: bytes | str | None) -> Suspension | None:
         return None  # a corrupt entry hides itself, never the other suspensions
 
 
+def _field(name: bytes | str) -> str:
+    return name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+
+
 class RedisSuspensions:
     """:class:`Suspensions` on Redis: the hash ``<prefix>suspensions`` (target key -> JSON)."""
 
@@ -192,8 +196,10 @@ class RedisSuspensions:
     def suspended(self) -> list[Suspension]:
         with _translated("list"):
             raw = self.client.hgetall(self.key)
-        found = (_decode(value) for value in raw.values())
-        return sorted((s for s in found if s is not None), key=lambda s: s.target.key)
+        found = ((_field(name), _decode(value)) for name, value in raw.items())
+        # an entry is read only under its own target's field (a forged copy elsewhere is not)
+        return sorted((s for name, s in found if s is not None and s.target.key == name),
+                      key=lambda s: s.target.key)
 
     def suspend(self, suspension: Suspension) -> None:
         stored = suspension.bounded()
