@@ -53,7 +53,17 @@ def held_health(refs: Iterable[ObjectRef], objects: Mapping[RefKey, dict[str, An
 
 
 def with_health(results: Iterable[ObjectResult], healths: Mapping[ObjectRef, Health]) -> list[ObjectResult]:
-    return [dataclasses.replace(r, health=healths[r.ref].status) if r.ref in healths else r for r in results]
+    """The results with each object's health; an object that is not Healthy also gets the health's
+    message after its own (what decided: ``cel: failed: status.phase == 'Failed'``, a library rule's
+    name, "no health rule for example.com/Widget and no status"), so status and the API say why."""
+    return [_with_health(r, healths[r.ref]) if r.ref in healths else r for r in results]
+
+
+def _with_health(result: ObjectResult, health: Health) -> ObjectResult:
+    message = result.message
+    if health.status is not HealthStatus.HEALTHY and health.message and health.message not in message:
+        message = f"{message}; {health.message}" if message else health.message
+    return dataclasses.replace(result, health=health.status, message=message)
 
 
 WRITTEN: Final = frozenset({Action.CREATED, Action.CONFIGURED, Action.RECREATED})
