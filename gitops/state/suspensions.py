@@ -313,8 +313,9 @@ def _hold_text(hold: Hold | None, suspension: Suspension | None, now: float | No
     if hold.reason == "dependency":
         return "waiting: " + (", ".join(hold.on) if hold.on else hold.message)
     if hold.reason == "window":
-        names = ", ".join(hold.on) or "deny"
-        return f"window {names}" + (f" until {_clock(hold.until, now)}" if hold.until else "")
+        if not hold.on:  # e.g. the windows could not be evaluated (held, fail closed): say why
+            return f"window: {hold.message}" if hold.message else "window"
+        return f"window {', '.join(hold.on)}" + (f" until {_clock(hold.until, now)}" if hold.until else "")
     if hold.reason == "suspended":  # recorded by the last reconcile (workers/gates.py)
         message = hold.message.removeprefix("automated sync suspended: ")
         return f"suspended ({message})" if message else "suspended"

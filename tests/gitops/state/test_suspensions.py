@@ -141,6 +141,8 @@ def test_describe_hold() -> None:
         "window freeze until 22:13Z"
     assert describe_hold(Hold("window", "deny window", on=("freeze",), until=at), now=at - 86400) == \
         "window freeze until 2023-11-14 22:13Z"
+    assert describe_hold(Hold("window", "sync windows cannot be evaluated: bad\ncron")) == \
+        "window: sync windows cannot be evaluated: bad cron"
     assert describe_hold(Hold("suspended", "rollback to 111111111111")) == \
         "suspended (rollback to 111111111111)"
     assert describe_hold(Hold("suspended", "automated sync suspended: maint")) == "suspended (maint)"
