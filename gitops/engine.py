@@ -500,7 +500,7 @@ def remove(request: ReconcileRequest, ports: Ports, cluster: Cluster, doomed: li
                       {}, before.temporary, before.failure, before.retry_after)
     ran = before.results if before is not None else runner.skipped(Phase.PRE_DELETE, "dry run")
     opts = prune.PruneOptions(allow_mass_delete=True, propagation=request.propagation,
-                              dry_run=request.dry_run)
+                              dry_run=request.dry_run, deleting=True)
     deleted = prune.prune(cluster, request.target, doomed, opts)
     if request.dry_run:
         return Synced(ran + deleted + runner.skipped(Phase.POST_DELETE, "dry run"), {})

@@ -203,6 +203,7 @@ class PruneOptions:
     allow_mass_delete: bool = False
     propagation: str = "Background"
     dry_run: bool = False
+    deleting: bool = False  # the application is deleted (gitops delete): Delete=false keeps an object
 
     def __post_init__(self) -> None:
         if self.propagation not in PROPAGATION:
@@ -210,9 +211,9 @@ class PruneOptions:
                              field="propagation")
 
 
-def _opted_out(live: Manifest) -> bool:
+def _opted_out(live: Manifest, option: str = "prune=false") -> bool:
     options = str(((live.get("metadata") or {}).get("annotations") or {}).get(keys.SYNC_OPTIONS, ""))
-    return "prune=false" in options.replace(" ", "").lower().split(",")
+    return option in options.replace(" ", "").lower().split(",")
 
 
 def candidates(inventory: list[ObjectRef] | None, desired: list[ObjectRef]) -> list[ObjectRef]:
@@ -247,7 +248,9 @@ def _delete_one(cluster: Cluster, ref: ObjectRef, target: Target, opts: PruneOpt
     if owner != target.key:
         return ObjectResult(ref, Action.SKIPPED,
                             f"not pruned: owned by {owner or 'nobody'}, not {target.key}")
-    if _opted_out(live):
+    if opts.deleting and _opted_out(live, "delete=false"):
+        return ObjectResult(ref, Action.SKIPPED, "not deleted: Delete=false")
+    if not opts.deleting and _opted_out(live):
         return ObjectResult(ref, Action.SKIPPED, "not pruned: Prune=false")
     if opts.dry_run:
         return ObjectResult(ref, Action.DELETED, "would delete (dry run)")

@@ -79,6 +79,18 @@ def test_a_lost_inventory_is_recovered_and_foreign_objects_are_kept(app: Any) ->
     assert get(app, "ConfigMap", "a") is None and get(app, "ConfigMap", "b") is not None
 
 
+def test_delete_false_keeps_an_object_and_prune_false_does_not(app: Any) -> None:
+    kept, pruned_only = cm("kept"), cm("gone")
+    kept["metadata"]["annotations"] = {keys.SYNC_OPTIONS: "Delete=false"}
+    pruned_only["metadata"]["annotations"] = {keys.SYNC_OPTIONS: "Prune=false"}
+    app.sync([kept, pruned_only])
+    result = app.delete()
+    assert result.failure is None
+    assert {(o.ref.name, o.action, o.message) for o in result.objects} == {
+        ("kept", Action.SKIPPED, "not deleted: Delete=false"), ("gone", Action.DELETED, "pruned")}
+    assert get(app, "ConfigMap", "kept") is not None and get(app, "ConfigMap", "gone") is None
+
+
 def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
                    check=True, capture_output=True)
