@@ -140,7 +140,7 @@ def check_revision(revision: object) -> str | None:
     """A pinned revision from a task argument: None, or a full lowercase commit id (InputError)."""
     if revision is None:
         return None
-    if not isinstance(revision, str) or not _COMMIT.match(revision):
+    if not isinstance(revision, str) or not _COMMIT.fullmatch(revision):
         raise InputError("revision must be a full commit id (40 lowercase hex digits)", field="revision")
     return revision
 
