@@ -1,7 +1,8 @@
 """Sync hooks in real worker processes: ``gitops sync`` enqueued on a real Celery worker (the production
 runtime: Git, the sandbox over HTTP, Redis state). A PreSync Job that fails blocks the sync (nothing of
 the application applied, the SyncFail hook ran) and ``gitops status`` says why; once Git fixes the hook,
-the next sync runs it and applies the application."""
+the next sync runs it and applies the application; ``gitops delete`` runs the PreDelete hook, deletes the
+application and forgets its state."""
 
 from __future__ import annotations
 
@@ -54,6 +55,17 @@ spec:
   template:
     spec:
       containers: [{{name: page, image: busybox}}]
+      restartPolicy: Never
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: backup
+  annotations: {{helm.sh/hook: pre-delete}}
+spec:
+  template:
+    spec:
+      containers: [{{name: backup, image: busybox}}]
       restartPolicy: Never
 """
 
@@ -145,6 +157,18 @@ spec:
         assert status is not None and status.operation == second and status.failure is None
         assert cluster.get(settings) is not None
         assert cluster.get(ObjectRef("batch", "Job", "default", "page-oncall", "v1")) is None
+        backup = ObjectRef("batch", "Job", "default", "backup", "v1")
+        assert cluster.get(backup) is None  # a PreDelete hook: not run by a sync
+
+        env = {**os.environ, "GITOPS_REDIS_URL": redis_server.url}
+        done = subprocess.run([sys.executable, "-m", "gitops", "delete", "-c", str(config), "web", "--yes",
+                               "--cache-dir", str(tmp_path / "cli-cache")], env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "PreDelete hook succeeded" in done.stdout
+        assert "forgot the status and history of web@dev" in done.stdout
+        assert cluster.get(settings) is None and cluster.get(backup) is not None
+        assert store.status(WEB) is None  # gitops status no longer lists it
     finally:
         cluster.close()
         sandbox.stop()
