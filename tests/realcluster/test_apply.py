@@ -262,7 +262,7 @@ def test_a_crd_and_its_resources_in_one_sync_then_its_schema_judges_them(env: En
     assert result.error is None, result.error
     assert [r.ref.kind for r in result.objects] == ["CustomResourceDefinition", "Widget", "Widget"]
     assert set(actions(result).values()) == {Action.CREATED}
-    assert result.health is HealthStatus.UNKNOWN  # the CRD is Established; the widgets have no status and no rule
+    assert result.health is HealthStatus.UNKNOWN  # the CRD is Established; the widgets: no status, no rule
     crd = live(env, "apiextensions.k8s.io/v1", "CustomResourceDefinition", f"widgets.{group}", "")
     assert crd is not None
     assert {c["type"]: c["status"] for c in crd["status"]["conditions"]}["Established"] == "True"
