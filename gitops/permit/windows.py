@@ -17,7 +17,7 @@ refuses such windows; the caller fails closed).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,8 +38,8 @@ class WindowState:
     """What the windows selecting a target say at ``at``: the open ones (``active``, names), whether
     automated and manual syncs may run, the windows that block automated syncs (``blocking``: the open
     deny windows, or the closed allow windows when none is open) and those blocking a manual sync
-    (``blocking_manual``); ``changes_at``: the next instant the automated verdict flips (None: not
-    within the bounded search, or nothing selects the target)."""
+    (``blocking_manual``); ``changes_at``: when blocked, the next instant the verdict flips (None:
+    not blocked, or not within the bounded search)."""
 
     at: float
     active: tuple[str, ...] = ()
@@ -113,8 +113,11 @@ def _boundary(window: SyncWindow, at: float) -> float | None:
     return None  # open for longer than the search follows (e.g. every minute for an hour)
 
 
-def _verdict(windows: tuple[SyncWindow, ...], at: float) -> WindowState:
-    open_ = [w for w in windows if is_open(w, at)]
+def _verdict(windows: tuple[SyncWindow, ...], at: float,
+             opened: Sequence[bool] | None = None) -> WindowState:
+    """The verdict at ``at``; ``opened``: which windows are open, when the caller knows already."""
+    flags = opened if opened is not None else [is_open(w, at) for w in windows]
+    open_ = [w for w, flag in zip(windows, flags, strict=True) if flag]
     denies = [w for w in open_ if w.kind == "deny"]
     allows = [w for w in windows if w.kind == "allow"]
     open_allows = [w for w in open_ if w.kind == "allow"]
@@ -131,20 +134,40 @@ def _verdict(windows: tuple[SyncWindow, ...], at: float) -> WindowState:
     return WindowState(at, tuple(w.name for w in open_), automated, manual, blocking, blocking_manual)
 
 
-def next_change(windows: tuple[SyncWindow, ...], at: float,
-                verdict: Callable[[WindowState], bool]) -> float | None:
-    """The first instant after ``at`` where ``verdict`` of the windows' state differs from now; None
-    when it does not change within :data:`MAX_STEPS` boundaries and :data:`HORIZON` seconds."""
-    now = verdict(_verdict(windows, at))
+def next_change(windows: tuple[SyncWindow, ...], at: float, *, manual: bool = False) -> float | None:
+    """The first instant after ``at`` where the automated verdict (the manual one when ``manual``)
+    differs from now; None when it does not change within :data:`MAX_STEPS` boundaries and
+    :data:`HORIZON` seconds.
+
+    Each window's next boundary is computed once and again only when the search passes it, and a
+    window flips exactly at its boundary, so a step costs cronsim calls only for the windows that
+    changed there. An open deny window without an end in reach that blocks the verdict ends the search
+    at once (nothing can lift it)."""
+    def verdict(state: WindowState) -> bool:
+        return state.manual if manual else state.automated
+
+    opened = [is_open(w, at) for w in windows]
+    now = verdict(_verdict(windows, at, opened))
+    order = sorted(range(len(windows)), key=lambda k: not (opened[k] and windows[k].kind == "deny"))
+    bounds: list[float | None] = [None] * len(windows)
+    for k in order:  # the open deny windows first: one without an end in reach decides
+        bounds[k] = _boundary(windows[k], at)
+        if (bounds[k] is None and opened[k] and windows[k].kind == "deny" and not now
+                and not (manual and windows[k].manual_sync)):
+            return None
     t = at
     for _ in range(MAX_STEPS):
-        boundaries = [b for b in (_boundary(w, t) for w in windows) if b is not None and b > t]
-        if not boundaries:
+        pending = [b for b in bounds if b is not None]
+        if not pending:
             return None
-        t = min(boundaries)
+        t = min(pending)
         if t - at > HORIZON:
             return None
-        if verdict(_verdict(windows, t)) != now:
+        for k, bound in enumerate(bounds):
+            if bound is not None and bound <= t:
+                opened[k] = is_open(windows[k], t)
+                bounds[k] = _boundary(windows[k], t)
+        if verdict(_verdict(windows, t, opened)) != now:
             return t
     return None
 
@@ -159,9 +182,10 @@ def evaluate(windows: Iterable[SyncWindow], at: float, *, application: str = "",
     if not chosen:
         return WindowState(at)
     state = _verdict(chosen, at)
-    pick: Callable[[WindowState], bool] = (lambda s: s.manual) if manual else (lambda s: s.automated)
+    if state.manual if manual else state.automated:  # not blocked: nothing to wait for
+        return state
     return WindowState(state.at, state.active, state.automated, state.manual, state.blocking,
-                       state.blocking_manual, next_change(chosen, at, pick))
+                       state.blocking_manual, next_change(chosen, at, manual=manual))
 
 
 def explain(state: WindowState, *, manual: bool = False) -> str:
