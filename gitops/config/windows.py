@@ -4,9 +4,9 @@ Called by the loader (:mod:`gitops.config.loader`); ``gitops.config.to_fleet`` c
 :class:`gitops.domain.SyncWindow` (selectors as :class:`gitops.domain.Selector`), which
 gitops.permit.windows evaluates (docs/sync-windows.md). Key design choice: everything the evaluation
 needs is checked here, at load, with a located error: the cron ``schedule`` is parsed by cronsim (five
-fields, bounded length), the ``timeZone`` is loaded by zoneinfo, the ``duration`` is bounded, and
-selectors are bounded lists of name globs and label pairs, so the workers never meet a window they
-cannot evaluate.
+fields, bounded length), the ``timeZone`` is loaded by zoneinfo, the ``duration`` is positive (and, as
+every duration, at most 366 days), and selectors are bounded lists of name globs and label pairs, so the
+workers never meet a window they cannot evaluate.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from pydantic import AfterValidator, Field
 
 from gitops.config.fields import LabelKey, LabelValue, Model, Name, PositiveDuration
 
-MAX_SCHEDULE = 128             # characters of a cron expression (gitops.permit.windows has the same bound)
-MAX_DURATION = 366 * 86400.0   # a window opens for at most a year
+MAX_SCHEDULE = 128  # characters of a cron expression
 MAX_PATTERNS = 64
 _GLOB = re.compile(r"^[a-z0-9.*?_-]{1,253}$")
 _ZONE = re.compile(r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+){0,2}$")
@@ -53,12 +52,6 @@ def _time_zone(value: str) -> str:
     return value
 
 
-def _duration(value: float) -> float:
-    if value > MAX_DURATION:
-        raise ValueError("must be at most 366 days")
-    return value
-
-
 def _glob(value: str) -> str:
     if not _GLOB.fullmatch(value):
         raise ValueError("must be a name or a glob of lowercase letters, digits, '.', '-', '_', '*', '?'")
@@ -84,8 +77,7 @@ class SyncWindowSpec(Model):
 
     kind: Literal["allow", "deny"]
     schedule: Schedule
-    duration_seconds: Annotated[PositiveDuration, AfterValidator(_duration)] = Field(
-        validation_alias="duration")
+    duration_seconds: PositiveDuration = Field(validation_alias="duration")  # at most 366 days
     time_zone: TimeZone = "UTC"
     manual_sync: bool = False
     applications: Selection = Selection()

@@ -30,7 +30,6 @@ from gitops.errors import InputError
 HORIZON = 400 * 86400.0  # how far ahead "when does it change" looks (a yearly window still answers)
 MAX_STEPS = 64           # window boundaries visited by one search
 MAX_CHAIN = 512          # ticks followed to find where a run of overlapping openings ends
-MAX_SCHEDULE = 128       # characters of a cron expression (the configuration checks the same bound)
 
 
 @dataclass(frozen=True)
@@ -68,9 +67,6 @@ def _zone(window: SyncWindow) -> ZoneInfo:
 
 def _ticks(window: SyncWindow, at: float, *, reverse: bool) -> Iterable[datetime]:
     """Ticks of the window's schedule strictly after ``at`` (or at or before it, newest first)."""
-    if len(window.schedule) > MAX_SCHEDULE:
-        raise InputError(f"sync window {window.name}: schedule longer than {MAX_SCHEDULE} characters",
-                         field="schedule")
     whole = math.floor(at)  # cron ticks fall on whole minutes: compare in whole seconds
     start = datetime.fromtimestamp(whole + 1 if reverse else whole, _zone(window))
     try:
