@@ -85,12 +85,18 @@ class Hook:
         return not self.ref.name
 
     @property
-    def label(self) -> str:
-        """``Job/ns/name`` (``Job/ns/prefix*`` for a generateName hook): how messages name it."""
+    def shown(self) -> ObjectRef:
+        """Its reference as results and messages show it before it exists: a generateName hook is
+        named ``prefix*``."""
         if not self.generated:
-            return str(self.ref)
+            return self.ref
         prefix = str((self.manifest.get("metadata") or {}).get("generateName") or "")
-        return str(ObjectRef(self.ref.group, self.ref.kind, self.ref.namespace, prefix + "*"))
+        return ObjectRef(self.ref.group, self.ref.kind, self.ref.namespace, prefix + "*", self.ref.version)
+
+    @property
+    def label(self) -> str:
+        """``Job.batch/ns/name`` (``Job.batch/ns/prefix*`` for a generateName hook)."""
+        return str(self.shown)
 
     def runs_in(self, phase: Phase) -> bool:
         return phase in self.phases

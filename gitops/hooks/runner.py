@@ -104,7 +104,8 @@ class Runner:
 
     def skipped(self, phase: Phase, why: str) -> list[ObjectResult]:
         """A SKIPPED result per hook of ``phase``: ``<phase> hook: not run: <why>``."""
-        return [ObjectResult(h.ref, Action.SKIPPED, f"{phase} hook: not run: {why}") for h in self.of(phase)]
+        why = f"{phase} hook: not run: {why}"
+        return [ObjectResult(h.shown, Action.SKIPPED, why) for h in self.of(phase)]
 
     def run(self, phase: Phase) -> PhaseResult:
         """Run the hooks of ``phase``, wave by wave; stop at the first wave with a failed hook."""
@@ -114,7 +115,7 @@ class Runner:
             hooks = list(wave)
             if failure is not None:
                 why = f"{phase} hook: not run: an earlier hook failed"
-                results += [ObjectResult(h.ref, Action.SKIPPED, why) for h in hooks]
+                results += [ObjectResult(h.shown, Action.SKIPPED, why) for h in hooks]
                 continue
             done = self._wave(phase, hooks)
             results += [r.outcome for r in done if r.outcome is not None]
@@ -148,7 +149,7 @@ class Runner:
         self._after(run, phase, succeeded=False)
 
     def _start(self, phase: Phase, hook: Hook) -> _Running:
-        run = _Running(hook, hook.ref, Action.CREATED, self.opts.clock.monotonic() + hook.timeout)
+        run = _Running(hook, hook.shown, Action.CREATED, self.opts.clock.monotonic() + hook.timeout)
         try:
             if not hook.generated and DeletePolicy.BEFORE_HOOK_CREATION in hook.delete_policies:
                 existed, gone = self._delete_and_wait(hook.ref, run.deadline)
@@ -198,11 +199,12 @@ class Runner:
     def _after(self, run: _Running, phase: Phase, *, succeeded: bool) -> None:
         """HookSucceeded / HookFailed: delete the hook; a failed delete is said, never fails the hook."""
         policy = DeletePolicy.HOOK_SUCCEEDED if succeeded else DeletePolicy.HOOK_FAILED
-        if policy not in run.hook.delete_policies or run.outcome is None or not run.ref.name:
+        never_created = run.hook.generated and run.ref == run.hook.shown  # the server never named it
+        if policy not in run.hook.delete_policies or run.outcome is None or never_created:
             return
         try:
-            self.cluster.delete(run.ref, propagation=self.opts.propagation)
-            note = f"; deleted ({policy})"
+            gone = self.cluster.delete(run.ref, propagation=self.opts.propagation)
+            note = f"; deleted ({policy})" if gone else ""
         except ClusterError as exc:
             log.warning("%s hook %s: delete (%s) failed: %s", phase, run.ref, policy, exc)
             note = f"; delete ({policy}) failed: {exc}"

@@ -123,3 +123,14 @@ def test_an_unreachable_cluster_is_a_temporary_failure() -> None:
     result = runner(cluster, hook).run(Phase.PRE_SYNC)
     assert result.failure is not None and result.temporary and result.retry_after == 3.0
     assert "could not be created: connection refused" in (result.results[0].error or "")
+
+
+def test_a_generate_name_hook_not_created_is_shown_by_its_prefix() -> None:
+    cluster = FakeCluster()
+    cluster.faults.append(ClusterUnavailable("connection refused"))
+    hooks = runner(cluster, job("migrate-", **{keys.HOOK: "PreSync", keys.HOOK_DELETE_POLICY: "HookFailed"}))
+    assert [r.ref.name for r in hooks.skipped(Phase.PRE_SYNC, "compare only")] == ["migrate-*"]
+    result = hooks.run(Phase.PRE_SYNC)
+    assert result.failure == f"PreSync hook {ref('migrate-*')} failed"
+    assert result.results[0].message == "PreSync hook failed"  # nothing to delete: never created
+    assert ("delete", "Job") not in cluster.calls
