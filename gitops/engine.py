@@ -430,11 +430,13 @@ def hooks_not_run(runner: Runner | None, phase: Phase, why: str) -> list[ObjectR
 
 def compare(cluster: Cluster, plan: planner.Plan, pruning: prune.PrunePlan,
             runner: Runner | None = None) -> Synced:
-    """Without writing: the plan, plus what prune would do (ownership checked) or skip, and the hooks,
-    reported as not run (compare only)."""
+    """Without writing: the plan, plus what prune would do (ownership checked) or skip; on a dry run,
+    the hooks a sync would run, reported as not run (a sync with hooks is never a no-op). A compare
+    that is not a dry run (``gitops diff``, detect-only, a hold) lists no hook: hooks never drift."""
     previews = applier.preview(plan, dry_run=pruning.options.dry_run)
-    not_run = [r for phase in Phase if phase not in (Phase.PRE_DELETE, Phase.POST_DELETE)
-               for r in hooks_not_run(runner, phase, "compare only")]
+    dry = pruning.options.dry_run
+    not_run = [r for phase in (Phase.PRE_SYNC, Phase.SYNC, Phase.POST_SYNC) if dry
+               for r in hooks_not_run(runner, phase, "dry run")]
     return Synced(previews + prune.preview(cluster, pruning) + not_run, plan.live)
 
 
