@@ -98,7 +98,7 @@ def reconcile(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
             span.update(write=str(write).lower(), changed=str(changed(synced.results)))
         with trace("health"):
             healths, unhealthy = health(cluster, plan, synced, health_wait(request, write, runner, synced))
-        if runner is not None and write:
+        if runner is not None and runner.active:
             with trace("hooks"):  # PostSync once healthy; SyncFail when the sync failed
                 synced = after_sync(runner, synced, healths, unhealthy)
         return report(request, revision, plan, pruning, synced, healths, unhealthy, write, started, trace,
@@ -355,7 +355,7 @@ def hooks_due(request: ReconcileRequest, revision: str, plan: planner.Plan, prun
 def hook_runner(request: ReconcileRequest, ports: Ports, cluster: Cluster, hooks: list[Hook], revision: str,
                 plan: planner.Plan, pruning: prune.PrunePlan, *, write: bool) -> Runner | None:
     """The target's hooks on ``cluster`` (None without hooks), active when this reconcile writes and
-    :func:`hooks_due`; only the write path runs hooks (a dry run or a compare reports them as not run)."""
+    :func:`hooks_due`; only an active runner runs hooks (an inactive one lists them for a dry run)."""
     if not hooks:
         return None
     opts = RunOptions(request.application.sync_policy.field_manager, ports.clock)
@@ -385,13 +385,13 @@ def sync(request: ReconcileRequest, cluster: Cluster, plan: planner.Plan, prunin
     """
     policy = request.application.sync_policy
     hooks = runner if runner is not None and runner.active else None
-    before = hooks.run(Phase.PRE_SYNC) if hooks is not None else None
-    if before is not None and not before.ok:
+    before = hooks.run(Phase.PRE_SYNC) if hooks is not None else PhaseResult(Phase.PRE_SYNC, [])
+    if hooks is not None and not before.ok:
         why = f"not applied: {before.failure}"
         skipped = [ObjectResult(r, Action.SKIPPED, why) for r in pruning.desired + pruning.doomed]
-        return Synced(before.results + skipped + hooks_not_run(runner, Phase.SYNC, "a PreSync hook failed"),
+        return Synced(before.results + skipped + hooks.skipped(Phase.SYNC, "a PreSync hook failed"),
                       plan.live, before.temporary, before.failure, before.retry_after)
-    ran = before.results if before is not None else hooks_not_run(runner, Phase.PRE_SYNC, "nothing to sync")
+    ran = before.results
     ahead = None if plan.failed else prune.write_ahead(cluster, pruning, policy.field_manager)
     if ahead is not None:
         why = "not applied: the inventory could not be written first"
@@ -402,7 +402,7 @@ def sync(request: ReconcileRequest, cluster: Cluster, plan: planner.Plan, prunin
         field_manager=policy.field_manager, force=request.force or policy.self_heal,
         wave_timeout=request.wave_timeout))
     applied = not done.failed and not done.stopped
-    during = during_sync(runner, applied)
+    during = during_sync(hooks, applied)
     pruned = prune.execute(cluster, pruning, complete=applied and (during is None or during.ok),
                            field_manager=policy.field_manager)
     results = ran + list(done.results) + (during.results if during is not None else []) + pruned.results
@@ -418,9 +418,8 @@ def during_sync(runner: Runner | None, applied: bool) -> PhaseResult | None:
     """The Sync hooks, run once the regular objects were applied (reported not run otherwise)."""
     if runner is None:
         return None
-    if not runner.active or not applied:
-        why = "nothing to sync" if not runner.active else "the apply did not complete"
-        return PhaseResult(Phase.SYNC, runner.skipped(Phase.SYNC, why))
+    if not applied:
+        return PhaseResult(Phase.SYNC, runner.skipped(Phase.SYNC, "the apply did not complete"))
     return runner.run(Phase.SYNC)
 
 
@@ -455,10 +454,6 @@ def after_sync(runner: Runner, synced: Synced, healths: Mapping[ObjectRef, Healt
                unhealthy: GitOpsError | None) -> Synced:
     """PostSync hooks once the target is Healthy; SyncFail hooks when the sync failed at any point
     (PreSync, apply, Sync hooks, the health wait, PostSync); the result stays failed."""
-    if not runner.active:
-        idle = runner.skipped(Phase.POST_SYNC, "nothing to sync") + runner.skipped(Phase.SYNC_FAIL,
-                                                                                    "nothing to sync")
-        return dataclasses.replace(synced, results=synced.results + idle)
     results, stopped = list(synced.results), synced.stopped
     failed = bool(stopped or unhealthy or any(r.action is Action.FAILED for r in results))
     status = outcome.target_health(healths)
