@@ -74,20 +74,21 @@ def _window_hold(rt: Runtime, target: Target, fleet: Fleet, app: Application, no
     if not fleet.sync_windows:
         return None
     cluster = fleet.clusters.get(target.cluster)
+
+    def at(instant: float, manual: bool = False) -> windows.WindowState:
+        return windows.evaluate(fleet.sync_windows.values(), instant, application=target.application,
+                                app_labels=app.labels, cluster=target.cluster,
+                                cluster_labels=cluster.labels if cluster is not None else {}, manual=manual)
+
     try:
-        state = windows.evaluate(fleet.sync_windows.values(), now, application=target.application,
-                                 app_labels=app.labels, cluster=target.cluster,
-                                 cluster_labels=cluster.labels if cluster is not None else {}, manual=manual)
+        state = at(now, manual)
+        if state.manual if manual else state.automated:
+            return None
+        if state.changes_at is not None and not manual:  # a held manual sync is the user's to ask again
+            _wake(rt, Wake(target, state.changes_at, windows.change_reason(state, at(state.changes_at))))
     except GitOpsError as exc:  # the configuration refuses such windows; fail closed all the same
         return Hold(WINDOW, f"sync windows cannot be evaluated: {exc}")
-    if state.manual if manual else state.automated:
-        return None
     names = state.blocking_manual if manual else state.blocking
-    if state.changes_at is not None:
-        opened = not set(names) <= set(state.active)  # closed allow windows: waiting for one to open
-        plural = "s" if len(names) > 1 else ""
-        reason = f"sync window{plural} {', '.join(names[:4])} {'opened' if opened else 'closed'}"
-        _wake(rt, Wake(target, state.changes_at, reason))
     return Hold(WINDOW, windows.explain(state, manual=manual), names, state.changes_at)
 
 

@@ -201,3 +201,14 @@ def explain(state: WindowState, *, manual: bool = False) -> str:
         return what
     when = datetime.fromtimestamp(state.changes_at, UTC)
     return f"{what}; {'manual' if manual else 'automated'} syncs resume at {when:%Y-%m-%d %H:%M} UTC"
+
+
+def change_reason(before: WindowState, after: WindowState) -> str:
+    """What lifted the block between ``before`` and ``after`` (the state at ``before.changes_at``):
+    ``sync window freeze closed``, ``sync window office-hours opened``, or both."""
+    closed = [n for n in before.blocking if n in before.active and n not in after.active]
+    opened = [n for n in after.active if n not in before.active]
+    parts = [f"{', '.join(names[:4])} {verb}" for names, verb in ((closed, "closed"), (opened, "opened"))
+             if names]
+    plural = "s" if len(closed) + len(opened) > 1 else ""
+    return f"sync window{plural} {' and '.join(parts)}" if parts else "sync windows changed"

@@ -163,6 +163,7 @@ def test_manual_syncs_in_a_deny_window_follow_manual_sync(rclient: redis.Redis, 
     rt = runtime(rclient, clock, fleet(app("a"), windows=(FREEZE,)))
     hold = gates.hold_for(rt, A, manual=True, dry_run=False)
     assert hold is not None and hold.reason == "window" and hold.until == MORNING
+    assert rt.wakes.pending(A) is None  # a held manual sync is the user's to ask again
     assert gates.hold_for(rt, A, manual=True, dry_run=True) is None
     open_to_manual = SyncWindow("freeze", "deny", "0 22 * * *", 8 * 3600, "UTC", manual_sync=True)
     rt.permits = StaticPermits(fleet(app("a"), windows=(open_to_manual,)))

@@ -11,7 +11,7 @@ import pytest
 
 from gitops.domain import Selector, SyncWindow
 from gitops.errors import InputError
-from gitops.permit.windows import MAX_STEPS, evaluate, explain, is_open, last_opened
+from gitops.permit.windows import MAX_STEPS, change_reason, evaluate, explain, is_open, last_opened
 
 
 def at(text: str, zone: str = "UTC") -> float:
@@ -177,3 +177,16 @@ def test_a_thousand_windows_selecting_one_target() -> None:
     mondays = [allow(f"a{i}", f"{i % 60} {i % 24} * * 1", hours=0.2) for i in range(1000)]
     state = evaluate(mondays, night)
     assert state.changes_at == at("2026-12-07T00:00:00")  # the first Monday tick (a0: 00:00)
+
+
+def test_the_reason_a_block_lifts_names_what_changed() -> None:
+    night = at("2026-12-06T01:00:00")  # a Sunday
+    for windows, reason in (
+            ([deny()], "sync window freeze closed"),
+            ([allow()], "sync window office opened"),
+            ([deny(), allow(schedule="0 6 * * *", hours=1)], "sync windows freeze closed and office opened"),
+            ([allow(schedule="0 9 * * 1", hours=1), deny()],  # the freeze ends at 6:00, office on Monday
+             "sync windows freeze closed and office opened")):
+        state = evaluate(windows, night)
+        assert state.changes_at is not None
+        assert change_reason(state, evaluate(windows, state.changes_at)) == reason
