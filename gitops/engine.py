@@ -423,19 +423,16 @@ def during_sync(runner: Runner | None, applied: bool) -> PhaseResult | None:
     return runner.run(Phase.SYNC)
 
 
-def hooks_not_run(runner: Runner | None, phase: Phase, why: str) -> list[ObjectResult]:
-    return runner.skipped(phase, why) if runner is not None else []
-
-
 def compare(cluster: Cluster, plan: planner.Plan, pruning: prune.PrunePlan,
             runner: Runner | None = None) -> Synced:
     """Without writing: the plan, plus what prune would do (ownership checked) or skip; on a dry run,
     the hooks a sync would run, reported as not run (a sync with hooks is never a no-op). A compare
     that is not a dry run (``gitops diff``, detect-only, a hold) lists no hook: hooks never drift."""
     previews = applier.preview(plan, dry_run=pruning.options.dry_run)
-    dry = pruning.options.dry_run
-    not_run = [r for phase in (Phase.PRE_SYNC, Phase.SYNC, Phase.POST_SYNC) if dry
-               for r in hooks_not_run(runner, phase, "dry run")]
+    not_run = []
+    if runner is not None and pruning.options.dry_run:
+        not_run = [r for phase in (Phase.PRE_SYNC, Phase.SYNC, Phase.POST_SYNC)
+                   for r in runner.skipped(phase, "dry run")]
     return Synced(previews + prune.preview(cluster, pruning) + not_run, plan.live)
 
 
