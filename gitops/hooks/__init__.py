@@ -284,7 +284,20 @@ def split(objects: Sequence[Any], source: str | None = None) -> Split:
             if len(hooks) > MAX_HOOKS:
                 raise InputError(f"more than {MAX_HOOKS} hooks in one application (each is created and "
                                  "waited on): render fewer hook objects", file=source, field=key)
+    _distinct(regular, hooks, source)
     return Split(regular, _validated(hooks, source), skipped)
+
+
+def _distinct(regular: Sequence[Any], hooks: Sequence[Hook], source: str | None) -> None:
+    """A hook may not be a regular object too: its BeforeHookCreation would delete that object."""
+    def key(ref: ObjectRef) -> tuple[str, str, str, str]:
+        return ref.group, ref.kind, ref.namespace, ref.name
+
+    applied = {key(ObjectRef.of(o)) for o in regular if isinstance(o, dict)}
+    for hook in hooks:
+        if not hook.generated and key(hook.ref) in applied:
+            raise InputError(f"{hook.label} is both a hook and a regular object of the application: "
+                             "rename one of them", file=source_of(hook.manifest, source))
 
 
 def prepare(hooks: Sequence[Hook], cluster: Cluster, target: Target, namespace: str | None) -> list[Hook]:

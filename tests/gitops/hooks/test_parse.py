@@ -158,3 +158,8 @@ def test_of_phase_orders_by_wave() -> None:
                  job("z", {keys.HOOK: "PreSync", keys.SYNC_WAVE: "-1"}),
                  job("p", {keys.HOOK: "PostSync"})])
     assert [h.ref.name for h in of_phase(out.hooks, Phase.PRE_SYNC)] == ["z", "a", "b"]
+
+
+def test_a_hook_cannot_also_be_a_regular_object() -> None:
+    with pytest.raises(InputError, match="both a hook and a regular object"):
+        split([job("migrate", {}), job("migrate", {keys.HOOK: "PreSync"})])
