@@ -110,6 +110,8 @@ def compile_expression(text: str) -> celpy.Runner:
         raise ExpressionError("the expression is empty")
     if len(text) > MAX_EXPRESSION:
         raise ExpressionError(f"the expression is {len(text)} characters, over the limit of {MAX_EXPRESSION}")
+    if any((ord(ch) < 32 and ch not in "\n\r\t") or ord(ch) == 127 for ch in text):
+        raise ExpressionError("the expression contains control characters")
     try:
         with _LOCK:
             tree = _ENV.compile(text)

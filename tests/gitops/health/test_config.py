@@ -163,7 +163,8 @@ CORPUS = [
     "metadata.name.endsWith('-x') || spec.replicas == 3u", "type(status) == map",
     "foo(status)", "status.phase.bar()", "self.ready", "x", "status.ready ==", "((true)",
     "status.a.all(x, status.b.exists(y, y == x))", "(" * 30 + "true" + ")" * 30, "true" + " && true" * 240,
-    "a" * 5000, "  ", "status.items.map(i, i.name).exists(n, n == 'a')",
+    "a" * 5000, "  ", "status.items.map(i, i.name).exists(n, n == 'a')", "\x07status.ready",
+    "status.ready ==\n  true\t",
 ]
 
 
