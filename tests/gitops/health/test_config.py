@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from gitops.cli import main
+from gitops.cli import build_parser, main
 from gitops.config import health as config_health
 from gitops.config import load_config, to_fleet
 from gitops.domain import HealthCheck
@@ -200,6 +201,12 @@ def test_every_documented_example_validates(tmp_path: Path, example: str,
     path.write_text(BASE + example)
     assert main(["validate", "-c", str(path)]) == 0, capsys.readouterr()
     assert to_fleet(load_config(path)).applications  # converts too
+
+
+@pytest.mark.parametrize("line", re.findall(r"`(gitops [^`]*)`", DOC.read_text().replace("\n", " ")))
+def test_every_command_the_page_names_parses(line: str) -> None:
+    args = build_parser().parse_args(shlex.split(line)[1:])
+    assert callable(args.func)
 
 
 def test_the_documented_error_lines_are_what_validate_prints() -> None:
