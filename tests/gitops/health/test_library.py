@@ -241,6 +241,14 @@ def test_argo_rollouts_rollout(spec: dict[str, Any], status: dict[str, Any], wan
     assert (health.status, health.message) == (want, message)
 
 
+def test_argo_rollouts_rollout_not_yet_observed_is_progressing() -> None:
+    status = {"phase": "Healthy", "observedGeneration": "1", "message": ""}
+    assert assess(cr("argoproj.io/v1alpha1", "Rollout", ROLLOUT_SPEC, status, generation=2)).status is (
+        H.PROGRESSING)
+    assert assess(cr("argoproj.io/v1alpha1", "Rollout", ROLLOUT_SPEC, {**status, "observedGeneration": "2"},
+                     generation=2)).status is H.HEALTHY
+
+
 # -- Flux (https://fluxcd.io/flux/components/helm/helmreleases/) ---------------------------------------
 @pytest.mark.parametrize(
     ("api", "kind"),
