@@ -47,7 +47,7 @@ from gitops import render as rendering
 from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.cluster import Cluster, ClusterFactory
 from gitops.errors import Failure, GitOpsError
-from gitops.health import Health
+from gitops.health import Health, Rules, rules_for
 from gitops.health.wait import wait_healthy
 from gitops.hooks import Hook, Phase
 from gitops.hooks.runner import PhaseResult, Runner, RunOptions
@@ -97,7 +97,8 @@ def reconcile(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
                       else compare(cluster, plan, pruning, runner))
             span.update(write=str(write).lower(), changed=str(changed(synced.results)))
         with trace("health"):
-            healths, unhealthy = health(cluster, plan, synced, health_wait(request, write, runner, synced))
+            healths, unhealthy = health(cluster, plan, synced, health_wait(request, write, runner, synced),
+                                        rules_for(app.health_checks))
         if runner is not None and runner.active:
             with trace("hooks"):  # PostSync once healthy; SyncFail when the sync failed
                 synced = after_sync(runner, synced, healths, unhealthy)
@@ -133,7 +134,8 @@ def delete(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
             desired = prepare(manifests, cluster, target, app.destination.namespace)
             doomed = inventory_of(cluster, target, desired)
             span["delete"] = str(len(doomed))
-        runner = Runner(cluster, hooks, RunOptions(app.sync_policy.field_manager, ports.clock),
+        runner = Runner(cluster, hooks, RunOptions(app.sync_policy.field_manager, ports.clock,
+                                                   rules=rules_for(app.health_checks)),
                         active=not request.dry_run)
         with trace("delete"):
             removed = remove(request, ports, cluster, doomed, runner)
@@ -358,7 +360,8 @@ def hook_runner(request: ReconcileRequest, ports: Ports, cluster: Cluster, hooks
     :func:`hooks_due`; only an active runner runs hooks (an inactive one lists them for a dry run)."""
     if not hooks:
         return None
-    opts = RunOptions(request.application.sync_policy.field_manager, ports.clock)
+    opts = RunOptions(request.application.sync_policy.field_manager, ports.clock,
+                      rules=rules_for(request.application.health_checks))
     return Runner(cluster, hooks, opts, active=write and hooks_due(request, revision, plan, pruning))
 
 
@@ -400,7 +403,7 @@ def sync(request: ReconcileRequest, cluster: Cluster, plan: planner.Plan, prunin
                       ahead.retry_after)
     done = applier.apply_plan(cluster, plan, applier.ApplyOptions(
         field_manager=policy.field_manager, force=request.force or policy.self_heal,
-        wave_timeout=request.wave_timeout))
+        wave_timeout=request.wave_timeout, rules=rules_for(request.application.health_checks)))
     applied = not done.failed and not done.stopped
     during = during_sync(hooks, applied)
     pruned = prune.execute(cluster, pruning, complete=applied and (during is None or during.ok),
@@ -527,16 +530,16 @@ def wait_gone(cluster: Cluster, refs: list[ObjectRef], timeout: float, clock: Cl
     return []
 
 
-def health(cluster: Cluster, plan: planner.Plan, synced: Synced, wait_seconds: float
-           ) -> tuple[dict[ObjectRef, Health], GitOpsError | None]:
+def health(cluster: Cluster, plan: planner.Plan, synced: Synced, wait_seconds: float,
+           rules: Rules | None = None) -> tuple[dict[ObjectRef, Health], GitOpsError | None]:
     """Each desired object's health: judged from the objects held, or waited for (bounded) when asked;
     a failed wait falls back to the objects held and is returned."""
     refs = outcome.desired_refs(synced.results, plan)
-    held = outcome.held_health(refs, synced.objects)
+    held = outcome.held_health(refs, synced.objects, rules)
     if wait_seconds <= 0:
         return held, None
     try:
-        return wait_healthy(cluster, refs, timeout=wait_seconds).health, None
+        return wait_healthy(cluster, refs, timeout=wait_seconds, rules=rules).health, None
     except GitOpsError as exc:
         return held, exc
 

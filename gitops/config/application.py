@@ -20,7 +20,7 @@ from gitops.config.dependencies import DependencyRef
 from gitops.config.fanout import SetSyncPolicy, Strategy
 from gitops.config.fields import Model, Name, PositiveDuration, Text
 from gitops.config.generators import ApplicationTemplate, Generator
-from gitops.config.health import HealthCheckExpr
+from gitops.config.health import HealthCheckExprs
 from gitops.config.models import GitRef
 from gitops.domain import RendererName
 from gitops.keys import DEFAULT_FIELD_MANAGER
@@ -153,7 +153,7 @@ class ApplicationSpec(Model):
     sync_policy: SyncPolicy = SyncPolicy()
     ignore_differences: list[IgnoreRule] = []
     depends_on: list[DependencyRef] = []
-    health_check_exprs: list[HealthCheckExpr] = []
+    health_check_exprs: HealthCheckExprs = []
 
 
 class Application(ApplicationSpec):

@@ -5,38 +5,25 @@ Validated here at load time, so ``gitops validate`` points at the field: ``apiVe
 ``failed``; each expression is bounded (length, nesting) and compiles with cel-python (``celpy``),
 calling only functions CEL has and reading only the variables the engine binds (``metadata``,
 ``spec``, ``status``, as Flux). ``HealthCheckExprs`` (the list) refuses two entries for one kind.
-The engine compiles and evaluates the same expressions in gitops.health.cel; the configuration sits
-below it (and must not pull the engine in), so this check is its own, held to the engine's by
-tests/gitops/health/test_config.py (same bounds, same verdicts). docs/health.md is the user's view.
+The check is the engine's own (:mod:`gitops.expressions`, which gitops.health.cel compiles with), so
+what validates is what runs. docs/health.md is the user's view.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Final, Self
+from typing import Annotated, Final, Self
 
-import celpy
-import lark
-from celpy.celparser import CELParseError
-from celpy.evaluation import base_functions
 from pydantic import AfterValidator, Field, model_validator
 
 from gitops.config.fields import Model, Text
+from gitops.expressions import compile_expression
 
-MAX_EXPRESSION: Final = 4096  # characters; gitops.health.cel.MAX_EXPRESSION
-MAX_DEPTH: Final = 250  # syntax-tree depth; gitops.health.cel.MAX_DEPTH
-MAX_NESTED_MACROS: Final = 1  # gitops.health.cel.MAX_NESTED_MACROS
 MAX_RULES: Final = 64  # entries of one healthCheckExprs list
-VARIABLES: Final = ("metadata", "spec", "status")
-MACROS: Final = frozenset({"has", "all", "exists", "exists_one", "map", "filter"})
-FUNCTIONS: Final = MACROS | frozenset(n for n in base_functions if n[0].isalpha())
-TYPE_NAMES: Final = frozenset({"bool", "bytes", "double", "duration", "int", "list", "map", "null_type",
-                               "string", "timestamp", "type", "uint"})
 
 _API_VERSION = re.compile(r"v1|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
                           r"/v[0-9]+((alpha|beta)[0-9]+)?")
 _KIND = re.compile(r"[A-Z][A-Za-z0-9]{0,62}")
-_ENV = celpy.Environment()
 
 
 def _api_version(value: str) -> str:
@@ -51,55 +38,10 @@ def _kind(value: str) -> str:
     return value
 
 
-def _walk(tree: lark.Tree[Any]) -> None:
-    """Depth, macro nesting, functions and variables of a parsed expression (iterative)."""
-    bound, calls, reads = set(VARIABLES), set(), set()
-    stack: list[tuple[lark.Tree[Any], int, int]] = [(tree, 1, 0)]
-    while stack:
-        node, depth, nested = stack.pop()
-        if depth > MAX_DEPTH:
-            raise ValueError(f"the expression is nested deeper than {MAX_DEPTH} levels")
-        kids = node.children
-        if node.data == "ident_arg" and kids and isinstance(kids[0], lark.Token):
-            calls.add(str(kids[0]))
-        elif node.data == "member_dot_arg" and len(kids) >= 2 and isinstance(kids[1], lark.Token):
-            calls.add(str(kids[1]))
-            if str(kids[1]) in MACROS:
-                nested += 1
-                if nested > MAX_NESTED_MACROS:
-                    raise ValueError(f"comprehensions nest deeper than {MAX_NESTED_MACROS} levels")
-                args = kids[2] if len(kids) > 2 else None
-                if isinstance(args, lark.Tree) and args.children:
-                    leaves = list(lark.Tree("x", [args.children[0]]).scan_values(
-                        lambda v: isinstance(v, lark.Token)))
-                    bound.update(str(v) for v in leaves[:1] if len(leaves) == 1)
-        elif node.data == "ident" and kids:
-            reads.add(str(kids[0]))
-        stack.extend((c, depth + 1, nested) for c in kids if isinstance(c, lark.Tree))
-    unknown = sorted(c for c in calls if c not in FUNCTIONS and c not in TYPE_NAMES)
-    if unknown:
-        raise ValueError(f"unknown function {', '.join(unknown)}")
-    free = sorted(r for r in reads if r not in bound and r not in TYPE_NAMES)
-    if free:
-        raise ValueError(f"unknown variable {', '.join(free)} (the variables are {', '.join(VARIABLES)})")
-
-
 def check_expression(value: str) -> str:
-    """A CEL expression the engine can run (see the module docstring), else ValueError for the author."""
-    if not value.strip():
-        raise ValueError("must not be empty")
-    if len(value) > MAX_EXPRESSION:
-        raise ValueError(f"the expression is {len(value)} characters, over the limit of {MAX_EXPRESSION}")
-    if any((ord(ch) < 32 and ch not in "\n\r\t") or ord(ch) == 127 for ch in value):
-        raise ValueError("must not contain control characters")
-    try:
-        tree = _ENV.compile(value)
-    except CELParseError as exc:
-        where = f" at line {exc.line}, column {exc.column}" if getattr(exc, "line", None) else ""
-        raise ValueError(f"not a valid CEL expression{where}") from None
-    except RecursionError:
-        raise ValueError(f"the expression is nested deeper than {MAX_DEPTH} levels") from None
-    _walk(tree)
+    """A CEL expression the engine can run (gitops.expressions: the engine's own check), else
+    ExpressionError (a ValueError) for the author."""
+    compile_expression(value)
     return value
 
 

@@ -9,12 +9,11 @@ user-defined groups). Its expressions are evaluated in Flux's order: ``inProgres
 As in Flux the object's top-level ``metadata``, ``spec`` and ``status`` are the variables (an absent one
 is an empty map, so ``has(status.phase)`` works before the controller wrote a status).
 
-Key choices: expressions are compiled once (cached per source text) by cel-python (``celpy``), a pure
-Python, conformance-tested CEL implementation; every expression is bounded before it runs (length,
-syntax-tree depth: the interpreter recurses, no comprehension macro inside another, so the cost is
-linear in the object), and the functions and variables it names are checked at compile time, because
-celpy checks neither. The object is bounded too: an object with more than MAX_VALUES values (metadata
-without managedFields, spec, status) is Unknown rather than evaluated, since celpy has no cost limit.
+Key choices: expressions are compiled once (cached per source text) by :mod:`gitops.expressions`, the
+one compile check the configuration uses too (cel-python, bounded length and nesting, only CEL's
+functions and the three variables). The object is bounded too: an object with more than MAX_VALUES
+values (metadata without managedFields, spec, status) is Unknown rather than evaluated, since celpy has
+no cost limit.
 Evaluation never raises: a missing field is Progressing (the controller has not written it yet: Flux
 keeps waiting the same way), any other error (type mismatch, bad regular expression, a result that is
 not a boolean) is Unknown with a message naming the rule, the expression and the error.
@@ -23,105 +22,31 @@ not a boolean) is Unknown with a message naming the rule, the expression and the
 from __future__ import annotations
 
 import fnmatch
-import functools
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as attribute
 from typing import Any, Final
 
 import celpy
-import lark
 from celpy import celtypes
 from celpy.adapter import json_to_cel
-from celpy.celparser import CELParseError
-from celpy.evaluation import base_functions
 
+from gitops.expressions import (
+    VARIABLES,
+    ExpressionError,
+    compile_expression,
+)
 from gitops.vocabulary import HealthStatus
 
-MAX_EXPRESSION: Final = 4096  # characters of one expression (Kubernetes bounds its CEL rules too)
-MAX_DEPTH: Final = 250  # syntax-tree depth; celpy's evaluator recurses and fails near 600
-MAX_NESTED_MACROS: Final = 1  # no comprehension inside another's body: evaluation stays linear
 MAX_VALUES: Final = 5000  # values of metadata (without managedFields), spec and status an expression may read
 MAX_MESSAGE: Final = 240  # characters of an expression or an error quoted in a health message
-VARIABLES: Final = ("metadata", "spec", "status")  # as Flux: the object's top-level fields
 # Flux's evaluation order; ``suspended`` (first) is the library's extension, for kinds that can be paused
 FIELDS: Final = ("suspended", "inProgress", "failed", "current")
 VERDICTS: Final = {"suspended": HealthStatus.SUSPENDED, "inProgress": HealthStatus.PROGRESSING,
                    "failed": HealthStatus.DEGRADED, "current": HealthStatus.HEALTHY}
-MACROS: Final = frozenset({"has", "all", "exists", "exists_one", "map", "filter"})
-FUNCTIONS: Final = MACROS | frozenset(name for name in base_functions if name[0].isalpha())
-TYPE_NAMES: Final = frozenset({"bool", "bytes", "double", "duration", "int", "list", "map", "null_type",
-                               "string", "timestamp", "type", "uint"})
-
-_ENV = celpy.Environment()
-_LOCK = threading.Lock()  # the lark parser behind celpy is shared: one compile at a time
-
-
-class ExpressionError(ValueError):
-    """An expression that cannot be used: too long, too deep, not CEL, or naming what does not exist."""
-
-
 def _clip(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."
-
-
-def _walk(tree: lark.Tree[Any]) -> None:
-    """Depth, macro nesting, functions and variables of a parsed expression (iterative: the tree of a
-    hostile expression is deep). Comprehension variables count as bound everywhere (a simplification
-    that can only accept more, and what it accepts still fails safely at evaluation)."""
-    bound, calls, reads = set(VARIABLES), set(), set()
-    stack: list[tuple[lark.Tree[Any], int, int]] = [(tree, 1, 0)]
-    while stack:
-        node, depth, nested = stack.pop()
-        if depth > MAX_DEPTH:
-            raise ExpressionError(f"the expression is nested deeper than {MAX_DEPTH} levels")
-        kids = node.children
-        if node.data == "ident_arg" and kids and isinstance(kids[0], lark.Token):
-            calls.add(str(kids[0]))
-        elif node.data == "member_dot_arg" and len(kids) >= 2 and isinstance(kids[1], lark.Token):
-            calls.add(str(kids[1]))
-            if str(kids[1]) in MACROS:
-                nested += 1
-                if nested > MAX_NESTED_MACROS:
-                    raise ExpressionError(f"comprehensions nest deeper than {MAX_NESTED_MACROS} levels")
-                args = kids[2] if len(kids) > 2 else None
-                if isinstance(args, lark.Tree) and args.children:
-                    leaves = list(lark.Tree("x", [args.children[0]]).scan_values(
-                        lambda v: isinstance(v, lark.Token)))
-                    bound.update(str(v) for v in leaves[:1] if len(leaves) == 1)
-        elif node.data == "ident" and kids:
-            reads.add(str(kids[0]))
-        stack.extend((c, depth + 1, nested) for c in kids if isinstance(c, lark.Tree))
-    unknown = sorted(c for c in calls if c not in FUNCTIONS and c not in TYPE_NAMES)
-    if unknown:
-        raise ExpressionError(f"unknown function {', '.join(unknown)}")
-    free = sorted(r for r in reads if r not in bound and r not in TYPE_NAMES)
-    if free:
-        raise ExpressionError(f"unknown variable {', '.join(free)} (the variables are "
-                              f"{', '.join(VARIABLES)})")
-
-
-@functools.lru_cache(maxsize=1024)
-def compile_expression(text: str) -> celpy.Runner:
-    """The program of one expression, cached by its text; :class:`ExpressionError` when unusable."""
-    if not text.strip():
-        raise ExpressionError("the expression is empty")
-    if len(text) > MAX_EXPRESSION:
-        raise ExpressionError(f"the expression is {len(text)} characters, over the limit of {MAX_EXPRESSION}")
-    if any((ord(ch) < 32 and ch not in "\n\r\t") or ord(ch) == 127 for ch in text):
-        raise ExpressionError("the expression contains control characters")
-    try:
-        with _LOCK:
-            tree = _ENV.compile(text)
-    except CELParseError as exc:
-        where = f" at line {exc.line}, column {exc.column}" if getattr(exc, "line", None) else ""
-        raise ExpressionError(f"not a valid CEL expression{where}") from exc
-    except RecursionError as exc:
-        raise ExpressionError(f"the expression is nested deeper than {MAX_DEPTH} levels") from exc
-    _walk(tree)
-    return _ENV.program(tree)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from itertools import groupby
 from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.cluster import Cluster
 from gitops.errors import ClusterError, GitOpsError
-from gitops.health import assess
+from gitops.health import Rules, assess
 from gitops.hooks import DeletePolicy, Hook, Phase, of_phase
 from gitops.results import ObjectResult
 from gitops.vocabulary import Action, HealthStatus, ObjectRef
@@ -40,6 +40,7 @@ class RunOptions:
     field_manager: str
     clock: Clock = SYSTEM_CLOCK
     propagation: str = "Background"  # how a deleted hook's dependants go (a Job's Pods)
+    rules: Rules | None = None  # the application's health rules (None: the library's alone)
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,12 @@ class PhaseResult:
         return self.failure is None
 
 
-def completion(obj: Manifest | None) -> tuple[bool | None, str]:
-    """(True: succeeded, False: failed, None: still running; why) for a hook's live object."""
+def completion(obj: Manifest | None, rules: Rules | None = None) -> tuple[bool | None, str]:
+    """(True: succeeded, False: failed, None: still running; why) for a hook's live object, judged by
+    ``rules`` (the application's health rules; None: the library's alone)."""
     if obj is None:
         return False, "deleted before it completed"
-    health = assess(obj)
+    health = assess(obj, rules)
     if obj.get("kind") == "Pod" and str(obj.get("apiVersion")) == "v1":
         phase = (obj.get("status") or {}).get("phase")
         if phase == "Succeeded":
@@ -181,7 +183,7 @@ class Runner:
 
     def _check(self, phase: Phase, run: _Running) -> None:
         try:
-            done, why = completion(self.cluster.get(run.ref))
+            done, why = completion(self.cluster.get(run.ref), self.opts.rules)
         except ClusterError as exc:
             if exc.temporary and self.opts.clock.monotonic() < run.deadline:
                 return  # look again on the next turn

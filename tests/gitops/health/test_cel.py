@@ -8,15 +8,9 @@ from typing import Any
 import pytest
 
 from gitops.domain import HealthCheck
+from gitops.expressions import MAX_EXPRESSION, ExpressionError, compile_expression
 from gitops.health import assess, rules_for
-from gitops.health.cel import (
-    MAX_EXPRESSION,
-    MAX_VALUES,
-    ExpressionError,
-    compile_expression,
-    evaluate,
-    user_rule,
-)
+from gitops.health.cel import MAX_VALUES, evaluate, user_rule
 from gitops.vocabulary import HealthStatus as H
 
 

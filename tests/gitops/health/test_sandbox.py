@@ -121,8 +121,6 @@ def test_an_application_rule_judges_through_apply_waves_and_waits(env: Env) -> N
     assert held_health([ref], {ref_key(ref): done.objects[ref_key(ref)]})[ref].status is HealthStatus.UNKNOWN
 
 
-@pytest.mark.xfail(strict=True, reason="gitops/engine.py does not yet pass application.health_checks "
-                   "(the lead's change in the custom-health report); remove this mark with it")
 def test_an_application_rule_decides_the_target_health_as_its_status_changes(env: Env) -> None:
     group = f"{env.app}.example.com"
     checks = (rule(group),)
