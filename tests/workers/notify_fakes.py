@@ -1,8 +1,8 @@
 """The worker runtime of the notification tests: worker_fakes' runtime (fake Git and engine, real
-Redis store) plus the configured Notifications of ``$GITOPS_CONFIG`` (a real configuration file) with
-the production delivery (Redis rate limits, httpx, Apprise). A manual sync "writes" (``applied``), so a
-successful sync raises SyncSucceeded. Loaded by worker subprocesses with
-``GITOPS_RUNTIME=notify_fakes:runtime``."""
+Redis store) on a clock the test can set (worker_kit.RedisClock), plus the configured Notifications of
+``$GITOPS_CONFIG`` (a real configuration file) with the production delivery (Redis rate limits, httpx,
+Apprise). A manual sync "writes" (``applied``), so a successful sync raises SyncSucceeded. Loaded by
+worker subprocesses with ``GITOPS_RUNTIME=notify_fakes:runtime``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import redis
 import worker_fakes
+from worker_kit import RedisClock
 
 from gitops.config import load_config, to_fleet
 from gitops.notify.deliver import HttpSender, Notifier
@@ -35,6 +36,6 @@ def runtime() -> Runtime:
     rt = worker_fakes.runtime()
     fleet = to_fleet(load_config(settings.config_path or ""))
     client = redis.Redis.from_url(settings.redis_url)
-    return dataclasses.replace(rt, reconciler=WritingReconciler(client),
+    return dataclasses.replace(rt, reconciler=WritingReconciler(client), clock=RedisClock(client),
                                notifier=Notifier(lambda: fleet, RedisRateLimits(client),
                                                  HttpSender(timeout=30.0)))

@@ -5,7 +5,7 @@ A chain a <- b <- c of automated applications triggered at once converges in ord
 enqueued by its dependency's success (the trigger details say so), with no beat and no resync. A deny
 window holds an automated sync, says so in the status with its end, and the wake-up the beat claims
 once the injected clock passed that end lets the sync through. The worker's clock is the system clock
-shifted by an offset the test keeps in Redis (:class:`OffsetClock`, installed by :func:`runtime`, the
+shifted by an offset the test keeps in Redis (:class:`RedisClock`, installed by :func:`runtime`, the
 factory the worker loads through ``GITOPS_RUNTIME``), so the test moves time for the worker and the
 beat alike without waiting.
 """
@@ -15,8 +15,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -27,7 +25,7 @@ import httpx
 import pytest
 import redis
 import worker_fakes as fakes
-from worker_kit import FAST, wait_for
+from worker_kit import FAST, RedisClock, shift_time, wait_for
 
 from gitops.state import RedisStore
 from gitops.state.wakes import RedisWakes
@@ -41,41 +39,17 @@ from workers.redis_server import RedisServer
 from workers.settings import Settings
 
 pytestmark = pytest.mark.timeout(120)
-OFFSET_KEY = "test:clock:offset"
 A, B, C = Target("a", "dev"), Target("b", "dev"), Target("c", "dev")
 NIGHT = datetime(2026, 12, 6, 1, 0, tzinfo=UTC).timestamp()  # in the 22:00 + 8h deny window
 MORNING = datetime(2026, 12, 6, 6, 0, tzinfo=UTC).timestamp()
-
-
-@dataclass
-class OffsetClock:
-    """The system clock shifted by the offset stored in Redis (0 when unset)."""
-
-    client: Any
-
-    def now(self) -> float:
-        return time.time() + float(self.client.get(OFFSET_KEY) or 0.0)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(max(0.0, seconds))
-
-    def wait(self, event: threading.Event, timeout: float) -> bool:
-        return event.wait(max(0.0, timeout))
 
 
 def runtime() -> Runtime:
     """The production runtime on the offset clock (``GITOPS_RUNTIME=test_gates_workers:runtime``)."""
     settings = Settings.from_env()
     rt = runtime_from_config(settings)
-    rt.clock = OffsetClock(redis.Redis.from_url(settings.redis_url))
+    rt.clock = RedisClock(redis.Redis.from_url(settings.redis_url))
     return rt
-
-
-def set_time(client: redis.Redis, at: float) -> None:
-    client.set(OFFSET_KEY, repr(at - time.time()))
 
 
 def git(repo: Path, *args: str) -> None:
@@ -222,7 +196,7 @@ def test_a_chain_converges_in_order_each_dependant_enqueued_by_its_dependency(
 def test_a_deny_window_holds_an_automated_sync_and_its_end_lets_it_through(
         world: World, start_worker: Callable[..., Any], rclient: redis.Redis) -> None:
     w = world
-    set_time(rclient, NIGHT)
+    shift_time(rclient, NIGHT)
     start(start_worker, w, w.write_config(FREEZE))
     w.trigger(A)
     wait_for(settled(w.store, A), timeout=60)
@@ -239,10 +213,10 @@ def test_a_deny_window_holds_an_automated_sync_and_its_end_lets_it_through(
     assert w.store.acquire_named(RESYNC_LOCK, "test", 3600)
     beat_rt = Runtime(store=w.store, catalog=fakes.FakeCatalog({A: TargetInfo(A, "repo", "a")}, {}),
                       poller=None, reconciler=None, settings=Settings.from_env(),  # type: ignore[arg-type]
-                      clock=OffsetClock(rclient), wakes=RedisWakes(rclient))
+                      clock=RedisClock(rclient), wakes=RedisWakes(rclient))
     beat = Beat(beat_rt, celery_dispatch(), owner="test-beat")
     assert beat.tick() == []  # still night
-    set_time(rclient, MORNING + 1)
+    shift_time(rclient, MORNING + 1)
     assert beat.tick() == ["wake:a@dev"]
     wait_for(lambda: w.deployed("a"), timeout=60)
     wait_for(settled(w.store, A), timeout=60)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 import redis
 import worker_fakes as fakes
-from worker_kit import FAST, wait_for
+from worker_kit import FAST, freeze_time, wait_for
 
 from gitops.appset.controller import RunReport
 from gitops.appset.record import AppSetState
@@ -275,14 +274,13 @@ def test_the_rate_limit_holds_back_the_third_delivery_of_the_minute(
     fleet = to_fleet(load_config(config))
     key = destination_key(fleet.notifications["out"])
     limits = RedisRateLimits(store.redis)
+    at = 6_000_000.0  # the start of a minute, standing still: the three syncs fall in one window
+    freeze_time(store.redis, at)
     start(start_worker, config)
-    now = time.time
-    if 60 - now() % 60 < 20:  # three syncs must fall in one window: start at the top of the next one
-        wait_for(lambda: now() % 60 < 30, timeout=25, every=0.2)
     for _ in range(3):
         sync(store)
     wait_for(delivered(store, 2), timeout=30)
-    wait_for(lambda: limits.used(key, now()) >= 3, timeout=30)  # the third attempt was counted...
+    wait_for(lambda: limits.used(key, at) >= 3, timeout=30)  # the third attempt was counted...
     assert len(receiver.requests) == 2  # ...and held back: only two arrived in this minute
     assert sum(e.kind == "notification" for e in store.events(count=1000)) == 2
 
