@@ -34,8 +34,7 @@ import re
 import secrets
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol, TypeVar, cast
 
@@ -45,6 +44,7 @@ from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.errors import InputError, StateError
 from gitops.state.model import clip
 from gitops.state.names import DEFAULT_PREFIX
+from gitops.state.redis_errors import translated as _translated
 
 T = TypeVar("T")
 ROLES: Final = ("viewer", "operator", "admin")
@@ -610,12 +610,6 @@ def _id_key(entry_id: str) -> tuple[int, int]:
 # -- Redis -----------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise StateError(f"redis: {what}: {exc}", temporary=True) from exc
 
 
 def _load(raw: bytes | None, key: str, parse: Callable[[Mapping[str, Any]], T]) -> T | None:

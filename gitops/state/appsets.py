@@ -25,8 +25,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
@@ -36,6 +35,7 @@ from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.errors import InputError, StateError
 from gitops.state.model import clip
 from gitops.state.names import DEFAULT_PREFIX, check_name
+from gitops.state.redis_errors import translated
 
 MAX_RECORD: Final = 64 * 1024 * 1024  # bytes (UTF-8) of a record's text; longer: StateError
 MAX_DOCUMENT: Final = 1024 * 1024     # bytes (UTF-8) of a tombstone's document; longer: InputError
@@ -315,12 +315,8 @@ return raw
 """
 
 
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise StateError(f"redis: appsets: {what}: {exc}", temporary=True) from exc
+def _translated(what: str) -> AbstractContextManager[None]:
+    return translated(f"appsets: {what}")
 
 
 def _text(raw: bytes | str) -> str:

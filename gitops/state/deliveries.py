@@ -19,7 +19,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, Protocol
@@ -27,9 +27,10 @@ from typing import Any, Final, Protocol
 import redis
 
 from gitops.clock import SYSTEM_CLOCK, Clock
-from gitops.errors import InputError, StateError
+from gitops.errors import InputError
 from gitops.state.model import clip
 from gitops.state.names import DEFAULT_PREFIX
+from gitops.state.redis_errors import translated
 
 LOG_CAP: Final = 1000
 # Rejected deliveries (forged, replayed, unreadable: anyone can send them) may hold at most this many
@@ -252,12 +253,8 @@ return 1
 """
 
 
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise StateError(f"redis: deliveries: {what}: {exc}", temporary=True) from exc
+def _translated(what: str) -> AbstractContextManager[None]:
+    return translated(f"deliveries: {what}")
 
 
 def _decode(raw: bytes | str | None) -> Delivery | None:

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Final, Protocol
 
 import redis
 
-from gitops.errors import InputError, StateError
+from gitops.errors import InputError
 from gitops.state.names import DEFAULT_PREFIX
+from gitops.state.redis_errors import translated as _translated
 
 WINDOW: Final = 60.0  # seconds of one window
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
@@ -53,12 +52,6 @@ def _check(key: str, limit: int) -> None:
         raise InputError("a rate limit is at least 1", field="limit")
 
 
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise StateError(f"redis: {what}: {exc}", temporary=True) from exc
 
 
 class RedisRateLimits:

@@ -41,8 +41,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 import redis
@@ -81,17 +80,12 @@ from gitops.state.index import (
 )
 from gitops.state.model import Event, Operation, TargetStatus, clip
 from gitops.state.names import DEFAULT_PREFIX, Keys, check_name, check_operation_id, check_target
+from gitops.state.redis_errors import translated as _translated
 from gitops.vocabulary import Target
 
 log = logging.getLogger(__name__)
 
 
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise StateError(f"redis: {what}: {exc}", temporary=True) from exc
 
 
 def _ms(seconds: float) -> int:

@@ -19,17 +19,18 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 import redis
 
-from gitops.errors import InputError, StateError
+from gitops.errors import InputError
 from gitops.state.model import Event, Hold, Operation, TargetStatus, clip, clip_detail
 from gitops.state.names import DEFAULT_PREFIX, check_target
+from gitops.state.redis_errors import translated
 from gitops.vocabulary import OperationPhase, Target
 
 MAX_REASON: Final = 256
@@ -152,12 +153,8 @@ class InMemorySuspensions:
         return found
 
 
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise StateError(f"redis: suspensions: {what}: {exc}", temporary=True) from exc
+def _translated(what: str) -> AbstractContextManager[None]:
+    return translated(f"suspensions: {what}")
 
 
 def _decode(raw: bytes | str | None) -> Suspension | None:

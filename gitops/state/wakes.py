@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,6 +23,7 @@ import redis
 from gitops.errors import InputError, StateError
 from gitops.state.model import clip
 from gitops.state.names import DEFAULT_PREFIX, check_target
+from gitops.state.redis_errors import translated
 from gitops.vocabulary import Target
 
 MAX_REASON = 200
@@ -104,12 +104,8 @@ return out
 """
 
 
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise StateError(f"redis: wakes: {what}: {exc}", temporary=True) from exc
+def _translated(what: str) -> AbstractContextManager[None]:
+    return translated(f"wakes: {what}")
 
 
 def _text(value: Any) -> str:
