@@ -67,21 +67,8 @@ def reconcile(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
     app, target, trace, seen = request.application, request.target, Trace(ports.clock), Seen()
     started = trace.now()
     try:
-        with trace("resolve") as span:
-            revision = ports.source.resolve(request.repository, request.revision or app.source.revision)
-            seen.revision = span["revision"] = revision
-        with trace("render") as span:
-            manifests, hooked = rendered(request, ports, revision, seen)
-            span["objects"] = str(len(manifests))
-        with trace("verify") as span:
-            checked = verify_images(ports.verifier, manifests + hooked.manifests(), target, seen)
-            if checked is not None:
-                span["images"] = str(checked.images)
-                if checked.manifests is not None:  # images pinned to the digests that were verified
-                    (manifests, hooked), span["pinned"] = pinned(checked.manifests, hooked), "true"
-                if checked.warnings:  # mode: warn: recorded, never stopping the sync
-                    span["warnings"] = "; ".join(checked.warnings)[:2000]
-                    log.warning("verification of %s: %s", target, span["warnings"])
+        revision, manifests, hooked = resolve_and_render(request, ports, trace, seen)
+        manifests, hooked = verified(ports.verifier, manifests, hooked, target, trace, seen)
         with trace("plan") as span:
             cluster = ports.clusters.connect(request.cluster)
             desired = prepare(manifests, cluster, target, app.destination.namespace)
@@ -123,11 +110,8 @@ def delete(request: ReconcileRequest, ports: Ports) -> ReconcileResult:
     app, target, trace, seen = request.application, request.target, Trace(ports.clock), Seen()
     started = trace.now()
     try:
-        with trace("resolve") as span:
-            revision = ports.source.resolve(request.repository, request.revision or app.source.revision)
-            seen.revision = span["revision"] = revision
-        with trace("render") as span:
-            manifests, hooked = rendered(request, ports, revision, seen)
+        revision, manifests, hooked = resolve_and_render(request, ports, trace, seen)
+        _, hooked = verified(ports.verifier, [], hooked, target, trace, seen)  # only the hooks will run
         with trace("plan") as span:
             cluster = ports.clusters.connect(request.cluster)
             hooks = hooking.prepare(hooked.hooks, cluster, target, app.destination.namespace)
@@ -282,6 +266,38 @@ def verify_images(verifier: verify.Verifier, manifests: list[Manifest], target: 
     if checked is not None and checked.failure is not None:
         raise checked.failure
     return checked
+
+
+def resolve_and_render(request: ReconcileRequest, ports: Ports, trace: Trace, seen: Seen
+                       ) -> tuple[str, list[Manifest], hooking.Split]:
+    """The first two stages of a reconcile and of a deletion: the revision, its regular objects and
+    its hooks."""
+    with trace("resolve") as span:
+        wanted = request.revision or request.application.source.revision
+        revision = ports.source.resolve(request.repository, wanted)
+        seen.revision = span["revision"] = revision
+    with trace("render") as span:
+        manifests, hooked = rendered(request, ports, revision, seen)
+        span["objects"] = str(len(manifests))
+    return revision, manifests, hooked
+
+
+def verified(verifier: verify.Verifier, manifests: list[Manifest], hooked: hooking.Split, target: Target,
+             trace: Trace, seen: Seen) -> tuple[list[Manifest], hooking.Split]:
+    """The verify stage over the regular objects and the hooks (a deletion passes no regular object:
+    only its hooks run); the verifier's copies pinned to the digests it verified, when it pins."""
+    with trace("verify") as span:
+        checked = verify_images(verifier, manifests + hooked.manifests(), target, seen)
+        if checked is None:
+            return manifests, hooked
+        span["images"] = str(checked.images)
+        if checked.warnings:  # mode: warn: recorded, never stopping the sync
+            span["warnings"] = "; ".join(checked.warnings)[:2000]
+            log.warning("verification of %s: %s", target, span["warnings"])
+        if checked.manifests is None:
+            return manifests, hooked
+        span["pinned"] = "true"
+        return pinned(checked.manifests, hooked)
 
 
 def rendered(request: ReconcileRequest, ports: Ports, revision: str,

@@ -10,7 +10,7 @@ from typing import Any
 from gitops import keys, prune
 from gitops.clock import ManualClock
 from gitops.config import load_config, to_fleet
-from gitops.engine import Ports, ReconcileRequest, reconcile
+from gitops.engine import Ports, ReconcileRequest, delete, reconcile
 from gitops.errors import VerificationFailed
 from gitops.testing import FakeCluster, FakeClusters, FakeSource, StaticRenderer
 from gitops.verify import Verification
@@ -109,3 +109,25 @@ def test_hooks_run_with_their_pinned_images_and_stay_out_of_plan_and_inventory(t
     assert [(o.ref.name, o.action) for o in result.objects] == [
         ("pre", Action.CREATED), ("a", Action.CREATED), ("post", Action.CREATED)]
     assert "name: pre" in result.rendered  # the rendered manifests kept in history include the hooks
+
+
+def test_a_deletion_verifies_its_hooks_images_and_only_those(tmp_path: Path) -> None:
+    """PreDelete/PostDelete hooks run images, so the policy checks them (an unsigned one stops the
+    deletion before anything is deleted); the objects being deleted are not checked: an application
+    whose images the policy would refuse can still be deleted."""
+    cluster, verifier = completing(FakeCluster("c1")), PinningVerifier()
+    assert reconcile(request(tmp_path, sync=True), ports(cluster, [cm("a")], verifier)).failure is None
+    writes = cluster.writes()
+    a = ObjectRef("", "ConfigMap", "demo", "a", "v1")
+    refused = delete(request(tmp_path), ports(cluster, [cm("a"), job("drain", "evil:1", "PreDelete")],
+                                              verifier))
+    assert verifier.seen == 1  # the hook alone
+    assert refused.failure is not None and refused.failure.kind == "VerificationFailed"
+    assert cluster.writes() == writes and cluster.get(a) is not None
+    done = delete(request(tmp_path), ports(cluster, [cm("a"), job("drain", "drain:1", "PreDelete")],
+                                           verifier))
+    assert done.failure is None, done.failure
+    live = cluster.get(ObjectRef("batch", "Job", "demo", "drain", "v1"))
+    assert live is not None
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == f"drain:1@{DIGEST}"
+    assert cluster.get(a) is None
