@@ -137,6 +137,9 @@ def test_a_suspension_holds_automated_reconciles_only(rclient: redis.Redis, cloc
     assert hold is not None and hold.reason == "suspended" and hold.since == 123.0
     assert hold.message == f"automated sync suspended: rolled back by alice (rollback to {HEAD[:12]})"
     assert gates.hold_for(rt, A, manual=True, dry_run=False) is None
+    rt.suspensions.suspend(Suspension(A, f"rollback to {HEAD[:12]}", 124.0, HEAD))  # as gitops rollback
+    hold = gates.hold_for(rt, A, manual=False, dry_run=False)
+    assert hold is not None and hold.message == f"automated sync suspended: rollback to {HEAD[:12]}"
 
 
 def test_a_deny_window_holds_until_it_closes_and_the_beat_wakes_the_target(rclient: redis.Redis,
