@@ -45,7 +45,8 @@ def hold_for(rt: Runtime, target: Target, *, manual: bool, dry_run: bool) -> Hol
         if suspension is not None:
             revision = suspension.revision[:12] if suspension.revision else ""
             said = f" (rollback to {revision})" if revision and revision not in suspension.reason else ""
-            return Hold(SUSPENDED, f"automated sync suspended: {suspension.reason}{said}", since=suspension.since)
+            return Hold(SUSPENDED, f"automated sync suspended: {suspension.reason}{said}",
+                        since=suspension.since)
     fleet = rt.permits.current() if rt.permits is not None else None
     app = fleet.applications.get(target.application) if fleet is not None else None
     if fleet is None or app is None:
