@@ -59,7 +59,7 @@ BLOCKS, SPANS = _all()
 
 def config_documents(block: Block) -> list[tuple[str, dict[str, Any]]]:
     """The raw text and data of each ``gitops.dev/v1alpha1`` document of a YAML block."""
-    found = []
+    found: list[tuple[str, dict[str, Any]]] = []
     for chunk in re.split(r"(?m)^---[ \t]*(?:#.*)?$", block.text):
         try:
             data = yaml.safe_load(chunk)
@@ -118,7 +118,8 @@ def base_config(documents: list[dict[str, Any]]) -> str:
         repositories.add("docs-base")
         clusters.add(cluster)
         out.append(f"kind: Application\nmetadata: {{name: {name}}}\n"
-                   f"spec: {{source: {{repository: docs-base, path: {name}}}, destination: {{cluster: {cluster}}}}}")
+                   f"spec: {{source: {{repository: docs-base, path: {name}}}, "
+                   f"destination: {{cluster: {cluster}}}}}")
     for name in sorted(n for n in repositories if isinstance(n, str)):
         if ("Repository", name) not in declared and _DNS.fullmatch(name):
             out.append(f"kind: Repository\nmetadata: {{name: {name}}}\n"
@@ -249,7 +250,8 @@ def check_argv(argv: list[str], *, names_only: bool = False) -> str | None:
     if sub:
         following = [w for w in rest[1:] if not w.startswith("-")]
         if not following:
-            return None if placeholders or "-h" in rest or "--help" in rest else f"{command} needs a subcommand"
+            helped = "-h" in rest or "--help" in rest
+            return None if placeholders or helped else f"{command} needs a subcommand"
         for name in following[0].split("|"):
             if name not in sub and not _PLACEHOLDER.fullmatch(name):
                 return f"no subcommand {command} {name!r} (subcommands: {', '.join(sorted(sub))})"
@@ -305,7 +307,7 @@ def test_the_cli_check_refuses_what_does_not_exist() -> None:
     assert check_argv(["diff", "-c", "CONFIG", "APP", "--cluster", "C"]) is None
     assert command_line("$ GITOPS_REDIS_URL=redis://r:6379/0 scripts/gitops worker --queues sync &") == [
         "worker", "--queues", "sync"]
-    assert command_line("scripts/gitops status -o json | jq .  # the table as JSON") == ["status", "-o", "json"]
+    assert command_line("scripts/gitops status -o json | jq .  # as JSON") == ["status", "-o", "json"]
     assert command_line("kubectl get pods") is None
 
 
