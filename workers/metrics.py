@@ -33,7 +33,7 @@ import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from gitops.state import Operation, RedisStore, TargetStatus
+from gitops.state import Operation, RedisStore, TargetStatus, connect
 from gitops.vocabulary import OperationPhase, SyncStatus
 from workers.settings import QUEUES
 
@@ -130,7 +130,7 @@ class MetricsRecorder:
 
     @staticmethod
     def from_url(url: str) -> MetricsRecorder:
-        return MetricsRecorder(redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5))
+        return MetricsRecorder(connect(url, socket_timeout=5, socket_connect_timeout=5))
 
     def finished(self, operation: Operation, status: TargetStatus) -> None:
         self.record(operation, status)
@@ -200,10 +200,10 @@ class RedisMetrics(Collector):
 
     @staticmethod
     def from_url(url: str, broker_url: str | None = None) -> RedisMetrics:
-        def connect(u: str) -> redis.Redis[bytes]:
-            return redis.Redis.from_url(u, socket_timeout=5, socket_connect_timeout=5)
+        def client(u: str) -> redis.Redis[bytes]:
+            return connect(u, socket_timeout=5, socket_connect_timeout=5)
 
-        return RedisMetrics(connect(url), connect(broker_url) if broker_url else None)
+        return RedisMetrics(client(url), client(broker_url) if broker_url else None)
 
     def describe(self) -> Iterator[HistogramMetricFamily | CounterMetricFamily | GaugeMetricFamily]:
         """The families without samples (registering the collector reads nothing from Redis)."""

@@ -9,9 +9,10 @@ every target for the web, kept by the writes; :mod:`gitops.state.index`); :class
 them. Two implementations provide every role — :class:`RedisStore` (Lua scripts, appendonly Redis,
 versioned ``gitops:v1:`` keys) and :class:`InMemoryStore` (tests; time from an injected
 :class:`gitops.clock.Clock`) — so callers never see Redis. :func:`open_store` picks the Redis URL
-from the argument or ``GITOPS_REDIS_URL``. The ApplicationSet controller's versioned records and
-tombstones have a port of their own (:class:`AppSetStore` in :mod:`gitops.state.appsets`; opened by
-:func:`open_appsets`).
+from the argument or ``GITOPS_REDIS_URL``; every Redis client is built by :func:`connect`
+(:mod:`gitops.state.connect`: plain Redis or Redis Sentinel, one grammar). The ApplicationSet
+controller's versioned records and tombstones have a port of their own (:class:`AppSetStore` in
+:mod:`gitops.state.appsets`; opened by :func:`open_appsets`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from gitops.state.base import (
     Schedule,
     Store,
 )
+from gitops.state.connect import SentinelURL, connect, parse_redis_url
 from gitops.state.index import (
     DEFAULT_PAGE,
     MAX_PAGE,
@@ -61,9 +63,9 @@ __all__ = [
     "DEFAULT_PAGE", "DEFAULT_PREFIX", "EVENTS_LIMIT", "HISTORY_LIMIT", "MAX_PAGE", "AppSetStore",
     "Coalescing", "DriftRecord", "Event", "InMemoryAppSets", "InMemoryStore", "Keys", "Lease", "Leases",
     "ObjectRecord", "Operation", "RecordReader", "Records", "RedisAppSets", "RedisStore", "RenderedManifests",
-    "Schedule", "SortKey", "Store", "TargetCounts", "TargetIndex", "TargetPage", "TargetQuery",
-    "TargetStatus", "Tombstone", "Versioned", "carry_forward", "check_name", "check_target", "open_appsets",
-    "open_store", "recorded_url_path", "records_from_result", "redis_url",
+    "Schedule", "SentinelURL", "SortKey", "Store", "TargetCounts", "TargetIndex", "TargetPage", "TargetQuery",
+    "TargetStatus", "Tombstone", "Versioned", "carry_forward", "check_name", "check_target", "connect",
+    "open_appsets", "open_store", "parse_redis_url", "recorded_url_path", "records_from_result", "redis_url",
 ]
 
 

@@ -42,6 +42,7 @@ import redis
 
 from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.errors import InputError, StateError
+from gitops.state.connect import connect
 from gitops.state.model import clip
 from gitops.state.names import DEFAULT_PREFIX
 from gitops.state.redis_errors import translated as _translated
@@ -668,8 +669,8 @@ class RedisAccounts(_UserChanges):
 
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> RedisAccounts:
-        client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5,
-                                      health_check_interval=30, retry_on_timeout=True)
+        client = connect(url, socket_timeout=10, socket_connect_timeout=5,
+                         health_check_interval=30, retry_on_timeout=True)
         return cls(client, **kw)
 
     # keys
@@ -918,8 +919,8 @@ class RedisAuditLog:
 
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> RedisAuditLog:
-        client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5,
-                                      health_check_interval=30, retry_on_timeout=True)
+        client = connect(url, socket_timeout=10, socket_connect_timeout=5,
+                         health_check_interval=30, retry_on_timeout=True)
         return cls(client, **kw)
 
     def record(self, *, actor: str, action: str, target: str = "", detail: str = "",

@@ -33,6 +33,7 @@ import redis
 
 from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.errors import InputError, StateError
+from gitops.state.connect import connect
 from gitops.state.model import clip
 from gitops.state.names import DEFAULT_PREFIX, check_name
 from gitops.state.redis_errors import translated
@@ -337,8 +338,8 @@ class RedisAppSets:
 
     @classmethod
     def from_url(cls, url: str) -> RedisAppSets:
-        client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5,
-                                      health_check_interval=30, retry_on_timeout=True)
+        client = connect(url, socket_timeout=10, socket_connect_timeout=5,
+                         health_check_interval=30, retry_on_timeout=True)
         return cls(client)
 
     def record_key(self, appset: str) -> str:

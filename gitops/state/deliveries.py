@@ -28,6 +28,7 @@ import redis
 
 from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.errors import InputError
+from gitops.state.connect import connect
 from gitops.state.model import clip
 from gitops.state.names import DEFAULT_PREFIX
 from gitops.state.redis_errors import translated
@@ -282,8 +283,8 @@ class RedisDeliveries:
 
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> RedisDeliveries:
-        client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5,
-                                      health_check_interval=30, retry_on_timeout=True)
+        client = connect(url, socket_timeout=10, socket_connect_timeout=5,
+                         health_check_interval=30, retry_on_timeout=True)
         return cls(client, **kw)
 
     @property

@@ -58,6 +58,7 @@ from gitops.state.base import (
     bounded_event,
     write_event,
 )
+from gitops.state.connect import connect
 from gitops.state.index import (
     COUNTED_FACETS,
     INDEX_VERSION,
@@ -143,8 +144,8 @@ class RedisStore(OperationWrites, Store):
 
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> RedisStore:
-        client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5,
-                                      health_check_interval=30, retry_on_timeout=True)
+        client = connect(url, socket_timeout=10, socket_connect_timeout=5,
+                         health_check_interval=30, retry_on_timeout=True)
         return cls(client, **kw)
 
     def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
