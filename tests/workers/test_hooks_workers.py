@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import redis
+from configkit import local_app
 from worker_kit import FAST, wait_for
 
 from gitops.cluster.rest import ClusterSettings, KubeCluster
@@ -113,24 +114,7 @@ def test_a_failing_presync_job_blocks_the_sync_on_the_workers_and_status_says_wh
         git(repo, "init", "-q", "-b", "main")
         commit(repo, "registry.example/migrate-fail:1")
         config = tmp_path / "config.yaml"
-        config.write_text(f"""
-apiVersion: gitops.dev/v1alpha1
-kind: Repository
-metadata: {{name: repo}}
-spec: {{url: "{repo}", allowLocal: true}}
----
-apiVersion: gitops.dev/v1alpha1
-kind: Cluster
-metadata: {{name: dev}}
-spec: {{kubeconfig: "{tmp_path / 'kubeconfig.yaml'}"}}
----
-apiVersion: gitops.dev/v1alpha1
-kind: Application
-metadata: {{name: web}}
-spec:
-  source: {{repository: repo, path: app}}
-  destination: {{cluster: dev, namespace: default}}
-""")
+        config.write_text(local_app(repo, tmp_path / "kubeconfig.yaml", app="web"))
         start_worker("w1", GITOPS_RUNTIME="", GITOPS_CONFIG=str(config),
                      GITOPS_DATA_DIR=str(tmp_path / "data"), GITOPS_LOCK_TTL="3")
         store = RedisStore(rclient)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from configkit import local_app
 
 from gitops import keys, prune
 from gitops.cli import main
@@ -137,24 +138,7 @@ def test_the_delete_command(sandbox: Any, tmp_path: Path, capsys: pytest.Capture
     git(repo, "commit", "-q", "-m", "app")
     namespace = "default"
     config = tmp_path / "config.yaml"
-    config.write_text(f"""
-apiVersion: gitops.dev/v1alpha1
-kind: Repository
-metadata: {{name: repo}}
-spec: {{url: "{repo}", allowLocal: true}}
----
-apiVersion: gitops.dev/v1alpha1
-kind: Cluster
-metadata: {{name: dev}}
-spec: {{kubeconfig: "{sandbox.kubeconfig_path}"}}
----
-apiVersion: gitops.dev/v1alpha1
-kind: Application
-metadata: {{name: doomed}}
-spec:
-  source: {{repository: repo, path: app}}
-  destination: {{cluster: dev, namespace: {namespace}}}
-""")
+    config.write_text(local_app(repo, sandbox.kubeconfig_path, app="doomed", namespace=namespace))
     common = ["-c", str(config), "doomed", "--cluster", "dev", "--cache-dir", str(tmp_path / "cache")]
     assert main(["sync", *common, "--local"]) == 0
     capsys.readouterr()
