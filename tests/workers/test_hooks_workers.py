@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 import redis
-from configkit import local_app
 from worker_kit import FAST, wait_for
 
 from gitops.cluster.rest import ClusterSettings, KubeCluster
 from gitops.state import RedisStore
 from gitops.vocabulary import Action, ObjectRef, OperationPhase, Target
 from kubesandbox import Sandbox
+from tests.configkit import local_app
 from workers.app import app, configure
 from workers.redis_server import RedisServer
 from workers.settings import Settings

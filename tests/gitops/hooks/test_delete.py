@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from configkit import local_app
 
 from gitops import keys, prune
 from gitops.cli import main
 from gitops.vocabulary import Action, ObjectRef, Target
+from tests.configkit import local_app
 
 pytestmark = pytest.mark.timeout(120)
 
