@@ -61,5 +61,9 @@ HELM_HOOK: Final = "helm.sh/hook"
 HELM_HOOK_DELETE_POLICY: Final = "helm.sh/hook-delete-policy"
 HELM_HOOK_WEIGHT: Final = "helm.sh/hook-weight"
 
+# Cluster label naming the shard of workers that serves the cluster's targets (a DNS label): their
+# per-target tasks go to the queues "<queue>.<shard>" (reconcile.eu, sync.eu); docs/workers.md.
+SHARD: Final = f"{PREFIX}/shard"
+
 # Field manager the engine uses for server-side apply unless configured otherwise.
 DEFAULT_FIELD_MANAGER: Final = "gitops"

@@ -21,6 +21,7 @@ from gitops.state.suspensions import RedisSuspensions
 from web.context import WebContext
 from web.settings import WebSettings
 from workers.dispatch import CeleryDispatcher
+from workers.settings import Shards
 
 
 def load_fleet() -> Fleet:
@@ -42,7 +43,8 @@ def production_context() -> WebContext:
     appsets = RedisAppSets(store.redis)
     live = LiveFleet(to_fleet(config), appsets, config.application_sets)
     ctx = WebContext(settings=WebSettings.from_env(), state=store, fleet=live.current,
-                     actions=CeleryDispatcher(store), appsets=appsets,
+                     actions=CeleryDispatcher(store, shards=Shards.of(config.clusters.values())),
+                     appsets=appsets,
                      suspensions=RedisSuspensions(store.redis, prefix=store.keys.prefix))
     from web import ops
     from web.auth import wiring as auth_wiring

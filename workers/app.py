@@ -1,4 +1,5 @@
-"""The Celery application: Redis broker and result backend, JSON only, late acks, three queues.
+"""The Celery application: Redis broker and result backend, JSON only, late acks, three queues (and a
+copy of the per-target ones per shard).
 
 Imported by ``celery -A workers.app worker`` (what ``gitops worker`` and ``gitops up`` run), by the
 tasks module and by the dispatcher. Key design choice: at-least-once delivery made safe. Tasks are
@@ -6,20 +7,31 @@ acknowledged after they finish (``acks_late``) and requeued when their worker di
 (``reject_on_worker_lost`` plus the Redis visibility timeout), prefetch is 1 so a dying worker holds at
 most one message, and every task is idempotent and fenced (see workers/service.py), so a redelivered
 task converges instead of conflicting.
+
+The broker and the result backend come from ``GITOPS_REDIS_URL``, parsed once by
+:func:`gitops.state.parse_redis_url`: a ``redis+sentinel://`` URL becomes kombu's ``sentinel://``
+URLs with the master's name in the transport options (:func:`celery_redis`). Where a task goes is one
+decision, :func:`router`: the queue of :data:`ROUTES`, or for a per-target task of a cluster in a shard
+(:class:`workers.settings.Shards`) that queue's copy ``<queue>.<shard>``; every publisher installs the
+shards of the configuration it loaded with :func:`route_by` (the worker at start, the beat, the
+dispatcher of the web and the CLI).
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from celery import Celery
 from celery.signals import worker_init, worker_process_init, worker_ready
 from kombu.entity import Exchange, Queue
 
+from gitops.state import parse_redis_url
 from renderers.api import warm
 from workers.runtime import get_runtime
-from workers.settings import QUEUES, Settings
+from workers.settings import QUEUES, Settings, Shards
 
 ROUTES = {
     "gitops.poll": {"queue": "poll"},
@@ -43,16 +55,63 @@ def _queue(name: str) -> Queue:
     return Queue(name, Exchange(""), routing_key=name)  # type: ignore[no-untyped-call]
 
 
-def configure(app: Celery, settings: Settings) -> None:
-    transport = {"visibility_timeout": int(settings.visibility_timeout), "socket_timeout": 10,
-                 "socket_connect_timeout": 5, "health_check_interval": 10,
+Router = Callable[..., dict[str, Any] | None]
+
+
+def router(shards: Shards) -> Router:
+    """Celery's router (``task_routes``): a task of :data:`ROUTES` goes to its queue, or, when it is a
+    per-target task (``application, cluster, ...``) of a cluster in a shard, to ``<queue>.<shard>``. A
+    cluster that is not configured (a forged message) keeps the plain queue, whose worker rejects it."""
+    def route(name: str, args: Any = None, kwargs: Any = None, options: Any = None, task: Any = None,
+              **_: Any) -> dict[str, Any] | None:
+        base = ROUTES.get(name, {}).get("queue")
+        if base is None:
+            return None
+        cluster = args[1] if isinstance(args, list | tuple) and len(args) > 1 else \
+            (kwargs or {}).get("cluster") if isinstance(kwargs, dict) else None
+        return {"queue": _queue(shards.queue(base, cluster))}
+
+    return route
+
+
+def route_by(app: Celery, shards: Shards) -> None:
+    """Route ``app``'s tasks with :func:`router` over ``shards`` from now on (each publisher calls it once,
+    with the shards of the configuration it loaded; Celery caches its router, so it is rebuilt here)."""
+    app.conf.task_routes = (router(shards),)
+    app.amqp.flush_routes()
+    app.amqp.router = app.amqp.Router()
+
+
+def celery_redis(url: str, timeouts: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Celery's URL for ``GITOPS_REDIS_URL`` and the transport options it needs: a plain Redis URL as it is;
+    a ``redis+sentinel://`` one as kombu's ``sentinel://:pw@h1:26379/db;sentinel://...`` with
+    ``master_name`` (and the sentinels' own connection options) in the options."""
+    parsed = parse_redis_url(url)
+    if parsed is None:
+        return url, {}
+    auth = ""
+    if parsed.password:
+        auth = f"{quote(parsed.username or '', safe='')}:{quote(parsed.password, safe='')}@"
+    hosts = ";".join(f"sentinel://{auth}{f'[{h}]' if ':' in h else h}:{p}/{parsed.db}"
+                     for h, p in parsed.sentinels)
+    on_sentinels = dict(timeouts)
+    if parsed.sentinel_auth:
+        on_sentinels.update(parsed.credentials)
+    return hosts, {"master_name": parsed.master, "sentinel_kwargs": on_sentinels}
+
+
+def configure(app: Celery, settings: Settings, shards: Shards | None = None) -> None:
+    timeouts = {"socket_timeout": 10, "socket_connect_timeout": 5}
+    broker, sentinel = celery_redis(settings.redis_url, timeouts)
+    transport = {"visibility_timeout": int(settings.visibility_timeout), **timeouts,
+                 "health_check_interval": 10,
                  "unacked_restore_interval": max(1, int(settings.restore_interval)),
-                 "unacked_restore_throttle": 1}
+                 "unacked_restore_throttle": 1, **sentinel}
     app.conf.update(
-        broker_url=settings.redis_url,
-        result_backend=settings.redis_url,
+        broker_url=broker,
+        result_backend=broker,
         broker_transport_options=transport,
-        result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
+        result_backend_transport_options={"retry_policy": {"timeout": 5.0}, **sentinel},
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         task_serializer="json",
@@ -67,7 +126,6 @@ def configure(app: Celery, settings: Settings) -> None:
         task_time_limit=settings.hard_time_limit,
         task_queues=[_queue(name) for name in QUEUES],
         task_default_queue="reconcile",
-        task_routes=ROUTES,
         result_expires=3600,
         task_ignore_result=False,
         worker_hijack_root_logger=False,
@@ -76,6 +134,7 @@ def configure(app: Celery, settings: Settings) -> None:
         broker_channel_error_retry=True,
     )
     forget_connections(app)
+    route_by(app, shards or Shards())
 
 
 def forget_connections(app: Celery) -> None:
@@ -107,7 +166,7 @@ def preload_runtime(**_: Any) -> None:
     from touching, and so copying, those pages), and a broken configuration stops the worker at
     start instead of failing every task.
     """
-    get_runtime()
+    route_by(app, get_runtime().shards)  # the follow-ups this worker sends go to their shard's queues
     gc.freeze()
 
 

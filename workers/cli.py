@@ -3,10 +3,11 @@
 ``register(subparsers)`` is called by gitops/cli/__init__.py. ``up`` runs the whole engine as one
 process tree (embedded Redis unless ``GITOPS_REDIS_URL`` is set, one Celery worker, one beat, the web
 server (uvicorn with the ``web.app:create_from_env`` factory) when ``web.app`` exists, and with
-``--demo`` a demo Git repository and three sandbox clusters); ``worker`` and ``beat`` scale out
-against a shared Redis. Key design choice: ``up`` owns every resource it starts and releases them in
-reverse order on Ctrl-C or SIGTERM (children first, with a warm shutdown, Redis last with SHUTDOWN
-SAVE), so a stop never loses state.
+``--demo`` a demo Git repository and three sandbox clusters; its worker also consumes the shard queues
+of the configured clusters); ``worker`` and ``beat`` scale out against a shared Redis (``worker
+--queues reconcile.eu,sync.eu`` serves one shard: docs/workers.md). Key design choice: ``up`` owns
+every resource it starts and releases them in reverse order on Ctrl-C or SIGTERM (children first, with
+a warm shutdown, Redis last with SHUTDOWN SAVE), so a stop never loses state.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import importlib.util
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -26,9 +28,12 @@ from gitops.errors import ConfigError, InputError, Problem
 from gitops.state import DEFAULT_DATA_DIR
 from workers.argv import ALL_QUEUES, worker_argv
 from workers.redis_server import free_port
+from workers.settings import QUEUES, SHARDED_QUEUES
 from workers.up import Up
 
 log = logging.getLogger(__name__)
+MAX_QUEUES = 256
+_SHARD_QUEUE = re.compile(rf"(?:{'|'.join(SHARDED_QUEUES)})\.[a-z0-9](?:[-a-z0-9]{{0,61}}[a-z0-9])?")
 
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
@@ -65,9 +70,23 @@ def _export_config(path: str | None) -> None:
     os.environ[ENV_CONFIG] = str(Path(chosen).resolve())
 
 
+def check_queues(queues: str) -> str:
+    """``--queues``: a comma list of the queues (``poll``, ``reconcile``, ``sync``) and shard queues
+    (``reconcile.<shard>``, ``sync.<shard>``, the shard a DNS label); anything else is an InputError (a
+    typo would otherwise start a worker that consumes nothing)."""
+    names = queues.split(",")
+    if len(names) > MAX_QUEUES:
+        raise InputError(f"--queues: {len(names)} queues, at most {MAX_QUEUES}", field="queues")
+    for name in names:
+        if name not in QUEUES and not _SHARD_QUEUE.fullmatch(name):
+            raise InputError(f"--queues: {name[:80]!r} is not a queue: expected {', '.join(QUEUES)} or "
+                             f"<{'|'.join(SHARDED_QUEUES)}>.<shard> (a DNS label)", field="queues")
+    return ",".join(dict.fromkeys(names))
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     _export_config(args.config)
-    argv = worker_argv(args.queues, args.concurrency, args.pool, args.name)
+    argv = worker_argv(check_queues(args.queues), args.concurrency, args.pool, args.name)
     os.execv(argv[0], argv)  # the worker replaces this process: signals go straight to Celery
     return 0  # pragma: no cover
 
@@ -84,12 +103,15 @@ def cmd_beat(args: argparse.Namespace) -> int:
     _export_config(args.config)
     # Lazy, not to dodge a cycle: every ``gitops`` command loads this module (entry point), and only
     # ``gitops beat`` needs the beat, the runtime and with them the engine.
+    from workers.app import app, route_by
     from workers.beat import Beat, celery_dispatch
     from workers.runtime import get_runtime
 
     stop = threading.Event()
     _stop_on_signals(stop)
-    Beat(get_runtime(), celery_dispatch()).run(stop)
+    rt = get_runtime()
+    route_by(app, rt.shards)  # the reconciles the beat sends go to their cluster's shard
+    Beat(rt, celery_dispatch()).run(stop)
     return 0
 
 

@@ -9,19 +9,22 @@ enqueues one reconcile per target, not one per request. Implements the web layer
 delivery 72d3162e", "alice via dashboard"), clipped here and validated again by the worker, which
 stores it as the operation's ``trigger_detail``. ``rollback`` and ``resume`` also write the target's
 suspension (:class:`gitops.state.suspensions.RedisSuspensions` on the same Redis, announced on the
-event stream) around the enqueue.
+event stream) around the enqueue. The first enqueue installs the router of workers/app.py over the
+shards of the configuration (given by the web, else read from ``$GITOPS_CONFIG``), so a task of a
+cluster in a shard goes to that shard's queue.
 """
 
 from __future__ import annotations
 
 import time
+from types import ModuleType
 
 from gitops.errors import StateError
 from gitops.state import Coalescing, RedisStore, check_name, check_target
 from gitops.state.model import clip_detail
 from gitops.state.suspensions import RedisSuspensions, Suspension, Suspensions, rollback_reason, suspend_for
 from gitops.vocabulary import Trigger
-from workers.settings import Settings
+from workers.settings import Settings, Shards
 
 
 class CeleryDispatcher:
@@ -31,9 +34,36 @@ class CeleryDispatcher:
     CLI loads this class through the ``gitops.dispatchers`` entry point, and only an enqueue needs it
     (no import cycle: the tasks never import the dispatcher)."""
 
-    def __init__(self, store: Coalescing | None = None, suspensions: Suspensions | None = None) -> None:
+    def __init__(self, store: Coalescing | None = None, suspensions: Suspensions | None = None,
+                 shards: Shards | None = None) -> None:
         self._store = store
         self._suspensions = suspensions
+        self._shards = shards
+        self._routed = False
+
+    @property
+    def shards(self) -> Shards:
+        """The shards of the clusters (given, else those of the configuration in ``$GITOPS_CONFIG``;
+        none without one)."""
+        if self._shards is None:
+            path = Settings.from_env().config_path
+            if path:
+                from gitops.config import load_config  # lazy: pydantic and the models, only to publish
+
+                self._shards = Shards.of(load_config(path).clusters.values())
+            else:
+                self._shards = Shards()
+        return self._shards
+
+    def _tasks(self) -> ModuleType:
+        """The tasks module, its app routed over :attr:`shards` (once)."""
+        from workers import tasks
+        from workers.app import app, route_by
+
+        if not self._routed:
+            route_by(app, self.shards)
+            self._routed = True
+        return tasks
 
     @property
     def store(self) -> Coalescing:
@@ -77,8 +107,7 @@ class CeleryDispatcher:
         ``force`` takes ownership of fields other managers hold (SSA ``force``); ``revision`` syncs that
         commit instead of the one the source names (a rollback; a full commit id, checked again by the
         worker)."""
-        from workers import tasks
-
+        tasks = self._tasks()
         target = check_target(app, cluster)
         kwargs = {**(tasks.detail_kwargs(clip_detail(detail)) or {}), **({"force": True} if force else {}),
                   **({"revision": revision} if revision else {})}
@@ -90,8 +119,7 @@ class CeleryDispatcher:
                           detail: str | None = None) -> str | None:
         """A coalesced reconcile: the task id, or None when one is already queued or running (the
         detail of a coalesced request is not kept: the queued reconcile serves it)."""
-        from workers import tasks
-
+        tasks = self._tasks()
         target = check_target(app, cluster)
         trigger = Trigger(trigger)
         if not self.store.trigger(target, Settings.from_env().sched_ttl):
@@ -103,14 +131,12 @@ class CeleryDispatcher:
         """Drop the target's render caches and reconcile it (``gitops.hard_refresh`` on the reconcile
         queue; never coalesced, so the caches are dropped even when a reconcile is already queued).
         The task id is the operation id."""
-        from workers import tasks
-
+        tasks = self._tasks()
         target = check_target(app, cluster)
         return str(tasks.hard_refresh.apply_async((target.application, target.cluster),
                                                   tasks.detail_kwargs(clip_detail(detail))).id)
 
     def enqueue_poll(self, repository: str) -> str:
         """Check a repository's head now (a push webhook); only the apps a new commit touches follow."""
-        from workers import tasks
-
+        tasks = self._tasks()
         return str(tasks.poll.apply_async((check_name(repository, "repository"),)).id)

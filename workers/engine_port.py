@@ -40,7 +40,7 @@ from gitops.state.wakes import RedisWakes
 from gitops.verify import Verifier
 from gitops.vocabulary import Target, Trigger
 from workers.ports import Retry, Runtime, TargetInfo
-from workers.settings import Settings
+from workers.settings import Settings, Shards
 
 if TYPE_CHECKING:  # for the annotations only: importing gitops.sources loads pygit2
     from gitops.sources import GitSource, RepoSpec
@@ -253,7 +253,8 @@ def runtime_from_config(settings: Settings) -> Runtime:
                    permits=live, wakes=RedisWakes(store.redis, prefix=store.keys.prefix),
                    notifier=Notifier(live.current, RedisRateLimits(store.redis, prefix=store.keys.prefix))
                    if fleet.notifications else None,
-                   appsets=appsets if config.application_sets or _stored_sets(appset_store) else None)
+                   appsets=appsets if config.application_sets or _stored_sets(appset_store) else None,
+                   shards=Shards.of(fleet.clusters.values()))
 
 
 def _stored_sets(store: AppSetStore) -> bool:

@@ -23,7 +23,7 @@ from gitops.state.model import ResultLike
 from gitops.state.suspensions import InMemorySuspensions, Suspensions
 from gitops.state.wakes import InMemoryWakes, Wakes
 from gitops.vocabulary import Target, Trigger
-from workers.settings import Settings
+from workers.settings import Settings, Shards
 
 
 @dataclass(frozen=True)
@@ -148,3 +148,5 @@ class Runtime:
     # dependencies and sync windows (workers/gates.py); None: nothing configured, nothing holds
     permits: Permits | None = None
     wakes: Wakes = field(default_factory=InMemoryWakes)  # reconciles due when a window closes
+    # which clusters' per-target tasks go to a shard's queues (workers/app.py routes by it)
+    shards: Shards = field(default_factory=Shards)

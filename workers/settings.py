@@ -1,4 +1,5 @@
-"""Worker settings from the environment: Redis URL, config path, time limits, lock and coalescing TTLs.
+"""Worker settings from the environment: Redis URL, config path, time limits, lock and coalescing TTLs;
+the queue names, and :class:`Shards` (which clusters' tasks go to a shard's own queues).
 
 Read by workers/app.py (Celery configuration), the tasks (lock/coalescing TTLs, retry backoff) and
 ``gitops up`` (which sets the environment for its children). Key design choice: every knob is an
@@ -9,14 +10,54 @@ tests (short visibility timeouts) configure the same code the same way without a
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Protocol
 
 from gitops import env
 from gitops.env import ENV_CONFIG, ENV_DATA_DIR, ENV_REDIS_URL
+from gitops.keys import SHARD
 
 # The queues the tasks are routed to (workers/app.py) and a worker consumes by default (workers/argv.py).
 QUEUES = ("poll", "reconcile", "sync")
+# The queues of per-target tasks: a shard has its own copy of each ("reconcile.eu", "sync.eu").
+SHARDED_QUEUES = ("reconcile", "sync")
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+class Labelled(Protocol):
+    """A cluster as the configuration (``gitops.config.Cluster``) or the fleet (``gitops.domain.Cluster``)
+    holds it: a name and labels."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+
+@dataclass(frozen=True)
+class Shards:
+    """Which shard serves each cluster: the ``gitops.dev/shard`` label of its Cluster (a DNS label, checked
+    by the configuration). A per-target task of a cluster in a shard goes to ``<queue>.<shard>``; every
+    other cluster (and a name that is not configured) keeps the plain queue. Built once per process
+    from the configuration it loaded (:meth:`of`); read by the router of workers/app.py."""
+
+    by_cluster: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @staticmethod
+    def of(clusters: Iterable[Labelled]) -> Shards:
+        return Shards(MappingProxyType({c.name: c.labels[SHARD] for c in clusters if SHARD in c.labels}))
+
+    def queue(self, base: str, cluster: object) -> str:
+        """The queue of a per-target task of ``cluster`` whose plain queue is ``base``."""
+        shard = self.by_cluster.get(cluster) if isinstance(cluster, str) else None
+        return f"{base}.{shard}" if shard and base in SHARDED_QUEUES else base
+
+    def queues(self) -> tuple[str, ...]:
+        """Every shard queue the configured clusters use, sorted (``gitops up`` consumes them too)."""
+        return tuple(sorted({f"{q}.{s}" for s in self.by_cluster.values() for q in SHARDED_QUEUES}))
 
 
 def _float(name: str, default: float) -> float:

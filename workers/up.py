@@ -41,6 +41,7 @@ from gitops.state import recorded_url_path
 from gitops.state.access import RedisAccounts
 from workers.argv import worker_argv
 from workers.redis_server import RedisServer
+from workers.settings import QUEUES, Shards
 from workers.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Up:
     port: int
     concurrency: int
     web_argv: list[str] | None
+    queues: tuple[str, ...] = QUEUES  # and the shard queues of the configured clusters (_configuration)
 
     def _env(self, redis_url: str, config: Path) -> dict[str, str]:
         env = dict(os.environ)
@@ -161,7 +163,8 @@ class Up:
             config = demo.config
         else:
             config = self._config_path()
-        load_config(config)
+        loaded = load_config(config)
+        self.queues = QUEUES + Shards.of(loaded.clusters.values()).queues()
         if self.demo:
             say(demo.instructions(program()))
         return config
@@ -197,7 +200,8 @@ class Up:
         return f" (user {FIRST_ADMIN}, password {password})"
 
     def _spawn(self, supervisor: Supervisor) -> None:
-        supervisor.spawn("worker", worker_argv(concurrency=self.concurrency, name="gitops-up-%h"))
+        supervisor.spawn("worker", worker_argv(",".join(self.queues), concurrency=self.concurrency,
+                                               name="gitops-up-%h"))
         supervisor.spawn("beat", [sys.executable, "-m", "gitops", "beat"])
         if self.web_argv:
             supervisor.spawn("web", self.web_argv)

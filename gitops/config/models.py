@@ -29,8 +29,10 @@ from gitops.config.fields import (
     Name,
     PositiveDuration,
     Text,
+    _dns_label,
 )
 from gitops.config.urls import Transport, check_server, classify, host_pattern, local_url
+from gitops.keys import SHARD
 
 _BAD_REF = re.compile(r"[\s~^:?*\[\\]|\.\.|@\{")
 
@@ -51,6 +53,17 @@ class Metadata(Model):
     name: Name
     labels: dict[LabelKey, LabelValue] = {}
     annotations: dict[LabelKey, str] = {}
+
+    @field_validator("labels")
+    @classmethod
+    def _shard(cls, labels: dict[str, str]) -> dict[str, str]:
+        """The shard label (``gitops.dev/shard``) names worker queues (``reconcile.<shard>``): a DNS label."""
+        if SHARD in labels:
+            try:
+                _dns_label(labels[SHARD])
+            except ValueError as exc:
+                raise ValueError(f"{SHARD} {labels[SHARD]!r} {exc}") from None
+        return labels
 
 
 S = TypeVar("S", bound=Model)
