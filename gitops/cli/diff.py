@@ -65,9 +65,16 @@ def build_request(args: argparse.Namespace, configured: Fleet | None = None, **k
 
 def load(args: argparse.Namespace, **kw: Any) -> tuple[ReconcileRequest, Ports]:
     """The request for APP on --cluster and the production ports, from one read of the configuration."""
+    request, engine_ports, _ = load_with_fleet(args, **kw)
+    return request, engine_ports
+
+
+def load_with_fleet(args: argparse.Namespace, **kw: Any) -> tuple[ReconcileRequest, Ports, Fleet]:
+    """:func:`load`, and the fleet it was built from (the sync windows, for ``gitops sync``)."""
     config = load_config(args.config)
     configured = to_fleet(config)
-    return build_request(args, configured, **kw), ports(args, configured, config.verification_policies)
+    return (build_request(args, configured, **kw), ports(args, configured, config.verification_policies),
+            configured)
 
 
 def reconcile_once(request: ReconcileRequest, ports: Ports) -> ReconcileResult:

@@ -1,11 +1,14 @@
 """``gitops sync -c CONFIG APP [--cluster C] [--dry-run] [--prune] [--force] [--local]``.
 
 Runs one reconcile synchronously and prints each object's result (ACTION KIND NAMESPACE NAME
-MESSAGE) and a summary. When GITOPS_REDIS_URL is set and ``--local`` is not given, the sync is
-enqueued instead through ``gitops.dispatch.enqueue_sync`` (implemented by the workers layer, loaded
-through an entry point, so this module never imports Celery) and the task id is printed.
+MESSAGE) and a summary. A sync window that holds manual syncs of the target (a deny window without
+``manualSync``; docs/sync-windows.md) refuses it here too, before anything is read from Git or the
+cluster, as the workers would hold it; a dry run is never refused. When GITOPS_REDIS_URL is set and
+``--local`` is not given, the sync is enqueued instead through ``gitops.dispatch.enqueue_sync``
+(implemented by the workers layer, loaded through an entry point, so this module never imports Celery)
+and the task id is printed; the worker then applies the windows.
 Exit 0: synced (or enqueued); 1: a dry run found changes, or a detect-only application differs;
-2: error or failed objects.
+2: error, failed objects, or refused by a sync window.
 """
 
 from __future__ import annotations
@@ -19,13 +22,17 @@ from typing import Any
 from gitops.cli.diff import (
     add_target_arguments,
     build_request,
-    load,
+    load_with_fleet,
     print_drift,
     print_results,
     reconcile_once,
 )
+from gitops.clock import SYSTEM_CLOCK, Clock
+from gitops.domain import Fleet
+from gitops.engine import ReconcileRequest
 from gitops.env import ENV_REDIS_URL
 from gitops.errors import GitOpsError
+from gitops.permit import windows
 from gitops.vocabulary import Action, SyncStatus, Trigger
 
 
@@ -40,11 +47,25 @@ def _enqueue(args: argparse.Namespace) -> int:
     return 0
 
 
+def window_refusal(fleet: Fleet, request: ReconcileRequest, clock: Clock = SYSTEM_CLOCK) -> str | None:
+    """Why the sync windows selecting the request's target hold a manual sync now (None: they do not)."""
+    app, cluster = request.application, request.cluster
+    state = windows.evaluate(fleet.sync_windows.values(), clock.now(), application=app.name,
+                             app_labels=app.labels, cluster=cluster.name, cluster_labels=cluster.labels,
+                             manual=True)
+    return None if state.manual else windows.explain(state, manual=True)
+
+
 def run(args: argparse.Namespace) -> int:
     if os.environ.get(ENV_REDIS_URL) and not args.local:
         return _enqueue(args)
-    request, ports = load(args, sync=True, trigger=Trigger.MANUAL, dry_run=args.dry_run,
-                          prune=True if args.prune else None, force=args.force, wait_seconds=args.wait)
+    request, ports, configured = load_with_fleet(
+        args, sync=True, trigger=Trigger.MANUAL, dry_run=args.dry_run, prune=True if args.prune else None,
+        force=args.force, wait_seconds=args.wait)
+    refusal = None if args.dry_run else window_refusal(configured, request)
+    if refusal:
+        print(f"error: not synced: {refusal}", file=sys.stderr)
+        return 2
     result = reconcile_once(request, ports)
     print_results(result)
     if args.dry_run:
