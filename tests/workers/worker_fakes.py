@@ -23,11 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
-
 from gitops.errors import ClusterUnavailable, Failure, SourceUnavailable
 from gitops.results import FieldDrift, ImageCheck, ObjectResult, Span
-from gitops.state import RedisStore
+from gitops.state import RedisStore, connect
 from gitops.vocabulary import HealthStatus, SyncStatus, Target, Trigger
 from workers.ports import Runtime, TargetInfo
 from workers.settings import Settings
@@ -146,7 +144,7 @@ class FakeReconciler:
 def runtime() -> Runtime:
     """The runtime worker subprocesses build (``GITOPS_RUNTIME=worker_fakes:runtime``)."""
     settings = Settings.from_env()
-    client = redis.Redis.from_url(settings.redis_url)
+    client = connect(settings.redis_url)  # plain Redis or Sentinel (tests/workers/test_sentinel_workers.py)
     targets = json.loads(os.environ.get("FAKE_TARGETS", "null")) or DEFAULT_TARGETS
     return Runtime(store=RedisStore(client), catalog=FakeCatalog.of(targets), poller=FakeGit(client),
                    reconciler=FakeReconciler(client), settings=settings)

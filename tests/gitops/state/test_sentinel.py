@@ -3,9 +3,11 @@ never showing the password) and the engine's store on a real Sentinel deployment
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -15,8 +17,22 @@ from gitops.errors import GitOpsError, InputError
 from gitops.state import RedisStore, SentinelURL, connect, open_store, parse_redis_url
 from gitops.state.connect import parse_sentinel_url
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sentinel_kit import MASTER, Sentinels, sentinels
+
+def _kit() -> Any:
+    """tests/workers/sentinel_kit.py, loaded by its path (putting a test directory on ``sys.path`` would
+    change what ``import conftest`` finds for the rest of the session)."""
+    path = Path(__file__).resolve().parents[2] / "workers" / "sentinel_kit.py"
+    spec = importlib.util.spec_from_file_location("sentinel_kit", path)
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.get("sentinel_kit") or importlib.util.module_from_spec(spec)
+    if "sentinel_kit" not in sys.modules:
+        sys.modules["sentinel_kit"] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+kit = _kit()
+MASTER = kit.MASTER
 
 
 @pytest.mark.parametrize(("url", "expected"), [
@@ -86,8 +102,8 @@ def test_open_store_refuses_a_bad_url_before_connecting() -> None:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sentinels]:
-    with sentinels(tmp_path_factory.mktemp("sentinel")) as running:
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with kit.sentinels(tmp_path_factory.mktemp("sentinel")) as running:
         yield running
 
 
@@ -100,7 +116,7 @@ def _write(store: RedisStore, value: str) -> bool:
     return True
 
 
-def test_store_works_through_sentinels_and_follows_a_failover(deployment: Sentinels) -> None:
+def test_store_works_through_sentinels_and_follows_a_failover(deployment: Any) -> None:
     store = open_store(deployment.url(db=3))
     assert store.ping()
     store.set_repo_head("repo", "a" * 40)
@@ -116,7 +132,7 @@ def test_store_works_through_sentinels_and_follows_a_failover(deployment: Sentin
     assert redis.Redis(host="127.0.0.1", port=promoted).info("replication")["role"] == "master"
 
 
-def test_every_store_of_the_state_layer_connects_through_sentinels(deployment: Sentinels) -> None:
+def test_every_store_of_the_state_layer_connects_through_sentinels(deployment: Any) -> None:
     from gitops.state import open_appsets
     from gitops.state.access import RedisAccounts
     from gitops.state.deliveries import RedisDeliveries
