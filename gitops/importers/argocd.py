@@ -48,7 +48,7 @@ _DESCRIPTORS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0
                 "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
                 "@hourly": "0 * * * *"}
 _INT = re.compile(r"-?(0|[1-9][0-9]{0,17})")
-_PARAM = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
+_PARAM = re.compile(r"([A-Za-z0-9_/-]|\\\.)+(\.([A-Za-z0-9_/-]|\\\.)+)*")
 _GO_DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(h|m|s|ms))+")
 _IGNORED_METADATA = {"namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
                      "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds",
@@ -116,6 +116,7 @@ class _Converter:
         self.creds: list[_Creds] = []
         self.clusters: dict[str, _Cluster] = {}  # server (or "name:<name>") -> cluster
         self.outputs: list[Output] = []
+        self.list_values: dict[str, set[Any]] = {}  # list generator keys -> values, of the current set
 
     # --- findings ----------------------------------------------------------------------------------
 
@@ -419,7 +420,7 @@ class _Converter:
             if len(selections) == 2:
                 self.note(ident, path, "Argo CD selects a target when any list matches: converted into two "
                                        "windows, one per list (the same verdicts)")
-        if not selections:
+        if not selections and not namespaces:
             self.note(ident, path, "selects no application (no applications, clusters or namespaces): "
                                    "not converted, as it never applies")
         for name, applications, cluster_sel in selections:
@@ -506,7 +507,9 @@ class _Converter:
         out: dict[str, Any] = {"source": ours, "destination": destination}
         sync = _map(spec.get("syncPolicy"))
         options = self._sync_options(sync, ident)
-        out["syncPolicy"] = self._sync_policy(sync, ident)
+        policy = self._sync_policy(sync, ident)
+        if policy:
+            out["syncPolicy"] = policy
         rules = [r for i, rule in enumerate(_list(spec.get("ignoreDifferences")))
                  if (r := self._ignore(_map(rule), ident, f"spec.ignoreDifferences[{i}]",
                                        "RespectIgnoreDifferences=true" in options)) is not None]
@@ -609,7 +612,7 @@ class _Converter:
     def _helm_parameter(self, param: dict[str, Any], values: dict[str, Any], ident: str, path: str) -> None:
         name, value = str(param.get("name", "")), param.get("value")
         if not _PARAM.fullmatch(name):
-            self.loss(ident, f"{path}.name", "list indexes and escaped dots of --set names are not converted")
+            self.loss(ident, f"{path}.name", "list indexes of --set names are not converted")
             return
         text = "" if value is None else str(value)
         typed: Any = text
@@ -621,7 +624,7 @@ class _Converter:
             if isinstance(typed, str) and _INT.fullmatch(text):
                 typed = int(text)
         node = values
-        keys = name.split(".")
+        keys = [key.replace("\\.", ".") for key in re.split(r"(?<!\\)\.", name)]
         for key in keys[:-1]:
             child = node.get(key)
             if not isinstance(child, dict):
@@ -700,9 +703,9 @@ class _Converter:
                 if automated.get(theirs) is True:
                     out[ours] = True
         retry = sync.get("retry")
-        # Argo CD does not retry a failed sync without a retry block
-        out["retry"] = (self._retry(_map(retry), ident, f"{path}.retry") if isinstance(retry, dict)
-                        else {"limit": 0})
+        # without a retry block Argo CD retries 5 times from 5s, doubling: our defaults
+        if isinstance(retry, dict):
+            out["retry"] = self._retry(_map(retry), ident, f"{path}.retry")
         return out
 
     def _retry(self, retry: dict[str, Any], ident: str, path: str) -> dict[str, Any]:
@@ -791,6 +794,7 @@ class _Converter:
                                                        "'<no value>')")
         generators: list[dict[str, Any]] = []
         params = templates.Params()
+        self.list_values = {}
         for i, gen in enumerate(_list(spec.get("generators"))):
             converted = self._generator(_map(gen), ident, f"spec.generators[{i}]")
             if converted is not None:
@@ -857,6 +861,8 @@ class _Converter:
                     continue
                 elements.append(flat)
                 names |= set(flat)
+                for key, value in flat.items():
+                    self.list_values.setdefault(key, set()).add(value)
             out, params = {"list": {"elements": elements}}, templates.Params(frozenset(names))
         elif kind == "clusters":
             self.unhandled(ident, f"{path}.clusters", body, {"selector"})
@@ -1057,7 +1063,17 @@ class _Strings:
         return value
 
     def server(self, value: str) -> str | None:
-        """A converted destination server template -> a cluster name template."""
-        if value.strip() == "{{ server }}" and "server" in self.params.names:
+        """A converted destination server template -> a cluster name template: the clusters generator's
+        ``server`` is its ``name``; a list elements' key holding server URLs is looked up in a table of
+        those URLs to the Clusters they became."""
+        match = re.fullmatch(r"\{\{ ([A-Za-z_][A-Za-z0-9_]*) \}\}", value.strip())
+        if match is None:
+            return None
+        key = match.group(1)
+        if key == "server" and "server" in self.params.names:
             return "{{ name }}"
-        return None
+        urls = self.converter.list_values.get(key)
+        if not urls or not all(isinstance(u, str) and u.startswith("https://") for u in urls):
+            return None
+        table = {u: self.converter._cluster(server=u, name=None, ident=self.ident).name for u in sorted(urls)}
+        return "{{ " + json.dumps(table) + "[" + key + "] }}"

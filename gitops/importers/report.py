@@ -29,8 +29,8 @@ class Finding:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.document}: {self.field}" if self.field else self.document
-        return f"{self.severity}: {where}: {self.message}"
+        where = ": ".join(part for part in (self.document, self.field) if part)
+        return f"{self.severity}: {where}: {self.message}" if where else f"{self.severity}: {self.message}"
 
 
 @dataclass(frozen=True)
