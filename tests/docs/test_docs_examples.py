@@ -246,6 +246,7 @@ def check_argv(argv: list[str], *, names_only: bool = False) -> str | None:
         return None  # `scripts/gitops ...` (any command), or output quoted in prose (`gitops up: ready`)
     if command not in commands:
         return f"no command {command!r} (commands: {', '.join(sorted(commands))})"
+    parsers = [commands[command]]
     sub = _subparsers(commands[command])
     if sub:
         following = [w for w in rest[1:] if not w.startswith("-")]
@@ -255,8 +256,10 @@ def check_argv(argv: list[str], *, names_only: bool = False) -> str | None:
         for name in following[0].split("|"):
             if name not in sub and not _PLACEHOLDER.fullmatch(name):
                 return f"no subcommand {command} {name!r} (subcommands: {', '.join(sorted(sub))})"
+            if name in sub:
+                parsers.append(sub[name])
     if placeholders:
-        return None
+        return unknown_flags(argv, parsers[-1] if len(parsers) < 3 else commands[command])
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
@@ -264,6 +267,20 @@ def check_argv(argv: list[str], *, names_only: bool = False) -> str | None:
     except SystemExit as exc:
         if exc.code not in (0, None):
             return err.getvalue().strip().splitlines()[-1]
+    return None
+
+
+def unknown_flags(argv: list[str], parser: argparse.ArgumentParser) -> str | None:
+    """For a line checked by names only: each ``--flag`` it shows must be an option of its command."""
+    known = {"--help", "--verbose", "--version"}
+    if len(_subparsers(parser)) == 0:
+        known |= {option for action in parser._actions for option in action.option_strings}
+    else:
+        return None  # several subcommands at once (`status|approve NAME`): their options differ
+    for word in argv:
+        for flag in re.findall(r"(?:^|[\[|])(--[a-z][a-z0-9-]*)", word):
+            if flag not in known:
+                return f"{parser.prog} has no option {flag}"
     return None
 
 
@@ -304,6 +321,9 @@ def test_the_cli_check_refuses_what_does_not_exist() -> None:
     assert check_argv(["sink", "APP"]) is not None
     assert check_argv(["appset", "approve|explode", "NAME"]) is not None
     assert check_argv(["status", "--no-such-flag"]) is not None
+    assert check_argv(["status", "--imagse"], names_only=True) is not None
+    assert check_argv(["sync", "-c", "CONFIG", "APP", "[--prunee]"]) is not None
+    assert check_argv(["sync", "-c", "CONFIG", "APP", "[--dry-run]", "[--prune]"]) is None
     assert check_argv(["diff", "-c", "CONFIG", "APP", "--cluster", "C"]) is None
     assert command_line("$ GITOPS_REDIS_URL=redis://r:6379/0 scripts/gitops worker --queues sync &") == [
         "worker", "--queues", "sync"]
