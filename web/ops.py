@@ -40,6 +40,7 @@ from gitops.state.index import TargetIndex
 from web.context import WebContext, context
 from web.problems import HTTPProblem
 from workers.metrics import RedisMetrics
+from workers.settings import QUEUES, Shards
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
@@ -186,7 +187,8 @@ def attach_metrics(ctx: WebContext, redis_url: str) -> None:
     """Set ``ctx.metrics`` to the workers' figures read from Redis (production wiring): reconcile
     durations, sync results, commit-to-applied lead time, queue depths and the index's target counts
     (docs/observability.md)."""
-    ctx.metrics = RedisMetrics.from_url(redis_url)
+    shards = Shards.of(ctx.fleet().clusters.values())  # their queues' depths too (docs/workers.md)
+    ctx.metrics = RedisMetrics.from_url(redis_url, queues=QUEUES + shards.queues())
 
 
 @router.get("/healthz", response_model=Health, summary="Liveness")

@@ -199,11 +199,12 @@ class RedisMetrics(Collector):
         self.store = RedisStore(client)
 
     @staticmethod
-    def from_url(url: str, broker_url: str | None = None) -> RedisMetrics:
+    def from_url(url: str, broker_url: str | None = None, queues: Iterable[str] = QUEUES) -> RedisMetrics:
+        """``queues``: those whose depth is reported (the plain ones and the configured shards' queues)."""
         def client(u: str) -> redis.Redis[bytes]:
             return connect(u, socket_timeout=5, socket_connect_timeout=5)
 
-        return RedisMetrics(client(url), client(broker_url) if broker_url else None)
+        return RedisMetrics(client(url), client(broker_url) if broker_url else None, queues)
 
     def describe(self) -> Iterator[HistogramMetricFamily | CounterMetricFamily | GaugeMetricFamily]:
         """The families without samples (registering the collector reads nothing from Redis)."""

@@ -198,3 +198,14 @@ def test_only_the_shard_worker_runs_the_shard_targets(routed: RedisStore, worker
     assert app.AsyncResult(sync).get(timeout=60)["status"] == "done"
     wait_for(lambda: routed.redis.llen("reconcile.eu") == 0 and routed.redis.llen("sync.eu") == 0)
     assert routed.redis.lrange("fake:log", 0, -1).count(b"web@eu-1") == 2
+
+
+def test_the_depth_of_shard_queues_is_measured(routed: RedisStore, redis_server: RedisServer) -> None:
+    from workers import tasks
+    from workers.metrics import RedisMetrics
+
+    tasks.sync.apply_async(("web", "eu-1", False, False))
+    metrics = RedisMetrics.from_url(redis_server.url, queues=QUEUES + EU.queues())
+    [depth] = [f for f in metrics.collect() if f.name == "gitops_queue_depth"]
+    assert {s.labels["queue"]: s.value for s in depth.samples} == {
+        "poll": 0, "reconcile": 0, "sync": 0, "reconcile.eu": 0, "sync.eu": 1}
