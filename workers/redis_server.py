@@ -26,6 +26,7 @@ from types import TracebackType
 import redis
 
 from gitops.errors import StateError
+from gitops.state.connect import connect
 
 _START_TIMEOUT = 10.0
 
@@ -113,7 +114,7 @@ class RedisServer:
         return server
 
     def client(self) -> redis.Redis[bytes]:
-        return redis.Redis.from_url(self.url, socket_timeout=5)
+        return connect(self.url, socket_timeout=5)
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + _START_TIMEOUT
