@@ -73,10 +73,15 @@ class RenderBudget(Model):
     """What one render of this application may use (docs/renderers.md, "Render budgets")."""
 
     cpu_seconds: int = _limit("cpu_seconds")
+    """CPU seconds of the render process (and of Helm's)."""
     memory_bytes: Bytes = _limit("memory_bytes")
+    """Memory the render may allocate."""
     max_objects: int = _limit("max_objects")
+    """Objects in the output and in any intermediate Kustomize resource map."""
     max_output_bytes: Bytes = _limit("max_output_bytes")
+    """Serialised size of the rendered manifests."""
     max_yaml_nodes: int = _limit("max_yaml_nodes")
+    """YAML nodes parsed over all files, aliases expanded."""
 
     def to_budget(self) -> render_budget.Budget:
         return render_budget.Budget(**self.model_dump())
@@ -86,28 +91,41 @@ class AppSource(Model):
     """Where the manifests come from and how to render them."""
 
     repository: Text
+    """A Repository name (must be configured)."""
     path: AppPath
+    """Directory inside the repository, relative to its root."""
     revision: GitRef | None = None
+    """Branch, tag or commit (default: the Repository's ``ref``)."""
     renderer: RendererName = "plain"
+    """How the directory is rendered."""
     options: dict[str, Any] = {}
+    """Renderer options, passed through to the renderer."""
     parameters: dict[str, Any] = {}
+    """Values for the renderer (Jinja variables, Helm values)."""
     budget: RenderBudget = RenderBudget()
+    """What one render may use."""
 
 
 class Destination(Model):
     """The cluster (by name) and the default namespace for namespaced objects without one."""
 
     cluster: Text
+    """A Cluster name (must be configured)."""
     namespace: Name | None = None
+    """Namespace for namespaced objects that name none."""
 
 
 class RetryPolicy(Model):
     """Exponential backoff for failed syncs: ``backoff * factor**n``, capped at ``maxBackoff``."""
 
     limit: int = Field(default=5, ge=0, le=1000)
+    """Retries of a failed sync."""
     backoff_seconds: PositiveDuration = Field(default=5.0, validation_alias="backoff")
+    """First delay."""
     factor: float = Field(default=2.0, ge=1.0, le=100.0)
+    """Multiplier per retry."""
     max_backoff_seconds: PositiveDuration = Field(default=300.0, validation_alias="maxBackoff")
+    """Delay cap; not shorter than ``backoff``."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -120,25 +138,40 @@ class SyncPolicy(Model):
     """How and when the engine applies: see docs/configuration.md for each switch."""
 
     automated: bool = False
+    """Sync automatically when Git changes (otherwise only on request)."""
     prune: bool = False
+    """Delete objects that left Git."""
     self_heal: bool = False
+    """Re-apply when the live state drifts from Git."""
     detect_only: bool = False
+    """Only report drift, never apply."""
     allow_recreate: bool = False
+    """Delete and recreate objects whose immutable fields changed."""
     prune_max_share: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Refuse a prune deleting more than this share of the inventory."""
     allow_empty: bool = False
+    """Allow a sync that renders no objects (which would prune everything)."""
     field_manager: FieldManager = DEFAULT_FIELD_MANAGER
+    """Server-side apply field manager name."""
     retry: RetryPolicy = RetryPolicy()
+    """Backoff of failed syncs."""
 
 
 class IgnoreRule(Model):
     """Differences to ignore on matching objects: JSON pointers, or fields owned by other managers."""
 
     group: str = ""
+    """API group of the objects (``""``: the core group)."""
     kind: Text
+    """Kind of the objects."""
     name: Text | None = None
+    """Only the object of this name."""
     namespace: Text | None = None
+    """Only objects in this namespace."""
     json_pointers: list[JsonPointer] = []
+    """Fields (RFC 6901 pointers) whose differences are ignored."""
     managers: list[Text] = Field(default=[], validation_alias="managedFieldsManagers")
+    """Field managers whose fields are left to them (an HPA owning ``/spec/replicas``)."""
 
     @model_validator(mode="after")
     def _something(self) -> Self:
@@ -148,12 +181,21 @@ class IgnoreRule(Model):
 
 
 class ApplicationSpec(Model):
+    """``spec`` of an ``Application``: what to deploy (``source``), where (``destination``), how
+    (``syncPolicy``), and what it waits for (``dependsOn``)."""
+
     source: AppSource
+    """Where the manifests come from and how to render them."""
     destination: Destination
+    """The cluster and the default namespace."""
     sync_policy: SyncPolicy = SyncPolicy()
+    """How and when the engine applies."""
     ignore_differences: list[IgnoreRule] = []
+    """Differences to ignore on matching objects."""
     depends_on: list[DependencyRef] = []
+    """Applications that must be Synced and Healthy first (docs/dependencies.md)."""
     health_check_exprs: HealthCheckExprs = []
+    """CEL health rules for custom kinds (docs/health.md)."""
 
 
 class Application(ApplicationSpec):
@@ -170,9 +212,13 @@ class ApplicationSetSpec(Model):
     (:mod:`gitops.config.fanout`) say what the controller may change and how changes roll out."""
 
     generators: list[Generator] = Field(min_length=1)
+    """The parameter sets (each entry one generator)."""
     template: ApplicationTemplate
+    """The Application each parameter set renders."""
     sync_policy: SetSyncPolicy = SetSyncPolicy()
+    """What the controller may change (docs/applicationsets.md)."""
     strategy: Strategy = Strategy()
+    """How changes roll out."""
 
 
 class ApplicationSet(ApplicationSetSpec):

@@ -20,7 +20,9 @@ class DependencyRef(Model):
     """One entry of ``dependsOn``: an application, on this application's cluster unless ``cluster``."""
 
     name: Name
+    """The Application depended on."""
     cluster: Name | None = None
+    """Its cluster (default: this application's cluster)."""
 
 
 def find_cycle(graph: Mapping[str, Iterable[str]]) -> list[str] | None:

@@ -52,10 +52,15 @@ class HealthCheckExpr(Model):
     """Flux's ``healthCheckExprs`` entry: a kind and CEL expressions for current, inProgress, failed."""
 
     api_version: Annotated[str, AfterValidator(_api_version)]
+    """``group/version`` of the kind (or ``v1``)."""
     kind: Annotated[Text, AfterValidator(_kind)]
+    """The kind judged."""
     current: Expression | None = None
+    """CEL: true when the object is Healthy."""
     in_progress: Expression | None = None
+    """CEL: true when the object is Progressing."""
     failed: Expression | None = None
+    """CEL: true when the object is Degraded."""
 
     @model_validator(mode="after")
     def _some(self) -> Self:

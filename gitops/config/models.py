@@ -51,8 +51,12 @@ class Metadata(Model):
     """``metadata`` of every document: a DNS-label name, optional labels and annotations."""
 
     name: Name
+    """The object's name, unique per kind: a DNS label."""
     labels: dict[LabelKey, LabelValue] = {}
+    """Kubernetes-style labels; Cluster and Application labels are what selectors match
+    (``gitops.dev/shard`` on a Cluster picks its worker queues)."""
     annotations: dict[LabelKey, str] = {}
+    """Free-form notes; a Cluster's annotations are exposed to ApplicationSet cluster generators."""
 
     @field_validator("labels")
     @classmethod
@@ -82,14 +86,23 @@ class RepositoryCredentials(Model):
     """Where to find a repository's credentials: names of environment variables and file paths."""
 
     ssh_key_file: LocalPath | None = None
+    """Private SSH key, by file path (ssh URLs only; not with ``sshKeyEnv``)."""
     ssh_key_env: EnvVar | None = None
+    """Private SSH key, by the name of an environment variable holding it."""
     known_hosts_file: LocalPath | None = None
+    """known_hosts file for host key checking (ssh URLs only)."""
     insecure_ignore_host_key: bool = False
+    """Disable SSH host key checking (contradicts ``knownHostsFile``)."""
     username: Text | None = None
+    """User for basic auth over http(s) (required with a password)."""
     password_env: EnvVar | None = None
+    """Password, by environment variable name (http(s) URLs only)."""
     password_file: LocalPath | None = None
+    """Password, by file path."""
     token_env: EnvVar | None = None
+    """Token, by environment variable name (http(s) URLs only; not with a password)."""
     token_file: LocalPath | None = None
+    """Token, by file path."""
 
     @model_validator(mode="after")
     def _exclusive(self) -> Self:
@@ -133,22 +146,31 @@ class SnapshotLimits(Model):
     """``spec.snapshotLimits`` of a ``Repository``: caps on one snapshot (unset: the engine's defaults)."""
 
     max_bytes: ByteSize | None = None
+    """Total bytes of all files of one snapshot (engine default 1Gi)."""
     max_entries: int | None = Field(default=None, gt=0, le=10_000_000)
+    """Files, directories and links of one snapshot (engine default 100000)."""
     max_file_bytes: ByteSize | None = None
+    """Bytes of one file (engine default 64Mi)."""
 
 
 class RepositorySpec(Model):
     """``spec`` of a ``Repository``. ``allowLocal`` comes first: the ``url`` check reads it."""
 
     allow_local: bool = False
+    """Permit ``file://`` URLs and local paths (made absolute)."""
     url: Text
+    """``https://``, ``ssh://`` or scp-like ``user@host:path``; no credentials, query or fragment in it."""
     ref: GitRef = "main"
+    """Branch, tag or commit polled."""
     interval_seconds: PositiveDuration = Field(default=180.0, validation_alias="interval")
+    """How often the head is checked."""
     credentials: RepositoryCredentials | None = None
+    """References to the credentials (never the secrets themselves)."""
     remote_base_hosts: HostPatterns | None = None
     """Hosts Kustomize remote bases in this repository may come from (None: every configured
     Repository's host); the repository's own host is always allowed."""
     snapshot_limits: SnapshotLimits | None = None
+    """Caps on one snapshot (one commit's files) of this repository."""
 
     @field_validator("url")
     @classmethod
@@ -196,14 +218,23 @@ class ClusterSpec(Model):
     """``spec`` of a ``Cluster``: a kubeconfig (and context), or a server with CA and token."""
 
     kubeconfig: LocalPath | None = None
+    """Kubeconfig file (not with ``server``)."""
     context: Text | None = None
+    """Kubeconfig context (default: its current context); only with ``kubeconfig``."""
     server: ServerURL | None = None
+    """API server URL ``http(s)://host[:port][/path]`` (not with ``kubeconfig``)."""
     ca_file: LocalPath | None = None
+    """CA bundle for ``server``."""
     token_env: EnvVar | None = None
+    """Bearer token for ``server``, by environment variable name."""
     token_file: LocalPath | None = None
+    """Bearer token for ``server``, by file path."""
     insecure_skip_tls_verify: bool = False
+    """Skip TLS verification of ``server`` (contradicts ``caFile``)."""
     qps: float = Field(default=20.0, gt=0, le=10_000)
+    """Client-side request rate to this cluster, per worker process."""
     timeout_seconds: PositiveDuration = Field(default=30.0, validation_alias="timeout")
+    """Timeout of one request to the API server."""
 
     @model_validator(mode="after")
     def _connection(self) -> Self:

@@ -68,29 +68,38 @@ class AppriseSpec(Model):
     reference, since it embeds the service's tokens."""
 
     url_ref: SecretRef
+    """The Apprise URL, by reference."""
 
 
 class WebhookSpec(Model):
     """``webhook``: a JSON POST to ``url`` signed with HMAC-SHA256 under the secret at ``secretRef``."""
 
     url: Endpoint
+    """Where the JSON is posted."""
     secret_ref: SecretRef
+    """The HMAC-SHA256 signing secret."""
     headers: Annotated[dict[HeaderName, HeaderValue], Field(max_length=MAX_HEADERS)] = {}
+    """Extra HTTP headers (not the ones the engine sets)."""
 
 
 class CommitStatusSpec(Model):
     """``commitStatus``: a status on the operation's commit in the application's repository."""
 
     provider: Literal["github", "gitlab"]
+    """The Git host's API."""
     api_url: Endpoint | None = None
+    """API base URL (default: the public host's)."""
     token_ref: SecretRef
+    """API token, by reference."""
     context: Annotated[Text, Field(max_length=255)] = "gitops"
+    """The status's context (its name on the commit)."""
 
 
 class RateLimit(Model):
     """``rateLimit``: deliveries a minute to the destination (later ones wait for the next minute)."""
 
     per_minute: Annotated[int, Field(ge=1, le=10_000)] = 30
+    """Deliveries a minute to this destination."""
 
 
 class NotificationSpec(Model):
@@ -99,12 +108,19 @@ class NotificationSpec(Model):
     events: Annotated[list[EventName], Field(min_length=1), AfterValidator(_unique)] = [
         "SyncSucceeded", "SyncFailed", "HealthDegraded", "DriftDetected", "VerificationFailed",
         "RolloutHalted"]
+    """Which events are sent."""
     applications: Selection = Selection()
+    """Applications whose events are sent."""
     clusters: Selection = Selection()
+    """Clusters whose events are sent."""
     apprise: AppriseSpec | None = None
+    """Destination: an Apprise URL."""
     webhook: WebhookSpec | None = None
+    """Destination: a signed JSON POST."""
     commit_status: CommitStatusSpec | None = None
+    """Destination: a commit status on GitHub or GitLab."""
     rate_limit: RateLimit = RateLimit()
+    """At most this many deliveries a minute."""
 
     @model_validator(mode="after")
     def _one_destination(self) -> Self:

@@ -40,7 +40,9 @@ class SecretRef(Model):
     """``spec.secretRef``: the name of an environment variable or a file path holding the secret."""
 
     env: EnvVar | None = None
+    """Name of an environment variable holding the secret."""
     file: LocalPath | None = None
+    """Path of a file holding the secret."""
 
     @model_validator(mode="after")
     def _one(self) -> Self:
@@ -53,7 +55,9 @@ class WebhookReceiverSpec(Model):
     """``spec`` of a ``WebhookReceiver``."""
 
     provider: WebhookProvider
+    """The Git host's format: the receiver serves ``/api/v1/webhooks/<provider>``."""
     secret_ref: SecretRef
+    """Where the shared secret is (docs/webhooks.md)."""
     repositories: RepositoryNames | None = None
     """Repositories whose applications deliveries may trigger (None: every repository)."""
 

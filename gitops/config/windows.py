@@ -69,19 +69,28 @@ class Selection(Model):
     everything."""
 
     names: list[NameGlob] = Field(default=[], max_length=MAX_PATTERNS)
+    """Name globs (``*``, ``?``); empty: any name."""
     match_labels: dict[LabelKey, LabelValue] = Field(default={}, max_length=MAX_PATTERNS)
+    """Labels that must all be present."""
 
 
 class SyncWindowSpec(Model):
     """``spec`` of a ``SyncWindow``."""
 
     kind: Literal["allow", "deny"]
+    """``deny`` holds automated syncs while open; ``allow`` permits them only while open."""
     schedule: Schedule
+    """Cron expression (five fields) that opens the window, in ``timeZone``."""
     duration_seconds: PositiveDuration = Field(validation_alias="duration")  # at most 366 days
+    """How long the window stays open."""
     time_zone: TimeZone = "UTC"
+    """IANA time zone of the schedule."""
     manual_sync: bool = False
+    """Allow manual syncs while a deny window holds the target."""
     applications: Selection = Selection()
+    """Applications the window applies to."""
     clusters: Selection = Selection()
+    """Clusters the window applies to."""
 
 
 class SyncWindow(SyncWindowSpec):
