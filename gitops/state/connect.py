@@ -70,7 +70,10 @@ class SentinelURL:
 
 def _bad(url: str, why: str) -> InputError:
     """An error naming the variable; the URL is shown without its credentials."""
-    shown = re.sub(r"//[^@/]*@", "//***@", url[:200])
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:  # everything before the last '@' may be credentials, whatever characters they use
+        rest = "***@" + rest.rpartition("@")[2]
+    shown = (scheme + sep + rest)[:200]
     return InputError(f"{ENV_REDIS_URL} {shown!r}: {why}", field=ENV_REDIS_URL)
 
 
