@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from gitops.config.loader import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,3 +63,18 @@ def test_descriptions_cannot_break_the_tables() -> None:
     for line in gen.render().splitlines():
         if line.startswith("| `"):
             assert len(re.split(r"(?<!\\)\|", line)) == 7, line
+
+
+def test_the_check_mode_says_what_to_run(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    gen = generator()
+    assert gen.main(["gen-config-reference", "--check"]) == 0
+    stale = tmp_path / "docs" / "reference" / "configuration.md"
+    stale.parent.mkdir(parents=True)
+    stale.write_text(gen.render().replace("| `url` (required)", "| `uri` (required)"))
+    monkeypatch.setattr(gen, "ROOT", tmp_path)
+    monkeypatch.setattr(gen, "OUT", stale)
+    assert gen.main(["gen-config-reference", "--check"]) == 1
+    assert "run scripts/gen-config-reference" in capsys.readouterr().err
+    assert gen.main(["gen-config-reference", "--bogus"]) == 2
+    assert gen.main(["gen-config-reference"]) == 0 and stale.read_text() == gen.render()
