@@ -117,6 +117,7 @@ class _Converter:
         self.clusters: dict[str, _Cluster] = {}  # server (or "name:<name>") -> cluster
         self.outputs: list[Output] = []
         self.list_values: dict[str, set[Any]] = {}  # list generator keys -> values, of the current set
+        self.in_template = False  # converting an ApplicationSet's template (its strings are templates)
 
     # --- findings ----------------------------------------------------------------------------------
 
@@ -290,7 +291,7 @@ class _Converter:
         self.unhandled(ident, "stringData", values, handled, "restricts or configures the cluster in a way "
                                                             "that has no equivalent here; not converted")
         raw_name = values.get("name") or server
-        cluster = self._cluster(server=server, name=raw_name, ident=ident)
+        cluster = self._cluster(server=server, name=raw_name, ident=ident, path="stringData.name")
         labels = {k: str(v) for k, v in _map(meta.get("labels")).items() if k != SECRET_TYPE}
         cluster.labels.update(labels)
         cluster.annotations.update({k: str(v) for k, v in _map(meta.get("annotations")).items()})
@@ -318,7 +319,7 @@ class _Converter:
             cluster.comments.append(f"write the CA of Argo CD secret {meta['name']} (config.tlsClientConfig."
                                     f"caData, base64-decoded) to {path}; it was not copied")
 
-    def _cluster(self, *, server: str | None, name: str | None, ident: str) -> _Cluster:
+    def _cluster(self, *, server: str | None, name: str | None, ident: str, path: str = "name") -> _Cluster:
         """The cluster for a destination (``server`` or ``name``), registered on first sight."""
         if server is not None:
             server = server.strip().rstrip("/")
@@ -337,7 +338,7 @@ class _Converter:
         wanted = name or re.sub(r"^[a-z]+://", "", server or "").split("/")[0].split(":")[0]
         label = dns_label(wanted)
         if name is not None and label != name:
-            self.loss(ident, "name", f"cluster name {name[:80]!r} is not a DNS label; named {label!r}")
+            self.loss(ident, path, f"cluster name {name[:80]!r} is not a DNS label; named {label!r}")
         taken = {c.name for c in self.clusters.values()}
         final, n = label, 2
         while final in taken:
@@ -581,7 +582,7 @@ class _Converter:
                 self.loss(ident, f"{path}.values", "valuesObject takes precedence (as in Argo CD); "
                                                    "values ignored")
         elif isinstance(helm.get("values"), str) and helm["values"].strip():
-            if "{{" in helm["values"] or "{%" in helm["values"]:
+            if self.in_template and ("{{" in helm["values"] or "{%" in helm["values"]):
                 self.loss(ident, f"{path}.values", "values with template parameters cannot be read before "
                                                    "rendering; not converted")
             else:
@@ -668,7 +669,7 @@ class _Converter:
                           "equivalent here (destination.cluster names a Cluster); not converted")
                 return None
         elif by_name:
-            cluster = self._cluster(server=None, name=value, ident=ident).name
+            cluster = self._cluster(server=None, name=value, ident=ident, path="spec.destination.name").name
         else:
             cluster = self._cluster(server=value, name=None, ident=ident).name
         out: dict[str, Any] = {"cluster": cluster}
@@ -809,8 +810,10 @@ class _Converter:
         self.unhandled(ident, "spec.template", template, {"metadata", "spec"})
         self.unhandled(ident, "spec.template.metadata", tmeta, {"name", "labels", "annotations", "finalizers",
                                                                  "namespace"})
+        self.in_template = True
         app = self._app_spec(strings.walk(_map(template.get("spec")), "spec.template.spec"), ident,
                              templated=lambda value: strings.server(value))
+        self.in_template = False
         if app is None:
             self.loss(ident, "spec.template", "the template could not be converted; the set is not converted")
             return
