@@ -51,10 +51,13 @@ SECRETS = {"envFromSecrets": ["git-credentials", "webhook-secrets"],
            "networkPolicy": {"restrictEgress": True,
                              "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
                                          "ports": [{"port": 443, "protocol": "TCP"}]}]}}
+SENTINEL = {"redis": {"bundled": {"enabled": False}, "external": {"sentinel": {
+    "masterName": "gitops", "hosts": ["sentinel-0:26379", "sentinel-1", "[fd00::1]:26380"], "db": 2,
+    "passwordSecret": {"name": "redis-auth", "key": "password"}, "sentinelAuth": True}}}}
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "default": {}, "external-redis": EXTERNAL_REDIS, "external-redis-secret": EXTERNAL_REDIS_SECRET,
     "ingress-tls": INGRESS_TLS, "two-pools": TWO_POOLS, "rbac-off": RBAC_OFF,
-    "rbac-namespaced": RBAC_NAMESPACED, "secrets": SECRETS,
+    "rbac-namespaced": RBAC_NAMESPACED, "secrets": SECRETS, "sentinel": SENTINEL,
 }
 
 
@@ -138,7 +141,8 @@ def test_default_render_runs_the_engine_with_its_configuration() -> None:
     worker = one(objects, "Deployment", "gitops-worker-default")
     assert worker["spec"]["replicas"] == 2
     assert worker["spec"]["template"]["spec"]["containers"][0]["args"] == [
-        "worker", "-c", "/config", "--queues", "poll,reconcile,sync", "--concurrency", "2"]
+        "worker", "-c", "/config", "--queues", "poll,reconcile,sync", "--concurrency", "2",
+        "--pool", "prefork"]
     assert "livenessProbe" not in worker["spec"]["template"]["spec"]["containers"][0]  # docs say why
     # the in-cluster Cluster is the default configuration
     config = one(objects, "ConfigMap", "gitops-config")["data"]
@@ -194,6 +198,26 @@ def test_external_redis_by_url_or_secret() -> None:
         assert env_of(c)["GITOPS_REDIS_URL"] == {"secretKeyRef": {"name": "redis-url", "key": "url"}}
 
 
+def test_redis_sentinel_url_is_one_the_engine_accepts() -> None:
+    from gitops.state import parse_redis_url
+
+    for _, _, c in containers(render(SENTINEL)):
+        env = env_of(c)
+        assert env["GITOPS_REDIS_PASSWORD"] == {"secretKeyRef": {"name": "redis-auth", "key": "password"}}
+        url = env["GITOPS_REDIS_URL"]
+        assert url.startswith("redis+sentinel://:$(GITOPS_REDIS_PASSWORD)@")
+        parsed = parse_redis_url(url.replace("$(GITOPS_REDIS_PASSWORD)", "s3cret"))  # as the kubelet does
+        assert parsed is not None
+        assert parsed.sentinels == (("sentinel-0", 26379), ("sentinel-1", 26379), ("fd00::1", 26380))
+        got = (parsed.master, parsed.db, parsed.password, parsed.sentinel_auth)
+        assert got == ("gitops", 2, "s3cret", True)
+    bare = {"redis": {"bundled": {"enabled": False},
+                      "external": {"sentinel": {"masterName": "m", "hosts": ["s0"]}}}}
+    for _, _, c in containers(render(bare)):
+        assert env_of(c)["GITOPS_REDIS_URL"] == "redis+sentinel://s0/m/0"
+        assert "GITOPS_REDIS_PASSWORD" not in env_of(c)
+
+
 def test_ingress_with_tls() -> None:
     objects = render(INGRESS_TLS)
     ingress = one(objects, "Ingress", "gitops-web")["spec"]
@@ -217,7 +241,7 @@ def test_worker_pools_are_sharded_by_queue() -> None:
     sync = workers["gitops-worker-sync"]
     assert sync["spec"]["replicas"] == 3
     [c] = sync["spec"]["template"]["spec"]["containers"]
-    assert c["args"][3:] == ["--queues", "reconcile,sync", "--concurrency", "4"]
+    assert c["args"][3:] == ["--queues", "reconcile,sync", "--concurrency", "4", "--pool", "prefork"]
     assert c["resources"] == {"requests": {"cpu": "1", "memory": "1Gi"}}
     # each pool has its own selector and budget: pools never select each other's pods
     selectors = {n: w["spec"]["selector"]["matchLabels"]["gitops.dev/worker-pool"]
@@ -284,6 +308,17 @@ REFUSED: list[tuple[dict[str, Any], str]] = [
     ({"redis": {"bundled": {"enabled": False}}}, "/redis/external"),
     ({"redis": {"bundled": {"enabled": False}, "external": {"url": "http://evil.example.com"}}},
      "/redis/external/url"),
+    ({"redis": {"bundled": {"enabled": False}, "external": {"sentinel": {"masterName": "m"}}}},
+     "/redis/external/sentinel/hosts"),
+    ({"redis": {"bundled": {"enabled": False}, "external": {"sentinel": {
+        "masterName": "m", "hosts": ["evil/host@x"]}}}}, "/redis/external/sentinel/hosts/0"),
+    ({"redis": {"bundled": {"enabled": False}, "external": {"sentinel": {
+        "masterName": "m", "hosts": [f"s{i}" for i in range(17)]}}}}, "/redis/external/sentinel/hosts"),
+    ({"redis": {"bundled": {"enabled": False}, "external": {"sentinel": {
+        "masterName": "m/../x", "hosts": ["s"]}}}}, "/redis/external/sentinel/masterName"),
+    ({"redis": {"external": {"url": "redis://other:6379/0"}}}, "/redis/external/url"),
+    ({"workers": {"pools": [{"name": "x", "queues": "poll", "replicas": 1, "pool": "eventlet"}]}},
+     "/workers/pools/0/pool"),
     ({"env": {"GITOPS_REDIS_URL": "redis://elsewhere:6379/0"}}, "invalid propertyName 'GITOPS_REDIS_URL'"),
     ({"env": {"BAD NAME": "x"}}, "invalid propertyName 'BAD NAME'"),
     ({"extraSecretMounts": [{"name": "k", "secretName": "k", "mountPath": "relative"}]},

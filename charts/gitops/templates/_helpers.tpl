@@ -60,6 +60,19 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
       key: {{ .Values.redis.bundled.existingSecretKey }}
 - name: GITOPS_REDIS_URL
   value: {{ printf "redis://:$(GITOPS_REDIS_PASSWORD)@%s-redis:6379/0" (include "gitops.fullname" .) | quote }}
+{{- else if .Values.redis.external.sentinel.masterName }}
+{{- $s := .Values.redis.external.sentinel }}
+{{- $auth := "" }}
+{{- if $s.passwordSecret.name }}
+{{- $auth = "$(GITOPS_REDIS_PASSWORD)@" }}
+- name: GITOPS_REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $s.passwordSecret.name }}
+      key: {{ required "redis.external.sentinel.passwordSecret.key is required with its name" $s.passwordSecret.key }}
+{{- end }}
+- name: GITOPS_REDIS_URL
+  value: {{ printf "redis+sentinel://%s%s%s/%s/%d%s" (ternary ":" "" (ne $auth "")) $auth (join "," $s.hosts) $s.masterName (int $s.db) (ternary "?sentinel_auth=yes" "" (and (ne $auth "") $s.sentinelAuth)) | quote }}
 {{- else if .Values.redis.external.urlSecret.name }}
 - name: GITOPS_REDIS_URL
   valueFrom:
