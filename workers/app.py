@@ -67,8 +67,11 @@ def router(shards: Shards) -> Router:
         base = ROUTES.get(name, {}).get("queue")
         if base is None:
             return None
-        cluster = args[1] if isinstance(args, list | tuple) and len(args) > 1 else \
-            (kwargs or {}).get("cluster") if isinstance(kwargs, dict) else None
+        cluster: object = None  # anything but a configured cluster's name keeps the plain queue
+        if isinstance(args, list | tuple) and len(args) > 1:
+            cluster = args[1]
+        elif isinstance(kwargs, dict):
+            cluster = kwargs.get("cluster")
         return {"queue": _queue(shards.queue(base, cluster))}
 
     return route
@@ -90,8 +93,8 @@ def celery_redis(url: str, timeouts: dict[str, Any]) -> tuple[str, dict[str, Any
     if parsed is None:
         return url, {}
     auth = ""
-    if parsed.password:
-        auth = f"{quote(parsed.username or '', safe='')}:{quote(parsed.password, safe='')}@"
+    if parsed.username or parsed.password:
+        auth = f"{quote(parsed.username or '', safe='')}:{quote(parsed.password or '', safe='')}@"
     hosts = ";".join(f"sentinel://{auth}{f'[{h}]' if ':' in h else h}:{p}/{parsed.db}"
                      for h, p in parsed.sentinels)
     on_sentinels = dict(timeouts)
