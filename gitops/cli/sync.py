@@ -17,6 +17,7 @@ import argparse
 import importlib
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from gitops.cli.diff import (
@@ -30,7 +31,7 @@ from gitops.cli.diff import (
 from gitops.clock import SYSTEM_CLOCK, Clock
 from gitops.domain import Fleet
 from gitops.engine import ReconcileRequest
-from gitops.env import ENV_REDIS_URL
+from gitops.env import ENV_CONFIG, ENV_REDIS_URL
 from gitops.errors import GitOpsError
 from gitops.permit import windows
 from gitops.vocabulary import Action, SyncStatus, Trigger
@@ -42,6 +43,8 @@ def _enqueue(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise GitOpsError(f"{ENV_REDIS_URL} is set but gitops.dispatch is unavailable; use --local") from exc
     target = build_request(args).target  # validates the names before anything is queued
+    # the dispatcher routes by the shards of the configuration in $GITOPS_CONFIG: this one (docs/workers.md)
+    os.environ[ENV_CONFIG] = str(Path(args.config).resolve())
     task = dispatch.enqueue_sync(target.application, target.cluster, prune=args.prune, dry_run=args.dry_run)
     print(f"enqueued sync of {args.application}: task {task}")
     return 0

@@ -209,3 +209,31 @@ def test_the_depth_of_shard_queues_is_measured(routed: RedisStore, redis_server:
     [depth] = [f for f in metrics.collect() if f.name == "gitops_queue_depth"]
     assert {s.labels["queue"]: s.value for s in depth.samples} == {
         "poll": 0, "reconcile": 0, "sync": 0, "reconcile.eu": 0, "sync.eu": 1}
+
+
+@pytest.mark.timeout(120)
+def test_gitops_sync_enqueues_on_the_shard_of_its_configuration(routed: RedisStore, redis_server: RedisServer,
+                                                                 tmp_path: Path) -> None:
+    from conftest import worker_env
+
+    config = _cluster(tmp_path, "eu")
+    (tmp_path / "app.yaml").write_text("""apiVersion: gitops.dev/v1alpha1
+kind: Repository
+metadata: {name: demo}
+spec: {url: "https://git.example/demo.git"}
+---
+apiVersion: gitops.dev/v1alpha1
+kind: Application
+metadata: {name: web}
+spec:
+  source: {repository: demo, path: apps/web}
+  destination: {cluster: eu-1, namespace: web}
+""")
+    env = worker_env(redis_server.url)
+    env.pop("GITOPS_CONFIG", None)  # only -c names the configuration
+    env.pop("GITOPS_RUNTIME", None)
+    done = subprocess.run([sys.executable, "-m", "gitops", "sync", "-c", str(config.parent), "web",
+                           "--cluster", "eu-1"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr
+    assert "enqueued sync of web" in done.stdout
+    assert routed.redis.llen("sync.eu") == 1 and routed.redis.llen("sync") == 0
