@@ -233,7 +233,8 @@ spec:
     env.pop("GITOPS_CONFIG", None)  # only -c names the configuration
     env.pop("GITOPS_RUNTIME", None)
     done = subprocess.run([sys.executable, "-m", "gitops", "sync", "-c", str(config.parent), "web",
-                           "--cluster", "eu-1"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=90)
+                           "--cluster", "eu-1"], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=90)
     assert done.returncode == 0, done.stderr
     assert "enqueued sync of web" in done.stdout
     assert routed.redis.llen("sync.eu") == 1 and routed.redis.llen("sync") == 0
