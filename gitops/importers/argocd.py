@@ -220,7 +220,10 @@ class _Converter:
         self.unhandled(ident, "stringData", values, handled, "has no equivalent here (credentials are not "
                                                             "copied); not converted")
         ssh = not url.startswith(("http://", "https://"))
-        prefix = _env("REPO_CREDS" if template else "REPO", dns_label(secret))
+        repo = None if template else self._repository(url, ident, "stringData.url")
+        if not template and repo is None:
+            return
+        prefix = _env("REPO_CREDS", dns_label(secret)) if repo is None else _env("REPO", repo.name)
         creds: dict[str, Any] = {}
         comments: list[str] = []
         if "sshPrivateKey" in values:
@@ -250,13 +253,11 @@ class _Converter:
         if ssh and "sshPrivateKey" in values and values.get("insecure") != "true":
             self.note(ident, "", "Argo CD checks ssh host keys against argocd-ssh-known-hosts-cm: give "
                                  "credentials.knownHostsFile (else ~/.ssh/known_hosts of the engine is used)")
-        if template:
+        if repo is None:
             self.creds.append(_Creds(_normal_url(url), creds, tuple(comments)))
             return
-        repo = self._repository(url, ident, "stringData.url")
-        if repo is not None:
-            repo.credentials = creds or None
-            repo.comments = comments
+        repo.credentials = creds or None
+        repo.comments = comments
 
     def _repository(self, url: str, ident: str, path: str) -> _Repo | None:
         if not isinstance(url, str) or not url:
