@@ -5,7 +5,9 @@
 #
 # Two stages: the builder installs requirements/lock.txt with its hashes (as scripts/bootstrap does)
 # and the project into a virtualenv; the runtime stage copies only that virtualenv. No git binary:
-# pygit2's wheels bundle libgit2 (with libssh2 and OpenSSL), and the engine never runs `git`.
+# pygit2's wheels bundle libgit2 (with libssh2 and OpenSSL), and the web, worker and beat never run
+# `git` (only `gitops plan` over a working tree asks it for a file list, and does without it).
+# HTTPS certificates: the base image's ca-certificates (/etc/ssl/certs, where pygit2 looks).
 # The runtime runs as UID/GID 10001 on a read-only root filesystem: the only writable places are /tmp
 # and /data (GITOPS_DATA_DIR: Git caches), both volumes in the chart.
 
