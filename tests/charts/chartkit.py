@@ -34,7 +34,8 @@ os.dup2(2, 1)  # whatever the library prints must not corrupt the reply
 import helm_python as helm
 try:
     if job["op"] == "lint":
-        out = {"lint": helm.chart.lint(job["chart"], job["values"], strict=True, namespace=job["namespace"])}
+        out = {"lint": helm.chart.lint(job["chart"], job["values"], strict=True, namespace=job["namespace"],
+                                       kube_version="v1.36.0")}
     else:
         with helm.Chart.load(job["chart"]) as chart:
             chart.validate_schema(job["values"])

@@ -361,3 +361,34 @@ def test_chart_version_follows_the_engine() -> None:
     meta = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert meta["apiVersion"] == "v2" and meta["appVersion"] == gitops.__version__
     assert (ROOT / "Dockerfile").read_text().count('ENTRYPOINT ["gitops"]') == 1
+
+
+@pytest.mark.parametrize("queues", ["poll", "reconcile,sync", "reconcile.eu,sync.eu", "poll,sync.a-1",
+                                    "reconcile.", "poll.eu", "sync.EU", "poll,,sync", "reconcile.-eu",
+                                    "sync." + "a" * 64, "poll;rm"])
+def test_schema_queues_are_what_gitops_worker_accepts(queues: str) -> None:
+    """The schema's queue pattern and ``gitops worker --queues`` (workers/cli.py) agree, so a pool the
+    chart accepts never starts a worker that exits on its arguments."""
+    from gitops.errors import InputError
+    from workers.cli import check_queues
+
+    try:
+        check_queues(queues)
+        engine_accepts = True
+    except InputError:
+        engine_accepts = False
+    try:
+        render({"workers": {"pools": [{"name": "p", "queues": queues, "replicas": 1}]}})
+        chart_accepts = True
+    except HelmFailed as exc:
+        assert "/workers/pools/0/queues" in str(exc)
+        chart_accepts = False
+    assert chart_accepts == engine_accepts
+
+
+def test_existing_config_map() -> None:
+    objects = render({"config": {"existingConfigMap": "my-config"}})
+    assert not find(objects, "ConfigMap")
+    for name, spec in pod_specs(objects):
+        if "redis" not in name:
+            assert {"name": "config", "configMap": {"name": "my-config"}} in spec["volumes"]
