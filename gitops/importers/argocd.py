@@ -122,6 +122,8 @@ class _Converter:
     # --- findings ----------------------------------------------------------------------------------
 
     def loss(self, doc: str, path: str, message: str) -> None:
+        if self.in_template and path.startswith("spec.") and not path.startswith("spec.template"):
+            path = "spec.template." + path  # an ApplicationSet's template: the Application spec's paths
         self.findings.append(Finding("loss", doc, path, message))
 
     def note(self, doc: str, path: str, message: str) -> None:
@@ -618,7 +620,11 @@ class _Converter:
             return
         text = "" if value is None else str(value)
         typed: Any = text
-        if param.get("forceString") is not True:
+        if param.get("forceString") is not True and self.in_template and "{{" in text:
+            self.loss(ident, f"{path}.value", "a templated value renders to a string here; Argo CD's --set "
+                                              "types the rendered text (numbers, true, false, null): set "
+                                              "forceString or write it in values")
+        elif param.get("forceString") is not True:
             if text.startswith("{") and text.endswith("}"):
                 self.loss(ident, f"{path}.value", "--set list syntax ({a,b}) is not converted")
                 return
@@ -867,12 +873,17 @@ class _Converter:
                 names |= set(flat)
                 for key, value in flat.items():
                     self.list_values.setdefault(key, set()).add(value)
-            out, params = {"list": {"elements": elements}}, templates.Params(frozenset(names))
+            everywhere = frozenset(names)
+            for flat in elements:
+                everywhere &= frozenset(flat)
+            params = templates.Params(frozenset(names), sure=everywhere)
+            out = {"list": {"elements": elements}}
         elif kind == "clusters":
             self.unhandled(ident, f"{path}.clusters", body, {"selector"})
             out = {"clusters": {"selector": self._selector(_map(body.get("selector")))}}
             params = templates.Params(frozenset({"name", "nameNormalized", "server"}),
-                                      frozenset({"metadata.labels.", "metadata.annotations."}))
+                                      frozenset({"metadata.labels.", "metadata.annotations."}),
+                                      sure=frozenset({"name", "nameNormalized", "server"}))
         elif kind == "git":
             self.unhandled(ident, f"{path}.git", body, {"repoURL", "revision", "directories", "files"})
             repo = self._repository(body.get("repoURL", ""), ident, f"{path}.git.repoURL")
@@ -883,11 +894,13 @@ class _Converter:
                 out["revision"] = str(body["revision"])
             if body.get("files"):
                 out["files"] = [{"path": str(_map(f).get("path", ""))} for f in _list(body["files"])]
-                params = templates.Params(anything=True)
+                params = templates.Params(anything=True, sure=frozenset(
+                    {"path", "path.basename", "path.filename", "path.basenameNormalized",
+                     "path.filenameNormalized"}))
             else:
                 out["directories"] = [_git_directory(_map(d)) for d in _list(body.get("directories"))]
-                params = templates.Params(frozenset({"path", "path.basename", "path.basenameNormalized"}),
-                                          frozenset({"path["}))
+                dirs = frozenset({"path", "path.basename", "path.basenameNormalized"})
+                params = templates.Params(dirs, frozenset({"path["}), sure=dirs)
             out = {"git": out}
         elif kind in ("matrix", "merge"):
             self.unhandled(ident, f"{path}.{kind}", body, {"generators", "mergeKeys"})
@@ -899,7 +912,7 @@ class _Converter:
                     self.loss(ident, f"{path}.{kind}", "a child could not be converted; not converted")
                     return None
                 children.append(converted[0])
-                params = params | converted[1]
+                params = params | (converted[1] if kind == "matrix" or i == 0 else converted[1].unsure())
             inner: dict[str, Any] = {"generators": children}
             if kind == "merge":
                 inner["mergeKeys"] = [_rename(str(k)) for k in _list(body.get("mergeKeys"))]
@@ -1052,9 +1065,11 @@ class _Strings:
         self.go, self.params, self.converter, self.ident = go, params, converter, ident
 
     def one(self, text: str, path: str) -> str:
-        converted, problems = templates.convert(text, go=self.go, params=self.params)
+        converted, problems, notes = templates.convert(text, go=self.go, params=self.params)
         for problem in problems:
             self.converter.loss(self.ident, path, problem)
+        for note in notes:
+            self.converter.note(self.ident, path, note)
         return converted
 
     def walk(self, value: Any, path: str) -> Any:

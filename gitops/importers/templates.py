@@ -31,13 +31,19 @@ class Params:
     names: frozenset[str] = frozenset()
     prefixes: frozenset[str] = frozenset()
     anything: bool = False
+    sure: frozenset[str] = frozenset()  # names every parameter set has
 
     def known(self, name: str) -> bool:
         return self.anything or name in self.names or any(name.startswith(p) for p in self.prefixes)
 
     def __or__(self, other: Params) -> Params:
+        """Both generators' parameters in one set (a matrix)."""
         return Params(self.names | other.names, self.prefixes | other.prefixes,
-                      self.anything or other.anything)
+                      self.anything or other.anything, self.sure | other.sure)
+
+    def unsure(self) -> Params:
+        """The same names, none of them in every set (a merge's later children)."""
+        return Params(self.names, self.prefixes, self.anything)
 
 
 def literal(text: str) -> str:
@@ -109,10 +115,12 @@ def _go_tag(body: str) -> Expression | None:
     return _flat_name(name)
 
 
-def convert(text: str, *, go: bool, params: Params) -> tuple[str, list[str]]:
-    """``text`` as a Jinja template of ours, and what could not be converted exactly (messages)."""
+def convert(text: str, *, go: bool, params: Params) -> tuple[str, list[str], list[str]]:
+    """``text`` as a Jinja template of ours, what could not be converted exactly (messages), and notes:
+    parameters some sets may lack (an error for that element here, literal text in Argo CD)."""
     out: list[str] = []
     problems: list[str] = []
+    notes: list[str] = []
     position = 0
     for match in _TAG.finditer(text):
         out.append(literal(text[position:match.start()]))
@@ -127,6 +135,9 @@ def convert(text: str, *, go: bool, params: Params) -> tuple[str, list[str]]:
             continue
         else:
             expr = _flat_name(body)
+            if body not in params.sure:
+                notes.append(f"{_show(raw)}: an element without this parameter is an error here (Argo CD "
+                             "leaves the text as it is)")
             if expr is None:
                 problems.append(f"the parameter {_show(raw)} cannot be named in a Jinja template; "
                                 "kept as text")
@@ -137,7 +148,7 @@ def convert(text: str, *, go: bool, params: Params) -> tuple[str, list[str]]:
             problems.append(f"{_show(raw)}: {expr.approximation}")
         out.append("{{ " + expr.jinja + " }}")
     out.append(literal(text[position:]))
-    return "".join(out), problems
+    return "".join(out), problems, notes
 
 
 def _show(raw: str) -> str:

@@ -427,3 +427,82 @@ spec:
     directory: {}
   destination: {server: https://kubernetes.default.svc, namespace: org-app}
 """
+
+MATRIX_APPSET = """\
+apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: addons
+  namespace: argocd
+spec:
+  goTemplate: true
+  generators:
+  - matrix:
+      generators:
+      - clusters:
+          selector:
+            matchExpressions:
+            - {key: env, operator: In, values: [prod, staging]}
+      - git:
+          repoURL: https://github.com/example/addons.git
+          revision: main
+          directories:
+          - path: addons/*
+  template:
+    metadata:
+      name: '{{.name}}-{{.path.basename}}'
+      labels:
+        env: '{{index .metadata.labels "env"}}'
+    spec:
+      project: default
+      source:
+        repoURL: https://github.com/example/addons.git
+        targetRevision: main
+        path: '{{.path.path}}'
+        kustomize: {}
+      destination:
+        server: '{{.server}}'
+        namespace: '{{.path.basename}}'
+  strategy:
+    type: RollingSync
+    rollingSync:
+      steps:
+      - matchExpressions:
+        - {key: env, operator: In, values: [staging]}
+      - matchExpressions:
+        - {key: env, operator: In, values: [prod]}
+        maxUpdate: 2
+"""
+
+MERGE_APPSET = """\
+apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: merged
+  namespace: argocd
+spec:
+  generators:
+  - merge:
+      mergeKeys: [name]
+      generators:
+      - clusters: {}
+      - list:
+          elements:
+          - {name: staging, replicas: "3"}
+          - {name: prod, replicas: "5"}
+  template:
+    metadata:
+      name: 'web-{{name}}'
+    spec:
+      project: default
+      source:
+        repoURL: https://github.com/example/web.git
+        path: web
+        helm:
+          parameters:
+          - {name: replicas, value: '{{replicas}}', forceString: true}
+          - {name: image.tag, value: '{{ .Values.tag | default "x" }}'}
+      destination:
+        name: '{{name}}'
+        namespace: web
+"""

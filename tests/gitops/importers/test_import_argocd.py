@@ -28,6 +28,8 @@ from tests.gitops.importers.argo_inputs import (
     LOSSY_APP,
     LOSSY_FIELDS,
     LOSSY_PROJECT,
+    MATRIX_APPSET,
+    MERGE_APPSET,
     PROJECT,
     REPO_SECRETS,
 )
@@ -278,6 +280,7 @@ def test_output_directory_one_file_per_kind_never_overwritten(run: Runner, tmp_p
     ("apiVersion: v1\nkind: Secret\nmetadata: {name: other}\nstringData: {password: x}\n",
      "not an Argo CD object"),
     ("- just\n- a list\n", "not a mapping"),
+    ("a: " + "[" * 300 + "]" * 300 + "\n", "nest"),
     ("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: x}\nspec: nope\n", "spec"),
     ("!!python/object/apply:os.system ['true']\n", "YAML"),
     ("# nothing\n", "no Argo CD objects"),
@@ -321,6 +324,7 @@ def test_names_that_are_not_dns_labels_are_sanitised_and_reported(run: Runner, c
     assert fleet.applications["guest-book-v2"].destination.cluster == "my-cluster"
 
 
+PROD_SECRETS = CLUSTER_SECRETS.replace("name: mycluster.example.com", "name: prod") + "---\n"
 INJECTION = ["{{ 7*7 }}", "{% for x in range(99999999) %}x{% endfor %}", "{#", "}}{{", "'\"\\", "${HOME}",
              "{{ ''.__class__.__mro__ }}"]
 
@@ -377,3 +381,60 @@ def test_the_converter_is_pure_and_a_plain_application_keeps_helm_templates_as_d
     assert first == second and first.exact
     [app] = [d for d in first.documents if d.kind == "Application"]
     assert app.body["spec"]["source"]["options"]["values"]["ingress"]["tpl"] == "{{ .Values.x }}"
+
+
+def test_a_matrix_with_go_templates_and_a_rolling_sync(run: Runner, capsys: Capsys) -> None:
+    result = run(PROD_SECRETS + MATRIX_APPSET)
+    assert result.code == 0, result.err
+    validate(capsys, result.config)
+    appset = load_config(result.config).application_sets["addons"]
+    assert appset.template.metadata is not None
+    assert appset.template.metadata.name == "{{ name }}-{{ path.basename }}"
+    assert appset.template.metadata.labels["env"] == "{{ labels['env'] }}"
+    assert appset.template.spec["source"]["path"] == "{{ path }}"
+    assert appset.template.spec["destination"] == {"cluster": "{{ name }}",
+                                                   "namespace": "{{ path.basename }}"}
+    matrix = appset.generators[0].matrix
+    assert matrix is not None and [g.kind for g in matrix.generators] == ["clusters", "git"]
+    rolling = appset.strategy.rolling_sync
+    assert appset.strategy.type == "RollingSync" and rolling is not None
+    selected = [s.clusters.match_expressions[0].values for s in rolling.steps if s.clusters]
+    assert selected == [["staging"], ["prod"]]
+    assert [s.max_concurrent for s in rolling.steps] == [None, 2]
+    assert rolling.bake_seconds == 0
+    assert "applications no step selects" in result.err
+
+
+def test_a_rolling_sync_over_other_labels_and_go_functions_are_reported(run: Runner, capsys: Capsys) -> None:
+    text = MATRIX_APPSET.replace("""env: '{{index .metadata.labels "env"}}'""", "tier: web").replace(
+        "maxUpdate: 2", "maxUpdate: 50%").replace("'{{.name}}-{{.path.basename}}'", "'{{.name | lower}}'")
+    result = run(text)
+    assert result.code == 1
+    steps = "spec.strategy.rollingSync.steps"
+    assert result.losses() == {("ApplicationSet/addons", f"{steps}[0].matchExpressions"),
+                               ("ApplicationSet/addons", f"{steps}[1].matchExpressions"),
+                               ("ApplicationSet/addons", f"{steps}[1].maxUpdate"),
+                               ("ApplicationSet/addons", "spec.template.metadata.name")}
+    assert "'{{.name | lower}}' has no exact equivalent" in result.err
+    validate(capsys, result.config)
+
+
+def test_a_merge_generator_and_parameters_from_templates(run: Runner, capsys: Capsys) -> None:
+    result = run(PROD_SECRETS + MERGE_APPSET)
+    assert result.code == 1
+    assert result.losses() == {("ApplicationSet/merged",
+                                "spec.template.spec.source.helm.parameters[1].value")}
+    # a merge's later children may not fill a parameter for every set: said, not a loss
+    assert "'{{replicas}}': an element without this parameter is an error here" in result.err
+    validate(capsys, result.config)
+    appset = load_config(result.config).application_sets["merged"]
+    merge = appset.generators[0].merge
+    assert merge is not None and merge.merge_keys == ["name"]
+    values = appset.template.spec["source"]["options"]["values"]
+    assert values["replicas"] == "{{ replicas }}"
+    # a Helm template in a parameter is not a parameter reference: kept as literal text
+    assert values["image"]["tag"] == "{{ '{{ .Values.tag | default \"x\" }}' }}"
+    assert appset.template.spec["destination"]["cluster"] == "{{ name }}"
+    assert main(["appset", "preview", "-c", str(result.config), "-o", "json"]) == 0
+    [generated] = json.loads(capsys.readouterr().out)["applicationSets"]
+    assert [a["name"] for a in generated["applications"]] == ["web-prod", "web-staging"]
