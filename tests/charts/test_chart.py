@@ -176,7 +176,7 @@ def test_bundled_redis_is_persistent_private_and_password_protected() -> None:
     assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     policy = one(objects, "NetworkPolicy", "gitops-redis")["spec"]
     [rule] = policy["ingress"]
-    components = rule["from"][0]["podSelector"]["matchExpressions"][1]
+    components = rule["from"][0]["podSelector"]["matchExpressions"][2]
     assert components == {"key": "app.kubernetes.io/component", "operator": "In",
                           "values": ["web", "worker", "beat"]}
     engine = one(objects, "NetworkPolicy", "gitops-engine")["spec"]
