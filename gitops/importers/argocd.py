@@ -115,6 +115,7 @@ class _Converter:
         self.repos: dict[str, _Repo] = {}  # normalised URL -> repository
         self.creds: list[_Creds] = []
         self.clusters: dict[str, _Cluster] = {}  # server (or "name:<name>") -> cluster
+        self.renamed: dict[str, str] = {}  # Argo CD cluster names that are not DNS labels -> ours
         self.outputs: list[Output] = []
         self.list_values: dict[str, set[Any]] = {}  # list generator keys -> values, of the current set
         self.in_template = False  # converting an ApplicationSet's template (its strings are templates)
@@ -302,7 +303,7 @@ class _Converter:
             return
         try:
             config = json.loads(values.get("config", "{}") or "{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             self.loss(ident, "stringData.config", "is not JSON; ignored")
             config = {}
         config = _map(config)
@@ -347,6 +348,8 @@ class _Converter:
         while final in taken:
             final = f"{label[:60]}-{n}"
             n += 1
+        if name is not None and final != name:
+            self.renamed[name] = final
         if server is not None:
             token = _env("CLUSTER", final, "TOKEN")
             cluster = _Cluster(final, {"server": server, "tokenEnv": token})
@@ -435,9 +438,10 @@ class _Converter:
             self._emit("SyncWindow", name, body, {}, ident, path)
 
     def _cluster_glob(self, value: str) -> str:
+        """A window's cluster entry: a server URL or a name becomes the Cluster's name here."""
         if value.startswith(("https://", "http://")):
             return self._cluster(server=value, name=None, ident="").name
-        return value
+        return self.renamed.get(value, value)
 
     # --- applications ------------------------------------------------------------------------------
 

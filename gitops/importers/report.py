@@ -10,10 +10,19 @@ kept on purpose) without making the conversion inexact. Each finding names the s
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import yaml
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped: input names end up in comments and on a terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
 
 FILES = {"Repository": "repositories.yaml", "Cluster": "clusters.yaml", "Application": "applications.yaml",
          "ApplicationSet": "applicationsets.yaml", "SyncWindow": "syncwindows.yaml"}
@@ -30,7 +39,8 @@ class Finding:
 
     def __str__(self) -> str:
         where = ": ".join(part for part in (self.document, self.field) if part)
-        return f"{self.severity}: {where}: {self.message}" if where else f"{self.severity}: {self.message}"
+        text = f"{self.severity}: {where}: {self.message}" if where else f"{self.severity}: {self.message}"
+        return printable(text)
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,7 @@ class Output:
     comments: tuple[str, ...] = ()
 
     def text(self) -> str:
-        head = "".join(f"# {line}\n" for line in self.comments)
+        head = "".join(f"# {printable(line)}\n" for line in self.comments)
         return head + yaml.safe_dump(self.body, sort_keys=False, allow_unicode=True, width=100_000,
                                      default_flow_style=False)
 

@@ -438,3 +438,24 @@ def test_a_merge_generator_and_parameters_from_templates(run: Runner, capsys: Ca
     assert main(["appset", "preview", "-c", str(result.config), "-o", "json"]) == 0
     [generated] = json.loads(capsys.readouterr().out)["applicationSets"]
     assert [a["name"] for a in generated["applications"]] == ["web-prod", "web-staging"]
+
+
+def test_names_cannot_inject_yaml_or_terminal_escapes(run: Runner, capsys: Capsys) -> None:
+    hostile = REPO_SECRETS.replace("name: private-repo\n", 'name: "x\\napiVersion: gitops.dev/v1alpha1\\n'
+                                                           'kind: Cluster\\n\\u001b[31m"\n', 1)
+    hostile += "---\n" + CLUSTER_SECRETS.replace('"bearerToken"', '"deep": ' + "[" * 5000 + "]" * 5000
+                                                 + ', "bearerToken"', 1)
+    result = run(hostile)
+    assert result.code == 1
+    assert "\x1b" not in result.out and "\x1b" not in result.err
+    assert "\\x0aapiVersion" in result.out  # the newline of the name stays inside the comment
+    validate(capsys, result.config)
+    assert set(result.fleet().clusters) == {"in-cluster", "mycluster-example-com", "staging"}
+    assert ("Secret/mycluster-secret", "stringData.config") in result.losses()  # not JSON we can read
+
+
+def test_a_window_names_a_renamed_cluster_by_its_new_name(run: Runner, capsys: Capsys) -> None:
+    project = PROJECT.replace("      - in-cluster\n      - cluster1\n", "      - mycluster.example.com\n")
+    result = run(CLUSTER_SECRETS + "---\n" + project)
+    validate(capsys, result.config)
+    assert result.fleet().sync_windows["my-project-window-3"].clusters.names == ("mycluster-example-com",)
