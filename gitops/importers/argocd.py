@@ -689,6 +689,8 @@ class _Converter:
         return out
 
     def _sync_options(self, sync: dict[str, Any], ident: str) -> set[str]:
+        if sync.get("syncOptions") is not None and not isinstance(sync.get("syncOptions"), list):
+            self.loss(ident, "spec.syncPolicy.syncOptions", "is not a list; not converted")
         options = {str(o) for o in _list(sync.get("syncOptions"))}
         for option in sorted(options):
             if option == "ServerSideApply=true":
@@ -707,13 +709,17 @@ class _Converter:
         self.unhandled(ident, path, sync, {"automated", "syncOptions", "retry"})
         out: dict[str, Any] = {}
         automated = sync.get("automated")
+        if automated is not None and not isinstance(automated, dict):
+            self.loss(ident, f"{path}.automated", "is not a mapping; not converted")
         if isinstance(automated, dict) and automated.get("enabled", True) is not False:
             self.unhandled(ident, f"{path}.automated", automated,
                            {"prune", "selfHeal", "allowEmpty", "enabled"})
             out["automated"] = True
-            for ours, theirs in (("prune", "prune"), ("selfHeal", "selfHeal"), ("allowEmpty", "allowEmpty")):
-                if automated.get(theirs) is True:
-                    out[ours] = True
+            for key in ("prune", "selfHeal", "allowEmpty", "enabled"):
+                if automated.get(key) not in (None, True, False):
+                    self.loss(ident, f"{path}.automated.{key}", "is not true or false; read as false")
+                elif automated.get(key) is True and key != "enabled":
+                    out[key] = True
         retry = sync.get("retry")
         # without a retry block Argo CD retries 5 times from 5s, doubling: our defaults
         if isinstance(retry, dict):
@@ -990,8 +996,8 @@ class _Converter:
         except ValidationError as exc:
             first = exc.errors(include_url=False, include_input=False)[0]
             where = ".".join(str(p) for p in first["loc"])
-            self.loss(ident, path, f"would not be a valid {kind} ({where}: {first['msg'][:160]}); "
-                                   "not converted")
+            self.loss(ident, path or where, f"would not be a valid {kind} here ({first['msg'][:160]}); "
+                                           "not converted")
             return
         if any(o.kind == kind and o.name == name for o in self.outputs):
             self.loss(ident, "metadata.name", f"{kind} {name!r} is already converted; this one is not")
@@ -1017,11 +1023,10 @@ class _Converter:
         repos = {o.name for o in self.outputs if o.kind == "Repository"}
         clusters = {o.name for o in self.outputs if o.kind == "Cluster"}
         for app in apps:
-            spec = app.body["spec"]
-            if app.kind == "Application" and (spec["source"]["repository"] not in repos
-                                              or spec["destination"]["cluster"] not in clusters):
-                self.loss(f"Application/{app.name}", "spec", "its repository or cluster was not converted; "
-                                                             "not converted")
+            wanted_repos, wanted_clusters = _references(app)
+            if not (wanted_repos <= repos and wanted_clusters <= clusters):
+                self.loss(f"{app.kind}/{app.name}", "spec", "its repository or cluster was not converted; "
+                                                            "not converted")
                 continue
             self.outputs.append(app)
         rank = {"Repository": 0, "Cluster": 1, "Application": 2, "ApplicationSet": 3, "SyncWindow": 4}
@@ -1029,6 +1034,24 @@ class _Converter:
         self.note("", "", "sync hooks need no conversion: Argo CD's annotations (argocd.argoproj.io/hook, "
                           "hook-delete-policy, sync-wave) are read unchanged (docs/hooks.md)")
         return Conversion(tuple(documents), tuple(self.findings))
+
+
+def _references(doc: Output) -> tuple[set[str], set[str]]:
+    """The Repository and Cluster names an Application or ApplicationSet names literally."""
+    if doc.kind not in ("Application", "ApplicationSet"):
+        return set(), set()
+    spec = doc.body["spec"]
+    app = spec if doc.kind == "Application" else spec["template"]["spec"]
+    repos = {app["source"]["repository"]}
+    clusters = {app["destination"]["cluster"]}
+    stack = list(spec.get("generators", []))
+    while stack:
+        generator = stack.pop()
+        for kind in ("matrix", "merge"):
+            stack += generator.get(kind, {}).get("generators", [])
+        if "git" in generator:
+            repos.add(generator["git"]["repository"])
+    return ({r for r in repos if "{" not in r}, {c for c in clusters if "{" not in c})
 
 
 def _rename(name: str) -> str:

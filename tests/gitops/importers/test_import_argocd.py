@@ -459,3 +459,19 @@ def test_a_window_names_a_renamed_cluster_by_its_new_name(run: Runner, capsys: C
     result = run(CLUSTER_SECRETS + "---\n" + project)
     validate(capsys, result.config)
     assert result.fleet().sync_windows["my-project-window-3"].clusters.names == ("mycluster-example-com",)
+
+
+def test_what_our_rules_refuse_is_left_out_with_what_depends_on_it(run: Runner, capsys: Capsys) -> None:
+    text = HELM_APP.replace("https://github.com/argoproj/argocd-example-apps.git",
+                            "http://git.example.com/apps.git")  # plain http off loopback: refused here
+    text += "---\n" + GIT_APPSET.replace("https://github.com/argoproj/argo-cd.git",
+                                         "https://user:hunter2@git.example.com/addons.git")
+    text = text.replace("prune: true", 'prune: "true"')
+    result = run(text)
+    assert result.code == 1
+    losses = result.losses()
+    assert {("Repository/apps", "spec.url"), ("Application/guestbook", "spec"),
+            ("Repository/addons", "spec.url"), ("ApplicationSet/cluster-addons", "spec"),
+            ("Application/guestbook", "spec.syncPolicy.automated.prune")} <= losses
+    assert "hunter2" not in result.out and "hunter2" not in result.err
+    validate(capsys, result.config)
