@@ -117,6 +117,7 @@ class _Converter:
         self.clusters: dict[str, _Cluster] = {}  # server (or "name:<name>") -> cluster
         self.renamed: dict[str, str] = {}  # Argo CD cluster names that are not DNS labels -> ours
         self.outputs: list[Output] = []
+        self.emitted: set[tuple[str, str]] = set()
         self.list_values: dict[str, set[Any]] = {}  # list generator keys -> values, of the current set
         self.in_template = False  # converting an ApplicationSet's template (its strings are templates)
 
@@ -999,9 +1000,10 @@ class _Converter:
             self.loss(ident, path or where, f"would not be a valid {kind} here ({first['msg'][:160]}); "
                                            "not converted")
             return
-        if any(o.kind == kind and o.name == name for o in self.outputs):
+        if (kind, name) in self.emitted:
             self.loss(ident, "metadata.name", f"{kind} {name!r} is already converted; this one is not")
             return
+        self.emitted.add((kind, name))
         self.outputs.append(Output(kind, name, body, tuple(comments)))
 
     def _finish(self) -> Conversion:

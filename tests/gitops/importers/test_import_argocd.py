@@ -309,6 +309,10 @@ def test_a_fifo_or_a_symlink_is_refused(tmp_path: Path, capsys: Capsys) -> None:
     (tmp_path / "link.yaml").symlink_to(real)
     assert main(["import", "argocd", str(tmp_path / "link.yaml")]) == 2
     assert "symbolic link" in capsys.readouterr().err
+    assert main(["import", "argocd", str(tmp_path / "missing.yaml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["import", "argocd", str(tmp_path)]) == 2  # a directory is not a file
+    assert "Is a directory" in capsys.readouterr().err
 
 
 def test_names_that_are_not_dns_labels_are_sanitised_and_reported(run: Runner, capsys: Capsys) -> None:
