@@ -186,7 +186,7 @@ class _Converter:
 
     def _configmap(self, doc: dict[str, Any]) -> None:
         name = str(doc["metadata"]["name"])
-        self.loss(f"ConfigMap/{name}", "", f"not converted: it holds {ARGO_CONFIGMAPS[name]}")
+        self.loss(f"ConfigMap/{name}", "data", f"not converted: it holds {ARGO_CONFIGMAPS[name]}")
 
     # --- secrets -----------------------------------------------------------------------------------
 

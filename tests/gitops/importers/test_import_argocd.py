@@ -479,3 +479,20 @@ def test_what_our_rules_refuse_is_left_out_with_what_depends_on_it(run: Runner, 
             ("Application/guestbook", "spec.syncPolicy.automated.prune")} <= losses
     assert "hunter2" not in result.out and "hunter2" not in result.err
     validate(capsys, result.config)
+
+
+def test_argo_cd_configmaps_are_reported_with_where_their_content_goes(run: Runner) -> None:
+    argocd_cm = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: argocd-cm, namespace: argocd}
+data:
+  resource.customizations.health.example.com_Widget: |
+    hs = {}
+    hs.status = "Healthy"
+    return hs
+"""
+    result = run(argocd_cm + "---\n" + HELM_APP)
+    assert result.code == 1
+    assert result.losses() == {("ConfigMap/argocd-cm", "data")}
+    assert "healthCheckExprs, docs/health.md" in result.err
