@@ -1,6 +1,6 @@
 """Argo CD ApplicationSet template strings converted into this engine's Jinja templates.
 
-Called by :mod:`gitops.importers.argocd` for every string of an ApplicationSet's template. Argo CD has
+Called by :mod:`gitops.importers.argocd.appsets` for every string of an ApplicationSet's template. Argo CD has
 two syntaxes: fasttemplate (the default: ``{{path.basename}}`` substitutes a flat parameter name, and a
 name no generator produces is left as it is) and Go templates (``goTemplate: true``:
 ``{{.path.basename}}``, ``{{index .path.segments 0}}``). Key design choice: only what has an exact
