@@ -18,7 +18,7 @@ from typing import Any
 
 from gitops.errors import InputError
 from gitops.importers.argocd.appsets import AppSets
-from gitops.importers.argocd.base import ARGO_API, SECRET_TYPE, as_map, dns_label
+from gitops.importers.argocd.base import ARGO_API, SECRET_TYPE, as_list, as_map, dns_label
 from gitops.importers.argocd.projects import Projects
 from gitops.importers.argocd.secrets import Secrets
 from gitops.importers.report import Conversion, Output
@@ -47,7 +47,7 @@ class Converter(Secrets, Projects, AppSets):
         errors: list[str] = []
         order = {"Secret": 0, "AppProject": 1, "Application": 2, "ApplicationSet": 3, "ConfigMap": 4}
         work: list[tuple[int, int, dict[str, Any]]] = []
-        for index, doc in enumerate(docs):
+        for index, doc in enumerate(_expand(docs)):
             kind = self._classify(doc, index, errors)
             if kind is not None:
                 work.append((order[kind], index, doc))
@@ -122,6 +122,18 @@ class Converter(Secrets, Projects, AppSets):
         self.note("", "", "sync hooks need no conversion: Argo CD's annotations (argocd.argoproj.io/hook, "
                           "hook-delete-policy, sync-wave) are read unchanged (docs/hooks.md)")
         return Conversion(tuple(documents), tuple(self.findings))
+
+
+def _expand(docs: Sequence[Any]) -> list[Any]:
+    """The documents with the items of a ``v1 List`` (what ``kubectl get applications -o yaml``
+    prints) in its place."""
+    out: list[Any] = []
+    for doc in docs:
+        if isinstance(doc, dict) and doc.get("apiVersion") == "v1" and doc.get("kind") == "List":
+            out += as_list(doc.get("items"))
+        else:
+            out.append(doc)
+    return out
 
 
 def _references(doc: Output) -> tuple[set[str], set[str]]:

@@ -496,3 +496,23 @@ data:
     assert result.code == 1
     assert result.losses() == {("ConfigMap/argocd-cm", "data")}
     assert "healthCheckExprs, docs/health.md" in result.err
+
+
+def test_what_kubectl_get_prints_converts(run: Runner, capsys: Capsys) -> None:
+    """``kubectl get applications -n argocd -o yaml``: a v1 List, with status and server-set metadata."""
+    items = "".join("- " + doc.replace("\n", "\n  ").rstrip() + "\n" for doc in (HELM_APP, KUSTOMIZE_APP))
+    listing = f"""\
+apiVersion: v1
+kind: List
+metadata: {{resourceVersion: ""}}
+items:
+{items}"""
+    listing = listing.replace("  namespace: argocd\n", "  namespace: argocd\n    uid: 3f1c\n"
+                              "    resourceVersion: '123'\n    generation: 4\n", 1)
+    listing = listing.replace("      - /spec/replicas\n", "      - /spec/replicas\n  status:\n"
+                              "    sync: {status: Synced}\n    health: {status: Healthy}\n", 1)
+    result = run(listing)
+    assert result.code == 0, result.err
+    validate(capsys, result.config)
+    assert set(result.fleet().applications) == {"guestbook", "kustomize-guestbook"}
+    assert "uid" not in result.out and "Synced" not in result.out
