@@ -16,7 +16,7 @@ from typing import Any
 
 from gitops.importers import templates
 from gitops.importers.argocd.applications import Applications
-from gitops.importers.argocd.base import PROJECT_LABEL, as_list, as_map, dns_label
+from gitops.importers.argocd.base import IN_CLUSTER, PROJECT_LABEL, as_list, as_map, dns_label
 
 
 class AppSets(Applications):
@@ -116,6 +116,8 @@ class AppSets(Applications):
         elif kind == "clusters":
             self.unhandled(ident, f"{path}.clusters", body, {"selector"})
             out = {"clusters": {"selector": self._selector(as_map(body.get("selector")))}}
+            if not out["clusters"]["selector"]:  # Argo CD's generator then includes the local cluster
+                self._cluster(server=IN_CLUSTER, name=None, ident=ident)
             params = templates.Params(frozenset({"name", "nameNormalized", "server"}),
                                       frozenset({"metadata.labels.", "metadata.annotations."}),
                                       sure=frozenset({"name", "nameNormalized", "server"}))

@@ -490,6 +490,7 @@ spec:
           elements:
           - {name: staging, replicas: "3"}
           - {name: prod, replicas: "5"}
+          - {name: in-cluster, replicas: "1"}
   template:
     metadata:
       name: 'web-{{name}}'

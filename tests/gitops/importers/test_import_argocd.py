@@ -441,7 +441,8 @@ def test_a_merge_generator_and_parameters_from_templates(run: Runner, capsys: Ca
     assert appset.template.spec["destination"]["cluster"] == "{{ name }}"
     assert main(["appset", "preview", "-c", str(result.config), "-o", "json"]) == 0
     [generated] = json.loads(capsys.readouterr().out)["applicationSets"]
-    assert [a["name"] for a in generated["applications"]] == ["web-prod", "web-staging"]
+    # a clusters generator without a selector includes the local cluster, as Argo CD's does
+    assert [a["name"] for a in generated["applications"]] == ["web-in-cluster", "web-prod", "web-staging"]
 
 
 def test_names_cannot_inject_yaml_or_terminal_escapes(run: Runner, capsys: Capsys) -> None:
