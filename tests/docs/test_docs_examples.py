@@ -335,3 +335,28 @@ def test_every_page_is_read() -> None:
     read = {b.page for b in BLOCKS} | {s.page for s in SPANS}
     assert "README.md" in read and "docs/configuration.md" in read
     assert len(CLI_EXAMPLES) > 50 and len(CONFIG_BLOCKS) > 20
+
+
+# --- (c) links between pages ---------------------------------------------------------------------
+
+
+def relative_links() -> list[tuple[str, str]]:
+    """(page, target) of every relative Markdown link outside code."""
+    found = []
+    for page in pages():
+        text = re.sub(r"(?s)```.*?```", "", page.read_text())
+        text = re.sub(r"`[^`\n]*`", "", text)
+        for match in re.finditer(r"\]\(([^)\s]+)\)", text):
+            target = match[1]
+            if not re.match(r"^[a-z][a-z0-9+.-]*:", target) and not target.startswith("#"):
+                found.append((str(page.relative_to(ROOT)), target))
+    return found
+
+
+LINKS = relative_links()
+
+
+@pytest.mark.parametrize(("page", "target"), LINKS, ids=[f"{p}->{t}" for p, t in LINKS])
+def test_relative_links_point_at_files_that_exist(page: str, target: str) -> None:
+    path = (ROOT / page).parent / target.split("#", 1)[0]
+    assert path.exists(), f"{page}: the link {target} points at nothing"
