@@ -25,7 +25,8 @@ def printable(text: str) -> str:
 
 
 FILES = {"Repository": "repositories.yaml", "Cluster": "clusters.yaml", "Application": "applications.yaml",
-         "ApplicationSet": "applicationsets.yaml", "SyncWindow": "syncwindows.yaml"}
+         "ApplicationSet": "applicationsets.yaml", "SyncWindow": "syncwindows.yaml",
+         "Notification": "notifications.yaml"}
 
 
 @dataclass(frozen=True)

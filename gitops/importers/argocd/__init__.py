@@ -117,7 +117,9 @@ class Converter(Secrets, Projects, AppSets):
                                                             "not converted")
                 continue
             self.outputs.append(app)
-        rank = {"Repository": 0, "Cluster": 1, "Application": 2, "ApplicationSet": 3, "SyncWindow": 4}
+        self._emit_notifications()
+        rank = {"Repository": 0, "Cluster": 1, "Application": 2, "ApplicationSet": 3, "SyncWindow": 4,
+                "Notification": 5}
         documents = sorted(self.outputs, key=lambda o: rank[o.kind])
         self.note("", "", "sync hooks need no conversion: Argo CD's annotations (argocd.argoproj.io/hook, "
                           "hook-delete-policy, sync-wave) are read unchanged (docs/hooks.md)")

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from gitops.config.durations import format_duration, parse_duration
-from gitops.importers.argocd.base import PROJECT_LABEL, Registry, as_list, as_map, dns_label
+from gitops.importers.argocd.base import PROJECT_LABEL, as_list, as_map, dns_label
+from gitops.importers.argocd.notifications import PREFIX, Notifications
 from renderers import yamlio
 from renderers.errors import RenderError
 
@@ -24,15 +25,20 @@ _PARAM = re.compile(r"([A-Za-z0-9_/-]|\\\.)+(\.([A-Za-z0-9_/-]|\\\.)+)*")
 _GO_DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(h|m|s|ms))+")
 
 
-class Applications(Registry):
-    def _metadata(self, meta: dict[str, Any], ident: str, *, template: bool) -> dict[str, Any]:
+class Applications(Notifications):
+    def _metadata(self, meta: dict[str, Any], ident: str, *, template: bool,
+                  app: str | None = None) -> dict[str, Any]:
+        """Labels and annotations; ``app`` (a plain Application's name) takes notification
+        subscriptions."""
         out: dict[str, Any] = {}
         labels = {str(k): str(v) for k, v in as_map(meta.get("labels")).items()}
         if labels:
             out["labels"] = labels
         annotations = {str(k): str(v) for k, v in as_map(meta.get("annotations")).items()}
         for key in sorted(annotations):
-            if key.startswith("notifications.argoproj.io/"):
+            if key.startswith(PREFIX) and app is not None:
+                self._subscribe(ident, app, key, annotations.pop(key))
+            elif key.startswith("notifications.argoproj.io/"):
                 self.loss(ident, f"metadata.annotations.{key}",
                           "notification subscriptions become Notification objects (docs/notifications.md)")
                 del annotations[key]
@@ -60,7 +66,7 @@ class Applications(Registry):
         spec = self._app_spec(as_map(doc["spec"]), ident, templated=None)
         if spec is None:
             return
-        metadata = self._metadata(meta, ident, template=False)
+        metadata = self._metadata(meta, ident, template=False, app=name)
         project = dns_label(str(as_map(doc["spec"]).get("project") or "default"))
         metadata.setdefault("labels", {})[PROJECT_LABEL] = project
         self._emit("Application", name, spec, metadata, ident, "")

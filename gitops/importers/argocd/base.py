@@ -104,6 +104,8 @@ class Registry:
         self.emitted: set[tuple[str, str]] = set()
         self.list_values: dict[str, set[Any]] = {}  # list generator keys -> values, of the current set
         self.in_template = False  # converting an ApplicationSet's template (its strings are templates)
+        # notification subscriptions: (service, recipient, events) -> subscribed applications
+        self.subscriptions: dict[tuple[str, str, frozenset[str]], list[str]] = {}
 
     def loss(self, doc: str, path: str, message: str) -> None:
         if self.in_template and path.startswith("spec.") and not path.startswith("spec.template"):

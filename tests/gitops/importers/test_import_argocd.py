@@ -517,3 +517,27 @@ items:
     validate(capsys, result.config)
     assert set(result.fleet().applications) == {"guestbook", "kustomize-guestbook"}
     assert "uid" not in result.out and "Synced" not in result.out
+
+
+def test_notification_subscriptions_become_notifications(run: Runner, capsys: Capsys) -> None:
+    annotations = """\
+  annotations:
+    notifications.argoproj.io/subscribe.on-sync-failed.slack: alerts;oncall
+    notifications.argoproj.io/subscribe.on-health-degraded.slack: alerts
+    notifications.argoproj.io/subscribe.on-sync-running.slack: alerts
+"""
+    text = HELM_APP.replace("  labels: {team: web}\n", "  labels: {team: web}\n" + annotations)
+    text += "---\n" + KUSTOMIZE_APP.replace("  namespace: argocd\n", "  namespace: argocd\n  annotations:\n"
+                                            "    notifications.argoproj.io/subscribe.on-sync-failed.slack: "
+                                            "alerts\n", 1)
+    result = run(text)
+    assert result.code == 1  # message templates are not converted; on-sync-running has no event
+    assert "the trigger 'on-sync-running' has no equivalent event" in result.err
+    validate(capsys, result.config)
+    by_name = dict(result.fleet().notifications)
+    assert set(by_name) == {"slack-alerts", "slack-alerts-2", "slack-oncall"}
+    failed = [n for n in by_name.values() if tuple(n.events) == ("SyncFailed",)]
+    assert {tuple(n.applications.names) for n in failed} == {("guestbook", "kustomize-guestbook"),
+                                                            ("guestbook",)}
+    assert "urlRef:\n      env: NOTIFY_SLACK_ALERTS_URL" in result.out
+    assert "# set NOTIFY_SLACK_ALERTS_URL to an Apprise URL for slack recipient alerts" in result.out
