@@ -58,9 +58,14 @@ BLOCKS, SPANS = _all()
 
 
 def config_documents(block: Block) -> list[tuple[str, dict[str, Any]]]:
-    """The raw text and data of each ``gitops.dev/v1alpha1`` document of a YAML block."""
+    """The raw text and data of each ``gitops.dev/v1alpha1`` document of a YAML block, including those
+    embedded as strings in it (the Helm chart's ``config.files`` values hold configuration files)."""
+    return _documents(block.text, depth=0)
+
+
+def _documents(text: str, depth: int) -> list[tuple[str, dict[str, Any]]]:
     found: list[tuple[str, dict[str, Any]]] = []
-    for chunk in re.split(r"(?m)^---[ \t]*(?:#.*)?$", block.text):
+    for chunk in re.split(r"(?m)^---[ \t]*(?:#.*)?$", text):
         try:
             data = yaml.safe_load(chunk)
         except yaml.YAMLError:
@@ -69,7 +74,22 @@ def config_documents(block: Block) -> list[tuple[str, dict[str, Any]]]:
             continue
         if isinstance(data, dict) and data.get("apiVersion") == API_VERSION:
             found.append((chunk, data))
+        elif depth < 4:
+            for embedded in _strings(data):
+                if f"apiVersion: {API_VERSION}" in embedded:
+                    found += _documents(embedded, depth + 1)
     return found
+
+
+def _strings(data: Any) -> Iterator[str]:
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for value in data.values():
+            yield from _strings(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _strings(value)
 
 
 CONFIG_BLOCKS = [b for b in BLOCKS if b.info in ("yaml", "yml") and config_documents(b)]
@@ -161,6 +181,21 @@ def test_there_are_configuration_examples_of_every_kind() -> None:
     kinds = {data.get("kind") for b in CONFIG_BLOCKS for _, data in config_documents(b)}
     assert {"Repository", "Cluster", "Application", "ApplicationSet", "VerificationPolicy",
             "WebhookReceiver", "SyncWindow", "Notification"} <= kinds
+
+
+def test_configuration_embedded_in_helm_values_is_found() -> None:
+    values = Block("x.md", 1, "yaml", f"""\
+image: {{repository: registry.example.com/gitops}}
+config:
+  files:
+    cluster.yaml: |
+      apiVersion: {API_VERSION}
+      kind: Cluster
+      metadata: {{name: in-cluster}}
+      spec: {{server: https://kubernetes.default.svc}}
+""", "")
+    assert [data["kind"] for _, data in config_documents(values)] == ["Cluster"]
+    assert any("helm-chart" in b.page for b in CONFIG_BLOCKS)
 
 
 def test_the_base_supplies_only_what_is_missing(tmp_path: Path) -> None:
