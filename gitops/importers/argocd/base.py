@@ -90,6 +90,16 @@ class CredsTemplate:
     comments: tuple[str, ...]
 
 
+def _without_userinfo(url: str) -> tuple[str, str | None, bool]:
+    """An http(s) URL without its ``user[:password]@`` part, the user, and whether a password was there
+    (the values themselves are dropped). Other URLs (ssh's ``git@host:path``) are returned as they are."""
+    match = re.fullmatch(r"(https?://)([^/@]+)@(.+)", url)
+    if match is None:
+        return url, None, False
+    user, sep, _ = match.group(2).partition(":")
+    return match.group(1) + match.group(3), (user if sep else "token"), bool(sep)
+
+
 class Registry:
     """Findings, repositories, clusters and the documents emitted so far."""
 
@@ -134,6 +144,7 @@ class Registry:
             self.loss(ident, path, "a repository from a parameter has no equivalent: an application names "
                                    "one configured Repository; not converted")
             return None
+        url, user, secret = _without_userinfo(url.strip())
         key = normal_url(url)
         if key in self.repos:
             return self.repos[key]
@@ -143,10 +154,18 @@ class Registry:
         while name in taken:
             name = f"{base[:60]}-{n}"
             n += 1
-        repo = RepoEntry(name, url.strip())
+        repo = RepoEntry(name, url)
         for creds in self.creds:
             if key.startswith(creds.prefix):
                 repo.credentials, repo.comments = dict(creds.credentials), list(creds.comments)
+        if user is not None:  # https://user:password@host/... or https://TOKEN@host/...: never copied
+            variable = env_name("REPO", name, "PASSWORD" if secret else "TOKEN")
+            repo.credentials = ({"username": user, "passwordEnv": variable} if secret
+                                else {"tokenEnv": variable})
+            repo.comments = [f"set {variable} to the {'password' if secret else 'token'} that was written in "
+                             "the repository URL; it was not copied"]
+            self.note(ident, path, "credentials written in the URL were removed from it: a reference "
+                                   "replaces them")
         self.repos[key] = repo
         return repo
 

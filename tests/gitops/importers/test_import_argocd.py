@@ -470,13 +470,13 @@ def test_what_our_rules_refuse_is_left_out_with_what_depends_on_it(run: Runner, 
     text = HELM_APP.replace("https://github.com/argoproj/argocd-example-apps.git",
                             "http://git.example.com/apps.git")  # plain http off loopback: refused here
     text += "---\n" + GIT_APPSET.replace("https://github.com/argoproj/argo-cd.git",
-                                         "https://user:hunter2@git.example.com/addons.git")
+                                         "ext::sh -c touch% /tmp/pwned")
     text = text.replace("prune: true", 'prune: "true"')
     result = run(text)
     assert result.code == 1
     losses = result.losses()
     assert {("Repository/apps", "spec.url"), ("Application/guestbook", "spec"),
-            ("Repository/addons", "spec.url"), ("ApplicationSet/cluster-addons", "spec"),
+            ("Repository/pwned", "spec.url"), ("ApplicationSet/cluster-addons", "spec"),
             ("Application/guestbook", "spec.syncPolicy.automated.prune")} <= losses
     assert "hunter2" not in result.out and "hunter2" not in result.err
     validate(capsys, result.config)
@@ -541,3 +541,20 @@ def test_notification_subscriptions_become_notifications(run: Runner, capsys: Ca
                                                             ("guestbook",)}
     assert "urlRef:\n      env: NOTIFY_SLACK_ALERTS_URL" in result.out
     assert "# set NOTIFY_SLACK_ALERTS_URL to an Apprise URL for slack recipient alerts" in result.out
+
+
+def test_credentials_written_in_a_url_become_a_reference(run: Runner, capsys: Capsys) -> None:
+    text = HELM_APP.replace("https://github.com/argoproj/argocd-example-apps.git",
+                            "https://deploy:hunter2@git.example.com/apps.git")
+    text += "---\n" + DIRECTORY_APP.replace("git@github.com:example/platform.git",
+                                             "https://ghp_TOKEN123@git.example.com/platform.git")
+    result = run(text)
+    assert result.code == 0, result.err
+    for secret in ("hunter2", "ghp_TOKEN123"):
+        assert secret not in result.out and secret not in result.err
+    validate(capsys, result.config)
+    fleet = result.fleet()
+    assert fleet.repositories["apps"].url == "https://git.example.com/apps.git"
+    assert "passwordEnv: REPO_APPS_PASSWORD" in result.out and "username: deploy" in result.out
+    assert "tokenEnv: REPO_PLATFORM_TOKEN" in result.out
+    assert "credentials written in the URL were removed" in result.err
