@@ -26,6 +26,8 @@ _GO_DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(h|m|s|ms))+")
 
 
 class Applications(Notifications):
+    """Application -> Repository, Cluster and Application (and the template of an ApplicationSet)."""
+
     def _metadata(self, meta: dict[str, Any], ident: str, *, template: bool,
                   app: str | None = None) -> dict[str, Any]:
         """Labels and annotations; ``app`` (a plain Application's name) takes notification

@@ -20,6 +20,8 @@ from gitops.importers.argocd.base import IN_CLUSTER, PROJECT_LABEL, as_list, as_
 
 
 class AppSets(Applications):
+    """ApplicationSet -> ApplicationSet: generators, template, sync policy, strategy."""
+
     def _appset(self, doc: dict[str, Any]) -> None:
         meta = as_map(doc["metadata"])
         raw = str(meta["name"])

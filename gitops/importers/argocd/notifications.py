@@ -22,6 +22,8 @@ _ALL = ("on-sync-succeeded", "on-sync-failed", "on-health-degraded")
 
 
 class Notifications(Registry):
+    """Subscription annotations -> Notifications, one per service, recipient and events."""
+
     def _subscribe(self, ident: str, app: str, key: str, value: str) -> None:
         """One subscription annotation of the application ``app``."""
         path = f"metadata.annotations.{key}"

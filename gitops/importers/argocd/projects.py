@@ -18,6 +18,8 @@ _DESCRIPTORS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0
 
 
 class Projects(Registry):
+    """AppProject -> SyncWindows; restrictions reported."""
+
     def _project(self, doc: dict[str, Any]) -> None:
         project = str(doc["metadata"]["name"])
         ident = f"AppProject/{project}"

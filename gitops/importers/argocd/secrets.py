@@ -26,6 +26,8 @@ from gitops.importers.argocd.base import (
 
 
 class Secrets(Registry):
+    """Repository, repo-creds and cluster Secrets -> credential references on Repositories and Clusters."""
+
     def _secret_values(self, doc: dict[str, Any], ident: str) -> dict[str, str]:
         values: dict[str, str] = {}
         for key, raw in as_map(doc.get("data")).items():
