@@ -22,6 +22,7 @@ ENV_XDG_CACHE_HOME: Final = "XDG_CACHE_HOME"
 
 # --- state and the workers ---------------------------------------------------------------------------
 # The Redis of the state store, the Celery broker and result backend; set: gitops sync enqueues there.
+# redis://, rediss://, unix:// or redis+sentinel://HOST:PORT,.../MASTER/DB (gitops/state/connect.py).
 ENV_REDIS_URL: Final = "GITOPS_REDIS_URL"
 # The data directory of gitops up (embedded Redis, Git caches).
 ENV_DATA_DIR: Final = "GITOPS_DATA_DIR"
