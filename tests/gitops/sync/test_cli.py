@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from gitops.cli import main
+from tests.configkit import local_app
 
 APP = """apiVersion: v1
 kind: ConfigMap
@@ -48,25 +49,7 @@ def setup(tmp_path: Path) -> dict[str, Any]:
     commit(repo, "blue")
     sandbox = Sandbox.start(kubeconfig=tmp_path / "kubeconfig.yaml")
     config = tmp_path / "config.yaml"
-    config.write_text(f"""
-apiVersion: gitops.dev/v1alpha1
-kind: Repository
-metadata: {{name: repo}}
-spec: {{url: "{repo}", allowLocal: true}}
----
-apiVersion: gitops.dev/v1alpha1
-kind: Cluster
-metadata: {{name: dev}}
-spec: {{kubeconfig: "{tmp_path / "kubeconfig.yaml"}"}}
----
-apiVersion: gitops.dev/v1alpha1
-kind: Application
-metadata: {{name: demo}}
-spec:
-  source: {{repository: repo, path: app}}
-  destination: {{cluster: dev, namespace: default}}
-  syncPolicy: {{prune: true}}
-""")
+    config.write_text(local_app(repo, tmp_path / "kubeconfig.yaml", app="demo", policy="{prune: true}"))
     yield {"repo": repo, "config": str(config), "cache": str(tmp_path / "cache"), "sandbox": sandbox}
     sandbox.stop()
 
