@@ -59,12 +59,7 @@ class Applications(Notifications):
 
     def _application(self, doc: dict[str, Any]) -> None:
         meta = as_map(doc["metadata"])
-        raw = str(meta["name"])
-        name = dns_label(raw)
-        ident = f"Application/{raw[:100]}"
-        if name != raw:
-            self.loss(ident, "metadata.name", f"is not a DNS label; named {name!r}")
-        self._top(doc, ident)
+        name, ident = self._named(doc, "Application")
         spec = self._app_spec(as_map(doc["spec"]), ident, templated=None)
         if spec is None:
             return

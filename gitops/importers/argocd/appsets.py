@@ -23,13 +23,7 @@ class AppSets(Applications):
     """ApplicationSet -> ApplicationSet: generators, template, sync policy, strategy."""
 
     def _appset(self, doc: dict[str, Any]) -> None:
-        meta = as_map(doc["metadata"])
-        raw = str(meta["name"])
-        name = dns_label(raw)
-        ident = f"ApplicationSet/{raw[:100]}"
-        if name != raw:
-            self.loss(ident, "metadata.name", f"is not a DNS label; named {name!r}")
-        self._top(doc, ident)
+        name, ident = self._named(doc, "ApplicationSet")
         spec = as_map(doc["spec"])
         self.unhandled(ident, "spec", spec, {"generators", "template", "syncPolicy", "strategy", "goTemplate",
                                              "goTemplateOptions", "applyNestedSelectors"})

@@ -136,6 +136,17 @@ class Registry:
         self.unhandled(ident, "metadata", as_map(doc.get("metadata")),
                        {"name", "labels", "annotations", "finalizers"} | _IGNORED_METADATA)
 
+    def _named(self, doc: dict[str, Any], kind: str) -> tuple[str, str]:
+        """A top-level object's name as ours (a DNS label; a renaming is reported) and its identity in
+        the report (``Kind/name``); its top-level and metadata fields nobody converts are reported."""
+        raw = str(as_map(doc["metadata"])["name"])
+        name = dns_label(raw)
+        ident = f"{kind}/{raw[:100]}"
+        if name != raw:
+            self.loss(ident, "metadata.name", f"is not a DNS label; named {name!r}")
+        self._top(doc, ident)
+        return name, ident
+
     def _repository(self, url: str, ident: str, path: str) -> RepoEntry | None:
         if not isinstance(url, str) or not url:
             self.loss(ident, path, "missing or not a string; not converted")
