@@ -1,6 +1,7 @@
-"""Configuration text for tests that sync a local Git repository to a cluster reached by kubeconfig
-(the sandbox or the real control plane): one Repository (``allowLocal``), one Cluster and one
-Application, as `gitops validate` reads them."""
+"""Configuration text for tests that sync to a cluster reached by kubeconfig (the sandbox or the real
+control plane): :func:`local_app` (a local Git repository, ``allowLocal``) and :func:`e2e_app` (a
+repository the engine tests never read: their renderer is static), one Repository, one Cluster and one
+Application each, as `gitops validate` reads them."""
 
 from __future__ import annotations
 
@@ -28,4 +29,30 @@ metadata: {{name: {app}}}
 spec:
   source: {{repository: repo, path: {path}}}
   destination: {{cluster: {cluster}, namespace: {namespace}}}{sync_policy}
+"""
+
+
+def e2e_app(kubeconfig: Path | str, *, app: str, namespace: str, policy: str, ignore: str = "[]",
+            timeout: str = "5s") -> str:
+    """The engine tests' target: cluster ``e2e`` with a short ``timeout``; ``policy`` and ``ignore``
+    are flow values for ``syncPolicy`` and ``ignoreDifferences``."""
+    return f"""\
+apiVersion: gitops.dev/v1alpha1
+kind: Repository
+metadata: {{name: repo}}
+spec: {{url: "https://127.0.0.1/repo.git"}}
+---
+apiVersion: gitops.dev/v1alpha1
+kind: Cluster
+metadata: {{name: e2e}}
+spec: {{kubeconfig: "{kubeconfig}", timeout: {timeout}}}
+---
+apiVersion: gitops.dev/v1alpha1
+kind: Application
+metadata: {{name: {app}}}
+spec:
+  source: {{repository: repo, path: app}}
+  destination: {{cluster: e2e, namespace: {namespace}}}
+  syncPolicy: {policy}
+  ignoreDifferences: {ignore}
 """

@@ -18,27 +18,9 @@ from gitops.cluster.throttle import RetryPolicy
 from gitops.config import load_config, to_fleet
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, delete, reconcile
 from gitops.testing import FakeClusters, FakeSource, StaticRenderer
+from tests.configkit import e2e_app
 
 DELAY = 0.2
-CONFIG = """
-apiVersion: gitops.dev/v1alpha1
-kind: Repository
-metadata: {{name: repo}}
-spec: {{url: "https://127.0.0.1/repo.git"}}
----
-apiVersion: gitops.dev/v1alpha1
-kind: Cluster
-metadata: {{name: e2e}}
-spec: {{kubeconfig: "{kubeconfig}", timeout: 5s}}
----
-apiVersion: gitops.dev/v1alpha1
-kind: Application
-metadata: {{name: {app}}}
-spec:
-  source: {{repository: repo, path: app}}
-  destination: {{cluster: e2e, namespace: {namespace}}}
-  syncPolicy: {policy}
-"""
 _counter = itertools.count(1)
 
 
@@ -66,8 +48,7 @@ class App:
 
     def request(self, policy: str = "{automated: true, prune: true}", **kw: Any) -> ReconcileRequest:
         path = self.tmp / f"config-{next(_counter)}.yaml"
-        path.write_text(CONFIG.format(kubeconfig=self.kubeconfig, app=self.name, namespace=self.namespace,
-                                      policy=policy))
+        path.write_text(e2e_app(self.kubeconfig, app=self.name, namespace=self.namespace, policy=policy))
         return ReconcileRequest(*to_fleet(load_config(path)).lookup(self.name, "e2e"), **kw)
 
     def ports(self) -> Ports:

@@ -26,27 +26,8 @@ from gitops.cluster.throttle import RetryPolicy
 from gitops.config import load_config, to_fleet
 from gitops.engine import Ports, ReconcileRequest, ReconcileResult, reconcile
 from gitops.testing import FakeClusters, FakeSource, StaticRenderer
+from tests.configkit import e2e_app
 
-CONFIG = """
-apiVersion: gitops.dev/v1alpha1
-kind: Repository
-metadata: {{name: repo}}
-spec: {{url: "https://127.0.0.1/repo.git"}}
----
-apiVersion: gitops.dev/v1alpha1
-kind: Cluster
-metadata: {{name: e2e}}
-spec: {{kubeconfig: "{kubeconfig}", timeout: {timeout}}}
----
-apiVersion: gitops.dev/v1alpha1
-kind: Application
-metadata: {{name: {app}}}
-spec:
-  source: {{repository: repo, path: app}}
-  destination: {{cluster: e2e, namespace: {namespace}}}
-  syncPolicy: {policy}
-  ignoreDifferences: {ignore}
-"""
 _counter = itertools.count(1)
 
 
@@ -101,14 +82,8 @@ class Env:
     ) -> ReconcileRequest:
         path = self.tmp / f"config-{next(_counter)}.yaml"
         path.write_text(
-            CONFIG.format(
-                kubeconfig=self.backend.kubeconfig,
-                timeout=timeout,
-                app=self.app,
-                namespace=self.namespace,
-                policy=policy,
-                ignore=ignore,
-            )
+            e2e_app(self.backend.kubeconfig, timeout=timeout, app=self.app, namespace=self.namespace,
+                    policy=policy, ignore=ignore)
         )
         return ReconcileRequest(*to_fleet(load_config(path)).lookup(self.app, "e2e"), **kw)
 
